@@ -1,0 +1,42 @@
+"""Locate (and on request install) the peers Cordon is measured against.
+
+Peers live in a git-ignored cache (``.cache/peers``) and are never dependencies:
+``npm install @openai/codex @anthropic-ai/sandbox-runtime`` gives the real Codex Rust
+binary and ``srt``.
+"""
+
+from __future__ import annotations
+
+import glob
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "peers"
+PACKAGES = ("@openai/codex", "@anthropic-ai/sandbox-runtime")
+
+
+def install(quiet: bool = True) -> None:
+    """npm-install the peers into the cache if they are not there yet."""
+    if codex() and srt():
+        return
+    if not shutil.which("npm"):
+        raise SystemExit("bench: npm is needed to install the peers (apt-get install npm)")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), *PACKAGES],
+        check=True,
+        capture_output=quiet,
+    )
+
+
+def codex() -> Path | None:
+    """The Codex Rust binary (not the node shim, which adds node's start-up)."""
+    hits = sorted(glob.glob(str(CACHE / "node_modules/@openai/codex-linux-*/vendor/*/bin/codex")))
+    return Path(hits[0]) if hits else None
+
+
+def srt() -> Path | None:
+    p = CACHE / "node_modules/.bin/srt"
+    return p if p.exists() else None

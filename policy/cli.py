@@ -1,0 +1,27 @@
+"""The ``execpolicy`` CLI: a thin typer shell; each subcommand lives in policy/commands/<name>.py."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="execpolicy",
+    help="Check commands and patches against Codex-compatible .rules files.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep subcommands as subcommands even while only one is registered."""
+
+
+# Subcommand modules, in help order. A module listed here must exist.
+COMMANDS: list[str] = ["version"]
+
+for _name in COMMANDS:
+    importlib.import_module(f"policy.commands.{_name}").register(app)

@@ -1,0 +1,32 @@
+"""The ``sandbox`` CLI: a thin typer shell; each subcommand lives in sandbox/commands/<name>.py.
+
+Each command module defines ``register(app)``; heavy imports stay inside the command
+bodies so `sandbox --help` and `sandbox run` import only what they use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="sandbox",
+    help="Run commands confined: bubblewrap + Landlock + seccomp on Linux, Seatbelt on macOS, "
+    "a restricted token on Windows.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Keep subcommands as subcommands even while only one is registered."""
+
+
+# Subcommand modules, in help order. A module listed here must exist.
+COMMANDS: list[str] = ["version"]
+
+for _name in COMMANDS:
+    importlib.import_module(f"sandbox.commands.{_name}").register(app)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install everything Cordon needs on Debian/Ubuntu: system packages (bubblewrap, ...),
+# a virtual environment in .venv built on the system Python (so unprivileged accounts
+# can run it too), and the package itself (non-editable). `--dev` adds the test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[[ "${1:-}" == "--dev" ]] && extras="[dev]"
+
+need=()
+command -v bwrap >/dev/null || need+=(bubblewrap)
+[[ -x /usr/bin/python3 ]] || need+=(python3)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+command -v ip >/dev/null || need+=(iproute2)
+[[ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 || -e /usr/lib/aarch64-linux-gnu/libseccomp.so.2 ]] || need+=(libseccomp2)
+if [[ -n "$extras" ]]; then
+  for t in git make gcc curl; do command -v "$t" >/dev/null || need+=("$t"); done
+fi
+if ((${#need[@]})); then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "cordon: installing system packages: ${need[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  /usr/bin/python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q ".${extras}"
+# Non-editable installs leave a build/ folder behind; it is not needed.
+rm -rf build ./*.egg-info
+echo "cordon: installed into $(pwd)/.venv" >&2

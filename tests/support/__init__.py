@@ -1,0 +1,1 @@
+"""Shared test machinery: identities (root and an unprivileged account) and loopback servers."""

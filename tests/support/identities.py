@@ -1,0 +1,144 @@
+"""Run confinement tests twice: as root and as an unprivileged account made for the tests.
+
+Real users are not root, and several sandbox behaviours differ by uid (bwrap's setuid
+paths, /proc/sys writability, DAC on secrets). When the suite runs as root, an account
+``cordon-test`` is created (once, idempotently) with its own home. When it runs as an
+ordinary user, the ``root`` identity is skipped with that reason and ``user`` is the
+current account.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TEST_USER = "cordon-test"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who a test launches commands as, with a workspace and home that identity owns."""
+
+    name: str  # "root" or "user"
+    uid: int
+    gid: int
+    home: Path
+    workspace: Path
+
+    @property
+    def is_root(self) -> bool:
+        return self.uid == 0
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """A clean environment for this identity (no inherited secrets from the runner)."""
+        pw = pwd.getpwuid(self.uid)
+        env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": str(self.home),
+            "USER": pw.pw_name,
+            "LOGNAME": pw.pw_name,
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(REPO),
+        }
+        env.update(extra)
+        return env
+
+    def popen_kwargs(self) -> dict:
+        """Keyword arguments for subprocess.run/Popen that launch as this identity."""
+        if os.geteuid() == self.uid:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    def run(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None, **kw):
+        """subprocess.run as this identity, text mode, output captured."""
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 120)
+        return subprocess.run(
+            argv,
+            cwd=cwd or self.workspace,
+            env=env if env is not None else self.env(),
+            **self.popen_kwargs(),
+            **kw,
+        )
+
+    def sandbox_argv(self, *args: str) -> list[str]:
+        """argv that runs the ``sandbox`` CLI from this checkout with this interpreter."""
+        return [sys.executable, "-m", "sandbox", *args]
+
+
+def ensure_test_user() -> pwd.struct_passwd:
+    """Create the unprivileged test account if missing (root only)."""
+    try:
+        return pwd.getpwnam(TEST_USER)
+    except KeyError:
+        pass
+    subprocess.run(
+        ["useradd", "--create-home", "--shell", "/bin/sh", "--user-group", TEST_USER],
+        check=True,
+        capture_output=True,
+    )
+    return pwd.getpwnam(TEST_USER)
+
+
+def unreachable_for_others(path: Path) -> Path | None:
+    """The first ancestor of ``path`` that others cannot traverse, if any."""
+    for p in [path, *path.parents]:
+        try:
+            mode = p.stat().st_mode
+        except OSError:
+            return p
+        if not mode & 0o001:
+            return p
+    return None
+
+
+def make_workspace(owner_uid: int, owner_gid: int, root: Path) -> Path:
+    ws = Path(tempfile.mkdtemp(prefix="ws-", dir=root))
+    os.chmod(ws, 0o755)
+    os.chown(ws, owner_uid, owner_gid)
+    return ws
+
+
+def identity_for(name: str, scratch: Path) -> Identity:
+    """Build the identity ``name`` ("root" or "user"), or raise a skip/fail reason."""
+    import pytest
+
+    euid = os.geteuid()
+    if name == "root":
+        if euid != 0:
+            pytest.skip("the 'root' identity needs the suite to run as root; this run is unprivileged")
+        return Identity("root", 0, 0, Path(pwd.getpwuid(0).pw_dir), make_workspace(0, 0, scratch))
+    if euid == 0:
+        pw = ensure_test_user()
+        for needed in (REPO, Path(sys.executable)):
+            blocker = unreachable_for_others(needed)
+            if blocker is not None:
+                pytest.fail(
+                    f"unprivileged test account cannot reach {needed}: {blocker} is not world-traversable; "
+                    "put the checkout (and its .venv) under a world-readable directory such as /opt or /srv"
+                )
+        home = Path(pw.pw_dir)
+        home.mkdir(parents=True, exist_ok=True)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        return Identity("user", pw.pw_uid, pw.pw_gid, home, make_workspace(pw.pw_uid, pw.pw_gid, scratch))
+    pw = pwd.getpwuid(euid)
+    return Identity("user", euid, os.getegid(), Path(pw.pw_dir), make_workspace(euid, os.getegid(), scratch))
+
+
+def scratch_root() -> Path:
+    """A world-traversable scratch folder (pytest's tmp_path is 0700, closed to the test user)."""
+    base = Path(tempfile.mkdtemp(prefix="cordon-tests-"))
+    os.chmod(base, 0o755)
+    return base
+
+
+def cleanup(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,143 @@
+"""The package layout, entry points and test machinery themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.identities import REPO
+
+
+def test_import_packages():
+    import netproxy
+    import policy
+    import sandbox
+
+    for mod in (policy, sandbox, netproxy):
+        assert mod.__doc__ and "Must not touch" in mod.__doc__
+
+
+@pytest.mark.parametrize("module,prog", [("sandbox", "sandbox"), ("policy", "execpolicy")])
+def test_python_dash_m_help(module, prog):
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert prog in out.stdout
+
+
+def test_console_scripts_installed():
+    """The venv the suite runs in has the console scripts (the README installs non-editable)."""
+    bindir = Path(sys.executable).parent
+    for script in ("sandbox", "execpolicy"):
+        exe = bindir / script
+        if not exe.exists():
+            pytest.skip(
+                f"{exe} not installed: this interpreter's environment was not set up by scripts/install.sh"
+            )
+        out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd="/")
+        assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.slow
+def test_wheel_contains_data_files(tmp_path):
+    """Grammars, profiles and shipped rules must be inside the wheel, not only in the checkout."""
+    # Build from a copy: an in-tree setuptools build leaves build/ and *.egg-info behind.
+    src = tmp_path / "src"
+    shutil.copytree(
+        REPO, src, ignore=shutil.ignore_patterns(".venv", ".cache", ".git", "__pycache__", "build")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(src)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    wheel = next(tmp_path.glob("cordon-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = [
+        p.relative_to(REPO)
+        for ext in ("*.lark", "*.rules", "*.sbpl")
+        for p in REPO.rglob(ext)
+        if ".venv" not in p.parts and ".cache" not in p.parts and "tests" not in p.parts
+    ]
+    for rel in expected:
+        inside = (
+            str(rel).replace("rules/", "policy/shipped_rules/", 1) if rel.parts[0] == "rules" else str(rel)
+        )
+        assert inside in names, f"{rel} missing from the wheel"
+    for pkg in ("policy", "sandbox", "netproxy"):
+        assert f"{pkg}/py.typed" in names
+
+
+def test_identity_fixture_runs_as_that_user(identity):
+    out = identity.run(["id", "-u"])
+    assert out.returncode == 0
+    assert int(out.stdout) == identity.uid
+    probe = identity.workspace / "probe"
+    w = identity.run(["sh", "-c", f"echo x > {probe}"])
+    assert w.returncode == 0, w.stderr
+    assert probe.stat().st_uid == identity.uid
+
+
+def test_user_identity_is_unprivileged(scratch_session):
+    from tests.support.identities import identity_for
+
+    user = identity_for("user", scratch_session)
+    assert user.uid != 0
+    out = user.run(["cat", "/etc/shadow"])
+    assert out.returncode != 0
+
+
+def test_http_echo_server(http_server):
+    with urllib.request.urlopen(http_server.url + "/hello", timeout=5) as r:
+        body = json.load(r)
+    assert body["path"] == "/hello" and body["method"] == "GET"
+
+
+def test_http6_echo_server(http_server6):
+    with urllib.request.urlopen(http_server6.url + "/six", timeout=5) as r:
+        assert json.load(r)["path"] == "/six"
+
+
+def test_https_echo_server(https_server):
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(https_server.cert_file))
+    with urllib.request.urlopen(f"https://localhost:{https_server.port}/tls", timeout=5, context=ctx) as r:
+        assert json.load(r)["path"] == "/tls"
+
+
+def test_tcp_recorder_sees_first_bytes(tcp_recorder):
+    import socket
+    import time
+
+    with socket.create_connection(("127.0.0.1", tcp_recorder.port), timeout=5) as s:
+        s.sendall(b"hello-bytes")
+    for _ in range(50):
+        if tcp_recorder.received:
+            break
+        time.sleep(0.05)
+    assert tcp_recorder.received == [b"hello-bytes"]
+
+
+def test_servers_refuse_non_loopback():
+    from tests.support.servers import EchoServer
+
+    with pytest.raises(ValueError):
+        EchoServer("0.0.0.0")
+
+
+def test_ci_runs_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    blocks = [b.split("```")[0].strip() for b in readme.split("```sh\n")[1:3]]
+    assert len(blocks) == 2 and "sandbox run" in blocks[0]
+    ci = (REPO / ".ci" / "run").read_text()
+    assert blocks[1] in ci.splitlines(), "'.ci/run' must call exactly the README's test command"
+    assert os.access(REPO / ".ci" / "run", os.X_OK)
