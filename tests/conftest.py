@@ -21,6 +21,7 @@ def scratch_session() -> Path:
     root = identities.scratch_root()
     yield root
     identities.cleanup(root)
+    identities.restore_traverse()
 
 
 @pytest.fixture

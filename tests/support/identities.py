@@ -100,6 +100,31 @@ def unreachable_for_others(path: Path) -> Path | None:
     return None
 
 
+# Ancestors whose mode was widened for the test account, restored by restore_traverse().
+_WIDENED: dict[Path, int] = {}
+
+
+def grant_traverse(path: Path) -> None:
+    """Let the test account reach ``path``: add o+x (traverse only, no listing) where missing.
+
+    A checkout under a 0700 folder (mktemp -d, /root) would otherwise be closed to the
+    unprivileged account. The original modes are restored at the end of the session.
+    """
+    while (blocker := unreachable_for_others(path)) is not None:
+        mode = blocker.stat().st_mode & 0o7777
+        _WIDENED.setdefault(blocker, mode)
+        os.chmod(blocker, mode | 0o001)
+
+
+def restore_traverse() -> None:
+    for p, mode in _WIDENED.items():
+        try:
+            os.chmod(p, mode)
+        except OSError:
+            pass
+    _WIDENED.clear()
+
+
 def make_workspace(owner_uid: int, owner_gid: int, root: Path) -> Path:
     ws = Path(tempfile.mkdtemp(prefix="ws-", dir=root))
     os.chmod(ws, 0o755)
@@ -119,12 +144,7 @@ def identity_for(name: str, scratch: Path) -> Identity:
     if euid == 0:
         pw = ensure_test_user()
         for needed in (REPO, Path(sys.executable)):
-            blocker = unreachable_for_others(needed)
-            if blocker is not None:
-                pytest.fail(
-                    f"unprivileged test account cannot reach {needed}: {blocker} is not world-traversable; "
-                    "put the checkout (and its .venv) under a world-readable directory such as /opt or /srv"
-                )
+            grant_traverse(needed)
         home = Path(pw.pw_dir)
         home.mkdir(parents=True, exist_ok=True)
         os.chown(home, pw.pw_uid, pw.pw_gid)
