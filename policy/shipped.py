@@ -1,11 +1,14 @@
 """The rule sets Cordon ships (``rules/*.rules``), found by name or by path.
 
 In a wheel they live in the data package ``policy.shipped_rules``; in a checkout, in
-the repository's ``rules/`` folder.
+the repository's ``rules/`` folder. Each file's first line is ``# NAME: SUMMARY``, which
+``execpolicy rules list`` shows. Cheap to import: no engine, no pydantic.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -37,3 +40,42 @@ def resolve_rules_path(arg: str) -> Path:
         return p
     shipped = list_shipped()
     return shipped.get(arg, p)
+
+
+@dataclass(frozen=True)
+class ShippedSet:
+    """One shipped rules file, as ``execpolicy rules list`` reports it."""
+
+    name: str
+    path: Path
+    summary: str
+    kind: str  # "commands" (prefix rules) or "network" (network_rule only)
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "summary": self.summary,
+            "kind": self.kind,
+            "sha256": self.sha256,
+        }
+
+
+def describe_shipped() -> list[ShippedSet]:
+    """Every shipped set with the summary from its header line, in name order."""
+    out = []
+    for name, path in list_shipped().items():
+        data = path.read_bytes()
+        first = data.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("#").strip()
+        label, sep, summary = first.partition(":")
+        summary = summary.strip() if sep and label.strip() == name else first
+        kind = "network" if name == "registries" or name.startswith("net-") else "commands"
+        out.append(ShippedSet(name, path, summary, kind, hashlib.sha256(data).hexdigest()))
+    return out
+
+
+def unknown_rules_hint(arg: str) -> str:
+    """What to tell a user whose ``--rules`` value is neither a file nor a shipped name."""
+    names = ", ".join(list_shipped()) or "(none found)"
+    return f"no rules file {arg!r} and no shipped set of that name; shipped sets: {names} (see `execpolicy rules list`)"

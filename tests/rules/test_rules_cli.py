@@ -1,0 +1,64 @@
+"""``execpolicy rules list|show`` and shipped-set lookup by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from policy.shipped import describe_shipped, list_shipped, resolve_rules_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def execpolicy(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "policy", *args], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+
+
+def test_rules_list_json_names_every_file_with_its_header_summary():
+    r = execpolicy("rules", "list", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    names = {d["name"] for d in data}
+    assert names == {p.stem for p in (REPO / "rules").glob("*.rules")}
+    by_name = {d["name"]: d for d in data}
+    assert by_name["default"]["kind"] == "commands" and by_name["registries"]["kind"] == "network"
+    assert "read-only" in by_name["default"]["summary"]
+    assert Path(by_name["python"]["path"]).read_text().startswith("# python:")
+
+
+def test_rules_list_table():
+    r = execpolicy("rules", "list")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert any(line.startswith("default ") for line in lines)
+    assert "--rules default" in r.stdout
+
+
+def test_rules_show_prints_the_file_and_rejects_unknown_names():
+    r = execpolicy("rules", "show", "node")
+    assert r.returncode == 0 and r.stdout == (REPO / "rules" / "node.rules").read_text()
+    bad = execpolicy("rules", "show", "nosuchset")
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "shipped sets: default" in bad.stderr
+
+
+def test_resolve_by_name_and_by_path(tmp_path, monkeypatch):
+    assert resolve_rules_path("default") == list_shipped()["default"]
+    local = tmp_path / "default"
+    local.write_text("")
+    monkeypatch.chdir(tmp_path)
+    # an existing local file always wins over a shipped name
+    assert resolve_rules_path("default") == Path("default")
+    assert resolve_rules_path("x/default.rules") == Path("x/default.rules")
+    assert resolve_rules_path("nosuchset") == Path("nosuchset")
+
+
+def test_every_header_names_its_file():
+    for s in describe_shipped():
+        first = s.path.read_text().splitlines()[0]
+        assert first.startswith(f"# {s.name}: "), first
+        assert len(s.summary) > 20
