@@ -1,18 +1,27 @@
 """Codex's ``shell_environment_policy`` algorithm: which variables a command sees.
 
-Pure function over a mapping; the sandbox calls it for every launch. Steps run in
-Codex's order (inherit, default excludes, exclude, set, include_only). Unlike current
-Codex, the default excludes (*KEY*, *SECRET*, *TOKEN*) are ON unless turned off: a
-sandbox that hands API keys to the command it confines is not doing its job.
+Pure function over a mapping; the sandbox calls it for every launch. Steps run in Codex's order
+(``populate_env``): inherit (all/core/none), default excludes, exclude, set, include_only, then
+on Windows ``PATHEXT`` if missing. Patterns are case-insensitive globs (``*``, ``?``, ``[...]``)
+on the variable *name*.
+
+Unlike current Codex (which defaults ``ignore_default_excludes`` to true since 2026), the default
+excludes (*KEY*, *SECRET*, *TOKEN*) are ON unless turned off: a sandbox that hands API keys to
+the command it confines is not doing its job.
+
+The newer ``filters`` table (``{"PATTERN" = "include" | "exclude"}``) is accepted as another
+spelling of ``include_only`` / ``exclude``; it cannot be mixed with those arrays, and two patterns
+that differ only in case are an error (as in Codex).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import sys
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CORE_VARS_UNIX = (
     "PATH",
@@ -27,7 +36,35 @@ CORE_VARS_UNIX = (
     "LOGNAME",
     "USER",
 )
+# Windows needs more to start anything at all (Codex's Windows core list).
+CORE_VARS_WINDOWS = (
+    "PATH",
+    "PATHEXT",
+    "COMSPEC",
+    "SYSTEMROOT",
+    "SYSTEMDRIVE",
+    "WINDIR",
+    "USERNAME",
+    "USERDOMAIN",
+    "USERPROFILE",
+    "HOMEDRIVE",
+    "HOMEPATH",
+    "TEMP",
+    "TMP",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "PROGRAMDATA",
+    "PROGRAMFILES",
+    "PROGRAMFILES(X86)",
+    "PROGRAMW6432",
+    "COMMONPROGRAMFILES",
+    "COMMONPROGRAMFILES(X86)",
+    "NUMBER_OF_PROCESSORS",
+    "PROCESSOR_ARCHITECTURE",
+    "OS",
+)
 DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
+WINDOWS_DEFAULT_PATHEXT = ".COM;.EXE;.BAT;.CMD"
 
 
 class EnvironmentPolicy(BaseModel):
@@ -40,27 +77,69 @@ class EnvironmentPolicy(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     set: dict[str, str] = Field(default_factory=dict)
     include_only: list[str] = Field(default_factory=list)
+    filters: dict[str, Literal["include", "exclude"]] = Field(default_factory=dict)
+    experimental_use_profile: bool = False
+
+    @model_validator(mode="after")
+    def _check_filters(self) -> EnvironmentPolicy:
+        if self.filters and (self.exclude or self.include_only):
+            raise ValueError("`filters` cannot be combined with the legacy `exclude` / `include_only` arrays")
+        seen: dict[str, str] = {}
+        for pattern in self.filters:
+            folded = pattern.upper()
+            if folded in seen:
+                raise ValueError(
+                    f"`filters` has patterns that differ only in case: {seen[folded]!r} and {pattern!r}"
+                )
+            seen[folded] = pattern
+        return self
+
+    def effective_exclude(self) -> list[str]:
+        """``exclude`` plus the ``filters`` entries marked exclude."""
+        return [*self.exclude, *(p for p, action in self.filters.items() if action == "exclude")]
+
+    def effective_include_only(self) -> list[str]:
+        """``include_only`` plus the ``filters`` entries marked include."""
+        return [*self.include_only, *(p for p, action in self.filters.items() if action == "include")]
 
 
-def _matches(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
-    # Codex matches case-insensitively against the variable name.
+def matches(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
+    """True if ``name`` matches any glob in ``patterns``, ignoring case (as Codex does)."""
     upper = name.upper()
     return any(fnmatch.fnmatchcase(upper, p.upper()) for p in patterns)
 
 
-def apply_env_policy(policy: EnvironmentPolicy, environ: Mapping[str, str]) -> dict[str, str]:
-    """Return the environment a command gets under ``policy`` from ``environ``."""
+_matches = matches  # older private name, kept for callers
+
+
+def apply_env_policy(
+    policy: EnvironmentPolicy, environ: Mapping[str, str], *, platform: str | None = None
+) -> dict[str, str]:
+    """Return the environment a command gets under ``policy`` from ``environ``.
+
+    ``platform`` (a ``sys.platform`` value, default the running one) picks the core list and the
+    Windows ``PATHEXT`` step, so a Windows plan can be built on Linux.
+    """
+    windows = (platform or sys.platform).startswith("win")
     if policy.inherit == "all":
         env = dict(environ)
     elif policy.inherit == "core":
-        env = {k: v for k, v in environ.items() if k in CORE_VARS_UNIX}
+        if windows:  # Windows variable names are case-insensitive
+            core = {v.upper() for v in CORE_VARS_WINDOWS}
+            env = {k: v for k, v in environ.items() if k.upper() in core}
+        else:
+            env = {k: v for k, v in environ.items() if k in CORE_VARS_UNIX}
     else:
         env = {}
     if not policy.ignore_default_excludes:
-        env = {k: v for k, v in env.items() if not _matches(k, DEFAULT_EXCLUDES)}
-    if policy.exclude:
-        env = {k: v for k, v in env.items() if not _matches(k, policy.exclude)}
+        env = {k: v for k, v in env.items() if not matches(k, DEFAULT_EXCLUDES)}
+    exclude = policy.effective_exclude()
+    if exclude:
+        env = {k: v for k, v in env.items() if not matches(k, exclude)}
     env.update(policy.set)
-    if policy.include_only:
-        env = {k: v for k, v in env.items() if _matches(k, policy.include_only)}
+    include_only = policy.effective_include_only()
+    if include_only:
+        env = {k: v for k, v in env.items() if matches(k, include_only)}
+    if windows and not any(k.upper() == "PATHEXT" for k in env):
+        env["PATHEXT"] = WINDOWS_DEFAULT_PATHEXT
     return env

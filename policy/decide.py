@@ -1,0 +1,328 @@
+"""The command decision: may this argv run, sandboxed or not, or must the user be asked?
+
+Combines, as Codex core does (``core/src/exec_policy.rs``): the shell split (policy.shell), the
+``.rules`` verdict for every split command, the heuristics for commands no rule matched
+(policy.safety), the approval policy and the sandbox mode. Result: allow (sandboxed or not),
+prompt, or forbidden, with Codex's reason texts and the "approve and remember" prefix to offer.
+Pure: no process is run and no file is written (amendments live in policy.amend).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from policy.safety import command_might_be_dangerous, data, is_known_safe_command
+from policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
+
+DecisionKind = Literal["allow", "prompt", "forbidden"]
+_RANK = {"allow": 0, "prompt": 1, "forbidden": 2}
+
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
+APPROVAL_KINDS = ("untrusted", "on-failure", "on-request", "never", "granular")
+
+REASON_NEVER = "approval required by policy, but AskForApproval is set to Never"
+REASON_GRANULAR_RULES = "approval required by policy rule, but AskForApproval::Granular.rules is false"
+REASON_GRANULAR_SANDBOX = (
+    "approval required by policy, but AskForApproval::Granular.sandbox_approval is false"
+)
+REASON_FORCED_RM = "rm -f style commands are not permitted. Use a safer approach"
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval policy. ``granular`` carries Codex's ``rules`` and ``sandbox_approval`` switches."""
+
+    kind: str
+    rules: bool = True
+    sandbox_approval: bool = True
+
+    @classmethod
+    def parse(cls, text: str | Approval) -> Approval:
+        """``untrusted``, ``on-request``, ``on-failure``, ``never``, ``granular``, or
+        ``granular:rules=false,sandbox_approval=true`` (``unless-trusted`` = ``untrusted``)."""
+        if isinstance(text, Approval):
+            return text
+        kind, _, options = text.strip().partition(":")
+        kind = {"unless-trusted": "untrusted", "onrequest": "on-request"}.get(kind, kind)
+        if kind not in APPROVAL_KINDS:
+            raise ValueError(f"unknown approval policy {text!r}; expected one of {', '.join(APPROVAL_KINDS)}")
+        values = {"rules": True, "sandbox_approval": True}
+        if options:
+            if kind != "granular":
+                raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
+            for item in options.split(","):
+                key, eq, value = (part.strip() for part in item.partition("="))
+                key = key.replace("-", "_")
+                if key not in values or not eq or value.lower() not in ("true", "false"):
+                    raise ValueError(
+                        f"bad granular option {item.strip()!r}; expected rules=true|false or "
+                        "sandbox_approval=true|false"
+                    )
+                values[key] = value.lower() == "true"
+        return cls(kind, values["rules"], values["sandbox_approval"])
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    """One ``prefix_rule`` that matched a command (from ``Evaluation.to_json()``)."""
+
+    prefix: list[str]
+    decision: DecisionKind
+    justification: str | None = None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The verdict for one split command: from rules (``source="rule"``) or the heuristics."""
+
+    command: ParsedCommand
+    decision: DecisionKind
+    source: Literal["rule", "heuristic"]
+    matches: list[RuleMatch] = field(default_factory=list)
+    why: str | None = None  # heuristic: "known-safe", "dangerous", "escalation", "untrusted", "sandboxed"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"command": self.command.argv, "decision": self.decision, "source": self.source}
+        if self.matches:
+            out["matchedPrefixes"] = [m.prefix for m in self.matches]
+        if self.why:
+            out["heuristic"] = self.why
+        if self.command.redirects:
+            out["redirects"] = True
+        if self.command.assignments:
+            out["assignments"] = self.command.assignments
+        return out
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a frontend should do with a command."""
+
+    decision: DecisionKind
+    bypass_sandbox: bool
+    reason: str | None
+    proposed_amendment: list[str] | None
+    split: str = "whole"
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def outcome(self) -> Literal["allow-sandboxed", "allow-unsandboxed", "ask", "reject"]:
+        if self.decision == "forbidden":
+            return "reject"
+        if self.decision == "prompt":
+            return "ask"
+        return "allow-unsandboxed" if self.bypass_sandbox else "allow-sandboxed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "bypassSandbox": self.bypass_sandbox,
+            "reason": self.reason,
+            "proposedAmendment": self.proposed_amendment,
+            "outcome": self.outcome,
+            "split": self.split,
+            "commands": [s.to_dict() for s in self.segments],
+        }
+
+    def to_json(self, pretty: bool = False) -> str:
+        if pretty:
+            return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+def rule_matches(policy: Any, argv: Sequence[str]) -> list[RuleMatch]:
+    """The prefix rules of ``policy`` matching ``argv`` (host executables resolved, as core does)."""
+    if policy is None:
+        return []
+    evaluation = policy.check(list(argv), resolve_host_executables=True)
+    out = []
+    for item in json.loads(evaluation.to_json()).get("matchedRules", []):
+        match = item.get("prefixRuleMatch")
+        if match:
+            out.append(RuleMatch(list(match["matchedPrefix"]), match["decision"], match.get("justification")))
+    return out
+
+
+def is_banned_prefix(prefix: Sequence[str]) -> bool:
+    """True if ``prefix`` must never be offered as an "approve and remember" rule.
+
+    Codex's banned list is exact (``["python3", "-c"]``); Cordon also compares the program's
+    basename (``/usr/bin/python3``) and never proposes privilege/env wrappers or ``rm`` at all.
+    """
+    if not prefix:
+        return True
+    lists = data()
+    candidates = {tuple(prefix), (os.path.basename(prefix[0]), *prefix[1:])}
+    if any(tuple(b) in candidates for b in lists["banned_amendment_prefixes"]):
+        return True
+    return os.path.basename(prefix[0]) in lists["never_propose_programs"]
+
+
+def _proposable(argv: list[str]) -> bool:
+    return not is_banned_prefix(argv) and not command_might_be_dangerous(argv)
+
+
+def decide(
+    argv: Sequence[str],
+    *,
+    policy: Any = None,
+    approval: str | Approval = "on-request",
+    sandbox: str = "workspace-write",
+    escalated: bool = False,
+    additional_permissions: bool = False,
+    requested_prefix: Sequence[str] | None = None,
+) -> Decision:
+    """Decide whether ``argv`` may run.
+
+    ``policy`` is a loaded ``policy.Policy`` (or None: heuristics only). ``escalated`` means the
+    caller asks to run outside the sandbox (Codex's ``require_escalated``);
+    ``additional_permissions`` that it asks for more than the sandbox grants.
+    ``requested_prefix`` is the prefix the agent suggested remembering (Codex's ``prefix_rule``).
+    """
+    argv = list(argv)
+    if not argv:
+        raise ValueError("empty command")
+    appr = Approval.parse(approval)
+    if sandbox not in SANDBOX_MODES:
+        raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    restricted = sandbox in ("read-only", "workspace-write")
+    split = split_for_exec_policy(argv)
+
+    segments = []
+    for command in split.commands:
+        matches = rule_matches(policy, command.argv)
+        if matches:
+            worst = max((m.decision for m in matches), key=_RANK.__getitem__)
+            segments.append(Segment(command, worst, "rule", matches))
+        else:
+            decision, why = _heuristic(
+                command.argv, appr, restricted, escalated or additional_permissions, split.complex
+            )
+            segments.append(Segment(command, decision, "heuristic", why=why))
+    return _aggregate(argv, split, segments, appr, sandbox, restricted, escalated, requested_prefix)
+
+
+def _heuristic(
+    argv: list[str], appr: Approval, restricted: bool, wants_more: bool, complex_split: bool
+) -> tuple[DecisionKind, str]:
+    """Codex's ``render_decision_for_unmatched_command`` (newest order)."""
+    if wants_more and restricted:
+        return ("forbidden" if appr.kind == "never" else "prompt"), "escalation"
+    if appr.kind == "untrusted" and not complex_split and is_known_safe_command(argv):
+        return "allow", "known-safe"
+    if command_might_be_dangerous(argv):
+        return ("forbidden" if appr.kind == "never" else "prompt"), "dangerous"
+    if appr.kind == "untrusted":
+        return "prompt", "untrusted"
+    return "allow", "sandboxed" if restricted else "unrestricted"
+
+
+def _longest(matches: list[RuleMatch], decision: str) -> RuleMatch:
+    return max((m for m in matches if m.decision == decision), key=lambda m: len(m.prefix))
+
+
+def _aggregate(
+    argv: list[str],
+    split: CommandSplit,
+    segments: list[Segment],
+    appr: Approval,
+    sandbox: str,
+    restricted: bool,
+    escalated: bool,
+    requested_prefix: Sequence[str] | None,
+) -> Decision:
+    cmd = shlex.join(argv)
+    overall: DecisionKind = max((s.decision for s in segments), key=_RANK.__getitem__)
+
+    def result(decision: DecisionKind, bypass: bool, reason: str | None, amendment: list[str] | None):
+        return Decision(decision, bypass, reason, amendment, split.kind, segments)
+
+    if overall == "forbidden":
+        by_rule = [m for s in segments if s.source == "rule" for m in s.matches if m.decision == "forbidden"]
+        if by_rule:
+            match = _longest(by_rule, "forbidden")
+            if match.justification:
+                return result("forbidden", False, f"`{cmd}` rejected: {match.justification}", None)
+            prefix = shlex.join(match.prefix)
+            return result(
+                "forbidden",
+                False,
+                f"`{cmd}` rejected: policy forbids commands starting with `{prefix}`",
+                None,
+            )
+        heuristic = next(s for s in segments if s.decision == "forbidden")
+        if heuristic.why == "dangerous":
+            return result("forbidden", False, f"`{cmd}` rejected: {REASON_FORCED_RM}", None)
+        return result("forbidden", False, REASON_NEVER, None)
+
+    bypass_if_approved = escalated or not restricted
+    if overall == "prompt":
+        rule_prompts = [
+            m for s in segments if s.source == "rule" for m in s.matches if m.decision == "prompt"
+        ]
+        heuristic_prompts = [s for s in segments if s.source == "heuristic" and s.decision == "prompt"]
+        if appr.kind == "never":
+            return result("forbidden", False, REASON_NEVER, None)
+        if appr.kind == "granular":
+            if rule_prompts and not appr.rules:
+                return result("forbidden", False, REASON_GRANULAR_RULES, None)
+            if heuristic_prompts and not appr.sandbox_approval:
+                return result("forbidden", False, REASON_GRANULAR_SANDBOX, None)
+        if rule_prompts:
+            match = _longest(rule_prompts, "prompt")
+            reason = (
+                f"`{cmd}` requires approval: {match.justification}"
+                if match.justification
+                else f"`{cmd}` requires approval by policy"
+            )
+        else:
+            reason = _heuristic_reason(cmd, heuristic_prompts[0])
+        amendment = _requested_amendment(requested_prefix, split, segments)
+        if amendment is None and not rule_prompts and not split.complex:
+            first = heuristic_prompts[0].command.argv
+            amendment = first if _proposable(first) else None
+        return result("prompt", bypass_if_approved, reason, amendment)
+
+    # allow: unsandboxed only if every command matched an explicit allow rule (Codex), and
+    # (beyond Codex) none of them had a redirection or VAR= prefix the rule never saw.
+    all_rules = all(s.source == "rule" for s in segments)
+    plain = all(not s.command.redirects and not s.command.assignments for s in segments)
+    bypass = (all_rules and plain) or not restricted
+    amendment = None
+    if not bypass and not split.complex:
+        first = next((s.command.argv for s in segments if s.source == "heuristic"), None)
+        if first is not None and _proposable(first):
+            amendment = first  # offered in case the sandboxed run fails
+    reason = None
+    if all_rules and not plain and restricted:
+        reason = "allowed by policy; kept in the sandbox because of a redirection or variable assignment"
+    return result("allow", bypass, reason, amendment)
+
+
+def _heuristic_reason(cmd: str, segment: Segment) -> str:
+    # Codex gives no reason text for heuristic prompts; Cordon explains which heuristic fired.
+    part = shlex.join(segment.command.argv)
+    return {
+        "dangerous": f"`{cmd}` requires approval: `{part}` might be destructive (forced rm)",
+        "escalation": f"`{cmd}` requires approval: it asks to run outside the sandbox",
+        "untrusted": f"`{cmd}` requires approval: `{part}` is not a known-safe command",
+    }.get(segment.why or "", f"`{cmd}` requires approval")
+
+
+def _requested_amendment(
+    requested: Sequence[str] | None, split: CommandSplit, segments: list[Segment]
+) -> list[str] | None:
+    """The agent's suggested prefix, if Codex would offer it (see execpolicy.md section 7)."""
+    if not requested or split.complex:
+        return None
+    prefix = list(requested)
+    if is_banned_prefix(prefix) or any(s.source == "rule" for s in segments):
+        return None
+    if not all(s.command.argv[: len(prefix)] == prefix for s in segments):
+        return None
+    return prefix
