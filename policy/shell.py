@@ -63,6 +63,11 @@ _DYNAMIC_NODES = frozenset(
     }
 )
 
+_HEREDOC_REFUSED = _DYNAMIC_NODES | {"file_redirect", "variable_assignment", "variable_assignments"}
+_NOT_WORDS = frozenset(
+    {"variable_assignment", "file_redirect", "heredoc_redirect", "herestring_redirect", "comment"}
+)
+
 SplitKind = Literal["plain", "loose", "heredoc", "whole"]
 
 
@@ -257,9 +262,7 @@ def parse_heredoc_command_prefix(script: str) -> list[str] | None:
             commands.append(node)
         elif kind in ("heredoc_redirect", "herestring_redirect"):
             has_heredoc = True
-        elif kind in ("file_redirect", "variable_assignment", "variable_assignments"):
-            return None
-        elif kind in _DYNAMIC_NODES:
+        elif kind in _HEREDOC_REFUSED:
             return None
     if not has_heredoc or len(commands) != 1:
         return None
@@ -328,9 +331,7 @@ def literal_commands(script: str) -> list[list[str]]:
                 if name is None:
                     break
                 words.append(name)
-            elif child.type in ("variable_assignment", "file_redirect", "heredoc_redirect", "comment"):
-                continue
-            elif child.type == "herestring_redirect":
+            elif child.type in _NOT_WORDS:
                 continue
             elif words:
                 word = literal_word(child)
