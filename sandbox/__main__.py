@@ -1,4 +1,8 @@
-"""``sandbox`` / ``python -m sandbox``: the command-line entry point."""
+"""``sandbox`` / ``python -m sandbox``: the command-line entry point.
+
+``sandbox run`` is the hot path: it is dispatched here without importing typer (or
+pydantic), see sandbox/commands/run.py. Everything else goes through the typer app.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "run":
+        from sandbox.commands.run import main_run
+
+        sys.exit(main_run(args[1:]))
     # Import the CLI only when called: `import sandbox` must stay cheap for embedders.
     from sandbox.cli import app
 
-    app(args=argv if argv is not None else sys.argv[1:], prog_name="sandbox")
+    app(args=args, prog_name="sandbox")
 
 
 if __name__ == "__main__":

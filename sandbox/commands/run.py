@@ -1,0 +1,235 @@
+"""``sandbox run [flags] -- CMD...``: run one command confined.
+
+Hot path: ``python -m sandbox run`` / the ``sandbox`` script route ``run`` here BEFORE
+typer is imported (typer, pydantic and lark cost ~50 ms each). ``parse_run_args`` is a
+small hand parser over the flag table in sandbox.config.KEYS; the typer command below
+declares the same flags for ``--help`` and for callers of ``sandbox.cli.app`` (a test
+checks both accept exactly the same flags).
+
+Exit status: the command's own; 128+N if it died of signal N; 125 if the sandbox could
+not be set up (the command was not run); 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sandbox.config import KEYS
+
+EXIT_USAGE = 2
+# Flags that are not policy keys.
+EXTRA_FLAGS = {"--config": "path"}
+BOOL_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind == "bool"}
+VALUE_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind != "bool"}
+
+
+class UsageError(Exception):
+    pass
+
+
+def all_flags() -> set[str]:
+    """Every flag the hand parser accepts (the typer command must declare the same)."""
+    return set(BOOL_FLAGS) | set(VALUE_FLAGS) | set(EXTRA_FLAGS)
+
+
+def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
+    """argv after ``run`` -> (flag options keyed like config, --config files, command, help)."""
+    from sandbox.config import _check
+
+    opts: dict = {}
+    configs: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            return opts, configs, args[i + 1 :], False
+        if a in ("-h", "--help"):
+            return opts, configs, [], True
+        if not a.startswith("-") or a == "-":
+            return opts, configs, args[i:], False
+        name, eq, inline = a.partition("=")
+        if name in BOOL_FLAGS:
+            if eq:
+                raise UsageError(f"{name} takes no value")
+            key = BOOL_FLAGS[name]
+            opts[key] = name != "--no-default-deny-read"
+            i += 1
+            continue
+        if name in VALUE_FLAGS or name in EXTRA_FLAGS:
+            if eq:
+                value = inline
+                i += 1
+            elif i + 1 < len(args):
+                value = args[i + 1]
+                i += 2
+            else:
+                raise UsageError(f"{name} needs a value")
+            if name == "--config":
+                configs.append(value)
+                continue
+            key = VALUE_FLAGS[name]
+            from sandbox.errors import ConfigError
+
+            try:
+                if KEYS[key][1] == "list":
+                    opts[key] = opts.get(key, []) + _check(key, [value], name)
+                else:
+                    opts[key] = _check(key, value, name)
+            except ConfigError as e:
+                raise UsageError(f"{name}: {e.message}") from None
+            continue
+        raise UsageError(f"unknown option {name} (see `sandbox run --help`)")
+    return opts, configs, [], False
+
+
+USAGE = """usage: sandbox run [flags] [--] CMD [ARGS...]
+
+Run CMD confined (Linux: bubblewrap + Landlock + seccomp). Defaults: the current
+directory is writable, everything else read-only, secrets hidden, /tmp private,
+no network. Exit status: CMD's own; 128+N on signal N; 125 if the sandbox could not
+be set up (CMD did not run).
+
+flags:
+  --mode read-only|workspace-write|danger-full-access
+  --workspace DIR           writable workspace (default: current directory)
+  --writable-root DIR       another writable root (repeatable)
+  --read-only PATH          read-only carve-out inside a writable root (repeatable)
+  --deny-read PATH          hide PATH (repeatable; added to the default secrets list)
+  --no-default-deny-read    do not hide the default secrets list
+  --allow-git-write         audited git mode: git commit works; hooks/config stay read-only
+  --share-tmp               share the host's /tmp and /dev/shm (writable)
+  --network off|on|proxy    default off
+  --allow-domain D / --deny-domain D / --resolve HOST:ADDR / --net-log FILE  (proxy mode)
+  --rules NAME_OR_FILE      take network_rule entries from a rules file
+  --fallback none|landlock  landlock: Landlock+seccomp only when bubblewrap cannot work
+  --env-inherit all|core|none, --env-exclude PAT, --env-set NAME=VALUE,
+  --env-include-only PAT, --env-ignore-default-excludes
+  --config FILE             read a config file (ours, Codex config.toml, srt settings JSON)
+  --explain                 print what is writable, hidden and reachable before running
+"""
+
+
+def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
+    """Flags + config files -> (merged options, resolved lean policy)."""
+    from sandbox.config import load_layers, merge, to_inputs
+    from sandbox.resolve import resolve
+
+    cwd = cwd or os.getcwd()
+    opts = merge([load_layers(cwd, configs), flags])
+    return opts, resolve(**to_inputs(opts), cwd=cwd)
+
+
+def _harden() -> None:
+    try:
+        from sandbox.hardening import harden_process
+    except ImportError:  # TODO(lead): sandbox.hardening (H8) not present in this checkout
+        return
+    harden_process()
+
+
+def main_run(args: list[str]) -> int:
+    """The whole of ``sandbox run``; returns the exit status."""
+    from sandbox.errors import SandboxError
+
+    try:
+        flags, configs, cmd, want_help = parse_run_args(args)
+    except UsageError as e:
+        print(f"sandbox run: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if want_help:
+        print(USAGE, end="")
+        return 0
+    if not cmd:
+        print("sandbox run: no command given (sandbox run [flags] -- CMD...)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        opts, policy = resolve_for_cli(flags, configs)
+        if not sys.platform.startswith("linux"):
+            from sandbox.backend import run_cli_other
+
+            return run_cli_other(policy, cmd, opts)
+        from sandbox.linux.assemble import assemble, explain
+        from sandbox.linux.launch import run_foreground
+
+        asm = assemble(policy, cmd)
+        if opts.get("explain"):
+            print(explain(policy, asm), file=sys.stderr)
+        _harden()
+        if asm.mode == "none":
+            os.execve(asm.launch.path, asm.launch.argv, asm.launch.env)
+        return run_foreground(asm.launch, explain_failure=_why_setup_failed)
+    except SandboxError as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        print(f"sandbox: cannot start the sandbox: {e}", file=sys.stderr)
+        return 125
+
+
+def _why_setup_failed() -> str | None:
+    from sandbox.linux import probe
+
+    us = probe.userns_status()
+    if not us.available:
+        return us.reason
+    return "see bubblewrap's message above; `sandbox doctor` shows what this host supports"
+
+
+def register(app) -> None:
+    import typer
+
+    rep = list[str]
+
+    @app.command(
+        "run",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
+        help="Run a command confined. Exit: the command's status, 128+N on signal N, 125 if the "
+        "sandbox could not be set up.",
+    )
+    def run(
+        ctx: typer.Context,
+        mode: str = typer.Option(None, "--mode", help="read-only | workspace-write | danger-full-access"),
+        workspace: str = typer.Option(None, "--workspace"),
+        writable_root: rep = typer.Option(None, "--writable-root"),
+        read_only: rep = typer.Option(None, "--read-only"),
+        deny_read: rep = typer.Option(None, "--deny-read"),
+        no_default_deny_read: bool = typer.Option(False, "--no-default-deny-read"),
+        allow_git_write: bool = typer.Option(False, "--allow-git-write"),
+        share_tmp: bool = typer.Option(False, "--share-tmp"),
+        network: str = typer.Option(None, "--network", help="off | on | proxy"),
+        allow_domain: rep = typer.Option(None, "--allow-domain"),
+        deny_domain: rep = typer.Option(None, "--deny-domain"),
+        resolve: rep = typer.Option(None, "--resolve"),
+        net_log: str = typer.Option(None, "--net-log"),
+        fallback: str = typer.Option(None, "--fallback", help="none | landlock"),
+        rules: rep = typer.Option(None, "--rules"),
+        explain: bool = typer.Option(False, "--explain"),
+        env_inherit: str = typer.Option(None, "--env-inherit"),
+        env_ignore_default_excludes: bool = typer.Option(False, "--env-ignore-default-excludes"),
+        env_exclude: rep = typer.Option(None, "--env-exclude"),
+        env_set: rep = typer.Option(None, "--env-set"),
+        env_include_only: rep = typer.Option(None, "--env-include-only"),
+        config: rep = typer.Option(None, "--config"),
+    ) -> None:
+        values = dict(locals())
+        argv = rebuild_argv(values) + ["--", *ctx.args]
+        raise typer.Exit(main_run(argv))
+
+
+def rebuild_argv(values: dict) -> list[str]:
+    """typer's parsed values -> the equivalent hand-parser argv."""
+    out: list[str] = []
+    for flag in sorted(all_flags()):
+        pname = flag[2:].replace("-", "_")
+        v = values.get(pname)
+        if v is None or v is False or v == []:
+            continue
+        if v is True:
+            out.append(flag)
+        elif isinstance(v, list):
+            for item in v:
+                out += [flag, item]
+        else:
+            out += [flag, v]
+    return out

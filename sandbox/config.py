@@ -1,0 +1,374 @@
+"""Configuration files for the sandbox: keys map 1:1 to ``sandbox run`` flags.
+
+Precedence, lowest to highest (later layers override scalars and extend lists):
+  1. built-in defaults (sandbox.resolve);
+  2. the user file ``$XDG_CONFIG_HOME/cordon/config.toml`` (default ``~/.config/cordon/config.toml``);
+  3. the project file ``.cordon.toml`` in the working directory or its nearest ancestor
+     that has one. A project file comes with the repository, so it may only TIGHTEN the
+     sandbox unless the user file lists the project in ``trusted_projects``;
+  4. each ``--config FILE`` in order (explicit, so trusted);
+  5. command-line flags.
+
+Foreign formats, so users can bring what they have:
+  * Codex ``config.toml``: ``sandbox_mode``, ``[sandbox_workspace_write]`` (``writable_roots``,
+    ``network_access``; ``exclude_tmpdir_env_var``/``exclude_slash_tmp`` are moot: /tmp
+    is private here) and ``[shell_environment_policy]``; other Codex keys are ignored;
+  * srt settings JSON (``*.json``): ``filesystem.denyRead/allowWrite/denyWrite`` and
+    ``network.allowedDomains/deniedDomains``.
+
+Errors are ``ConfigError`` naming the field and the file. Standard library only (the
+``sandbox run`` hot path reads config); nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sandbox.errors import ConfigError
+
+# key -> (flag, kind). kinds: str, path, bool, list, choice:<a|b|c>, table
+KEYS: dict[str, tuple[str, str]] = {
+    "mode": ("--mode", "choice:read-only|workspace-write|danger-full-access"),
+    "workspace": ("--workspace", "path"),
+    "writable_roots": ("--writable-root", "list"),
+    "read_only": ("--read-only", "list"),
+    "deny_read": ("--deny-read", "list"),
+    "default_deny_read": ("--no-default-deny-read", "bool"),
+    "allow_git_write": ("--allow-git-write", "bool"),
+    "share_tmp": ("--share-tmp", "bool"),
+    "network": ("--network", "choice:off|on|proxy"),
+    "allow_domains": ("--allow-domain", "list"),
+    "deny_domains": ("--deny-domain", "list"),
+    "resolve": ("--resolve", "list"),
+    "net_log": ("--net-log", "path"),
+    "fallback": ("--fallback", "choice:none|landlock"),
+    "rules": ("--rules", "list"),
+    "explain": ("--explain", "bool"),
+    "env.inherit": ("--env-inherit", "choice:all|core|none"),
+    "env.ignore_default_excludes": ("--env-ignore-default-excludes", "bool"),
+    "env.exclude": ("--env-exclude", "list"),
+    "env.set": ("--env-set", "list"),
+    "env.include_only": ("--env-include-only", "list"),
+}
+# Only meaningful in the user file.
+USER_ONLY_KEYS = ("trusted_projects",)
+
+# What a project file may set without being trusted: these can only narrow the sandbox.
+TIGHTENING = {
+    "read_only",
+    "deny_read",
+    "deny_domains",
+    "env.exclude",
+    "explain",
+}
+# Values that are tightening for a few otherwise-widening keys.
+TIGHTENING_VALUES = {"mode": {"read-only"}, "network": {"off"}, "env.inherit": {"core", "none"}}
+
+CODEX_KEYS = ("sandbox_mode", "sandbox_workspace_write", "shell_environment_policy")
+
+
+def user_config_path(environ=None) -> str:
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".config"
+    )
+    return os.path.join(base, "cordon", "config.toml")
+
+
+def find_project_config(cwd: str) -> str | None:
+    d = os.path.abspath(cwd)
+    while True:
+        cand = os.path.join(d, ".cordon.toml")
+        if os.path.isfile(cand):
+            return cand
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def _check(key: str, value, source: str):
+    """Validate one value against the key table; returns the normalised value."""
+    if key not in KEYS:
+        raise ConfigError(f"unknown key (known: {', '.join(sorted(KEYS))})", field=key, source=source)
+    kind = KEYS[key][1]
+    if kind in ("str", "path"):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"expected a non-empty string, got {value!r}", field=key, source=source)
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", field=key, source=source)
+        return value
+    if kind == "list":
+        if key in ("resolve", "env.set") and isinstance(value, dict):
+            sep = ":" if key == "resolve" else "="
+            value = [f"{k}{sep}{v}" for k, v in value.items()]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"expected a list of strings, got {value!r}", field=key, source=source)
+        for v in value:
+            _check_item(key, v, source)
+        return list(value)
+    if kind.startswith("choice:"):
+        choices = kind[7:].split("|")
+        if value not in choices:
+            raise ConfigError(
+                f"expected one of {', '.join(choices)}, got {value!r}", field=key, source=source
+            )
+        return value
+    raise AssertionError(kind)
+
+
+def _check_item(key: str, v: str, source: str) -> None:
+    if key == "resolve" and (":" not in v or not v.split(":", 1)[0] or not v.split(":", 1)[1]):
+        raise ConfigError(f"expected HOST:ADDR, got {v!r}", field=key, source=source)
+    if key == "env.set" and ("=" not in v or not v.split("=", 1)[0]):
+        raise ConfigError(f"expected NAME=VALUE, got {v!r}", field=key, source=source)
+
+
+def _flatten(data: dict, source: str, prefix: str = "") -> dict:
+    out = {}
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and key == "env":
+            out.update(_flatten(v, source, "env."))
+        elif key in USER_ONLY_KEYS:
+            out[key] = v
+        else:
+            out[key] = _check(key, v, source)
+    return out
+
+
+def _from_codex(data: dict, source: str) -> dict:
+    """Codex config.toml keys -> ours. Unrelated Codex keys (model=...) are ignored."""
+    out: dict = {}
+    if "sandbox_mode" in data:
+        out["mode"] = _check("mode", data["sandbox_mode"], source)
+    sww = data.get("sandbox_workspace_write") or {}
+    if not isinstance(sww, dict):
+        raise ConfigError("expected a table", field="sandbox_workspace_write", source=source)
+    for k, v in sww.items():
+        field = f"sandbox_workspace_write.{k}"
+        if k == "writable_roots":
+            out["writable_roots"] = _check("writable_roots", v, source)
+        elif k == "network_access":
+            if not isinstance(v, bool):
+                raise ConfigError(f"expected true or false, got {v!r}", field=field, source=source)
+            out["network"] = "on" if v else "off"
+        elif k in ("exclude_tmpdir_env_var", "exclude_slash_tmp"):
+            if not isinstance(v, bool):
+                raise ConfigError(f"expected true or false, got {v!r}", field=field, source=source)
+        else:
+            raise ConfigError("unknown key in [sandbox_workspace_write]", field=field, source=source)
+    sep = data.get("shell_environment_policy") or {}
+    if not isinstance(sep, dict):
+        raise ConfigError("expected a table", field="shell_environment_policy", source=source)
+    for k, v in sep.items():
+        field = f"shell_environment_policy.{k}"
+        if k in ("inherit", "ignore_default_excludes", "exclude", "set", "include_only"):
+            try:
+                out[f"env.{k}"] = _check(f"env.{k}", v, source)
+            except ConfigError as e:
+                raise ConfigError(e.message, field=field, source=source) from None
+        elif k in ("experimental_use_profile", "filters"):
+            continue  # no meaning for a sandbox launch
+        else:
+            raise ConfigError("unknown key in [shell_environment_policy]", field=field, source=source)
+    return out
+
+
+def _from_srt(data: dict, source: str) -> dict:
+    """srt settings JSON -> ours (the subset that has a meaning here)."""
+    out: dict = {}
+    fs = data.get("filesystem") or {}
+    net = data.get("network") or {}
+    for sect, name in ((fs, "filesystem"), (net, "network")):
+        if not isinstance(sect, dict):
+            raise ConfigError("expected an object", field=name, source=source)
+    mapping = {
+        ("filesystem", "denyRead"): "deny_read",
+        ("filesystem", "allowWrite"): "writable_roots",
+        ("filesystem", "denyWrite"): "read_only",
+        ("network", "allowedDomains"): "allow_domains",
+        ("network", "deniedDomains"): "deny_domains",
+    }
+    for (sect, k), ours in mapping.items():
+        v = (fs if sect == "filesystem" else net).get(k)
+        if v is None:
+            continue
+        try:
+            out[ours] = _check(ours, v, source)
+        except ConfigError as e:
+            raise ConfigError(e.message, field=f"{sect}.{k}", source=source) from None
+    if "allowedDomains" in net:
+        out["network"] = "proxy" if out.get("allow_domains") else "off"
+    return out
+
+
+def load_file(path: str) -> dict:
+    """One file -> flat dict of our keys. Format by content: srt JSON, Codex TOML, or ours."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", source=path) from None
+    if path.endswith(".json"):
+        import json
+
+        try:
+            data = json.loads(raw)
+        except ValueError as e:
+            raise ConfigError(f"invalid JSON: {e}", source=path) from None
+        if not isinstance(data, dict):
+            raise ConfigError("expected a JSON object", source=path)
+        return _from_srt(data, path)
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"invalid TOML: {e}", source=path) from None
+    if any(k in data for k in CODEX_KEYS):
+        return _from_codex(data, path)
+    if "sandbox" in data and isinstance(data["sandbox"], dict):
+        data = data["sandbox"]  # a [sandbox] table is accepted too
+    return _flatten(data, path)
+
+
+def _is_tightening(key: str, value) -> bool:
+    if key in TIGHTENING:
+        return True
+    if key in TIGHTENING_VALUES:
+        return value in TIGHTENING_VALUES[key]
+    return key in ("allow_git_write", "share_tmp", "env.ignore_default_excludes") and value is False
+
+
+def merge(layers: list[dict]) -> dict:
+    """Later layers override scalars and extend lists."""
+    out: dict = {}
+    for layer in layers:
+        for k, v in layer.items():
+            if isinstance(v, list) and isinstance(out.get(k), list):
+                out[k] = out[k] + v
+            else:
+                out[k] = v
+    return out
+
+
+def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, project: bool = True) -> dict:
+    """The merged configuration from user, project and explicit files (not flags)."""
+    layers = []
+    trusted: list[str] = []
+    upath = user_config_path(environ)
+    if user and os.path.isfile(upath):
+        u = load_file(upath)
+        trusted = u.pop("trusted_projects", []) or []
+        if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
+            raise ConfigError("expected a list of directories", field="trusted_projects", source=upath)
+        layers.append(u)
+    ppath = find_project_config(cwd) if project else None
+    if ppath:
+        p = load_file(ppath)
+        if "trusted_projects" in p:
+            raise ConfigError("only allowed in the user file", field="trusted_projects", source=ppath)
+        pdir = os.path.realpath(os.path.dirname(ppath))
+        trust = any(os.path.realpath(os.path.expanduser(t)) == pdir for t in trusted)
+        if not trust:
+            for k, v in p.items():
+                if not _is_tightening(k, v):
+                    raise ConfigError(
+                        f"a project file may only tighten the sandbox; {k} = {v!r} would widen it. "
+                        f"Add {pdir!r} to trusted_projects in {upath} to allow it",
+                        field=k,
+                        source=ppath,
+                    )
+        layers.append(p)
+    for f in config_files:
+        c = load_file(os.fspath(f))
+        c.pop("trusted_projects", None)
+        layers.append(c)
+    return merge(layers)
+
+
+def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
+    """allow/deny domains from the ``network_rule`` entries of rule files (policy engine)."""
+    try:
+        from policy import load_policy
+    except ImportError as e:  # pragma: no cover - the engine ships with Cordon
+        raise ConfigError(f"--rules needs the policy engine: {e}", field="rules") from None
+    try:
+        pol = load_policy(*names)
+    except Exception as e:
+        raise ConfigError(str(e), field="rules") from None
+    allow, deny = [], []
+    for r in getattr(pol, "network_rules", []):
+        decision = str(getattr(r, "decision", "allow"))
+        (allow if decision == "allow" else deny).append(r.host)
+    return allow, deny
+
+
+def to_inputs(opts: dict) -> dict:
+    """Merged options -> keyword arguments of ``sandbox.resolve.resolve`` (plain values)."""
+    from sandbox.resolve import DEFAULT_DENY_READ, Record
+
+    allow = list(opts.get("allow_domains", []))
+    deny = list(opts.get("deny_domains", []))
+    if opts.get("rules"):
+        a, d = _network_from_rules(opts["rules"])
+        allow += a
+        deny += d
+    net = opts.get("network") or ("proxy" if allow else "off")
+    if (allow or opts.get("resolve")) and net != "proxy":
+        raise ConfigError(
+            f"--allow-domain/--resolve need network proxy mode, but network is {net!r}", field="network"
+        )
+    env_set = {}
+    for item in opts.get("env.set", []):
+        k, _, v = item.partition("=")
+        env_set[k] = v
+    deny_read = list(DEFAULT_DENY_READ) if opts.get("default_deny_read", True) else []
+    deny_read += opts.get("deny_read", [])
+    return dict(
+        mode=opts.get("mode", "workspace-write"),
+        workspace=opts.get("workspace"),
+        writable_roots=opts.get("writable_roots", []),
+        read_only_paths=opts.get("read_only", []),
+        deny_read=deny_read,
+        allow_git_write=opts.get("allow_git_write", False),
+        share_tmp=opts.get("share_tmp", False),
+        fallback=opts.get("fallback", "none"),
+        network=Record(
+            mode=net,
+            allow_domains=allow,
+            deny_domains=deny,
+            resolve=dict(r.split(":", 1) for r in opts.get("resolve", [])),
+            net_log=opts.get("net_log"),
+        ),
+        env=Record(
+            inherit=opts.get("env.inherit", "all"),
+            ignore_default_excludes=opts.get("env.ignore_default_excludes", False),
+            exclude=list(opts.get("env.exclude", [])),
+            set=env_set,
+            include_only=list(opts.get("env.include_only", [])),
+            filters={},
+        ),
+    )
+
+
+def to_policy(opts: dict):
+    """Merged options -> a pydantic ``SandboxPolicy`` (for the library API and ``sandbox plan``)."""
+    from pydantic import ValidationError
+
+    from sandbox.model import SandboxPolicy
+
+    kw = to_inputs(opts)
+    kw["network"] = vars(kw["network"])
+    kw["env"] = vars(kw["env"])
+    kw = {k: v for k, v in kw.items() if v is not None}
+    try:
+        return SandboxPolicy(**kw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(err["msg"], field=".".join(str(x) for x in err["loc"])) from None

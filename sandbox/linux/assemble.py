@@ -1,0 +1,216 @@
+"""From a resolved policy and a command to a ready-to-start ``Launch`` (Linux).
+
+The one place that decides HOW a command runs here:
+  * ``danger-full-access``: no sandbox at all, only when asked in those words (loud);
+  * ``bwrap``: bubblewrap outside (sandbox.linux.bwrap) + the inner stage (contract E,
+    sandbox.linux.inner: Landlock, seccomp, no_new_privs, fd closing) inside;
+  * ``landlock``: only with ``fallback="landlock"`` AND when bubblewrap cannot work here;
+    the inner stage alone, stated on stderr with what is lost.
+Anything else that cannot be set up raises ``SandboxError`` (exit 125): never unconfined.
+
+Shared by ``sandbox run`` (hot path: standard library only until the inner stage is
+imported), the library API and ``sandbox plan``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sandbox.errors import SandboxError
+from sandbox.linux import bwrap as _bwrap
+from sandbox.linux import probe
+from sandbox.linux.launch import STATUS_FD_TOKEN, Launch
+from sandbox.resolve import Record, apply_env
+
+
+class Assembly(Record):
+    """mode, launch (Launch), bwrap (BwrapPlan|None), bwrap_info, inner (InnerStage|None), notes."""
+
+
+def _inner_module():
+    try:
+        from sandbox.linux import inner
+    except ImportError:
+        return None
+    return inner
+
+
+def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
+    """The command's environment: the env policy's result plus what tells it it is sandboxed."""
+    env = apply_env(policy.env, environ)
+    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    env["CORDON_SANDBOX"] = engine
+    env["CORDON_SANDBOX_NETWORK"] = net
+    if net == "off":
+        env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"  # what tools written for Codex look for
+    if engine == "bwrap" and not policy.share_tmp:
+        # A TMPDIR outside every writable place would make tools fail; the private /tmp works.
+        tmp = env.get("TMPDIR")
+        roots = [os.fspath(r) for r in policy.writable_roots]
+        if tmp and not any(tmp == r or tmp.startswith(r.rstrip("/") + "/") for r in roots):
+            env["TMPDIR"] = "/tmp"
+    return env
+
+
+def assemble(
+    policy,
+    argv: list[str],
+    environ=None,
+    *,
+    start_bridge: bool = True,
+    use_cache: bool = True,
+    warn=None,
+) -> Assembly:
+    """Decide the engine and build the launch. ``warn(msg)`` receives stderr notices."""
+    if not argv:
+        raise SandboxError("no command given")
+    warn = warn or (lambda msg: print(f"sandbox: {msg}", file=sys.stderr))
+    environ = os.environ if environ is None else environ
+    mode = str(getattr(policy.mode, "value", policy.mode))
+    notes: list[str] = []
+
+    if mode == "danger-full-access":
+        warn(
+            "WARNING: --mode danger-full-access: the command runs UNCONFINED "
+            "(no filesystem, network or process isolation)"
+        )
+        env = apply_env(policy.env, environ)
+        env["CORDON_SANDBOX"] = "none"
+        exe = _which(argv[0], env.get("PATH", ""))
+        launch = Launch(exe, list(argv), env, status=False, mode="none")
+        return Assembly(mode="none", launch=launch, bwrap=None, bwrap_info=None, inner=None, notes=notes)
+
+    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
+    bwrap_path = probe.find_bwrap(exclude, environ.get("PATH", ""))
+    engine = "bwrap"
+    why_not = None
+    if bwrap_path is None:
+        why_not = (
+            "bubblewrap (bwrap) was not found on PATH outside the workspace; install the 'bubblewrap' package"
+        )
+    elif policy.fallback == "landlock":
+        us = probe.userns_status()
+        if not us.available:
+            why_not = f"user namespaces are unavailable: {us.reason}"
+    if why_not:
+        if policy.fallback != "landlock":
+            raise SandboxError(
+                f"cannot sandbox: {why_not}. Refusing to run unconfined "
+                f"(--fallback=landlock runs with Landlock+seccomp only)"
+            )
+        engine = "landlock"
+        warn(
+            f"FALLBACK: {why_not}; running with Landlock + seccomp only (--fallback=landlock): "
+            "no namespaces, so deny-read masks, protected-name placeholders, the private /tmp "
+            "and the PID/IPC/UTS isolation are NOT in force"
+        )
+
+    inner_mod = _inner_module()
+    bridge = None
+    prelude = None
+    extra_env: dict[str, str] = {}
+    bridge_args: list[str] = []
+    if net == "proxy":
+        if engine != "bwrap":
+            raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
+        if start_bridge:
+            try:
+                from netproxy import sandbox_bridge
+            except ImportError as e:
+                raise SandboxError(f"proxy network mode is unavailable: {e}") from e
+            runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
+                os.path.expanduser("~"), ".cache", "cordon", "run"
+            )
+            from pathlib import Path
+
+            bridge = sandbox_bridge.prepare(policy.network, runtime_dir=Path(runtime))
+            prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)
+    if inner_mod is None:
+        if engine == "landlock" or prelude:
+            if bridge is not None:
+                bridge.close()
+            raise SandboxError("the inner confinement stage (sandbox.linux.inner) is not installed")
+        # TODO(lead): remove once sandbox.linux.inner (H5) has landed; until then bwrap only.
+        notes.append("inner stage (Landlock + seccomp) not available: bubblewrap only")
+        warn("inner stage (Landlock + seccomp) not available: running with bubblewrap only")
+        stage = None
+        inner_argv, inner_fds, inner_bwrap = list(argv), {}, []
+    else:
+        try:
+            stage = inner_mod.build_inner(policy, list(argv), prelude=prelude)
+        except Exception:
+            if bridge is not None:
+                bridge.close()
+            raise
+        inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
+
+    env = sandbox_env(policy, environ, engine)
+    env.update(extra_env)
+
+    if engine == "landlock":
+        exe = _which(inner_argv[0], env.get("PATH", ""))
+        launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock")
+        return Assembly(mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage, notes=notes)
+
+    info = probe.bwrap_info(bwrap_path, use_cache=use_cache)
+    empty_fd = 3
+    while empty_fd in inner_fds:
+        empty_fd += 1
+    plan = _bwrap.build_bwrap_args(
+        policy, empty_fd=empty_fd, options=info.options, net_isolated=(net != "on")
+    )
+    notes.extend(plan.notes)
+    fds = dict(inner_fds)
+    fds[empty_fd] = b""
+    full = ["bwrap", *plan.args, *bridge_args, *inner_bwrap]
+    if info.has("--json-status-fd"):
+        full += ["--json-status-fd", STATUS_FD_TOKEN]
+    else:
+        raise SandboxError(f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)")
+    full += ["--", *inner_argv]
+    launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
+    return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
+
+
+def _which(cmd: str, path: str) -> str:
+    if "/" in cmd:
+        return cmd
+    for d in path.split(os.pathsep):
+        cand = os.path.join(d or ".", cmd)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    raise SandboxError(f"command not found: {cmd}")
+
+
+def explain(policy, asm: Assembly) -> str:
+    """A short human summary: engine, what is writable, hidden and reachable."""
+    lines = [
+        f"sandbox: engine {asm.mode}"
+        + (f" (bwrap {asm.bwrap_info.version} at {asm.launch.path})" if asm.bwrap_info else "")
+    ]
+    mode = str(getattr(policy.mode, "value", policy.mode))
+    if asm.mode == "none":
+        lines.append("  EVERYTHING is readable, writable and reachable (danger-full-access)")
+        return "\n".join(lines)
+    plan = asm.bwrap
+    writable = plan.writable if plan else [os.fspath(r) for r in policy.writable_roots]
+    lines.append(
+        f"  mode {mode}; writable: {', '.join(writable) or 'nothing'}"
+        + ("" if policy.share_tmp else "; /tmp and /dev/shm private (empty, discarded)")
+    )
+    if plan and plan.protected:
+        lines.append(f"  read-only inside writable roots: {', '.join(plan.protected)}")
+    if plan:
+        lines.append(f"  hidden (unreadable): {', '.join(plan.masked) or 'none present'}")
+    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    reach = {
+        "off": "no network (loopback only, own namespace)",
+        "on": "the host's network",
+        "proxy": "only domains the proxy allows: " + ", ".join(policy.network.allow_domains or ["none"]),
+    }
+    lines.append(f"  network: {reach.get(net, net)}")
+    for n in asm.notes:
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""The bubblewrap argv for a resolved policy: the outer wall of the Linux sandbox.
+
+Order matters (later mounts win):
+  1. ``--ro-bind / /``: the host tree, read-only;  ``--dev /dev`` (fresh, private /dev/shm);
+     ``--proc /proc`` (fresh) then ``/proc/sys`` and ``/proc/sysrq-trigger`` re-bound read-only
+     (bwrap leaves /proc/sys writable for a root launcher: kernel tunables, core_pattern).
+  2. a private ``/tmp`` (tmpfs) unless ``share_tmp``.
+  3. ``--bind R R`` for every writable root, then read-only carve-outs inside them.
+  4. protected names (.git, .codex, .agents) in every writable root: an existing entry is
+     bound onto itself read-only (a mount point cannot be renamed or unlinked, so swaps
+     fail with EBUSY); an absent one gets an empty read-only placeholder so it cannot be
+     created; a symlink is refused (its target could be swapped under it).
+     ``allow_git_write`` keeps ``.git`` writable but pinned, with hooks/config/info (and
+     every other place git reads code or settings from) read-only.
+  5. deny-read masks: an empty mode-000 tmpfs over a directory, an empty mode-000 file
+     (from a memfd, never from a host path a sandbox could have swapped) over a file or
+     socket; host control sockets likewise.
+  6. namespaces user/pid/ipc/uts/cgroup(+net), ``--die-with-parent``, ``--new-session``,
+     ``--cap-drop ALL``, ``--disable-userns`` when this bwrap has it.
+
+Root: the launcher's uid stays mapped to itself inside (tools see the same owner on their
+files); mapping root to another uid inside would not change what the host kernel sees (the
+host uid is still 0), so /etc/shadow and friends are kept unreadable by the deny-read
+masks, /proc/sys by the read-only re-bind, and capabilities by ``--cap-drop ALL``.
+
+Pure apart from ``lstat`` calls: nothing here changes the filesystem. Standard library
+only, no dataclasses (the ``sandbox run`` hot path imports this).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from sandbox.errors import SandboxError
+
+# Inside .git, what stays read-only in the audited git-write mode: everything git reads
+# code or settings from. objects/, refs/, logs/, index, HEAD and lock files stay writable.
+GIT_READ_ONLY = (
+    "hooks",
+    "config",
+    "config.worktree",
+    "info",
+    "modules",
+    "worktrees",
+    "commondir",
+    "gitdir",
+    "remotes",
+    "branches",
+    "description",
+)
+# Placeholders are created for these when absent, so they cannot be created inside.
+GIT_PLACEHOLDER_DIRS = ("hooks", "info")
+
+
+class BwrapPlan:
+    """The argv fragment plus what the launcher must know (placeholders it may clean up)."""
+
+    __slots__ = ("args", "masked", "notes", "placeholders", "protected", "writable")
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.placeholders: list[str] = []  # host paths bwrap will create as mount points
+        self.masked: list[str] = []  # deny-read paths actually masked
+        self.protected: list[str] = []  # read-only carve-outs inside writable roots
+        self.writable: list[str] = []
+        self.notes: list[str] = []
+
+
+def _lstat(p: str):
+    try:
+        return os.lstat(p)
+    except OSError:
+        return None
+
+
+def _within(p: str, root: str) -> bool:
+    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
+
+
+def build_bwrap_args(
+    policy,
+    *,
+    empty_fd: int,
+    options: frozenset[str] | set[str] | list[str] = (),
+    net_isolated: bool = True,
+) -> BwrapPlan:
+    """bwrap options (everything before ``--``) for ``policy``.
+
+    ``policy`` is a ``ResolvedPolicy`` or anything with the same attributes.
+    ``empty_fd`` is the fd number (inside bwrap) of an empty file used to mask files
+    (``--ro-bind-data`` reads it to EOF each time, so one fd serves every mask);
+    ``options`` the options this bwrap supports (from probe.bwrap_info).
+    """
+    opts = set(options)
+    plan = BwrapPlan()
+    a = plan.args
+    perms = "--perms" in opts
+    a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    a += ["--ro-bind", "/proc/sys", "/proc/sys"]
+    if os.path.exists("/proc/sysrq-trigger"):
+        a += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
+    share_tmp = bool(policy.share_tmp)
+    if share_tmp:
+        a += ["--bind", "/tmp", "/tmp"]
+        if os.path.isdir("/dev/shm"):
+            a += ["--bind", "/dev/shm", "/dev/shm"]
+    else:
+        a += ["--tmpfs", "/tmp"]
+
+    roots = [os.fspath(r) for r in policy.writable_roots]
+    for r in roots:
+        st = _lstat(r)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            raise SandboxError(f"writable root {r} does not exist or is not a directory")
+        if not share_tmp and _within(r, "/tmp") and r != "/tmp":
+            # A root under the private /tmp: bind the host directory into the tmpfs.
+            pass
+        a += ["--bind", r, r]
+        plan.writable.append(r)
+
+    def ro_bind(p: str) -> None:
+        a.extend(("--ro-bind", p, p))
+        plan.protected.append(p)
+
+    def placeholder(p: str) -> None:
+        if perms:
+            a.extend(("--perms", "0555"))
+        a.extend(("--tmpfs", p, "--remount-ro", p))
+        plan.placeholders.append(p)
+        plan.protected.append(p)
+
+    for p in (os.fspath(x) for x in policy.read_only_paths):
+        if _lstat(p) is not None and any(_within(p, r) for r in roots):
+            ro_bind(p)
+
+    for r in roots:
+        for name in policy.protected_names:
+            p = os.path.join(r, name)
+            st = _lstat(p)
+            if st is None:
+                placeholder(p)
+            elif stat.S_ISLNK(st.st_mode):
+                raise SandboxError(
+                    f"{p} is a symlink (-> {os.readlink(p)}) inside a writable root; a protected "
+                    f"name must be a real directory or file, or absent, because a symlink could be "
+                    f"swapped for a writable {name} while the sandbox runs. Replace it or remove it."
+                )
+            elif name == ".git" and policy.allow_git_write and stat.S_ISDIR(st.st_mode):
+                _git_write(p, a, plan, ro_bind, placeholder)
+            else:
+                ro_bind(p)
+
+    for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets)):
+        if not share_tmp and _within(p, "/tmp"):
+            continue  # hidden by the private /tmp already
+        st = _lstat(p)
+        if st is None:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            # Paths are canonical, so this is a dangling link: nothing readable behind it.
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if perms:
+                a.extend(("--perms", "0000"))
+            a.extend(("--tmpfs", p, "--remount-ro", p))
+        else:
+            if perms:
+                a.extend(("--perms", "0000"))
+            a.extend(("--ro-bind-data", str(empty_fd), p))
+        plan.masked.append(p)
+
+    a += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    a.append("--unshare-cgroup-try" if "--unshare-cgroup-try" in opts else "--unshare-cgroup")
+    if net_isolated:
+        a.append("--unshare-net")
+    if "--disable-userns" in opts:
+        a.append("--disable-userns")
+    else:
+        plan.notes.append("this bwrap lacks --disable-userns: nested user namespaces stay possible")
+    a += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", os.fspath(policy.cwd)]
+    return plan
+
+
+def _git_write(git: str, a: list[str], plan: BwrapPlan, ro_bind, placeholder) -> None:
+    """Audited git mode: .git writable but pinned; everything that configures git read-only."""
+    a.extend(("--bind", git, git))  # a mount point cannot be renamed away and replaced
+    plan.writable.append(git)
+    for name in GIT_READ_ONLY:
+        p = os.path.join(git, name)
+        st = _lstat(p)
+        if st is None:
+            if name in GIT_PLACEHOLDER_DIRS:
+                placeholder(p)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise SandboxError(
+                f"{p} is a symlink; refusing --allow-git-write on a repository whose "
+                f"{name} is a symlink (it could be swapped)"
+            )
+        ro_bind(p)

@@ -1,0 +1,300 @@
+"""Start bubblewrap, watch it, and pass the command's fate back exactly.
+
+How the launcher knows what happened, structurally (no error text is matched):
+bwrap writes JSON records to ``--json-status-fd``: ``child-pid`` once the namespaces
+exist, and ``exit-code`` only when the *command* has exited. No ``exit-code`` record
+means the sandbox could not be set up (or bwrap was killed): exit 125 with a reason.
+
+Processes: bwrap runs in its own process group (a terminal's Ctrl-C reaches the
+launcher only); the launcher forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command's
+process group (the command is a session leader: ``--new-session``). bwrap's own PID 1
+inside reaps orphans. ``--die-with-parent`` ties the sandbox to the launcher: if the
+launcher dies, even by SIGKILL, bwrap and everything in the sandbox get SIGKILL.
+
+Standard library only, and no ``subprocess``: ``os.posix_spawn`` remaps the inner
+stage's fds in the child without touching the embedding process's fd table.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+
+from sandbox.errors import EXIT_SETUP_FAILED
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _memfd(data: bytes) -> int:
+    """A sealed-size in-memory file holding ``data`` at offset 0 (any size, no thread)."""
+    fd = os.memfd_create("cordon", os.MFD_CLOEXEC)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _parse_status(buf: bytes) -> tuple[int | None, int | None]:
+    """(child-pid, exit-code) from bwrap's JSON status records (fixed, simple format)."""
+    child = code = None
+    for key in (b'"child-pid"', b'"exit-code"'):
+        i = buf.find(key)
+        if i < 0:
+            continue
+        j = buf.find(b":", i) + 1
+        k = j
+        while k < len(buf) and buf[k : k + 1] in b" \t":
+            k += 1
+        e = k
+        while e < len(buf) and buf[e : e + 1].isdigit():
+            e += 1
+        if e > k:
+            if key == b'"child-pid"':
+                child = int(buf[k:e])
+            else:
+                code = int(buf[k:e])
+    return child, code
+
+
+class Launch:
+    """Everything needed to start one sandbox: argv, env, fds to map, host cleanups."""
+
+    __slots__ = ("argv", "bridge", "env", "fds", "mode", "path", "placeholders", "status")
+
+    def __init__(
+        self,
+        path: str,
+        argv: list[str],
+        env: dict[str, str],
+        fds: dict[int, bytes] | None = None,
+        placeholders: list[str] | None = None,
+        bridge=None,
+        status: bool = True,
+        mode: str = "bwrap",
+    ):
+        self.path = path
+        self.argv = argv  # full argv incl. argv[0]; "{STATUS_FD}" is substituted at start
+        self.env = env
+        self.fds = fds or {}
+        self.placeholders = placeholders or []
+        self.bridge = bridge
+        self.status = status  # False when bwrap is not in the chain (landlock fallback)
+        self.mode = mode
+
+
+STATUS_FD_TOKEN = "{STATUS_FD}"
+
+
+class SandboxProcess:
+    """A running sandbox. ``wait`` returns the command's exit status (125 = setup failed)."""
+
+    def __init__(self, launch: Launch, stdin=None, stdout=None, stderr=None):
+        self.launch = launch
+        self.returncode: int | None = None
+        self.setup_failed = False
+        self._status_buf = b""
+        self._child_pid: int | None = None
+        self._status_r: int | None = None
+        self._cleaned = False
+        self.pid = self._spawn(stdin, stdout, stderr)
+
+    # -- start -------------------------------------------------------------------------
+    def _spawn(self, stdin, stdout, stderr) -> int:
+        launch = self.launch
+        actions = []
+        owned: list[int] = []
+        targets = set(launch.fds)
+        status_target = None
+        argv = launch.argv
+        try:
+            for i, f in enumerate((stdin, stdout, stderr)):
+                if f is not None:
+                    actions.append((os.POSIX_SPAWN_DUP2, f, i))
+            for target, data in launch.fds.items():
+                mfd = _memfd(data)
+                src = fcntl.fcntl(mfd, fcntl.F_DUPFD_CLOEXEC, 100)  # >= 100: clear of every target
+                os.close(mfd)
+                owned.append(src)
+                actions.append((os.POSIX_SPAWN_DUP2, src, target))
+            if launch.status:
+                r, w = os.pipe()
+                status_target = 3
+                while status_target in targets:
+                    status_target += 1
+                hi = fcntl.fcntl(w, fcntl.F_DUPFD_CLOEXEC, 100)
+                os.close(w)
+                owned.append(hi)
+                self._status_r = r
+                actions.append((os.POSIX_SPAWN_DUP2, hi, status_target))
+                argv = [str(status_target) if a == STATUS_FD_TOKEN else a for a in argv]
+            # Inherited descriptors without CLOEXEC (from whoever started us) must not reach bwrap.
+            keep = {0, 1, 2, *owned, *targets}
+            if status_target is not None:
+                keep.add(status_target)
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd in keep:
+                    continue
+                try:
+                    if os.get_inheritable(fd):
+                        actions.append((os.POSIX_SPAWN_CLOSE, fd))
+                except OSError:
+                    pass
+            return os.posix_spawn(launch.path, argv, launch.env, file_actions=actions, setpgroup=0)
+        finally:
+            for fd in owned:
+                os.close(fd)
+
+    # -- inspect -----------------------------------------------------------------------
+    def _read_status(self, block: bool) -> None:
+        r = self._status_r
+        if r is None:
+            return
+        os.set_blocking(r, block)
+        while True:
+            try:
+                chunk = os.read(r, 4096)
+            except BlockingIOError:
+                return
+            if not chunk:
+                os.close(r)
+                self._status_r = None
+                return
+            self._status_buf += chunk
+            self._child_pid = _parse_status(self._status_buf)[0]
+            if not block:
+                continue
+
+    def command_pids(self) -> list[int]:
+        """Host pids of the processes bwrap's PID 1 started (normally: the command)."""
+        if self._child_pid is None:
+            self._read_status(False)
+        init = self._child_pid
+        if init is None:
+            return []
+        try:
+            with open(f"/proc/{init}/task/{init}/children") as f:
+                return [int(x) for x in f.read().split()]
+        except OSError:
+            return []
+
+    # -- control -----------------------------------------------------------------------
+    def send_signal(self, sig: int) -> None:
+        """Deliver ``sig`` to the command's process group (not to bwrap)."""
+        if self.returncode is not None:
+            return
+        pids = self.command_pids()
+        if not pids:
+            if self.launch.status:
+                # Not started yet (or already gone): stopping bwrap stops the whole sandbox.
+                self._kill_bwrap(signal.SIGKILL)
+            else:
+                self._kill_bwrap(sig)
+            return
+        for pid in pids:
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                os.kill(pid, sig)
+
+    def _kill_bwrap(self, sig: int) -> None:
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        """Kill the whole sandbox: bwrap dies, ``--die-with-parent`` takes everything in it."""
+        if self.returncode is None:
+            self._kill_bwrap(signal.SIGKILL)
+            if not self.launch.status:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    terminate = kill
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self._finish(st)
+        return self.returncode
+
+    def wait(self) -> int:
+        while self.returncode is None:
+            try:
+                _, st = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                st = 0
+            self._finish(st)
+        return self.returncode
+
+    def _finish(self, st: int) -> None:
+        self._read_status(True)
+        code = os.waitstatus_to_exitcode(st)
+        if code < 0:  # bwrap itself died by a signal (killed, timeout, launcher cancelled)
+            rc = 128 - code
+        elif not self.launch.status:
+            rc = code
+        else:
+            exit_code = _parse_status(self._status_buf)[1]
+            if exit_code is None:
+                self.setup_failed = True
+                rc = EXIT_SETUP_FAILED
+            else:
+                rc = exit_code
+        self.returncode = rc
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove mount-point placeholders bwrap created on the host, if still empty."""
+        if self._cleaned:
+            return
+        self._cleaned = True
+        for p in reversed(self.launch.placeholders):
+            try:
+                os.rmdir(p)
+            except OSError:
+                pass  # not empty (someone put something there) or in use: leave it
+        if self.launch.bridge is not None:
+            try:
+                summary = self.launch.bridge.summary()
+                if summary:
+                    print(f"sandbox: {summary}", file=sys.stderr)
+            finally:
+                self.launch.bridge.close()
+
+
+def run_foreground(launch: Launch, explain_failure=None) -> int:
+    """Run a sandbox attached to this process's stdio, forwarding signals; the exit status.
+
+    ``explain_failure()`` is called when the sandbox could not be set up, and returns a
+    reason to print (e.g. from probe.userns_status()).
+    """
+    proc_box: list[SandboxProcess] = []
+
+    def forward(sig, _frame):
+        if proc_box:
+            proc_box[0].send_signal(sig)
+
+    old = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        proc = SandboxProcess(launch)
+        proc_box.append(proc)
+        rc = proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if proc.setup_failed:
+        reason = explain_failure() if explain_failure else None
+        msg = "sandbox: the sandbox could not be set up; the command was not run"
+        print(f"{msg}{': ' + reason if reason else ''}", file=sys.stderr)
+    return rc

@@ -1,0 +1,203 @@
+"""Policy resolution without pydantic: the one implementation behind ``SandboxPolicy.resolve``.
+
+``sandbox run`` must start in a few milliseconds, and pydantic alone costs ~50 ms to
+import, so the hot path resolves plain values here into a ``Resolved`` object that has
+exactly the attributes of ``sandbox.model.ResolvedPolicy``; ``SandboxPolicy.resolve``
+calls the same code and wraps the result in the pydantic model. Standard library only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+
+PROTECTED_NAMES = (".git", ".codex", ".agents")
+
+# Secrets hidden by default. "~" means the invoking user's home (and, when launched as
+# root, also /root); entries that do not exist are still masked where the backend can.
+DEFAULT_DENY_READ = (
+    "~/.ssh",
+    "~/.aws",
+    "~/.gnupg",
+    "~/.netrc",
+    "~/.git-credentials",
+    "~/.config/gh",
+    "~/.docker",
+    "~/.kube",
+    "~/.config/gcloud",
+    "~/.azure",
+    "~/.config/doctl",
+    "~/.oci",
+    "~/.pypirc",
+    "~/.npmrc",
+    "~/.codex/auth.json",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+)
+
+# Host control sockets: reaching one is reaching the host.
+DEFAULT_DENY_SOCKETS = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd",
+    "/run/podman",
+    "/run/dbus/system_bus_socket",
+    "/var/run/dbus/system_bus_socket",
+    "/run/systemd/private",
+    "/run/user",
+)
+
+CORE_VARS_UNIX = (
+    "PATH",
+    "SHELL",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LOGNAME",
+    "USER",
+)
+DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
+
+
+class Record:
+    """A tiny attribute bag (no dataclasses: importing them costs ~8 ms)."""
+
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__
+
+
+class Resolved(Record):
+    """Same attributes as ResolvedPolicy; paths are ``str``."""
+
+
+def homes(home: str | None = None) -> list[str]:
+    """The invoking user's home first; when running as root, also /root."""
+    out = [home or os.environ.get("HOME") or os.path.expanduser("~")]
+    if hasattr(os, "geteuid"):
+        import pwd
+
+        try:
+            real = pwd.getpwuid(os.geteuid()).pw_dir
+        except KeyError:
+            real = None
+        for h in (real, "/root" if os.geteuid() == 0 else None):
+            if h and h not in out:
+                out.append(h)
+    return out
+
+
+def canonical(p: str) -> str:
+    """Resolve symlinks in the longest existing part; keep a missing tail literal."""
+    return os.path.realpath(os.path.normpath(p))
+
+
+def _dedup(items) -> list:
+    return list(dict.fromkeys(items))
+
+
+def resolve(
+    *,
+    mode: str = "workspace-write",
+    workspace=None,
+    writable_roots=(),
+    read_only_paths=(),
+    deny_read=DEFAULT_DENY_READ,
+    deny_sockets=DEFAULT_DENY_SOCKETS,
+    protected_names=PROTECTED_NAMES,
+    allow_git_write: bool = False,
+    share_tmp: bool = False,
+    network=None,
+    env=None,
+    fallback: str = "none",
+    cwd=None,
+    home: str | None = None,
+) -> Resolved:
+    """Absolute canonical paths, defaults applied. ``network``/``env`` are passed through."""
+    base = canonical(os.fspath(cwd) if cwd is not None else os.getcwd())
+    hs = homes(home)
+
+    def absolute(p) -> str:
+        s = os.fspath(p)
+        if s == "~" or s.startswith("~/"):
+            s = os.path.join(hs[0], s[2:]) if len(s) > 1 else hs[0]
+        return canonical(os.path.join(base, s))
+
+    def expand_all(p) -> list[str]:
+        s = os.fspath(p)
+        if s == "~" or s.startswith("~/"):
+            return [canonical(os.path.join(h, s[2:]) if len(s) > 1 else h) for h in hs]
+        return [absolute(s)]
+
+    mode = str(getattr(mode, "value", mode))
+    writable: list[str] = []
+    if mode == "workspace-write":
+        writable.append(absolute(workspace) if workspace else base)
+        writable.extend(absolute(p) for p in writable_roots)
+    return Resolved(
+        mode=mode,
+        cwd=base,
+        workspace=writable[0] if writable else None,
+        writable_roots=_dedup(writable),
+        read_only_paths=_dedup(absolute(p) for p in read_only_paths),
+        deny_read=_dedup(q for p in deny_read for q in expand_all(p)),
+        deny_sockets=_dedup(os.path.normpath(os.fspath(p)) for p in deny_sockets),
+        protected_names=list(protected_names),
+        allow_git_write=bool(allow_git_write),
+        share_tmp=bool(share_tmp),
+        network=network
+        if network is not None
+        else Record(mode="off", allow_domains=[], deny_domains=[], resolve={}, net_log=None),
+        env=env
+        if env is not None
+        else Record(
+            inherit="all", ignore_default_excludes=False, exclude=[], set={}, include_only=[], filters={}
+        ),
+        fallback=fallback,
+    )
+
+
+def _matches(name: str, patterns) -> bool:
+    upper = name.upper()
+    return any(fnmatch.fnmatchcase(upper, p.upper()) for p in patterns)
+
+
+def apply_env(env_policy, environ) -> dict[str, str]:
+    """Codex's shell_environment_policy steps, same as policy.envpolicy.apply_env_policy.
+
+    A pydantic ``EnvironmentPolicy`` goes to that function; a plain ``Record`` (the hot
+    path) is handled here with the same steps (a test checks both agree).
+    """
+    if hasattr(env_policy, "model_dump"):
+        from policy.envpolicy import apply_env_policy
+
+        return apply_env_policy(env_policy, environ)
+    filters = getattr(env_policy, "filters", None) or {}
+    exclude = [*env_policy.exclude, *(p for p, a in filters.items() if a == "exclude")]
+    include_only = [*env_policy.include_only, *(p for p, a in filters.items() if a == "include")]
+    inherit = str(getattr(env_policy.inherit, "value", env_policy.inherit))
+    if inherit == "all":
+        env = dict(environ)
+    elif inherit == "core":
+        env = {k: v for k, v in environ.items() if k in CORE_VARS_UNIX}
+    else:
+        env = {}
+    if not env_policy.ignore_default_excludes:
+        env = {k: v for k, v in env.items() if not _matches(k, DEFAULT_EXCLUDES)}
+    if exclude:
+        env = {k: v for k, v in env.items() if not _matches(k, exclude)}
+    env.update(env_policy.set)
+    if include_only:
+        env = {k: v for k, v in env.items() if _matches(k, include_only)}
+    return env
