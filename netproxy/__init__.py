@@ -1,5 +1,32 @@
-"""Cordon's domain-filtering network proxy (HTTP, CONNECT, SOCKS5), built on mitmproxy.
+"""Cordon's domain-filtering network proxy (HTTP, CONNECT, SOCKS5); mitmproxy parses, we splice.
 
-Owns: network policy (domain patterns, address vetting), the proxy process, and the
-bridge into a sandbox's network namespace. Must not touch: filesystem confinement.
+Owns: network policy (domain patterns, canonical hosts, address vetting), the proxy, and
+the bridge into a sandbox's network namespace (``sandbox_bridge`` + the in-sandbox
+``forwarder``). Must not touch: filesystem confinement, the launcher's namespaces.
+
+Public API (imported lazily, so ``import netproxy`` is free):
+``start(allow, deny, ...) -> Proxy`` (``Proxy.update``, ``Proxy.stop``), ``NetPolicy``,
+``PatternError``, ``canonical_host``.
 """
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "start": "netproxy.api",
+    "Proxy": "netproxy.api",
+    "NetPolicy": "netproxy.policy",
+    "Decision": "netproxy.policy",
+    "PatternError": "netproxy.patterns",
+    "canonical_host": "netproxy.hosts",
+    "HostError": "netproxy.hosts",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'netproxy' has no attribute {name!r}")

@@ -1,0 +1,52 @@
+"""The per-sandbox proxy process started by ``sandbox_bridge.prepare``.
+
+Protocol: the inherited fd named by ``config["fd"]`` is the listening AF_UNIX
+SOCK_SEQPACKET socket the in-sandbox forwarder hands connections to (bound by the
+launcher *before* this process starts, so nothing waits for our imports). stdin carries JSON lines: the first is the configuration
+``{"allow", "deny", "resolve", "token", "log"}``; each later line replaces the lists
+(a live update) and is answered on stdout with ``{"ok": true, "cut": N}`` or
+``{"ok": false, "error": "..."}``. EOF on stdin (the launcher exited) stops the proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command; the launcher stops us
+    try:
+        from sandbox.hardening import harden_process
+    except ImportError:  # TODO(lead): sandbox.hardening (contract G) not landed yet
+        harden_process = None
+    if harden_process is not None:
+        harden_process()
+
+    from netproxy.policy import NetPolicy
+    from netproxy.server import ProxyServer, _Parsers
+
+    config = json.loads(sys.stdin.readline())
+    policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))
+    server = ProxyServer(policy, token=config.get("token"), log_path=config.get("log"))
+    server.serve_handoff(socket.socket(fileno=int(config["fd"])))
+    _Parsers.load()  # warm up mitmproxy's parsers while the sandbox is still starting
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            new = NetPolicy.from_lists(req.get("allow", ()), req.get("deny", ()), req.get("resolve"))
+            reply = {"ok": True, "cut": server.update(new)}
+        except (ValueError, TypeError) as e:
+            reply = {"ok": False, "error": str(e)}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

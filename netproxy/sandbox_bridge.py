@@ -1,0 +1,287 @@
+"""Contract F: give a sandbox with its own network namespace a filtered way out.
+
+``prepare()`` (called by the Linux launcher before bwrap starts):
+
+1. validates the policy (``ConfigError`` naming the field and entry),
+2. binds a unix SOCK_SEQPACKET socket in ``runtime_dir/netproxy-XXXX/`` (mode 0700),
+3. starts the proxy process (``netproxy.daemon``) with that listening socket as fd 3, in
+   parallel with the sandbox start: nothing waits for its ~0.3 s of imports, because
+   the socket already accepts and the kernel queues early connections,
+4. returns the bwrap arguments (bind that directory into the sandbox read-only), the
+   ``prelude`` (the stdlib forwarder, listening on 127.0.0.1:3128 and :1080 inside the
+   namespace, handing each accepted socket to the proxy) and the environment for the
+   command (proxy URLs carrying a per-sandbox credential).
+
+The sandboxed command itself cannot open AF_UNIX sockets (seccomp), so only the forwarder
+reaches the socket; only loopback exists in the namespace, so nothing else leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+HTTP_PORT = 3128
+SOCKS_PORT = 1080
+USER = "cordon"
+FORWARDER = Path(__file__).with_name("forwarder.py")
+_PKG_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+@dataclasses.dataclass
+class Bridge:
+    bwrap_args: list[str]
+    prelude: list[str]
+    env: dict[str, str]
+    socket_path: Path
+    log_path: Path
+    _proc: subprocess.Popen | None = dataclasses.field(default=None, repr=False)
+    _dir: Path | None = dataclasses.field(default=None, repr=False)
+    _policy: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def update_policy(
+        self,
+        allow: Iterable[str] | None = None,
+        deny: Iterable[str] | None = None,
+        resolve: Mapping[str, str] | None = None,
+    ) -> int:
+        """Replace the lists given, live; returns how many open connections were cut."""
+        from netproxy.policy import NetPolicy
+
+        new = {
+            "allow": list(self._policy["allow"] if allow is None else allow),
+            "deny": list(self._policy["deny"] if deny is None else deny),
+            "resolve": dict(self._policy["resolve"] if resolve is None else resolve),
+        }
+        NetPolicy.from_lists(new["allow"], new["deny"], new["resolve"])  # raise PatternError here
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError("the network proxy is not running")
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(json.dumps(new) + "\n")
+        self._proc.stdin.flush()
+        reply = json.loads(self._proc.stdout.readline() or '{"ok": false, "error": "proxy exited"}')
+        if not reply.get("ok"):
+            raise RuntimeError(f"policy update failed: {reply.get('error')}")
+        self._policy = new
+        return int(reply["cut"])
+
+    def events(self) -> list[dict]:
+        """Every decision so far (one dict per line of the net log)."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8")
+        except OSError:
+            return []
+        out = []
+        for line in text.splitlines():
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+        return out
+
+    def summary(self) -> str | None:
+        """One line about denied connections, or None when nothing was denied."""
+        denied = [e for e in self.events() if e.get("verdict") == "deny"]
+        if not denied:
+            return None
+        seen: dict[str, None] = {}
+        for e in denied:
+            target = f"{e.get('host') or '?'}:{e.get('port')}" if e.get("port") else e.get("host") or "?"
+            seen.setdefault(f"{target} ({e.get('reason')})", None)
+        shown = list(seen)[:5]
+        more = f", +{len(seen) - 5} more" if len(seen) > 5 else ""
+        return f"network: {len(denied)} connection(s) denied: {', '.join(shown)}{more}"
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # EOF: the daemon stops by itself
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            with contextlib.suppress(OSError):
+                proc.stdout.close()
+        if self._dir is not None:
+            if self.log_path.parent == self._dir:
+                # keep the log readable for summary(); remove only the socket
+                with contextlib.suppress(OSError):
+                    self.socket_path.unlink()
+            else:
+                shutil.rmtree(self._dir, ignore_errors=True)
+
+    def cleanup(self) -> None:
+        """Remove the runtime directory (after ``summary()`` has been read)."""
+        self.close()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> Bridge:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+def prepare(
+    network,
+    *,
+    runtime_dir: Path,
+    extra_allow: Iterable[str] = (),
+    extra_deny: Iterable[str] = (),
+    python: str | None = None,
+) -> Bridge:
+    """Start (in the background) the proxy for one sandbox; see the module docstring.
+
+    ``network`` is a ``sandbox.model.NetworkPolicy``; ``extra_allow``/``extra_deny`` come from
+    ``network_rule`` entries (``netproxy.policy.lists_from_rules``).
+    """
+    from netproxy.patterns import PatternError
+    from netproxy.policy import NetPolicy
+
+    allow = [*network.allow_domains, *extra_allow]
+    deny = [*network.deny_domains, *extra_deny]
+    resolve = dict(network.resolve or {})
+    try:
+        NetPolicy.from_lists(allow, deny, resolve)
+    except PatternError as e:
+        field = "network.resolve" if "=" in e.pattern else _field_of(e.pattern, network)
+        raise _config_error(f"invalid network pattern {e}", field) from None
+
+    runtime_dir = Path(runtime_dir)
+    runtime_dir.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="netproxy-", dir=runtime_dir))
+    sock_path = d / "proxy.sock"
+    log_path = Path(network.net_log) if network.net_log else d / "events.jsonl"
+    if network.net_log:
+        # Fail here, with the field named, rather than in the proxy process later.
+        try:
+            with open(log_path, "a", encoding="utf-8"):
+                pass
+        except OSError as e:
+            shutil.rmtree(d, ignore_errors=True)
+            raise _config_error(
+                f"cannot write the net log {log_path}: {e.strerror}", "network.net_log"
+            ) from None
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        listener.bind(str(sock_path))
+        listener.listen(128)
+        token = secrets.token_hex(16)
+        config = {"allow": allow, "deny": deny, "resolve": resolve, "token": token, "log": str(log_path)}
+        config["fd"] = listener.fileno()
+        proc = subprocess.Popen(
+            [
+                python or sys.executable,
+                "-I",
+                "-c",
+                f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); from netproxy.daemon import main; sys.exit(main())",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pass_fds=(listener.fileno(),),
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+            text=True,
+        )
+    except BaseException:
+        listener.close()
+        shutil.rmtree(d, ignore_errors=True)
+        raise
+    listener.close()
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(config) + "\n")
+    proc.stdin.flush()
+
+    http = f"http://{USER}:{token}@127.0.0.1:{HTTP_PORT}"
+    socks = f"socks5h://{USER}:{token}@127.0.0.1:{SOCKS_PORT}"
+    py = python or sys.executable
+    return Bridge(
+        bwrap_args=["--ro-bind", str(d), str(d)],
+        prelude=[py, "-I", "-S", str(FORWARDER), str(sock_path), str(HTTP_PORT), str(SOCKS_PORT)],
+        env=proxy_env(http, socks, token, ssh_helper=[py, "-I", "-S", str(FORWARDER)]),
+        socket_path=sock_path,
+        log_path=log_path,
+        _proc=proc,
+        _dir=d,
+        _policy={"allow": allow, "deny": deny, "resolve": resolve},
+    )
+
+
+def update_policy(bridge: Bridge, **lists) -> int:
+    """Module-level spelling of ``Bridge.update_policy``."""
+    return bridge.update_policy(**lists)
+
+
+def proxy_env(http: str, socks: str, token: str, *, ssh_helper: list[str] | None = None) -> dict[str, str]:
+    """Environment that points common tools at the proxy. NO_PROXY is empty on purpose:
+    an allow-listed ``localhost`` must go through the proxy (the namespace's loopback is not the host's)."""
+    env: dict[str, str] = {}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "GRPC_PROXY", "WS_PROXY", "WSS_PROXY", "DOCKER_HTTP_PROXY",
+                 "DOCKER_HTTPS_PROXY", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "BUNDLE_HTTP_PROXY",
+                 "BUNDLE_HTTPS_PROXY", "PIP_PROXY"):  # fmt: skip
+        env[name] = http
+        if not name.startswith(("DOCKER", "YARN", "BUNDLE", "PIP")):
+            env[name.lower()] = http
+    for name in ("npm_config_proxy", "npm_config_http_proxy", "npm_config_https_proxy"):
+        env[name] = http
+        env[name.upper()] = http
+    for name in ("ALL_PROXY", "FTP_PROXY"):
+        env[name] = socks
+        env[name.lower()] = socks
+    for name in ("NO_PROXY", "no_proxy", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "YARN_NO_PROXY"):
+        env[name] = ""
+    env.update(
+        {
+            "RSYNC_PROXY": f"{USER}:{token}@127.0.0.1:{HTTP_PORT}",
+            "CLOUDSDK_PROXY_TYPE": "http",
+            "CLOUDSDK_PROXY_ADDRESS": "127.0.0.1",
+            "CLOUDSDK_PROXY_PORT": str(HTTP_PORT),
+            "CLOUDSDK_PROXY_USERNAME": USER,
+            "CLOUDSDK_PROXY_PASSWORD": token,
+            "NODE_USE_ENV_PROXY": "1",
+            "ELECTRON_GET_USE_PROXY": "true",
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.proxyAuthMethod",
+            "GIT_CONFIG_VALUE_0": "basic",
+            "CORDON_NETWORK": "proxy",
+        }
+    )
+    if ssh_helper:
+        cmd = " ".join(_shquote(a) for a in ssh_helper)
+        # ssh's ProxyCommand is run by a shell; %h/%p are ssh's tokens.
+        env["GIT_SSH_COMMAND"] = f"ssh -o ProxyCommand={_shquote(cmd + ' --connect %h %p')}"
+    return env
+
+
+def _shquote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(s)
+
+
+def _field_of(pattern: str, network) -> str:
+    if pattern in network.deny_domains:
+        return "network.deny_domains"
+    if pattern in network.allow_domains:
+        return "network.allow_domains"
+    return "network_rule"
+
+
+def _config_error(message: str, field: str):
+    try:
+        from sandbox.errors import ConfigError
+
+        return ConfigError(message, field=field)
+    except ImportError:
+        return ValueError(f"{field}: {message}")
