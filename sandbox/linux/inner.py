@@ -1,0 +1,314 @@
+"""The Linux inner stage: the last step inside the namespaces before the command runs.
+
+Owns two halves of one contract (INTERFACES.md, E):
+
+- launcher side, ``build_inner(policy, argv, prelude=...) -> InnerStage``: turns a
+  ``ResolvedPolicy`` into a spec (Landlock roots, a compiled seccomp program, the optional
+  prelude) that the launcher hands to the sandbox on one file descriptor;
+- sandbox side, ``python -I -S -B inner.py --spec-fd N -- CMD...``: reads the spec, starts the
+  prelude and waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every
+  fd above 2, installs seccomp, and execs CMD. Any failing step exits 125 with a message.
+
+Must not touch: mounts and namespaces (launch.py / bwrap do that), the policy model.
+
+Start-up cost matters (this runs on every launch): the sandbox half imports only builtins,
+``os`` and ``ctypes`` (no json/re/pydantic; the spec is ``marshal``-encoded) and loads its two
+siblings, ``landlock.py`` and ``seccomp.py``, by file path without importing the ``sandbox``
+package (whose ``__init__`` pulls in pydantic).
+
+Why seccomp is loaded here and not by bwrap (``--seccomp FD``): bwrap would install it before
+exec'ing this program, so the prelude (the proxy forwarder, which needs unix sockets the filter
+denies) would run under it, contrary to the contract; and the filter could not come after
+Landlock. Loading it last, right before ``execve``, means every syscall this program makes is
+done before the filter exists, and the command starts with all three walls in place.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SPEC_FD = 200  # the fd the launcher fills with the spec; high to stay clear of bwrap's own
+EXIT_SETUP_FAILED = 125
+PRELUDE_TIMEOUT = 5.0
+PR_SET_NO_NEW_PRIVS = 38
+SYS_CLOSE_RANGE = 436  # same number on x86_64 and aarch64
+DEVICES = (
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/ptmx",
+    "/dev/pts",
+)
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# ============================ launcher side ==============================================
+class InnerStage:
+    """What the launcher needs to run the inner stage (contract E)."""
+
+    def __init__(self, argv: list[str], fds: dict[int, bytes], spec: dict, abi: int, network: str):
+        self.argv = argv  # goes after bwrap's `--`
+        self.fds = fds  # fd -> exact bytes readable on it inside the sandbox
+        self.bwrap_args: list[str] = []  # seccomp is loaded by the inner program, see module doc
+        self._spec, self._abi, self._network = spec, abi, network
+
+    def describe(self) -> dict:
+        """Landlock and seccomp rules as data, for ``sandbox plan``."""
+        from sandbox.linux import landlock, seccomp
+
+        spec = self._spec
+        out: dict = {
+            "program": self.argv[: self.argv.index("--")] if "--" in self.argv else self.argv,
+            "spec_fd": SPEC_FD,
+            "order": ["prelude (if any)", "no_new_privs", "landlock", "close fds > 2", "seccomp", "exec"],
+            "prelude": spec.get("prelude"),
+        }
+        ll = spec.get("landlock")
+        out["landlock"] = (
+            landlock.describe(ll, self._abi)
+            if ll is not None
+            else {"enforced": False, "why": spec.get("landlock_off")}
+        )
+        bpf = spec.get("seccomp")
+        out["seccomp"] = (
+            {
+                "network": self._network,
+                "instructions": len(bpf) // 8,
+                "default": "ALLOW",
+                "rules": seccomp.rules(self._network),
+                "loaded_by": "the inner program, right before exec",
+            }
+            if bpf
+            else {"enforced": False}
+        )
+        return out
+
+
+def build_inner(
+    policy,
+    argv: list[str],
+    *,
+    prelude: list[str] | None = None,
+    under_bwrap: bool = True,
+    python: str | None = None,
+) -> InnerStage:
+    """Plan the inner stage for ``policy`` (a ``ResolvedPolicy``) running ``argv``.
+
+    ``under_bwrap=False`` is the explicit ``--fallback=landlock`` mode: Landlock becomes
+    required (it is then the only filesystem wall) and /tmp is the host's. Raises
+    ``SandboxError`` when the kernel cannot give what the mode requires.
+    """
+    from sandbox.errors import SandboxError
+    from sandbox.linux import landlock, seccomp
+
+    if not argv:
+        raise SandboxError("no command given")
+    mode = str(getattr(policy.mode, "value", policy.mode))
+    network = str(getattr(policy.network.mode, "value", policy.network.mode))
+    abi = landlock.library_abi()
+    spec: dict = {"v": 1, "prelude": list(prelude) if prelude else None}
+
+    if mode == "danger-full-access":
+        spec["landlock"] = None
+        spec["landlock_off"] = "danger-full-access"
+        spec["seccomp"] = b""
+    else:
+        if abi < 1 and not under_bwrap:
+            raise SandboxError(
+                "--fallback=landlock needs Landlock, and this kernel has none "
+                "(CONFIG_SECURITY_LANDLOCK off or 'landlock' missing from lsm=); refusing to run unconfined"
+            )
+        write = [str(p) for p in policy.writable_roots]
+        private_tmp = under_bwrap and not policy.share_tmp
+        if private_tmp or mode == "workspace-write":
+            write += ["/tmp", "/var/tmp", "/dev/shm"] if private_tmp else ["/tmp", "/var/tmp"]
+        deny = [str(p) for p in (*policy.deny_read, *policy.deny_sockets)]
+        spec["landlock"] = (
+            {
+                "read": ["/"],
+                "write": write,
+                "devices": list(DEVICES),
+                "deny": deny,
+                "net": network == "off",
+                "scope": True,
+                "required": True,
+            }
+            if abi >= 1
+            else None
+        )
+        if abi < 1:
+            spec["landlock_off"] = "kernel has no Landlock (bubblewrap is the only filesystem wall)"
+        try:
+            spec["seccomp"] = seccomp.compile_bpf(network)
+        except OSError as exc:
+            raise SandboxError(f"cannot build the seccomp filter: {exc}") from exc
+
+    import marshal
+
+    inner = [
+        python or sys.executable,
+        "-I",
+        "-S",
+        "-B",
+        os.path.join(_HERE, "inner.py"),
+        "--spec-fd",
+        str(SPEC_FD),
+        "--",
+    ]
+    return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network)
+
+
+# ============================ sandbox side ===============================================
+class _Fail(Exception):
+    """A confinement step failed: exit 125 with ``step: message``."""
+
+
+def _load(name: str):
+    # Load a sibling by path: importing `sandbox.linux.X` would run sandbox/__init__ (pydantic).
+    import _frozen_importlib as bootstrap
+    import _frozen_importlib_external as external
+
+    spec = external.spec_from_file_location(f"_cordon_inner_{name}", os.path.join(_HERE, f"{name}.py"))
+    module = bootstrap.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _start_prelude(argv: list[str]) -> None:
+    """Start ``argv`` detached (double fork: it must not be a child of the command, whose
+    ``wait`` would otherwise see it) and wait until it prints ``ready``."""
+    import select
+
+    out_r, out_w = os.pipe()
+    pid_r, pid_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        try:
+            grandchild = os.fork()
+            if grandchild == 0:
+                os.dup2(out_w, 1)
+                null = os.open("/dev/null", os.O_RDONLY)
+                os.dup2(null, 0)
+                os.execvp(argv[0], argv)
+            os.write(pid_w, str(grandchild).encode())
+            os._exit(0)
+        except BaseException as exc:  # report and leave, never return into the parent code
+            os.write(2, f"sandbox: prelude {argv[0]}: {exc}\n".encode())
+            os._exit(127)
+    os.close(out_w)
+    os.close(pid_w)
+    os.waitpid(child, 0)
+    gpid = int(_read_all(pid_r) or b"0")
+    buf = b""
+    deadline = _now() + PRELUDE_TIMEOUT
+    while b"\n" not in buf:
+        left = deadline - _now()
+        ready, _, _ = select.select([out_r], [], [], max(left, 0))
+        chunk = os.read(out_r, 4096) if ready else b""
+        if not chunk:
+            _kill(gpid)
+            why = "timed out" if not ready else "exited"
+            raise _Fail(f"prelude {argv[0]} {why} before printing 'ready' (output: {buf[:200]!r})")
+        buf += chunk
+    os.close(out_r)  # the prelude must not write to stdout after `ready` (it would get EPIPE)
+    if buf.split(b"\n", 1)[0].strip() != b"ready":
+        _kill(gpid)
+        raise _Fail(f"prelude {argv[0]} printed {buf[:200]!r} instead of 'ready'")
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _kill(pid: int) -> None:
+    if pid > 0:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return ctypes, libc
+
+
+def _no_new_privs() -> None:
+    ct, libc = _libc()
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise _Fail(f"no_new_privs: {os.strerror(ct.get_errno())}")
+
+
+def _close_fds_above_2() -> None:
+    ct, libc = _libc()
+    libc.syscall.restype = ct.c_long
+    if libc.syscall(ct.c_long(SYS_CLOSE_RANGE), ct.c_uint(3), ct.c_uint(0xFFFFFFFF), ct.c_uint(0)) != 0:
+        os.closerange(3, 65536)  # close_range missing (< 5.9): bounded fallback
+        for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
+            fd = int(name)
+            if fd > 2:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+
+def main(args: list[str] | None = None) -> int:
+    args = sys.argv[1:] if args is None else args
+    step = "arguments"
+    try:
+        if len(args) < 4 or args[0] != "--spec-fd" or args[2] != "--":
+            raise _Fail("usage: inner.py --spec-fd N -- CMD [ARGS...]")
+        fd, command = int(args[1]), args[3:]
+        step = "spec"
+        import marshal
+
+        spec = marshal.loads(_read_all(fd))
+        ll = _load("landlock") if spec.get("landlock") is not None else None
+        sc = _load("seccomp") if spec.get("seccomp") else None
+        if spec.get("prelude"):
+            step = "prelude"
+            _start_prelude(spec["prelude"])
+        step = "no_new_privs"
+        _no_new_privs()
+        if ll is not None:
+            step = "landlock"
+            ll.apply(spec["landlock"])
+        step = "close fds"
+        _close_fds_above_2()
+        if sc is not None:
+            step = "seccomp"
+            sc.load_bpf(spec["seccomp"])
+    except (_Fail, OSError, ValueError, EOFError, TypeError, KeyError) as exc:
+        os.write(2, f"sandbox: inner stage failed at {step}: {exc}; the command was not run\n".encode())
+        return EXIT_SETUP_FAILED
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        # The command's own failure, reported the way a shell would.
+        os.write(2, f"sandbox: {command[0]}: {exc.strerror}\n".encode())
+        return 127 if isinstance(exc, FileNotFoundError) else 126
+    return 0  # pragma: no cover - exec does not return
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The seccomp wall of the Linux inner stage: which system calls a sandboxed command may not make.
+
+Owns: the rule list (as data, for ``sandbox plan``), compiling it to classic BPF with
+libseccomp (``pyseccomp``, launcher side, imported lazily) plus a hand-written prefix
+(x32 guard, ENOSYS above the newest reviewed syscall), and loading a compiled program
+(stdlib ``ctypes`` only, so the in-sandbox program can use it without importing
+pyseccomp). Must not touch: Landlock, mounts, the policy model.
+
+Denied calls fail with EPERM so tools report a clean error; a foreign architecture
+(i386 ``int 0x80`` from a 64-bit process) kills the process, because its syscall
+numbers mean different calls and no rule below would apply to them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+
+# --- constants (linux uapi) ----------------------------------------------------------
+AUDIT_ARCH_X86_64 = 0xC000003E
+AUDIT_ARCH_AARCH64 = 0xC00000B7
+X32_SYSCALL_BIT = 0x40000000
+# Highest syscall number reviewed for this filter (6.17: file_setattr = 469 on every arch
+# with the unified table). Anything above is a call nobody has looked at: ENOSYS, which
+# every libc treats as "not implemented, fall back".
+MAX_REVIEWED_NR = 469
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+AF = {
+    "AF_UNIX": 1,
+    "AF_INET": 2,
+    "AF_INET6": 10,
+    "AF_NETLINK": 16,
+    "AF_PACKET": 17,
+    "AF_VSOCK": 40,
+}
+AF_MAX = 46  # families >= this do not exist on 6.x; denied anyway
+SOCK_RAW = 3
+SOCK_PACKET = 10
+NETLINK_ROUTE = 0
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
+
+# Namespace flags of clone/unshare: creating a namespace from inside the sandbox (above all a
+# nested user namespace, which hands back a full capability set) widens kernel attack surface.
+CLONE_NS_FLAGS = {
+    "CLONE_NEWTIME": 0x00000080,
+    "CLONE_NEWNS": 0x00020000,
+    "CLONE_NEWCGROUP": 0x02000000,
+    "CLONE_NEWUTS": 0x04000000,
+    "CLONE_NEWIPC": 0x08000000,
+    "CLONE_NEWUSER": 0x10000000,
+    "CLONE_NEWPID": 0x20000000,
+    "CLONE_NEWNET": 0x40000000,
+}
+
+# personality() values ordinary programs use (query, PER_LINUX, PER_LINUX32, UNAME26
+# variants); others (ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...) weaken the process.
+PERSONALITY_ALLOWED = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
+
+# Unconditionally denied, grouped by why (the group name is shown by `sandbox plan`).
+DENIED_SYSCALLS: dict[str, tuple[str, ...]] = {
+    "debugging other processes": ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd"),
+    "io_uring (creates sockets and opens files without the filtered syscalls)": (
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+    ),
+    "kernel attack surface": ("bpf", "perf_event_open", "userfaultfd", "fanotify_init", "lookup_dcookie"),
+    "kernel keyrings": ("add_key", "request_key", "keyctl"),
+    "kernel and modules": (
+        "kexec_load",
+        "kexec_file_load",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "reboot",
+        "swapon",
+        "swapoff",
+        "syslog",
+        "acct",
+        "iopl",
+        "ioperm",
+        "uselib",
+        "quotactl",
+        "quotactl_fd",
+        "nfsservctl",
+        "vhangup",
+    ),
+    "clocks and host identity": (
+        "settimeofday",
+        "clock_settime",
+        "clock_adjtime",
+        "adjtimex",
+        "sethostname",
+        "setdomainname",
+    ),
+    "mounts and namespaces (the outer wall must stay as built)": (
+        "mount",
+        "umount2",
+        "pivot_root",
+        "chroot",
+        "setns",
+        "open_tree",
+        "move_mount",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "mount_setattr",
+        "open_by_handle_at",
+    ),
+}
+# clone3 passes its flags in a struct seccomp cannot read: ENOSYS makes libc fall back to
+# clone(), whose flags we can check.
+ENOSYS_SYSCALLS = ("clone3",)
+
+
+def socket_families(network: str) -> dict[str, bool]:
+    """Which socket families ``socket()`` may create, per network mode ("off", "on", "proxy").
+
+    - off: AF_UNIX for local IPC would reach any host unix socket visible in the filesystem
+      (Landlock cannot filter pathname-socket connects), so it is denied as in srt;
+      ``socketpair`` stays allowed (asyncio, libuv, subprocess plumbing).
+    - proxy: AF_INET/AF_INET6 (the namespace only has loopback: the bridge), no AF_UNIX, since a
+      host unix socket would bypass the domain filter.
+    - on: the host network; AF_UNIX allowed (host control sockets are masked by the outer wall,
+      abstract sockets are scoped by Landlock ABI 6).
+    NETLINK_ROUTE is allowed in every mode: getifaddrs()/``ip addr`` read it; changing routes needs
+    CAP_NET_ADMIN, which the sandbox does not have. Other netlink protocols (sock_diag lists every
+    socket of the namespace, uevents, audit, netfilter) are denied.
+    """
+    return {
+        "AF_UNIX": network == "on",
+        "AF_INET": network in ("on", "proxy"),
+        "AF_INET6": network in ("on", "proxy"),
+        "AF_NETLINK": True,  # NETLINK_ROUTE only, see rules()
+        "AF_PACKET": False,
+        "AF_VSOCK": False,
+    }
+
+
+def rules(network: str = "off") -> list[dict]:
+    """The filter as data: one entry per rule, for ``sandbox plan`` and the docs."""
+    out: list[dict] = [
+        {"syscall": "*", "when": "arch != native", "action": "KILL_PROCESS"},
+        {"syscall": "*", "when": f"nr & {X32_SYSCALL_BIT:#x} (x32 ABI)", "action": "ERRNO(EPERM)"},
+        {"syscall": "*", "when": f"nr > {MAX_REVIEWED_NR} (not reviewed)", "action": "ERRNO(ENOSYS)"},
+    ]
+    for why, names in DENIED_SYSCALLS.items():
+        out.extend({"syscall": n, "when": "always", "action": "ERRNO(EPERM)", "why": why} for n in names)
+    out.extend({"syscall": n, "when": "always", "action": "ERRNO(ENOSYS)"} for n in ENOSYS_SYSCALLS)
+    fam = socket_families(network)
+    allowed = sorted(k for k, v in fam.items() if v)
+    out.append(
+        {"syscall": "socket", "when": f"domain not in {allowed}", "action": "ERRNO(EPERM)"},
+    )
+    out.append(
+        {"syscall": "socket", "when": "AF_NETLINK and protocol != NETLINK_ROUTE", "action": "ERRNO(EPERM)"}
+    )
+    out.append(
+        {
+            "syscall": "socket",
+            "when": "AF_INET/AF_INET6 with SOCK_RAW or SOCK_PACKET",
+            "action": "ERRNO(EPERM)",
+        }
+    )
+    out.append({"syscall": "socketpair", "when": "domain != AF_UNIX", "action": "ERRNO(EPERM)"})
+    for name in ("clone", "unshare"):
+        out.append({"syscall": name, "when": "any CLONE_NEW* flag", "action": "ERRNO(EPERM)"})
+    out.append({"syscall": "ioctl", "when": "request == TIOCSTI or TIOCLINUX", "action": "ERRNO(EPERM)"})
+    out.append(
+        {
+            "syscall": "personality",
+            "when": f"persona not in {[hex(p) for p in PERSONALITY_ALLOWED]}",
+            "action": "ERRNO(EPERM)",
+        }
+    )
+    return out
+
+
+_cache: dict[str, bytes] = {}
+
+
+def compile_bpf(network: str = "off") -> bytes:
+    """The filter as a classic-BPF program (``struct sock_filter[]`` bytes), native arch.
+
+    Built with libseccomp, then prefixed with the x32 / unknown-syscall guard. Cached per
+    network mode for library callers that launch many sandboxes.
+    """
+    if network not in ("off", "on", "proxy"):
+        raise ValueError(f"unknown network mode {network!r}")
+    if network not in _cache:
+        _cache[network] = _prefix() + _libseccomp_program(network)
+    return _cache[network]
+
+
+def _native_arch() -> int:
+    machine = os.uname().machine
+    if machine == "x86_64":
+        return AUDIT_ARCH_X86_64
+    if machine in ("aarch64", "arm64"):
+        return AUDIT_ARCH_AARCH64
+    raise OSError(errno.ENOTSUP, f"no seccomp filter for architecture {machine}")
+
+
+def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+PERSONALITY_NR = {AUDIT_ARCH_X86_64: 135, AUDIT_ARCH_AARCH64: 92}
+
+
+def _prefix() -> bytes:
+    """Checks libseccomp does not express well: x32 numbers, numbers above the reviewed
+    table, and personality() outside a small set of values.
+
+    Runs first; anything it lets through falls into libseccomp's program, which re-loads the
+    arch and number itself (its jumps are relative, so prepending is safe).
+    """
+    ld_abs, jeq, jge, jgt, ret = 0x20, 0x15, 0x35, 0x25, 0x06
+    arch = _native_arch()
+    eperm = SECCOMP_RET_ERRNO | errno.EPERM
+    n = len(PERSONALITY_ALLOWED)
+    # (code, jt, jf, k); jumps are relative to the next instruction. "END" = after the prefix.
+    body = [
+        (ld_abs, 0, 0, 4),  # A = arch
+        (jeq, 0, "END", arch),  # foreign arch: leave it to libseccomp (KILL_PROCESS)
+        (ld_abs, 0, 0, 0),  # A = nr
+        (jge, 0, 1, X32_SYSCALL_BIT if arch == AUDIT_ARCH_X86_64 else 0xFFFFFFFF),
+        (ret, 0, 0, eperm),  # x32 ABI
+        (jgt, 0, 1, MAX_REVIEWED_NR),
+        (ret, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS),  # not reviewed
+        (jeq, 0, "END", PERSONALITY_NR[arch]),
+        (ld_abs, 0, 0, 16),  # A = low 32 bits of arg 0 (little-endian), what the kernel uses
+        *[(jeq, "END", 0, value) for value in PERSONALITY_ALLOWED],
+        (ret, 0, 0, eperm),
+    ]
+    assert len(body) == 10 + n
+    out = []
+    for i, (code, jt, jf, k) in enumerate(body):
+        jt = len(body) - i - 1 if jt == "END" else jt
+        jf = len(body) - i - 1 if jf == "END" else jf
+        out.append(_insn(code, jt, jf, k))
+    return b"".join(out)
+
+
+def _libseccomp_program(network: str) -> bytes:
+    import tempfile
+
+    import pyseccomp as sc
+
+    eperm = sc.ERRNO(errno.EPERM)
+    f = sc.SyscallFilter(sc.ALLOW)
+    f.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
+    f.set_attr(sc.Attr.CTL_OPTIMIZE, 2)  # binary tree over syscall numbers: fewer insns per call
+
+    def lo32(arg: int, value: int):
+        # int arguments: the kernel ignores the upper half, so must the comparison
+        # (a plain EQ also checks hi32 == 0 and is bypassed by passing garbage there).
+        return sc.Arg(arg, sc.MASKED_EQ, 0xFFFFFFFF, value)
+
+    for names in DENIED_SYSCALLS.values():
+        for name in names:
+            f.add_rule(eperm, name)
+    for name in ENOSYS_SYSCALLS:
+        f.add_rule(sc.ERRNO(errno.ENOSYS), name)
+
+    fam = socket_families(network)
+    allowed = {AF[k] for k, v in fam.items() if v}
+    # 64-bit GE also catches any value with garbage in the upper half: conservative.
+    f.add_rule(eperm, "socket", sc.Arg(0, sc.GE, AF_MAX))
+    for domain in range(AF_MAX):
+        if domain not in allowed:
+            f.add_rule(eperm, "socket", lo32(0, domain))
+    # 64-bit NE: only an all-zero protocol (NETLINK_ROUTE) passes.
+    f.add_rule(eperm, "socket", lo32(0, AF["AF_NETLINK"]), sc.Arg(2, sc.NE, NETLINK_ROUTE))
+    for domain in (AF["AF_INET"], AF["AF_INET6"]):
+        for stype in (SOCK_RAW, SOCK_PACKET):
+            f.add_rule(eperm, "socket", lo32(0, domain), sc.Arg(1, sc.MASKED_EQ, 0xF, stype))
+    f.add_rule(eperm, "socketpair", sc.Arg(0, sc.GE, AF_MAX))
+    for domain in range(AF_MAX):
+        if domain != AF["AF_UNIX"]:
+            f.add_rule(eperm, "socketpair", lo32(0, domain))
+
+    for flag in CLONE_NS_FLAGS.values():
+        # clone's flags are arg 0 on x86_64 and aarch64 (the backwards-args variants differ).
+        f.add_rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+        f.add_rule(eperm, "unshare", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    for req in (TIOCSTI, TIOCLINUX):
+        f.add_rule(eperm, "ioctl", lo32(1, req))
+
+    # personality() is checked in _prefix(): "not in a set" needs one BPF test per value.
+
+    with tempfile.TemporaryFile() as tf:
+        f.export_bpf(tf)
+        tf.seek(0)
+        return tf.read()
+
+
+def load_bpf(program: bytes) -> None:
+    """Install ``program`` on the calling thread. Needs no_new_privs (or CAP_SYS_ADMIN).
+
+    stdlib only: runs in the in-sandbox program right before exec.
+    """
+    import ctypes
+
+    if not program or len(program) % 8:
+        raise OSError(errno.EINVAL, "seccomp program is empty or not a whole number of instructions")
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = SockFprog(len(program) // 8, ctypes.addressof(buf))
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_seccomp, seccomp_mode_filter = 22, 2
+    if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp filter not installed: {os.strerror(err)}")
