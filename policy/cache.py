@@ -1,0 +1,72 @@
+"""On-disk cache of loaded policies, keyed by the content of every rules file (and the engine).
+
+``execpolicy check`` runs once per command, so re-parsing an unchanged 1,000-rule file each time
+would dominate its cost. Entries are ``marshal`` data (primitives only; nothing executable) in
+``$XDG_CACHE_HOME/cordon/policies``; a corrupt, foreign or unreadable entry is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+
+_ENGINE_FILES = (
+    "engine.py",
+    "rules.py",
+    "builtins.py",
+    "shellwords.py",
+    "starlark/syntax.py",
+    "starlark/interp.py",
+    "starlark/stdlib.py",
+    "starlark/starlark.lark",
+)
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "cordon", "policies")
+
+
+def _engine_stamp() -> bytes:
+    # Source stat stamps make a changed engine (e.g. an editable install being edited) miss the cache.
+    here = os.path.dirname(os.path.abspath(__file__))
+    parts = []
+    for rel in _ENGINE_FILES:
+        try:
+            st = os.stat(os.path.join(here, rel))
+            parts.append(f"{rel}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(rel)
+    return "|".join(parts).encode()
+
+
+def key(version: str, inputs) -> str:
+    h = hashlib.sha256()
+    h.update(version.encode() + b"\0" + _engine_stamp() + b"\0")
+    for given, content in inputs:
+        data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+        h.update(given.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def get(k: str):
+    try:
+        with open(os.path.join(cache_dir(), k[:2], k), "rb") as f:
+            blob = f.read()
+        tag, data = marshal.loads(blob)
+        return data if tag == k else None
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def put(k: str, data) -> None:
+    d = os.path.join(cache_dir(), k[:2])
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        tmp = os.path.join(d, f".{k}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(marshal.dumps((k, data)))
+        os.replace(tmp, os.path.join(d, k))
+    except (OSError, ValueError):
+        pass  # a cache that cannot be written is just a slower run

@@ -1,0 +1,295 @@
+"""The public engine: :func:`load_policy` -> :class:`Policy`; ``Policy.check(argv)`` -> :class:`Evaluation`.
+
+Loading runs each rules file in a fresh bounded Starlark module (policy.starlark), collects
+rules through the builtins (policy.builtins), then validates each rule's ``match`` /
+``not_match`` examples, file by file, exactly when Codex does. Matching lives in policy.rules.
+
+A loaded policy can be cached on disk keyed by the content of every file (``cache=True``, the
+CLI's default), so ``execpolicy check`` usually skips Lark and the evaluator entirely.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from policy.errors import PolicyError
+from policy.rules import Match, Matcher, Rule
+
+ENGINE_VERSION = "cordon-engine-1"
+
+
+class RulesError(PolicyError):
+    """A rules file failed to load. ``report`` is the Codex-format explanation (what the CLI
+    prints under ``Caused by:``); ``stage`` is ``"read"`` or ``"parse"``; ``source`` is the path
+    exactly as given."""
+
+    def __init__(
+        self, message, file=None, line=None, column=None, *, report=None, stage="parse", source=None
+    ):
+        super().__init__(message, file, line, column)
+        self.report = report if report is not None else message
+        self.stage = stage
+        self.source = source if source is not None else file
+
+
+class Evaluation:
+    """The result of checking one argv: every matching rule, and the strictest decision."""
+
+    __slots__ = ("argv", "matches")
+
+    def __init__(self, argv: list[str], matches: list[Match]):
+        self.argv = argv
+        self.matches = matches
+
+    @property
+    def decision(self) -> str | None:
+        """``allow`` / ``prompt`` / ``forbidden``, or None when no rule matched."""
+        best = None
+        sev = -1
+        for m in self.matches:
+            if m.severity > sev:
+                sev = m.severity
+                best = m.decision
+        return best
+
+    @property
+    def matched_rules(self) -> list:
+        """Pydantic models (policy.models.RuleMatch) of every match, in Codex's order."""
+        from policy.models import RuleMatch
+
+        return [RuleMatch.model_validate(m.to_dict()) for m in self.matches]
+
+    def to_dict(self) -> dict:
+        d: dict = {"matchedRules": [m.to_dict() for m in self.matches]}
+        dec = self.decision
+        if dec is not None:
+            d["decision"] = dec
+        return d
+
+    def to_json(self, pretty: bool = False) -> str:
+        """Exactly what ``codex execpolicy check`` prints (without the trailing newline)."""
+        import json
+
+        if pretty:
+            return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        return f"Evaluation(decision={self.decision!r}, matches={len(self.matches)})"
+
+
+class Policy:
+    """A loaded set of rules (possibly merged from several files)."""
+
+    def __init__(
+        self,
+        rules: list[Rule],
+        host_executables: dict[str, tuple[str, ...]],
+        network_rules: list[dict] | None = None,
+        sources: list[str] | None = None,
+    ):
+        self.rules = rules
+        self.host_executables = host_executables
+        self._network = network_rules or []
+        self.sources = sources or []
+        self._matcher = Matcher(rules, host_executables)
+
+    def check(
+        self,
+        argv: Sequence[str],
+        *,
+        resolve_host_executables: bool = False,
+        restrictive_basename: bool = True,
+        cwd: str | None = None,
+    ) -> Evaluation:
+        """Evaluate one command (argv tokens, no shell parsing).
+
+        ``resolve_host_executables`` enables the basename fallback (``/usr/bin/git`` -> rules for
+        ``git``), as Codex core always does. ``restrictive_basename`` (Cordon's default) keeps
+        ``prompt``/``forbidden`` basename rules in force for a path not listed by
+        ``host_executable`` (closing Codex #37079); pass False for Codex 0.169.0's behaviour.
+        """
+        argv = argv if isinstance(argv, list) else list(argv)
+        return Evaluation(
+            argv, self._matcher.match(argv, resolve_host_executables, restrictive_basename, cwd)
+        )
+
+    @property
+    def network_rules(self) -> list:
+        """``network_rule`` declarations as pydantic models (policy.models.NetworkRule)."""
+        from policy.models import NetworkRule
+
+        return [NetworkRule(**d) for d in self._network]
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __repr__(self) -> str:
+        return f"Policy(rules={len(self.rules)}, host_executables={len(self.host_executables)})"
+
+    # -- cache form (marshal-able primitives only)
+    def to_data(self) -> tuple:
+        return (
+            [r.to_data() for r in self.rules],
+            {k: list(v) for k, v in self.host_executables.items()},
+            self._network,
+            self.sources,
+        )
+
+    @classmethod
+    def from_data(cls, data) -> Policy:
+        rules, hosts, network, sources = data
+        return cls(
+            [Rule.from_data(r) for r in rules], {k: tuple(v) for k, v in hosts.items()}, network, sources
+        )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read(source) -> tuple[str, str, bytes]:
+    """-> (path as given, resolved path, bytes); RulesError(stage="read") on failure."""
+    from policy.shipped import resolve_rules_path
+
+    given = os.fspath(source)
+    path = os.fspath(resolve_rules_path(given))
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        msg = f"{e.strerror} (os error {e.errno})" if e.errno else str(e)
+        raise RulesError(msg, given, stage="read", source=given) from None
+    return given, path, data
+
+
+def _decode(given: str, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise RulesError(
+            "stream did not contain valid UTF-8", given, line, None, stage="read", source=given
+        ) from None
+
+
+def load_policy(
+    *sources: str | os.PathLike,
+    text: str | None = None,
+    name: str = "<text>",
+    cache: bool = False,
+) -> Policy:
+    """Load and merge rules files in order (paths or shipped names), and/or rule ``text``.
+
+    Raises :class:`RulesError` (a :class:`PolicyError`) with file, line and column for the first
+    broken file; nothing is loaded partially. ``cache=True`` reuses a previous successful load of
+    identical content from ``$XDG_CACHE_HOME/cordon``.
+    """
+    inputs: list[tuple[str, bytes | str]] = []
+    for src in sources:
+        given, _path, data = _read(src)
+        inputs.append((given, data))
+    if text is not None:
+        inputs.append((name, text))
+    key = None
+    if cache:
+        from policy import cache as _cache
+
+        key = _cache.key(ENGINE_VERSION, inputs)
+        data = _cache.get(key)
+        if data is not None:
+            return Policy.from_data(data)
+    policy, cacheable = _load_inputs(inputs)
+    if key is not None and cacheable:
+        from policy import cache as _cache
+
+        _cache.put(key, policy.to_data())
+    return policy
+
+
+def _load_inputs(inputs) -> tuple[Policy, bool]:
+    from policy.builtins import RuleSink
+
+    sink = RuleSink()
+    cacheable = True
+    for given, content in inputs:
+        src = content if isinstance(content, str) else _decode(given, content)
+        sink.file = given
+        sink.pending_examples = []
+        cacheable &= load_source(sink, given, src)
+    return Policy(
+        sink.rules, dict(sink.host_executables), sink.network_rules, [g for g, _ in inputs]
+    ), cacheable
+
+
+def load_source(sink, given: str, src: str) -> bool:
+    """Evaluate one file into ``sink`` and validate its examples. Returns False when the result
+    depends on the working directory or $HOME (relative example paths), i.e. is not cacheable."""
+    from policy import diagnostics
+    from policy.builtins import make_builtins
+    from policy.starlark import stdlib
+    from policy.starlark.interp import EvalError, Interpreter
+    from policy.starlark.syntax import StarlarkSyntaxError, parse
+
+    lines = src.replace("\r\n", "\n").split("\n")
+    try:
+        stmts = parse(src)
+    except StarlarkSyntaxError as e:
+        span = (e.line, e.column, e.end_line, e.end_column)
+        raise RulesError(
+            e.message,
+            given,
+            e.line,
+            e.column,
+            report=diagnostics.render_static(given, lines, e.message, span),
+        ) from None
+    except RecursionError:
+        raise RulesError("Parse error: nesting too deep", given, 1, 1) from None
+    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink)})
+    try:
+        interp.run_module(stmts)
+    except EvalError as e:
+        span = e.pos or (1, 1, 1, 2)
+        if e.static:
+            report = diagnostics.render_static(given, lines, e.message, span)
+        else:
+            report = diagnostics.render_runtime(given, lines, e.message, span, e.frames)
+        raise RulesError(e.message, given, span[0], span[1], report=report) from None
+    except RecursionError:
+        raise RulesError("Starlark call stack overflow", given, 1, 1) from None
+    return validate_examples(sink, given)
+
+
+def validate_examples(sink, given: str) -> bool:
+    """Codex's load-time unit tests: per call, ``not_match`` then ``match``, against only that
+    call's rules with host resolution on and this file's final host_executable table."""
+    from policy import shellwords
+    from policy.rules import rust_str
+
+    cacheable = True
+    for rules, match, not_match, span, _frames in sink.pending_examples:
+        mini = Matcher(rules, sink.host_executables)
+        for _raw, words in [*match, *not_match]:
+            if "/" in words[0] and not words[0].startswith("/"):
+                cacheable = False
+        for raw, words in not_match:
+            found = mini.match(words, True, False)
+            if found:
+                shown = raw if raw is not None else shellwords.join(words)
+                raise RulesError(
+                    f"expected example to not match rule `{found[0].debug()}`: {shown}",
+                    given,
+                    span[0],
+                    span[1],
+                )
+        unmatched = [shellwords.join(words) for _raw, words in match if not mini.match(words, True, False)]
+        if unmatched:
+            rs = ", ".join(rust_str(r.debug()) for r in rules)
+            ex = ", ".join(rust_str(u) for u in unmatched)
+            raise RulesError(
+                f"expected every example to match at least one rule. rules: [{rs}]; unmatched examples: [{ex}]",
+                given,
+                span[0],
+                span[1],
+            )
+    return cacheable

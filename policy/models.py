@@ -1,0 +1,52 @@
+"""Pydantic models of what the engine serialises (imported lazily: pydantic is slow to import)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Decision = Literal["allow", "prompt", "forbidden"]
+
+
+class PrefixRuleMatch(BaseModel):
+    """One matched rule, with Codex's JSON field names."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    matched_prefix: list[str] = Field(alias="matchedPrefix")
+    decision: Decision
+    resolved_program: str | None = Field(default=None, alias="resolvedProgram")
+    justification: str | None = None
+    match: Literal["exact", "anywhere"] | None = None  # Cordon's command_rule only
+
+
+class RuleMatch(BaseModel):
+    """``{"prefixRuleMatch": ...}`` (Codex) or ``{"commandRuleMatch": ...}`` (Cordon extension)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    prefix_rule_match: PrefixRuleMatch | None = Field(default=None, alias="prefixRuleMatch")
+    command_rule_match: PrefixRuleMatch | None = Field(default=None, alias="commandRuleMatch")
+
+    @property
+    def match(self) -> PrefixRuleMatch:
+        return self.prefix_rule_match or self.command_rule_match  # type: ignore[return-value]
+
+
+class EvaluationModel(BaseModel):
+    """The whole ``execpolicy check`` output."""
+
+    matched_rules: list[RuleMatch] = Field(alias="matchedRules")
+    decision: Decision | None = None
+
+
+class NetworkRule(BaseModel):
+    """A ``network_rule(...)`` declaration after validation and host normalisation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    protocol: Literal["http", "https", "socks5_tcp", "socks5_udp"]
+    decision: Decision
+    justification: str | None = None

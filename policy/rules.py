@@ -1,0 +1,315 @@
+"""Compiled rules and the matcher (pure data + pure functions; no parsing, no pydantic).
+
+Kept import-light on purpose: ``execpolicy check`` with a cached policy imports only this
+module, policy.engine and json.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+DECISIONS = ("allow", "prompt", "forbidden")
+SEVERITY = {"allow": 0, "prompt": 1, "forbidden": 2}
+
+
+def canon(s: str) -> str:
+    """Caseless canonical form used by ``canonical_matching=True`` (NFD + full case folding)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", s).casefold())
+
+
+def normalize_path(p: str) -> str:
+    """Lexical normalisation of an absolute path: resolve ``.``/``..``, collapse ``//``, drop a trailing ``/``.
+
+    Unlike :func:`posixpath.normpath`, a leading ``//`` collapses too. Symlinks are never resolved.
+    """
+    out: list[str] = []
+    for part in p.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+            continue
+        out.append(part)
+    return "/" + "/".join(out)
+
+
+class Rule:
+    """One compiled rule: the literal first token (bucket key) and the remaining pattern.
+
+    ``rest`` holds str (one token) or tuple[str, ...] (alternatives); ``_sets`` the same as
+    frozensets (canonicalised for canonical rules) for matching. ``kind`` is "prefix" for
+    Codex rules; "exact"/"anywhere" only come from Cordon's opt-in ``command_rule``.
+    """
+
+    __slots__ = (
+        "_anyset",
+        "_sets",
+        "anywhere",
+        "call",
+        "canonical",
+        "decision",
+        "first",
+        "justification",
+        "kind",
+        "length",
+        "rest",
+        "severity",
+        "source",
+    )
+
+    def __init__(
+        self,
+        first: str,
+        rest: tuple,
+        decision: str,
+        justification: str | None,
+        canonical: bool,
+        kind: str = "prefix",
+        anywhere: tuple = (),
+        source: tuple | None = None,
+        call: int = 0,
+    ):
+        self.first = first
+        self.rest = rest
+        self.decision = decision
+        self.severity = SEVERITY[decision]
+        self.justification = justification
+        self.canonical = canonical
+        self.kind = kind
+        self.anywhere = anywhere
+        self.source = source
+        self.call = call
+        self.length = 1 + len(rest)
+        f = canon if canonical else None
+        self._sets = tuple(_tokset(t, f) for t in rest)
+        self._anyset = tuple(_tokset(t, f) for t in anywhere)
+
+    def to_data(self) -> tuple:
+        return (
+            self.first,
+            [list(t) if isinstance(t, tuple) else t for t in self.rest],
+            self.decision,
+            self.justification,
+            self.canonical,
+            self.kind,
+            [list(t) if isinstance(t, tuple) else t for t in self.anywhere],
+            list(self.source) if self.source else None,
+            self.call,
+        )
+
+    @classmethod
+    def from_data(cls, d) -> Rule:
+        first, rest, decision, just, can, kind, anywhere, source, call = d
+        return cls(
+            first,
+            tuple(tuple(t) if isinstance(t, list) else t for t in rest),
+            decision,
+            just,
+            can,
+            kind,
+            tuple(tuple(t) if isinstance(t, list) else t for t in anywhere),
+            tuple(source) if source else None,
+            call,
+        )
+
+    def matches(self, argv, n: int) -> bool:
+        """Does ``argv`` (first token already matched) satisfy the rest of this rule?"""
+        if n < self.length:
+            return False
+        if self.canonical:
+            for i, s in enumerate(self._sets, 1):
+                if canon(argv[i]) not in s:
+                    return False
+        else:
+            for i, s in enumerate(self._sets, 1):
+                if argv[i] not in s:
+                    return False
+        if self.kind == "prefix":
+            return True
+        if self.kind == "exact":
+            return n == self.length
+        tail = argv[self.length :]
+        if self.canonical:
+            tail = [canon(a) for a in tail]
+        return all(any(a in s for a in tail) for s in self._anyset)
+
+    def pattern_tokens(self) -> list:
+        """The pattern as written (first, then str or list alternatives), for display."""
+        return [self.first, *[list(t) if isinstance(t, tuple) else t for t in self.rest]]
+
+    def debug(self) -> str:
+        """Rust ``{:?}`` of Codex's PrefixRule (used verbatim in example-validation errors)."""
+        rest = ", ".join(
+            f"Alts([{', '.join(rust_str(a) for a in t)}])"
+            if isinstance(t, tuple)
+            else f"Single({rust_str(t)})"
+            for t in self.rest
+        )
+        j = f"Some({rust_str(self.justification)})" if self.justification is not None else "None"
+        return (
+            f"PrefixRule {{ pattern: PrefixPattern {{ canonical_matching: {str(self.canonical).lower()}, "
+            f"first: {rust_str(self.first)}, rest: [{rest}] }}, decision: {self.decision.capitalize()}, "
+            f"justification: {j} }}"
+        )
+
+
+def _tokset(t, f) -> frozenset:
+    items = t if isinstance(t, tuple) else (t,)
+    return frozenset(f(x) for x in items) if f else frozenset(items)
+
+
+def rust_str(s: str) -> str:
+    """Rust's Debug formatting of a str."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\0":
+            out.append("\\0")
+        elif o < 0x20 or 0x7F <= o < 0xA0 or (not ch.isprintable() and o > 0x7F):
+            out.append(f"\\u{{{o:x}}}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+class Match:
+    """One matched rule for one command (what Codex calls a ``RuleMatch``)."""
+
+    __slots__ = (
+        "decision",
+        "justification",
+        "kind",
+        "matched_prefix",
+        "resolved_program",
+        "rule",
+        "severity",
+    )
+
+    def __init__(self, rule: Rule, matched_prefix: list[str], resolved_program: str | None):
+        self.rule = rule
+        self.matched_prefix = matched_prefix
+        self.decision = rule.decision
+        self.severity = rule.severity
+        self.justification = rule.justification
+        self.resolved_program = resolved_program
+        self.kind = rule.kind
+
+    def to_dict(self) -> dict:
+        body: dict = {"matchedPrefix": self.matched_prefix, "decision": self.decision}
+        if self.resolved_program is not None:
+            body["resolvedProgram"] = self.resolved_program
+        if self.justification is not None:
+            body["justification"] = self.justification
+        if self.kind == "prefix":
+            return {"prefixRuleMatch": body}
+        body["match"] = self.kind
+        return {"commandRuleMatch": body}
+
+    def debug(self) -> str:
+        rp = f"Some(AbsolutePathBuf({rust_str(self.resolved_program)}))" if self.resolved_program else "None"
+        j = f"Some({rust_str(self.justification)})" if self.justification is not None else "None"
+        return (
+            f"PrefixRuleMatch {{ matched_prefix: [{', '.join(rust_str(t) for t in self.matched_prefix)}], "
+            f"decision: {self.decision.capitalize()}, resolved_program: {rp}, justification: {j} }}"
+        )
+
+
+class Matcher:
+    """Buckets rules by first token (declaration order kept) and evaluates argv against them."""
+
+    def __init__(self, rules: list[Rule], host_executables: dict[str, tuple[str, ...]]):
+        self.rules = rules
+        self.host_executables = host_executables
+        self.buckets: dict[str, list[Rule]] = {}
+        # canonical first token -> canonical rules whose literal first token differs from argv[0]
+        self.canon_buckets: dict[str, list[Rule]] = {}
+        for r in rules:
+            self.buckets.setdefault(r.first, []).append(r)
+            if r.canonical:
+                self.canon_buckets.setdefault(canon(r.first), []).append(r)
+        self.has_canonical = bool(self.canon_buckets)
+
+    def _exact(self, argv, n, head: str, out: list, resolved: str | None, only_strict: bool = False) -> None:
+        bucket = self.buckets.get(head)
+        if bucket:
+            for r in bucket:
+                if r.matches(argv, n) and not (only_strict and r.severity == 0):
+                    out.append(
+                        Match(r, [head, *argv[1 : r.length]] if resolved else argv[: r.length], resolved)
+                    )
+        if self.has_canonical:
+            others = self.canon_buckets.get(canon(head))
+            if others:
+                for r in others:
+                    if r.first != head and r.matches(argv, n) and not (only_strict and r.severity == 0):
+                        out.append(
+                            Match(r, [head, *argv[1 : r.length]] if resolved else argv[: r.length], resolved)
+                        )
+
+    def has_rules_for(self, name: str) -> bool:
+        if name in self.buckets:
+            return True
+        return self.has_canonical and canon(name) in self.canon_buckets
+
+    def match(
+        self,
+        argv,
+        resolve_host_executables: bool = False,
+        restrictive_basename: bool = True,
+        cwd: str | None = None,
+        home: str | None = None,
+    ) -> list[Match]:
+        n = len(argv)
+        if n == 0:
+            return []
+        out: list[Match] = []
+        head = argv[0]
+        self._exact(argv, n, head, out, None)
+        if out or not resolve_host_executables or "/" not in head:
+            # A bare name was already tried by the exact step; fallback could add nothing.
+            return out
+        # Host-executable fallback: /usr/bin/git -> rules for `git`.
+        base = file_name(head)
+        if not base or not self.has_rules_for(base):
+            return out
+        program = absolutize(head, cwd, home)
+        allowed = self.host_executables.get(base)
+        if allowed is not None and program not in allowed:
+            if restrictive_basename:
+                # Cordon (Codex #37079): an unlisted path must not dodge prompt/forbidden rules.
+                self._exact(argv, n, base, out, program, only_strict=True)
+            return out
+        self._exact(argv, n, base, out, program)
+        return out
+
+
+def file_name(p: str) -> str | None:
+    """The last component of ``p`` (Rust ``Path::file_name``): None for ``/``, ``.``, ``x/..``."""
+    comps = [c for c in p.split("/") if c not in ("", ".")]
+    if not comps or comps[-1] == "..":
+        return None
+    return comps[-1]
+
+
+def absolutize(p: str, cwd: str | None, home: str | None) -> str:
+    if p.startswith("~/"):
+        import os
+
+        p = (home if home is not None else os.environ.get("HOME", "/")) + p[1:]
+    elif not p.startswith("/"):
+        import os
+
+        p = (cwd if cwd is not None else os.getcwd()) + "/" + p
+    return normalize_path(p)

@@ -1,0 +1,557 @@
+"""Parse Starlark source into a small tuple AST (Lark LALR + an Indenter post-lexer).
+
+Every node is a tuple ``(kind, pos, *fields)`` where ``pos`` is
+``(line, column, end_line, end_column)``, 1-based, end exclusive. Syntax errors are raised as
+:class:`StarlarkSyntaxError` with the message text Codex (starlark-rust) uses where we know it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import DedentError, Indenter
+
+GRAMMAR_PATH = Path(__file__).with_name("starlark.lark")
+
+# Python keywords Starlark reserves but does not implement: using one is a parse error.
+RESERVED = frozenset(
+    [
+        "as",
+        "assert",
+        "async",
+        "await",
+        "class",
+        "del",
+        "except",
+        "finally",
+        "from",
+        "global",
+        "import",
+        "is",
+        "nonlocal",
+        "raise",
+        "try",
+        "while",
+        "with",
+        "yield",
+    ]
+)
+
+
+class StarlarkSyntaxError(Exception):
+    """A parse/compile-time error: message plus 1-based span (end exclusive)."""
+
+    def __init__(self, message: str, line: int, column: int, end_line: int | None = None, end_column=None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.end_line = end_line if end_line is not None else line
+        self.end_column = end_column if end_column is not None else column + 1
+
+
+class _Indent(Indenter):
+    NL_type = "_NEWLINE"
+    OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB", "RBRACE"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    def process(self, stream):
+        for tok in super().process(stream):
+            if tok.type == "NAME" and tok.value in RESERVED:
+                raise StarlarkSyntaxError(
+                    f"Parse error: cannot use reserved keyword `{tok.value}`",
+                    tok.line,
+                    tok.column,
+                    tok.end_line,
+                    tok.end_column,
+                )
+            yield tok
+
+
+def _pos(meta) -> tuple[int, int, int, int]:
+    return (meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tpos(tok: Token) -> tuple[int, int, int, int]:
+    return (tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    "\n": "",
+}
+_ESC_RE = re.compile(r"\\(\r?\n|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
+
+
+def decode_string(tok: Token) -> tuple[str, bool]:
+    """Token text -> (value, is_fstring). Raw strings keep backslashes."""
+    text = tok.value
+    i = 0
+    prefix = ""
+    while text[i] not in "'\"":
+        prefix += text[i].lower()
+        i += 1
+    if "b" in prefix:
+        raise StarlarkSyntaxError("Parse error: bytes literals are not supported", *_tpos(tok))
+    q = 3 if text[i : i + 3] in ('"""', "'''") else 1
+    body = text[i + q : len(text) - q]
+    body = body.replace("\r\n", "\n")
+    if "r" not in prefix and "\\" in body:
+
+        def esc(m: re.Match) -> str:
+            s = m.group(1)
+            c = s[0]
+            if c in "\r\n":
+                return ""
+            if c in _ESCAPES:
+                return _ESCAPES[c]
+            if c in "01234567":
+                return chr(int(s, 8))
+            if c in "xuU" and len(s) > 1:
+                cp = int(s[1:], 16)
+                if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+                    raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{s}`", *_tpos(tok))
+                return chr(cp)
+            raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{c}`", *_tpos(tok))
+
+        body = _ESC_RE.sub(esc, body)
+    return body, "f" in prefix
+
+
+_FIELD_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def parse_fstring(value: str, pos) -> tuple:
+    """f"a{x}b" -> ('fstring', pos, ['a', ('name', pos, 'x'), 'b']); only identifiers, as starlark-rust."""
+    parts: list = []
+    last = 0
+    lit = []
+    for m in _FIELD_RE.finditer(value):
+        lit.append(value[last : m.start()])
+        last = m.end()
+        tok = m.group(0)
+        if tok == "{{":
+            lit.append("{")
+        elif tok == "}}":
+            lit.append("}")
+        elif m.group(1) is not None and _IDENT_RE.match(m.group(1).strip()):
+            parts.append("".join(lit))
+            lit = []
+            parts.append(("name", pos, m.group(1).strip()))
+        else:
+            raise StarlarkSyntaxError("Parse error: invalid format string", *pos)
+    lit.append(value[last:])
+    parts.append("".join(lit))
+    return ("fstring", pos, parts)
+
+
+_INT_RE = re.compile(r"0[0-9]+\Z")
+
+
+@v_args(inline=True, meta=True)
+class _ToAst(Transformer):
+    """Lark tree -> tuple AST (run inline by the LALR parser)."""
+
+    def start(self, meta, *stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, list):
+                out.extend(s)
+            elif s is not None:
+                out.append(s)
+        return out
+
+    def simple_stmt(self, meta, *items):
+        return [i for i in items if i is not None]
+
+    def suite(self, meta, *stmts):
+        out = []
+        for s in stmts:
+            if isinstance(s, list):
+                out.extend(s)
+            elif s is not None:
+                out.append(s)
+        return out
+
+    def expr_stmt(self, meta, e):
+        return ("expr", _pos(meta), e)
+
+    def assign_stmt(self, meta, target, value):
+        _check_target(target)
+        return ("assign", _pos(meta), target, value)
+
+    def aug_stmt(self, meta, target, op, value):
+        if target[0] not in ("name", "index", "attr"):
+            _bad_target(target)
+        return ("aug", _pos(meta), target, op.value[:-1], value)
+
+    def return_stmt(self, meta, value=None):
+        return ("return", _pos(meta), value)
+
+    def pass_stmt(self, meta):
+        return None
+
+    def break_stmt(self, meta):
+        return ("break", _pos(meta))
+
+    def continue_stmt(self, meta):
+        return ("continue", _pos(meta))
+
+    def load_stmt(self, meta, module, *args):
+        return ("load", _pos(meta), decode_string(module)[0])
+
+    def load_arg(self, meta, *toks):
+        return None
+
+    def if_stmt(self, meta, cond, body, *rest):
+        branches = [(cond, body)]
+        orelse = []
+        for r in rest:
+            if r is None:
+                continue
+            if r[0] == "elif":
+                branches.append((r[1], r[2]))
+            else:
+                orelse = r[1]
+        return ("if", _pos(meta), branches, orelse)
+
+    def elif_clause(self, meta, cond, body):
+        return ("elif", cond, body)
+
+    def else_clause(self, meta, body):
+        return ("else", body)
+
+    def for_stmt(self, meta, target, it, body):
+        return ("for", _pos(meta), target, it, body)
+
+    def def_stmt(self, meta, name, params, ret, body):
+        return ("def", _pos(meta), name.value, params or [], body, _tpos(name))
+
+    def params(self, meta, *ps):
+        return _check_params(list(ps))
+
+    lambda_params = params
+
+    def param_plain(self, meta, name, ann=None):
+        return ("plain", name.value, None)
+
+    def param_default(self, meta, name, *rest):
+        return ("default", name.value, rest[-1])
+
+    def param_star(self, meta, name=None, ann=None):
+        return ("star", name.value if name is not None else None, None)
+
+    def param_kwargs(self, meta, name, ann=None):
+        return ("kwargs", name.value, None)
+
+    def loop_vars(self, meta, *items):
+        for t in items:
+            _check_target(t)
+        if len(items) == 1 and meta.end_column == items[0][1][3] and meta.end_line == items[0][1][2]:
+            return items[0]
+        return ("tuple", _pos(meta), list(items))
+
+    def tuple_expr(self, meta, *items):
+        return ("tuple", _pos(meta), [i for i in items if i is not None])
+
+    def if_expr(self, meta, a, cond, b):
+        return ("ifexp", _pos(meta), cond, a, b)
+
+    def lambda_expr(self, meta, params, body):
+        return ("lambda", _pos(meta), params or [], body)
+
+    def or_expr(self, meta, a, b):
+        return ("or", _pos(meta), a, b)
+
+    def and_expr(self, meta, a, b):
+        return ("and", _pos(meta), a, b)
+
+    def not_expr(self, meta, a):
+        return ("not", _pos(meta), a)
+
+    def compare(self, meta, a, op, b):
+        return ("compare", _pos(meta), op, a, b)
+
+    def comp_op(self, meta, *toks):
+        return " ".join(t.value for t in toks)
+
+    def binop(self, meta, a, op, b):
+        return ("binop", _pos(meta), op.value, a, b)
+
+    def unary(self, meta, op, a):
+        return ("unary", _pos(meta), op.value, a)
+
+    def attr(self, meta, obj, name):
+        return ("attr", _pos(meta), obj, name.value)
+
+    def index(self, meta, obj, sub):
+        if isinstance(sub, tuple) and sub and sub[0] == "slicespec":
+            return ("slice", _pos(meta), obj, sub[1], sub[2], sub[3])
+        return ("index", _pos(meta), obj, sub)
+
+    def slice(self, meta, lo=None, hi=None, step=None):
+        return ("slicespec", lo, hi, step)
+
+    def call(self, meta, fn, args, rpar):
+        args = args or []
+        seen = set()
+        for kind, name, _e in args:
+            if kind == "kw":
+                if name in seen:
+                    raise StarlarkSyntaxError("repeated named argument", *_pos(meta))
+                seen.add(name)
+        return ("call", _pos(meta), fn, args)
+
+    def arguments(self, meta, *args):
+        return list(args)
+
+    def arg_pos(self, meta, e):
+        return ("pos", None, e)
+
+    def arg_kw(self, meta, name, e):
+        return ("kw", name.value, e)
+
+    def arg_star(self, meta, e):
+        return ("star", None, e)
+
+    def arg_kwargs(self, meta, e):
+        return ("kwargs", None, e)
+
+    def name(self, meta, tok):
+        return ("name", _tpos(tok), tok.value)
+
+    def int_lit(self, meta, tok):
+        if _INT_RE.match(tok.value) and tok.value.strip("0"):
+            raise StarlarkSyntaxError("Parse error: invalid integer literal", *_tpos(tok))
+        return ("const", _tpos(tok), int(tok.value, 0) if tok.value.strip("0") != "" else 0)
+
+    def float_lit(self, meta, tok):
+        return ("const", _tpos(tok), float(tok.value))
+
+    def str_lit(self, meta, tok):
+        value, is_f = decode_string(tok)
+        if is_f:
+            return parse_fstring(value, _tpos(tok))
+        return ("const", _tpos(tok), value)
+
+    def none_lit(self, meta):
+        return ("const", _pos(meta), None)
+
+    def true_lit(self, meta):
+        return ("const", _pos(meta), True)
+
+    def false_lit(self, meta):
+        return ("const", _pos(meta), False)
+
+    def list_lit(self, meta, *items):
+        return ("list", _pos(meta), [i for i in items if i is not None])
+
+    def list_comp(self, meta, elt, clauses):
+        return ("listcomp", _pos(meta), elt, clauses)
+
+    def dict_lit(self, meta, *entries):
+        return ("dict", _pos(meta), [e for e in entries if e is not None])
+
+    def dict_comp(self, meta, entry, clauses):
+        return ("dictcomp", _pos(meta), entry[0], entry[1], clauses)
+
+    def entry(self, meta, k, v):
+        return (k, v)
+
+    def empty_tuple(self, meta):
+        return ("tuple", _pos(meta), [])
+
+    def paren(self, meta, e):
+        return e
+
+    def comp_for(self, meta, target, it, *rest):
+        return [("for", target, it), *rest]
+
+    def comp_for_clause(self, meta, target, it):
+        return ("for", target, it)
+
+    def comp_if_clause(self, meta, cond):
+        return ("if", cond)
+
+
+def _bad_target(t):
+    raise StarlarkSyntaxError(
+        "Parse error: left-hand-side of assignment must take the form `a`, `a.b` or `a[b]`", *t[1]
+    )
+
+
+def _check_target(t):
+    if t[0] in ("name", "index", "attr"):
+        return
+    if t[0] in ("tuple", "list"):
+        for x in t[2]:
+            _check_target(x)
+        return
+    _bad_target(t)
+
+
+def _check_params(ps):
+    seen = set()
+    for _kind, name, _d in ps:
+        if name is not None:
+            if name in seen:
+                raise StarlarkSyntaxError(f"duplicated parameter name `{name}`", 1, 1)
+            seen.add(name)
+    return ps
+
+
+_parser: Lark | None = None
+
+
+def _cache_file() -> str | None:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    grammar = GRAMMAR_PATH.read_bytes()
+    digest = hashlib.sha256(grammar + b"lark-cache-v1").hexdigest()[:16]
+    d = os.path.join(base, "cordon")
+    try:
+        os.makedirs(d, exist_ok=True)
+    except OSError:
+        return None
+    return os.path.join(d, f"starlark-grammar-{digest}.lark-cache")
+
+
+def parser() -> Lark:
+    global _parser
+    if _parser is None:
+        kw = dict(
+            parser="lalr",
+            postlex=_Indent(),
+            propagate_positions=True,
+            maybe_placeholders=True,
+        )
+        cache = _cache_file()
+        try:
+            _parser = Lark(GRAMMAR_PATH.read_text(), cache=cache or False, **kw)
+        except OSError:
+            _parser = Lark(GRAMMAR_PATH.read_text(), **kw)
+    return _parser
+
+
+_TOKEN_DESC = {
+    "RPAR": "symbol ')'",
+    "LPAR": "symbol '('",
+    "RSQB": "symbol ']'",
+    "LSQB": "symbol '['",
+    "RBRACE": "symbol '}'",
+    "LBRACE": "symbol '{'",
+    "COMMA": "symbol ','",
+    "COLON": "symbol ':'",
+    "SEMICOLON": "symbol ';'",
+    "EQUAL": "symbol '='",
+    "DOT": "symbol '.'",
+    "_NEWLINE": "new line",
+    "_INDENT": "new indentation block",
+    "_DEDENT": "end of indentation block",
+    "$END": "end of file",
+}
+
+
+def _describe(tok: Token) -> str:
+    t = tok.type
+    if t == "NAME":
+        return f"identifier '{tok.value}'"
+    if t == "STRING":
+        return f"string literal {_short_str(tok.value)}"
+    if t in ("INT", "FLOAT"):
+        return f"{'integer' if t == 'INT' else 'float'} literal '{tok.value}'"
+    if t in _TOKEN_DESC:
+        return _TOKEN_DESC[t]
+    if tok.value and not tok.value[:1].isalnum():
+        return f"symbol '{tok.value}'"
+    return f"keyword '{tok.value}'"
+
+
+def _short_str(raw: str) -> str:
+    try:
+        v, _ = decode_string(Token("STRING", raw))
+    except StarlarkSyntaxError:
+        v = raw
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _expected(exp: set[str]) -> str:
+    if "RPAR" in exp:
+        return "symbol ')'"
+    if "RSQB" in exp:
+        return "symbol ']'"
+    if "RBRACE" in exp:
+        return "symbol '}'"
+    if exp & {"NAME", "STRING", "INT", "LSQB", "LPAR"}:
+        return "expression"
+    if "_NEWLINE" in exp:
+        return "new line"
+    if "COLON" in exp:
+        return "symbol ':'"
+    return "one of " + ", ".join(sorted(exp))
+
+
+def parse(source: str) -> list:
+    """Source text -> list of statement nodes; raises StarlarkSyntaxError."""
+    if source.startswith("\ufeff"):
+        raise StarlarkSyntaxError("Parse error: invalid input `\\ufeff`", 1, 1, 1, 2)
+    text = source if source.endswith("\n") else source + "\n"
+    try:
+        tree = parser().parse(text)
+        return _ToAst().transform(tree)
+    except StarlarkSyntaxError:
+        raise
+    except UnexpectedCharacters as e:
+        line, col = e.line, e.column
+        ch = text[e.pos_in_stream] if e.pos_in_stream is not None and e.pos_in_stream < len(text) else ""
+        if ch == "\t":
+            raise StarlarkSyntaxError("Parse error: tabs are not allowed", line, col) from None
+        if ch in "'\"":
+            raise StarlarkSyntaxError("Parse error: unfinished string literal", line, col) from None
+        raise StarlarkSyntaxError(f"Parse error: invalid input `{ch}`", line, col) from None
+    except UnexpectedToken as e:
+        tok = e.token
+        if tok.type == "$END":
+            line = text.count("\n") + 1
+            raise StarlarkSyntaxError(
+                f"Parse error: unexpected end of file, expected {_expected(set(e.expected))}", line, 1
+            ) from None
+        if tok.type == "_INDENT":
+            raise StarlarkSyntaxError(
+                "Parse error: unexpected new indentation block, expected expression",
+                tok.line,
+                tok.column,
+            ) from None
+        raise StarlarkSyntaxError(
+            f"Parse error: unexpected {_describe(tok)}, expected {_expected(set(e.expected))}",
+            tok.line,
+            tok.column,
+            tok.end_line,
+            tok.end_column,
+        ) from None
+    except UnexpectedEOF as e:
+        line = text.count("\n") + 1
+        raise StarlarkSyntaxError(
+            f"Parse error: unexpected end of file, expected {_expected(set(e.expected))}", line, 1
+        ) from None
+    except DedentError:
+        raise StarlarkSyntaxError("Parse error: inconsistent indentation", 1, 1) from None
+    except UnexpectedInput as e:  # pragma: no cover - other lark input errors
+        raise StarlarkSyntaxError(f"Parse error: {e.__class__.__name__}", e.line, e.column) from None
