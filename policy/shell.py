@@ -17,6 +17,7 @@ Pure functions; no process is ever started.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -63,6 +64,7 @@ _DYNAMIC_NODES = frozenset(
     }
 )
 
+_BRACE = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 _HEREDOC_REFUSED = _DYNAMIC_NODES | {"file_redirect", "variable_assignment", "variable_assignments"}
 _NOT_WORDS = frozenset(
     {"variable_assignment", "file_redirect", "heredoc_redirect", "herestring_redirect", "comment"}
@@ -151,6 +153,11 @@ def literal_word(node) -> str | None:
         raw = _text(node)
         return raw[1:-1] if len(raw) >= 2 else None
     if kind == "concatenation":
+        # Beyond Codex: `{a,b}` is brace expansion (`rm {-rf,x}` runs `rm -rf x`), not a literal.
+        if any(child.type == "word" and _text(child) == "{" for child in node.children) and _BRACE.search(
+            _text(node)
+        ):
+            return None
         parts = [literal_word(child) for child in node.children]
         if not parts or any(p is None for p in parts):
             return None
@@ -328,7 +335,7 @@ def literal_commands(script: str) -> list[list[str]]:
             if child.type == "command_name":
                 inner = child.children
                 name = literal_word(inner[0]) if len(inner) == 1 else None
-                if name is None:
+                if not name:
                     break
                 words.append(name)
             elif child.type in _NOT_WORDS:
@@ -337,6 +344,9 @@ def literal_commands(script: str) -> list[list[str]]:
                 word = literal_word(child)
                 if word is not None:
                     words.append(word)
+                elif child.type in ("concatenation", "brace_expression"):
+                    # over-approximate brace expansion: every alternative counts as a word
+                    words.extend(p for p in re.split(r"[{},]|\.\.", _text(child)) if p)
         if words:
             out.append(words)
     return out
