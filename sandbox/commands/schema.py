@@ -1,0 +1,86 @@
+"""``sandbox schema``: JSON Schemas of Cordon's public data models, for non-Python callers.
+
+A frontend in another language validates what it sends (a ``SandboxPolicy``) and what it
+receives (an ``execpolicy check`` evaluation, a decision) against these. Only models that
+exist in this install are printed; the list is data, not code, so a model that lands
+later appears without a change here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+# Public name -> "module:attribute". The first that imports wins for each name.
+MODELS: dict[str, tuple[str, ...]] = {
+    "SandboxPolicy": ("sandbox.model:SandboxPolicy",),
+    "NetworkPolicy": ("sandbox.model:NetworkPolicy",),
+    "ResolvedPolicy": ("sandbox.model:ResolvedPolicy",),
+    "EnvironmentPolicy": ("policy.envpolicy:EnvironmentPolicy",),
+    "Evaluation": ("policy.models:EvaluationModel", "policy.engine:Evaluation"),
+    "RuleMatch": ("policy.models:RuleMatch",),
+    "NetworkRule": ("policy.models:NetworkRule",),
+    "Decision": ("policy.decide:DecisionModel", "policy.decide:Decision"),
+    "PatchAssessment": ("policy.patch:PatchAssessment", "policy.patch.assess:PatchAssessment"),
+    "SandboxResult": ("sandbox.api:SandboxResult",),
+}
+
+
+def schema_of(name: str) -> dict | None:
+    """The JSON Schema of public model ``name`` (wire names, i.e. aliases), or None if absent."""
+    import importlib
+
+    from pydantic import BaseModel
+
+    for target in MODELS[name]:
+        mod_name, _, attr = target.partition(":")
+        try:
+            obj = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            schema = obj.model_json_schema(by_alias=True)
+        elif callable(getattr(obj, "json_schema", None)):
+            schema = obj.json_schema()
+        else:
+            continue  # not a schema-bearing model (e.g. a plain dataclass): try the next target
+        schema.setdefault("title", name)
+        return schema
+    return None
+
+
+def all_schemas() -> dict[str, dict]:
+    return {n: s for n in MODELS if (s := schema_of(n)) is not None}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("schema")
+    def schema(
+        names: list[str] = typer.Argument(None, help="Model names (default: all). See --list."),
+        list_only: bool = typer.Option(False, "--list", help="Only list the model names available."),
+    ) -> None:
+        """Print JSON Schemas of the public models (SandboxPolicy, NetworkPolicy, Evaluation...).
+
+        Examples:
+          sandbox schema --list
+          sandbox schema SandboxPolicy > sandbox-policy.schema.json
+          sandbox schema | jq 'keys'
+        """
+        if list_only:
+            for n in MODELS:
+                typer.echo(f"{n}{'' if schema_of(n) is not None else '  (not available in this install)'}")
+            return
+        wanted = names or list(MODELS)
+        unknown = [n for n in wanted if n not in MODELS]
+        if unknown:
+            typer.echo(f"error: unknown model {unknown[0]!r}; known: {', '.join(MODELS)}", err=True)
+            raise typer.Exit(2)
+        out = {n: s for n in wanted if (s := schema_of(n)) is not None}
+        if names and len(names) == 1:
+            if not out:
+                typer.echo(f"error: {names[0]} is not available in this install", err=True)
+                raise typer.Exit(1)
+            typer.echo(json.dumps(out[names[0]], indent=2))
+            return
+        typer.echo(json.dumps(out, indent=2))

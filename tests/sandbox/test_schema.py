@@ -1,0 +1,70 @@
+"""``sandbox schema``: the printed JSON Schemas describe what the models accept and emit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sandbox.commands.schema import MODELS, all_schemas, schema_of
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "schema", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+
+
+def test_all_schemas_printed_as_one_json_object():
+    r = cli()
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    for required in ("SandboxPolicy", "NetworkPolicy", "EnvironmentPolicy"):
+        assert required in data
+    assert set(data) == set(all_schemas())
+    assert set(data) <= set(MODELS)
+
+
+def test_sandbox_policy_schema_accepts_real_policies_and_rejects_bad_ones():
+    from sandbox.model import SandboxPolicy
+
+    schema = json.loads(cli("SandboxPolicy").stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    good = SandboxPolicy(mode="read-only", network={"mode": "proxy", "allow_domains": ["pypi.org"]})
+    jsonschema.validate(good.model_dump(mode="json"), schema)
+    jsonschema.validate({}, schema)  # every field has a default
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"mode": "wide-open"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"network": {"mode": "sometimes"}}, schema)
+
+
+def test_evaluation_schema_matches_execpolicy_check_output():
+    if schema_of("Evaluation") is None:
+        pytest.skip("the engine's Evaluation model is not in this checkout")
+    import policy
+
+    pol = policy.load_policy(
+        text='prefix_rule(pattern=["git", "push"], decision="prompt", justification="j")'
+    )
+    out = json.loads(pol.check(["git", "push", "x"]).to_json())
+    schema = schema_of("Evaluation")
+    jsonschema.validate(out, schema)
+    assert "matchedRules" in schema["properties"]  # wire names (aliases), not Python names
+
+
+def test_list_and_errors():
+    r = cli("--list")
+    assert r.returncode == 0 and r.stdout.split("\n")[0] == "SandboxPolicy"
+    bad = cli("NoSuchModel")
+    assert bad.returncode == 2 and "known: SandboxPolicy" in bad.stderr
