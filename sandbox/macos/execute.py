@@ -1,0 +1,90 @@
+"""Run a ``MacosPlan``: the thin layer that touches macOS. Only runs on darwin.
+
+Behaviour matches the Linux launcher: exit status passed through, 128+N when the
+command dies of signal N, 125 when the sandbox could not be set up (the command did
+not run). SIGINT/SIGTERM/SIGHUP reach the command's process group. The command runs in
+a new session, so it has no controlling terminal to push keystrokes into (TIOCSTI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+
+from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
+from sandbox.model import ResolvedPolicy
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def exit_status(returncode: int) -> int:
+    """subprocess's returncode (negative for a signal) as a shell-style exit status."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def prepare(
+    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_port: int | None = None
+) -> MacosPlan:
+    """Make the private temp folder and build the plan that uses it."""
+    tmpdir = None if policy.share_tmp else tempfile.mkdtemp(prefix="cordon-sandbox.")
+    return build_plan(policy, argv, env, proxy_port=proxy_port, tmpdir=tmpdir)
+
+
+def run(plan: MacosPlan, *, platform: str | None = None) -> int:
+    """Launch ``plan`` and wait; return the exit status. Never runs the command unconfined.
+
+    The plan's private temp folder is removed afterwards, also when the launch fails.
+    """
+    try:
+        return _run(plan, platform or sys.platform)
+    finally:
+        if plan.tmpdir and "XXXXXXXX" not in plan.tmpdir:
+            shutil.rmtree(plan.tmpdir, ignore_errors=True)
+
+
+def _run(plan: MacosPlan, platform: str) -> int:
+    if platform != "darwin":
+        raise SandboxError(f"the macOS backend runs only on macOS (this is {platform})")
+    if plan.argv[0] != SANDBOX_EXEC or not os.access(SANDBOX_EXEC, os.X_OK):
+        raise SandboxError(f"{SANDBOX_EXEC} is missing or not executable; refusing to run unconfined")
+    if plan.tmpdir and "XXXXXXXX" in plan.tmpdir:
+        raise SandboxError("plan has no private temp folder; build it with sandbox.macos.execute.prepare()")
+    try:
+        proc = subprocess.Popen(plan.argv, env=plan.env, cwd=plan.cwd, start_new_session=True)
+    except OSError as e:
+        raise SandboxError(f"could not start {SANDBOX_EXEC}: {e}") from e
+
+    def forward(signum, _frame):
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, forward) for s in FORWARDED}
+    try:
+        returncode = proc.wait()
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the sandbox outlives it
+        except (ProcessLookupError, PermissionError):
+            pass
+    return exit_status(returncode)
+
+
+def main(
+    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_port: int | None = None
+) -> int:
+    """Prepare and run; a setup failure becomes exit 125 with the reason on stderr."""
+    try:
+        return run(prepare(policy, argv, env, proxy_port=proxy_port))
+    except SandboxError as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return EXIT_SETUP_FAILED

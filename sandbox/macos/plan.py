@@ -1,0 +1,132 @@
+"""The macOS plan: the exact ``sandbox-exec`` argv, the profile and the environment, as data.
+
+``build_plan`` is pure (no OS calls beyond nothing at all), so ``sandbox plan --platform
+macos`` works from any host and shows byte for byte what ``execute.run`` would launch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from policy.envpolicy import apply_env_policy
+from sandbox.errors import ConfigError
+from sandbox.macos.profile import darwin_path, render
+from sandbox.model import NetworkMode, ResolvedPolicy
+
+# Hard-coded, never looked up on PATH: a PATH entry the command controls must not
+# be able to stand in for the sandbox itself.
+SANDBOX_EXEC = "/usr/bin/sandbox-exec"
+
+# Shown in `sandbox plan` when no temp folder was made yet; `run` replaces it with a
+# fresh mkdtemp() folder before launching.
+TMPDIR_PLACEHOLDER = "/private/tmp/cordon-sandbox.XXXXXXXX"
+
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class MacosPlan(BaseModel):
+    """What runs on macOS: ``argv`` is exactly what is exec'd, ``env`` its environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str = "macos"
+    argv: list[str]
+    profile: str
+    params: dict[str, str]
+    env: dict[str, str]
+    cwd: str
+    tmpdir: str | None
+    proxy_ports: list[int]
+    notes: list[str]
+
+
+def proxy_ports_from_env(env: Mapping[str, str]) -> list[int]:
+    """Loopback ports named by the *_PROXY variables (how Codex finds its proxy)."""
+    ports: list[int] = []
+    for var in PROXY_VARS:
+        value = env.get(var)
+        if not value:
+            continue
+        try:
+            parts = urlsplit(value if "://" in value else f"http://{value}")
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            continue
+        if host in LOOPBACK_HOSTS and port and port not in ports:
+            ports.append(port)
+    return ports
+
+
+def build_plan(
+    policy: ResolvedPolicy,
+    argv: list[str],
+    env: Mapping[str, str],
+    *,
+    proxy_port: int | None = None,
+    tmpdir: str | None = None,
+) -> MacosPlan:
+    """Plan ``argv`` under ``policy`` on macOS.
+
+    ``env`` is the parent environment; the command gets ``apply_env_policy(policy.env, env)``
+    plus the sandbox markers. ``proxy_port``: the local proxy's loopback port in PROXY mode
+    (else the loopback ports in the *_PROXY variables are used; none means no network).
+    ``tmpdir``: the private temp folder (``run`` makes one; None shows a placeholder).
+    """
+    if not argv:
+        raise ConfigError("no command given", field="argv")
+    notes: list[str] = []
+    child_env = apply_env_policy(policy.env, env)
+    # The loader must not be steerable from outside the sandbox (DYLD_INSERT_LIBRARIES...).
+    for k in [k for k in child_env if k.startswith("DYLD_")]:
+        del child_env[k]
+
+    ports: list[int] = []
+    if policy.network.mode == NetworkMode.PROXY:
+        if proxy_port is not None:
+            if not (isinstance(proxy_port, int) and 0 < proxy_port < 65536):
+                raise ConfigError(f"proxy port out of range: {proxy_port!r}", field="network.proxy_port")
+            ports = [proxy_port]
+            url = f"http://127.0.0.1:{proxy_port}"
+            for var in PROXY_VARS:
+                child_env[var] = url
+            child_env["NO_PROXY"] = child_env["no_proxy"] = ""
+        else:
+            ports = proxy_ports_from_env(child_env)
+        if not ports:
+            notes.append(
+                "network=proxy but no proxy port is known: the profile allows no network (fail closed)"
+            )
+
+    private_tmp: str | None = None
+    if not policy.share_tmp:
+        private_tmp = darwin_path(tmpdir) if tmpdir else TMPDIR_PLACEHOLDER
+        for var in ("TMPDIR", "TMP", "TEMP"):
+            child_env[var] = private_tmp
+    host_tmpdir = env.get("TMPDIR") if policy.share_tmp else None
+
+    profile = render(policy, tmpdir=private_tmp, proxy_ports=ports, host_tmpdir=host_tmpdir)
+
+    child_env["CORDON_SANDBOX"] = "seatbelt"
+    if policy.network.mode != NetworkMode.ON:
+        child_env["CORDON_SANDBOX_NETWORK_DISABLED"] = "1"
+
+    out = [SANDBOX_EXEC, "-p", profile.text]
+    for key, value in profile.params.items():
+        out += ["-D", f"{key}={value}"]
+    out += ["--", *argv]
+    if policy.mode.value == "danger-full-access":
+        notes.append("danger-full-access: every path is writable; reads still exclude the deny-read list")
+    return MacosPlan(
+        argv=out,
+        profile=profile.text,
+        params=dict(profile.params),
+        env=child_env,
+        cwd=darwin_path(policy.cwd),
+        tmpdir=private_tmp,
+        proxy_ports=ports,
+        notes=notes,
+    )

@@ -1,0 +1,438 @@
+"""The one module that calls Win32: carry out a ``WindowsPlan`` with ctypes.
+
+Import-safe everywhere: ``ctypes.windll`` is looked up only in ``load_api()``, and
+``launch`` takes the function table as an argument, so tests drive it with a recording
+fake. Every handle and allocation is released on every path (``ExitStack``); any
+failure before the process is resumed terminates it and raises ``SandboxError``
+(exit 125): the command never runs with less confinement than planned.
+
+Order: token -> ACLs -> job -> CreateProcessAsUserW(suspended) -> AssignProcessToJobObject
+-> ResumeThread -> wait. The process is suspended until it is inside the job, so nothing
+it starts can escape the kill-on-close.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from contextlib import ExitStack
+from types import SimpleNamespace
+from typing import Any
+
+from sandbox.errors import SandboxError
+from sandbox.windows.plan import LOGON_SID, WindowsPlan, environment_block
+
+DWORD = ctypes.c_uint32
+HANDLE = ctypes.c_void_p
+BOOL = ctypes.c_int
+LPVOID = ctypes.c_void_p
+LPWSTR = ctypes.c_wchar_p
+
+# CreateRestrictedToken flags
+FLAGS = {"DISABLE_MAX_PRIVILEGE": 0x1, "SANDBOX_INERT": 0x2, "LUA_TOKEN": 0x4, "WRITE_RESTRICTED": 0x8}
+TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_QUERY, TOKEN_ADJUST_DEFAULT = 0x1, 0x2, 0x8, 0x80
+TOKEN_ADJUST_SESSIONID = 0x100
+TOKEN_ACCESS = (
+    TOKEN_ASSIGN_PRIMARY | TOKEN_DUPLICATE | TOKEN_QUERY | TOKEN_ADJUST_DEFAULT | TOKEN_ADJUST_SESSIONID
+)
+TOKEN_LOGON_SID = 28  # TOKEN_INFORMATION_CLASS.TokenLogonSid
+ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_INSUFFICIENT_BUFFER = 2, 3, 122
+
+JOB_LIMIT_BITS = {
+    "JOB_OBJECT_LIMIT_ACTIVE_PROCESS": 0x8,
+    "JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION": 0x400,
+    "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE": 0x2000,
+}
+UI_BITS = {
+    "JOB_OBJECT_UILIMIT_HANDLES": 0x1,
+    "JOB_OBJECT_UILIMIT_READCLIPBOARD": 0x2,
+    "JOB_OBJECT_UILIMIT_WRITECLIPBOARD": 0x4,
+    "JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS": 0x8,
+    "JOB_OBJECT_UILIMIT_DISPLAYSETTINGS": 0x10,
+    "JOB_OBJECT_UILIMIT_GLOBALATOMS": 0x20,
+    "JOB_OBJECT_UILIMIT_DESKTOP": 0x40,
+    "JOB_OBJECT_UILIMIT_EXITWINDOWS": 0x80,
+}
+JOB_BASIC_UI_RESTRICTIONS, JOB_EXTENDED_LIMIT_INFORMATION = 4, 9
+
+RIGHTS = {
+    "FILE_WRITE_DATA": 0x2,
+    "FILE_APPEND_DATA": 0x4,
+    "FILE_WRITE_EA": 0x10,
+    "FILE_DELETE_CHILD": 0x40,
+    "FILE_WRITE_ATTRIBUTES": 0x100,
+    "DELETE": 0x10000,
+    "WRITE_DAC": 0x40000,
+    "WRITE_OWNER": 0x80000,
+    "FILE_GENERIC_READ": 0x120089,
+    "FILE_GENERIC_WRITE": 0x120116,
+    "FILE_GENERIC_EXECUTE": 0x1200A0,
+}
+INHERIT_BITS = {"OBJECT_INHERIT_ACE": 0x1, "CONTAINER_INHERIT_ACE": 0x2}
+GRANT_ACCESS, DENY_ACCESS = 1, 3
+TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN = 0, 0
+SE_FILE_OBJECT, DACL_SECURITY_INFORMATION = 1, 0x4
+
+CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT = 0x4, 0x400
+STARTF_USESTDHANDLES = 0x100
+STD_HANDLES = (-10, -11, -12)  # input, output, error
+WAIT_OBJECT_0, WAIT_TIMEOUT, WAIT_POLL_MS = 0, 0x102, 100
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as on Linux
+EXIT_SETUP_FAILED = 125
+
+
+class SID_AND_ATTRIBUTES(ctypes.Structure):
+    _fields_ = [("Sid", LPVOID), ("Attributes", DWORD)]
+
+
+class TOKEN_GROUPS(ctypes.Structure):
+    _fields_ = [("GroupCount", DWORD), ("Groups", SID_AND_ATTRIBUTES * 1)]
+
+
+class TRUSTEE_W(ctypes.Structure):
+    _fields_ = [
+        ("pMultipleTrustee", LPVOID),
+        ("MultipleTrusteeOperation", DWORD),
+        ("TrusteeForm", DWORD),
+        ("TrusteeType", DWORD),
+        ("ptstrName", LPVOID),  # a PSID with TRUSTEE_IS_SID
+    ]
+
+
+class EXPLICIT_ACCESS_W(ctypes.Structure):
+    _fields_ = [
+        ("grfAccessPermissions", DWORD),
+        ("grfAccessMode", DWORD),
+        ("grfInheritance", DWORD),
+        ("Trustee", TRUSTEE_W),
+    ]
+
+
+class JOBOBJECT_BASIC_LIMIT_INFORMATION(ctypes.Structure):
+    _fields_ = [
+        ("PerProcessUserTimeLimit", ctypes.c_int64),
+        ("PerJobUserTimeLimit", ctypes.c_int64),
+        ("LimitFlags", DWORD),
+        ("MinimumWorkingSetSize", ctypes.c_size_t),
+        ("MaximumWorkingSetSize", ctypes.c_size_t),
+        ("ActiveProcessLimit", DWORD),
+        ("Affinity", ctypes.c_size_t),
+        ("PriorityClass", DWORD),
+        ("SchedulingClass", DWORD),
+    ]
+
+
+class IO_COUNTERS(ctypes.Structure):
+    _fields_ = [
+        (n, ctypes.c_uint64)
+        for n in ("ReadOps", "WriteOps", "OtherOps", "ReadBytes", "WriteBytes", "OtherBytes")
+    ]
+
+
+class JOBOBJECT_EXTENDED_LIMIT_INFORMATION(ctypes.Structure):
+    _fields_ = [
+        ("BasicLimitInformation", JOBOBJECT_BASIC_LIMIT_INFORMATION),
+        ("IoInfo", IO_COUNTERS),
+        ("ProcessMemoryLimit", ctypes.c_size_t),
+        ("JobMemoryLimit", ctypes.c_size_t),
+        ("PeakProcessMemoryUsed", ctypes.c_size_t),
+        ("PeakJobMemoryUsed", ctypes.c_size_t),
+    ]
+
+
+class JOBOBJECT_BASIC_UI_RESTRICTIONS(ctypes.Structure):
+    _fields_ = [("UIRestrictionsClass", DWORD)]
+
+
+class STARTUPINFOW(ctypes.Structure):
+    _fields_ = [
+        ("cb", DWORD),
+        ("lpReserved", LPWSTR),
+        ("lpDesktop", LPWSTR),
+        ("lpTitle", LPWSTR),
+        ("dwX", DWORD),
+        ("dwY", DWORD),
+        ("dwXSize", DWORD),
+        ("dwYSize", DWORD),
+        ("dwXCountChars", DWORD),
+        ("dwYCountChars", DWORD),
+        ("dwFillAttribute", DWORD),
+        ("dwFlags", DWORD),
+        ("wShowWindow", ctypes.c_uint16),
+        ("cbReserved2", ctypes.c_uint16),
+        ("lpReserved2", LPVOID),
+        ("hStdInput", HANDLE),
+        ("hStdOutput", HANDLE),
+        ("hStdError", HANDLE),
+    ]
+
+
+class PROCESS_INFORMATION(ctypes.Structure):
+    _fields_ = [("hProcess", HANDLE), ("hThread", HANDLE), ("dwProcessId", DWORD), ("dwThreadId", DWORD)]
+
+
+# name -> (dll, restype, argtypes): the whole Win32 surface this backend uses.
+SIGNATURES: dict[str, tuple[str, Any, list[Any]]] = {
+    "GetLastError": ("kernel32", DWORD, []),
+    "GetCurrentProcess": ("kernel32", HANDLE, []),
+    "GetStdHandle": ("kernel32", HANDLE, [DWORD]),
+    "CloseHandle": ("kernel32", BOOL, [HANDLE]),
+    "LocalFree": ("kernel32", LPVOID, [LPVOID]),
+    "CreateJobObjectW": ("kernel32", HANDLE, [LPVOID, LPWSTR]),
+    "SetInformationJobObject": ("kernel32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD]),
+    "AssignProcessToJobObject": ("kernel32", BOOL, [HANDLE, HANDLE]),
+    "ResumeThread": ("kernel32", DWORD, [HANDLE]),
+    "TerminateProcess": ("kernel32", BOOL, [HANDLE, ctypes.c_uint]),
+    "WaitForSingleObject": ("kernel32", DWORD, [HANDLE, DWORD]),
+    "GetExitCodeProcess": ("kernel32", BOOL, [HANDLE, LPVOID]),
+    "OpenProcessToken": ("advapi32", BOOL, [HANDLE, DWORD, LPVOID]),
+    "GetTokenInformation": ("advapi32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD, LPVOID]),
+    "ConvertStringSidToSidW": ("advapi32", BOOL, [LPWSTR, LPVOID]),
+    "CreateRestrictedToken": (
+        "advapi32",
+        BOOL,
+        [HANDLE, DWORD, DWORD, LPVOID, DWORD, LPVOID, DWORD, LPVOID, LPVOID],
+    ),
+    "GetNamedSecurityInfoW": (
+        "advapi32",
+        DWORD,
+        [LPWSTR, ctypes.c_int, DWORD, LPVOID, LPVOID, LPVOID, LPVOID, LPVOID],
+    ),
+    "SetEntriesInAclW": ("advapi32", DWORD, [ctypes.c_ulong, LPVOID, LPVOID, LPVOID]),
+    "SetNamedSecurityInfoW": (
+        "advapi32",
+        DWORD,
+        [LPWSTR, ctypes.c_int, DWORD, LPVOID, LPVOID, LPVOID, LPVOID],
+    ),
+    "CreateProcessAsUserW": (
+        "advapi32",
+        BOOL,
+        [HANDLE, LPWSTR, LPVOID, LPVOID, LPVOID, BOOL, DWORD, LPVOID, LPWSTR, LPVOID, LPVOID],
+    ),
+}
+
+
+def load_api() -> SimpleNamespace:
+    """The real function table from ``ctypes.windll`` (Windows only)."""
+    windll = getattr(ctypes, "windll", None)
+    if windll is None:
+        raise SandboxError(f"the Windows backend runs only on Windows (this is {sys.platform})")
+    funcs = {}
+    for name, (dll, restype, argtypes) in SIGNATURES.items():
+        fn = getattr(getattr(windll, dll), name)
+        fn.restype, fn.argtypes = restype, argtypes
+        funcs[name] = fn
+    return SimpleNamespace(**funcs)
+
+
+def _bits(table: dict[str, int], names: list[str]) -> int:
+    value = 0
+    for n in names:
+        if n not in table:
+            raise SandboxError(f"unknown Win32 flag in plan: {n}")
+        value |= table[n]
+    return value
+
+
+class _Launch:
+    def __init__(self, api: Any, stack: ExitStack):
+        self.api, self.stack = api, stack
+
+    def fail(self, what: str, code: int | None = None) -> SandboxError:
+        code = self.api.GetLastError() if code is None else code
+        return SandboxError(f"{what} failed (Win32 error {code}); the command was not run")
+
+    def close_later(self, handle: int) -> None:
+        self.stack.callback(self.api.CloseHandle, handle)
+
+    def free_later(self, ptr: int) -> None:
+        self.stack.callback(self.api.LocalFree, ptr)
+
+    def sid(self, text: str) -> int:
+        psid = LPVOID()
+        if not self.api.ConvertStringSidToSidW(text, ctypes.byref(psid)):
+            raise self.fail(f"ConvertStringSidToSidW({text})")
+        self.free_later(psid.value)
+        return psid.value
+
+    def logon_sid(self, token: int) -> int:
+        """The logon SID from ``token``; it points into a buffer kept alive by the stack."""
+        needed = DWORD(0)
+        self.api.GetTokenInformation(token, TOKEN_LOGON_SID, None, 0, ctypes.byref(needed))
+        if needed.value < ctypes.sizeof(TOKEN_GROUPS):
+            raise self.fail("GetTokenInformation(TokenLogonSid) size query")
+        buf = ctypes.create_string_buffer(needed.value)
+        self.stack.callback(lambda b=buf: None)  # keep the buffer alive until cleanup
+        if not self.api.GetTokenInformation(token, TOKEN_LOGON_SID, buf, needed.value, ctypes.byref(needed)):
+            raise self.fail("GetTokenInformation(TokenLogonSid)")
+        groups = TOKEN_GROUPS.from_buffer(buf)
+        if groups.GroupCount < 1 or not groups.Groups[0].Sid:
+            raise self.fail("GetTokenInformation(TokenLogonSid): no logon SID", 0)
+        return groups.Groups[0].Sid
+
+    def restricted_token(self, plan: WindowsPlan) -> tuple[int, dict[str, int]]:
+        api = self.api
+        base = HANDLE()
+        if not api.OpenProcessToken(api.GetCurrentProcess(), TOKEN_ACCESS, ctypes.byref(base)):
+            raise self.fail("OpenProcessToken")
+        self.close_later(base.value)
+        sids = {plan.token.capability_sid: self.sid(plan.token.capability_sid)}
+        restricting: list[int] = []
+        for text in plan.token.restricting_sids:
+            if text == LOGON_SID:
+                restricting.append(self.logon_sid(base.value))
+                continue
+            if text not in sids:
+                sids[text] = self.sid(text)
+            restricting.append(sids[text])
+        arr = (SID_AND_ATTRIBUTES * max(1, len(restricting)))()
+        for i, p in enumerate(restricting):
+            arr[i].Sid, arr[i].Attributes = p, 0
+        new = HANDLE()
+        ok = api.CreateRestrictedToken(
+            base.value,
+            _bits(FLAGS, plan.token.flags),
+            0,
+            None,
+            0,
+            None,
+            len(restricting),
+            arr if restricting else None,
+            ctypes.byref(new),
+        )
+        if not ok:
+            raise self.fail("CreateRestrictedToken")
+        self.close_later(new.value)
+        return new.value, sids
+
+    def apply_acl(self, plan: WindowsPlan, sids: dict[str, int], warn) -> None:
+        """Add each planned ACE. ACEs stay after the run (the SID is stable per workspace)."""
+        api = self.api
+        for ace in plan.acl:
+            sid = sids.get(ace.sid) or self.sid(ace.sid)
+            sids[ace.sid] = sid
+            old_dacl, sd = LPVOID(), LPVOID()
+            err = api.GetNamedSecurityInfoW(
+                ace.path,
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                None,
+                None,
+                ctypes.byref(old_dacl),
+                None,
+                ctypes.byref(sd),
+            )
+            if err in (ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND) and ace.access == "deny":
+                warn(f"not protected (does not exist, cannot carry an ACE): {ace.path}")
+                continue
+            if err:
+                raise self.fail(f"GetNamedSecurityInfoW({ace.path})", err)
+            self.free_later(sd.value)
+            ea = EXPLICIT_ACCESS_W()
+            ea.grfAccessPermissions = _bits(RIGHTS, ace.rights)
+            ea.grfAccessMode = GRANT_ACCESS if ace.access == "grant" else DENY_ACCESS
+            ea.grfInheritance = _bits(INHERIT_BITS, ace.inheritance)
+            ea.Trustee.TrusteeForm, ea.Trustee.TrusteeType, ea.Trustee.ptstrName = (
+                TRUSTEE_IS_SID,
+                TRUSTEE_IS_UNKNOWN,
+                sid,
+            )
+            new_dacl = LPVOID()
+            err = api.SetEntriesInAclW(1, ctypes.byref(ea), old_dacl.value, ctypes.byref(new_dacl))
+            if err:
+                raise self.fail(f"SetEntriesInAclW({ace.path})", err)
+            self.free_later(new_dacl.value)
+            err = api.SetNamedSecurityInfoW(
+                ace.path, SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, None, None, new_dacl.value, None
+            )
+            if err:
+                raise self.fail(f"SetNamedSecurityInfoW({ace.path})", err)
+
+    def job(self, plan: WindowsPlan) -> int:
+        api = self.api
+        job = api.CreateJobObjectW(None, None)
+        if not job:
+            raise self.fail("CreateJobObjectW")
+        # Closing the last handle kills every process in the job: our cleanup does that.
+        self.close_later(job)
+        ext = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
+        ext.BasicLimitInformation.LimitFlags = _bits(JOB_LIMIT_BITS, plan.job.limits)
+        ext.BasicLimitInformation.ActiveProcessLimit = plan.job.active_process_limit
+        if not api.SetInformationJobObject(
+            job, JOB_EXTENDED_LIMIT_INFORMATION, ctypes.byref(ext), ctypes.sizeof(ext)
+        ):
+            raise self.fail("SetInformationJobObject(ExtendedLimitInformation)")
+        ui = JOBOBJECT_BASIC_UI_RESTRICTIONS(_bits(UI_BITS, plan.job.ui_restrictions))
+        if not api.SetInformationJobObject(
+            job, JOB_BASIC_UI_RESTRICTIONS, ctypes.byref(ui), ctypes.sizeof(ui)
+        ):
+            raise self.fail("SetInformationJobObject(BasicUIRestrictions)")
+        return job
+
+    def process(self, plan: WindowsPlan, token: int, job: int) -> int:
+        api = self.api
+        si = STARTUPINFOW()
+        si.cb = ctypes.sizeof(si)
+        si.dwFlags = STARTF_USESTDHANDLES
+        si.hStdInput, si.hStdOutput, si.hStdError = (api.GetStdHandle(h) for h in STD_HANDLES)
+        pi = PROCESS_INFORMATION()
+        cmdline = ctypes.create_unicode_buffer(plan.command_line)  # CreateProcess may write into it
+        env = ctypes.create_unicode_buffer(environment_block(plan.env))
+        flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT
+        ok = api.CreateProcessAsUserW(
+            token, None, cmdline, None, None, True, flags, env, plan.cwd, ctypes.byref(si), ctypes.byref(pi)
+        )
+        if not ok:
+            raise self.fail("CreateProcessAsUserW")
+        self.close_later(pi.hProcess)
+        self.close_later(pi.hThread)
+        try:
+            if not api.AssignProcessToJobObject(job, pi.hProcess):
+                raise self.fail("AssignProcessToJobObject")
+            if api.ResumeThread(pi.hThread) == 0xFFFFFFFF:
+                raise self.fail("ResumeThread")
+        except SandboxError:
+            # Still suspended: it never ran a single instruction of the command.
+            api.TerminateProcess(pi.hProcess, EXIT_SETUP_FAILED)
+            raise
+        return pi.hProcess
+
+    def wait(self, process: int) -> int:
+        """Wait in short slices so Ctrl+C reaches Python; the command (same console) gets it too."""
+        api = self.api
+        while (r := api.WaitForSingleObject(process, WAIT_POLL_MS)) == WAIT_TIMEOUT:
+            pass
+        if r != WAIT_OBJECT_0:
+            raise SandboxError(f"WaitForSingleObject failed (Win32 error {api.GetLastError()})")
+        code = DWORD(0)
+        if not api.GetExitCodeProcess(process, ctypes.byref(code)):
+            raise SandboxError(f"GetExitCodeProcess failed (Win32 error {api.GetLastError()})")
+        return code.value
+
+
+def launch(plan: WindowsPlan, api: Any = None, *, warn=None) -> int:
+    """Run ``plan``; return the command's exit code. Raises ``SandboxError`` (125) on setup failure.
+
+    ``api``: the Win32 function table (default: ``load_api()``). ``warn``: called with
+    each line about what this plan does not enforce (default: stderr), so a gap is never
+    silent.
+    """
+    if warn is None:
+
+        def warn(line: str) -> None:
+            print(f"sandbox: windows: {line}", file=sys.stderr)
+
+    api = api if api is not None else load_api()
+    for line in plan.not_enforced:
+        warn(f"NOT ENFORCED: {line}")
+    with ExitStack() as stack:
+        run = _Launch(api, stack)
+        token, sids = run.restricted_token(plan)
+        run.apply_acl(plan, sids, warn)
+        job = run.job(plan)
+        process = run.process(plan, token, job)
+        try:
+            return run.wait(process)
+        except KeyboardInterrupt:
+            # Leaving the stack closes the job handle, which kills the whole process tree.
+            return EXIT_INTERRUPTED

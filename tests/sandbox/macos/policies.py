@@ -1,0 +1,70 @@
+"""Representative resolved policies with fixed macOS paths (independent of this host)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from policy.envpolicy import EnvironmentPolicy
+from sandbox.model import (
+    DEFAULT_DENY_READ,
+    DEFAULT_DENY_SOCKETS,
+    PROTECTED_NAMES,
+    NetworkMode,
+    NetworkPolicy,
+    ResolvedPolicy,
+    SandboxMode,
+)
+
+HOME = "/Users/dev"
+WORKSPACE = "/Users/dev/proj"
+TRICKY = '/Users/dev/we"ird\\dir (1)/ünï.c+d[x]'
+
+
+def resolved(**kw) -> ResolvedPolicy:
+    home = kw.pop("home", HOME)
+    ws = Path(kw.pop("workspace", WORKSPACE))
+    mode = kw.pop("mode", SandboxMode.WORKSPACE_WRITE)
+    extra = [Path(p) for p in kw.pop("extra_roots", [])]
+    deny = [
+        Path(home + p[1:]) if p.startswith("~") else Path(p) for p in kw.pop("deny_read", DEFAULT_DENY_READ)
+    ]
+    fields = dict(
+        mode=mode,
+        cwd=ws,
+        workspace=ws if mode == SandboxMode.WORKSPACE_WRITE else None,
+        writable_roots=[ws, *extra] if mode == SandboxMode.WORKSPACE_WRITE else [],
+        read_only_paths=[Path(p) for p in kw.pop("read_only_paths", [])],
+        deny_read=deny,
+        deny_sockets=[Path(p) for p in kw.pop("deny_sockets", DEFAULT_DENY_SOCKETS)],
+        protected_names=list(kw.pop("protected_names", PROTECTED_NAMES)),
+        allow_git_write=kw.pop("allow_git_write", False),
+        share_tmp=kw.pop("share_tmp", False),
+        network=kw.pop("network", NetworkPolicy()),
+        env=kw.pop("env", EnvironmentPolicy()),
+        fallback="none",
+    )
+    assert not kw, kw
+    return ResolvedPolicy(**fields)
+
+
+# name -> (policy, build_plan keyword arguments)
+CASES = {
+    "default": (lambda: resolved(), {}),
+    "read_only": (lambda: resolved(mode=SandboxMode.READ_ONLY), {}),
+    "proxy": (lambda: resolved(network=NetworkPolicy(mode=NetworkMode.PROXY)), {"proxy_port": 3128}),
+    "network_on": (lambda: resolved(network=NetworkPolicy(mode=NetworkMode.ON)), {}),
+    "extra_roots": (
+        lambda: resolved(
+            extra_roots=["/tmp/build", "/Volumes/cache"],
+            read_only_paths=[WORKSPACE + "/vendor", "/Volumes/cache/pinned"],
+            share_tmp=True,
+        ),
+        {},
+    ),
+    "git_write": (lambda: resolved(allow_git_write=True), {}),
+    "tricky_paths": (lambda: resolved(workspace=TRICKY, deny_read=[TRICKY + "/secret\nline"]), {}),
+    "danger": (
+        lambda: resolved(mode=SandboxMode.DANGER_FULL_ACCESS, network=NetworkPolicy(mode=NetworkMode.ON)),
+        {},
+    ),
+}

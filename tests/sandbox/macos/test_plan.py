@@ -1,0 +1,165 @@
+"""The macOS plan: exact argv, environment, golden profiles. Verified as data, not on macOS.
+
+Regenerate the golden files after an intended change with
+``CORDON_REGEN_GOLDEN=1 pytest tests/sandbox/macos/test_plan.py`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from policy.envpolicy import EnvironmentPolicy
+from sandbox.errors import ConfigError
+from sandbox.macos import MacosPlan, build_plan
+from sandbox.macos.plan import SANDBOX_EXEC, TMPDIR_PLACEHOLDER
+from sandbox.model import NetworkMode, NetworkPolicy
+from tests.sandbox.macos.policies import CASES, resolved
+
+GOLDEN = Path(__file__).parent / "golden"
+REGEN = os.environ.get("CORDON_REGEN_GOLDEN") == "1"
+ENV = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/Users/dev",
+    "LANG": "en_US.UTF-8",
+    "TMPDIR": "/var/folders/xy/abc/T/",
+}
+
+
+def golden_view(plan: MacosPlan) -> dict:
+    d = plan.model_dump(mode="json")
+    assert d["argv"][2] == d.pop("profile")
+    d["argv"][2] = "@profile (see the .sbpl file)"
+    return d
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name):
+    factory, kw = CASES[name]
+    plan = build_plan(
+        factory(), ["cc", "-o", "hello world", "hello.c"], ENV, tmpdir="/tmp/cordon-sandbox.golden", **kw
+    )
+    sbpl, js = GOLDEN / f"{name}.sbpl", GOLDEN / f"{name}.json"
+    view = json.dumps(golden_view(plan), indent=2, ensure_ascii=False) + "\n"
+    if REGEN:
+        sbpl.write_text(plan.profile, encoding="utf-8")
+        js.write_text(view, encoding="utf-8")
+    assert sbpl.exists(), f"missing golden file {sbpl}; run with CORDON_REGEN_GOLDEN=1"
+    assert plan.profile == sbpl.read_text(encoding="utf-8")
+    assert view == js.read_text(encoding="utf-8")
+
+
+def test_argv_is_exactly_sandbox_exec_profile_params_and_command():
+    policy = resolved(deny_read=["/Users/dev/.ssh"], deny_sockets=[], extra_roots=["/tmp/b"])
+    plan = build_plan(policy, ["git", "commit", "-m", "a -D b=c -- d"], ENV, tmpdir="/tmp/cordon-sandbox.t")
+    assert plan.argv == [
+        "/usr/bin/sandbox-exec",
+        "-p",
+        plan.profile,
+        "-D",
+        "DENY_READ_0=/Users/dev/.ssh",
+        "-D",
+        "WRITABLE_ROOT_0=/Users/dev/proj",
+        "-D",
+        "WRITABLE_ROOT_0_EXCLUDED_0=/Users/dev/proj/.git",
+        "-D",
+        "WRITABLE_ROOT_0_EXCLUDED_1=/Users/dev/proj/.codex",
+        "-D",
+        "WRITABLE_ROOT_0_EXCLUDED_2=/Users/dev/proj/.agents",
+        "-D",
+        "WRITABLE_ROOT_1=/private/tmp/b",
+        "-D",
+        "WRITABLE_ROOT_1_EXCLUDED_0=/private/tmp/b/.git",
+        "-D",
+        "WRITABLE_ROOT_1_EXCLUDED_1=/private/tmp/b/.codex",
+        "-D",
+        "WRITABLE_ROOT_1_EXCLUDED_2=/private/tmp/b/.agents",
+        "-D",
+        "PRIVATE_TMP=/private/tmp/cordon-sandbox.t",
+        "--",
+        "git",
+        "commit",
+        "-m",
+        "a -D b=c -- d",
+    ]
+    assert SANDBOX_EXEC == "/usr/bin/sandbox-exec"  # absolute: never looked up on PATH
+
+
+def test_command_starting_with_dash_stays_after_double_dash():
+    plan = build_plan(resolved(), ["-p", "(allow default)"], ENV, tmpdir="/tmp/t")
+    i = plan.argv.index("--")
+    assert plan.argv[i + 1 :] == ["-p", "(allow default)"]
+    assert plan.argv.count("-p") == 2 and plan.argv[1] == "-p"
+
+
+def test_empty_command_is_refused():
+    with pytest.raises(ConfigError) as e:
+        build_plan(resolved(), [], ENV)
+    assert e.value.field == "argv"
+
+
+def test_environment_policy_applies_and_markers_are_set():
+    env = {
+        **ENV,
+        "OPENAI_API_KEY": "sk-x",
+        "GITHUB_TOKEN": "t",
+        "DYLD_INSERT_LIBRARIES": "/x.dylib",
+        "KEEP": "1",
+    }
+    plan = build_plan(resolved(), ["true"], env, tmpdir="/tmp/cordon-sandbox.e")
+    assert "OPENAI_API_KEY" not in plan.env and "GITHUB_TOKEN" not in plan.env
+    assert "DYLD_INSERT_LIBRARIES" not in plan.env
+    assert plan.env["KEEP"] == "1"
+    assert plan.env["CORDON_SANDBOX"] == "seatbelt"
+    assert plan.env["CORDON_SANDBOX_NETWORK_DISABLED"] == "1"
+    assert plan.env["TMPDIR"] == plan.env["TMP"] == "/private/tmp/cordon-sandbox.e" == plan.tmpdir
+
+
+def test_environment_policy_inherit_core_and_set():
+    policy = resolved(env=EnvironmentPolicy(inherit="core", set={"FOO": "bar"}))
+    plan = build_plan(policy, ["true"], {**ENV, "RANDOM_VAR": "x"}, tmpdir="/tmp/t")
+    assert "RANDOM_VAR" not in plan.env and plan.env["FOO"] == "bar" and plan.env["PATH"] == ENV["PATH"]
+
+
+def test_network_on_has_no_disabled_marker_and_proxy_sets_proxy_vars():
+    on = build_plan(resolved(network=NetworkPolicy(mode=NetworkMode.ON)), ["true"], ENV, tmpdir="/tmp/t")
+    assert "CORDON_SANDBOX_NETWORK_DISABLED" not in on.env
+    px = build_plan(
+        resolved(network=NetworkPolicy(mode=NetworkMode.PROXY)),
+        ["true"],
+        ENV,
+        proxy_port=4000,
+        tmpdir="/tmp/t",
+    )
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        assert px.env[var] == "http://127.0.0.1:4000"
+    assert px.proxy_ports == [4000]
+
+
+def test_plan_without_tmpdir_shows_placeholder_and_is_json_serialisable():
+    plan = build_plan(resolved(), ["true"], ENV)
+    assert plan.tmpdir == TMPDIR_PLACEHOLDER == plan.params["PRIVATE_TMP"]
+    d = json.loads(plan.model_dump_json())
+    assert set(d) >= {"argv", "profile"} and d["argv"][0] == SANDBOX_EXEC
+
+
+def test_cwd_uses_private_alias():
+    policy = resolved(workspace="/tmp/work")
+    assert build_plan(policy, ["true"], ENV, tmpdir="/tmp/t").cwd == "/private/tmp/work"
+
+
+def test_package_level_names_exist_for_the_plan_command():
+    import sandbox.macos
+    import sandbox.windows
+
+    assert callable(sandbox.macos.build_plan) and callable(sandbox.windows.build_plan)
+
+
+def test_base_profile_ships_as_package_data():
+    from importlib import resources
+
+    text = resources.files("sandbox.macos").joinpath("base.sbpl").read_text()
+    assert text.count("(deny default)") == 1
