@@ -14,18 +14,17 @@ client socket itself. The proxy's listening socket exists before the proxy has f
 starting, so connections made early simply wait in the kernel's queue.
 """
 
+import _socket  # not ``socket``: its enum-based wrapper costs ~30 ms of start-up
 import array
-import base64
 import os
 import select
-import socket
 import sys
 import time
 
 
-def _connect_unix(path: str, deadline: float) -> socket.socket:
+def _connect_unix(path: str, deadline: float):
     while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
         try:
             s.connect(path)
             return s
@@ -36,18 +35,18 @@ def _connect_unix(path: str, deadline: float) -> socket.socket:
             time.sleep(0.01)
 
 
-def _listen(port: int) -> list[socket.socket]:
+def _listen(port: int) -> list:
     out = []
-    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        s = socket.socket(fam, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    for fam, host in ((_socket.AF_INET, "127.0.0.1"), (_socket.AF_INET6, "::1")):
+        s = _socket.socket(fam, _socket.SOCK_STREAM)
+        s.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
         try:
-            if fam == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if fam == _socket.AF_INET6:
+                s.setsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY, 1)
             s.bind((host, port))
         except OSError:
             s.close()
-            if fam == socket.AF_INET:
+            if fam == _socket.AF_INET:
                 raise
             continue  # no IPv6 loopback in this namespace
         s.listen(512)
@@ -64,24 +63,25 @@ def serve(path: str, ports: list[int]) -> int:
     by_fd = {s.fileno(): s for s in listeners}
     for fd in by_fd:
         poller.register(fd, select.POLLIN)
+    rights = (_socket.SOL_SOCKET, _socket.SCM_RIGHTS)
     while True:
         for fd, _ in poller.poll():
             try:
-                conn, _ = by_fd[fd].accept()
+                conn, _ = by_fd[fd]._accept()
             except OSError:
                 continue
             try:
-                link.sendmsg(
-                    [b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [conn.fileno()]))]
-                )
+                link.sendmsg([b"c"], [(*rights, array.array("i", [conn]))])
             except OSError:
                 return 1  # the proxy is gone; the sandbox has no network any more
             finally:
-                conn.close()
+                os.close(conn)
 
 
 def connect(host: str, port: str) -> int:
     """ssh ProxyCommand: CONNECT host:port through $HTTPS_PROXY, then relay stdin/stdout."""
+    import base64
+    import socket
     from urllib.parse import unquote, urlsplit
 
     url = urlsplit(os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy") or "")

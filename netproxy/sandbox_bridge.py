@@ -49,6 +49,8 @@ class Bridge:
     _proc: subprocess.Popen | None = dataclasses.field(default=None, repr=False)
     _dir: Path | None = dataclasses.field(default=None, repr=False)
     _policy: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    _final_events: list[dict] | None = dataclasses.field(default=None, repr=False)
+    _log_offset: int = 0  # a user's --net-log may hold earlier runs: summarise only ours
 
     def update_policy(
         self,
@@ -78,8 +80,12 @@ class Bridge:
 
     def events(self) -> list[dict]:
         """Every decision so far (one dict per line of the net log)."""
+        if self._final_events is not None:
+            return self._final_events
         try:
-            text = self.log_path.read_text(encoding="utf-8")
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                text = f.read().decode("utf-8", "replace")
         except OSError:
             return []
         out = []
@@ -102,10 +108,14 @@ class Bridge:
         return f"network: {len(denied)} connection(s) denied: {', '.join(shown)}{more}"
 
     def close(self) -> None:
+        """Stop the proxy and remove its runtime directory (``summary()`` keeps working)."""
         proc, self._proc = self._proc, None
         if proc is not None:
             with contextlib.suppress(OSError):
-                proc.stdin.close()  # EOF: the daemon stops by itself
+                proc.stdin.close()
+            # Every decision is already on disk (line-buffered), so there is nothing to flush:
+            # do not wait for a daemon that may still be importing.
+            proc.terminate()
             try:
                 proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
@@ -113,25 +123,18 @@ class Bridge:
                 proc.wait()
             with contextlib.suppress(OSError):
                 proc.stdout.close()
-        if self._dir is not None:
-            if self.log_path.parent == self._dir:
-                # keep the log readable for summary(); remove only the socket
-                with contextlib.suppress(OSError):
-                    self.socket_path.unlink()
-            else:
-                shutil.rmtree(self._dir, ignore_errors=True)
-
-    def cleanup(self) -> None:
-        """Remove the runtime directory (after ``summary()`` has been read)."""
-        self.close()
+            self._final_events = self.events()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    cleanup = close
 
     def __enter__(self) -> Bridge:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.cleanup()
+        self.close()
 
 
 def prepare(
@@ -174,6 +177,7 @@ def prepare(
             raise _config_error(
                 f"cannot write the net log {log_path}: {e.strerror}", "network.net_log"
             ) from None
+    log_offset = log_path.stat().st_size if log_path.exists() else 0
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         listener.bind(str(sock_path))
@@ -215,6 +219,7 @@ def prepare(
         _proc=proc,
         _dir=d,
         _policy={"allow": allow, "deny": deny, "resolve": resolve},
+        _log_offset=log_offset,
     )
 
 

@@ -1,0 +1,75 @@
+"""``sandbox proxy``: run the domain-filtering proxy alone, for tools outside a sandbox."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("proxy")
+    def proxy(
+        allow_domain: list[str] = typer.Option(None, "--allow-domain", help="Allowed destination pattern"),
+        deny_domain: list[str] = typer.Option(None, "--deny-domain", help="Denied pattern (wins)"),
+        resolve: list[str] = typer.Option(None, "--resolve", help="Pin HOST=ADDR (HOST:ADDR also works)"),
+        listen: str = typer.Option("127.0.0.1:3128", "--listen", help="HTTP/CONNECT (and SOCKS5) address"),
+        socks: str = typer.Option(None, "--socks", help="Extra SOCKS5 address, e.g. 127.0.0.1:1080"),
+        net_log: str = typer.Option(None, "--net-log", help="Append one JSON line per decision"),
+        credential: str = typer.Option(
+            None, "--credential", help="Proxy password (default: random, printed); 'none' disables"
+        ),
+    ) -> None:
+        """Run the proxy in the foreground; prints its URLs (with the credential) and serves until killed."""
+        import signal
+        import sys
+        import threading
+
+        from netproxy.api import start
+        from netproxy.hosts import HostError, canonical_host
+        from netproxy.patterns import PatternError
+
+        def address(text: str, option: str) -> tuple[str, int]:
+            host, sep, port = text.rpartition(":")
+            try:
+                if not sep or not port.isdigit() or int(port) > 65535:
+                    raise HostError("expected HOST:PORT (PORT 0 = any free port)")
+                return canonical_host(host), int(port)
+            except HostError as e:
+                raise _fail(f"{option} {text!r}: {e}") from None
+
+        pins = [r.replace(":", "=", 1) if "=" not in r else r for r in resolve or []]
+        auth: bool | str = True if credential is None else (False if credential == "none" else credential)
+        try:
+            p = start(
+                allow_domain or [],
+                deny_domain or [],
+                resolve=pins,
+                listen=address(listen, "--listen"),
+                socks=address(socks, "--socks") if socks else None,
+                auth=auth,
+                net_log=net_log,
+            )
+        except PatternError as e:
+            raise _fail(f"invalid pattern {e}") from None
+        except OSError as e:
+            raise _fail(f"cannot listen: {e.strerror or e}") from None
+        print(f"http_proxy={p.url}", flush=True)
+        print(f"all_proxy={p.socks_url}", flush=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            p.stop()
+            print(
+                f"proxy stopped: {p.server.counts['allow']} allowed, {p.server.counts['deny']} denied",
+                file=sys.stderr,
+            )
+
+
+def _fail(message: str) -> typer.Exit:
+    import sys
+
+    print(f"sandbox proxy: {message}", file=sys.stderr)
+    return typer.Exit(2)
