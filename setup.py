@@ -9,9 +9,14 @@ from setuptools import find_packages, setup
 
 DATA = ["*.lark", "*.sb", "*.sbpl", "*.rules", "*.json", "*.toml", "*.txt", "py.typed", "README.md"]
 
+from pathlib import Path
+
+HAS_RULES = (Path(__file__).parent / "rules").is_dir()
+
 setup(
-    packages=[*find_packages(include=["policy*", "sandbox*", "netproxy*"]), "policy.shipped_rules"],
-    package_dir={"policy.shipped_rules": "rules"},
+    packages=[*find_packages(include=["policy*", "sandbox*", "netproxy*"])]
+    + (["policy.shipped_rules"] * HAS_RULES),
+    package_dir={"policy.shipped_rules": "rules"} if HAS_RULES else {},
     package_data={"": DATA, "policy.shipped_rules": ["*.rules", "README.md"]},
     include_package_data=True,
 )
