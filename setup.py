@@ -5,11 +5,11 @@ the wheel as the data-only package ``policy.shipped_rules``; pyproject.toml cann
 directory to a package name while also using package discovery, so it is done here.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 DATA = ["*.lark", "*.sb", "*.sbpl", "*.rules", "*.json", "*.toml", "*.txt", "py.typed", "README.md"]
-
-from pathlib import Path
 
 HAS_RULES = (Path(__file__).parent / "rules").is_dir()
 
