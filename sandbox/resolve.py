@@ -8,7 +8,6 @@ calls the same code and wraps the result in the pydantic model. Standard library
 
 from __future__ import annotations
 
-import fnmatch
 import os
 
 PROTECTED_NAMES = (".git", ".codex", ".agents")
@@ -170,7 +169,18 @@ def resolve(
 
 def _matches(name: str, patterns) -> bool:
     upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, p.upper()) for p in patterns)
+    for p in patterns:
+        p = p.upper()
+        inner = p[1:-1]
+        if len(p) > 2 and p[0] == "*" and p[-1] == "*" and not any(c in inner for c in "*?["):
+            if inner in upper:  # the common *KEY* form, without importing re (via fnmatch)
+                return True
+            continue
+        import fnmatch
+
+        if fnmatch.fnmatchcase(upper, p):
+            return True
+    return False
 
 
 def apply_env(env_policy, environ) -> dict[str, str]:

@@ -10,8 +10,6 @@ Exit status: the command's own; 128+N if it died of signal N; 125 if the sandbox
 not be set up (the command was not run); 2 for a usage error.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -213,7 +211,7 @@ def register(app) -> None:
         config: rep = typer.Option(None, "--config"),
     ) -> None:
         values = dict(locals())
-        argv = rebuild_argv(values) + ["--", *ctx.args]
+        argv = [*rebuild_argv(values), "--", *ctx.args]
         raise typer.Exit(main_run(argv))
 
 

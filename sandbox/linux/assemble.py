@@ -139,7 +139,7 @@ def assemble(
         inner_argv, inner_fds, inner_bwrap = list(argv), {}, []
     else:
         try:
-            stage = inner_mod.build_inner(policy, list(argv), prelude=prelude)
+            stage = _build_inner(inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache)
         except Exception:
             if bridge is not None:
                 bridge.close()
@@ -159,7 +159,11 @@ def assemble(
     while empty_fd in inner_fds:
         empty_fd += 1
     plan = _bwrap.build_bwrap_args(
-        policy, empty_fd=empty_fd, options=info.options, net_isolated=(net != "on")
+        policy,
+        empty_fd=empty_fd,
+        options=info.options,
+        net_isolated=(net != "on"),
+        keep_read_only=launcher_state(policy.cwd),
     )
     notes.extend(plan.notes)
     fds = dict(inner_fds)
@@ -172,6 +176,98 @@ def assemble(
     full += ["--", *inner_argv]
     launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
     return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
+
+
+def launcher_state(cwd) -> list[str]:
+    """Cordon's own state a sandbox must never write: its cache (the probe and inner-stage
+    caches steer later launches), the user config (trusted_projects) and the project file."""
+    from sandbox.config import find_project_config, user_config_path
+
+    cache = probe.cache_dir()
+    try:
+        os.makedirs(cache, exist_ok=True)  # must exist, or a sandbox could create it
+    except OSError:
+        pass
+    out = [cache, os.path.dirname(user_config_path())]
+    proj = find_project_config(os.fspath(cwd))
+    if proj:
+        out.append(proj)
+    return out
+
+
+class _CachedStage(Record):
+    """An InnerStage rebuilt from the on-disk cache (argv, fds, bwrap_args)."""
+
+    def describe(self) -> dict:
+        return self._describe()
+
+
+def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool):
+    """``build_inner``, memoised on disk: compiling seccomp and probing Landlock costs ~100 ms.
+
+    The key is every input the stage depends on (policy fields, interpreter, the inner
+    modules' identity, kernel release); the file stores the key and is only used on an
+    exact match. The cache directory is read-only inside every sandbox (launcher_state).
+    The command itself is not part of the stage's data: the cached argv ends with it.
+    """
+
+    def build():
+        return inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap)
+
+    if prelude or not use_cache:
+        return build()
+    import marshal
+    import zlib
+
+    here = os.path.dirname(inner_mod.__file__)
+    mods = []
+    for name in ("inner.py", "landlock.py", "seccomp.py"):
+        try:
+            st = os.stat(os.path.join(here, name))
+            mods.append((name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            mods.append((name, 0, 0))
+
+    def v(x):
+        return str(getattr(x, "value", x))
+
+    key = repr(
+        (
+            3,
+            v(policy.mode),
+            v(policy.network.mode),
+            [os.fspath(p) for p in policy.writable_roots],
+            bool(policy.share_tmp),
+            [os.fspath(p) for p in policy.deny_read],
+            [os.fspath(p) for p in policy.deny_sockets],
+            under_bwrap,
+            sys.executable,
+            mods,
+            os.uname().release,
+        )
+    )
+    path = os.path.join(probe.cache_dir(), f"inner-{zlib.crc32(key.encode()):08x}.bin")
+    try:
+        with open(path, "rb") as f:
+            k, prefix, fds, bargs = marshal.load(f)
+        if k == key:
+            return _CachedStage(
+                argv=[*prefix, *argv], fds=fds, bwrap_args=bargs, _describe=lambda: build().describe()
+            )
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    stage = build()
+    n = len(argv)
+    if list(stage.argv[-n:]) == list(argv):  # only cache what has the expected shape
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                marshal.dump((key, list(stage.argv[:-n]), dict(stage.fds), list(stage.bwrap_args)), f)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return stage
 
 
 def _which(cmd: str, path: str) -> str:

@@ -84,13 +84,16 @@ def build_bwrap_args(
     empty_fd: int,
     options: frozenset[str] | set[str] | list[str] = (),
     net_isolated: bool = True,
+    keep_read_only=(),
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
     ``policy`` is a ``ResolvedPolicy`` or anything with the same attributes.
     ``empty_fd`` is the fd number (inside bwrap) of an empty file used to mask files
     (``--ro-bind-data`` reads it to EOF each time, so one fd serves every mask);
-    ``options`` the options this bwrap supports (from probe.bwrap_info).
+    ``options`` the options this bwrap supports (from probe.bwrap_info);
+    ``keep_read_only``: host paths (Cordon's own cache/config) bound read-only when they
+    lie inside a writable root, so a sandbox cannot steer later launches.
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -150,6 +153,12 @@ def build_bwrap_args(
                 _git_write(p, a, plan, ro_bind, placeholder)
             else:
                 ro_bind(p)
+
+    for p in keep_read_only:
+        p = os.fspath(p)
+        st = _lstat(p)
+        if st is not None and not stat.S_ISLNK(st.st_mode) and any(_within(p, r) for r in roots):
+            ro_bind(p)
 
     for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets)):
         if not share_tmp and _within(p, "/tmp"):

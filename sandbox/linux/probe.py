@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 # Options Cordon uses when bwrap has them (probed, never assumed).
 WANTED_OPTIONS = (
@@ -35,11 +32,16 @@ WANTED_OPTIONS = (
 _CACHE_VERSION = 2
 
 
-@dataclass
 class BwrapInfo:
-    path: str
-    version: str
-    options: list[str] = field(default_factory=list)
+    __slots__ = ("options", "path", "version")
+
+    def __init__(self, path: str, version: str, options: list[str] | None = None) -> None:
+        self.path = path
+        self.version = version
+        self.options = list(options or [])
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "version": self.version, "options": self.options}
 
     def has(self, option: str) -> bool:
         return option in self.options
@@ -69,9 +71,14 @@ def find_bwrap(exclude_roots=(), path_env: str | None = None) -> str | None:
     return None
 
 
-def _cache_file() -> Path:
+def cache_dir() -> str:
+    """Cordon's on-disk cache; kept read-only inside every sandbox (see bwrap.py)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "cordon" / "bwrap-probe.json"
+    return os.path.join(base, "cordon")
+
+
+def _cache_file() -> str:
+    return os.path.join(cache_dir(), "bwrap-probe.json")
 
 
 def _identity(path: str) -> list:
@@ -85,11 +92,14 @@ def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
     cache = _cache_file()
     if use_cache:
         try:
-            data = json.loads(cache.read_text())
+            with open(cache) as f:
+                data = json.load(f)
             if data.get("v") == _CACHE_VERSION and data.get("id") == ident:
                 return BwrapInfo(**data["info"])
         except (OSError, ValueError, TypeError, KeyError):
             pass
+    import subprocess
+
     ver = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)
     version = (ver.stdout.strip().split() or ["?"])[-1]
     helptext = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=10)
@@ -97,9 +107,10 @@ def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
     info = BwrapInfo(path=path, version=version, options=[o for o in WANTED_OPTIONS if o in words])
     if use_cache:
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"v": _CACHE_VERSION, "id": ident, "info": asdict(info)}))
+            os.makedirs(os.path.dirname(cache), exist_ok=True)
+            tmp = f"{cache}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                json.dump({"v": _CACHE_VERSION, "id": ident, "info": info.to_dict()}, f)
             os.replace(tmp, cache)  # atomic: concurrent launches never see half a file
         except OSError:
             pass  # an unwritable cache only costs a re-probe
@@ -114,10 +125,12 @@ def _read_int(path: str) -> int | None:
         return None
 
 
-@dataclass
 class UsernsStatus:
-    available: bool
-    reason: str | None = None
+    __slots__ = ("available", "reason")
+
+    def __init__(self, available: bool, reason: str | None = None) -> None:
+        self.available = available
+        self.reason = reason
 
 
 def userns_status() -> UsernsStatus:
@@ -214,6 +227,8 @@ def bwrap_works(path: str, *, network: bool = False) -> tuple[bool, str]:
     if not network:
         argv.append("--unshare-net")
     argv += ["--", "/bin/true"]
+    import subprocess
+
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=20)
     except OSError as e:
