@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -179,3 +180,25 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     expected_shared = {format_allow_rule(["shared", str(i)]) for i in range(count)}
     assert set(body) == expected_private | expected_shared  # nothing lost, nothing torn
     assert len(body) == len(expected_private) + len(expected_shared)  # shared ones written exactly once
+
+
+# Recorded from Codex 0.169.0: these prefixes appended by Cordon, then `codex execpolicy check`.
+CODEX_RECORD = json.loads((Path(__file__).parent / "data" / "amend_codex_0169.json").read_text("utf-8"))
+
+
+def test_appended_text_is_byte_identical_to_the_recorded_file(tmp_path):
+    rules = tmp_path / "default.rules"
+    prefixes = [c["argv"] for c in CODEX_RECORD["checks"][::3]]
+    for prefix in prefixes:
+        append_allow_rule(rules, prefix)
+    assert rules.read_text("utf-8") == CODEX_RECORD["rules"]
+
+
+@pytest.mark.parametrize("check", CODEX_RECORD["checks"], ids=lambda c: repr(c["argv"])[:40])
+def test_codex_reads_our_amendments_like_our_engine(tmp_path, check):
+    from policy import load_policy
+
+    rules = tmp_path / "default.rules"
+    rules.write_text(CODEX_RECORD["rules"], "utf-8")
+    assert check["rc"] == 0
+    assert load_policy(rules).check(check["argv"]).to_json() + "\n" == check["stdout"]
