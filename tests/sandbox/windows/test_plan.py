@@ -1,0 +1,202 @@
+"""The Windows plan as data, for representative policies. Nothing here runs on Windows."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from policy.envpolicy import EnvironmentPolicy
+from sandbox.errors import ConfigError
+from sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
+from sandbox.windows import WindowsPlan, build_plan
+from sandbox.windows.plan import (
+    DENY_WRITE_RIGHTS,
+    EVERYONE_SID,
+    GRANT_RIGHTS,
+    LOGON_SID,
+    capability_name,
+    derive_capability_sid,
+    environment_block,
+)
+from tests.sandbox.macos.policies import resolved
+
+WS = r"C:\Users\dev\proj"
+HOME = r"C:\Users\dev"
+ENV = {
+    "PATH": r"C:\Windows\system32",
+    "USERPROFILE": HOME,
+    "OPENAI_API_KEY": "sk-x",
+    "AWS_SECRET_ACCESS_KEY": "y",
+}
+
+
+def win_policy(**kw):
+    kw.setdefault("workspace", WS)
+    kw.setdefault("deny_read", [HOME + r"\.ssh", HOME + r"\.aws"])
+    kw.setdefault("deny_sockets", [])
+    return resolved(**kw)
+
+
+def plan(**kw) -> WindowsPlan:
+    argv = kw.pop("argv", ["git", "status"])
+    return build_plan(win_policy(**kw), argv, ENV)
+
+
+def test_plan_has_token_job_acl_network_parts_and_serialises():
+    d = json.loads(plan().model_dump_json())
+    assert {"token", "job", "acl", "network", "not_enforced"} <= set(d)
+
+
+def test_token_is_write_restricted_lua_with_capability_logon_everyone():
+    p = plan()
+    assert p.token.api == "CreateRestrictedToken"
+    assert p.token.flags == ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN", "WRITE_RESTRICTED"]
+    assert p.token.restricting_sids == [p.token.capability_sid, LOGON_SID, EVERYONE_SID]
+    assert p.token.privileges_kept == ["SeChangeNotifyPrivilege"]
+
+
+def test_capability_sid_is_deterministic_per_workspace_and_well_formed():
+    a, b = plan(), plan()
+    assert a.token.capability_sid == b.token.capability_sid
+    other = plan(workspace=r"C:\Users\dev\other")
+    assert other.token.capability_sid != a.token.capability_sid
+    # case-insensitive file system: the same folder spelled differently is the same sandbox
+    assert plan(workspace=WS.upper()).token.capability_sid == a.token.capability_sid
+    m = re.fullmatch(r"S-1-15-3-1024((?:-\d+){8})", a.token.capability_sid)
+    assert m and all(0 <= int(x) < 2**32 for x in m.group(1)[1:].split("-"))
+
+
+def test_derive_capability_sid_is_sha256_of_upper_utf16():
+    import hashlib
+
+    digest = hashlib.sha256("ABC".encode("utf-16-le")).digest()
+    expected = "S-1-15-3-1024-" + "-".join(
+        str(int.from_bytes(digest[i : i + 4], "little")) for i in range(0, 32, 4)
+    )
+    assert derive_capability_sid("abc") == expected == derive_capability_sid("ABC")
+
+
+def test_capability_name_depends_on_mode_and_roots():
+    assert capability_name(win_policy()) != capability_name(win_policy(extra_roots=[r"D:\cache"]))
+
+
+def test_job_kills_on_close_limits_processes_and_ui():
+    j = plan().job
+    assert "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE" in j.limits
+    assert "JOB_OBJECT_LIMIT_ACTIVE_PROCESS" in j.limits and j.active_process_limit == 512
+    assert {
+        "JOB_OBJECT_UILIMIT_DESKTOP",
+        "JOB_OBJECT_UILIMIT_READCLIPBOARD",
+        "JOB_OBJECT_UILIMIT_HANDLES",
+    } <= set(j.ui_restrictions)
+
+
+def test_acl_grants_roots_and_denies_protected_names():
+    p = plan(extra_roots=[r"D:\cache"])
+    cap = p.token.capability_sid
+    grants = [(a.path, a.sid) for a in p.acl if a.access == "grant"]
+    assert grants == [(WS, cap), (r"D:\cache", cap)]
+    denies = {a.path for a in p.acl if a.access == "deny"}
+    for root in (WS, r"D:\cache"):
+        for name in (".git", ".codex", ".agents"):
+            assert root + "\\" + name in denies
+    for a in p.acl:
+        assert a.sid == cap
+        assert a.inheritance == ["OBJECT_INHERIT_ACE", "CONTAINER_INHERIT_ACE"]
+        assert a.rights == list(GRANT_RIGHTS if a.access == "grant" else DENY_WRITE_RIGHTS)
+    # No FILE_DELETE_CHILD on roots: it would override a child's deny of DELETE (.git rename).
+    assert "FILE_DELETE_CHILD" not in GRANT_RIGHTS and "DELETE" in DENY_WRITE_RIGHTS
+
+
+def test_read_only_paths_get_deny_write_aces():
+    p = plan(read_only_paths=[WS + r"\vendor"])
+    (ace,) = [a for a in p.acl if a.path == WS + r"\vendor"]
+    assert ace.access == "deny" and ace.reason == "read-only path"
+
+
+def test_read_only_mode_grants_nothing():
+    p = plan(mode=SandboxMode.READ_ONLY)
+    assert [a for a in p.acl if a.access == "grant"] == []
+    assert "WRITE_RESTRICTED" in p.token.flags
+
+
+def test_danger_mode_drops_write_restriction():
+    p = plan(mode=SandboxMode.DANGER_FULL_ACCESS)
+    assert "WRITE_RESTRICTED" not in p.token.flags and p.token.restricting_sids == []
+    assert [a for a in p.acl if a.access == "grant"] == []
+
+
+def test_gaps_are_stated_in_the_plan():
+    p = plan()
+    text = "\n".join(p.not_enforced)
+    assert "reads" in text and "Everyone" in text
+    assert HOME + r"\.ssh" in text  # deny-read is named as not blocked for reads
+    assert "network=off" in text and "advisory" in text
+    assert "does not exist yet" in text
+
+
+def test_network_off_is_advisory_environment():
+    p = plan()
+    assert p.network.mode == "off" and p.network.enforced is False
+    assert p.env["HTTPS_PROXY"] == "http://127.0.0.1:9"
+    assert p.env["CORDON_SANDBOX_NETWORK_DISABLED"] == "1"
+    assert any("Firewall" in x for x in p.network.limits)
+
+
+def test_network_on_and_proxy():
+    on = plan(network=NetworkPolicy(mode=NetworkMode.ON))
+    assert (
+        on.network.enforced
+        and "HTTPS_PROXY" not in on.env
+        and not any("network=" in x for x in on.not_enforced)
+    )
+    px = plan(network=NetworkPolicy(mode=NetworkMode.PROXY))
+    assert px.network.mode == "proxy" and not px.network.enforced
+
+
+def test_environment_policy_applies():
+    p = plan()
+    assert "OPENAI_API_KEY" not in p.env and "AWS_SECRET_ACCESS_KEY" not in p.env
+    assert p.env["CORDON_SANDBOX"] == "windows-restricted-token"
+    q = build_plan(win_policy(env=EnvironmentPolicy(inherit="none", set={"A": "1"})), ["x"], ENV)
+    assert "PATH" not in q.env and q.env["A"] == "1"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["git", "status"], ["a b", 'c"d', "e\\", 'f\\\\"g', ""], [r"C:\Program Files\x.exe", "--flag=a b"]],
+)
+def test_command_line_quoting(argv):
+    assert plan(argv=argv).command_line == subprocess.list2cmdline(argv)
+
+
+def test_bad_argv_is_refused():
+    with pytest.raises(ConfigError):
+        build_plan(win_policy(), [], ENV)
+    with pytest.raises(ConfigError):
+        build_plan(win_policy(), ["a\0b"], ENV)
+
+
+def test_environment_block_is_sorted_case_insensitively_and_double_nul_terminated():
+    assert environment_block({"b": "2", "A": "1", "c": "x=y"}) == "A=1\0b=2\0c=x=y\0\0"
+    assert environment_block({}) == "\0"
+    with pytest.raises(ConfigError):
+        environment_block({"A=B": "1"})
+    with pytest.raises(ConfigError):
+        environment_block({"A": "1\0"})
+
+
+def test_golden_windows_plan():
+    """The whole plan for the default policy, stored; regenerate with CORDON_REGEN_GOLDEN=1."""
+    import os
+
+    golden = Path(__file__).parent / "golden" / "default.json"
+    text = plan().model_dump_json(indent=2) + "\n"
+    if os.environ.get("CORDON_REGEN_GOLDEN") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
