@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policy.decide import (
     REASON_FORCED_RM,
@@ -488,3 +490,40 @@ def test_cli_bad_rules_file_exits_1_with_location(tmp_path):
     out = cli("decide", "--rules", str(tmp_path / "missing.rules"), "--", "ls")
     assert out.returncode == 1
     assert out.stdout == ""
+
+
+_token = st.one_of(
+    st.sampled_from(
+        ["bash", "-lc", "sh", "-c", "rm", "-rf", "sudo", "env", "A=1", "ls", "git", "status", "|", "&&"]
+    ),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_token, min_size=1, max_size=6),
+    st.sampled_from(
+        [
+            "untrusted",
+            "on-request",
+            "on-failure",
+            "never",
+            "granular",
+            "granular:rules=false,sandbox_approval=false",
+        ]
+    ),
+    st.sampled_from([WW, RO, FULL]),
+    st.booleans(),
+)
+def test_random_commands_always_get_a_consistent_decision(argv, approval, sandbox, escalated):
+    result = decide(argv, approval=approval, sandbox=sandbox, escalated=escalated)
+    assert result.decision in ("allow", "prompt", "forbidden")
+    data = json.loads(result.to_json())
+    assert data["decision"] == result.decision
+    if result.decision == "forbidden":
+        assert result.reason and not result.bypass_sandbox and result.proposed_amendment is None
+    if result.proposed_amendment is not None:
+        assert not is_banned_prefix(result.proposed_amendment)
+    if approval == "never":
+        assert result.decision != "prompt"  # nobody can be asked
