@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from policy.shell import SHELLS, literal_commands, split_plain
+from policy.shell import SHELLS, literal_commands, split_plain, stdin_scripts
 
 MAX_UNWRAP_DEPTH = 8  # Codex: deeper wrapper nesting counts as dangerous
 
@@ -198,7 +198,9 @@ def _dangerous(argv: list[str], depth: int) -> bool:
         return True
     script = _script_of(argv)
     if script is not None:
-        return any(_dangerous(cmd, depth + 1) for cmd in literal_commands(script))
+        if any(_dangerous(cmd, depth + 1) for cmd in literal_commands(script)):
+            return True
+        return any(_dangerous(["sh", "-c", body], depth + 1) for body in stdin_scripts(script))
     return any(_dangerous(inner, depth + 1) for inner in unwrap_once(argv))
 
 

@@ -350,3 +350,35 @@ def literal_commands(script: str) -> list[list[str]]:
         if words:
             out.append(words)
     return out
+
+
+_STDIN_SHELLS = SHELLS | {"dash", "ksh", "ash"}
+
+
+def stdin_scripts(script: str) -> list[str]:
+    """Scripts a shell in ``script`` reads from a heredoc or here-string (``bash <<EOF ... EOF``).
+
+    Beyond Codex: its dangerous check never looks inside them, so ``sh <<< 'rm -rf x'`` passed.
+    """
+    out: list[str] = []
+
+    def is_shell(command) -> bool:
+        name = command.child_by_field_name("name")
+        word = literal_word(name.children[0]) if name is not None and name.children else None
+        return word is not None and os.path.basename(word) in _STDIN_SHELLS
+
+    for node in _walk(_parse(script).root_node):
+        if node.type == "redirected_statement":
+            body = node.child_by_field_name("body")
+            if body is not None and body.type == "command" and is_shell(body):
+                for child in node.children:
+                    if child.type == "heredoc_redirect":
+                        out.extend(_text(c) for c in child.children if c.type == "heredoc_body")
+        elif node.type == "command" and is_shell(node):
+            for child in node.children:
+                if child.type == "herestring_redirect":
+                    operand = [c for c in child.children if c.is_named]
+                    if operand:
+                        text = literal_word(operand[0])
+                        out.append(text if text is not None else _text(operand[0]))
+    return out

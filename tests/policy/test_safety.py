@@ -239,7 +239,11 @@ DANGEROUS = [
     ["bash", "-lc", "find . -exec rm -rf {} +"],
     ["bash", "-e", "-c", "rm -rf x"],
     ["sh", "-xec", "rm -f a"],
-    ["bash", "-lc", "rm -rf x", "extra"],  # not a plain wrapper, but the script still runs
+    ["bash", "-lc", "rm -rf x", "extra"],
+    # beyond Codex: scripts fed to a shell on stdin
+    ["bash", "-lc", "bash <<EOF\nrm -rf x\nEOF"],
+    ["bash", "-lc", "sh -s <<'X'\nls\nrm -f z\nX"],
+    ["bash", "-lc", "sh <<< 'rm -rf y'"],  # not a plain wrapper, but the script still runs
 ]
 
 NOT_DANGEROUS = [
@@ -267,6 +271,7 @@ NOT_DANGEROUS = [
     ["echo", "rm", "-rf", "x"],
     ["bash", "-lc", ""],
     ["find", ".", "-name", "*.py"],
+    ["bash", "-lc", "cat <<EOF\nrm -rf x\nEOF"],  # a heredoc to a non-shell is data
 ]
 
 

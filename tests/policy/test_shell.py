@@ -13,6 +13,7 @@ from policy.shell import (
     shell_script,
     split_for_exec_policy,
     split_plain,
+    stdin_scripts,
 )
 
 
@@ -277,3 +278,18 @@ def test_find_placeholder_is_a_literal_word():
     assert plain("find . -name x -exec grep foo {} +") == [
         ["find", ".", "-name", "x", "-exec", "grep", "foo", "{}", "+"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("bash <<EOF\nrm -rf x\nEOF", ["rm -rf x\n"]),
+        ("/bin/sh -s <<'X'\nls\nX", ["ls\n"]),
+        ("sh <<< 'rm -rf y'", ["rm -rf y"]),
+        ("cat <<EOF\nrm -rf x\nEOF", []),
+        ("python3 <<< 'x'", []),
+        ("ls", []),
+    ],
+)
+def test_stdin_scripts(script, expected):
+    assert stdin_scripts(script) == expected
