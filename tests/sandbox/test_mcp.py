@@ -1,0 +1,124 @@
+"""``sandbox mcp`` driven by the real MCP client library over a real stdio pipe.
+
+The server runs as root and as the unprivileged test user (``identity``); the client
+lists the tools, runs a command in the workspace, attacks a path outside it (the write
+must fail), and asks the exec-policy tools about commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+mcp = pytest.importorskip("mcp", reason="the optional `mcp` package (extra cordon[mcp]) is not installed")
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
+from mcp.client.stdio import stdio_client  # noqa: E402
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(sys.platform != "linux", reason="runs the Linux sandbox"),
+]
+
+
+def server_params(identity, *extra: str) -> StdioServerParameters:
+    argv = [sys.executable, "-m", "sandbox", "mcp", "--workspace", str(identity.workspace), *extra]
+    if os.geteuid() != identity.uid:  # launch the server itself as the unprivileged user
+        argv = [
+            "setpriv",
+            f"--reuid={identity.uid}",
+            f"--regid={identity.gid}",
+            "--clear-groups",
+            "--",
+            *argv,
+        ]
+    return StdioServerParameters(
+        command=argv[0], args=argv[1:], env=identity.env(), cwd=str(identity.workspace)
+    )
+
+
+def session_run(params: StdioServerParameters, body):
+    async def main():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await body(session)
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=120))
+
+
+def structured(result) -> dict:
+    assert not result.isError, result.content
+    if result.structuredContent is not None:
+        data = result.structuredContent
+        return data.get("result", data) if set(data) == {"result"} else data
+    return json.loads(result.content[0].text)
+
+
+def test_tools_listed_and_shell_confined(identity, scratch):
+    outside = scratch / "outside"
+    outside.mkdir()
+    os.chmod(outside, 0o777)  # DAC allows the test user: only the sandbox can stop the write
+
+    async def body(session):
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        inside = await session.call_tool("shell", {"script": "echo hello > made.txt && cat made.txt && pwd"})
+        attack = await session.call_tool(
+            "shell", {"command": ["/bin/sh", "-c", f"echo pwned > {outside}/x; echo status=$?"]}
+        )
+        argv = await session.call_tool("shell", {"command": ["sh", "-c", "exit 7"]})
+        both = await session.call_tool("shell", {"command": ["true"], "script": "true"})
+        return tools, inside, attack, argv, both
+
+    tools, inside, attack, argv, both = session_run(server_params(identity), body)
+    assert {"shell", "execpolicy_check", "decide"} <= set(tools)
+    assert "command" in tools["shell"].inputSchema["properties"]
+
+    r = structured(inside)
+    assert r["exit_code"] == 0, r
+    assert r["stdout"].split("\n")[:2] == ["hello", str(identity.workspace)]
+    assert (identity.workspace / "made.txt").read_text() == "hello\n"
+
+    r = structured(attack)
+    assert r["exit_code"] == 0 and "status=0" not in r["stdout"], r  # the write failed inside
+    assert not (outside / "x").exists()
+
+    assert structured(argv)["exit_code"] == 7
+    assert both.isError and "exactly one" in both.content[0].text
+
+
+def test_policy_tools_and_rule_gating(identity):
+    async def body(session):
+        check = await session.call_tool(
+            "execpolicy_check", {"command": ["git", "push", "--force", "origin", "main"]}
+        )
+        named = await session.call_tool(
+            "execpolicy_check", {"command": ["pip", "install", "--user", "x"], "rules": ["python"]}
+        )
+        decide = await session.call_tool("decide", {"command": ["bash", "-lc", "ls && rm -rf /"]})
+        refused = await session.call_tool("shell", {"command": ["rm", "-rf", "/"]})
+        allowed = await session.call_tool("shell", {"command": ["ls"]})
+        return check, named, decide, refused, allowed
+
+    check, named, decide, refused, allowed = session_run(server_params(identity, "--rules", "default"), body)
+    c = structured(check)
+    assert c["decision"] == "forbidden"
+    prefixes = [m["prefixRuleMatch"]["matchedPrefix"] for m in c["matchedRules"]]
+    assert prefixes == [["git", "push"], ["git", "push", "--force", "origin", "main"]]
+    assert structured(named)["decision"] == "forbidden"
+    d = structured(decide)
+    assert d["decision"] == "forbidden" and d["outcome"] == "reject"
+    r = structured(refused)
+    assert r["exit_code"] is None and "rejected" in r["refused"]
+    assert structured(allowed)["exit_code"] == 0
+
+
+def test_bad_rules_fail_before_serving(identity, scratch):
+    bad = scratch / "bad.rules"
+    bad.write_text('prefix_rule(pattern=["a"], decision="deny")\n')
+    r = identity.run(identity.sandbox_argv("mcp", "--rules", str(bad)), input="")
+    assert r.returncode == 1
+    assert f"{bad}:1" in r.stderr and "invalid decision: deny" in r.stderr
