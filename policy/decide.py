@@ -200,22 +200,35 @@ def decide(
             worst = max((m.decision for m in matches), key=_RANK.__getitem__)
             segments.append(Segment(command, worst, "rule", matches))
         else:
+            # A heredoc split keeps only the command's words; the body may be a script for a shell
+            # (`bash <<EOF rm -rf x EOF`), so the dangerous check looks at the whole argv then.
+            danger_argv = argv if split.complex else command.argv
             decision, why = _heuristic(
-                command.argv, appr, restricted, escalated or additional_permissions, split.complex
+                command.argv,
+                appr,
+                restricted,
+                escalated or additional_permissions,
+                split.complex,
+                danger_argv,
             )
             segments.append(Segment(command, decision, "heuristic", why=why))
     return _aggregate(argv, split, segments, appr, sandbox, restricted, escalated, requested_prefix)
 
 
 def _heuristic(
-    argv: list[str], appr: Approval, restricted: bool, wants_more: bool, complex_split: bool
+    argv: list[str],
+    appr: Approval,
+    restricted: bool,
+    wants_more: bool,
+    complex_split: bool,
+    danger_argv: list[str],
 ) -> tuple[DecisionKind, str]:
     """Codex's ``render_decision_for_unmatched_command`` (newest order)."""
     if wants_more and restricted:
         return ("forbidden" if appr.kind == "never" else "prompt"), "escalation"
     if appr.kind == "untrusted" and not complex_split and is_known_safe_command(argv):
         return "allow", "known-safe"
-    if command_might_be_dangerous(argv):
+    if command_might_be_dangerous(danger_argv):
         return ("forbidden" if appr.kind == "never" else "prompt"), "dangerous"
     if appr.kind == "untrusted":
         return "prompt", "untrusted"

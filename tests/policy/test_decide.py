@@ -124,6 +124,8 @@ HEURISTICS = [
     (["sudo", "env", "A=1", "rm", "-fr", "/"], "on-request", FULL, False, ("prompt", True, None, None)),
     (bash("for f in *; do rm -f $f; done"), "on-request", WW, False, ("prompt", False, None, None)),
     (["rm", "x"], "on-request", WW, False, ("allow", False, None, None)),  # `rm` is never proposed
+    (bash("bash <<EOF\nrm -rf x\nEOF"), "never", WW, False, ("forbidden", False, None, None)),
+    (bash("sh <<'X'\nrm -f y\nX"), "on-request", WW, False, ("prompt", False, None, None)),
     # granular
     (["rm", "-rf", "x"], "granular", WW, False, ("prompt", False, None, None)),
     (
