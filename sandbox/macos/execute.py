@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
 from sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
-from sandbox.model import ResolvedPolicy
+from sandbox.model import NetworkMode, ResolvedPolicy
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -29,11 +29,38 @@ def exit_status(returncode: int) -> int:
 
 
 def prepare(
-    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_port: int | None = None
+    policy: ResolvedPolicy,
+    argv: list[str],
+    env: Mapping[str, str],
+    *,
+    proxy_port: int | None = None,
+    proxy_url: str | None = None,
 ) -> MacosPlan:
     """Make the private temp folder and build the plan that uses it."""
     tmpdir = None if policy.share_tmp else tempfile.mkdtemp(prefix="cordon-sandbox.")
-    return build_plan(policy, argv, env, proxy_port=proxy_port, tmpdir=tmpdir)
+    return build_plan(policy, argv, env, proxy_port=proxy_port, proxy_url=proxy_url, tmpdir=tmpdir)
+
+
+def start_proxy(policy: ResolvedPolicy):
+    """The domain-filtering proxy on a fresh host loopback port, with a per-run credential.
+
+    On macOS there is no network namespace: the proxy listens on the host's loopback and
+    the profile lets the command reach only that port. The credential keeps other local
+    processes from using it as an open relay.
+    """
+    from netproxy.api import start
+
+    net = policy.network
+    try:
+        return start(
+            net.allow_domains,
+            net.deny_domains,
+            resolve=net.resolve or None,
+            listen=("127.0.0.1", 0),
+            net_log=net.net_log,
+        )
+    except (ValueError, OSError) as e:
+        raise SandboxError(f"could not start the network proxy: {e}") from e
 
 
 def run(plan: MacosPlan, *, platform: str | None = None) -> int:
@@ -80,11 +107,34 @@ def _run(plan: MacosPlan, platform: str) -> int:
 
 
 def main(
-    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_port: int | None = None
+    policy: ResolvedPolicy,
+    argv: list[str],
+    env: Mapping[str, str],
+    *,
+    proxy_port: int | None = None,
+    platform: str | None = None,
 ) -> int:
-    """Prepare and run; a setup failure becomes exit 125 with the reason on stderr."""
+    """Prepare and run; a setup failure becomes exit 125 with the reason on stderr.
+
+    In proxy mode without a ``proxy_port``, starts Cordon's proxy for the run's duration.
+    """
+    proxy = None
     try:
-        return run(prepare(policy, argv, env, proxy_port=proxy_port))
+        proxy_url = None
+        if policy.network.mode == NetworkMode.PROXY and proxy_port is None:
+            if (platform or sys.platform) != "darwin":
+                raise SandboxError(
+                    f"the macOS backend runs only on macOS (this is {platform or sys.platform})"
+                )
+            proxy = start_proxy(policy)
+            proxy_port, proxy_url = proxy.address[1], proxy.url
+        plan = prepare(policy, argv, env, proxy_port=proxy_port, proxy_url=proxy_url)
+        for note in plan.notes:
+            print(f"sandbox: {note}", file=sys.stderr)
+        return run(plan, platform=platform)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return EXIT_SETUP_FAILED
+    finally:
+        if proxy is not None:
+            proxy.stop()

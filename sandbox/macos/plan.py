@@ -67,13 +67,15 @@ def build_plan(
     env: Mapping[str, str],
     *,
     proxy_port: int | None = None,
+    proxy_url: str | None = None,
     tmpdir: str | None = None,
 ) -> MacosPlan:
     """Plan ``argv`` under ``policy`` on macOS.
 
     ``env`` is the parent environment; the command gets ``apply_env_policy(policy.env, env)``
     plus the sandbox markers. ``proxy_port``: the local proxy's loopback port in PROXY mode
-    (else the loopback ports in the *_PROXY variables are used; none means no network).
+    (else the loopback ports in the *_PROXY variables are used; none means no network);
+    ``proxy_url``: what *_PROXY should say (e.g. with the proxy's credential).
     ``tmpdir``: the private temp folder (``run`` makes one; None shows a placeholder).
     """
     if not argv:
@@ -90,7 +92,7 @@ def build_plan(
             if not (isinstance(proxy_port, int) and 0 < proxy_port < 65536):
                 raise ConfigError(f"proxy port out of range: {proxy_port!r}", field="network.proxy_port")
             ports = [proxy_port]
-            url = f"http://127.0.0.1:{proxy_port}"
+            url = proxy_url or f"http://127.0.0.1:{proxy_port}"
             for var in PROXY_VARS:
                 child_env[var] = url
             child_env["NO_PROXY"] = child_env["no_proxy"] = ""

@@ -132,3 +132,60 @@ def test_command_runs_in_a_new_session(tmp_path, stand_in):
     )
     assert execute.run(plan, platform="darwin") == 0
     assert int(out.read_text()) != os.getsid(0)
+
+
+FETCH = """
+import os, sys, urllib.request
+proxy = os.environ["HTTP_PROXY"]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy}))
+out = []
+for url in sys.argv[1:]:
+    try:
+        out.append(str(opener.open(url, timeout=5).status))
+    except urllib.error.HTTPError as e:
+        out.append(str(e.code))
+    except Exception as e:
+        out.append(type(e).__name__)
+open(os.environ["RESULT"], "w").write(proxy + "\\n" + " ".join(out))
+"""
+
+
+@pytest.mark.network
+def test_proxy_mode_starts_cordons_proxy_and_allows_only_its_port(tmp_path, stand_in, http_server):
+    from sandbox.model import NetworkMode, NetworkPolicy
+
+    result = tmp_path / "result"
+    policy = resolved(
+        workspace=str(tmp_path),
+        network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["allowed.localhost"]),
+    )
+    env = {"PATH": os.environ["PATH"], "RECORD": str(stand_in), "RESULT": str(result)}
+    argv = [
+        sys.executable,
+        "-c",
+        FETCH,
+        f"http://allowed.localhost:{http_server.port}/",
+        "http://denied.test/",
+    ]
+    assert execute.main(policy, argv, env, platform="darwin") == 0
+    proxy_url, statuses = result.read_text().split("\n")
+    port = int(proxy_url.rsplit(":", 1)[1])
+    assert proxy_url.startswith("http://cordon:") and "@127.0.0.1:" in proxy_url  # per-run credential
+    assert statuses.split()[0] == "200" and statuses.split()[1] != "200"
+    recorded = stand_in.read_text().split("\0")
+    profile = recorded[recorded.index("-p") + 1]
+    assert f'(allow network-outbound (remote ip "localhost:{port}"))' in profile
+    assert profile.count("(allow network-outbound") == 1
+    # the proxy is gone after the run
+    import socket
+
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_proxy_mode_off_macos_refuses_before_starting_anything(tmp_path, capsys):
+    from sandbox.model import NetworkMode, NetworkPolicy
+
+    policy = resolved(workspace=str(tmp_path), network=NetworkPolicy(mode=NetworkMode.PROXY))
+    assert execute.main(policy, ["true"], {}) == 125
+    assert "only on macOS" in capsys.readouterr().err
