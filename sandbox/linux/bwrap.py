@@ -161,8 +161,8 @@ def build_bwrap_args(
             ro_bind(p)
 
     for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets)):
-        if not share_tmp and _within(p, "/tmp"):
-            continue  # hidden by the private /tmp already
+        if not share_tmp and _within(p, "/tmp") and not any(_within(p, r) for r in roots):
+            continue  # hidden by the private /tmp already (only bound roots show through)
         st = _lstat(p)
         if st is None:
             continue
