@@ -1,0 +1,316 @@
+"""Applying a parsed patch: Codex's semantics and texts, but all-or-nothing.
+
+Codex applies hunk after hunk and stops at the first failure, leaving earlier writes in place.
+Cordon does it in two phases:
+
+1. **Stage**: run every hunk against an in-memory overlay of the tree (reads see earlier hunks'
+   writes and deletes), computing all new contents and predicting each filesystem failure Codex
+   would hit. Nothing is written; a failure here is reported with Codex's text.
+2. **Commit**: perform the staged operations in Codex's order, journalling how to undo each
+   (original bytes, created files and directories, deleted files parked under a hidden name).
+   If any operation fails (e.g. disk full, a race), the journal is replayed backwards so the tree
+   is byte-identical to before, then the error is reported.
+
+Writes go through the existing file (same inode, mode, owner; symlinks followed) exactly like
+Codex's ``fs::write``; a deleted symlink is removed itself, not its target.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import itertools
+import os
+import posixpath
+import stat
+from dataclasses import dataclass, field
+
+from policy.errors import PatchError
+from policy.patch.model import AddFile, DeleteFile, Patch, UpdateFile
+from policy.patch.parser import parse_patch
+from policy.patch.seek import compute_update
+
+_MISSING = object()
+_counter = itertools.count()
+
+
+@dataclass
+class ApplyResult:
+    """What ``codex --codex-run-as-apply-patch`` would print, and its exit code."""
+
+    stdout: str
+    stderr: str
+    exit_code: int
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rolled_back: bool = False  # the commit failed part-way and every change was undone
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file a patch touches, with absolute (lexically normalised) paths."""
+
+    kind: str  # "add" | "delete" | "update"
+    path: str
+    move_path: str | None = None
+    new_content: str | None = None  # for add/update: what will be written
+
+
+@dataclass
+class _Op:
+    kind: str  # "mkdir" | "write" | "delete"
+    path: str  # physical path acted on
+    display: str  # the path Codex names in its error
+    data: bytes = b""
+
+
+def absolute(cwd: str, path: str) -> str:
+    """Join ``path`` to ``cwd`` and normalise lexically (``.``/``..``, no symlinks), as Codex does."""
+    joined = path if os.path.isabs(path) else os.path.join(cwd, path)
+    norm = posixpath.normpath(joined)
+    return "/" + norm.lstrip("/") if norm.startswith("//") else norm
+
+
+def _io_message(e: OSError) -> str:
+    # Rust formats io::Error as "<strerror> (os error N)".
+    if e.errno is None:
+        return str(e)
+    return f"{os.strerror(e.errno)} (os error {e.errno})"
+
+
+def _utf8_message(e: UnicodeDecodeError) -> str:
+    # Rust's Utf8Error wording.
+    if e.reason == "unexpected end of data":
+        return f"incomplete utf-8 byte sequence from index {e.start}"
+    return f"invalid utf-8 sequence of {e.end - e.start} bytes from index {e.start}"
+
+
+class _Stage:
+    """An overlay of the tree: physical path -> new text (str) or None (deleted)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, str | None] = {}
+        self.dirs: set[str] = set()
+        self.ops: list[_Op] = []
+
+    def follow(self, path: str) -> str:
+        # A name this patch already deleted or wrote is no longer (or not yet) a symlink.
+        direct = self.nofollow(path)
+        return direct if direct in self.files else os.path.realpath(path)
+
+    @staticmethod
+    def nofollow(path: str) -> str:
+        return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+    def is_dir(self, phys: str) -> bool:
+        if phys in self.dirs:
+            return True
+        return self.files.get(phys, _MISSING) is _MISSING and os.path.isdir(phys)
+
+    def read(self, abs_path: str) -> str:
+        prefix = f"Failed to read file to update {abs_path}: "
+        phys = self.follow(abs_path)
+        state = self.files.get(phys, _MISSING)
+        if state is None:
+            raise PatchError(prefix + _io_message(OSError(_errno.ENOENT, "")), kind="apply")
+        if isinstance(state, str):
+            return state
+        try:
+            st = os.stat(phys)
+            if not stat.S_ISREG(st.st_mode):
+                raise PatchError(f"{prefix}path `{abs_path}` is not a file", kind="apply")
+            with open(phys, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise PatchError(prefix + _io_message(e), kind="apply") from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PatchError(prefix + _utf8_message(e), kind="apply") from None
+
+    def make_dirs(self, abs_dir: str, display: str) -> None:
+        missing: list[str] = []
+        d = abs_dir
+        while not self.is_dir(self.follow(d)):
+            phys = self.follow(d)
+            if os.path.lexists(d) or isinstance(self.files.get(phys), str):
+                raise PatchError(f"Failed to write file {display}", kind="apply")
+            missing.append(d)
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        for d in reversed(missing):
+            if not os.access(self._nearest_existing(d), os.W_OK):
+                raise PatchError(f"Failed to write file {display}", kind="apply")
+            phys = self.follow(d)
+            self.dirs.add(phys)
+            self.ops.append(_Op("mkdir", phys, display))
+
+    def _nearest_existing(self, d: str) -> str:
+        parent = os.path.dirname(d)
+        while parent not in ("", "/") and not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        return parent or "/"
+
+    def write(self, abs_path: str, text: str, display: str) -> None:
+        phys = self.follow(abs_path)
+        parent = os.path.dirname(phys)
+        fail = PatchError(f"Failed to write file {display}", kind="apply")
+        if self.is_dir(phys) or not self.is_dir(parent):
+            raise fail
+        state = self.files.get(phys, _MISSING)
+        if state is _MISSING and os.path.exists(phys):
+            if not os.access(phys, os.W_OK):
+                raise fail
+        elif parent not in self.dirs and not os.access(parent, os.W_OK):
+            raise fail
+        self.files[phys] = text
+        self.ops.append(_Op("write", phys, display, text.encode("utf-8")))
+
+    def delete(self, abs_path: str, message: str) -> None:
+        phys = self.nofollow(abs_path)
+        state = self.files.get(phys, _MISSING)
+        if state is None:
+            raise PatchError(message, kind="apply")
+        if state is _MISSING:
+            # Codex removes only what resolves to a regular file (a symlink to one: the link itself).
+            if not os.path.isfile(phys):
+                raise PatchError(message, kind="apply")
+            if not os.access(os.path.dirname(phys), os.W_OK):
+                raise PatchError(message, kind="apply")
+        self.files[phys] = None
+        self.ops.append(_Op("delete", phys, message))
+
+
+def stage_patch(patch: Patch, cwd: str) -> tuple[list[Change], list[_Op]]:
+    """Phase 1: compute every change without touching the tree; raise PatchError as Codex would fail."""
+    stage = _Stage()
+    changes: list[Change] = []
+    for hunk in patch.hunks:
+        path = absolute(cwd, hunk.path)
+        if isinstance(hunk, AddFile):
+            stage.make_dirs(os.path.dirname(path), path)
+            stage.write(path, hunk.contents, path)
+            changes.append(Change("add", path, None, hunk.contents))
+        elif isinstance(hunk, DeleteFile):
+            stage.delete(path, f"Failed to delete file {path}")
+            changes.append(Change("delete", path))
+        elif isinstance(hunk, UpdateFile):
+            new = compute_update(stage.read(path), hunk.chunks, path)
+            if hunk.move_path is not None:
+                dest = absolute(cwd, hunk.move_path)
+                stage.make_dirs(os.path.dirname(dest), dest)
+                stage.write(dest, new, dest)
+                # Deliberate difference: Codex deletes a file "moved" onto itself; Cordon keeps it.
+                if stage.follow(dest) != stage.follow(path):
+                    stage.delete(path, f"Failed to remove original {path}")
+                changes.append(Change("update", path, dest, new))
+            else:
+                stage.write(path, new, path)
+                changes.append(Change("update", path, None, new))
+    return changes, stage.ops
+
+
+def _commit(ops: list[_Op]) -> tuple[PatchError | None, list[str]]:
+    """Phase 2: perform ``ops`` in order; on failure undo all of them. Returns (error, rollback problems)."""
+    undo: list[tuple[str, str, object]] = []
+    parked: list[str] = []
+    failed: PatchError | None = None
+    for op in ops:
+        try:
+            if op.kind == "mkdir":
+                os.mkdir(op.path)
+                undo.append(("rmdir", op.path, None))
+            elif op.kind == "write":
+                try:
+                    with open(op.path, "rb") as f:
+                        undo.append(("restore", op.path, f.read()))
+                except FileNotFoundError:
+                    undo.append(("unlink", op.path, None))
+                with open(op.path, "wb") as f:
+                    f.write(op.data)
+            else:
+                hidden = os.path.join(
+                    os.path.dirname(op.path),
+                    f".{os.path.basename(op.path)}.cordon-patch-{os.getpid()}-{next(_counter)}",
+                )
+                os.rename(op.path, hidden)
+                undo.append(("rename", hidden, op.path))
+                parked.append(hidden)
+        except OSError:
+            failed = PatchError(
+                op.display if op.kind == "delete" else f"Failed to write file {op.display}", kind="apply"
+            )
+            break
+    if failed is None:
+        for hidden in parked:
+            try:
+                os.unlink(hidden)
+            except OSError:
+                pass
+        return None, []
+    problems: list[str] = []
+    for action, path, extra in reversed(undo):
+        try:
+            if action == "rmdir":
+                os.rmdir(path)
+            elif action == "restore":
+                with open(path, "wb") as f:
+                    f.write(extra)  # type: ignore[arg-type]
+            elif action == "unlink":
+                os.unlink(path)
+            else:
+                os.rename(path, extra)  # type: ignore[arg-type]
+        except OSError as e:
+            problems.append(f"{action} {path}: {e.strerror}")
+    return failed, problems
+
+
+def _summary(patch: Patch) -> tuple[list[str], list[str], list[str]]:
+    added, modified, deleted = [], [], []
+    for hunk in patch.hunks:
+        if isinstance(hunk, AddFile):
+            added.append(hunk.path)
+        elif isinstance(hunk, DeleteFile):
+            deleted.append(hunk.path)
+        else:
+            modified.append(hunk.move_path if hunk.move_path is not None else hunk.path)
+    return added, modified, deleted
+
+
+def error_text(e: PatchError) -> str:
+    """The line Codex's applier prints on stderr for ``e``."""
+    if e.kind == "invalid_patch":
+        return f"Invalid patch: {e.message}"
+    if e.kind == "invalid_hunk":
+        return f"Invalid patch hunk on line {e.line}: {e.message}"
+    return e.message
+
+
+def apply_patch(patch: str | Patch, *, cwd: str | os.PathLike[str] | None = None) -> ApplyResult:
+    """Apply ``patch`` under ``cwd`` (default: the current directory) all-or-nothing.
+
+    Output and exit code match ``codex --codex-run-as-apply-patch``; on failure the tree is unchanged.
+    """
+    base = os.path.realpath(os.fspath(cwd) if cwd is not None else os.getcwd())
+    try:
+        parsed = patch if isinstance(patch, Patch) else parse_patch(patch)
+    except PatchError as e:
+        return ApplyResult("", error_text(e) + "\n", 1)
+    if not parsed.hunks:
+        return ApplyResult("", "No files were modified.\n", 1)
+    try:
+        _, ops = stage_patch(parsed, base)
+    except PatchError as e:
+        return ApplyResult("", error_text(e) + "\n", 1)
+    failed, problems = _commit(ops)
+    if failed is not None:
+        text = error_text(failed) + "\n"
+        for problem in problems:
+            text += f"cordon: rollback incomplete: {problem}\n"
+        return ApplyResult("", text, 1, rolled_back=not problems)
+    added, modified, deleted = _summary(parsed)
+    out = ["Success. Updated the following files:"]
+    out += [f"A {p}" for p in added] + [f"M {p}" for p in modified] + [f"D {p}" for p in deleted]
+    return ApplyResult("\n".join(out) + "\n", "", 0, added, modified, deleted)

@@ -1,0 +1,268 @@
+"""May this patch be applied without asking? Codex's ``assess_patch_safety``, plus two link checks.
+
+Every affected path (add, delete, update, move source and destination) is resolved against the
+effective cwd and normalised lexically, then must lie inside a writable root and not inside a
+protected metadata directory (``.git``, ``.codex``, ``.agents`` directly under a root, whether or
+not it exists; also the directory a ``.git`` file points to). Then, as Codex decides:
+
+=============================  ==============================================================
+approval ``untrusted``         ask, always
+every path writable            auto-approve: unsandboxed under danger-full-access/external,
+                               sandboxed when a platform sandbox exists; else ask (or reject)
+some path not writable         ask, or reject under ``never`` / granular without sandbox approval
+=============================  ==============================================================
+
+Beyond Codex (which leaves these to its kernel sandbox at write time), a path also counts as not
+writable when its existing parent directory (or the file itself, if a symlink) resolves outside the
+writable roots or into a protected directory, and when a file to be written has more than one hard
+link (the write would change the other names too). Pure reads of the filesystem; nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from policy.errors import PatchError
+from policy.patch.apply import absolute, stage_patch
+from policy.patch.model import AddFile, DeleteFile, Patch
+from policy.patch.parser import parse_patch
+
+PROTECTED_NAMES = (".git", ".codex", ".agents")
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
+APPROVALS = ("untrusted", "on-failure", "on-request", "never", "granular")
+
+REASON_EMPTY = "empty patch"
+REASON_READ_ONLY = "writing is blocked by read-only sandbox; rejected by user approval settings"
+REASON_OUTSIDE = "writing outside of the project; rejected by user approval settings"
+
+Decision = Literal["auto-approve", "ask", "reject"]
+
+
+@dataclass(frozen=True)
+class PatchChange:
+    """One affected file, with absolute paths (``move_path`` for a renamed update)."""
+
+    path: str
+    kind: Literal["add", "delete", "update"]
+    move_path: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "kind": self.kind, "movePath": self.move_path}
+
+
+@dataclass(frozen=True)
+class PathProblem:
+    """Why one path is not auto-writable."""
+
+    path: str
+    problem: str
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class PatchAssessment:
+    """The verdict on a patch. ``sandboxed`` says whether an auto-approved patch must be applied
+    under the platform sandbox."""
+
+    decision: Decision
+    sandboxed: bool
+    reason: str | None
+    changes: list[PatchChange] = field(default_factory=list)
+    problems: list[PathProblem] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "decision": self.decision,
+            "sandboxed": self.sandboxed,
+            "reason": self.reason,
+            "changes": [c.to_dict() for c in self.changes],
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def parse_approval(text: str) -> tuple[str, bool]:
+    """``(kind, sandbox_approval)`` from ``untrusted``/``on-request``/``on-failure``/``never``/``granular``
+    (``granular:sandbox_approval=false`` and ``rules=...`` accepted, ``unless-trusted`` = untrusted)."""
+    kind, _, options = text.strip().partition(":")
+    kind = {"unless-trusted": "untrusted"}.get(kind, kind)
+    if kind not in APPROVALS:
+        raise ValueError(f"unknown approval policy {text!r}; expected one of {', '.join(APPROVALS)}")
+    sandbox_approval = True
+    if options:
+        if kind != "granular":
+            raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
+        for item in options.split(","):
+            key, _, value = item.strip().partition("=")
+            if key not in ("rules", "sandbox_approval") or value not in ("true", "false"):
+                raise ValueError(
+                    f"bad granular option {item.strip()!r}; expected sandbox_approval=true|false"
+                )
+            if key == "sandbox_approval":
+                sandbox_approval = value == "true"
+    return kind, sandbox_approval
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _first_component(path: str, root: str) -> str | None:
+    rest = path[len(root.rstrip("/")) + 1 :] if path != root else ""
+    return rest.split("/", 1)[0] if rest else None
+
+
+def _gitdir_target(root: str) -> str | None:
+    """Where ``<root>/.git`` points when it is a ``gitdir: X`` file (worktrees, submodules)."""
+    try:
+        with open(os.path.join(root, ".git"), encoding="utf-8") as f:
+            first = f.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    return absolute(root, first[len("gitdir:") :].strip())
+
+
+class _Roots:
+    """Writable roots, lexically (as Codex compares) and resolved (for the link checks)."""
+
+    def __init__(self, roots: Iterable[str]) -> None:
+        self.lexical = list(dict.fromkeys(roots))
+        self.real = list(dict.fromkeys(os.path.realpath(r) for r in self.lexical))
+        extra = [g for r in self.lexical if (g := _gitdir_target(r))]
+        self.protected_dirs = extra + [os.path.realpath(g) for g in extra]
+
+    def lexical_problem(self, path: str) -> str | None:
+        containing = [r for r in self.lexical if _inside(path, r)]
+        if not containing:
+            return "outside the writable roots"
+        return self._protected(path, containing)
+
+    def _protected(self, path: str, containing: Sequence[str]) -> str | None:
+        for root in containing:
+            name = _first_component(path, root)
+            if name in PROTECTED_NAMES:
+                return f"inside protected {name} of writable root {root}"
+        for gitdir in self.protected_dirs:
+            if _inside(path, gitdir):
+                return f"inside the git directory {gitdir}"
+        return None
+
+    def resolved_problem(self, path: str, writes: bool) -> str | None:
+        """The link checks: where the write really lands."""
+        parent = os.path.dirname(path)
+        while not os.path.lexists(parent) and parent != os.path.dirname(parent):
+            parent = os.path.dirname(parent)
+        target = os.path.join(os.path.realpath(parent), os.path.relpath(path, parent))
+        if os.path.islink(path) and writes:
+            target = os.path.realpath(path)
+        real = os.path.normpath(target)
+        containing = [r for r in self.real if _inside(real, r)]
+        if not containing:
+            return f"resolves through a symlink to {real}, outside the writable roots"
+        protected = self._protected(real, containing)
+        if protected:
+            return f"resolves through a symlink to {real}, {protected}"
+        if writes:
+            try:
+                st = os.stat(real)
+            except OSError:
+                return None
+            if os.path.isfile(real) and st.st_nlink > 1:
+                return f"has {st.st_nlink} hard links; writing it would change the other names too"
+        return None
+
+
+def _changes(patch: Patch, cwd: str) -> list[PatchChange]:
+    out = []
+    for hunk in patch.hunks:
+        path = absolute(cwd, hunk.path)
+        if isinstance(hunk, AddFile):
+            out.append(PatchChange(path, "add"))
+        elif isinstance(hunk, DeleteFile):
+            out.append(PatchChange(path, "delete"))
+        else:
+            move = absolute(cwd, hunk.move_path) if hunk.move_path is not None else None
+            out.append(PatchChange(path, "update", move))
+    return out
+
+
+def _problems(changes: Sequence[PatchChange], roots: _Roots, link_checks: bool) -> list[PathProblem]:
+    found: list[PathProblem] = []
+    for change in changes:
+        # (path, is it written through?) -- a delete or a move source is removed, not written.
+        targets = [(change.path, change.kind != "delete" and change.move_path is None)]
+        if change.move_path is not None:
+            targets.append((change.move_path, True))
+        for path, writes in targets:
+            problem = roots.lexical_problem(path)
+            if problem is None and link_checks:
+                problem = roots.resolved_problem(path, writes)
+            if problem is not None:
+                found.append(PathProblem(path, problem))
+    return found
+
+
+def assess_patch(
+    patch: str | Patch,
+    *,
+    cwd: str | os.PathLike[str],
+    writable_roots: Iterable[str | os.PathLike[str]] = (),
+    sandbox: str = "workspace-write",
+    approval: str = "on-request",
+    platform_sandbox: bool = True,
+    verify: bool = True,
+    link_checks: bool = True,
+) -> PatchAssessment:
+    """Decide whether ``patch`` (applied in ``cwd``, the *effective* cwd) may run without asking.
+
+    ``writable_roots`` are added to ``cwd`` (relative ones are taken from ``cwd``). With ``verify``
+    the patch must apply to the current tree first, as Codex requires (else PatchError, kind
+    "apply"). A malformed patch raises PatchError with its line.
+    """
+    if sandbox not in SANDBOX_MODES:
+        raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    kind, sandbox_approval = parse_approval(approval)
+    base = absolute("/", os.path.abspath(os.fspath(cwd)))
+    parsed = patch if isinstance(patch, Patch) else parse_patch(patch)
+    if verify and parsed.hunks:
+        stage_patch(parsed, base)
+    changes = _changes(parsed, base)
+    if not changes:
+        return PatchAssessment("reject", False, REASON_EMPTY, changes)
+    rejects = kind == "never" or (kind == "granular" and not sandbox_approval)
+    refusal = REASON_READ_ONLY if sandbox == "read-only" else REASON_OUTSIDE
+
+    if sandbox in ("danger-full-access", "external"):
+        problems: list[PathProblem] = []
+    elif sandbox == "read-only":
+        problems = [PathProblem(c.path, "the sandbox is read-only") for c in changes]
+    else:
+        roots = _Roots([base, *(absolute(base, os.fspath(r)) for r in writable_roots)])
+        problems = _problems(changes, roots, link_checks)
+
+    if kind == "untrusted":
+        return PatchAssessment(
+            "ask", False, "approval policy is untrusted: every patch is asked", changes, problems
+        )
+    constrained = not problems or kind == "on-failure"  # legacy on-failure skipped the path check
+    if constrained:
+        if sandbox in ("danger-full-access", "external"):
+            return PatchAssessment("auto-approve", False, None, changes, problems)
+        if platform_sandbox:
+            return PatchAssessment("auto-approve", True, None, changes, problems)
+        if rejects:
+            return PatchAssessment("reject", False, refusal, changes, problems)
+        return PatchAssessment("ask", False, "no platform sandbox to contain the write", changes, problems)
+    if rejects:
+        return PatchAssessment("reject", False, refusal, changes, problems)
+    first = problems[0]
+    return PatchAssessment("ask", False, f"{first.path}: {first.problem}", changes, problems)
+
+
+__all__ = ["PatchAssessment", "PatchChange", "PatchError", "PathProblem", "assess_patch", "parse_approval"]
