@@ -271,7 +271,7 @@ def _aggregate(
         heuristic = next(s for s in segments if s.decision == "forbidden")
         if heuristic.why == "dangerous":
             return result("forbidden", False, f"`{cmd}` rejected: {REASON_FORCED_RM}", None)
-        return result("forbidden", False, REASON_NEVER, None)
+        return result("forbidden", False, f"`{cmd}` rejected: blocked by policy", None)
 
     bypass_if_approved = escalated or not restricted
     if overall == "prompt":

@@ -92,7 +92,13 @@ HEURISTICS = [
     (["cargo", "build"], "on-request", "external", False, ("allow", True, None, None)),
     # never: the sandbox is the only guard; nothing can be asked
     (["cargo", "build"], "never", WW, False, ("allow", False, None, ["cargo", "build"])),
-    (["cargo", "build"], "never", WW, True, ("forbidden", False, REASON_NEVER, None)),
+    (
+        ["cargo", "build"],
+        "never",
+        WW,
+        True,
+        ("forbidden", False, "`cargo build` rejected: blocked by policy", None),
+    ),
     (["cargo", "build"], "never", FULL, False, ("allow", True, None, None)),
     # on-failure (legacy): like never for allows, but it can still ask
     (["cargo", "build"], "on-failure", WW, False, ("allow", False, None, ["cargo", "build"])),
