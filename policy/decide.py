@@ -307,7 +307,7 @@ def _aggregate(
     plain = all(not s.command.redirects and not s.command.assignments for s in segments)
     bypass = (all_rules and plain) or not restricted
     amendment = None
-    if not bypass and not split.complex:
+    if not bypass and not split.complex and appr.kind != "never":  # under never nobody is asked
         first = next((s.command.argv for s in segments if s.source == "heuristic"), None)
         if first is not None and _proposable(first):
             amendment = first  # offered in case the sandboxed run fails

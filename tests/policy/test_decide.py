@@ -91,7 +91,7 @@ HEURISTICS = [
     (["cargo", "build"], "on-request", FULL, True, ("allow", True, None, None)),
     (["cargo", "build"], "on-request", "external", False, ("allow", True, None, None)),
     # never: the sandbox is the only guard; nothing can be asked
-    (["cargo", "build"], "never", WW, False, ("allow", False, None, ["cargo", "build"])),
+    (["cargo", "build"], "never", WW, False, ("allow", False, None, None)),  # nobody to ask
     (
         ["cargo", "build"],
         "never",
