@@ -679,11 +679,14 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     buf = b""
     while True:
         i = buf.find(b"\r\n\r\n")
-        if i >= 0:
-            return buf[: i + 4], buf[i + 4 :]
-        j = buf.find(b"\n\n")
-        if j >= 0:
-            return buf[: j + 2], buf[j + 2 :]
+        end = i + 4 if i >= 0 else -1
+        if end < 0:
+            j = buf.find(b"\n\n")
+            end = j + 2 if j >= 0 else -1
+        if end > MAX_HEAD or (end < 0 and len(buf) > MAX_HEAD):
+            raise _HeadTooLarge
+        if end >= 0:
+            return buf[:end], buf[end:]
         if len(buf) > MAX_HEAD:
             raise _HeadTooLarge
         chunk = sock.recv(65536)
