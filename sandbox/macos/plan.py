@@ -112,9 +112,11 @@ def build_plan(
 
     profile = render(policy, tmpdir=private_tmp, proxy_ports=ports, host_tmpdir=host_tmpdir)
 
+    # The same markers as on Linux (sandbox.linux.assemble.sandbox_env).
     child_env["CORDON_SANDBOX"] = "seatbelt"
-    if policy.network.mode != NetworkMode.ON:
-        child_env["CORDON_SANDBOX_NETWORK_DISABLED"] = "1"
+    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode.value
+    if policy.network.mode == NetworkMode.OFF:
+        child_env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"  # what tools written for Codex look for
 
     out = [SANDBOX_EXEC, "-p", profile.text]
     for key, value in profile.params.items():

@@ -183,8 +183,14 @@ def environment_block(env: Mapping[str, str]) -> str:
     return "".join(f"{k}={v}\0" for k, v in items) + "\0"
 
 
-def build_plan(policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str]) -> WindowsPlan:
-    """Plan ``argv`` under ``policy`` on Windows (unelevated restricted token)."""
+def build_plan(
+    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_url: str | None = None
+) -> WindowsPlan:
+    """Plan ``argv`` under ``policy`` on Windows (unelevated restricted token).
+
+    ``proxy_url``: in proxy mode, the running local proxy (``run`` starts one); the
+    *_PROXY variables point there.
+    """
     if not argv:
         raise ConfigError("no command given", field="argv")
     if any("\0" in a for a in argv):
@@ -255,8 +261,10 @@ def build_plan(policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str]) 
         )
 
     child_env = apply_env_policy(policy.env, env)
-    child_env["CORDON_SANDBOX"] = "windows-restricted-token"
-    network = _network(policy, child_env)
+    # The same markers as on Linux (sandbox.linux.assemble.sandbox_env).
+    child_env["CORDON_SANDBOX"] = "windows"
+    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode.value
+    network = _network(policy, child_env, proxy_url)
     if not network.enforced:
         not_enforced.append(
             f"network={network.mode}: {network.method} is advisory; programs opening sockets bypass it"
@@ -274,7 +282,7 @@ def build_plan(policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str]) 
     )
 
 
-def _network(policy: ResolvedPolicy, child_env: dict[str, str]) -> NetworkPlan:
+def _network(policy: ResolvedPolicy, child_env: dict[str, str], proxy_url: str | None) -> NetworkPlan:
     mode = policy.network.mode
     limits = [
         "a per-identity firewall block needs a separate local user and one elevation: Windows "
@@ -286,7 +294,7 @@ def _network(policy: ResolvedPolicy, child_env: dict[str, str]) -> NetworkPlan:
         return NetworkPlan(mode="on", method="none", enforced=True, env={}, limits=[])
     if mode == NetworkMode.OFF:
         env = {v: DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": "localhost,127.0.0.1,::1"} | OFFLINE_ENV
-        env["CORDON_SANDBOX_NETWORK_DISABLED"] = "1"
+        env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
         child_env.update(env)
         return NetworkPlan(
             mode="off",
@@ -295,11 +303,11 @@ def _network(policy: ResolvedPolicy, child_env: dict[str, str]) -> NetworkPlan:
             env=env,
             limits=limits,
         )
-    env = {"CORDON_SANDBOX_NETWORK_DISABLED": "1"}
+    env = {v: proxy_url or DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": ""}
     child_env.update(env)
     return NetworkPlan(
         mode="proxy",
-        method="environment (*_PROXY set by the caller to the local proxy)",
+        method="environment (*_PROXY point at Cordon's proxy on host loopback; dead port until it runs)",
         enforced=False,
         env=env,
         limits=limits,

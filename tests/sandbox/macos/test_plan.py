@@ -114,7 +114,7 @@ def test_environment_policy_applies_and_markers_are_set():
     assert "DYLD_INSERT_LIBRARIES" not in plan.env
     assert plan.env["KEEP"] == "1"
     assert plan.env["CORDON_SANDBOX"] == "seatbelt"
-    assert plan.env["CORDON_SANDBOX_NETWORK_DISABLED"] == "1"
+    assert plan.env["CODEX_SANDBOX_NETWORK_DISABLED"] == "1"
     assert plan.env["TMPDIR"] == plan.env["TMP"] == "/private/tmp/cordon-sandbox.e" == plan.tmpdir
 
 
@@ -126,7 +126,7 @@ def test_environment_policy_inherit_core_and_set():
 
 def test_network_on_has_no_disabled_marker_and_proxy_sets_proxy_vars():
     on = build_plan(resolved(network=NetworkPolicy(mode=NetworkMode.ON)), ["true"], ENV, tmpdir="/tmp/t")
-    assert "CORDON_SANDBOX_NETWORK_DISABLED" not in on.env
+    assert "CODEX_SANDBOX_NETWORK_DISABLED" not in on.env
     px = build_plan(
         resolved(network=NetworkPolicy(mode=NetworkMode.PROXY)),
         ["true"],

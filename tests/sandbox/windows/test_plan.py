@@ -143,7 +143,7 @@ def test_network_off_is_advisory_environment():
     p = plan()
     assert p.network.mode == "off" and p.network.enforced is False
     assert p.env["HTTPS_PROXY"] == "http://127.0.0.1:9"
-    assert p.env["CORDON_SANDBOX_NETWORK_DISABLED"] == "1"
+    assert p.env["CODEX_SANDBOX_NETWORK_DISABLED"] == "1"
     assert any("Firewall" in x for x in p.network.limits)
 
 
@@ -161,7 +161,7 @@ def test_network_on_and_proxy():
 def test_environment_policy_applies():
     p = plan()
     assert "OPENAI_API_KEY" not in p.env and "AWS_SECRET_ACCESS_KEY" not in p.env
-    assert p.env["CORDON_SANDBOX"] == "windows-restricted-token"
+    assert p.env["CORDON_SANDBOX"] == "windows"
     q = build_plan(win_policy(env=EnvironmentPolicy(inherit="none", set={"A": "1"})), ["x"], ENV)
     assert "PATH" not in q.env and q.env["A"] == "1"
 

@@ -247,3 +247,43 @@ def test_package_run_turns_setup_failure_into_125(capsys):
     code = sandbox.windows.run(resolved(workspace=WS), ["cmd"], {})
     assert code == 125  # this host has no ctypes.windll
     assert "only on Windows" in capsys.readouterr().err
+
+
+def test_package_run_with_the_fake_returns_the_exit_code():
+    import sandbox.windows
+
+    fake = FakeWin32(exit_code=42)
+    assert (
+        sandbox.windows.run(resolved(workspace=WS, deny_sockets=[]), ["cmd", "/c", "exit 42"], {}, api=fake)
+        == 42
+    )
+    assert fake.handles == {} and fake.allocs == {}
+
+
+def test_package_run_in_proxy_mode_points_the_command_at_a_live_proxy_and_stops_it():
+    import socket
+
+    import sandbox.windows
+    from sandbox.model import NetworkMode, NetworkPolicy
+
+    seen = {}
+
+    class Probe(FakeWin32):
+        def CreateProcessAsUserW(self, token, app, cmdline, pa, ta, inherit, flags, env, cwd, si_ref, pi_ref):
+            block = env[: len(env) - 1]
+            seen.update(kv.split("=", 1) for kv in block.split("\0") if kv)
+            port = int(seen["HTTPS_PROXY"].rsplit(":", 1)[1])
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()  # the proxy is up
+            seen["port"] = port
+            return super().CreateProcessAsUserW(
+                token, app, cmdline, pa, ta, inherit, flags, env, cwd, si_ref, pi_ref
+            )
+
+    fake = Probe()
+    policy = resolved(
+        workspace=WS, deny_sockets=[], network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["x.test"])
+    )
+    assert sandbox.windows.run(policy, ["curl", "https://x.test"], {}, api=fake) == 0
+    assert seen["HTTPS_PROXY"].startswith("http://cordon:") and seen["HTTP_PROXY"] == seen["HTTPS_PROXY"]
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", seen["port"]), timeout=1).close()
