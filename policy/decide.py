@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from policy.safety import command_might_be_dangerous, data, is_known_safe_command
+from policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
 from policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
 DecisionKind = Literal["allow", "prompt", "forbidden"]
@@ -74,6 +74,8 @@ class RuleMatch:
     prefix: list[str]
     decision: DecisionKind
     justification: str | None = None
+    resolved_program: str | None = None  # set when an absolute argv[0] matched a bare-name rule
+    trusted_program: bool = True  # the resolved program is declared or in a system bin directory
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,26 @@ def rule_matches(policy: Any, argv: Sequence[str]) -> list[RuleMatch]:
     if policy is None:
         return []
     evaluation = policy.check(list(argv), resolve_host_executables=True)
+    declared = getattr(policy, "host_executables", {}) or {}
     out = []
     for item in json.loads(evaluation.to_json()).get("matchedRules", []):
         match = item.get("prefixRuleMatch")
         if match:
-            out.append(RuleMatch(list(match["matchedPrefix"]), match["decision"], match.get("justification")))
+            resolved = match.get("resolvedProgram")
+            trusted = (
+                resolved is None
+                or resolved in declared.get(os.path.basename(resolved), ())
+                or program_name(resolved) is not None
+            )
+            out.append(
+                RuleMatch(
+                    list(match["matchedPrefix"]),
+                    match["decision"],
+                    match.get("justification"),
+                    resolved,
+                    trusted,
+                )
+            )
     return out
 
 
@@ -303,7 +320,9 @@ def _aggregate(
 
     # allow: unsandboxed only if every command matched an explicit allow rule (Codex), and
     # (beyond Codex) none of them had a redirection or VAR= prefix the rule never saw.
-    all_rules = all(s.source == "rule" for s in segments)
+    # Beyond Codex: an allow rule for `git` reached through an undeclared path (`/tmp/git`) keeps
+    # the command sandboxed; Codex would run that binary unsandboxed.
+    all_rules = all(s.source == "rule" and all(m.trusted_program for m in s.matches) for s in segments)
     plain = all(not s.command.redirects and not s.command.assignments for s in segments)
     bypass = (all_rules and plain) or not restricted
     amendment = None
@@ -312,8 +331,12 @@ def _aggregate(
         if first is not None and _proposable(first):
             amendment = first  # offered in case the sandboxed run fails
     reason = None
-    if all_rules and not plain and restricted:
-        reason = "allowed by policy; kept in the sandbox because of a redirection or variable assignment"
+    if all(s.source == "rule" for s in segments) and restricted and not bypass:
+        reason = (
+            "allowed by policy; kept in the sandbox because of a redirection or variable assignment"
+            if not plain
+            else "allowed by policy; kept in the sandbox because the program path is not a declared host executable"
+        )
     return result("allow", bypass, reason, amendment)
 
 

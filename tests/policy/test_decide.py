@@ -535,3 +535,24 @@ def test_random_commands_always_get_a_consistent_decision(argv, approval, sandbo
         assert not is_banned_prefix(result.proposed_amendment)
     if approval == "never":
         assert result.decision != "prompt"  # nobody can be asked
+
+
+def test_basename_allow_through_an_undeclared_path_stays_sandboxed():
+    from policy import load_policy
+
+    declared = load_policy(
+        text='prefix_rule(pattern=["git", "status"])\nhost_executable(name="git", paths=["/opt/git/bin/git"])\n'
+    )
+    open_policy = load_policy(text='prefix_rule(pattern=["git", "status"])\n')
+    cases = [
+        (open_policy, ["git", "status"], True),
+        (open_policy, ["/usr/bin/git", "status"], True),  # system bin directory
+        (open_policy, ["/tmp/git", "status"], False),  # Codex would run /tmp/git unsandboxed
+        (open_policy, ["./git", "status"], False),
+        (declared, ["/opt/git/bin/git", "status"], True),  # declared host executable
+    ]
+    for policy, argv, bypass in cases:
+        result = decide(argv, policy=policy, approval="on-request", sandbox=WW)
+        assert (result.decision, result.bypass_sandbox) == ("allow", bypass), argv
+        if not bypass:
+            assert "host executable" in result.reason
