@@ -1,0 +1,176 @@
+"""End to end through ``sandbox run --allow-domain``: the proxy is the only way out, as root and as a user."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.network]
+
+if not shutil.which("curl"):
+    pytest.skip("curl is needed inside the sandbox for these tests", allow_module_level=True)
+
+
+def run(identity, *args: str, timeout: int = 60):
+    return identity.run(identity.sandbox_argv("run", *args), timeout=timeout)
+
+
+def test_allowed_and_denied_through_the_proxy(identity, http_server):
+    r = run(
+        identity,
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--",
+        "curl",
+        "-sS",
+        f"{http_server.url}/in",
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["path"] == "/in"
+    r = run(
+        identity,
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--",
+        "curl",
+        "-sS",
+        "-i",
+        "http://evil.test/",
+    )
+    assert "403" in r.stdout.splitlines()[0] and "X-Proxy-Error: not-allowed" in r.stdout
+    assert "network: 1 connection(s) denied: evil.test:80 (not-allowed)" in r.stderr
+
+
+def test_direct_connections_bypassing_the_proxy_fail(identity, http_server):
+    """No route out, nothing on the namespace's loopback, no unix sockets, no DNS."""
+    probe = r"""
+import os, socket, sys, errno
+port = int(sys.argv[1])
+results = {}
+def attempt(name, fn):
+    try:
+        fn()
+        results[name] = "OPEN"
+    except OSError as e:
+        results[name] = errno.errorcode.get(e.errno, str(e.errno))
+def tcp(host, p, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(2); s.connect((host, p)); s.close()
+attempt("loopback", lambda: tcp("127.0.0.1", port))
+attempt("loopback6", lambda: tcp("::1", port, socket.AF_INET6))
+attempt("public", lambda: tcp("93.184.216.34", 80))
+attempt("udp_dns", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("8.8.8.8", 53)))
+attempt("unix", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+attempt("resolve", lambda: socket.getaddrinfo("example.com", 80))
+print(results)
+"""
+    r = run(
+        identity,
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--",
+        sys.executable,
+        "-c",
+        probe,
+        str(http_server.port),
+    )
+    assert r.returncode == 0, r.stderr
+    res = eval(r.stdout)  # a dict literal printed by the probe
+    assert "OPEN" not in res.values(), res
+    assert res["loopback"] == "ECONNREFUSED"
+    assert res["public"] == "ENETUNREACH"
+    assert res["udp_dns"] == "ENETUNREACH"
+    assert res["unix"] in ("EPERM", "EACCES")
+    r = run(
+        identity,
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--",
+        "curl",
+        "-sS",
+        "--noproxy",
+        "*",
+        f"{http_server.url}/direct",
+    )
+    assert r.returncode == 7, r.stdout
+
+
+def test_proxy_socket_is_unreachable_for_the_command(identity, http_server):
+    """The bridge's unix socket is mounted, but the command cannot open AF_UNIX sockets to use it."""
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+        "    print('CREATED')\n"
+        "except OSError as e:\n"
+        "    print('refused', e.errno)\n"
+    )
+    r = run(identity, "--allow-domain", f"127.0.0.1:{http_server.port}", "--", sys.executable, "-c", probe)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("refused"), r.stdout
+
+
+def test_https_with_pinned_name_and_sni(identity, https_server):
+    cert = identity.workspace / "ca.pem"
+    shutil.copy(https_server.cert_file, cert)
+    cert.chmod(0o644)
+    port = https_server.port
+    r = run(
+        identity,
+        "--allow-domain",
+        f"allowed.test:{port}",
+        "--allow-domain",
+        f"127.0.0.1:{port}",
+        "--resolve",
+        "allowed.test:127.0.0.1",
+        "--",
+        "curl",
+        "-sS",
+        "--cacert",
+        str(cert),
+        f"https://allowed.test:{port}/secure",
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["path"] == "/secure"
+
+
+def test_allow_listed_localhost_goes_through_the_proxy(identity, http_server):
+    r = run(
+        identity,
+        "--allow-domain",
+        f"localhost:{http_server.port}",
+        "--",
+        "curl",
+        "-sS",
+        f"http://localhost:{http_server.port}/lh",
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["path"] == "/lh"
+
+
+def test_socks5_from_inside_and_net_log(identity, http_server):
+    log = identity.workspace / "net.jsonl"
+    r = run(
+        identity,
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--net-log",
+        str(log),
+        "--",
+        "sh",
+        "-c",
+        f'curl -sS -x "$ALL_PROXY" {http_server.url}/socks; curl -sS -x "$ALL_PROXY" http://evil.test/ ; exit 0',
+    )
+    assert r.returncode == 0, r.stderr
+    assert '"path": "/socks"' in r.stdout
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(x["proto"], x["verdict"]) for x in lines] == [("socks5", "allow"), ("socks5", "deny")]
+    assert lines[1]["host"] == "evil.test"
+
+
+def test_bad_pattern_is_a_config_error(identity):
+    r = run(identity, "--allow-domain", "*.1.2.3.4", "--", "true")
+    assert r.returncode != 0
+    assert "*.1.2.3.4" in r.stderr and "never match" in r.stderr
