@@ -271,5 +271,5 @@ def _network(policy: ResolvedPolicy, proxy_ports: list[int], socket_refs: list[s
     out.extend(f'  (global-name "{s}")' for s in NETWORK_MACH_SERVICES)
     out.append("  )")
     # Host control sockets stay unreachable even with the network on.
-    out.extend(f"(deny network-outbound (remote unix-socket (path-literal {ref})))" for ref in socket_refs)
+    out.extend(f"(deny network-outbound (remote unix-socket (subpath {ref})))" for ref in socket_refs)
     return out

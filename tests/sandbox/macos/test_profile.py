@@ -196,6 +196,8 @@ def test_host_control_sockets_are_unreadable_and_unreachable_with_network_on():
     # The one verdict that relies on Seatbelt's later-rule-wins order (an explicit deny
     # after the unfiltered network allow).
     assert p.decide("network-outbound", Query(unix_socket="/private/var/run/docker.sock")) == "deny"
+    assert p.decide("network-outbound", Query(unix_socket="/run/containerd/containerd.sock")) == "deny"
+    assert p.decide("network-outbound", Query(unix_socket="/private/tmp/app.sock")) == "allow"
     assert p.verdict("network-outbound", Query(remote="*:443")) == "allow"
 
 
