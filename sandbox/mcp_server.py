@@ -108,9 +108,9 @@ def build_server(cfg: ServerConfig):
         return policy_cache[names]
 
     def _decide(argv: list[str]):
-        import policy
+        from policy.decide import decide  # the function (policy.decide can be shadowed by the module)
 
-        return policy.decide(argv, policy=load(None), approval=cfg.approval, sandbox=cfg.mode)
+        return decide(argv, policy=load(None), approval=cfg.approval, sandbox=cfg.mode)
 
     @server.tool(
         description="Run a command inside Cordon's sandbox (writable: the workspace only; secrets "

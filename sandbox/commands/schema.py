@@ -9,8 +9,10 @@ later appears without a change here.
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import typer
+from pydantic import BaseModel, ConfigDict, Field
 
 # Public name -> "module:attribute". The first that imports wins for each name.
 MODELS: dict[str, tuple[str, ...]] = {
@@ -21,10 +23,58 @@ MODELS: dict[str, tuple[str, ...]] = {
     "Evaluation": ("policy.models:EvaluationModel", "policy.engine:Evaluation"),
     "RuleMatch": ("policy.models:RuleMatch",),
     "NetworkRule": ("policy.models:NetworkRule",),
-    "Decision": ("policy.decide:DecisionModel", "policy.decide:Decision"),
-    "PatchAssessment": ("policy.patch:PatchAssessment", "policy.patch.assess:PatchAssessment"),
+    # (not "policy.decide:...": importing that submodule would shadow the lazy policy.decide function)
+    "Decision": ("sandbox.commands.schema:DecisionWire",),
+    "PatchAssessment": ("policy.patch:PatchAssessmentModel", "sandbox.commands.schema:PatchAssessmentWire"),
     "SandboxResult": ("sandbox.api:SandboxResult",),
 }
+
+
+# policy.decide.Decision and policy.patch.PatchAssessment are dataclasses with a to_dict();
+# these describe that JSON (the tests validate real outputs against them, so drift shows).
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CommandWire(_Wire):
+    command: list[str]
+    decision: Literal["allow", "prompt", "forbidden"]
+    source: str = Field(description="'rule' or 'heuristic'")
+
+
+class DecisionWire(_Wire):
+    """``policy.decide(...).to_dict()`` / ``execpolicy decide --json``."""
+
+    decision: Literal["allow", "prompt", "forbidden"]
+    bypassSandbox: bool
+    reason: str | None
+    proposedAmendment: list[str] | None
+    outcome: Literal["allow-sandboxed", "allow-unsandboxed", "ask", "reject"]
+    split: str
+    commands: list[CommandWire]
+
+
+class PatchChangeWire(_Wire):
+    path: str
+    kind: Literal["add", "delete", "update"]
+    movePath: str | None
+
+
+class PathProblemWire(_Wire):
+    path: str
+    problem: str
+
+
+class PatchAssessmentWire(_Wire):
+    """``policy.assess_patch(...).to_dict()``."""
+
+    decision: Literal["auto-approve", "ask", "reject"]
+    sandboxed: bool
+    reason: str | None
+    changes: list[PatchChangeWire]
+    problems: list[PathProblemWire]
 
 
 def schema_of(name: str) -> dict | None:
@@ -45,7 +95,7 @@ def schema_of(name: str) -> dict | None:
             schema = obj.json_schema()
         else:
             continue  # not a schema-bearing model (e.g. a plain dataclass): try the next target
-        schema.setdefault("title", name)
+        schema["title"] = name
         return schema
     return None
 
