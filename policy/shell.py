@@ -121,10 +121,16 @@ def _text(node) -> str:
 
 
 def shell_script(argv: Sequence[str]) -> str | None:
-    """The script of ``[bash|zsh|sh, -c|-lc, SCRIPT]`` (exactly three elements), else None."""
+    """The script of ``[bash|zsh|sh, -c|-lc, SCRIPT]`` (exactly three elements), else None.
+
+    The shell must be a bare name or live in a system bin directory (see policy.safety.program_name).
+    """
     if len(argv) != 3 or argv[1] not in SHELL_FLAGS:
         return None
-    if os.path.basename(argv[0]) not in SHELLS:
+    from policy.safety import program_name  # (safety imports this module)
+
+    # Beyond Codex: `/tmp/bash -lc 'git status'` runs /tmp/bash, not the commands of its script.
+    if program_name(argv[0]) not in SHELLS:
         return None
     return argv[2]
 

@@ -139,6 +139,8 @@ UNSAFE = [
     ["bash", "-lc", "FOO=1 ls"],
     ["bash", "-lc", "cat <<EOF\nx\nEOF"],
     ["fish", "-c", "ls"],
+    ["/tmp/bash", "-lc", "ls"],
+    ["./zsh", "-lc", "ls"],
     ["bash", "-x", "ls"],
 ]
 

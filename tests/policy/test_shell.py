@@ -173,6 +173,8 @@ def test_heredoc_prefix(script, expected):
         (["sh", "-c", "ls"], "ls"),
         (["/bin/zsh", "-lc", "ls"], "ls"),
         (["/usr/bin/bash", "-c", "ls"], "ls"),
+        (["/tmp/bash", "-c", "ls"], None),  # beyond Codex: an untrusted path is not "bash"
+        (["./bash", "-lc", "ls"], None),
         (["bash", "-lc", "git", "status"], None),  # 4 elements: not analysed
         (["bash", "-x", "ls"], None),
         (["bash", "-l", "-c", "ls"], None),
