@@ -325,6 +325,14 @@ def _aggregate(
     all_rules = all(s.source == "rule" and all(m.trusted_program for m in s.matches) for s in segments)
     plain = all(not s.command.redirects and not s.command.assignments for s in segments)
     bypass = (all_rules and plain) or not restricted
+    if escalated and not bypass:
+        # Only reached when every command is rule-allowed but kept sandboxed (above): the caller
+        # asked to leave the sandbox and the rules do not cover that, so a human must.
+        if appr.kind == "never":
+            return result("forbidden", False, f"`{cmd}` rejected: blocked by policy", None)
+        if appr.kind == "granular" and not appr.sandbox_approval:
+            return result("forbidden", False, REASON_GRANULAR_SANDBOX, None)
+        return result("prompt", True, f"`{cmd}` requires approval: it asks to run outside the sandbox", None)
     amendment = None
     if not bypass and not split.complex and appr.kind != "never":  # under never nobody is asked
         first = next((s.command.argv for s in segments if s.source == "heuristic"), None)

@@ -263,6 +263,22 @@ WITH_RULES = [
     (bash("echo hi > out.txt"), "on-request", WW, False, ("allow", False, None, None)),
     (bash("FOO=1 echo hi"), "on-request", WW, False, ("allow", False, None, None)),
     (bash("echo hi > out.txt"), "on-request", FULL, False, ("allow", True, None, None)),
+    # ... and asking to escalate such a command needs a human
+    (bash("echo hi > out.txt"), "on-request", WW, True, ("prompt", True, None, None)),
+    (
+        bash("echo hi > out.txt"),
+        "never",
+        WW,
+        True,
+        ("forbidden", False, "`bash -lc 'echo hi > out.txt'` rejected: blocked by policy", None),
+    ),
+    (
+        bash("echo hi > out.txt"),
+        "granular:sandbox_approval=false",
+        WW,
+        True,
+        ("forbidden", False, None, None),
+    ),
     (bash("git status 2>&1 | tee log"), "untrusted", WW, False, ("prompt", False, None, ["tee", "log"])),
     # an opaque script matches no rule: the whole argv is judged (and proposed)
     (bash("echo $(id)"), "on-request", WW, False, ("allow", False, None, ["bash", "-lc", "echo $(id)"])),
