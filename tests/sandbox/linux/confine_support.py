@@ -1,0 +1,128 @@
+"""Helpers for the inner-stage tests and the attack battery (H5 "confine").
+
+- ``build_probes``: probes.c compiled once per session into a world-readable folder, so the
+  unprivileged test account and every sandbox can run it.
+- ``run_inner(spec, argv, ...)``: the real in-sandbox program (sandbox/linux/inner.py) with
+  ``spec`` on its spec fd, optionally as another identity: the walls applied in a child on
+  this kernel, without bubblewrap, so each wall is tested on its own.
+- ``sandbox_run(identity, *flags, cmd=[...])``: the real ``sandbox run`` CLI.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[2]
+INNER = REPO / "sandbox" / "linux" / "inner.py"
+SPEC_FD = 200
+
+
+def have_landlock() -> int:
+    from sandbox.linux import landlock
+
+    return landlock.abi_version()
+
+
+def compile_c(source: str | Path, out: Path, *extra: str) -> Path:
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is needed to build the syscall probes (it is installed on CI and here)")
+    src = Path(source)
+    r = subprocess.run(["gcc", "-O0", "-o", str(out), str(src), *extra], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"cannot compile {src.name}: {r.stderr}")
+    out.chmod(0o755)
+    return out
+
+
+def build_probes(scratch_session: Path) -> Path:
+    """probes.c compiled once per session (test modules wrap this in a fixture)."""
+    d = scratch_session / "probes"
+    out = d / "probes"
+    if not out.exists():
+        d.mkdir(exist_ok=True)
+        d.chmod(0o755)
+        compile_c(HERE / "probes.c", out)
+    return out
+
+
+def parse_probes(stdout: str) -> dict[str, tuple]:
+    """probe output -> {name: ("ok"|"errno", n) or ("signal", n)}."""
+    out = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        name, a, b = parts
+        out[name] = ("signal", int(b)) if a == "signal" else (("ok", 0) if a == "0" else ("errno", int(b)))
+    return out
+
+
+def run_inner(
+    spec: dict, argv: list[str], *, identity=None, cwd=None, env=None, extra_fds=(), timeout=60, **kw
+):
+    """Run inner.py with ``spec`` as ``identity`` (default: the current user)."""
+    data = marshal.dumps(spec)
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    saved = None
+    try:
+        try:
+            saved = os.dup(SPEC_FD)
+        except OSError:
+            saved = None
+        os.dup2(r, SPEC_FD, inheritable=True)
+        os.close(r)
+        full = [sys.executable, "-I", "-S", "-B", str(INNER), "--spec-fd", str(SPEC_FD), "--", *argv]
+        pass_fds = (SPEC_FD, *extra_fds)
+        env = env if env is not None else (identity.env() if identity else dict(os.environ))
+        if identity is not None:
+            return identity.run(full, cwd=cwd, env=env, pass_fds=pass_fds, timeout=timeout, **kw)
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        return subprocess.run(full, cwd=cwd, env=env, pass_fds=pass_fds, timeout=timeout, **kw)
+    finally:
+        os.close(SPEC_FD)
+        if saved is not None:
+            os.dup2(saved, SPEC_FD)
+            os.close(saved)
+
+
+def seccomp_spec(network: str = "off") -> dict:
+    from sandbox.linux import seccomp
+
+    return {"v": 1, "seccomp": seccomp.compile_bpf(network)}
+
+
+def sandbox_run(identity, *flags: str, cmd: list[str], cwd: Path | None = None, env=None, timeout=120, **kw):
+    """``sandbox run FLAGS -- CMD`` as ``identity`` in its workspace."""
+    argv = identity.sandbox_argv("run", *flags, "--", *cmd)
+    return identity.run(argv, cwd=cwd or identity.workspace, env=env, timeout=timeout, **kw)
+
+
+OPS = HERE / "ops.py"
+
+
+def ops_argv(*ops: str) -> list[str]:
+    """argv that attempts ``ops`` (see ops.py) with this interpreter, no site imports."""
+    return [sys.executable, "-I", "-S", str(OPS), *ops]
+
+
+def parse_ops(stdout: str) -> dict[str, str]:
+    """ops.py output -> {op: "ok" | errno name}."""
+    import errno as _errno
+
+    out = {}
+    for line in stdout.splitlines():
+        spec, _, res = line.rpartition(" ")
+        if spec:
+            out[spec] = res if res == "ok" else _errno.errorcode.get(int(res), res)
+    return out

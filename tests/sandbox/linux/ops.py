@@ -1,0 +1,78 @@
+"""Attempt operations given on the command line; print one line each: ``<op> ok`` or ``<op> <errno>``.
+
+Run inside a sandbox (or under one wall) by the confinement tests. Standard library only.
+Ops: write:P append:P read:P list:P mkdir:P rmdir:P unlink:P symlink:TARGET:LINK
+hardlink:SRC:DST rename:SRC:DST chmod:P connect:HOST:PORT bind:PORT unix:PATH
+abstract:NAME kill:PID fd:N env:NAME exists:P
+"""
+
+import os
+import socket
+import sys
+
+
+def op(spec: str) -> None:
+    kind, _, arg = spec.partition(":")
+    a = arg.split(":")
+    if kind == "write":
+        with open(arg, "w") as f:
+            f.write("pwned\n")
+    elif kind == "append":
+        with open(arg, "a") as f:
+            f.write("pwned\n")
+    elif kind == "read":
+        with open(arg, "rb") as f:
+            f.read(1)
+    elif kind == "list":
+        os.listdir(arg)
+    elif kind == "mkdir":
+        os.mkdir(arg)
+    elif kind == "rmdir":
+        os.rmdir(arg)
+    elif kind == "unlink":
+        os.unlink(arg)
+    elif kind == "symlink":
+        os.symlink(a[0], a[1])
+    elif kind == "hardlink":
+        os.link(a[0], a[1])
+    elif kind == "rename":
+        os.rename(a[0], a[1])
+    elif kind == "chmod":
+        os.chmod(arg, 0o777)
+    elif kind == "connect":
+        s = socket.socket(socket.AF_INET6 if ":" in a[0] and len(a) > 2 else socket.AF_INET)
+        s.settimeout(5)
+        s.connect((a[0], int(a[1])))
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        if not s.recv(1):
+            raise OSError(0, "connected but no reply")
+    elif kind == "bind":
+        s = socket.socket()
+        s.bind(("127.0.0.1", int(arg)))
+    elif kind == "unix":
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(arg)
+    elif kind == "abstract":
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect("\0" + arg)
+    elif kind == "kill":
+        os.kill(int(arg), 0)
+    elif kind == "fd":
+        os.fstat(int(arg))
+    elif kind == "env":
+        if arg not in os.environ:
+            raise OSError(2, "unset")
+    elif kind == "exists":
+        os.lstat(arg)
+    else:
+        raise SystemExit(f"unknown op {spec}")
+
+
+for spec in sys.argv[1:]:
+    try:
+        op(spec)
+        print(spec, "ok", flush=True)
+    except OSError as e:
+        print(spec, e.errno, flush=True)

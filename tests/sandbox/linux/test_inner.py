@@ -1,0 +1,256 @@
+"""The inner stage (contract E): build_inner's output and the in-sandbox program, run for real."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sandbox.linux import inner
+from sandbox.model import NetworkPolicy, SandboxPolicy
+from tests.sandbox.linux.confine_support import INNER, SPEC_FD, ops_argv, parse_ops, run_inner
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux inner stage")
+
+
+def resolved(ws: Path, **kw):
+    return SandboxPolicy(**kw).resolve(cwd=ws)
+
+
+def test_build_inner_shape(tmp_path):
+    stage = inner.build_inner(resolved(tmp_path), ["echo", "hi"])
+    assert stage.argv[-3:] == ["--", "echo", "hi"]
+    assert stage.argv[stage.argv.index("--spec-fd") + 1] == str(SPEC_FD)
+    assert set(stage.fds) == {SPEC_FD}
+    assert stage.bwrap_args == []
+    spec = marshal.loads(stage.fds[SPEC_FD])
+    assert spec["landlock"]["write"][0] == str(tmp_path)
+    assert spec["landlock"]["net"] is True  # network off by default
+    assert len(spec["seccomp"]) % 8 == 0 and spec["seccomp"]
+    d = stage.describe()
+    json.dumps(d)
+    assert d["landlock"]["tcp"] == {"bind": "denied", "connect": "denied"}
+    assert any(r["syscall"] == "ptrace" for r in d["seccomp"]["rules"])
+    assert d["order"].index("seccomp") > d["order"].index("landlock")
+
+
+def test_network_on_and_read_only_change_the_spec(tmp_path):
+    spec = marshal.loads(
+        inner.build_inner(
+            resolved(tmp_path, mode="read-only", network=NetworkPolicy(mode="on")), ["true"]
+        ).fds[SPEC_FD]
+    )
+    assert spec["landlock"]["net"] is False
+    assert str(tmp_path) not in spec["landlock"]["write"]
+    # Fallback (no bubblewrap) and read-only: the host's /tmp is not writable.
+    spec = marshal.loads(
+        inner.build_inner(resolved(tmp_path, mode="read-only"), ["true"], under_bwrap=False).fds[SPEC_FD]
+    )
+    assert "/tmp" not in spec["landlock"]["write"]
+
+
+def test_danger_full_access_has_no_walls(tmp_path):
+    spec = marshal.loads(
+        inner.build_inner(resolved(tmp_path, mode="danger-full-access"), ["true"]).fds[SPEC_FD]
+    )
+    assert spec["landlock"] is None and not spec["seccomp"]
+
+
+def test_empty_command_is_refused(tmp_path):
+    from sandbox.errors import SandboxError
+
+    with pytest.raises(SandboxError):
+        inner.build_inner(resolved(tmp_path), [])
+
+
+def run_stage(stage, *, identity=None, extra_fds=(), **kw):
+    """Run a built stage's argv outside bubblewrap (the walls inner.py applies itself)."""
+    spec = marshal.loads(stage.fds[SPEC_FD])
+    argv = stage.argv[stage.argv.index("--") + 1 :]
+    return run_inner(spec, argv, identity=identity, extra_fds=extra_fds, **kw)
+
+
+def test_full_stage_in_a_child(identity):
+    """All walls at once, built from a policy: write in the workspace only, no sockets, no
+    ptrace, no_new_privs and a seccomp filter visible in /proc."""
+    ws = identity.workspace
+    stage = inner.build_inner(
+        resolved(ws), ["sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"]
+    )
+    r = run_stage(stage, identity=identity, cwd=ws)
+    assert r.returncode == 0, r.stderr
+    assert "NoNewPrivs:\t1" in r.stdout and "Seccomp:\t2" in r.stdout
+    # Outside every writable root (the scratch folder is under /tmp, which the stage makes
+    # writable: it is a private tmpfs under bubblewrap), writable by file permissions.
+    outside = identity.home / f".cordon-test-outside-{os.getpid()}"
+    outside.mkdir(exist_ok=True)
+    os.chown(outside, identity.uid, identity.gid)
+    try:
+        stage = inner.build_inner(
+            resolved(ws), ops_argv(f"write:{ws}/ok", f"write:{outside}/no", "connect:127.0.0.1:9")
+        )
+        got = parse_ops(run_stage(stage, identity=identity, cwd=ws).stdout)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
+    assert got[f"write:{ws}/ok"] == "ok"
+    assert got[f"write:{outside}/no"] == "EACCES"
+    assert got["connect:127.0.0.1:9"] == "EPERM"  # socket() refused by seccomp
+
+
+def test_inherited_fds_are_closed(identity, tmp_path):
+    r_fd, w_fd = os.pipe()
+    os.set_inheritable(r_fd, True)
+    try:
+        stage = inner.build_inner(
+            resolved(identity.workspace), ops_argv(f"fd:{r_fd}", "fd:2", f"fd:{SPEC_FD}")
+        )
+        got = parse_ops(run_stage(stage, identity=identity, extra_fds=(r_fd,), cwd=identity.workspace).stdout)
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+    assert got[f"fd:{r_fd}"] == "EBADF"
+    assert got[f"fd:{SPEC_FD}"] == "EBADF"
+    assert got["fd:2"] == "ok"
+
+
+def test_bad_spec_exits_125_with_a_message():
+    r, w = os.pipe()
+    os.write(w, b"not marshal")
+    os.close(w)
+    os.dup2(r, SPEC_FD)
+    os.close(r)
+    try:
+        p = subprocess.run(
+            [sys.executable, "-I", "-S", str(INNER), "--spec-fd", str(SPEC_FD), "--", "true"],
+            pass_fds=(SPEC_FD,),
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.close(SPEC_FD)
+    assert p.returncode == 125
+    assert "inner stage failed at spec" in p.stderr and "not run" in p.stderr
+
+
+def test_missing_spec_fd_exits_125():
+    p = subprocess.run(
+        [sys.executable, "-I", "-S", str(INNER), "--spec-fd", "250", "--", "true"],
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 125 and "Bad file descriptor" in p.stderr
+
+
+def test_landlock_failure_exits_125(identity):
+    # A required ruleset that cannot be built (an unknown access bit) must stop the launch.
+    spec = {"v": 1, "landlock": {"read": ["/"], "write": [], "required": True, "net": True}}
+    spec["landlock"]["connect_ports"] = [-1]
+    r = run_inner(spec, ["true"], identity=identity)
+    assert r.returncode == 125
+    assert "landlock" in r.stderr
+
+
+def test_command_not_found_is_127():
+    r = run_inner({"v": 1, "seccomp": b""}, ["cordon-no-such-command"])
+    assert r.returncode == 127 and "cordon-no-such-command" in r.stderr
+
+
+PRELUDE = textwrap.dedent(
+    """
+    import os, sys, time
+    out = sys.argv[1]
+    status = open("/proc/self/status").read()
+    seccomp = [l for l in status.splitlines() if l.startswith("Seccomp:")][0]
+    with open(out, "w") as f:
+        f.write(f"{os.getpid()} {seccomp.split()[1]}\\n")
+    os.dup2(os.open("/dev/null", os.O_WRONLY), 2)  # let the test's output capture finish
+    print("ready", flush=True)
+    time.sleep(30)
+    """
+)
+
+
+def test_prelude_runs_unconfined_and_detached(identity, scratch):
+    script = scratch / "prelude.py"
+    script.write_text(PRELUDE)
+    marker = identity.workspace / "prelude.out"
+    spec = marshal.loads(
+        inner.build_inner(
+            resolved(identity.workspace),
+            ["true"],
+            prelude=[sys.executable, "-I", "-S", str(script), str(marker)],
+        ).fds[SPEC_FD]
+    )
+    check = (
+        "import os,sys; pid=int(open(sys.argv[1]).read().split()[0]); "
+        "print(open(f'/proc/{pid}/status').read().split('PPid:')[1].split()[0], os.getpid())"
+    )
+    r = run_inner(
+        spec,
+        [sys.executable, "-I", "-S", "-c", check, str(marker)],
+        identity=identity,
+        cwd=identity.workspace,
+    )
+    try:
+        assert r.returncode == 0, r.stderr
+        prelude_pid, prelude_seccomp = marker.read_text().split()
+        assert prelude_seccomp == "0"  # started before the filter
+        ppid, me = r.stdout.split()
+        assert ppid != me  # not a child of the command (it would see it in wait())
+    finally:
+        try:
+            os.kill(int(prelude_pid), 9)
+        except (OSError, UnboundLocalError):
+            pass
+
+
+def test_prelude_that_never_gets_ready_fails_125(identity, scratch):
+    spec = {"v": 1, "prelude": ["sh", "-c", "echo starting; exit 3"], "seccomp": b""}
+    r = run_inner(spec, ["true"], identity=identity)
+    assert r.returncode == 125
+    assert "prelude" in r.stderr and "starting" in r.stderr
+
+
+@pytest.mark.slow
+def test_prelude_timeout_fails_125(scratch):
+    spec = {"v": 1, "prelude": ["sleep", "30"], "seccomp": b""}
+    r = run_inner(spec, ["true"])
+    assert r.returncode == 125 and "timed out" in r.stderr
+
+
+def test_in_sandbox_program_stays_lean(tmp_path):
+    """The sandbox half imports no pydantic/typer/lark, not even json or re (measured with
+    -X importtime; it runs on every launch)."""
+    stage = inner.build_inner(resolved(tmp_path), ["true"])
+    spec = marshal.loads(stage.fds[SPEC_FD])
+    r = run_inner(spec, ["true"], env={"PYTHONPROFILEIMPORTTIME": "1", "PATH": os.environ["PATH"]})
+    argv = stage.argv[: stage.argv.index("--spec-fd")]
+    assert "-I" in argv and "-S" in argv
+    r = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:], "--spec-fd", str(SPEC_FD), "--", "true"],
+        input=None,
+        capture_output=True,
+        text=True,
+        pass_fds=(),
+    )
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+    for heavy in (
+        "pydantic",
+        "typer",
+        "lark",
+        "json",
+        "re",
+        "subprocess",
+        "sandbox",
+        "landlock",
+        "pyseccomp",
+    ):
+        assert heavy not in imported, heavy
+    assert r.returncode == 125  # no spec fd in this run: still a clean refusal
