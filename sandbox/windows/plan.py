@@ -22,6 +22,7 @@ from sandbox.errors import ConfigError
 from sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 
 EVERYONE_SID = "S-1-1-0"
+SYSTEM_SID = "S-1-5-18"
 # Placeholder in the plan: the launcher reads the real logon SID from its own token.
 LOGON_SID = "logon-sid-of-current-token"
 # Capability SIDs live under S-1-15-3 (SECURITY_APP_PACKAGE_AUTHORITY, capability
@@ -95,6 +96,8 @@ class TokenPlan(BaseModel):
     capability_sid: str
     capability_name: str
     privileges_kept: list[str] = Field(default_factory=lambda: ["SeChangeNotifyPrivilege"])
+    # GENERIC_ALL in the token's default DACL (objects the command creates); see win32.default_dacl
+    default_dacl: list[str] = Field(default_factory=list)
     integrity_level: str = "unchanged (medium)"
 
 
@@ -198,7 +201,10 @@ def build_plan(
     name = capability_name(policy)
     cap = derive_capability_sid(name)
     token = TokenPlan(
-        restricting_sids=[cap, LOGON_SID, EVERYONE_SID], capability_sid=cap, capability_name=name
+        restricting_sids=[cap, LOGON_SID, EVERYONE_SID],
+        capability_sid=cap,
+        capability_name=name,
+        default_dacl=[LOGON_SID, cap, SYSTEM_SID],
     )
 
     acl: list[AceEntry] = []
@@ -208,6 +214,7 @@ def build_plan(
         # honour "full access" the token is not write-restricted at all.
         token.flags = ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN"]
         token.restricting_sids = []
+        token.default_dacl = []
     roots = [_win(p) for p in policy.writable_roots] if policy.mode == SandboxMode.WORKSPACE_WRITE else []
     for root in roots:
         acl.append(

@@ -69,7 +69,9 @@ RIGHTS = {
     "FILE_GENERIC_EXECUTE": 0x1200A0,
 }
 INHERIT_BITS = {"OBJECT_INHERIT_ACE": 0x1, "CONTAINER_INHERIT_ACE": 0x2}
-GRANT_ACCESS, DENY_ACCESS = 1, 3
+GRANT_ACCESS, SET_ACCESS, DENY_ACCESS = 1, 2, 3
+GENERIC_ALL = 0x10000000
+TOKEN_DEFAULT_DACL_CLASS = 6  # TOKEN_INFORMATION_CLASS.TokenDefaultDacl
 TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN = 0, 0
 SE_FILE_OBJECT, DACL_SECURITY_INFORMATION = 1, 0x4
 
@@ -106,6 +108,10 @@ class EXPLICIT_ACCESS_W(ctypes.Structure):
         ("grfInheritance", DWORD),
         ("Trustee", TRUSTEE_W),
     ]
+
+
+class TOKEN_DEFAULT_DACL(ctypes.Structure):
+    _fields_ = [("DefaultDacl", LPVOID)]
 
 
 class JOBOBJECT_BASIC_LIMIT_INFORMATION(ctypes.Structure):
@@ -188,6 +194,7 @@ SIGNATURES: dict[str, tuple[str, Any, list[Any]]] = {
     "OpenProcessToken": ("advapi32", BOOL, [HANDLE, DWORD, LPVOID]),
     "GetTokenInformation": ("advapi32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD, LPVOID]),
     "ConvertStringSidToSidW": ("advapi32", BOOL, [LPWSTR, LPVOID]),
+    "SetTokenInformation": ("advapi32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD]),
     "CreateRestrictedToken": (
         "advapi32",
         BOOL,
@@ -280,7 +287,8 @@ class _Launch:
         restricting: list[int] = []
         for text in plan.token.restricting_sids:
             if text == LOGON_SID:
-                restricting.append(self.logon_sid(base.value))
+                sids[LOGON_SID] = self.logon_sid(base.value)
+                restricting.append(sids[LOGON_SID])
                 continue
             if text not in sids:
                 sids[text] = self.sid(text)
@@ -303,7 +311,38 @@ class _Launch:
         if not ok:
             raise self.fail("CreateRestrictedToken")
         self.close_later(new.value)
+        if plan.token.default_dacl:
+            self.default_dacl(new.value, plan.token.default_dacl, sids, base.value)
         return new.value, sids
+
+    def default_dacl(self, token: int, granted: list[str], sids: dict[str, int], base: int) -> None:
+        """What objects the command creates (pipes, processes, threads) grant, and to whom.
+
+        The inherited default DACL names only the user, which a write-restricted token
+        cannot use for writes: the command could not write to its own pipes. The logon SID
+        is both a normal group and a restricting SID, so it passes both access checks.
+        """
+        for text in granted:
+            if text not in sids:
+                sids[text] = self.logon_sid(base) if text == LOGON_SID else self.sid(text)
+        entries = (EXPLICIT_ACCESS_W * len(granted))()
+        for e, text in zip(entries, granted, strict=True):
+            e.grfAccessPermissions, e.grfAccessMode, e.grfInheritance = GENERIC_ALL, SET_ACCESS, 0
+            e.Trustee.TrusteeForm, e.Trustee.TrusteeType, e.Trustee.ptstrName = (
+                TRUSTEE_IS_SID,
+                TRUSTEE_IS_UNKNOWN,
+                sids[text],
+            )
+        acl = LPVOID()
+        err = self.api.SetEntriesInAclW(len(granted), entries, None, ctypes.byref(acl))
+        if err:
+            raise self.fail("SetEntriesInAclW(default DACL)", err)
+        self.free_later(acl.value)
+        tdd = TOKEN_DEFAULT_DACL(acl.value)
+        if not self.api.SetTokenInformation(
+            token, TOKEN_DEFAULT_DACL_CLASS, ctypes.byref(tdd), ctypes.sizeof(tdd)
+        ):
+            raise self.fail("SetTokenInformation(TokenDefaultDacl)")
 
     def apply_acl(self, plan: WindowsPlan, sids: dict[str, int], warn) -> None:
         """Add each planned ACE. ACEs stay after the run (the SID is stable per workspace)."""
@@ -328,7 +367,8 @@ class _Launch:
             if err:
                 raise self.fail(f"GetNamedSecurityInfoW({ace.path})", err)
             self.free_later(sd.value)
-            ea = EXPLICIT_ACCESS_W()
+            entries = (EXPLICIT_ACCESS_W * 1)()
+            ea = entries[0]
             ea.grfAccessPermissions = _bits(RIGHTS, ace.rights)
             ea.grfAccessMode = GRANT_ACCESS if ace.access == "grant" else DENY_ACCESS
             ea.grfInheritance = _bits(INHERIT_BITS, ace.inheritance)
@@ -338,7 +378,7 @@ class _Launch:
                 sid,
             )
             new_dacl = LPVOID()
-            err = api.SetEntriesInAclW(1, ctypes.byref(ea), old_dacl.value, ctypes.byref(new_dacl))
+            err = api.SetEntriesInAclW(1, entries, old_dacl.value, ctypes.byref(new_dacl))
             if err:
                 raise self.fail(f"SetEntriesInAclW({ace.path})", err)
             self.free_later(new_dacl.value)

@@ -206,22 +206,33 @@ class FakeWin32:
         _out(dacl_ref).value = sd + 1  # points inside the descriptor; freed with it
         return 0
 
-    def SetEntriesInAclW(self, count, ea_ref, old, new_ref):
-        ea = _out(ea_ref)
-        ace = {
-            "rights": ea.grfAccessPermissions,
-            "mode": ea.grfAccessMode,
-            "inherit": ea.grfInheritance,
-            "trustee_form": ea.Trustee.TrusteeForm,
-            "sid": self.sid_text[ea.Trustee.ptstrName],
-        }
-        self.calls.append(("SetEntriesInAclW", count, ace))
+    def SetEntriesInAclW(self, count, entries, old, new_ref):
+        aces = [
+            {
+                "rights": ea.grfAccessPermissions,
+                "mode": ea.grfAccessMode,
+                "inherit": ea.grfInheritance,
+                "trustee_form": ea.Trustee.TrusteeForm,
+                "sid": self.sid_text[ea.Trustee.ptstrName],
+            }
+            for ea in entries[:count]
+        ]
+        self.calls.append(("SetEntriesInAclW", count, "old" if old else None, *aces))
         if self._failing("SetEntriesInAclW"):
             return self.fail_error
         p = self._alloc("acl")
-        self.dacl_ace[p] = ace
+        self.dacl_ace[p] = aces[0]
         _out(new_ref).value = p
         return 0
+
+    def SetTokenInformation(self, token, cls, ref, size):
+        info = _out(ref)
+        assert cls == win32.TOKEN_DEFAULT_DACL_CLASS and size == ctypes.sizeof(info)
+        assert info.DefaultDacl in self.allocs, "default DACL is not a live ACL"
+        self.calls.append(
+            ("SetTokenInformation", self.handles[token], "default-dacl", self.allocs[info.DefaultDacl])
+        )
+        return 0 if self._failing("SetTokenInformation") else 1
 
     def SetNamedSecurityInfoW(self, path, objtype, info, owner, group, dacl, sacl):
         self.calls.append(("SetNamedSecurityInfoW", path, objtype, info, self.dacl_ace[dacl]["sid"]))

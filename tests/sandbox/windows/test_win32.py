@@ -70,6 +70,7 @@ def test_happy_path_every_call_and_argument():
             (
                 "SetEntriesInAclW",
                 1,
+                "old",
                 {"rights": rights, "mode": mode, "inherit": 3, "trustee_form": 0, "sid": sid},
             ),
             ("SetNamedSecurityInfoW", path, 1, 4, sid),
@@ -85,6 +86,18 @@ def test_happy_path_every_call_and_argument():
         ("GetTokenInformation", "process-token", 28, ctypes.sizeof(win32.TOKEN_GROUPS)),
         ("ConvertStringSidToSidW", "S-1-1-0"),
         ("CreateRestrictedToken", "process-token", 0x1 | 0x4 | 0x8, [cap, LOGON_SID_TEXT, "S-1-1-0"]),
+        # default DACL of the new token: GENERIC_ALL (SET_ACCESS) for logon SID, capability, SYSTEM
+        ("ConvertStringSidToSidW", "S-1-5-18"),
+        (
+            "SetEntriesInAclW",
+            3,
+            None,
+            *(
+                {"rights": 0x10000000, "mode": 2, "inherit": 0, "trustee_form": 0, "sid": sid}
+                for sid in (LOGON_SID_TEXT, cap, "S-1-5-18")
+            ),
+        ),
+        ("SetTokenInformation", "restricted-token", "default-dacl", "acl"),
         *ace_calls,
         ("CreateJobObjectW", None, None),
         ("SetInformationJobObject", "job", "extended", 0x2000 | 0x400 | 0x8, 512),
@@ -120,6 +133,8 @@ def test_happy_path_every_call_and_argument():
         ("LocalFree", rf"security-descriptor {WS}\.git"),
         ("LocalFree", "acl"),
         ("LocalFree", f"security-descriptor {WS}"),
+        ("LocalFree", "acl"),  # the default DACL
+        ("LocalFree", "sid S-1-5-18"),
         ("CloseHandle", "restricted-token"),
         ("LocalFree", "sid S-1-1-0"),
         ("LocalFree", f"sid {cap}"),
@@ -144,6 +159,7 @@ BEFORE_PROCESS = [
     "ConvertStringSidToSidW",
     "GetTokenInformation",
     "CreateRestrictedToken",
+    "SetTokenInformation",
     "GetNamedSecurityInfoW",
     "SetEntriesInAclW",
     "SetNamedSecurityInfoW",
