@@ -1,0 +1,121 @@
+"""Applying patches: all-or-nothing under real failures, and Codex's write semantics."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from policy.patch import apply_patch
+from tests.policy.patch.casefmt import snapshot
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def P(*lines: str) -> str:
+    return "\n".join(["*** Begin Patch", *lines, "*** End Patch"])
+
+
+def _limit_file_size() -> None:
+    # Real kernel failure mid-commit: writes past 64 KiB fail with EFBIG (SIGXFSZ ignored).
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+
+def test_failure_during_commit_rolls_everything_back(identity):
+    ws = identity.workspace
+    (ws / "keep.txt").write_text("one\ntwo\n")
+    (ws / "gone.txt").write_text("bye\n")
+    for p in ws.iterdir():
+        os.chown(p, identity.uid, identity.gid)
+    before = snapshot(ws)
+    big = "+" + "x" * 1000
+    patch = P(
+        "*** Update File: keep.txt",
+        "@@",
+        "-two",
+        "+TWO",
+        "*** Delete File: gone.txt",
+        "*** Add File: newdir/sub/small.txt",
+        "+hi",
+        "*** Add File: big.txt",
+        *([big] * 100),  # ~100 KB: passes staging, fails for real when written
+    )
+    proc = identity.run(
+        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(ws)],
+        input=patch,
+        cwd=REPO,
+        preexec_fn=_limit_file_size,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == f"Failed to write file {ws}/big.txt\n"
+    assert snapshot(ws) == before  # the update, the delete and the new directories are all undone
+    assert not any(name.startswith(".") for name in os.listdir(ws))  # no parked leftovers
+
+
+def test_unwritable_directory_fails_before_anything_is_written(identity, scratch):
+    ws = identity.workspace
+    (ws / "a.txt").write_text("x\n")
+    os.chown(ws / "a.txt", identity.uid, identity.gid)
+    locked = scratch / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o755)  # root-owned: the test user may not create files in it
+    patch = P("*** Update File: a.txt", "@@", "-x", "+y", f"*** Add File: {locked}/new.txt", "+z")
+    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=patch, cwd=ws)
+    if identity.is_root:
+        assert proc.returncode == 0, proc.stderr
+        assert (ws / "a.txt").read_text() == "y\n"
+        assert (locked / "new.txt").read_text() == "z\n"
+    else:
+        assert proc.returncode == 1
+        assert proc.stderr == f"Failed to write file {locked}/new.txt\n"
+        assert (ws / "a.txt").read_text() == "x\n"  # Codex would have left this updated
+        assert not (locked / "new.txt").exists()
+
+
+def test_write_keeps_inode_mode_and_links(tmp_path):
+    f = tmp_path / "script.sh"
+    f.write_text("echo a\n")
+    os.chmod(f, 0o751)
+    os.link(f, tmp_path / "other-name")
+    os.symlink("script.sh", tmp_path / "alias")
+    inode = f.stat().st_ino
+    result = apply_patch(P("*** Update File: alias", "@@", "-echo a", "+echo b"), cwd=tmp_path)
+    assert result.exit_code == 0
+    assert (tmp_path / "alias").is_symlink()  # written through, like Codex's fs::write
+    assert f.stat().st_ino == inode
+    assert stat.S_IMODE(f.stat().st_mode) == 0o751
+    assert (tmp_path / "other-name").read_text() == "echo b\n"
+
+
+def test_result_lists_changes_and_default_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").write_text("x\n")
+    (tmp_path / "d").write_text("x\n")
+    result = apply_patch(
+        P("*** Add File: a", "+1", "*** Update File: m", "@@", "-x", "+y", "*** Delete File: d")
+    )
+    assert (result.added, result.modified, result.deleted) == (["a"], ["m"], ["d"])
+    assert result.stdout == "Success. Updated the following files:\nA a\nM m\nD d\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "patch_lines", "expected"),
+    [
+        ("a\r\nb\r\n", ("@@", "-a", "+A", "+A2"), "A\r\nA2\r\nb\r\n"),
+        ("a\nb", ("@@", "-b", "+B"), "a\nB\n"),
+        ("", ("@@", "+first"), "first\n"),
+        ("x\n", ("@@", "-x"), ""),
+    ],
+)
+def test_line_endings(tmp_path, content, patch_lines, expected):
+    (tmp_path / "f").write_bytes(content.encode())
+    result = apply_patch(P("*** Update File: f", *patch_lines), cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "f").read_bytes() == expected.encode()

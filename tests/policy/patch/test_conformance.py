@@ -1,0 +1,74 @@
+"""Cordon's applier against outputs recorded from the real Codex applier (cases/*.json, gen_cases.py).
+
+Every case must give Codex's stdout, stderr and exit code, through the library and through
+``execpolicy patch apply``. The resulting tree must be Codex's, except for the documented
+deliberate differences: on failure Cordon leaves the tree unchanged (``rollback``), and a move onto
+itself keeps the file (``move_to_self``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policy.patch import apply_patch
+from tests.policy.patch.casefmt import build_tree, from_token, load_cases, snapshot
+
+REPO = Path(__file__).resolve().parents[3]
+CASES = load_cases()
+
+
+def test_enough_cases_recorded():
+    assert len(CASES) >= 40
+    assert {c["difference"] for c in CASES} >= {None, "rollback", "move_to_self"}
+
+
+def expected_tree(case: dict) -> dict:
+    if case["difference"] == "rollback":
+        return case["tree"]  # Codex left a half-applied tree; Cordon must leave it untouched
+    if case["difference"] == "move_to_self":
+        return case["cordon_tree"]
+    return case["expected"]["tree"]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    r = (tmp_path / "ws").resolve()
+    r.mkdir()
+    return r
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_library_matches_codex(case: dict, root: Path):
+    build_tree(root, case["tree"])
+    assert snapshot(root) == case["tree"]
+    result = apply_patch(case["patch"], cwd=root)
+    exp = case["expected"]
+    assert result.stdout == exp["stdout"]
+    assert result.stderr == from_token(exp["stderr"], root)
+    assert result.exit_code == exp["exit_code"]
+    assert snapshot(root) == expected_tree(case)
+    if case["difference"] == "rollback":
+        assert result.rolled_back is False  # failed while staging: nothing was ever written
+        assert exp["tree"] != case["tree"]  # ...whereas Codex did write
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_cli_matches_codex(case: dict, root: Path):
+    build_tree(root, case["tree"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(root)],
+        input=case["patch"].encode(),
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    exp = case["expected"]
+    assert proc.stdout.decode() == exp["stdout"]
+    assert proc.stderr.decode() == from_token(exp["stderr"], root)
+    assert proc.returncode == exp["exit_code"]
+    assert snapshot(root) == expected_tree(case)
