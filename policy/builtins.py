@@ -171,7 +171,7 @@ def make_builtins(sink: RuleSink) -> dict:
         sink.calls += 1
         rules = _rules_from(pattern, decision, justification, v["canonical_matching"], sink, span)
         sink.rules.extend(rules)
-        sink.pending_examples.append((rules, match, not_match, span, [tuple(f) for f in interp.frames]))
+        sink.pending_examples.append((rules, match, not_match, span))
 
     def command_rule(interp, args, kwargs):
         # Cordon extension (not in Codex): whole-command rules and arguments anywhere after the prefix.
@@ -210,7 +210,7 @@ def make_builtins(sink: RuleSink) -> dict:
             pattern, decision, justification, v["canonical_matching"], sink, span, kind, anywhere
         )
         sink.rules.extend(rules)
-        sink.pending_examples.append((rules, match, not_match, span, [tuple(f) for f in interp.frames]))
+        sink.pending_examples.append((rules, match, not_match, span))
 
     def host_executable(interp, args, kwargs):
         v = _bind(
@@ -294,7 +294,7 @@ def _normalize_host(interp, raw: str) -> str:
             h = name
     h = h.rstrip(".").lower()
     if "*" in h:
-        interp.fail(f"{pre} wildcards are not allowed")
+        interp.fail(f"{pre} must be a specific host; wildcards are not allowed")
     if any(c.isspace() for c in h):
         interp.fail(f"{pre} cannot contain whitespace")
     if not h:

@@ -19,8 +19,8 @@ def _frame_code(code: str) -> str:
 def snippet(path: str, lines: list[str], span) -> str:
     """`` --> path:l:c`` plus the annotated source lines for span (1-based, end exclusive)."""
     sl, sc, el, ec = span
-    if el < sl or (el == sl and ec <= sc):
-        el, ec = sl, sc + 1
+    if el < sl or (el == sl and ec < sc):
+        el, ec = sl, sc
     if ec == 1 and el > sl:  # span ends at the start of a line: the previous line's end
         el -= 1
         ec = len(_line(lines, el)) + 1
@@ -28,12 +28,8 @@ def snippet(path: str, lines: list[str], span) -> str:
     pad = " " * (w + 1)
     out = [f"{' ' * w}--> {path}:{sl}:{sc}", f"{pad}|"]
     if sl == el:
-        out.append(
-            f"{sl:>{w}} | {_line(lines, sl)}".rstrip()
-            if not _line(lines, sl)
-            else f"{sl:>{w}} | {_line(lines, sl)}"
-        )
-        out.append(f"{pad}| {' ' * (sc - 1)}{'^' * max(1, ec - sc)}")
+        out.append(f"{sl:>{w}} | {_line(lines, sl)}")
+        out.append(f"{pad}| {' ' * (sc - 1)}{'^' * (ec - sc)}")  # a zero-width span has no caret
     else:
         if sc == 1:
             out.append(f"{sl:>{w}} | / {_line(lines, sl)}")
@@ -46,6 +42,11 @@ def snippet(path: str, lines: list[str], span) -> str:
         out.append(f"{pad}| |{'_' * last}^")
     out.append(f"{pad}|")
     return "\n".join(out) + "\n"
+
+
+def render_outside(path: str, message: str) -> str:
+    """An error located past the end of the file (starlark-rust draws no source line)."""
+    return f"starlark error: error: {message}\n--> {path}:1:1\n |\n |\n"
 
 
 def render_static(path: str, lines: list[str], message: str, span) -> str:

@@ -236,13 +236,11 @@ def load_source(sink, given: str, src: str) -> bool:
         stmts = parse(src)
     except StarlarkSyntaxError as e:
         span = (e.line, e.column, e.end_line, e.end_column)
-        raise RulesError(
-            e.message,
-            given,
-            e.line,
-            e.column,
-            report=diagnostics.render_static(given, lines, e.message, span),
-        ) from None
+        if e.outside:
+            report = diagnostics.render_outside(given, e.message)
+        else:
+            report = diagnostics.render_static(given, lines, e.message, span)
+        raise RulesError(e.message, given, e.line, e.column, report=report) from None
     except RecursionError:
         raise RulesError("Parse error: nesting too deep", given, 1, 1) from None
     interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink)})
@@ -267,15 +265,15 @@ def validate_examples(sink, given: str) -> bool:
     from policy.rules import rust_str
 
     cacheable = True
-    for rules, match, not_match, span, _frames in sink.pending_examples:
+    for rules, match, not_match, span in sink.pending_examples:
         mini = Matcher(rules, sink.host_executables)
         for _raw, words in [*match, *not_match]:
             if "/" in words[0] and not words[0].startswith("/"):
                 cacheable = False
-        for raw, words in not_match:
+        for _raw, words in not_match:
             found = mini.match(words, True, False)
             if found:
-                shown = raw if raw is not None else shellwords.join(words)
+                shown = shellwords.join(words)
                 raise RulesError(
                     f"expected example to not match rule `{found[0].debug()}`: {shown}",
                     given,

@@ -68,23 +68,52 @@ def split(s: str) -> list[str] | None:
     return words
 
 
-_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789,._+:@%/-=")
+_UNQUOTED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+-./:@]_")
+_U, _S, _D = 1, 2, 4
+
+
+def _strategy(s: str) -> tuple[int, int]:
+    """Longest prefix of ``s`` one quoting style can hold, and that style (unquoted preferred).
+
+    As the Rust crate: backslash and ``'`` never go in single quotes, ``!``, ``$``, backquote and
+    ``^`` never in double quotes, and ``^`` only right after an opening single quote.
+    """
+    prev = _U | _S | _D
+    i = 0
+    if s[0] == "^":
+        prev = _S
+        i = 1
+    while i < len(s):
+        c = s[i]
+        cur = prev
+        if c not in _UNQUOTED:
+            cur &= ~_U
+        if c in "'\\^":
+            cur &= ~_S
+        if c in "!$`^":
+            cur &= ~_D
+        if not cur:
+            break
+        prev = cur
+        i += 1
+    return i, (_U if prev & _U else _S if prev & _S else _D)
 
 
 def quote(word: str) -> str:
-    """Quote one word for a POSIX shell, the way the Rust `shlex` crate's ``try_join`` does."""
+    """Quote one word for a POSIX shell exactly as the Rust ``shlex`` crate does (chunked quoting)."""
     if word == "":
         return "''"
-    if all(c in _SAFE for c in word) and word[0] not in "=":
-        return word
-    if "'" not in word:
-        return "'" + word + "'"
-    out = ['"']
-    for c in word:
-        if c in '$`"\\':
-            out.append("\\")
-        out.append(c)
-    out.append('"')
+    out: list[str] = []
+    rest = word
+    while rest:
+        n, how = _strategy(rest)
+        chunk, rest = rest[:n], rest[n:]
+        if how == _U:
+            out.append(chunk)
+        elif how == _S:
+            out.append("'" + chunk + "'")
+        else:
+            out.append('"' + chunk.replace("\\", "\\\\").replace('"', '\\"') + '"')
     return "".join(out)
 
 

@@ -61,12 +61,10 @@ def parse_args(args: list[str]) -> dict:
         if a == "--":
             command = args[i + 1 :]
             break
-        if a in ("-r", "--rules") or a.startswith("--rules=") or (a.startswith("-r") and len(a) > 2):
+        if a in ("-r", "--rules") or a.startswith("--rules="):
+            # clap: `-rX` is not `-r X` here; it starts the command (hyphen values allowed).
             if a.startswith("--rules="):
                 rules.append(a[len("--rules=") :])
-            elif a.startswith("-r") and len(a) > 2 and not a.startswith("--"):
-                v = a[2:]
-                rules.append(v[1:] if v.startswith("=") else v)
             else:
                 if i + 1 >= n:
                     raise Usage(

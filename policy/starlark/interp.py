@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 MAX_STEPS = 2_000_000
-MAX_DEPTH = 50  # starlark-rust reports "Starlark call stack overflow" at a similar depth
+MAX_DEPTH = 48  # frames (module included) before "Starlark call stack overflow", as starlark-rust
 MAX_SIZE = 10_000_000  # elements of a collection / characters of a string
 
 
@@ -149,10 +149,84 @@ def truth(v) -> bool:
     return bool(v) if not isinstance(v, Function | Builtin | BoundMethod) else True
 
 
+# --------------------------------------------------------------------------- suggestions
+
+# starlark-rust's method names per type (suggestions only; see stdlib for what is implemented).
+METHOD_NAMES = {
+    "list": ["append", "clear", "extend", "index", "insert", "pop", "remove"],
+    "dict": ["clear", "get", "items", "keys", "pop", "popitem", "setdefault", "update", "values"],
+    "string": [
+        "capitalize",
+        "codepoints",
+        "count",
+        "elems",
+        "endswith",
+        "find",
+        "format",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isdigit",
+        "islower",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "lower",
+        "lstrip",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "title",
+        "upper",
+    ],
+}
+
+
+def _distance(a: str, b: str) -> int:
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def did_you_mean(name: str, candidates) -> str | None:
+    """The closest candidate within starlark-rust's edit-distance limit; ties go to the first."""
+    best = None
+    best_d = 99
+    for c in candidates:
+        if c == name:
+            continue
+        d = _distance(name, c)
+        if d < best_d and d <= min(2, max(1, min(len(name), len(c)) - 1)):
+            best, best_d = c, d
+    return best
+
+
+def with_suggestion(message: str, name: str, candidates) -> str:
+    s = did_you_mean(name, candidates)
+    return f"{message}, did you mean `{s}`?" if s else message
+
+
 # --------------------------------------------------------------------------- resolver
 
+_LITERALS = ("True", "False", "None")
 
-def _bound_names(stmts, out: set) -> None:
+
+def _bound_names(stmts, out: dict) -> None:
     """Names a block binds (assignment targets, for variables, defs), not descending into defs."""
     for s in stmts:
         k = s[0]
@@ -162,16 +236,16 @@ def _bound_names(stmts, out: set) -> None:
             _target_names(s[2], out)
             _bound_names(s[4], out)
         elif k == "def":
-            out.add(s[2])
+            out[s[2]] = None
         elif k == "if":
             for _c, body in s[2]:
                 _bound_names(body, out)
             _bound_names(s[3], out)
 
 
-def _target_names(t, out: set) -> None:
+def _target_names(t, out: dict) -> None:
     if t[0] == "name":
-        out.add(t[2])
+        out[t[2]] = None
     elif t[0] in ("tuple", "list"):
         for x in t[2]:
             _target_names(x, out)
@@ -214,7 +288,7 @@ class _Resolver:
             self.function(s[3], s[4], scopes, is_lambda=False)
 
     def function(self, params, body, scopes, is_lambda):
-        local = {p[1] for p in params if p[1] is not None}
+        local = dict.fromkeys(p[1] for p in params if p[1] is not None)
         for p in params:
             if p[2] is not None:
                 self.expr(p[2], scopes)
@@ -240,7 +314,12 @@ class _Resolver:
                     return
             if n in self.module or n in self.builtins:
                 return
-            raise EvalError(f"Variable `{n}` not found", e[1], static=True)
+            cands = (
+                [c for sc in reversed(scopes) for c in sc]
+                + list(self.module)
+                + sorted([*self.builtins, *_LITERALS])
+            )
+            raise EvalError(with_suggestion(f"Variable `{n}` not found", n, cands), e[1], static=True)
         if k == "const":
             return
         if k in ("list", "tuple"):
@@ -284,7 +363,7 @@ class _Resolver:
             self.function(e[2], e[3], scopes, is_lambda=True)
         elif k in ("listcomp", "dictcomp"):
             clauses = e[-1]
-            inner = [*scopes, set()]
+            inner = [*scopes, {}]
             for c in clauses:
                 if c[0] == "for":
                     self.expr(c[2], inner)
@@ -309,15 +388,16 @@ class Interpreter:
         self.builtins = builtins
         self.steps = max_steps
         self.max_depth = max_depth
-        self.frames: list[list] = []  # [name, pos] outermost first
+        # [name, span of the call it is making (or None), span of its current statement]
+        self.frames: list[list] = []
         self.globals: dict = {}
 
     # -- entry point
     def run_module(self, stmts) -> dict:
-        names: set = set()
+        names: dict = {}
         _bound_names(stmts, names)
         _Resolver(names, self.builtins).stmts(stmts, [])
-        self.frames = [["<module>", None]]
+        self.frames = [["<module>", None, None]]
         try:
             self.exec_block(stmts, None)
         except (_Break, _Continue):  # pragma: no cover - the parser allows these only in loops? no.
@@ -325,14 +405,18 @@ class Interpreter:
         except _Return:
             raise EvalError("return outside of a function") from None
         except RecursionError:
-            raise EvalError("Starlark call stack overflow", self.frames[-1][1], self._stack()) from None
+            raise EvalError(
+                "Starlark call stack overflow", self.frames[-1][1] or self.frames[-1][2], self._stack()
+            ) from None
         return self.globals
 
     def _stack(self):
-        return [tuple(f) for f in self.frames]
+        """Traceback entries: only frames that are in the middle of a call, as starlark-rust."""
+        return [(f[0], f[1]) for f in self.frames if f[1] is not None]
 
     def fail(self, message: str, pos=None):
-        raise EvalError(message, pos or self.frames[-1][1], self._stack())
+        top = self.frames[-1]
+        raise EvalError(message, pos or top[1] or top[2], self._stack())
 
     def tick(self):
         self.steps -= 1
@@ -344,7 +428,7 @@ class Interpreter:
     def exec_block(self, stmts, local):
         for s in stmts:
             self.tick()
-            self.frames[-1][1] = s[1]
+            self.frames[-1][2] = s[1]
             k = s[0]
             if k == "expr":
                 self.eval(s[2], local)
@@ -372,7 +456,7 @@ class Interpreter:
                         continue
             elif k == "def":
                 defaults = [self.eval(p[2], local) if p[2] is not None else None for p in s[3]]
-                local_set: set = {p[1] for p in s[3] if p[1] is not None}
+                local_set: dict = dict.fromkeys(p[1] for p in s[3] if p[1] is not None)
                 _bound_names(s[4], local_set)
                 fn = Function(s[2], s[3], defaults, s[4], self.globals, local_set)
                 self.assign(("name", s[5], s[2]), fn, local)
@@ -516,7 +600,7 @@ class Interpreter:
         if k == "lambda":
             params = e[2]
             defaults = [self.eval(p[2], local) if p[2] is not None else None for p in params]
-            local_set = {p[1] for p in params if p[1] is not None}
+            local_set = dict.fromkeys(p[1] for p in params if p[1] is not None)
             closure = dict(local[0]) if local is not None else None
             fn = Function("lambda", params, defaults, e[3], self.globals, local_set, expr=True)
             if closure:
@@ -547,7 +631,7 @@ class Interpreter:
         if c[0] == "for":
             for v in self.iterate(self.eval(c[2], self._comp_local(local, bound)), c[2][1]):
                 self.tick()
-                names: set = set()
+                names: dict = {}
                 _target_names(c[1], names)
                 inner = dict(bound)
                 tmp = ({}, names)
@@ -563,7 +647,7 @@ class Interpreter:
             return local
         if local is None:
             return (dict(bound), set(bound))
-        return ({**local[0], **bound}, local[1] | set(bound))
+        return ({**local[0], **bound}, {**local[1], **dict.fromkeys(bound)})
 
     def call_expr(self, e, local):
         fn = self.eval(e[2], local)
@@ -586,8 +670,11 @@ class Interpreter:
                     if kk in kwargs:
                         self.fail(f"Multiple values for parameter `{kk}`", e[1])
                     kwargs[kk] = vv
-        self.frames[-1][1] = e[1]
-        return self.call(fn, args, kwargs, e[1])
+        frame = self.frames[-1]
+        frame[1] = e[1]
+        result = self.call(fn, args, kwargs, e[1])
+        frame[1] = None  # only reached on success: a failing call stays in the traceback
+        return result
 
     def call(self, fn, args, kwargs, pos):
         if isinstance(fn, Builtin):
@@ -598,7 +685,7 @@ class Interpreter:
             if len(self.frames) > self.max_depth:
                 self.fail("Starlark call stack overflow", pos)
             loc = self.bind(fn, args, kwargs)
-            self.frames.append([fn.name, pos])
+            self.frames.append([fn.name, None, None])
             try:
                 if fn.expr:
                     return self.eval(fn.body, (loc, fn.locals_set))
@@ -611,7 +698,7 @@ class Interpreter:
                 return None
             finally:
                 self.frames.pop()
-        self.fail(f"Object of type `{type_name(fn)}` is not callable", pos)
+        self.fail(f"Operation `call()` not supported on type `{type_name(fn)}`", pos)
 
     def bind(self, fn: Function, args, kwargs) -> dict:
         loc: dict = {}
@@ -822,7 +909,8 @@ class Interpreter:
 
         fn = stdlib.method(obj, name)
         if fn is None:
-            self.fail(f"Object of type `{type_name(obj)}` has no attribute `{name}`", pos)
+            msg = f"Object of type `{type_name(obj)}` has no attribute `{name}`"
+            self.fail(with_suggestion(msg, name, METHOD_NAMES.get(type_name(obj), [])), pos)
         return BoundMethod(obj, name, fn)
 
 

@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
 
 GRAMMAR_PATH = Path(__file__).with_name("starlark.lark")
@@ -46,13 +46,22 @@ RESERVED = frozenset(
 class StarlarkSyntaxError(Exception):
     """A parse/compile-time error: message plus 1-based span (end exclusive)."""
 
-    def __init__(self, message: str, line: int, column: int, end_line: int | None = None, end_column=None):
+    def __init__(
+        self,
+        message: str,
+        line: int,
+        column: int,
+        end_line: int | None = None,
+        end_column=None,
+        outside=False,
+    ):
         super().__init__(message)
+        self.outside = outside  # located past the end of the file (drawn without a source line)
         self.message = message
         self.line = line
         self.column = column
         self.end_line = end_line if end_line is not None else line
-        self.end_column = end_column if end_column is not None else column + 1
+        self.end_column = end_column if end_column is not None else column
 
 
 class _Indent(Indenter):
@@ -313,12 +322,12 @@ class _ToAst(Transformer):
     def call(self, meta, fn, args, rpar):
         args = args or []
         seen = set()
-        for kind, name, _e in args:
-            if kind == "kw":
-                if name in seen:
-                    raise StarlarkSyntaxError("repeated named argument", *_pos(meta))
-                seen.add(name)
-        return ("call", _pos(meta), fn, args)
+        for a in args:
+            if a[0] == "kw":
+                if a[1] in seen:
+                    raise StarlarkSyntaxError("repeated named argument", *a[3])
+                seen.add(a[1])
+        return ("call", _pos(meta), fn, [a[:3] for a in args])
 
     def arguments(self, meta, *args):
         return list(args)
@@ -327,7 +336,7 @@ class _ToAst(Transformer):
         return ("pos", None, e)
 
     def arg_kw(self, meta, name, e):
-        return ("kw", name.value, e)
+        return ("kw", name.value, e, _tpos(name))
 
     def arg_star(self, meta, e):
         return ("star", None, e)
@@ -393,9 +402,7 @@ class _ToAst(Transformer):
 
 
 def _bad_target(t):
-    raise StarlarkSyntaxError(
-        "Parse error: left-hand-side of assignment must take the form `a`, `a.b` or `a[b]`", *t[1]
-    )
+    raise StarlarkSyntaxError("left-hand-side of assignment must take the form `a`, `a.b` or `a[b]`", *t[1])
 
 
 def _check_target(t):
@@ -492,15 +499,33 @@ def _short_str(raw: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _expected(exp: set[str]) -> str:
-    if "RPAR" in exp:
-        return "symbol ')'"
-    if "RSQB" in exp:
-        return "symbol ']'"
-    if "RBRACE" in exp:
-        return "symbol '}'"
-    if exp & {"NAME", "STRING", "INT", "LSQB", "LPAR"}:
+_OPENERS = {"LPAR": "RPAR", "LSQB": "RSQB", "LBRACE": "RBRACE"}
+_CLOSERS = {"RPAR", "RSQB", "RBRACE"}
+_OPERAND_START = {"NAME", "STRING", "INT", "FLOAT"}
+
+
+def _open_bracket(text: str, pos: int) -> str | None:
+    """The closer of the innermost bracket still open before offset ``pos`` (None at depth 0)."""
+    stack: list[str] = []
+    try:
+        for tok in parser().lex(text[:pos], dont_ignore=False):
+            if tok.type in _OPENERS:
+                stack.append(_OPENERS[tok.type])
+            elif tok.type in _CLOSERS and stack:
+                stack.pop()
+    except Exception:  # a lexing problem earlier than the parse error: no bracket information
+        return None
+    return stack[-1] if stack else None
+
+
+def _expected(exp: set[str], closer: str | None) -> str:
+    """starlark-rust's wording: an operand if one may come next, else the pending closer."""
+    if exp & _OPERAND_START:
         return "expression"
+    if closer and closer in exp:
+        return _TOKEN_DESC[closer]
+    if closer:
+        return _TOKEN_DESC[closer]
     if "_NEWLINE" in exp:
         return "new line"
     if "COLON" in exp:
@@ -508,48 +533,83 @@ def _expected(exp: set[str]) -> str:
     return "one of " + ", ".join(sorted(exp))
 
 
+def _line_col(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
 def parse(source: str) -> list:
     """Source text -> list of statement nodes; raises StarlarkSyntaxError."""
     if source.startswith("\ufeff"):
-        raise StarlarkSyntaxError("Parse error: invalid input `\\ufeff`", 1, 1, 1, 2)
-    text = source if source.endswith("\n") else source + "\n"
+        raise StarlarkSyntaxError("Parse error: invalid input `\ufeff`", 1, 1, 1, 1)
+    text = source.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    first = text.split("\n", 1)[0]
+    if first.startswith(" ") and first.strip() and not first.lstrip().startswith("#"):
+        n = len(first) - len(first.lstrip(" "))
+        if first[n] != "\t":
+            raise StarlarkSyntaxError(
+                "Parse error: unexpected new indentation block, expected expression", 1, 1, 1, n + 1
+            )
     try:
         tree = parser().parse(text)
         return _ToAst().transform(tree)
     except StarlarkSyntaxError:
         raise
+    except VisitError as e:
+        if isinstance(e.orig_exc, StarlarkSyntaxError | RecursionError):
+            raise e.orig_exc from None
+        raise
     except UnexpectedCharacters as e:
+        pos = e.pos_in_stream
+        ch = text[pos] if pos is not None and pos < len(text) else ""
         line, col = e.line, e.column
-        ch = text[e.pos_in_stream] if e.pos_in_stream is not None and e.pos_in_stream < len(text) else ""
         if ch == "\t":
-            raise StarlarkSyntaxError("Parse error: tabs are not allowed", line, col) from None
+            start = text.rfind("\n", 0, pos)
+            if text[start + 1 : pos].strip(" ") == "" and start >= 0:
+                line, col = _line_col(text, start)  # a tab in indentation: the newline token before it
+            raise StarlarkSyntaxError("Parse error: tabs are not allowed", line, col, line, col) from None
         if ch in "'\"":
-            raise StarlarkSyntaxError("Parse error: unfinished string literal", line, col) from None
-        raise StarlarkSyntaxError(f"Parse error: invalid input `{ch}`", line, col) from None
+            eol = text.find("\n", pos)
+            return_span = (line, col, line, col + (eol - pos))
+            raise StarlarkSyntaxError("Parse error: unfinished string literal", *return_span) from None
+        raise StarlarkSyntaxError(f"Parse error: invalid input `{ch}`", line, col, line, col + 1) from None
     except UnexpectedToken as e:
         tok = e.token
+        exp = set(e.expected)
         if tok.type == "$END":
+            closer = _open_bracket(text, len(text))
+            if closer:
+                raise StarlarkSyntaxError(
+                    f"Parse error: unexpected new line, expected {_TOKEN_DESC[closer]}", 1, 1, outside=True
+                ) from None
             line = text.count("\n") + 1
             raise StarlarkSyntaxError(
-                f"Parse error: unexpected end of file, expected {_expected(set(e.expected))}", line, 1
+                f"Parse error: unexpected end of file, expected {_expected(exp, None)}", line, 1, outside=True
             ) from None
         if tok.type == "_INDENT":
             raise StarlarkSyntaxError(
                 "Parse error: unexpected new indentation block, expected expression",
-                tok.line,
-                tok.column,
+                tok.end_line,
+                1,
+                tok.end_line,
+                tok.end_column,
             ) from None
+        closer = _open_bracket(text, tok.start_pos) if tok.start_pos is not None else None
+        if tok.type == "_NEWLINE":
+            span = (tok.line, tok.column, tok.line, tok.column + 1)
+        else:
+            span = (tok.line, tok.column, tok.end_line, tok.end_column)
         raise StarlarkSyntaxError(
-            f"Parse error: unexpected {_describe(tok)}, expected {_expected(set(e.expected))}",
-            tok.line,
-            tok.column,
-            tok.end_line,
-            tok.end_column,
+            f"Parse error: unexpected {_describe(tok)}, expected {_expected(exp, closer)}", *span
         ) from None
     except UnexpectedEOF as e:
-        line = text.count("\n") + 1
         raise StarlarkSyntaxError(
-            f"Parse error: unexpected end of file, expected {_expected(set(e.expected))}", line, 1
+            f"Parse error: unexpected end of file, expected {_expected(set(e.expected), None)}",
+            1,
+            1,
+            outside=True,
         ) from None
     except DedentError:
         raise StarlarkSyntaxError("Parse error: inconsistent indentation", 1, 1) from None
