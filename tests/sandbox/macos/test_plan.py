@@ -163,3 +163,30 @@ def test_base_profile_ships_as_package_data():
 
     text = resources.files("sandbox.macos").joinpath("base.sbpl").read_text()
     assert text.count("(deny default)") == 1
+
+
+@pytest.mark.parametrize("platform", ["macos", "windows"])
+def test_sandbox_plan_cli_prints_the_plan_for_another_platform(platform, tmp_path):
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    r = subprocess.run(
+        [sys.executable, "-m", "sandbox", "plan", "--platform", platform, "--json", "--", "make", "-j2"],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(repo), "HOME": str(tmp_path), "API_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["platform"] == platform and "API_KEY" not in d["env"]
+    if platform == "macos":
+        assert d["argv"][:3] == [SANDBOX_EXEC, "-p", d["profile"]] and d["argv"][-3:] == ["--", "make", "-j2"]
+        from sandbox.macos.profile import darwin_path
+
+        assert f"WRITABLE_ROOT_0={darwin_path(tmp_path.resolve())}" in d["argv"]
+    else:
+        assert {"token", "job", "acl", "network"} <= set(d) and d["argv"] == ["make", "-j2"]
+        assert d["acl"][0] == {**d["acl"][0], "access": "grant", "path": str(tmp_path.resolve())}
