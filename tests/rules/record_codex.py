@@ -32,7 +32,7 @@ OUT = Path(__file__).resolve().parent / "codex_check.json"
 
 def collect(path: Path) -> dict:
     """Evaluate a shipped file as Python and return its prefix and network rules as data."""
-    prefix, network = [], []
+    prefix, network, hosts = [], [], {}
 
     def prefix_rule(pattern, decision="allow", match=(), not_match=(), justification=None, **kw):
         prefix.append(
@@ -51,11 +51,11 @@ def collect(path: Path) -> dict:
         )
 
     def host_executable(name, paths):
-        raise SystemExit(f"{path.name}: host_executable is not used by shipped files; update record_codex.py")
+        hosts[name] = list(paths)  # last writer wins, as in Codex
 
     env = {"prefix_rule": prefix_rule, "network_rule": network_rule, "host_executable": host_executable}
     exec(compile(path.read_text(), str(path), "exec"), env)
-    return {"prefix_rules": prefix, "network_rules": network}
+    return {"prefix_rules": prefix, "network_rules": network, "host_executables": hosts}
 
 
 def _argv(example) -> list[str]:
@@ -73,12 +73,34 @@ def codex_binary() -> Path:
     return Path(codex)
 
 
-def check(codex: Path, rules: Path, argv: list[str]) -> subprocess.CompletedProcess:
+# Commands checked WITH --resolve-host-executables against every file, from cwd "/" (a
+# relative argv[0] resolves against the cwd): planted programs must not ride on allow
+# rules, system ones must, and forbidden rules must still catch any path.
+PROBES = [
+    ["./ls"],
+    ["/tmp/x/cat", "/etc/passwd"],
+    ["/usr/bin/ls", "-la"],
+    ["/bin/cat", "README.md"],
+    ["/usr/bin/git", "status"],
+    ["./git", "status"],
+    ["/usr/bin/rm", "-rf", "/"],
+    ["/tmp/rm", "-rf", "/"],
+    ["./pip", "list"],
+    ["/usr/bin/pip", "list"],
+    ["/usr/bin/pip", "install", "--user", "x"],
+    ["node_modules/.bin/npm", "ls"],
+    ["/usr/bin/npm", "ls"],
+    ["/usr/local/bin/git", "push", "--force", "origin", "main"],
+]
+
+
+def check(codex: Path, rules: Path, argv: list[str], *resolve: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(codex), "execpolicy", "check", "--rules", str(rules), "--", *argv],
+        [str(codex), "execpolicy", "check", *resolve, "--rules", str(rules), "--", *argv],
         capture_output=True,
         text=True,
         timeout=60,
+        cwd="/",
     )
 
 
@@ -98,6 +120,10 @@ def main() -> int:
                     examples.append(
                         {"rule": i, "kind": kind, "argv": argv, "exit_code": r.returncode, "stdout": r.stdout}
                     )
+        probes = []
+        for argv in PROBES:
+            r = check(codex, path, argv, "--resolve-host-executables")
+            probes.append({"argv": argv, "exit_code": r.returncode, "stdout": r.stdout})
         record["files"][path.name] = {
             "path": rel,
             "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
@@ -106,6 +132,7 @@ def main() -> int:
             "stderr": loaded.stderr,
             **data,
             "examples": examples,
+            "probes": probes,
         }
         print(f"{rel}: exit {loaded.returncode}, {len(examples)} examples", file=sys.stderr)
     OUT.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")

@@ -133,3 +133,53 @@ def test_cordon_loads_every_shipped_set_by_name_together():
     assert pol.check(["rm", "-rf", "/"]).decision == "forbidden"
     assert pol.check(["git", "status"]).decision == "allow"
     assert pol.check(["pip", "install", "--user", "x"]).decision == "forbidden"
+
+
+# --- host-executable pinning -------------------------------------------------------------
+
+
+def _probe(name: str, argv: list[str]) -> dict:
+    for p in RECORD["files"][name]["probes"]:
+        if p["argv"] == argv:
+            return json.loads(p["stdout"])
+    raise AssertionError(f"no probe {argv} recorded")
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if RECORD["files"][n]["prefix_rules"]])
+def test_allowed_programs_are_pinned_to_system_folders(name):
+    """Every program an allow rule names is pinned by host_executable, so a planted
+    ``./ls`` cannot ride on the ``ls`` allow rule (host resolution is always on in core)."""
+    rec = RECORD["files"][name]
+    for rule in rec["prefix_rules"]:
+        if rule["decision"] != "allow":
+            continue
+        first = rule["pattern"][0]
+        for prog in first if isinstance(first, list) else [first]:
+            paths = rec["host_executables"].get(prog)
+            assert paths, f"{name}: allowed program {prog!r} is not pinned"
+            assert all(p.startswith(("/bin/", "/usr/", "/opt/homebrew/")) for p in paths), paths
+
+
+def test_codex_agrees_planted_programs_get_no_allow_and_forbidden_follows_any_path():
+    assert _probe("default.rules", ["./ls"]) == {"matchedRules": []}
+    assert _probe("default.rules", ["/tmp/x/cat", "/etc/passwd"]) == {"matchedRules": []}
+    assert _probe("default.rules", ["./git", "status"]) == {"matchedRules": []}
+    assert _probe("default.rules", ["/usr/bin/ls", "-la"])["decision"] == "allow"
+    assert _probe("default.rules", ["/usr/bin/git", "status"])["decision"] == "allow"
+    assert _probe("default.rules", ["/tmp/rm", "-rf", "/"])["decision"] == "forbidden"
+    assert _probe("default.rules", ["/usr/local/bin/git", "push", "--force", "origin", "main"])[
+        "decision"
+    ] == ("forbidden")
+    assert _probe("python.rules", ["./pip", "list"]) == {"matchedRules": []}
+    assert _probe("python.rules", ["/usr/bin/pip", "list"])["decision"] == "allow"
+    assert _probe("node.rules", ["node_modules/.bin/npm", "ls"]) == {"matchedRules": []}
+    assert _probe("git-readonly.rules", ["./git", "status"]) == {"matchedRules": []}
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_cordon_agrees_with_codex_on_host_resolution_probes(name, monkeypatch):
+    load_policy = _engine()
+    monkeypatch.chdir("/")  # the probes were recorded from "/" (relative argv[0] resolves there)
+    pol = load_policy(RULES / name)
+    for p in RECORD["files"][name]["probes"]:
+        assert pol.check(p["argv"], resolve_host_executables=True).to_json() + "\n" == p["stdout"], p["argv"]
