@@ -136,9 +136,12 @@ def shell_script(argv: Sequence[str]) -> str | None:
 
 
 def _walk(node) -> Iterator:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
+    """Pre-order walk; iterative, so a deeply nested script cannot exhaust Python's stack."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
 
 
 def literal_word(node) -> str | None:

@@ -295,3 +295,13 @@ def test_find_placeholder_is_a_literal_word():
 )
 def test_stdin_scripts(script, expected):
     assert stdin_scripts(script) == expected
+
+
+@pytest.mark.parametrize("depth", [2000])
+def test_deeply_nested_scripts_do_not_exhaust_the_stack(depth):
+    from policy.safety import command_might_be_dangerous
+
+    script = "( " * depth + "rm -rf x" + " )" * depth
+    assert plain(script) is None
+    assert command_might_be_dangerous(["bash", "-lc", script])
+    assert split_for_exec_policy(["bash", "-lc", "$(" * depth + "ls" + ")" * depth]).kind == "whole"
