@@ -572,3 +572,10 @@ def test_basename_allow_through_an_undeclared_path_stays_sandboxed():
         assert (result.decision, result.bypass_sandbox) == ("allow", bypass), argv
         if not bypass:
             assert "host executable" in result.reason
+
+
+def test_cli_assess_human_output():
+    out = cli("assess", "--", "bash", "-lc", "ls | wc -l")
+    assert out.returncode == 0, out.stderr
+    assert "known safe: yes" in out.stdout
+    assert '["wc", "-l"]' in out.stdout
