@@ -7,21 +7,24 @@ the repository's ``rules/`` folder. Each file's first line is ``# NAME: SUMMARY`
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+import os
 from pathlib import Path
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def shipped_rules_dir() -> Path:
+    # On the `execpolicy check` / `sandbox run` hot path: plain stat calls first
+    # (importlib.resources alone costs ~20 ms to import).
+    for d in (os.path.join(_HERE, "shipped_rules"), os.path.join(os.path.dirname(_HERE), "rules")):
+        if os.path.isdir(d):
+            return Path(d)
     try:
         from importlib.resources import files
 
-        d = Path(str(files("policy.shipped_rules")))
-        if d.is_dir():
-            return d
+        return Path(str(files("policy.shipped_rules")))
     except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parent.parent / "rules"
+        return Path(_HERE).parent / "rules"
 
 
 def list_shipped() -> dict[str, Path]:
@@ -36,21 +39,23 @@ def resolve_rules_path(arg: str) -> Path:
     An existing path always wins, so a local file named like a shipped set is never shadowed.
     """
     p = Path(arg)
-    if p.exists() or "/" in arg or arg.endswith(".rules"):
+    if "/" in arg or arg.endswith(".rules") or p.exists():
         return p
-    shipped = list_shipped()
-    return shipped.get(arg, p)
+    cand = shipped_rules_dir() / f"{arg}.rules"
+    return cand if cand.is_file() else p
 
 
-@dataclass(frozen=True)
 class ShippedSet:
     """One shipped rules file, as ``execpolicy rules list`` reports it."""
 
-    name: str
-    path: Path
-    summary: str
-    kind: str  # "commands" (prefix rules) or "network" (network_rule only)
-    sha256: str
+    __slots__ = ("kind", "name", "path", "sha256", "summary")
+
+    def __init__(self, name: str, path: Path, summary: str, kind: str, sha256: str):
+        self.name = name
+        self.path = path
+        self.summary = summary
+        self.kind = kind  # "commands" (prefix rules) or "network" (network_rule only)
+        self.sha256 = sha256
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +69,8 @@ class ShippedSet:
 
 def describe_shipped() -> list[ShippedSet]:
     """Every shipped set with the summary from its header line, in name order."""
+    import hashlib
+
     out = []
     for name, path in list_shipped().items():
         data = path.read_bytes()
