@@ -1,7 +1,7 @@
 """Attempt operations given on the command line; print one line each: ``<op> ok`` or ``<op> <errno>``.
 
 Run inside a sandbox (or under one wall) by the confinement tests. Standard library only.
-Ops: write:P append:P read:P list:P mkdir:P rmdir:P unlink:P symlink:TARGET:LINK
+Ops: write:P append:P openw:P reopen:P cat:P read:P list:P mkdir:P rmdir:P unlink:P symlink:TARGET:LINK
 hardlink:SRC:DST rename:SRC:DST chmod:P connect:HOST:PORT bind:PORT unix:PATH
 abstract:NAME kill:PID fd:N env:NAME exists:P
 """
@@ -20,6 +20,14 @@ def op(spec: str) -> None:
     elif kind == "append":
         with open(arg, "a") as f:
             f.write("pwned\n")
+    elif kind == "openw":  # open for writing, write nothing (for files where a write would do harm)
+        os.close(os.open(arg, os.O_WRONLY))
+    elif kind == "reopen":  # open read-only, then re-open through /proc/self/fd for writing
+        fd = os.open(arg, os.O_RDONLY)
+        os.close(os.open(f"/proc/self/fd/{fd}", os.O_WRONLY))
+    elif kind == "cat":  # print the first line (to prove what was or was not read)
+        with open(arg, "rb") as f:
+            sys.stdout.write(f"content {f.readline().decode(errors='replace').strip()}\n")
     elif kind == "read":
         with open(arg, "rb") as f:
             f.read(1)
