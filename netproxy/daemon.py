@@ -11,9 +11,11 @@ launcher *before* this process starts, so nothing waits for our imports). stdin 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sys
+import threading
 
 
 def main() -> int:
@@ -32,7 +34,7 @@ def main() -> int:
     policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))
     server = ProxyServer(policy, token=config.get("token"), log_path=config.get("log"))
     server.serve_handoff(socket.socket(fileno=int(config["fd"])))
-    _Parsers.load()  # warm up mitmproxy's parsers while the sandbox is still starting
+    threading.Thread(target=_warm_up, args=(_Parsers,), daemon=True).start()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -46,6 +48,16 @@ def main() -> int:
         sys.stdout.flush()
     server.close()
     return 0
+
+
+def _warm_up(parsers) -> None:
+    """Import mitmproxy's parsers (~0.2 s) at low priority: the sandbox is starting on the
+    same cores and comes first; a request arriving meanwhile waits on the import lock."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
+    except OSError:
+        pass
+    parsers.load()
 
 
 if __name__ == "__main__":

@@ -22,12 +22,9 @@ import contextlib
 import dataclasses
 import json
 import os
-import secrets
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -125,7 +122,7 @@ class Bridge:
                 proc.stdout.close()
             self._final_events = self.events()
         if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
+            _rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
     cleanup = close
@@ -164,7 +161,8 @@ def prepare(
 
     runtime_dir = Path(runtime_dir)
     runtime_dir.mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="netproxy-", dir=runtime_dir))
+    d = runtime_dir / f"netproxy-{os.getpid()}-{os.urandom(4).hex()}"
+    d.mkdir(mode=0o700)
     sock_path = d / "proxy.sock"
     log_path = Path(network.net_log) if network.net_log else d / "events.jsonl"
     if network.net_log:
@@ -173,7 +171,7 @@ def prepare(
             with open(log_path, "a", encoding="utf-8"):
                 pass
         except OSError as e:
-            shutil.rmtree(d, ignore_errors=True)
+            _rmtree(d, ignore_errors=True)
             raise _config_error(
                 f"cannot write the net log {log_path}: {e.strerror}", "network.net_log"
             ) from None
@@ -182,7 +180,7 @@ def prepare(
     try:
         listener.bind(str(sock_path))
         listener.listen(128)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         config = {"allow": allow, "deny": deny, "resolve": resolve, "token": token, "log": str(log_path)}
         config["fd"] = listener.fileno()
         proc = subprocess.Popen(
@@ -200,7 +198,7 @@ def prepare(
         )
     except BaseException:
         listener.close()
-        shutil.rmtree(d, ignore_errors=True)
+        _rmtree(d, ignore_errors=True)
         raise
     listener.close()
     assert proc.stdin is not None
@@ -221,6 +219,12 @@ def prepare(
         _policy={"allow": allow, "deny": deny, "resolve": resolve},
         _log_offset=log_offset,
     )
+
+
+def _rmtree(path, ignore_errors: bool = True) -> None:
+    import shutil  # only on the way out: keep the launcher's start-up imports small
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)
 
 
 def update_policy(bridge: Bridge, **lists) -> int:
