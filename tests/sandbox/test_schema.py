@@ -94,22 +94,21 @@ def test_patch_assessment_schema_matches_real_assessments(tmp_path):
     import policy
 
     schema = schema_of("PatchAssessment")
+    ws, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"
+    (ws / ".git").mkdir(parents=True)
+    (ws / ".git" / "config").write_text("[core]\n")
+    elsewhere.mkdir()
     patches = [
         "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch\n",
-        "*** Begin Patch\n*** Add File: /etc/evil\n+x\n*** End Patch\n",
+        f"*** Begin Patch\n*** Add File: {elsewhere}/evil\n+x\n*** End Patch\n",
         "*** Begin Patch\n*** Delete File: .git/config\n*** End Patch\n",
     ]
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "config").write_text("[core]\n")
     seen = set()
     for p in patches:
-        out = policy.assess_patch(
-            p, cwd=str(tmp_path), sandbox="workspace-write", approval="on-request"
-        ).to_dict()
+        out = policy.assess_patch(p, cwd=str(ws), sandbox="workspace-write", approval="on-request").to_dict()
         jsonschema.validate(out, schema)
         seen.add(out["decision"])
     assert len(seen) >= 2  # the patches exercise different verdicts
+    bad = {"decision": "maybe", "sandboxed": True, "reason": None, "changes": [], "problems": []}
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(
-            {"decision": "maybe", "sandboxed": True, "reason": None, "changes": [], "problems": []}, schema
-        )
+        jsonschema.validate(bad, schema)
