@@ -54,41 +54,79 @@ def file_style(lines: Sequence[Line]) -> str:
     return "\n"
 
 
-def _passes() -> tuple[Callable[[str], str], ...]:
-    return (
-        lambda s: s,
-        lambda s: s.rstrip(_WS),
-        lambda s: s.strip(_WS),
-        lambda s: s.strip(_WS).translate(_PUNCT),
-    )
+_PASSES: tuple[Callable[[str], str], ...] = (
+    lambda s: s,
+    lambda s: s.rstrip(_WS),
+    lambda s: s.strip(_WS),
+    lambda s: s.strip(_WS).translate(_PUNCT),
+)
 
 
-_PASSES = _passes()
+class Lines:
+    """A file's line texts with each pass's normalised form computed once (large files, many chunks)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = list(texts)
+        self._norm: list[list[str] | None] = [self.texts, None, None, None]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def normalised(self, k: int) -> list[str]:
+        cached = self._norm[k]
+        if cached is None:
+            cached = self._norm[k] = [_PASSES[k](t) for t in self.texts]
+        return cached
 
 
-def seek_sequence(lines: Sequence[str], pattern: Sequence[str], start: int, eof: bool) -> int | None:
+def seek_sequence(lines: Sequence[str] | Lines, pattern: Sequence[str], start: int, eof: bool) -> int | None:
     """First index >= ``start`` where ``pattern`` occurs, trying ever looser comparisons in turn.
 
-    With ``eof`` the pattern may only sit at the very end of the file (Codex does not fall back).
+    With ``eof`` the pattern may only sit at the very end of the file, and never before ``start``
+    (Codex does not fall back to searching elsewhere).
     """
+    index = lines if isinstance(lines, Lines) else Lines(lines)
     if not pattern:
         return start
-    if len(pattern) > len(lines):
+    size = len(pattern)
+    if size > len(index):
         return None
-    first = len(lines) - len(pattern) if eof else start
-    last = len(lines) - len(pattern)
-    for norm in _PASSES:
+    first = max(start, len(index) - size) if eof else start
+    last = len(index) - size
+    for k, norm in enumerate(_PASSES):
         want = [norm(p) for p in pattern]
+        hay = index.normalised(k)
+        head = want[0]
         for i in range(first, last + 1):
-            if all(norm(lines[i + j]) == want[j] for j in range(len(want))):
+            if hay[i] == head and hay[i : i + size] == want:
                 return i
     return None
+
+
+def _segments(
+    at: int, length: int, new: Sequence[str], origins: Sequence[int | None], style: str
+) -> list[tuple[int, int, list[Line]]]:
+    """Split one matched chunk into edits between its context lines.
+
+    Context lines are left alone (they keep the file's own text and ending); each run of removed
+    and added lines between them becomes one replacement, as Codex 0.169 does. This matters when
+    two chunks insert at the same place: edits at one index keep patch order.
+    """
+    edits: list[tuple[int, int, list[Line]]] = []
+    old_pos = new_pos = 0
+    anchors = [(i, o) for i, o in enumerate(origins) if o is not None and o < length]
+    for new_index, old_index in [*anchors, (len(new), length)]:
+        added = [Line(t, style) for t in new[new_pos:new_index]]
+        if old_index > old_pos or added:
+            edits.append((at + old_pos, old_index - old_pos, added))
+        old_pos, new_pos = old_index + 1, new_index + 1
+    return edits
 
 
 def compute_update(content: str, chunks: Sequence[Chunk], display_path: str) -> str:
     """Apply ``chunks`` to ``content`` as Codex does; raise PatchError(kind="apply") if a chunk is missing."""
     lines = split_file(content)
-    texts = [line.text for line in lines]
+    texts = Lines([line.text for line in lines])
     style = file_style(lines)
     if lines and not lines[-1].ending:
         # The result always ends with a newline in the file's style, so give the last line one now
@@ -122,11 +160,7 @@ def compute_update(content: str, chunks: Sequence[Chunk], display_path: str) -> 
                 f"Failed to find expected lines in {display_path}:\n" + "\n".join(chunk.old_lines),
                 kind="apply",
             )
-        built = [
-            lines[at + o] if o is not None and o < len(pattern) else Line(text, style)
-            for text, o in zip(new, origins, strict=True)
-        ]
-        replacements.append((at, len(pattern), built))
+        replacements.extend(_segments(at, len(pattern), new, origins, style))
         cursor = at + len(pattern)
     replacements.sort(key=lambda r: r[0])
     for at, length, built in reversed(replacements):

@@ -125,6 +125,21 @@ CASE_DEFS: list[dict] = [
         tree=F(a="q\nx\n"),
         patch=P("*** Update File: a", "@@", "-x", "+y", "*** End of File", "", "  ", "@@", "+z"),
     ),
+    dict(
+        name="update_edits_between_context_keep_order",
+        tree=F(a="q\nr\ns\n"),
+        patch=P("*** Update File: a", "@@", "+x", "@@", "-r", " s", "+c", "-", "+b"),
+    ),
+    dict(
+        name="update_eof_search_respects_cursor",
+        tree=F(a="x\ny\n"),
+        patch=P("*** Update File: a", "@@", "-y", "+Y", "@@", "-y", "+Z", "*** End of File"),
+    ),
+    dict(
+        name="update_stray_eof_before_first_chunk",
+        tree=F(a="x\n"),
+        patch=P("*** Update File: a", "*** End of File", "-x", "+z"),
+    ),
     dict(name="update_missing_file", tree=F(), patch=P("*** Update File: nope", "@@", "-a", "+b")),
     dict(name="update_directory", tree={"dirs": ["d"]}, patch=P("*** Update File: d", "@@", "+x")),
     dict(
