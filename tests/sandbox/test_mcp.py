@@ -100,9 +100,13 @@ def test_policy_tools_and_rule_gating(identity):
         decide = await session.call_tool("decide", {"command": ["bash", "-lc", "ls && rm -rf /"]})
         refused = await session.call_tool("shell", {"command": ["rm", "-rf", "/"]})
         allowed = await session.call_tool("shell", {"command": ["ls"]})
-        return check, named, decide, refused, allowed
+        asks = await session.call_tool("shell", {"command": ["curl", "http://127.0.0.1:9/"]})
+        slow = await session.call_tool("shell", {"command": ["sleep", "30"], "timeout": 1})
+        return check, named, decide, refused, allowed, asks, slow
 
-    check, named, decide, refused, allowed = session_run(server_params(identity, "--rules", "default"), body)
+    check, named, decide, refused, allowed, asks, slow = session_run(
+        server_params(identity, "--rules", "default"), body
+    )
     c = structured(check)
     assert c["decision"] == "forbidden"
     prefixes = [m["prefixRuleMatch"]["matchedPrefix"] for m in c["matchedRules"]]
@@ -113,6 +117,10 @@ def test_policy_tools_and_rule_gating(identity):
     r = structured(refused)
     assert r["exit_code"] is None and "rejected" in r["refused"]
     assert structured(allowed)["exit_code"] == 0
+    a = structured(asks)  # a prompt decision is refused: this server was not told the client asks
+    assert a["exit_code"] is None and "requires approval" in a["refused"]
+    t = structured(slow)
+    assert t["timed_out"] is True and t["exit_code"] is None
 
 
 def test_bad_rules_fail_before_serving(identity, scratch):
