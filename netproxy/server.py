@@ -141,6 +141,7 @@ class ProxyServer:
         self._sessions: set[_Session] = set()
         self._listeners: list[socket.socket] = []
         self._closed = False
+        self._generation = 0
         self._log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None  # noqa: SIM115
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -168,6 +169,7 @@ class ProxyServer:
         """Swap the policy; cut open connections that lost permission. Returns how many were cut."""
         with self._lock:
             self.policy = policy
+            self._generation += 1
             sessions = list(self._sessions)
         cut = 0
         for s in sessions:
@@ -258,8 +260,10 @@ class ProxyServer:
                 self._event("socks4", "", 0, False, UNSUPPORTED, "SOCKS4 is not supported; use SOCKS5")
             elif first:
                 self._http(client)
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError, EOFError):
+            pass  # the client went away or sent garbage mid-handshake
+        except Exception as e:  # a bug must not print into the sandboxed command's stderr
+            self._event("internal", "", 0, False, "internal-error", f"{type(e).__name__}: {e}"[:200])
         finally:
             with contextlib.suppress(OSError):
                 client.close()
@@ -315,7 +319,7 @@ class ProxyServer:
                     )
         except HostError as e:
             return self._refuse_http(client, "http", "", 0, BAD_REQUEST, str(e))
-        d = self._decide("http", host, port, method=method, user=user)
+        d, gen = self._decide("http", host, port, method=method, user=user)
         if not d.allowed:
             return self._refuse_http(client, "http", host, port, d.reason, d.detail, logged=True)
         upstream = self._dial(d)
@@ -324,6 +328,8 @@ class ProxyServer:
         session = self._open_session("http", d, upstream)
         session.sockets.append(client)
         try:
+            if not self._recheck(session, gen):
+                return
             conn_tokens = {t.strip().lower() for v in req.headers.get_all("connection") for t in v.split(",")}
             upgrade = "upgrade" in conn_tokens and "upgrade" in req.headers
             out = [f"{method} {path} HTTP/1.{m.group(3).decode()}".encode()]
@@ -359,11 +365,11 @@ class ProxyServer:
             host, port = split_authority(target)
         except HostError as e:
             return self._refuse_http(client, "connect", target[:100], 0, BAD_REQUEST, str(e))
-        d = self._decide("connect", host, port, user=user)
+        d, gen = self._decide("connect", host, port, user=user)
         if not d.allowed:
             return self._refuse_http(client, "connect", host, port, d.reason, d.detail, logged=True)
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self._tunnel(client, d, "connect", rest)
+        self._tunnel(client, d, gen, "connect", rest)
 
     def _refuse_http(
         self,
@@ -448,14 +454,14 @@ class ProxyServer:
             what = {2: "BIND", 3: "UDP ASSOCIATE"}.get(cmd, f"command {cmd}")
             self._event("socks5", host[:100], port, False, UNSUPPORTED, f"{what} is not supported")
             return _socks_reply(client, 7)
-        d = self._decide("socks5", host, port, user=user)
+        d, gen = self._decide("socks5", host, port, user=user)
         if not d.allowed:
             return _socks_reply(client, 2)
         _socks_reply(client, 0)
-        self._tunnel(client, d, "socks5", b"")
+        self._tunnel(client, d, gen, "socks5", b"")
 
     # tunnels -----------------------------------------------------------------------------------
-    def _tunnel(self, client: socket.socket, d: Decision, proto: str, pending: bytes) -> None:
+    def _tunnel(self, client: socket.socket, d: Decision, gen: int, proto: str, pending: bytes) -> None:
         session = self._open_session(proto, d, None)
         session.sockets.append(client)
         try:
@@ -479,6 +485,8 @@ class ProxyServer:
                 return
             session.sockets.append(upstream)
             session.address = d.addresses[0] if len(d.addresses) == 1 else _peer_ip(upstream)
+            if not self._recheck(session, gen):
+                return
             upstream.settimeout(None)
             if not first:
                 # Server speaks first: relay its bytes, still inspect the client's first ones.
@@ -555,7 +563,8 @@ class ProxyServer:
         return buf
 
     # shared helpers ------------------------------------------------------------------------------
-    def _decide(self, proto: str, host: str, port: int, **extra) -> Decision:
+    def _decide(self, proto: str, host: str, port: int, **extra) -> tuple[Decision, int]:
+        gen = self._generation
         d = self.policy.decide(host, port)
         self._event(
             proto,
@@ -567,7 +576,24 @@ class ProxyServer:
             address=str(d.addresses[0]) if d.addresses else None,
             **extra,
         )
-        return d
+        return d, gen
+
+    def _recheck(self, session: _Session, gen: int) -> bool:
+        """A policy update may have landed between the decision and now: judge again if so."""
+        if gen == self._generation:
+            return True
+        v = self.policy.still_allowed(session.host, session.port, session.address, session.sni)
+        if not v.allowed:
+            session.cut()
+            self._event(
+                session.proto,
+                session.host,
+                session.port,
+                False,
+                v.reason,
+                "revoked: " + (v.detail or v.reason),
+            )
+        return v.allowed
 
     def _dial(self, d: Decision) -> socket.socket | None:
         for addr in d.addresses:
