@@ -183,12 +183,25 @@ class _Stage:
         self.ops.append(_Op("delete", phys, message))
 
 
+def _nul_message(hunk: AddFile | DeleteFile | UpdateFile, path: str) -> str:
+    reason = "file name contained an unexpected NUL byte"
+    if isinstance(hunk, AddFile):
+        return f"Failed to write file {path}"
+    if isinstance(hunk, DeleteFile):
+        return f"Failed to delete file {path}"
+    return f"Failed to read file to update {path}: {reason}"
+
+
 def stage_patch(patch: Patch, cwd: str) -> tuple[list[Change], list[_Op]]:
     """Phase 1: compute every change without touching the tree; raise PatchError as Codex would fail."""
     stage = _Stage()
     changes: list[Change] = []
     for hunk in patch.hunks:
         path = absolute(cwd, hunk.path)
+        moved = absolute(cwd, hunk.move_path) if isinstance(hunk, UpdateFile) and hunk.move_path else None
+        if "\0" in path or (moved and "\0" in moved):
+            # Not reachable through Codex (argv cannot hold NUL); fail the way Rust's fs calls do.
+            raise PatchError(_nul_message(hunk, path), kind="apply")
         if isinstance(hunk, AddFile):
             stage.make_dirs(os.path.dirname(path), path)
             stage.write(path, hunk.contents, path)

@@ -200,6 +200,9 @@ def _problems(changes: Sequence[PatchChange], roots: _Roots, link_checks: bool) 
         if change.move_path is not None:
             targets.append((change.move_path, True))
         for path, writes in targets:
+            if "\0" in path:
+                found.append(PathProblem(path, "the path contains a NUL byte"))
+                continue
             problem = roots.lexical_problem(path)
             if problem is None and link_checks:
                 problem = roots.resolved_problem(path, writes)

@@ -119,3 +119,27 @@ def test_line_endings(tmp_path, content, patch_lines, expected):
     result = apply_patch(P("*** Update File: f", *patch_lines), cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "f").read_bytes() == expected.encode()
+
+
+def test_move_out_of_unwritable_directory(identity, scratch):
+    """Codex writes the destination, then fails to remove the source and leaves both; Cordon fails
+    first. An in-place update of a writable file in that directory works, as in Codex."""
+    ws = identity.workspace
+    locked = scratch / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o755)
+    (locked / "a").write_text("x\n")
+    os.chmod(locked / "a", 0o666)
+    move = P(f"*** Update File: {locked}/a", "*** Move to: b", "@@", "-x", "+y")
+    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=move, cwd=ws)
+    if identity.is_root:
+        assert proc.returncode == 0, proc.stderr
+        assert (ws / "b").read_text() == "y\n" and not (locked / "a").exists()
+        return
+    assert (proc.returncode, proc.stderr) == (1, f"Failed to remove original {locked}/a\n")
+    assert not (ws / "b").exists()
+    assert (locked / "a").read_text() == "x\n"
+    edit = P(f"*** Update File: {locked}/a", "@@", "-x", "+z")
+    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=edit, cwd=ws)
+    assert proc.returncode == 0, proc.stderr
+    assert (locked / "a").read_text() == "z\n"

@@ -47,7 +47,13 @@ VOCAB = [
     "-\u201cq\u201d",
     "+\r",
 ]
-line = st.one_of(st.sampled_from(VOCAB), st.text(max_size=12))
+# Headers with odd names (NUL, unicode, spaces); no "/" or "." so nothing can leave the temp root.
+odd_header = st.builds(
+    lambda head, name: head + name,
+    st.sampled_from(["*** Add File: ", "*** Delete File: ", "*** Update File: ", "*** Move to: "]),
+    st.text(alphabet=st.characters(blacklist_characters="/.\n\r"), max_size=6),
+)
+line = st.one_of(st.sampled_from(VOCAB), st.text(max_size=12), odd_header)
 soup = st.builds(
     lambda lines, sep, wrap: (
         "\n".join((["*** Begin Patch"] if wrap[0] else []) + lines + (["*** End Patch"] if wrap[1] else []))
