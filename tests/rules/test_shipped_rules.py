@@ -20,7 +20,7 @@ SEVERITY = {"allow": 0, "prompt": 1, "forbidden": 2}
 
 
 def test_ships_the_promised_sets():
-    for name in ("default", "python", "node", "git-readonly", "registries"):
+    for name in ("default", "python", "node", "rust", "go", "git-readonly", "registries"):
         assert f"{name}.rules" in FILES
     assert (RULES / "README.md").is_file()
 
