@@ -9,10 +9,8 @@ later appears without a change here.
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field
 
 # Public name -> "module:attribute". The first that imports wins for each name.
 MODELS: dict[str, tuple[str, ...]] = {
@@ -32,49 +30,69 @@ MODELS: dict[str, tuple[str, ...]] = {
 
 # policy.decide.Decision and policy.patch.PatchAssessment are dataclasses with a to_dict();
 # these describe that JSON (the tests validate real outputs against them, so drift shows).
+# Built on first use: this module is imported whenever the CLI is, and pydantic is not cheap.
+_WIRE: dict[str, type] = {}
 
 
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="allow")
+def _wire_models() -> dict[str, type]:
+    if _WIRE:
+        return _WIRE
+    from typing import Literal
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class _Wire(BaseModel):
+        model_config = ConfigDict(extra="allow")
+
+    class CommandWire(_Wire):
+        command: list[str]
+        decision: Literal["allow", "prompt", "forbidden"]
+        source: str = Field(description="'rule' or 'heuristic'")
+
+    class DecisionWire(_Wire):
+        """``policy.decide(...).to_dict()`` / ``execpolicy decide --json``."""
+
+        decision: Literal["allow", "prompt", "forbidden"]
+        bypassSandbox: bool
+        reason: str | None
+        proposedAmendment: list[str] | None
+        outcome: Literal["allow-sandboxed", "allow-unsandboxed", "ask", "reject"]
+        split: str
+        commands: list[CommandWire]
+
+    class PatchChangeWire(_Wire):
+        path: str
+        kind: Literal["add", "delete", "update"]
+        movePath: str | None
+
+    class PathProblemWire(_Wire):
+        path: str
+        problem: str
+
+    class PatchAssessmentWire(_Wire):
+        """``policy.assess_patch(...).to_dict()``."""
+
+        decision: Literal["auto-approve", "ask", "reject"]
+        sandboxed: bool
+        reason: str | None
+        changes: list[PatchChangeWire]
+        problems: list[PathProblemWire]
+
+    _WIRE.update(
+        DecisionWire=DecisionWire,
+        PatchAssessmentWire=PatchAssessmentWire,
+        CommandWire=CommandWire,
+        PatchChangeWire=PatchChangeWire,
+        PathProblemWire=PathProblemWire,
+    )
+    return _WIRE
 
 
-class CommandWire(_Wire):
-    command: list[str]
-    decision: Literal["allow", "prompt", "forbidden"]
-    source: str = Field(description="'rule' or 'heuristic'")
-
-
-class DecisionWire(_Wire):
-    """``policy.decide(...).to_dict()`` / ``execpolicy decide --json``."""
-
-    decision: Literal["allow", "prompt", "forbidden"]
-    bypassSandbox: bool
-    reason: str | None
-    proposedAmendment: list[str] | None
-    outcome: Literal["allow-sandboxed", "allow-unsandboxed", "ask", "reject"]
-    split: str
-    commands: list[CommandWire]
-
-
-class PatchChangeWire(_Wire):
-    path: str
-    kind: Literal["add", "delete", "update"]
-    movePath: str | None
-
-
-class PathProblemWire(_Wire):
-    path: str
-    problem: str
-
-
-class PatchAssessmentWire(_Wire):
-    """``policy.assess_patch(...).to_dict()``."""
-
-    decision: Literal["auto-approve", "ask", "reject"]
-    sandboxed: bool
-    reason: str | None
-    changes: list[PatchChangeWire]
-    problems: list[PathProblemWire]
+def __getattr__(name: str):
+    models = _wire_models()
+    if name in models:
+        return models[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def schema_of(name: str) -> dict | None:
