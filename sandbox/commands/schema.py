@@ -24,7 +24,7 @@ MODELS: dict[str, tuple[str, ...]] = {
     # (not "policy.decide:...": importing that submodule would shadow the lazy policy.decide function)
     "Decision": ("sandbox.commands.schema:DecisionWire",),
     "PatchAssessment": ("policy.patch:PatchAssessmentModel", "sandbox.commands.schema:PatchAssessmentWire"),
-    "SandboxResult": ("sandbox.api:SandboxResult",),
+    "McpShellResult": ("sandbox.mcp_server:ShellResult",),
 }
 
 
