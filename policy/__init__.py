@@ -10,7 +10,8 @@ Importing ``policy`` is cheap: every public name below is resolved lazily on fir
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs milliseconds here
 
 _LAZY = {
     "load_policy": "policy.engine",

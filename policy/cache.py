@@ -7,9 +7,16 @@ would dominate its cost. Entries are ``marshal`` data (primitives only; nothing 
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
+
+try:  # the bare C module: `hashlib` would load OpenSSL (milliseconds) on the hot path
+    from _sha256 import sha256
+except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
 
 _ENGINE_FILES = (
     "engine.py",
@@ -42,7 +49,7 @@ def _engine_stamp() -> bytes:
 
 
 def key(version: str, inputs) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     h.update(version.encode() + b"\0" + _engine_stamp() + b"\0")
     for given, content in inputs:
         data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
@@ -66,7 +73,7 @@ def put(k: str, data) -> None:
         os.makedirs(d, mode=0o700, exist_ok=True)
         tmp = os.path.join(d, f".{k}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
-            f.write(marshal.dumps((k, data)))
+            f.write(marshal.dumps((k, data), 4))
         os.replace(tmp, os.path.join(d, k))
     except (OSError, ValueError):
         pass  # a cache that cannot be written is just a slower run

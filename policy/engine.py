@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 
 from policy.errors import PolicyError
-from policy.rules import Match, Matcher, Rule
+from policy.rules import Match, Matcher, Rule, compile_rules
 
 ENGINE_VERSION = "cordon-engine-1"
 
@@ -69,11 +69,9 @@ class Evaluation:
 
     def to_json(self, pretty: bool = False) -> str:
         """Exactly what ``codex execpolicy check`` prints (without the trailing newline)."""
-        import json
+        from policy.jsonout import dumps
 
-        if pretty:
-            return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
-        return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        return dumps(self.to_dict(), pretty)
 
     def __repr__(self) -> str:
         return f"Evaluation(decision={self.decision!r}, matches={len(self.matches)})"
@@ -84,16 +82,33 @@ class Policy:
 
     def __init__(
         self,
-        rules: list[Rule],
+        rules: list[Rule] | None,
         host_executables: dict[str, tuple[str, ...]],
         network_rules: list[dict] | None = None,
         sources: list[str] | None = None,
+        *,
+        _compiled=None,
+        _rules_data=None,
     ):
-        self.rules = rules
+        self._rules = rules
+        self._rules_data = _rules_data
         self.host_executables = host_executables
         self._network = network_rules or []
         self.sources = sources or []
-        self._matcher = Matcher(rules, host_executables)
+        self._compiled = _compiled if _compiled is not None else compile_rules(rules or [])
+        self._matcher = Matcher(self._compiled, host_executables)
+        self._match = self._matcher.match
+
+    @property
+    def rules(self) -> list[Rule]:
+        """Every rule in declaration order (one per first-token alternative)."""
+        if self._rules is None:
+            import marshal
+
+            self._rules = (
+                [Rule.from_data(d) for d in marshal.loads(self._rules_data)] if self._rules_data else []
+            )
+        return self._rules
 
     def check(
         self,
@@ -110,10 +125,9 @@ class Policy:
         ``prompt``/``forbidden`` basename rules in force for a path not listed by
         ``host_executable`` (closing Codex #37079); pass False for Codex 0.169.0's behaviour.
         """
-        argv = argv if isinstance(argv, list) else list(argv)
-        return Evaluation(
-            argv, self._matcher.match(argv, resolve_host_executables, restrictive_basename, cwd)
-        )
+        if type(argv) is not list:
+            argv = list(argv)
+        return Evaluation(argv, self._match(argv, resolve_host_executables, restrictive_basename, cwd))
 
     @property
     def network_rules(self) -> list:
@@ -128,20 +142,29 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy(rules={len(self.rules)}, host_executables={len(self.host_executables)})"
 
-    # -- cache form (marshal-able primitives only)
+    # -- cache form (marshal-able primitives only; the matcher is stored compiled)
     def to_data(self) -> tuple:
+        import marshal
+
+        # Rule details are only needed by lint/explain: kept as a nested blob, decoded on demand.
         return (
-            [r.to_data() for r in self.rules],
+            self._rules_data if self._rules is None else marshal.dumps([r.to_data() for r in self._rules], 4),
             {k: list(v) for k, v in self.host_executables.items()},
             self._network,
             self.sources,
+            self._compiled,
         )
 
     @classmethod
     def from_data(cls, data) -> Policy:
-        rules, hosts, network, sources = data
+        rules, hosts, network, sources, compiled = data
         return cls(
-            [Rule.from_data(r) for r in rules], {k: tuple(v) for k, v in hosts.items()}, network, sources
+            None,
+            {k: tuple(v) for k, v in hosts.items()},
+            network,
+            sources,
+            _compiled=compiled,
+            _rules_data=rules,
         )
 
 
@@ -150,10 +173,13 @@ class Policy:
 
 def _read(source) -> tuple[str, str, bytes]:
     """-> (path as given, resolved path, bytes); RulesError(stage="read") on failure."""
-    from policy.shipped import resolve_rules_path
-
     given = os.fspath(source)
-    path = os.fspath(resolve_rules_path(given))
+    if os.path.exists(given):
+        path = given  # an existing path always wins (resolve_rules_path's rule), without its imports
+    else:
+        from policy.shipped import resolve_rules_path
+
+        path = os.fspath(resolve_rules_path(given))
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -266,7 +292,7 @@ def validate_examples(sink, given: str) -> bool:
 
     cacheable = True
     for rules, match, not_match, span in sink.pending_examples:
-        mini = Matcher(rules, sink.host_executables)
+        mini = Matcher.from_rules(rules, sink.host_executables)
         for _raw, words in [*match, *not_match]:
             if "/" in words[0] and not words[0].startswith("/"):
                 cacheable = False

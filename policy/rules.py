@@ -6,14 +6,14 @@ module, policy.engine and json.
 
 from __future__ import annotations
 
-import unicodedata
-
 DECISIONS = ("allow", "prompt", "forbidden")
 SEVERITY = {"allow": 0, "prompt": 1, "forbidden": 2}
 
 
 def canon(s: str) -> str:
     """Caseless canonical form used by ``canonical_matching=True`` (NFD + full case folding)."""
+    import unicodedata
+
     return unicodedata.normalize("NFD", unicodedata.normalize("NFD", s).casefold())
 
 
@@ -184,37 +184,94 @@ def rust_str(s: str) -> str:
     return "".join(out)
 
 
+# A compiled rule ("rt") is a plain tuple, cheap to marshal and to test:
+#   (index, first, length, sets, kind, anysets, severity, decision, justification, canonical)
+# sets[i - 1] is the frozenset of tokens accepted at argv position i (canonicalised when
+# canonical); kind is 0 prefix, 1 exact, 2 anywhere (Cordon's command_rule).
+_KINDS = {"prefix": 0, "exact": 1, "anywhere": 2}
+KIND_NAMES = ("prefix", "exact", "anywhere")
+
+
+def compile_rule(index: int, r: Rule) -> tuple:
+    return (
+        index,
+        r.first,
+        r.length,
+        r._sets,
+        _KINDS[r.kind],
+        r._anyset,
+        r.severity,
+        r.decision,
+        r.justification,
+        r.canonical,
+    )
+
+
+def _rest_ok(rt: tuple, argv, n: int, start: int) -> bool:
+    length = rt[2]
+    if n < length:
+        return False
+    sets = rt[3]
+    if rt[9]:
+        for i in range(start, length):
+            if canon(argv[i]) not in sets[i - 1]:
+                return False
+    else:
+        for i in range(start, length):
+            if argv[i] not in sets[i - 1]:
+                return False
+    kind = rt[4]
+    if kind == 0:
+        return True
+    if kind == 1:
+        return n == length
+    tail = argv[length:]
+    if rt[9]:
+        tail = [canon(a) for a in tail]
+    return all(any(a in s for a in tail) for s in rt[5])
+
+
 class Match:
     """One matched rule for one command (what Codex calls a ``RuleMatch``)."""
 
-    __slots__ = (
-        "decision",
-        "justification",
-        "kind",
-        "matched_prefix",
-        "resolved_program",
-        "rule",
-        "severity",
-    )
+    __slots__ = ("matched_prefix", "resolved_program", "rt")
 
-    def __init__(self, rule: Rule, matched_prefix: list[str], resolved_program: str | None):
-        self.rule = rule
+    def __init__(self, rt: tuple, matched_prefix: list[str], resolved_program: str | None):
+        self.rt = rt
         self.matched_prefix = matched_prefix
-        self.decision = rule.decision
-        self.severity = rule.severity
-        self.justification = rule.justification
         self.resolved_program = resolved_program
-        self.kind = rule.kind
+
+    @property
+    def decision(self) -> str:
+        return self.rt[7]
+
+    @property
+    def severity(self) -> int:
+        return self.rt[6]
+
+    @property
+    def justification(self) -> str | None:
+        return self.rt[8]
+
+    @property
+    def kind(self) -> str:
+        return KIND_NAMES[self.rt[4]]
+
+    @property
+    def rule_index(self) -> int:
+        """Index of the matched rule in ``Policy.rules`` (declaration order across files)."""
+        return self.rt[0]
 
     def to_dict(self) -> dict:
-        body: dict = {"matchedPrefix": self.matched_prefix, "decision": self.decision}
+        rt = self.rt
+        body: dict = {"matchedPrefix": self.matched_prefix, "decision": rt[7]}
         if self.resolved_program is not None:
             body["resolvedProgram"] = self.resolved_program
-        if self.justification is not None:
-            body["justification"] = self.justification
-        if self.kind == "prefix":
+        if rt[8] is not None:
+            body["justification"] = rt[8]
+        if rt[4] == 0:
             return {"prefixRuleMatch": body}
-        body["match"] = self.kind
+        body["match"] = KIND_NAMES[rt[4]]
         return {"commandRuleMatch": body}
 
     def debug(self) -> str:
@@ -226,42 +283,81 @@ class Match:
         )
 
 
-class Matcher:
-    """Buckets rules by first token (declaration order kept) and evaluates argv against them."""
+def compile_rules(rules: list[Rule]) -> tuple[dict, dict]:
+    """-> (buckets, canon_index), the marshal-able matching program.
 
-    def __init__(self, rules: list[Rule], host_executables: dict[str, tuple[str, ...]]):
-        self.rules = rules
+    buckets[first] = (all rules, by_second, short): with ``by_second`` (None when the bucket has a
+    canonical rule) mapping argv[1] to the candidate rules (declaration order, position 1 already
+    satisfied) and ``short`` the one-token rules, candidates whatever argv[1] is.
+    canon_index[canon(first)] = canonical rules, for argv[0] spelled differently.
+    """
+    grouped: dict[str, list[tuple]] = {}
+    canon_index: dict[str, list[tuple]] = {}
+    for i, r in enumerate(rules):
+        rt = compile_rule(i, r)
+        grouped.setdefault(r.first, []).append(rt)
+        if r.canonical:
+            canon_index.setdefault(canon(r.first), []).append(rt)
+    buckets: dict = {}
+    for first, rts in grouped.items():
+        if any(rt[9] for rt in rts):
+            buckets[first] = (tuple(rts), None, ())
+            continue
+        short = tuple(rt for rt in rts if rt[2] == 1)
+        by2: dict[str, list[tuple]] = {}
+        for rt in rts:
+            if rt[2] > 1:
+                for tok in rt[3][0]:
+                    by2.setdefault(tok, []).append(rt)
+        merged = {tok: tuple(sorted([*short, *lst], key=lambda t: t[0])) for tok, lst in by2.items()}
+        buckets[first] = (tuple(rts), merged, short)
+    return buckets, {k: tuple(v) for k, v in canon_index.items()}
+
+
+class Matcher:
+    """Evaluates argv against compiled rules (see :func:`compile_rules`)."""
+
+    __slots__ = ("buckets", "canon_index", "host_executables")
+
+    def __init__(self, compiled: tuple[dict, dict], host_executables: dict[str, tuple[str, ...]]):
+        self.buckets, self.canon_index = compiled
         self.host_executables = host_executables
-        self.buckets: dict[str, list[Rule]] = {}
-        # canonical first token -> canonical rules whose literal first token differs from argv[0]
-        self.canon_buckets: dict[str, list[Rule]] = {}
-        for r in rules:
-            self.buckets.setdefault(r.first, []).append(r)
-            if r.canonical:
-                self.canon_buckets.setdefault(canon(r.first), []).append(r)
-        self.has_canonical = bool(self.canon_buckets)
+
+    @classmethod
+    def from_rules(cls, rules: list[Rule], host_executables) -> Matcher:
+        return cls(compile_rules(rules), host_executables)
 
     def _exact(self, argv, n, head: str, out: list, resolved: str | None, only_strict: bool = False) -> None:
         bucket = self.buckets.get(head)
-        if bucket:
-            for r in bucket:
-                if r.matches(argv, n) and not (only_strict and r.severity == 0):
-                    out.append(
-                        Match(r, [head, *argv[1 : r.length]] if resolved else argv[: r.length], resolved)
-                    )
-        if self.has_canonical:
-            others = self.canon_buckets.get(canon(head))
+        if bucket is not None:
+            by2 = bucket[1]
+            if by2 is None:
+                cands = bucket[0]
+                start = 1
+            else:
+                cands = by2.get(argv[1], bucket[2]) if n > 1 else bucket[2]
+                start = 2
+            for rt in cands:
+                if only_strict and rt[6] == 0:
+                    continue
+                length = rt[2]
+                if (length > start or rt[4]) and not _rest_ok(rt, argv, n, start):
+                    continue
+                out.append(Match(rt, [head, *argv[1:length]] if resolved else argv[:length], resolved))
+        if self.canon_index:
+            others = self.canon_index.get(canon(head))
             if others:
-                for r in others:
-                    if r.first != head and r.matches(argv, n) and not (only_strict and r.severity == 0):
+                for rt in others:
+                    if rt[1] != head and _rest_ok(rt, argv, n, 1) and not (only_strict and rt[6] == 0):
+                        length = rt[2]
                         out.append(
-                            Match(r, [head, *argv[1 : r.length]] if resolved else argv[: r.length], resolved)
+                            Match(rt, [head, *argv[1:length]] if resolved else argv[:length], resolved)
                         )
 
     def has_rules_for(self, name: str) -> bool:
         if name in self.buckets:
             return True
-        return self.has_canonical and canon(name) in self.canon_buckets
+        return bool(self.canon_index) and canon(name) in self.canon_index
 
     def match(
         self,

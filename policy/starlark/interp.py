@@ -391,6 +391,7 @@ class Interpreter:
         # [name, span of the call it is making (or None), span of its current statement]
         self.frames: list[list] = []
         self.globals: dict = {}
+        self.iterating: dict[int, int] = {}  # id(list/dict) -> active for loops over it
 
     # -- entry point
     def run_module(self, stmts) -> dict:
@@ -444,16 +445,25 @@ class Interpreter:
                 else:
                     self.exec_block(s[3], local)
             elif k == "for":
-                it = self.iterate(self.eval(s[3], local), s[3][1])
-                for v in it:
-                    self.tick()
-                    self.assign(s[2], v, local)
-                    try:
-                        self.exec_block(s[4], local)
-                    except _Break:
-                        break
-                    except _Continue:
-                        continue
+                src = self.eval(s[3], local)
+                it = self.iterate(src, s[3][1])
+                key = id(src)
+                self.iterating[key] = self.iterating.get(key, 0) + 1
+                try:
+                    for v in it:
+                        self.tick()
+                        self.assign(s[2], v, local)
+                        try:
+                            self.exec_block(s[4], local)
+                        except _Break:
+                            break
+                        except _Continue:
+                            continue
+                finally:
+                    if self.iterating[key] == 1:
+                        del self.iterating[key]
+                    else:
+                        self.iterating[key] -= 1
             elif k == "def":
                 defaults = [self.eval(p[2], local) if p[2] is not None else None for p in s[3]]
                 local_set: dict = dict.fromkeys(p[1] for p in s[3] if p[1] is not None)
@@ -492,6 +502,7 @@ class Interpreter:
         elif k == "index":
             obj = self.eval(target[2], local)
             key = self.eval(target[3], local)
+            self.check_mutable(obj, target[1])
             if isinstance(obj, list):
                 self.setindex_list(obj, key, value, target[1])
             elif isinstance(obj, dict):
@@ -519,6 +530,7 @@ class Interpreter:
             val = self.eval(rhs, local)
             if op == "+" and isinstance(cur, list) and isinstance(val, list):
                 self.grow(len(cur) + len(val), s[1])
+                self.check_mutable(cur, s[1])
                 cur.extend(val)  # Starlark: x += list mutates in place
                 return
             self.assign(target, self.binop(op, cur, val, s[1]), local)
@@ -742,6 +754,10 @@ class Interpreter:
         if isinstance(v, range):
             return v  # type: ignore[return-value]
         self.fail(f"Operation `iter` not supported on type `{type_name(v)}`", pos)
+
+    def check_mutable(self, obj, pos=None):
+        if self.iterating and id(obj) in self.iterating:
+            self.fail("This operation mutates an iterable for an iterator while iterating.", pos)
 
     def hashable(self, v, pos):
         if isinstance(v, list | dict) or (

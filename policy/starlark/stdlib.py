@@ -534,6 +534,9 @@ _DICT_METHODS = {
     "clear": lambda i, d, a, k: d.clear(),
 }
 
+_LIST_MUTATORS = frozenset({"append", "extend", "insert", "pop", "remove", "clear"})
+_DICT_MUTATORS = frozenset({"pop", "setdefault", "update", "clear"})
+
 _METHODS = {str: _STR_METHODS, list: _LIST_METHODS, dict: _DICT_METHODS}
 
 
@@ -548,7 +551,13 @@ def method(obj, name):
     if fn is None:
         return None
 
+    mutating = (table is _LIST_METHODS and name in _LIST_MUTATORS) or (
+        table is _DICT_METHODS and name in _DICT_MUTATORS
+    )
+
     def guarded(i, o, a, k):
+        if mutating:
+            i.check_mutable(o)
         try:
             return fn(i, o, a, k)
         except (TypeError, ValueError, IndexError) as e:

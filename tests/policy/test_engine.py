@@ -1,0 +1,339 @@
+"""The engine's library API: load_policy / Policy.check / Evaluation, errors as data, bounds,
+the parsed-policy cache, and Cordon's additions (restrictive basename, command_rule)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from policy import Evaluation, Policy, PolicyError, load_policy
+from policy.engine import RulesError
+
+REPO = Path(__file__).resolve().parents[2]
+
+RULES = """
+prefix_rule(pattern=["git", "status"], decision="prompt", justification="read-only but asks")
+prefix_rule(pattern=["git", ["push", "fetch"]], decision="forbidden", match=["git push origin"])
+prefix_rule(pattern=["ls"])
+host_executable(name="git", paths=["/usr/bin/git"])
+network_rule(host="Example.COM:443", protocol="https_connect", decision="deny", justification="no")
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cache_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+
+
+def test_load_text_and_check():
+    p = load_policy(text=RULES)
+    assert isinstance(p, Policy)
+    ev = p.check(["git", "push", "origin", "main"])
+    assert isinstance(ev, Evaluation)
+    assert ev.decision == "forbidden"
+    assert ev.to_json() == (
+        '{"matchedRules":[{"prefixRuleMatch":{"matchedPrefix":["git","push"],"decision":"forbidden"}}],'
+        '"decision":"forbidden"}'
+    )
+    assert p.check(["cat"]).decision is None
+    assert p.check(["cat"]).to_json() == '{"matchedRules":[]}'
+    assert p.check(("ls", "-l")).decision == "allow"  # any sequence
+
+
+def test_matched_rules_are_pydantic_models():
+    ev = load_policy(text=RULES).check(["/usr/bin/git", "status"], resolve_host_executables=True)
+    (m,) = ev.matched_rules
+    assert m.prefix_rule_match.matched_prefix == ["git", "status"]
+    assert m.prefix_rule_match.resolved_program == "/usr/bin/git"
+    assert m.prefix_rule_match.justification == "read-only but asks"
+    assert json.loads(ev.to_json())["matchedRules"] == [m.model_dump(by_alias=True, exclude_none=True)]
+
+
+def test_network_rules_normalised():
+    (n,) = load_policy(text=RULES).network_rules
+    assert (n.host, n.protocol, n.decision, n.justification) == ("example.com", "https", "forbidden", "no")
+
+
+def test_files_merge_in_order_and_text_last(tmp_path):
+    a = tmp_path / "a.rules"
+    b = tmp_path / "b.rules"
+    a.write_text('prefix_rule(pattern=["x"], decision="prompt")\n')
+    b.write_text('prefix_rule(pattern=["x"], decision="allow")\n')
+    p = load_policy(a, str(b), text='prefix_rule(pattern=["x"], decision="forbidden")', name="extra")
+    ev = p.check(["x"])
+    assert [m.decision for m in ev.matches] == ["prompt", "allow", "forbidden"]
+    assert ev.decision == "forbidden"
+    assert p.sources == [str(a), str(b), "extra"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line", "column"),
+    [
+        ('prefix_rule(pattern=["a"],\n  decision="deny")', "invalid decision: deny", 1, 1),
+        ("x = [\n  1,,\n]", "Parse error: unexpected symbol ','", 2, 5),
+        ("\n\nprefix_rule(pattern=PATTERN)", "Variable `PATTERN` not found", 3, 21),
+        (
+            "def f():\n    prefix_rule(pattern=[])\nf()",
+            "invalid pattern element: pattern cannot be empty",
+            2,
+            5,
+        ),
+        ('\nprefix_rule(pattern=["git"], match=["hg"])', "expected every example to match", 2, 1),
+        ("if True:\n\tpass", "Parse error: tabs are not allowed", 1, 9),
+    ],
+)
+def test_errors_carry_location(text, message, line, column):
+    with pytest.raises(PolicyError) as ei:
+        load_policy(text=text, name="my.rules")
+    e = ei.value
+    assert isinstance(e, RulesError)
+    assert e.message.startswith(message)
+    assert (e.file, e.line, e.column) == ("my.rules", line, column)
+    assert str(e).startswith(f"my.rules:{line}:{column}: {message}")
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(RulesError) as ei:
+        load_policy(tmp_path / "nope.rules")
+    assert ei.value.stage == "read" and "No such file or directory (os error 2)" in ei.value.message
+    bad = tmp_path / "bad.rules"
+    bad.write_bytes(b'prefix_rule(pattern=["a"])\nx = "\xff"\n')
+    with pytest.raises(RulesError) as ei:
+        load_policy(bad)
+    assert ei.value.message == "stream did not contain valid UTF-8" and ei.value.line == 2
+
+
+def test_broken_second_file_loads_nothing(tmp_path):
+    good = tmp_path / "good.rules"
+    good.write_text('prefix_rule(pattern=["ls"])')
+    broken = tmp_path / "broken.rules"
+    broken.write_text('prefix_rule(pattern=["ls"], decision="nope")')
+    with pytest.raises(RulesError) as ei:
+        load_policy(good, broken)
+    assert ei.value.file == str(broken)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "for i in range(1000000000):\n    pass",
+        "def f():\n    for i in range(100000000):\n        pass\nf()",
+        "L = [1]\nfor x in L:\n    L.append(x)",  # Starlark forbids it (Codex: same message)
+        'x = "a" * 1000000000',
+        "x = [0] * 100000000",
+        "def f(n):\n    return f(n + 1)\nf(0)",
+        "x = 1 << 100000000",
+        "x = " + "[" * 5000 + "]" * 5000,
+        "x = " + "1 + " * 20000 + "1",
+        "x = " + "-" * 20000 + "1",
+        "f = lambda: f()\nf()",
+    ],
+    ids=[
+        "loop",
+        "loop_in_def",
+        "self_growing_list",
+        "huge_string",
+        "huge_list",
+        "recursion",
+        "huge_shift",
+        "deep_nesting",
+        "long_expression",
+        "deep_unary",
+        "lambda_recursion",
+    ],
+)
+def test_evaluation_is_bounded(text):
+    t0 = time.monotonic()
+    with pytest.raises(PolicyError):
+        load_policy(text=text)
+    assert time.monotonic() - t0 < 20
+
+
+def test_fail_and_load_rejected():
+    with pytest.raises(PolicyError, match="fail: stop"):
+        load_policy(text='fail("stop")')
+    with pytest.raises(PolicyError, match="No imports are available"):
+        load_policy(text='load("x.star", "y")')
+
+
+# ------------------------------------------------------------------ host executables (Cordon default)
+
+
+def test_unlisted_path_cannot_dodge_strict_rules():
+    p = load_policy(
+        text='host_executable(name="git", paths=["/usr/bin/git"])\n'
+        'prefix_rule(pattern=["git", "push"], decision="forbidden")\n'
+        'prefix_rule(pattern=["git"], decision="allow")'
+    )
+    dodge = p.check(["/tmp/git", "push"], resolve_host_executables=True)
+    assert dodge.decision == "forbidden"
+    assert dodge.matches[0].resolved_program == "/tmp/git"
+    # allow rules do not extend to unlisted paths
+    assert p.check(["/tmp/git", "status"], resolve_host_executables=True).decision is None
+    # the listed path gets every rule
+    assert p.check(["/usr/bin/git", "status"], resolve_host_executables=True).decision == "allow"
+    # Codex 0.169.0 behaviour on request
+    assert (
+        p.check(["/tmp/git", "push"], resolve_host_executables=True, restrictive_basename=False).decision
+        is None
+    )
+
+
+def test_host_resolution_relative_and_home(tmp_path, monkeypatch):
+    p = load_policy(text='prefix_rule(pattern=["tool"], decision="prompt")')
+    monkeypatch.setenv("HOME", "/home/u")
+    ev = p.check(["~/bin/tool"], resolve_host_executables=True)
+    assert ev.matches[0].resolved_program == "/home/u/bin/tool"
+    ev = p.check(["./x/../tool"], resolve_host_executables=True, cwd="/work")
+    assert ev.matches[0].resolved_program == "/work/tool"
+    ev = p.check(["//usr//bin/./tool/"], resolve_host_executables=True)
+    assert ev.matches[0].resolved_program == "/usr/bin/tool"
+    assert p.check(["/usr/bin/tool"]).decision is None  # no resolution unless asked
+
+
+# ------------------------------------------------------------------ command_rule (opt-in extension)
+
+
+def test_command_rule_exact():
+    p = load_policy(
+        text='command_rule(pattern=["rm", "-rf", "build/"], exact=True, match=["rm -rf build/"], '
+        'not_match=["rm -rf build/ /"])'
+    )
+    assert p.check(["rm", "-rf", "build/"]).decision == "allow"
+    assert p.check(["rm", "-rf", "build/", "--no-preserve-root", "/"]).decision is None
+    out = json.loads(p.check(["rm", "-rf", "build/"]).to_json())
+    assert out["matchedRules"][0]["commandRuleMatch"]["match"] == "exact"
+
+
+def test_command_rule_anywhere():
+    p = load_policy(
+        text='prefix_rule(pattern=["git", "push"])\n'
+        'command_rule(pattern=["git", "push"], anywhere=[["--force", "-f"]], decision="forbidden", '
+        'match=["git push origin main --force"], not_match=["git push origin"])'
+    )
+    assert p.check(["git", "push", "origin"]).decision == "allow"
+    assert p.check(["git", "push", "-f", "origin"]).decision == "forbidden"
+    assert p.check(["git", "push", "origin", "main", "--force"]).decision == "forbidden"
+
+
+def test_command_rule_validation():
+    with pytest.raises(PolicyError, match="needs exact=True or a non-empty anywhere"):
+        load_policy(text='command_rule(pattern=["a"])')
+    with pytest.raises(PolicyError, match="cannot combine"):
+        load_policy(text='command_rule(pattern=["a"], exact=True, anywhere=["b"])')
+
+
+def test_plain_codex_file_cannot_change_meaning():
+    # A Codex file that defines its own `command_rule` keeps its own meaning (module scope wins).
+    p = load_policy(
+        text='def command_rule(pattern, **kw):\n    prefix_rule(pattern=pattern, decision="prompt")\n'
+        'command_rule(["make"], exact=True)'
+    )
+    assert p.check(["make", "all"]).decision == "prompt"
+
+
+# ------------------------------------------------------------------ cache
+
+
+def test_cache_hit_skips_parsing(tmp_path, monkeypatch):
+    f = tmp_path / "c.rules"
+    f.write_text(RULES)
+    first = load_policy(f, cache=True)
+    import policy.engine as engine
+
+    def boom(*a, **k):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(engine, "_load_inputs", boom)
+    second = load_policy(f, cache=True)
+    assert second.check(["git", "push"]).to_json() == first.check(["git", "push"]).to_json()
+    assert [r.pattern_tokens() for r in second.rules] == [r.pattern_tokens() for r in first.rules]
+    assert second.network_rules == first.network_rules
+    f.write_text(RULES.replace("forbidden", "prompt"))  # new content -> new key -> parsed again
+    with pytest.raises(AssertionError, match="parsed again"):
+        load_policy(f, cache=True)
+
+
+def test_cache_corruption_is_ignored(tmp_path):
+    f = tmp_path / "c.rules"
+    f.write_text(RULES)
+    load_policy(f, cache=True)
+    entries = list((tmp_path / "xdg" / "cordon" / "policies").rglob("*"))
+    files = [e for e in entries if e.is_file()]
+    assert files
+    for e in files:
+        e.write_bytes(b"garbage")
+    assert load_policy(f, cache=True).check(["ls"]).decision == "allow"
+
+
+def test_errors_are_never_cached(tmp_path):
+    f = tmp_path / "c.rules"
+    f.write_text('prefix_rule(pattern=["a"], decision="x")')
+    for _ in range(2):
+        with pytest.raises(PolicyError):
+            load_policy(f, cache=True)
+
+
+# ------------------------------------------------------------------ imports and CLI plumbing
+
+
+def _run(code: str, env=None) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO, env=env
+    ).stdout
+
+
+def test_import_policy_is_cheap():
+    out = _run(
+        "import sys, policy; policy.PolicyError; "
+        "print(sorted(m for m in ('lark', 'pydantic', 'typer') if m in sys.modules))"
+    )
+    assert out.strip() == "[]"
+
+
+def test_check_hot_path_avoids_heavy_imports(tmp_path):
+    f = tmp_path / "h.rules"
+    f.write_text(RULES)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    code = (
+        "import sys, io, contextlib\n"
+        "from policy.commands.check import run\n"
+        f"run(['-r', {str(f)!r}, 'git', 'status'])\n"
+        "print(sorted(m for m in ('lark', 'pydantic', 'typer', 'json', 're') if m in sys.modules), file=sys.stderr)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True)  # warm
+    p = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, text=True
+    )
+    assert p.stdout.startswith('{"matchedRules":[{"prefixRuleMatch"')
+    assert "lark" not in p.stderr and "pydantic" not in p.stderr and "typer" not in p.stderr
+
+
+def test_typer_command_behaves_like_fast_path(tmp_path, monkeypatch, capsys):
+    from typer.testing import CliRunner
+
+    from policy.cli import app
+    from policy.commands.check import run
+
+    f = tmp_path / "t.rules"
+    f.write_text(RULES)
+    cases = (
+        ["-r", str(f), "--pretty", "git", "push"],
+        ["-r", str(f)],
+        ["-r", str(tmp_path / "missing"), "x"],
+        ["-r", str(f), "--", "--", "git", "push"],
+        ["-r", str(f), "-rf", "--pretty"],
+    )
+    for args in cases:
+        code = run(list(args))
+        fast = capsys.readouterr()
+        res = CliRunner().invoke(app, ["check", *args])
+        assert res.exit_code == code
+        assert res.stdout == fast.out
+        assert res.stderr == fast.err
