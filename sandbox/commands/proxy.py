@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
         listen: str = typer.Option("127.0.0.1:3128", "--listen", help="HTTP/CONNECT (and SOCKS5) address"),
         socks: str = typer.Option(None, "--socks", help="Extra SOCKS5 address, e.g. 127.0.0.1:1080"),
         net_log: str = typer.Option(None, "--net-log", help="Append one JSON line per decision"),
+        rules: list[str] = typer.Option(None, "--rules", help="Take network_rule entries from a rules file"),
         credential: str = typer.Option(
             None, "--credential", help="Proxy password (default: random, printed); 'none' disables"
         ),
@@ -36,12 +37,23 @@ def register(app: typer.Typer) -> None:
             except HostError as e:
                 raise _fail(f"{option} {text!r}: {e}") from None
 
+        allow, deny = list(allow_domain or []), list(deny_domain or [])
+        if rules:
+            from netproxy.policy import lists_from_rules
+            from policy import load_policy
+
+            try:
+                more_allow, more_deny = lists_from_rules(load_policy(*rules).network_rules)
+            except Exception as e:  # PolicyError carries file:line:col in its message
+                raise _fail(str(e)) from None
+            allow += more_allow
+            deny += more_deny
         pins = [r.replace(":", "=", 1) if "=" not in r else r for r in resolve or []]
         auth: bool | str = True if credential is None else (False if credential == "none" else credential)
         try:
             p = start(
-                allow_domain or [],
-                deny_domain or [],
+                allow,
+                deny,
                 resolve=pins,
                 listen=address(listen, "--listen"),
                 socks=address(socks, "--socks") if socks else None,

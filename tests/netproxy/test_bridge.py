@@ -222,3 +222,32 @@ def test_sandbox_proxy_rejects_bad_patterns():
     )
     assert r.returncode == 2
     assert "'*.1.2.3.4'" in r.stderr and "never match" in r.stderr
+
+
+def test_sandbox_proxy_takes_network_rules(http_server, tmp_path):
+    rules = tmp_path / "net.rules"
+    rules.write_text(
+        'network_rule(host="127.0.0.1", protocol="http", decision="allow")\n'
+        'network_rule(host="evil.test", protocol="http", decision="forbidden")\n'
+    )
+    argv = [sys.executable, "-m", "sandbox", "proxy", "--rules", str(rules), "--listen", "127.0.0.1:0"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip().split("=", 1)[1]
+        ok = subprocess.run(
+            ["curl", "-sS", "-x", url, f"{http_server.url}/r"], capture_output=True, text=True
+        )
+        assert json.loads(ok.stdout)["path"] == "/r"
+        denied = subprocess.run(
+            ["curl", "-sS", "-i", "-x", url, "http://evil.test/"], capture_output=True, text=True
+        )
+        assert "X-Proxy-Error: deny-listed" in denied.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    bad = tmp_path / "bad.rules"
+    bad.write_text('network_rule(host="a.test", protocol="http", decision="allow"\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "sandbox", "proxy", "--rules", str(bad)], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and f"{bad}:1:" in r.stderr
