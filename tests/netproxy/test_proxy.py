@@ -565,3 +565,19 @@ def test_bulk_transfer_is_complete(make_proxy, http_server):
         data += chunk
     s.close()
     assert data.endswith(b"x" * 1000) and len(data.partition(b"\r\n\r\n")[2]) == n
+
+
+def test_connect_tls_to_ipv6_upstream(make_proxy):
+    from tests.support.servers import EchoServer
+
+    with EchoServer("::1", tls=True, cert_names=("localhost",)) as srv:
+        p = make_proxy([f"[::1]:{srv.port}"])
+        s, head = tunnel(p, f"[::1]:{srv.port}")
+        assert parse(head)[0] == 200
+        ctx = ssl.create_default_context(cafile=str(srv.cert_file))
+        with ctx.wrap_socket(s, server_hostname="::1") as tls:
+            tls.sendall(b"GET /v6 HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := tls.recv(65536):
+                data += chunk
+        assert b'"path": "/v6"' in data
