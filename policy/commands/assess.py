@@ -1,8 +1,23 @@
-"""``execpolicy assess``: how Cordon splits a command and what its heuristics say about it."""
+"""``execpolicy assess``: how Cordon splits a command and what its heuristics say about it.
+
+Arguments are parsed by hand (like ``check`` and ``decide``) so :func:`run` never imports typer.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+
+PROG = "execpolicy assess"
+
+HELP = f"""Split a command like Codex does and report known-safe / dangerous
+
+Usage: {PROG} [--json] [--pretty] [--] <COMMAND>...
+
+Options:
+      --json     Print JSON (the stable interface): knownSafe, dangerous, commands, split, ...
+      --pretty   Indented JSON
+  -h, --help     Print help
+"""
 
 
 def assess_argv(argv: list[str]) -> dict:
@@ -21,27 +36,73 @@ def assess_argv(argv: list[str]) -> dict:
     }
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(
-        "assess",
-        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
-    )
-    def assess(
-        argv: list[str] = typer.Argument(..., metavar="ARGV...", help="The command, after `--`."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON (the stable interface)."),
-        pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON."),
-    ) -> None:
-        """Split a command like Codex does and report known-safe / dangerous."""
-        import json
+def run(args: list[str]) -> int:
+    """Entry point shared by a fast path and the typer command; returns the exit code."""
+    import json
 
-        result = assess_argv(argv)
-        if json_out or pretty:
-            indent = 2 if pretty else None
-            separators = None if pretty else (",", ":")
-            typer.echo(json.dumps(result, indent=indent, separators=separators, ensure_ascii=False))
-            return
-        typer.echo(f"known safe: {'yes' if result['knownSafe'] else 'no'}")
-        typer.echo(f"dangerous:  {'yes' if result['dangerous'] else 'no'}")
-        typer.echo(f"split:      {result['split']}{' (complex)' if result['complex'] else ''}")
-        for command in result["commands"]:
-            typer.echo(f"  {json.dumps(command, ensure_ascii=False)}")
+    as_json = pretty = False
+    command: list[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            command = args[i + 1 :]
+            break
+        if a in ("-h", "--help"):
+            sys.stdout.write(HELP)
+            return 0
+        if a == "--json":
+            as_json = True
+        elif a == "--pretty":
+            as_json = pretty = True
+        elif a.startswith("--"):
+            sys.stderr.write(f"error: unexpected argument '{a}' (put the command after `--`)\n")
+            return 2
+        else:
+            command = args[i:]
+            break
+    if not command:
+        sys.stderr.write(
+            "error: the following required arguments were not provided:\n  <COMMAND>...\n\n"
+            f"Usage: {PROG} [--json] [--pretty] [--] <COMMAND>...\n"
+        )
+        return 2
+    result = assess_argv(command)
+    if as_json:
+        if pretty:
+            text = json.dumps(result, indent=2, ensure_ascii=False)
+        else:
+            text = json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+        sys.stdout.write(text + "\n")
+        return 0
+    lines = [
+        f"known safe: {'yes' if result['knownSafe'] else 'no'}",
+        f"dangerous:  {'yes' if result['dangerous'] else 'no'}",
+        f"split:      {result['split']}{' (complex)' if result['complex'] else ''}",
+        *(f"  {json.dumps(c, ensure_ascii=False)}" for c in result["commands"]),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+def register(app) -> None:
+    import typer
+    from typer.core import TyperCommand
+
+    class RawArgs(TyperCommand):
+        """Hands run() the untouched argument list (click would eat the first ``--``)."""
+
+        def parse_args(self, ctx, args):
+            ctx.meta["cordon_raw_args"] = list(args)
+            return super().parse_args(ctx, args)
+
+    def assess(ctx):
+        """Split a command like Codex does and report known-safe / dangerous."""
+        raise typer.Exit(run(ctx.meta["cordon_raw_args"]))
+
+    # Not a string annotation: typer resolves those in this module, where typer is not imported.
+    assess.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command(
+        "assess",
+        cls=RawArgs,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+    )(assess)

@@ -1,83 +1,179 @@
-"""``execpolicy decide``: allow (sandboxed or not), prompt or forbid a command, as JSON."""
+"""``execpolicy decide``: allow (sandboxed or not), prompt or forbid a command, as JSON.
+
+An agent frontend runs this once per command, so arguments are parsed here by hand (like
+``check``): :func:`run` never imports typer or pydantic, and ``policy.__main__`` can call it
+directly. Options come before the command (which may start with ``-``); a first ``--`` ends them.
+Exit 0 whatever the decision, 1 if a rules file cannot be loaded, 2 on usage errors.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
+
+PROG = "execpolicy decide"
+
+HELP = f"""Decide whether a command may run: allow (sandboxed or not), prompt, or forbidden (JSON)
+
+Usage: {PROG} [OPTIONS] [--] <COMMAND>...
+
+Options:
+  -r, --rules <PATH>          Rules file or shipped rule-set name (repeatable; merged in order)
+      --approval <POLICY>     untrusted | on-request | on-failure | never | granular
+                              [granular:rules=BOOL,sandbox_approval=BOOL]  (default: on-request)
+      --sandbox <MODE>        read-only | workspace-write | danger-full-access | external
+                              (default: workspace-write)
+      --escalated             The caller asks to run outside the sandbox
+      --additional-permissions
+                              The caller asks for more than the sandbox grants
+      --prefix-rule <JSON>    The prefix the agent suggests remembering, e.g. '["npm","test"]'
+      --pretty                Indent the JSON
+  -h, --help                  Print help
+"""
+
+_VALUE_OPTIONS = {"--rules": "rules", "-r": "rules", "--approval": "approval", "--sandbox": "sandbox"}
+_VALUE_OPTIONS["--prefix-rule"] = "prefix_rule"
+_FLAGS = {
+    "--escalated": "escalated",
+    "--additional-permissions": "additional_permissions",
+    "--pretty": "pretty",
+}
 
 
-def register(app: typer.Typer) -> None:
-    @app.command(
-        "decide",
-        context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True},
-    )
-    def decide_cmd(
-        argv: list[str] = typer.Argument(..., metavar="ARGV...", help="The command, after `--`."),
-        rules: list[str] = typer.Option(
-            [], "--rules", "-r", help="A .rules file or shipped rule-set name (repeatable, merged in order)."
-        ),
-        approval: str = typer.Option(
-            "on-request",
-            "--approval",
-            help="untrusted | on-request | on-failure | never | granular[:rules=BOOL,sandbox_approval=BOOL]",
-        ),
-        sandbox: str = typer.Option(
-            "workspace-write", "--sandbox", help="read-only | workspace-write | danger-full-access | external"
-        ),
-        escalated: bool = typer.Option(
-            False, "--escalated", help="The caller asks to run outside the sandbox."
-        ),
-        additional_permissions: bool = typer.Option(
-            False, "--additional-permissions", help="The caller asks for more than the sandbox grants."
-        ),
-        prefix_rule: str | None = typer.Option(
-            None, "--prefix-rule", help='The prefix the agent suggests remembering, as JSON: ["npm","test"].'
-        ),
-        pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON."),
-    ) -> None:
-        """Decide whether a command may run (JSON on stdout; exit 0 whatever the decision)."""
-        import json
+class Usage(Exception):
+    """A command-line mistake (exit 2)."""
 
-        from policy.decide import Approval, decide
+
+def parse_args(args: list[str]) -> dict:
+    """Options before the command; ``--`` ends them; the command may start with ``-``."""
+    opts: dict = {
+        "rules": [],
+        "approval": "on-request",
+        "sandbox": "workspace-write",
+        "prefix_rule": None,
+        "escalated": False,
+        "additional_permissions": False,
+        "pretty": False,
+        "help": False,
+    }
+    i = 0
+    command: list[str] = []
+    while i < len(args):
+        a = args[i]
+        name, eq, inline = a.partition("=")
+        if a == "--":
+            command = args[i + 1 :]
+            break
+        if a in ("-h", "--help"):
+            opts["help"] = True
+            return opts
+        if name in _VALUE_OPTIONS and (eq or a in _VALUE_OPTIONS):
+            key = _VALUE_OPTIONS[name]
+            if eq:
+                value = inline
+            else:
+                if i + 1 >= len(args):
+                    raise Usage(f"error: a value is required for '{a}' but none was supplied")
+                value = args[i + 1]
+                i += 1
+            if key == "rules":
+                opts["rules"].append(value)
+            else:
+                opts[key] = value
+        elif a in _FLAGS:
+            opts[_FLAGS[a]] = True
+        elif a.startswith("--") and name not in _VALUE_OPTIONS:
+            raise Usage(f"error: unexpected argument '{a}' (put the command after `--`)")
+        else:
+            command = args[i:]
+            break
+        i += 1
+    if not command:
+        raise Usage("error: the following required arguments were not provided:\n  <COMMAND>...")
+    opts["command"] = command
+    return opts
+
+
+def run(args: list[str]) -> int:
+    """Entry point shared by the fast path and the typer command; returns the exit code."""
+    import json
+
+    from policy.decide import SANDBOX_MODES, Approval, decide
+
+    try:
+        opts = parse_args(args)
+        if opts["help"]:
+            sys.stdout.write(HELP)
+            return 0
+        try:
+            approval = Approval.parse(opts["approval"])
+        except ValueError as exc:
+            raise Usage(f"error: invalid value for '--approval': {exc}") from exc
+        if opts["sandbox"] not in SANDBOX_MODES:
+            raise Usage(
+                f"error: invalid value '{opts['sandbox']}' for '--sandbox': expected one of "
+                f"{', '.join(SANDBOX_MODES)}"
+            )
+        requested = None
+        if opts["prefix_rule"] is not None:
+            try:
+                requested = json.loads(opts["prefix_rule"])
+            except json.JSONDecodeError as exc:
+                raise Usage(f"error: invalid value for '--prefix-rule': not JSON ({exc})") from exc
+            if not isinstance(requested, list) or not all(isinstance(t, str) for t in requested):
+                raise Usage("error: invalid value for '--prefix-rule': expected a JSON list of strings")
+    except Usage as exc:
+        sys.stderr.write(
+            f"{exc}\n\nUsage: {PROG} [OPTIONS] [--] <COMMAND>...\n\nFor more information, try '--help'.\n"
+        )
+        return 2
+
+    policy = None
+    if opts["rules"]:
+        from policy.engine import load_policy
         from policy.errors import PolicyError
 
         try:
-            appr = Approval.parse(approval)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--approval") from exc
-        from policy.decide import SANDBOX_MODES
+            policy = load_policy(*opts["rules"])
+        except PolicyError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 1
+        except OSError as exc:
+            sys.stderr.write(f"error: {exc.filename}: {exc.strerror}\n")
+            return 1
+    result = decide(
+        opts["command"],
+        policy=policy,
+        approval=approval,
+        sandbox=opts["sandbox"],
+        escalated=opts["escalated"],
+        additional_permissions=opts["additional_permissions"],
+        requested_prefix=requested,
+    )
+    sys.stdout.write(result.to_json(pretty=opts["pretty"]) + "\n")
+    sys.stdout.flush()
+    return 0
 
-        if sandbox not in SANDBOX_MODES:
-            raise typer.BadParameter(f"expected one of {', '.join(SANDBOX_MODES)}", param_hint="--sandbox")
-        requested = None
-        if prefix_rule is not None:
-            try:
-                requested = json.loads(prefix_rule)
-            except json.JSONDecodeError as exc:
-                raise typer.BadParameter(f"not JSON: {exc}", param_hint="--prefix-rule") from exc
-            if not isinstance(requested, list) or not all(isinstance(t, str) for t in requested):
-                raise typer.BadParameter("expected a JSON list of strings", param_hint="--prefix-rule")
-        policy = None
-        if rules:
-            from policy import load_policy
 
-            try:
-                policy = load_policy(*rules)
-            except PolicyError as exc:
-                typer.echo(f"error: {exc}", err=True)
-                raise typer.Exit(1) from exc
-            except OSError as exc:
-                typer.echo(f"error: {exc.filename}: {exc.strerror}", err=True)
-                raise typer.Exit(1) from exc
-        try:
-            result = decide(
-                argv,
-                policy=policy,
-                approval=appr,
-                sandbox=sandbox,
-                escalated=escalated,
-                additional_permissions=additional_permissions,
-                requested_prefix=requested,
-            )
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-        typer.echo(result.to_json(pretty=pretty))
+def register(app) -> None:
+    import typer
+    from typer.core import TyperCommand
+
+    class RawArgs(TyperCommand):
+        """Hands run() the untouched argument list (click would eat the first ``--``)."""
+
+        def parse_args(self, ctx, args):
+            ctx.meta["cordon_raw_args"] = list(args)
+            return super().parse_args(ctx, args)
+
+    def decide_cmd(ctx):
+        """Decide whether a command may run: allow (sandboxed or not), prompt or forbidden (JSON)."""
+        raise typer.Exit(run(ctx.meta["cordon_raw_args"]))
+
+    # Not a string annotation: typer resolves those in this module, where typer is not imported.
+    decide_cmd.__annotations__ = {"ctx": typer.Context, "return": None}
+    app.command(
+        "decide",
+        cls=RawArgs,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+        add_help_option=False,
+    )(decide_cmd)

@@ -579,3 +579,39 @@ def test_cli_assess_human_output():
     assert out.returncode == 0, out.stderr
     assert "known safe: yes" in out.stdout
     assert '["wc", "-l"]' in out.stdout
+
+
+def test_cli_decide_option_forms(tmp_path):
+    rules = tmp_path / "my.rules"
+    rules.write_text(RULES)
+    out = cli("decide", f"--rules={rules}", "--approval=never", "--sandbox=read-only", "--pretty", "make")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["decision"] == "forbidden"
+    assert out.stdout.startswith("{\n  ")
+    # a first `--` ends the options; the command may start with `-`
+    out = cli("decide", "--", "--", "x")
+    assert json.loads(out.stdout)["commands"][0]["command"] == ["--", "x"]
+    out = cli("decide", "-rf")  # `-rf` is not `-r f`: it starts the command (as clap does)
+    assert json.loads(out.stdout)["commands"][0]["command"] == ["-rf"]
+
+
+def test_cli_help_and_unknown_options():
+    for command in ("decide", "assess"):
+        out = cli(command, "--help")
+        assert out.returncode == 0 and "Usage: execpolicy " + command in out.stdout
+        out = cli(command, "--bogus", "ls")
+        assert out.returncode == 2 and "--bogus" in out.stderr and out.stdout == ""
+
+
+def test_fast_path_imports_neither_typer_nor_pydantic():
+    code = (
+        "import sys, io\n"
+        "from policy.commands import decide, assess\n"
+        "sys.stdout = io.StringIO()\n"
+        "assert decide.run(['--approval', 'untrusted', '--', 'bash', '-lc', 'ls | wc']) == 0\n"
+        "assert assess.run(['--json', 'ls']) == 0\n"
+        "bad = [m for m in ('typer', 'click', 'pydantic', 'lark') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr
