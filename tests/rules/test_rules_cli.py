@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from policy.shipped import describe_shipped, list_shipped, resolve_rules_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,3 +64,40 @@ def test_every_header_names_its_file():
         first = s.path.read_text().splitlines()[0]
         assert first.startswith(f"# {s.name}: "), first
         assert len(s.summary) > 20
+
+
+def test_execpolicy_check_finds_shipped_sets_by_name_and_prints_codex_bytes():
+    record = json.loads((Path(__file__).parent / "codex_check.json").read_text())
+    ex = next(e for e in record["files"]["default.rules"]["examples"] if e["argv"] == ["rm", "-rf", "/"])
+    r = execpolicy("check", "--rules", "default", "--", "rm", "-rf", "/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ex["stdout"]  # what the real Codex printed for rules/default.rules
+
+
+@pytest.mark.sandbox
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sandbox run here is the Linux backend")
+def test_sandbox_run_takes_network_rules_from_a_shipped_set_by_name(scratch):
+    import shutil
+    import tempfile
+
+    # A short HOME: the proxy's unix socket lives under ~/.cache when XDG_RUNTIME_DIR is unset,
+    # and a deep scratch path would exceed AF_UNIX's 108-byte limit (reported to the lead).
+    home = tempfile.mkdtemp(prefix="ch-", dir="/tmp")
+    try:
+        r = _run_explain(scratch, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert r.returncode == 0, r.stderr
+    assert "pypi.org, files.pythonhosted.org" in r.stderr
+    assert "registry.npmjs.org" not in r.stderr
+
+
+def _run_explain(scratch, home):
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", "--rules", "net-pypi", "--explain", "--", "true"],
+        capture_output=True,
+        text=True,
+        cwd=scratch,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": home, "PYTHONPATH": str(REPO)},
+    )
