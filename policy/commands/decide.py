@@ -133,7 +133,7 @@ def run(args: list[str]) -> int:
         from policy.errors import PolicyError
 
         try:
-            policy = load_policy(*opts["rules"])
+            policy = load_policy(*opts["rules"], cache=True)  # the parsed-policy cache `check` uses
         except PolicyError as exc:
             sys.stderr.write(f"error: {exc}\n")
             return 1
