@@ -24,7 +24,6 @@ import base64
 import collections
 import contextlib
 import datetime
-import fcntl
 import hmac
 import ipaddress
 import json
@@ -52,6 +51,7 @@ DIAL_TIMEOUT = 10.0
 MAX_HEAD = 64 * 1024
 _PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
+_HAVE_SPLICE = hasattr(os, "splice") and hasattr(os, "pipe2")
 _TLS_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"
 
 _REQUEST_LINE = re.compile(rb"^([A-Z]{1,20}) (\S{1,16384}) HTTP/1\.([01])$")
@@ -648,13 +648,17 @@ class ProxyServer:
 
 # -- byte moving -------------------------------------------------------------------------------------
 def _pump(src: socket.socket, dst: socket.socket) -> None:
-    """Move bytes src -> dst until EOF with splice(2); then half-close dst."""
+    """Move bytes src -> dst until EOF with splice(2) (Linux; a copy loop elsewhere); then half-close dst."""
+    if not _HAVE_SPLICE:
+        return _copy(src, dst)
     try:
         r, w = os.pipe2(os.O_CLOEXEC)
     except OSError:
         return _copy(src, dst)
     try:
         with contextlib.suppress(OSError):
+            import fcntl
+
             fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
         sfd, dfd = src.fileno(), dst.fileno()
         while True:
@@ -778,8 +782,11 @@ def _same_user(conn: socket.socket) -> bool:
     """Only processes of our own uid (or root) may hand connections to the proxy."""
     import struct
 
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if opt is None:
+        return True  # no peer credentials here; the socket's directory (0700) guards it
     try:
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        creds = conn.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
     except OSError:
         return False
     _, uid, _ = struct.unpack("3i", creds)

@@ -555,7 +555,15 @@ def test_invalid_update_keeps_old_policy(make_proxy, http_server):
     assert get(p, f"{http_server.url}/")[0] == 200
 
 
-def test_bulk_transfer_is_complete(make_proxy, http_server):
+@pytest.mark.parametrize("splice", [True, False], ids=["splice", "copy-loop"])
+def test_bulk_transfer_is_complete(make_proxy, http_server, monkeypatch, splice):
+    """Both byte movers: splice(2) on Linux, the copy loop used where splice does not exist."""
+    from netproxy import server
+
+    if not splice:
+        monkeypatch.setattr(server, "_HAVE_SPLICE", False)
+    elif not server._HAVE_SPLICE:
+        pytest.skip("this platform has no splice(2)")
     p = make_proxy([f"127.0.0.1:{http_server.port}"])
     s, _ = tunnel(p, f"127.0.0.1:{http_server.port}")
     n = 20_000_000
