@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,6 +50,22 @@ def session_run(params: StdioServerParameters, body):
     return asyncio.run(asyncio.wait_for(main(), timeout=120))
 
 
+def server_process_state() -> dict:
+    """Core limit and /proc ownership of the running `sandbox mcp` process, read from outside."""
+    import psutil
+
+    procs = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.name().startswith("python") and "mcp" in p.cmdline()
+    ]
+    assert len(procs) == 1, procs
+    pid = procs[0].pid
+    limits = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    core = next(line.split()[4:6] for line in limits if line.startswith("Max core file size"))
+    return {"core": core, "environ_owner": os.stat(f"/proc/{pid}/environ").st_uid}
+
+
 def structured(result) -> dict:
     assert not result.isError, result.content
     if result.structuredContent is not None:
@@ -70,9 +87,12 @@ def test_tools_listed_and_shell_confined(identity, scratch):
         )
         argv = await session.call_tool("shell", {"command": ["sh", "-c", "exit 7"]})
         both = await session.call_tool("shell", {"command": ["true"], "script": "true"})
-        return tools, inside, attack, argv, both
+        return tools, inside, attack, argv, both, server_process_state()
 
-    tools, inside, attack, argv, both = session_run(server_params(identity), body)
+    tools, inside, attack, argv, both, state = session_run(server_params(identity), body)
+    # the server hardened itself: no core dumps, not dumpable (its /proc files belong to root)
+    assert state["core"] == ["0", "0"]
+    assert state["environ_owner"] == 0
     assert {"shell", "execpolicy_check", "decide"} <= set(tools)
     assert "command" in tools["shell"].inputSchema["properties"]
 
