@@ -174,3 +174,51 @@ def test_bad_pattern_is_a_config_error(identity):
     r = run(identity, "--allow-domain", "*.1.2.3.4", "--", "true")
     assert r.returncode != 0
     assert "*.1.2.3.4" in r.stderr and "never match" in r.stderr
+
+
+HOLD_TUNNEL = r"""
+import base64, os, socket, sys
+from urllib.parse import urlsplit
+u = urlsplit(os.environ["HTTP_PROXY"])
+auth = base64.b64encode(f"{u.username}:{u.password}".encode()).decode()
+target = sys.argv[1]
+s = socket.create_connection((u.hostname, u.port))
+s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
+print(s.recv(4096).split(b"\r\n")[0].decode(), flush=True)
+s.sendall(b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+print("first", b"200 OK" in s.recv(65536), flush=True)
+sys.stdin.readline()
+s.settimeout(5)
+try:
+    s.sendall(b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    print("second", b"200 OK" in s.recv(65536), flush=True)
+except OSError as e:
+    print("second", type(e).__name__, flush=True)
+"""
+
+
+def test_live_update_cuts_a_tunnel_of_a_running_sandbox(identity, http_server):
+    """A frontend revokes a domain while the sandboxed command holds a tunnel to it."""
+    target = f"127.0.0.1:{http_server.port}"
+    script = identity.workspace / "hold.py"
+    script.write_text(HOLD_TUNNEL)
+    script.chmod(0o644)
+    runner = (
+        "import sys\n"
+        "from sandbox import SandboxPolicy, spawn\n"
+        "from sandbox.model import NetworkPolicy\n"
+        f"pol = SandboxPolicy(network=NetworkPolicy(mode='proxy', allow_domains=[{target!r}]))\n"
+        f"p = spawn([sys.executable, {str(script)!r}, {target!r}], policy=pol, stdin=-1, text=True)\n"
+        "print(p.stdout.readline().strip(), '|', p.stdout.readline().strip(), flush=True)\n"
+        "bridge = p._proc.launch.bridge  # the launcher's netproxy Bridge (contract F)\n"
+        "print('cut', bridge.update_policy(allow=['other.test']), flush=True)\n"
+        "p.stdin.write('go\\n'); p.stdin.flush()\n"
+        "print(p.stdout.readline().strip(), flush=True)\n"
+        "p.wait(10)\n"
+    )
+    r = identity.run([sys.executable, "-c", runner], timeout=60)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "HTTP/1.1 200 Connection established | first True"
+    assert lines[1] == "cut 1"
+    assert lines[2] != "second True", lines
