@@ -15,7 +15,6 @@ import shlex
 import sys
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 from policy.shell import SHELLS, literal_commands, split_plain, stdin_scripts
 
@@ -25,7 +24,8 @@ MAX_UNWRAP_DEPTH = 8  # Codex: deeper wrapper nesting counts as dangerous
 @cache
 def data() -> dict:
     """The packaged safe/dangerous/banned lists."""
-    return json.loads((Path(__file__).with_name("safety_data.json")).read_text("utf-8"))
+    with open(os.path.join(os.path.dirname(__file__), "safety_data.json"), encoding="utf-8") as f:
+        return json.load(f)
 
 
 # ---------------------------------------------------------------------------------------------
