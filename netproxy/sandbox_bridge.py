@@ -161,6 +161,7 @@ def prepare(
 
     runtime_dir = Path(runtime_dir)
     runtime_dir.mkdir(parents=True, exist_ok=True)
+    _sweep_stale(runtime_dir)
     d = runtime_dir / f"netproxy-{os.getpid()}-{os.urandom(4).hex()}"
     d.mkdir(mode=0o700)
     sock_path = d / "proxy.sock"
@@ -219,6 +220,24 @@ def prepare(
         _policy={"allow": allow, "deny": deny, "resolve": resolve},
         _log_offset=log_offset,
     )
+
+
+def _sweep_stale(runtime_dir: Path) -> None:
+    """Remove bridge directories left by launchers that were killed (SIGKILL skips close())."""
+    try:
+        names = os.listdir(runtime_dir)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) != 3 or parts[0] != "netproxy" or not parts[1].isdigit():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+        except ProcessLookupError:
+            _rmtree(runtime_dir / name)
+        except OSError:
+            pass  # alive (maybe another user's): leave it
 
 
 def _rmtree(path, ignore_errors: bool = True) -> None:

@@ -251,3 +251,18 @@ def test_sandbox_proxy_takes_network_rules(http_server, tmp_path):
         [sys.executable, "-m", "sandbox", "proxy", "--rules", str(bad)], capture_output=True, text=True
     )
     assert r.returncode == 2 and f"{bad}:1:" in r.stderr
+
+
+def test_directories_of_killed_launchers_are_swept(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = run_dir / f"netproxy-{dead.pid}-abcd1234"
+    stale.mkdir()
+    (stale / "proxy.sock").write_text("")
+    alive = run_dir / f"netproxy-{os.getpid()}-abcd1234"
+    alive.mkdir()
+    bridge = sandbox_bridge.prepare(network(allow_domains=["a.test"]), runtime_dir=run_dir)
+    bridge.close()
+    assert not stale.exists() and alive.exists()
