@@ -589,3 +589,21 @@ def test_connect_tls_to_ipv6_upstream(make_proxy):
             while chunk := tls.recv(65536):
                 data += chunk
         assert b'"path": "/v6"' in data
+
+
+def test_half_closed_client_still_gets_its_response(make_proxy, http_server):
+    """srt and plain mitmproxy answer nothing when the client sends FIN right after its request."""
+    p = make_proxy([f"127.0.0.1:{http_server.port}"])
+    with socket.create_connection(p.address, timeout=5) as s:
+        s.sendall(
+            f"GET {http_server.url}/half HTTP/1.1\r\nHost: 127.0.0.1:{http_server.port}\r\n".encode()
+            + _auth(p)
+            + b"\r\n"
+        )
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    status, headers, body = parse(data)
+    assert status == 200 and headers["connection"] == "close"
+    assert json.loads(body)["path"] == "/half"
