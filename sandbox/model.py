@@ -68,6 +68,11 @@ class SandboxPolicy(BaseModel):
     network: NetworkPolicy = Field(default_factory=NetworkPolicy)
     env: EnvironmentPolicy = Field(default_factory=EnvironmentPolicy)
     fallback: Literal["none", "landlock"] = "none"
+    allow_unenforced: list[str] = Field(
+        default_factory=list,
+        description="Guarantees the user accepts losing where a backend cannot enforce them, e.g. "
+        '"network", "deny-read"; without this such a backend refuses to run',
+    )
 
     def resolve(self, cwd: str | os.PathLike[str] | None = None, home: str | None = None) -> ResolvedPolicy:
         """Absolute, canonical paths; the form every backend consumes."""
@@ -89,7 +94,7 @@ class SandboxPolicy(BaseModel):
             cwd=cwd,
             home=home,
         )
-        return ResolvedPolicy(**vars(r))
+        return ResolvedPolicy(**vars(r), allow_unenforced=list(self.allow_unenforced))
 
 
 class ResolvedPolicy(BaseModel):
@@ -110,3 +115,4 @@ class ResolvedPolicy(BaseModel):
     network: NetworkPolicy
     env: EnvironmentPolicy
     fallback: Literal["none", "landlock"]
+    allow_unenforced: list[str] = Field(default_factory=list)

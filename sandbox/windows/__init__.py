@@ -1,8 +1,9 @@
 """Windows backend: a restricted token, a job object and ACLs for a capability SID.
 
-Owns: the plan as data (``plan.py``: token, job, ACL entries, network method and the
-list of what is not enforced) and the one module that calls Win32 (``win32.py``, ctypes,
-function table injected, so it is import-safe and testable on any OS). Must not touch:
+Owns: the plan as data (``plan.py``: identity, token, job, ACL entries, network method,
+what must be provisioned and what is not enforced), the one module that calls Win32
+(``win32.py``, ctypes, function table injected, so it is import-safe and testable on any
+OS), and the runner started as the sandbox account (``inner.py``). Must not touch:
 the policy model (``sandbox.model``) or other backends.
 """
 
@@ -11,32 +12,77 @@ from sandbox.windows.plan import WindowsPlan, build_plan
 __all__ = ["WindowsPlan", "build_plan", "run"]
 
 
-def run(policy, argv, env, *, api=None) -> int:
-    """Run ``argv`` confined on Windows; returns the exit code (125: sandbox not set up).
+def run(policy, argv, env, *, api=None, warn=None) -> int:
+    """Run ``argv`` confined on Windows; returns the exit code (125: refused or not set up).
 
-    Proxy mode starts Cordon's proxy on a host loopback port for the run (advisory on
-    Windows: the token does not stop direct connections; see the plan's ``not_enforced``).
-    ``api``: the Win32 function table (tests pass a fake).
+    The plan's method is ``sandbox-user`` when the policy asks for network off/proxy or
+    deny-read; its provisioning is probed first. If it is missing, the run falls back to
+    the restricted-token method only when every guarantee that method cannot give is
+    named in ``policy.allow_unenforced``; otherwise it refuses and says how to provision.
+    ``api``: the Win32 function table (tests pass a fake); ``warn``: where gap notices go.
     """
     import sys
 
-    from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+    from sandbox.errors import EXIT_SETUP_FAILED, ConfigError, SandboxError
     from sandbox.model import NetworkMode
-    from sandbox.windows.win32 import launch, load_api
+    from sandbox.windows.plan import GUARANTEES, METHOD_TOKEN, METHOD_USER, refusal
+    from sandbox.windows.win32 import launch, load_api, probe
+
+    if warn is None:
+
+        def warn(line: str) -> None:
+            print(f"sandbox: windows: {line}", file=sys.stderr)
 
     proxy = None
     try:
+        allowed = list(getattr(policy, "allow_unenforced", None) or [])
+        unknown = [g for g in allowed if g not in GUARANTEES]
+        if unknown:
+            raise ConfigError(
+                f"unknown guarantee {unknown[0]!r} (known: {', '.join(GUARANTEES)})", field="allow_unenforced"
+            )
         api = api if api is not None else load_api()
-        proxy_url = None
+        plan = build_plan(policy, argv, env)
+        if plan.method == METHOD_USER:
+            missing = probe(plan, api)
+            if missing:
+                fallback = build_plan(policy, argv, env, method=METHOD_TOKEN)
+                lost = [g for g in fallback.unenforced if g not in allowed]
+                if lost:
+                    raise SandboxError(refusal(lost, missing, plan.identity.account))
+                warn(
+                    f"sandbox account not provisioned ({'; '.join(missing)}); running with a restricted "
+                    f"token of your own user, as allowed by allow_unenforced={fallback.unenforced}"
+                )
+                plan = fallback
+        lost = [g for g in plan.unenforced if g not in allowed]
+        if lost:
+            raise SandboxError(refusal(lost, ["method restricted-token"], plan.identity.account))
         if policy.network.mode == NetworkMode.PROXY:
-            from sandbox.macos.execute import start_proxy  # shared: host-loopback proxy for a run
-
-            proxy = start_proxy(policy)
-            proxy_url = proxy.url
-        return launch(build_plan(policy, argv, env, proxy_url=proxy_url), api)
+            proxy = _start_proxy(policy, plan.network.proxy_port if plan.method == METHOD_USER else 0)
+            plan = build_plan(policy, argv, env, proxy_url=proxy.url, method=plan.method)
+        return launch(plan, api, warn=warn)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return EXIT_SETUP_FAILED
     finally:
         if proxy is not None:
             proxy.stop()
+
+
+def _start_proxy(policy, port: int):
+    """Cordon's proxy on host loopback: the provisioned port (sandbox-user) or any free one."""
+    from netproxy.api import start
+    from sandbox.errors import SandboxError
+
+    net = policy.network
+    try:
+        return start(
+            net.allow_domains,
+            net.deny_domains,
+            resolve=net.resolve or None,
+            listen=("127.0.0.1", port),
+            net_log=net.net_log,
+        )
+    except (ValueError, OSError) as e:
+        raise SandboxError(f"could not start the network proxy on 127.0.0.1:{port}: {e}") from e

@@ -6,11 +6,25 @@ Windows paths (``C:\\...``) pass through unchanged, POSIX ones are shown as give
 
 What a restricted token does and does not stop is listed in every plan under
 ``not_enforced``, so nobody has to read the docs to find the gaps.
+
+Two methods (``WindowsPlan.method``):
+
+- ``restricted-token``: a write-restricted copy of the invoking user's token. Confines
+  writes; cannot confine reads or the network (see ``unenforced``).
+- ``sandbox-user``: the command runs as a dedicated local account provisioned once with
+  elevation (like Codex's elevated sandbox and srt's windows-install), under the same
+  write-restricted token derived from *that* account's token. Deny-read ACEs name the
+  account's SID, which the kernel checks on reads; a Windows Firewall rule scoped to the
+  account's SID blocks its outbound traffic. Chosen whenever the policy needs either.
+
+``unenforced`` names the guarantees (``GUARANTEES``) a plan cannot give; the runner
+refuses such a plan unless each one is listed in the policy's ``allow_unenforced``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ntpath
 import os
 import subprocess
 from collections.abc import Mapping
@@ -77,12 +91,76 @@ OFFLINE_ENV = {
 }
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "GIT_HTTP_PROXY", "GIT_HTTPS_PROXY")
 
-NOT_ENFORCED_ALWAYS = (
+# Rights denied on deny-read paths (inherited): reading data or listing, attributes, EAs,
+# executing or traversing, plus every write right (a secret is not rewritten either).
+DENY_READ_RIGHTS = (
+    "FILE_READ_DATA",
+    "FILE_LIST_DIRECTORY",
+    "FILE_READ_EA",
+    "FILE_EXECUTE",
+    "FILE_READ_ATTRIBUTES",
+    *DENY_WRITE_RIGHTS,
+)
+# Read and run (read-only mode: the sandbox account must still read the folder it runs in).
+READ_RIGHTS = ("FILE_GENERIC_READ", "FILE_GENERIC_EXECUTE")
+
+# Guarantees a plan may be unable to give; a policy accepts losing one by naming it in
+# ``allow_unenforced``.
+GUARANTEES = ("network", "deny-read")
+
+METHOD_TOKEN = "restricted-token"
+METHOD_USER = "sandbox-user"
+
+# The dedicated accounts (provisioned once, elevated; see docs/platforms.md). Offline:
+# outbound blocked by the firewall except TCP to Cordon's proxy port on loopback. Online:
+# no firewall rule; used when only deny-read needs the separate identity.
+USER_OFFLINE = "CordonSandboxOffline"
+USER_ONLINE = "CordonSandboxOnline"
+# The proxy port the offline account may reach (fixed: firewall rules are set up once).
+PROXY_PORT = 47890
+# Where a Windows Credential Manager generic credential holds the account's password
+# (readable only by the invoking user; stored with cmdkey at provisioning).
+CREDENTIAL_TARGET = "cordon-sandbox/{user}"
+# Placeholders resolved at launch: the account's SID (LookupAccountNameW) and the Python
+# running Cordon (the runner must be readable by the account).
+ACCOUNT_PREFIX = "account:"
+RUNNER_PYTHON = "python-of-this-cordon"
+RUNNER = (RUNNER_PYTHON, "-m", "sandbox.windows.inner")
+FIREWALL_RULES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules"
+FIREWALL_PROFILES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy"
+FIREWALL_PROFILES = ("DomainProfile", "StandardProfile", "PublicProfile")
+# Everything but 127.0.0.0/8 and ::1, as Windows Firewall address ranges.
+NON_LOOPBACK = (
+    "0.0.0.0-126.255.255.255",
+    "128.0.0.0-255.255.255.255",
+    "::",
+    "::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+)
+LOOPBACK = ("127.0.0.0/8", "::1")
+
+PROVISION_HINT = (
+    "provision the sandbox accounts once from an elevated PowerShell (script in docs/platforms.md, "
+    '"Provisioning the Windows sandbox accounts"): New-LocalUser {user}; New-NetFirewallRule for each '
+    "rule named in the plan (sandbox plan --platform windows --json), scoped with -LocalUser "
+    '"O:LSD:(A;;CC;;;<SID of {user}>)"; then, not elevated: cmdkey /generic:{target} /user:{user} '
+    "/pass:<its password>. Or accept the gap: allow_unenforced={lost} in the policy"
+)
+
+NOT_ENFORCED_TOKEN = (
     "reads: a WRITE_RESTRICTED token checks restricting SIDs for writes only; the command reads "
     "whatever the user can read",
     "paths where Everyone or the logon SID already has write access stay writable",
     "alternate data streams and case variants (.GiT) of protected names are not denied separately",
     "programs started through the shell or COM outside the job (e.g. a browser via Explorer) escape it",
+)
+NOT_ENFORCED_USER = (
+    "reads: the command reads what the sandbox account can read (files granted to Users, "
+    "Authenticated Users or Everyone: most of the system); deny-read paths are denied explicitly",
+    "paths where Everyone or the sandbox logon SID already has write access stay writable",
+    "alternate data streams and case variants (.GiT) of protected names are not denied separately",
+    "programs started through the shell or COM outside the job (e.g. a browser via Explorer) escape it",
+    "deny-read covers children through inheritance only: a child with a protected DACL (inheritance "
+    "off) or its own explicit allow ACE for the account keeps that access",
 )
 
 
@@ -110,7 +188,13 @@ class JobPlan(BaseModel):
 
 
 class AceEntry(BaseModel):
-    """One ACE added with SetEntriesInAclW + SetNamedSecurityInfoW."""
+    """One ACE added with SetEntriesInAclW + SetNamedSecurityInfoW.
+
+    ``sid`` is a SID string, or ``account:NAME`` (the sandbox account's SID, looked up at
+    launch). DENY_ACCESS entries are placed by SetEntriesInAclW ahead of the allow ACEs
+    (canonical order), so they are evaluated first. ACEs stay after the run (see
+    docs/platforms.md: removing them would race with a concurrent run of the same sandbox).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -120,7 +204,47 @@ class AceEntry(BaseModel):
     rights: list[str]
     inheritance: list[str]
     reason: str
-    when_absent: str = "skip"  # "skip": nothing to put an ACE on (see not_enforced)
+    # What happens when the path does not exist at launch:
+    #   "skip": nothing to put an ACE on; the launcher says so (nothing exists to read or protect)
+    #   "refuse": the run is refused (a writable root that is missing is a configuration error)
+    when_absent: str = "skip"
+
+
+class FirewallRule(BaseModel):
+    """One Windows Firewall rule that must exist (created at provisioning, probed at launch)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    direction: str = "Outbound"
+    action: str = "Block"
+    protocol: str  # "Any" | "TCP" | "UDP"
+    remote_addresses: list[str]
+    remote_ports: str = "Any"
+    local_user: str  # SDDL: only processes of this account match the rule
+
+
+class Requirement(BaseModel):
+    """Something provisioned once (elevated) that the launcher probes before it runs anything."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str  # "account" | "credential" | "firewall-rule" | "firewall-enabled"
+    name: str
+
+
+class IdentityPlan(BaseModel):
+    """Who the command runs as."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    account: str | None = None  # the sandbox account (method sandbox-user)
+    account_sid: str | None = None  # placeholder resolved at launch
+    credential: str | None = None  # Credential Manager target holding its password
+    # sandbox-user: CreateProcessWithLogonW starts this runner as the account (suspended, put
+    # in the job); it derives the restricted token from its own token and starts the command.
+    runner: list[str] = Field(default_factory=list)
 
 
 class NetworkPlan(BaseModel):
@@ -131,22 +255,28 @@ class NetworkPlan(BaseModel):
     enforced: bool
     env: dict[str, str]
     limits: list[str]
+    firewall_rules: list[FirewallRule] = Field(default_factory=list)
+    proxy_port: int | None = None
 
 
 class WindowsPlan(BaseModel):
-    """What runs on Windows, by part: ``token``, ``job``, ``acl``, ``network``."""
+    """What runs on Windows, by part: ``identity``, ``token``, ``job``, ``acl``, ``network``."""
 
     model_config = ConfigDict(extra="forbid")
 
     platform: str = "windows"
+    method: str
     argv: list[str]
     command_line: str
     cwd: str
     env: dict[str, str]
+    identity: IdentityPlan
     token: TokenPlan
     job: JobPlan
     acl: list[AceEntry]
     network: NetworkPlan
+    requires: list[Requirement]
+    unenforced: list[str]
     not_enforced: list[str]
 
 
@@ -186,29 +316,103 @@ def environment_block(env: Mapping[str, str]) -> str:
     return "".join(f"{k}={v}\0" for k, v in items) + "\0"
 
 
-def build_plan(
-    policy: ResolvedPolicy, argv: list[str], env: Mapping[str, str], *, proxy_url: str | None = None
-) -> WindowsPlan:
-    """Plan ``argv`` under ``policy`` on Windows (unelevated restricted token).
+def needed_guarantees(policy: ResolvedPolicy) -> list[str]:
+    """The guarantees of ``GUARANTEES`` this policy asks for (danger-full-access asks for none)."""
+    if policy.mode == SandboxMode.DANGER_FULL_ACCESS:
+        return []
+    needed = []
+    if policy.network.mode != NetworkMode.ON:
+        needed.append("network")
+    if policy.deny_read:
+        needed.append("deny-read")
+    return needed
 
-    ``proxy_url``: in proxy mode, the running local proxy (``run`` starts one); the
-    *_PROXY variables point there.
+
+def sandbox_account(policy: ResolvedPolicy) -> str:
+    return USER_ONLINE if policy.network.mode == NetworkMode.ON else USER_OFFLINE
+
+
+def firewall_rules(account: str, sid: str, port: int | None = None) -> list[FirewallRule]:
+    """Block rules for ``account``: everything but TCP to loopback ``port`` (the proxy).
+
+    Windows Firewall evaluates block rules before allow rules, so "only the proxy port"
+    is written as blocks of everything else, not as an allow.
+    """
+    port = PROXY_PORT if port is None else port
+    scope = f"O:LSD:(A;;CC;;;{sid})"
+    return [
+        FirewallRule(
+            name=f"{account}-BlockRemote",
+            protocol="Any",
+            remote_addresses=list(NON_LOOPBACK),
+            local_user=scope,
+        ),
+        FirewallRule(
+            name=f"{account}-BlockLoopbackTCP",
+            protocol="TCP",
+            remote_addresses=list(LOOPBACK),
+            remote_ports=f"1-{port - 1},{port + 1}-65535",
+            local_user=scope,
+        ),
+        FirewallRule(
+            name=f"{account}-BlockLoopbackUDP",
+            protocol="UDP",
+            remote_addresses=list(LOOPBACK),
+            local_user=scope,
+        ),
+    ]
+
+
+def build_plan(
+    policy: ResolvedPolicy,
+    argv: list[str],
+    env: Mapping[str, str],
+    *,
+    proxy_url: str | None = None,
+    method: str | None = None,
+) -> WindowsPlan:
+    """Plan ``argv`` under ``policy`` on Windows.
+
+    ``method``: ``sandbox-user`` or ``restricted-token``; default: ``sandbox-user`` when the
+    policy asks for a guarantee only that method gives (network off/proxy, deny-read),
+    else ``restricted-token``. ``proxy_url``: in proxy mode, the running local proxy
+    (``run`` starts one); the *_PROXY variables point there.
     """
     if not argv:
         raise ConfigError("no command given", field="argv")
     if any("\0" in a for a in argv):
         raise ConfigError("an argument contains a NUL character", field="argv")
+    needed = needed_guarantees(policy)
+    if method is None:
+        method = METHOD_USER if needed else METHOD_TOKEN
+    if method not in (METHOD_USER, METHOD_TOKEN):
+        raise ConfigError(f"unknown Windows sandbox method {method!r}", field="method")
+    as_user = method == METHOD_USER
     name = capability_name(policy)
     cap = derive_capability_sid(name)
     token = TokenPlan(
+        base="the sandbox account's token (in the runner)" if as_user else "current process token",
         restricting_sids=[cap, LOGON_SID, EVERYONE_SID],
         capability_sid=cap,
         capability_name=name,
         default_dacl=[LOGON_SID, cap, SYSTEM_SID],
     )
+    account = sandbox_account(policy) if as_user else None
+    account_sid = ACCOUNT_PREFIX + account if account else None
+    identity = (
+        IdentityPlan(
+            method=method,
+            account=account,
+            account_sid=account_sid,
+            credential=CREDENTIAL_TARGET.format(user=account),
+            runner=list(RUNNER),
+        )
+        if account
+        else IdentityPlan(method=method)
+    )
 
     acl: list[AceEntry] = []
-    not_enforced = list(NOT_ENFORCED_ALWAYS)
+    not_enforced = list(NOT_ENFORCED_USER if as_user else NOT_ENFORCED_TOKEN)
     if policy.mode == SandboxMode.DANGER_FULL_ACCESS:
         # Writes are gated by restricting SIDs; only Everyone-granted paths are left. To
         # honour "full access" the token is not write-restricted at all.
@@ -216,15 +420,32 @@ def build_plan(
         token.restricting_sids = []
         token.default_dacl = []
     roots = [_win(p) for p in policy.writable_roots] if policy.mode == SandboxMode.WORKSPACE_WRITE else []
+    # Under sandbox-user a write needs two grants: the normal check sees the account's SID,
+    # the restricted check (write-restricted token) sees the capability SID.
+    grantees = [cap, account_sid] if account_sid else [cap]
     for root in roots:
+        for sid in grantees:
+            acl.append(
+                AceEntry(
+                    path=root,
+                    access="grant",
+                    sid=sid,
+                    rights=list(GRANT_RIGHTS),
+                    inheritance=list(INHERIT),
+                    reason="writable root",
+                    when_absent="refuse",
+                )
+            )
+    if account_sid and not roots and policy.mode != SandboxMode.DANGER_FULL_ACCESS:
         acl.append(
             AceEntry(
-                path=root,
+                path=_win(policy.cwd),
                 access="grant",
-                sid=cap,
-                rights=list(GRANT_RIGHTS),
+                sid=account_sid,
+                rights=list(READ_RIGHTS),
                 inheritance=list(INHERIT),
-                reason="writable root",
+                reason="working directory (read-only mode: the account must read it)",
+                when_absent="refuse",
             )
         )
     for root in roots:
@@ -239,7 +460,7 @@ def build_plan(
                     reason=f"protected name {pname}",
                 )
             )
-    for p in [*policy.read_only_paths, *policy.deny_read]:
+    for p in policy.read_only_paths:
         acl.append(
             AceEntry(
                 path=_win(p),
@@ -247,9 +468,37 @@ def build_plan(
                 sid=cap,
                 rights=list(DENY_WRITE_RIGHTS),
                 inheritance=list(INHERIT),
-                reason="read-only path" if p in policy.read_only_paths else "deny-read path (writes only)",
+                reason="read-only path",
             )
         )
+    for p in policy.deny_read:
+        if account_sid:
+            # Why this holds: the account's SID is the token's *user* SID, so it takes part
+            # in the normal access check of every open, reads included, and an explicit
+            # deny ACE (placed first by SetEntriesInAclW) fails that check. A deny ACE for
+            # the capability SID would NOT stop reads: with WRITE_RESTRICTED the kernel runs
+            # the second (restricting-SID) check for write access only.
+            acl.append(
+                AceEntry(
+                    path=_win(p),
+                    access="deny",
+                    sid=account_sid,
+                    rights=list(DENY_READ_RIGHTS),
+                    inheritance=list(INHERIT),
+                    reason="deny-read path",
+                )
+            )
+        else:
+            acl.append(
+                AceEntry(
+                    path=_win(p),
+                    access="deny",
+                    sid=cap,
+                    rights=list(DENY_WRITE_RIGHTS),
+                    inheritance=list(INHERIT),
+                    reason="deny-read path (writes only: reads cannot be denied to a write-restricted token)",
+                )
+            )
     if roots and policy.protected_names:
         not_enforced.append(
             "a protected name that does not exist yet cannot carry an ACE, so it can be created "
@@ -257,48 +506,142 @@ def build_plan(
         )
     if policy.allow_git_write:
         not_enforced.append("allow_git_write: Windows keeps all of .git read-only (no audited split)")
-    if policy.deny_read:
+    if policy.deny_read and not as_user:
         not_enforced.append(
-            "deny_read: reads of these paths are NOT blocked (write-restricted token); they only get "
-            "deny-write ACEs: " + ", ".join(_win(p) for p in policy.deny_read)
+            "deny_read: reads of these paths are NOT blocked (write-restricted token of your own "
+            "user); they only get deny-write ACEs: " + ", ".join(_win(p) for p in policy.deny_read)
+        )
+    if policy.deny_read and as_user:
+        not_enforced.append(
+            "deny_read: a path absent at launch gets no ACE (nothing to read then); created later "
+            "during the run, it gets its parent's ACL"
         )
     if not policy.share_tmp:
         not_enforced.append(
             "private temp: not provided; %TEMP% is the user's own and stays as writable as before"
+            if not as_user
+            else "private temp: not provided; %TEMP% is the sandbox account's own"
         )
 
     child_env = apply_env_policy(policy.env, env)
     # The same markers as on Linux (sandbox.linux.assemble.sandbox_env).
     child_env["CORDON_SANDBOX"] = "windows"
     child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode.value
-    network = _network(policy, child_env, proxy_url)
+    if account:
+        _account_profile_env(child_env, account)
+    network = _network(policy, child_env, proxy_url, account, account_sid)
     if not network.enforced:
         not_enforced.append(
             f"network={network.mode}: {network.method} is advisory; programs opening sockets bypass it"
         )
+    requires: list[Requirement] = []
+    if account:
+        requires += [
+            Requirement(kind="account", name=account),
+            Requirement(kind="credential", name=CREDENTIAL_TARGET.format(user=account)),
+        ]
+        for rule in network.firewall_rules:
+            requires.append(Requirement(kind="firewall-rule", name=rule.name))
+        if network.firewall_rules:
+            requires += [Requirement(kind="firewall-enabled", name=prof) for prof in FIREWALL_PROFILES]
+    unenforced = [] if as_user else needed
     return WindowsPlan(
+        method=method,
         argv=list(argv),
         command_line=subprocess.list2cmdline(argv),
         cwd=_win(policy.cwd),
         env=child_env,
+        identity=identity,
         token=token,
         job=JobPlan(),
         acl=acl,
         network=network,
+        requires=requires,
+        unenforced=unenforced,
         not_enforced=not_enforced,
     )
 
 
-def _network(policy: ResolvedPolicy, child_env: dict[str, str], proxy_url: str | None) -> NetworkPlan:
+def _account_profile_env(child_env: dict[str, str], account: str) -> None:
+    """Point the profile variables at the account's own profile, a sibling of the user's.
+
+    The account cannot write the invoking user's profile, so tools must not be told to use
+    it for temp files or settings. Profiles normally live side by side (C:\\Users\\NAME);
+    a profile created elsewhere needs these set explicitly (env set).
+    """
+    user_profile = child_env.get("USERPROFILE")
+    if not user_profile:
+        return
+    profile = _join(ntpath.dirname(user_profile.rstrip("\\/")), account)
+    local = _join(_join(profile, "AppData"), "Local")
+    updates = {
+        "USERPROFILE": profile,
+        "HOME": profile,
+        "APPDATA": _join(_join(profile, "AppData"), "Roaming"),
+        "LOCALAPPDATA": local,
+        "TEMP": _join(local, "Temp"),
+        "TMP": _join(local, "Temp"),
+        "USERNAME": account,
+    }
+    for key, value in updates.items():
+        if key in child_env or key in ("USERPROFILE", "TEMP", "TMP"):
+            child_env[key] = value
+
+
+def _network(
+    policy: ResolvedPolicy,
+    child_env: dict[str, str],
+    proxy_url: str | None,
+    account: str | None,
+    account_sid: str | None,
+) -> NetworkPlan:
     mode = policy.network.mode
     limits = [
-        "a per-identity firewall block needs a separate local user and one elevation: Windows "
-        "Firewall and WFP match the token's user/group SIDs, not restricting SIDs, so a restricted "
-        "token of the invoking user cannot be singled out",
-        "the system DNS client (Dnscache) resolves names on the command's behalf",
+        "the system DNS client (Dnscache) resolves names on the command's behalf, so lookups "
+        "(and data hidden in names) still leave the machine",
     ]
     if mode == NetworkMode.ON:
         return NetworkPlan(mode="on", method="none", enforced=True, env={}, limits=[])
+    if account and account_sid:
+        rules = firewall_rules(account, account_sid)
+        limits += [
+            "the firewall matches the sandbox account's SID: anything the command gets another "
+            "identity to do (services, COM servers, scheduled tasks) is not covered",
+            "a firewall turned off, or overridden by group policy, disables the rules; the launcher "
+            "checks the local profile settings only",
+        ]
+        if mode == NetworkMode.OFF:
+            env = {v: DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": "localhost,127.0.0.1,::1"} | OFFLINE_ENV
+            env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
+            child_env.update(env)
+            return NetworkPlan(
+                mode="off",
+                method=f"Windows Firewall block rules scoped to {account}'s SID (only TCP to "
+                f"127.0.0.1:{PROXY_PORT} passes, and nothing listens there)",
+                enforced=True,
+                env=env,
+                limits=limits,
+                firewall_rules=rules,
+                proxy_port=PROXY_PORT,
+            )
+        env = {v: proxy_url or f"http://127.0.0.1:{PROXY_PORT}" for v in PROXY_VARS} | {"NO_PROXY": ""}
+        child_env.update(env)
+        return NetworkPlan(
+            mode="proxy",
+            method=f"Windows Firewall block rules scoped to {account}'s SID; only Cordon's proxy on "
+            f"127.0.0.1:{PROXY_PORT} is reachable",
+            enforced=True,
+            env=env,
+            limits=limits,
+            firewall_rules=rules,
+            proxy_port=PROXY_PORT,
+        )
+    limits.insert(
+        0,
+        "a per-identity firewall block needs a separate local user and one elevation: Windows "
+        "Firewall and WFP match the token's user/group SIDs, not restricting SIDs, so a restricted "
+        "token of the invoking user cannot be singled out",
+    )
     if mode == NetworkMode.OFF:
         env = {v: DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": "localhost,127.0.0.1,::1"} | OFFLINE_ENV
         env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
@@ -318,4 +661,19 @@ def _network(policy: ResolvedPolicy, child_env: dict[str, str], proxy_url: str |
         enforced=False,
         env=env,
         limits=limits,
+    )
+
+
+def refusal(lost: list[str], missing: list[str], account: str | None) -> str:
+    """Why a run is refused and what to do: provision, or accept the named gaps."""
+    account = account or USER_OFFLINE
+    what = ", ".join(lost)
+    hint = PROVISION_HINT.format(
+        user=account,
+        target=CREDENTIAL_TARGET.format(user=account),
+        lost="[" + ", ".join(f'"{g}"' for g in lost) + "]",
+    )
+    return (
+        f"refusing to run: {what} cannot be enforced on Windows without the sandbox account "
+        f"(missing: {'; '.join(missing)}). To enforce it, {hint}"
     )

@@ -6,9 +6,17 @@ fake. Every handle and allocation is released on every path (``ExitStack``); any
 failure before the process is resumed terminates it and raises ``SandboxError``
 (exit 125): the command never runs with less confinement than planned.
 
-Order: token -> ACLs -> job -> CreateProcessAsUserW(suspended) -> AssignProcessToJobObject
--> ResumeThread -> wait. The process is suspended until it is inside the job, so nothing
-it starts can escape the kill-on-close.
+Order (restricted-token): token -> ACLs -> job -> CreateProcessAsUserW(suspended) ->
+AssignProcessToJobObject -> ResumeThread -> wait. The process is suspended until it is
+inside the job, so nothing it starts can escape the kill-on-close.
+
+Order (sandbox-user): look up the account's SID -> ACLs (as the invoking user, who owns
+the files) -> job -> read the account's password from Credential Manager ->
+CreateProcessWithLogonW(runner, suspended) -> AssignProcessToJobObject -> ResumeThread ->
+wait. The runner (``sandbox.windows.inner``), now the account, derives the restricted
+token from its own token and starts the command with the restricted-token order above.
+A normal user cannot hand another account's token to CreateProcessAsUserW (that needs
+SeAssignPrimaryTokenPrivilege), hence the runner. ``probe`` checks the provisioning first.
 """
 
 from __future__ import annotations
@@ -20,7 +28,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from sandbox.errors import SandboxError
-from sandbox.windows.plan import LOGON_SID, WindowsPlan, environment_block
+from sandbox.windows.plan import (
+    ACCOUNT_PREFIX,
+    FIREWALL_PROFILES_KEY,
+    FIREWALL_RULES_KEY,
+    LOGON_SID,
+    METHOD_TOKEN,
+    METHOD_USER,
+    RUNNER_PYTHON,
+    WindowsPlan,
+    environment_block,
+)
 
 DWORD = ctypes.c_uint32
 HANDLE = ctypes.c_void_p
@@ -37,6 +55,11 @@ TOKEN_ACCESS = (
 )
 TOKEN_LOGON_SID = 28  # TOKEN_INFORMATION_CLASS.TokenLogonSid
 ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, ERROR_INSUFFICIENT_BUFFER = 2, 3, 122
+# Predefined registry key: (HKEY)(LONG)0x80000002, sign-extended on 64-bit.
+HKEY_LOCAL_MACHINE = -0x7FFFFFFE
+RRF_RT_REG_SZ, RRF_RT_REG_DWORD = 0x2, 0x10
+CRED_TYPE_GENERIC = 1
+LOGON_WITH_PROFILE = 0x1
 
 JOB_LIMIT_BITS = {
     "JOB_OBJECT_LIMIT_ACTIVE_PROCESS": 0x8,
@@ -56,6 +79,11 @@ UI_BITS = {
 JOB_BASIC_UI_RESTRICTIONS, JOB_EXTENDED_LIMIT_INFORMATION = 4, 9
 
 RIGHTS = {
+    "FILE_READ_DATA": 0x1,
+    "FILE_LIST_DIRECTORY": 0x1,
+    "FILE_READ_EA": 0x8,
+    "FILE_EXECUTE": 0x20,
+    "FILE_READ_ATTRIBUTES": 0x80,
     "FILE_WRITE_DATA": 0x2,
     "FILE_APPEND_DATA": 0x4,
     "FILE_WRITE_EA": 0x10,
@@ -173,6 +201,23 @@ class STARTUPINFOW(ctypes.Structure):
     ]
 
 
+class CREDENTIALW(ctypes.Structure):
+    _fields_ = [
+        ("Flags", DWORD),
+        ("Type", DWORD),
+        ("TargetName", LPWSTR),
+        ("Comment", LPWSTR),
+        ("LastWritten", DWORD * 2),  # FILETIME
+        ("CredentialBlobSize", DWORD),
+        ("CredentialBlob", LPVOID),
+        ("Persist", DWORD),
+        ("AttributeCount", DWORD),
+        ("Attributes", LPVOID),
+        ("TargetAlias", LPWSTR),
+        ("UserName", LPWSTR),
+    ]
+
+
 class PROCESS_INFORMATION(ctypes.Structure):
     _fields_ = [("hProcess", HANDLE), ("hThread", HANDLE), ("dwProcessId", DWORD), ("dwThreadId", DWORD)]
 
@@ -215,6 +260,17 @@ SIGNATURES: dict[str, tuple[str, Any, list[Any]]] = {
         "advapi32",
         BOOL,
         [HANDLE, LPWSTR, LPVOID, LPVOID, LPVOID, BOOL, DWORD, LPVOID, LPWSTR, LPVOID, LPVOID],
+    ),
+    # sandbox-user method and its probe
+    "LookupAccountNameW": ("advapi32", BOOL, [LPWSTR, LPWSTR, LPVOID, LPVOID, LPVOID, LPVOID, LPVOID]),
+    "ConvertSidToStringSidW": ("advapi32", BOOL, [LPVOID, LPVOID]),
+    "CredReadW": ("advapi32", BOOL, [LPWSTR, DWORD, DWORD, LPVOID]),
+    "CredFree": ("advapi32", None, [LPVOID]),
+    "RegGetValueW": ("advapi32", ctypes.c_long, [HANDLE, LPWSTR, LPWSTR, DWORD, LPVOID, LPVOID, LPVOID]),
+    "CreateProcessWithLogonW": (
+        "advapi32",
+        BOOL,
+        [LPWSTR, LPWSTR, LPVOID, DWORD, LPWSTR, LPVOID, DWORD, LPVOID, LPWSTR, LPVOID, LPVOID],
     ),
 }
 
@@ -344,12 +400,79 @@ class _Launch:
         ):
             raise self.fail("SetTokenInformation(TokenDefaultDacl)")
 
+    def account_sid(self, name: str) -> int:
+        """The SID of local account ``name`` (LookupAccountNameW); kept alive by the stack."""
+        api = self.api
+        cb, cch, use = DWORD(0), DWORD(0), DWORD(0)
+        api.LookupAccountNameW(None, name, None, ctypes.byref(cb), None, ctypes.byref(cch), ctypes.byref(use))
+        if cb.value == 0:
+            raise self.fail(f"LookupAccountNameW({name})")
+        sid = ctypes.create_string_buffer(cb.value)
+        domain = ctypes.create_unicode_buffer(max(1, cch.value))
+        self.stack.callback(lambda b=sid: None)  # keep the buffer alive until cleanup
+        if not api.LookupAccountNameW(
+            None, name, sid, ctypes.byref(cb), domain, ctypes.byref(cch), ctypes.byref(use)
+        ):
+            raise self.fail(f"LookupAccountNameW({name})")
+        return ctypes.addressof(sid)
+
+    def sid_string(self, psid: int) -> str:
+        out = LPVOID()
+        if not self.api.ConvertSidToStringSidW(psid, ctypes.byref(out)):
+            raise self.fail("ConvertSidToStringSidW")
+        try:
+            return ctypes.wstring_at(out.value)
+        finally:
+            self.api.LocalFree(out.value)
+
+    def password(self, target: str):
+        """The account's password from Credential Manager, in a buffer zeroed at cleanup."""
+        pcred = LPVOID()
+        if not self.api.CredReadW(target, CRED_TYPE_GENERIC, 0, ctypes.byref(pcred)):
+            raise self.fail(f"CredReadW({target})")
+        try:
+            cred = CREDENTIALW.from_address(pcred.value)
+            n = cred.CredentialBlobSize // ctypes.sizeof(ctypes.c_wchar)
+            buf = ctypes.create_unicode_buffer(n + 1)
+            ctypes.memmove(buf, cred.CredentialBlob, n * ctypes.sizeof(ctypes.c_wchar))
+        finally:
+            self.api.CredFree(pcred.value)
+        self.stack.callback(ctypes.memset, buf, 0, ctypes.sizeof(buf))
+        return buf
+
+    def reg_value(self, subkey: str, name: str, kind: str):
+        """A REG_SZ (str) or REG_DWORD (int) under HKLM; None if absent or unreadable."""
+        api = self.api
+        if kind == "dword":
+            value, cb = DWORD(0), DWORD(ctypes.sizeof(DWORD))
+            err = api.RegGetValueW(
+                HKEY_LOCAL_MACHINE,
+                subkey,
+                name,
+                RRF_RT_REG_DWORD,
+                None,
+                ctypes.byref(value),
+                ctypes.byref(cb),
+            )
+            return None if err else value.value
+        cb = DWORD(0)
+        if api.RegGetValueW(HKEY_LOCAL_MACHINE, subkey, name, RRF_RT_REG_SZ, None, None, ctypes.byref(cb)):
+            return None
+        buf = ctypes.create_unicode_buffer(cb.value // ctypes.sizeof(ctypes.c_wchar) + 1)
+        cb = DWORD(ctypes.sizeof(buf))
+        if api.RegGetValueW(HKEY_LOCAL_MACHINE, subkey, name, RRF_RT_REG_SZ, None, buf, ctypes.byref(cb)):
+            return None
+        return buf.value
+
     def apply_acl(self, plan: WindowsPlan, sids: dict[str, int], warn) -> None:
-        """Add each planned ACE. ACEs stay after the run (the SID is stable per workspace)."""
+        """Add each planned ACE. ACEs stay after the run (the SIDs are stable; see AceEntry)."""
         api = self.api
         for ace in plan.acl:
-            sid = sids.get(ace.sid) or self.sid(ace.sid)
-            sids[ace.sid] = sid
+            if ace.sid not in sids:
+                if ace.sid.startswith(ACCOUNT_PREFIX):
+                    raise SandboxError(f"plan names {ace.sid} but no sandbox account was looked up")
+                sids[ace.sid] = self.sid(ace.sid)
+            sid = sids[ace.sid]
             old_dacl, sd = LPVOID(), LPVOID()
             err = api.GetNamedSecurityInfoW(
                 ace.path,
@@ -361,7 +484,7 @@ class _Launch:
                 None,
                 ctypes.byref(sd),
             )
-            if err in (ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND) and ace.access == "deny":
+            if err in (ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND) and ace.when_absent == "skip":
                 warn(f"not protected (does not exist, cannot carry an ACE): {ace.path}")
                 continue
             if err:
@@ -409,21 +532,50 @@ class _Launch:
             raise self.fail("SetInformationJobObject(BasicUIRestrictions)")
         return job
 
-    def process(self, plan: WindowsPlan, token: int, job: int) -> int:
-        api = self.api
+    def startup_info(self) -> STARTUPINFOW:
         si = STARTUPINFOW()
         si.cb = ctypes.sizeof(si)
         si.dwFlags = STARTF_USESTDHANDLES
-        si.hStdInput, si.hStdOutput, si.hStdError = (api.GetStdHandle(h) for h in STD_HANDLES)
-        pi = PROCESS_INFORMATION()
+        si.hStdInput, si.hStdOutput, si.hStdError = (self.api.GetStdHandle(h) for h in STD_HANDLES)
+        return si
+
+    def process(self, plan: WindowsPlan, token: int, job: int) -> int:
+        si, pi = self.startup_info(), PROCESS_INFORMATION()
         cmdline = ctypes.create_unicode_buffer(plan.command_line)  # CreateProcess may write into it
         env = ctypes.create_unicode_buffer(environment_block(plan.env))
         flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT
-        ok = api.CreateProcessAsUserW(
+        ok = self.api.CreateProcessAsUserW(
             token, None, cmdline, None, None, True, flags, env, plan.cwd, ctypes.byref(si), ctypes.byref(pi)
         )
         if not ok:
             raise self.fail("CreateProcessAsUserW")
+        return self.start_in_job(pi, job)
+
+    def process_as_account(self, plan: WindowsPlan, password, job: int) -> int:
+        """The runner as the sandbox account (CreateProcessWithLogonW), suspended, then in the job."""
+        si, pi = self.startup_info(), PROCESS_INFORMATION()
+        cmdline = ctypes.create_unicode_buffer(runner_command_line(plan))
+        env = ctypes.create_unicode_buffer(environment_block(plan.env))
+        flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT
+        ok = self.api.CreateProcessWithLogonW(
+            plan.identity.account,
+            ".",  # a local account
+            password,
+            LOGON_WITH_PROFILE,
+            None,
+            cmdline,
+            flags,
+            env,
+            plan.cwd,
+            ctypes.byref(si),
+            ctypes.byref(pi),
+        )
+        if not ok:
+            raise self.fail(f"CreateProcessWithLogonW({plan.identity.account})")
+        return self.start_in_job(pi, job)
+
+    def start_in_job(self, pi: PROCESS_INFORMATION, job: int) -> int:
+        api = self.api
         self.close_later(pi.hProcess)
         self.close_later(pi.hThread)
         try:
@@ -450,6 +602,78 @@ class _Launch:
         return code.value
 
 
+def runner_command_line(plan: WindowsPlan) -> str:
+    """``python -m sandbox.windows.inner SPEC``: SPEC is the plan minus env and ACL (JSON)."""
+    import subprocess
+
+    spec = plan.model_copy(
+        update={"method": METHOD_TOKEN, "env": {}, "acl": [], "requires": [], "not_enforced": []}
+    )
+    argv = [sys.executable if a == RUNNER_PYTHON else a for a in plan.identity.runner]
+    return subprocess.list2cmdline([*argv, spec.model_dump_json()])
+
+
+def _rule_problem(text: str | None, sid: str | None, rule) -> str | None:
+    """Why the stored firewall rule does not do what ``rule`` says (None: it does)."""
+    if text is None:
+        return "not found"
+    fields: dict[str, list[str]] = {}
+    for part in text.split("|")[1:]:
+        key, eq, value = part.partition("=")
+        if eq:
+            fields.setdefault(key, []).append(value)
+    want = {"Action": "Block", "Active": "TRUE", "Dir": "Out"}
+    for key, value in want.items():
+        if fields.get(key) != [value]:
+            return f"{key} is not {value}"
+    protocol = {"Any": None, "TCP": "6", "UDP": "17"}[rule.protocol]
+    if fields.get("Protocol", [None])[0] != protocol:
+        return f"protocol is not {rule.protocol}"
+    if rule.remote_ports != "Any" and sorted(fields.get("RPort", [])) != sorted(rule.remote_ports.split(",")):
+        return f"remote ports are not {rule.remote_ports}"
+    if sid is None or f"(A;;CC;;;{sid})" not in "".join(fields.get("LUAuth", [])):
+        return "not scoped to the sandbox account"
+    return None
+
+
+def probe(plan: WindowsPlan, api: Any = None) -> list[str]:
+    """What the plan's ``requires`` lacks on this machine (empty: provisioned). Changes nothing.
+
+    The firewall is read from the registry (the rule store and the profiles' EnableFirewall):
+    anything unreadable counts as missing, so a doubt means a refusal, never a silent gap.
+    """
+    api = api if api is not None else load_api()
+    missing: list[str] = []
+    rules = {r.name: r for r in plan.network.firewall_rules}
+    with ExitStack() as stack:
+        run = _Launch(api, stack)
+        sid: str | None = None
+        for req in plan.requires:
+            if req.kind == "account":
+                try:
+                    sid = run.sid_string(run.account_sid(req.name))
+                except SandboxError:
+                    missing.append(f"local account {req.name}")
+            elif req.kind == "credential":
+                pcred = LPVOID()
+                if api.CredReadW(req.name, CRED_TYPE_GENERIC, 0, ctypes.byref(pcred)):
+                    api.CredFree(pcred.value)
+                else:
+                    missing.append(f"stored credential {req.name}")
+            elif req.kind == "firewall-rule":
+                problem = _rule_problem(
+                    run.reg_value(FIREWALL_RULES_KEY, req.name, "sz"), sid, rules[req.name]
+                )
+                if problem:
+                    missing.append(f"firewall rule {req.name} ({problem})")
+            elif req.kind == "firewall-enabled":
+                if run.reg_value(f"{FIREWALL_PROFILES_KEY}\\{req.name}", "EnableFirewall", "dword") != 1:
+                    missing.append(f"Windows Firewall on for {req.name}")
+            else:
+                missing.append(f"unknown requirement {req.kind}")
+    return missing
+
+
 def launch(plan: WindowsPlan, api: Any = None, *, warn=None) -> int:
     """Run ``plan``; return the command's exit code. Raises ``SandboxError`` (125) on setup failure.
 
@@ -467,10 +691,18 @@ def launch(plan: WindowsPlan, api: Any = None, *, warn=None) -> int:
         warn(f"NOT ENFORCED: {line}")
     with ExitStack() as stack:
         run = _Launch(api, stack)
-        token, sids = run.restricted_token(plan)
-        run.apply_acl(plan, sids, warn)
-        job = run.job(plan)
-        process = run.process(plan, token, job)
+        if plan.method == METHOD_USER:
+            if not plan.identity.account or not plan.identity.account_sid or not plan.identity.credential:
+                raise SandboxError("sandbox-user plan without an account; refusing")
+            sids = {plan.identity.account_sid: run.account_sid(plan.identity.account)}
+            run.apply_acl(plan, sids, warn)
+            job = run.job(plan)
+            process = run.process_as_account(plan, run.password(plan.identity.credential), job)
+        else:
+            token, sids = run.restricted_token(plan)
+            run.apply_acl(plan, sids, warn)
+            job = run.job(plan)
+            process = run.process(plan, token, job)
         try:
             return run.wait(process)
         except KeyboardInterrupt:

@@ -14,6 +14,11 @@ import itertools
 from sandbox.windows import win32
 
 LOGON_SID_TEXT = "S-1-5-5-0-271828"
+ACCOUNT_SIDS = {
+    "CordonSandboxOffline": "S-1-5-21-111-222-333-1001",
+    "CordonSandboxOnline": "S-1-5-21-111-222-333-1002",
+}
+PASSWORD = "pw-0123456789abcdefghijklmn"
 STD = {-10: 0x11, -11: 0x12, -12: 0x13}
 PSEUDO_PROCESS = 0xFFFFFFFFFFFFFFFF  # GetCurrentProcess() pseudo handle (never closed)
 
@@ -24,7 +29,25 @@ def _out(ref):
 
 
 class FakeWin32:
-    def __init__(self, *, fail=(), fail_error=5, missing=(), exit_code=0, timeouts=0, logon_groups=1):
+    def __init__(
+        self,
+        *,
+        fail=(),
+        fail_error=5,
+        missing=(),
+        exit_code=0,
+        timeouts=0,
+        logon_groups=1,
+        accounts=(),
+        credentials=(),
+        registry=None,
+    ):
+        """``accounts``: local accounts that exist; ``credentials``: Credential Manager targets;
+        ``registry``: {(HKLM subkey, value name): str | int}."""
+        self.accounts = {a: ACCOUNT_SIDS[a] for a in accounts}
+        self.credentials = set(credentials)
+        self.registry = dict(registry or {})
+        self._keep: list = []  # real ctypes memory handed out (credentials, strings)
         self.calls: list[tuple] = []
         self.fail = set(fail)
         self.fail_error = fail_error
@@ -264,3 +287,136 @@ class FakeWin32:
             "suspended" if flags & win32.CREATE_SUSPENDED else "running-outside-job"
         )
         return 1
+
+    # -- sandbox-user method --------------------------------------------------------
+    def LookupAccountNameW(self, system, name, sid, cb_ref, domain, cch_ref, use_ref):
+        self.calls.append(("LookupAccountNameW", system, name, "size" if sid is None else "fill"))
+        assert system is None
+        if name not in self.accounts or self._failing("LookupAccountNameW"):
+            self.last_error = 1332  # ERROR_NONE_MAPPED
+            return 0
+        if sid is None:
+            _out(cb_ref).value, _out(cch_ref).value = 28, 16
+            self.last_error = win32.ERROR_INSUFFICIENT_BUFFER
+            return 0
+        assert _out(cb_ref).value >= 28 and len(domain) >= 16
+        self.sid_text[ctypes.addressof(sid)] = self.accounts[name]
+        _out(use_ref).value = 1  # SidTypeUser
+        return 1
+
+    def ConvertSidToStringSidW(self, psid, ref):
+        self.calls.append(("ConvertSidToStringSidW", self.sid_text[psid]))
+        buf = ctypes.create_unicode_buffer(self.sid_text[psid])
+        self._keep.append(buf)
+        p = ctypes.addressof(buf)
+        self.allocs[p] = "sid-string"
+        _out(ref).value = p
+        return 1
+
+    def CredReadW(self, target, kind, flags, ref):
+        self.calls.append(("CredReadW", target, kind, flags))
+        if target not in self.credentials or self._failing("CredReadW"):
+            self.last_error = 1168  # ERROR_NOT_FOUND
+            return 0
+        blob = ctypes.create_unicode_buffer(PASSWORD)
+        cred = win32.CREDENTIALW()
+        cred.Type = kind
+        cred.CredentialBlobSize = len(PASSWORD) * ctypes.sizeof(ctypes.c_wchar)
+        cred.CredentialBlob = ctypes.addressof(blob)
+        self._keep += [blob, cred]
+        p = ctypes.addressof(cred)
+        self.allocs[p] = f"credential {target}"
+        _out(ref).value = p
+        return 1
+
+    def CredFree(self, p):
+        self.calls.append(("CredFree", self.allocs.get(p, f"UNKNOWN {p}")))
+        assert self.allocs.pop(p).startswith("credential ")
+
+    def RegGetValueW(self, hkey, subkey, name, flags, type_ref, data, cb_ref):
+        self.calls.append(("RegGetValueW", hkey, subkey, name, flags, "size" if data is None else "fill"))
+        assert hkey == win32.HKEY_LOCAL_MACHINE and type_ref is None
+        value = self.registry.get((subkey, name))
+        if value is None or self._failing("RegGetValueW"):
+            return win32.ERROR_FILE_NOT_FOUND
+        if flags == win32.RRF_RT_REG_DWORD:
+            assert isinstance(value, int)
+            _out(data).value = value
+            return 0
+        assert flags == win32.RRF_RT_REG_SZ and isinstance(value, str)
+        need = (len(value) + 1) * ctypes.sizeof(ctypes.c_wchar)
+        if data is None:
+            _out(cb_ref).value = need
+            return 0
+        assert _out(cb_ref).value >= need
+        data.value = value
+        return 0
+
+    def CreateProcessWithLogonW(
+        self, user, domain, password, logon_flags, app, cmdline, flags, env, cwd, si_ref, pi_ref
+    ):
+        si = _out(si_ref)
+        self.calls.append(
+            (
+                "CreateProcessWithLogonW",
+                user,
+                domain,
+                password.value,
+                logon_flags,
+                app,
+                cmdline.value,
+                flags,
+                env[: len(env) - 1],
+                cwd,
+                (si.cb == ctypes.sizeof(si), si.dwFlags, si.hStdInput, si.hStdOutput, si.hStdError),
+            )
+        )
+        self.password_buffer = password  # the test checks it is zeroed afterwards
+        if self._failing("CreateProcessWithLogonW"):
+            return 0
+        pi = _out(pi_ref)
+        pi.hProcess = self._handle("process")
+        pi.hThread = self._handle("thread")
+        self._thread_proc = {pi.hThread: pi.hProcess}
+        self.process_state[pi.hProcess] = (
+            "suspended" if flags & win32.CREATE_SUSPENDED else "running-outside-job"
+        )
+        return 1
+
+
+def firewall_registry(plan, *, sid=None, **override) -> dict:
+    """The registry entries of a provisioned machine for ``plan``'s firewall rules.
+
+    Format of the rule store values (v2.x, as Windows Firewall writes them; unverified here):
+    ``v2.30|Action=Block|Active=TRUE|Dir=Out|Protocol=6|RPort=1-80|...|LUAuth=O:LSD:(A;;CC;;;SID)|``.
+    ``override``: field -> value replacing the normal one in every rule (None drops it).
+    """
+    sid = sid or ACCOUNT_SIDS[plan.identity.account]
+    reg = {}
+    for rule in plan.network.firewall_rules:
+        fields = [("Action", "Block"), ("Active", "TRUE"), ("Dir", "Out")]
+        proto = {"Any": None, "TCP": "6", "UDP": "17"}[rule.protocol]
+        if proto:
+            fields.append(("Protocol", proto))
+        if rule.remote_ports != "Any":
+            fields += [("RPort", p) for p in rule.remote_ports.split(",")]
+        fields += [("Name", rule.name), ("LUAuth", f"O:LSD:(A;;CC;;;{sid})")]
+        for key, value in override.items():
+            fields = [(k, v) for k, v in fields if k != key]
+            if value is not None:
+                fields.append((key, value))
+        reg[(win32.FIREWALL_RULES_KEY, rule.name)] = "v2.30|" + "".join(f"{k}={v}|" for k, v in fields)
+    for prof in ("DomainProfile", "StandardProfile", "PublicProfile"):
+        reg[(f"{win32.FIREWALL_PROFILES_KEY}\\{prof}", "EnableFirewall")] = 1
+    return reg
+
+
+def provisioned(plan, **kw) -> FakeWin32:
+    """A fake machine where ``plan``'s sandbox account, credential and firewall rules exist."""
+    account = plan.identity.account
+    return FakeWin32(
+        accounts=[account],
+        credentials=[plan.identity.credential],
+        registry=firewall_registry(plan),
+        **kw,
+    )

@@ -14,10 +14,15 @@ from sandbox.errors import ConfigError
 from sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
 from sandbox.windows import WindowsPlan, build_plan
 from sandbox.windows.plan import (
+    DENY_READ_RIGHTS,
     DENY_WRITE_RIGHTS,
     EVERYONE_SID,
     GRANT_RIGHTS,
     LOGON_SID,
+    METHOD_TOKEN,
+    METHOD_USER,
+    PROXY_PORT,
+    READ_RIGHTS,
     capability_name,
     derive_capability_sid,
     environment_block,
@@ -43,7 +48,12 @@ def win_policy(**kw):
 
 def plan(**kw) -> WindowsPlan:
     argv = kw.pop("argv", ["git", "status"])
-    return build_plan(win_policy(**kw), argv, ENV)
+    method = kw.pop("method", None)
+    return build_plan(win_policy(**kw), argv, ENV, method=method)
+
+
+def token_plan(**kw) -> WindowsPlan:
+    return plan(method=METHOD_TOKEN, **kw)
 
 
 def test_plan_has_token_job_acl_network_parts_and_serialises():
@@ -96,7 +106,7 @@ def test_job_kills_on_close_limits_processes_and_ui():
 
 
 def test_acl_grants_roots_and_denies_protected_names():
-    p = plan(extra_roots=[r"D:\cache"])
+    p = token_plan(extra_roots=[r"D:\cache"])
     cap = p.token.capability_sid
     grants = [(a.path, a.sid) for a in p.acl if a.access == "grant"]
     assert grants == [(WS, cap), (r"D:\cache", cap)]
@@ -113,13 +123,13 @@ def test_acl_grants_roots_and_denies_protected_names():
 
 
 def test_read_only_paths_get_deny_write_aces():
-    p = plan(read_only_paths=[WS + r"\vendor"])
+    p = token_plan(read_only_paths=[WS + r"\vendor"])
     (ace,) = [a for a in p.acl if a.path == WS + r"\vendor"]
     assert ace.access == "deny" and ace.reason == "read-only path"
 
 
 def test_read_only_mode_grants_nothing():
-    p = plan(mode=SandboxMode.READ_ONLY)
+    p = token_plan(mode=SandboxMode.READ_ONLY)
     assert [a for a in p.acl if a.access == "grant"] == []
     assert "WRITE_RESTRICTED" in p.token.flags
 
@@ -130,8 +140,9 @@ def test_danger_mode_drops_write_restriction():
     assert [a for a in p.acl if a.access == "grant"] == []
 
 
-def test_gaps_are_stated_in_the_plan():
-    p = plan()
+def test_gaps_are_stated_in_the_restricted_token_plan():
+    p = token_plan()
+    assert p.method == METHOD_TOKEN and p.unenforced == ["network", "deny-read"]
     text = "\n".join(p.not_enforced)
     assert "reads" in text and "Everyone" in text
     assert HOME + r"\.ssh" in text  # deny-read is named as not blocked for reads
@@ -139,23 +150,189 @@ def test_gaps_are_stated_in_the_plan():
     assert "does not exist yet" in text
 
 
-def test_network_off_is_advisory_environment():
-    p = plan()
+def test_restricted_token_network_off_is_advisory_environment():
+    p = token_plan()
     assert p.network.mode == "off" and p.network.enforced is False
     assert p.env["HTTPS_PROXY"] == "http://127.0.0.1:9"
     assert p.env["CODEX_SANDBOX_NETWORK_DISABLED"] == "1"
     assert any("Firewall" in x for x in p.network.limits)
+    assert p.network.firewall_rules == [] and p.requires == []
 
 
 def test_network_on_and_proxy():
-    on = plan(network=NetworkPolicy(mode=NetworkMode.ON))
+    on = plan(network=NetworkPolicy(mode=NetworkMode.ON), deny_read=[])
+    assert on.method == METHOD_TOKEN and on.unenforced == [] and on.requires == []
     assert (
         on.network.enforced
         and "HTTPS_PROXY" not in on.env
         and not any("network=" in x for x in on.not_enforced)
     )
-    px = plan(network=NetworkPolicy(mode=NetworkMode.PROXY))
-    assert px.network.mode == "proxy" and not px.network.enforced
+    px = token_plan(network=NetworkPolicy(mode=NetworkMode.PROXY))
+    assert px.network.mode == "proxy" and not px.network.enforced and "network" in px.unenforced
+
+
+# -- the sandbox-user method ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("network", "deny_read", "method", "account", "unenforced"),
+    [
+        (NetworkMode.OFF, True, METHOD_USER, "CordonSandboxOffline", []),
+        (NetworkMode.PROXY, False, METHOD_USER, "CordonSandboxOffline", []),
+        (NetworkMode.ON, True, METHOD_USER, "CordonSandboxOnline", []),
+        (NetworkMode.ON, False, METHOD_TOKEN, None, []),
+    ],
+)
+def test_method_follows_what_the_policy_asks_for(network, deny_read, method, account, unenforced):
+    kw = {} if deny_read else {"deny_read": []}
+    p = plan(network=NetworkPolicy(mode=network), **kw)
+    assert (p.method, p.identity.account, p.unenforced) == (method, account, unenforced)
+
+
+def test_danger_mode_asks_for_no_guarantee():
+    p = plan(mode=SandboxMode.DANGER_FULL_ACCESS)
+    assert p.method == METHOD_TOKEN and p.unenforced == []
+
+
+def test_sandbox_user_identity_and_requirements():
+    p = plan()
+    assert p.identity.model_dump() == {
+        "method": METHOD_USER,
+        "account": "CordonSandboxOffline",
+        "account_sid": "account:CordonSandboxOffline",
+        "credential": "cordon-sandbox/CordonSandboxOffline",
+        "runner": ["python-of-this-cordon", "-m", "sandbox.windows.inner"],
+    }
+    # the token is still write-restricted, now derived from the account's token in the runner
+    assert p.token.flags == ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN", "WRITE_RESTRICTED"]
+    assert "sandbox account" in p.token.base
+    assert [(r.kind, r.name) for r in p.requires] == [
+        ("account", "CordonSandboxOffline"),
+        ("credential", "cordon-sandbox/CordonSandboxOffline"),
+        ("firewall-rule", "CordonSandboxOffline-BlockRemote"),
+        ("firewall-rule", "CordonSandboxOffline-BlockLoopbackTCP"),
+        ("firewall-rule", "CordonSandboxOffline-BlockLoopbackUDP"),
+        ("firewall-enabled", "DomainProfile"),
+        ("firewall-enabled", "StandardProfile"),
+        ("firewall-enabled", "PublicProfile"),
+    ]
+    online = plan(network=NetworkPolicy(mode=NetworkMode.ON))
+    assert [r.kind for r in online.requires] == ["account", "credential"]  # no firewall for online
+
+
+def test_sandbox_user_grants_roots_to_the_account_and_the_capability():
+    p = plan(extra_roots=[r"D:\cache"])
+    cap = p.token.capability_sid
+    grants = [(a.path, a.sid, a.when_absent) for a in p.acl if a.access == "grant"]
+    acct = "account:CordonSandboxOffline"
+    assert grants == [
+        (WS, cap, "refuse"),
+        (WS, acct, "refuse"),
+        (r"D:\cache", cap, "refuse"),
+        (r"D:\cache", acct, "refuse"),
+    ]
+    ro = plan(mode=SandboxMode.READ_ONLY)
+    assert [(a.path, a.sid, a.rights) for a in ro.acl if a.access == "grant"] == [
+        (WS, acct, list(READ_RIGHTS))
+    ]
+
+
+def test_deny_read_is_an_explicit_read_deny_for_the_account():
+    p = plan()
+    denies = {a.path: a for a in p.acl if a.reason == "deny-read path"}
+    assert set(denies) == {HOME + r"\.ssh", HOME + r"\.aws"}
+    for ace in denies.values():
+        assert ace.access == "deny" and ace.sid == "account:CordonSandboxOffline"
+        assert ace.when_absent == "skip"
+        assert {
+            "FILE_READ_DATA",
+            "FILE_LIST_DIRECTORY",
+            "FILE_READ_ATTRIBUTES",
+            "FILE_READ_EA",
+            "FILE_EXECUTE",
+        } <= set(ace.rights)
+        assert set(DENY_WRITE_RIGHTS) <= set(ace.rights) and ace.rights == list(DENY_READ_RIGHTS)
+        assert ace.inheritance == ["OBJECT_INHERIT_ACE", "CONTAINER_INHERIT_ACE"]
+    # never the nearest existing parent: only the named paths carry a read deny
+    assert not any(a.path == HOME and a.access == "deny" for a in p.acl)
+    assert any("absent at launch" in x for x in p.not_enforced)
+    # with the restricted token the same paths only get deny-write ACEs for the capability
+    t = token_plan()
+    (ssh,) = [a for a in t.acl if a.path == HOME + r"\.ssh"]
+    assert ssh.sid == t.token.capability_sid and ssh.rights == list(DENY_WRITE_RIGHTS)
+
+
+def test_network_off_firewall_rules_scoped_to_the_account():
+    p = plan()
+    n = p.network
+    assert n.enforced and n.proxy_port == PROXY_PORT and "Firewall" in n.method
+    scope = "O:LSD:(A;;CC;;;account:CordonSandboxOffline)"
+    assert [r.model_dump() for r in n.firewall_rules] == [
+        {
+            "name": "CordonSandboxOffline-BlockRemote",
+            "direction": "Outbound",
+            "action": "Block",
+            "protocol": "Any",
+            "remote_addresses": [
+                "0.0.0.0-126.255.255.255",
+                "128.0.0.0-255.255.255.255",
+                "::",
+                "::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            ],
+            "remote_ports": "Any",
+            "local_user": scope,
+        },
+        {
+            "name": "CordonSandboxOffline-BlockLoopbackTCP",
+            "direction": "Outbound",
+            "action": "Block",
+            "protocol": "TCP",
+            "remote_addresses": ["127.0.0.0/8", "::1"],
+            "remote_ports": f"1-{PROXY_PORT - 1},{PROXY_PORT + 1}-65535",
+            "local_user": scope,
+        },
+        {
+            "name": "CordonSandboxOffline-BlockLoopbackUDP",
+            "direction": "Outbound",
+            "action": "Block",
+            "protocol": "UDP",
+            "remote_addresses": ["127.0.0.0/8", "::1"],
+            "remote_ports": "Any",
+            "local_user": scope,
+        },
+    ]
+    assert not any("network=" in x for x in p.not_enforced)
+    # the advisory variables stay as a second layer (tools fail fast instead of timing out)
+    assert p.env["HTTPS_PROXY"] == "http://127.0.0.1:9" and p.env["PIP_NO_INDEX"] == "1"
+
+
+def test_proxy_mode_points_at_the_provisioned_port():
+    p = plan(network=NetworkPolicy(mode=NetworkMode.PROXY))
+    assert p.network.enforced and p.network.mode == "proxy"
+    assert p.env["HTTPS_PROXY"] == f"http://127.0.0.1:{PROXY_PORT}"
+    q = build_plan(
+        win_policy(network=NetworkPolicy(mode=NetworkMode.PROXY)),
+        ["x"],
+        ENV,
+        proxy_url=f"http://cordon:s3cret@127.0.0.1:{PROXY_PORT}",
+    )
+    assert q.env["HTTP_PROXY"] == q.env["HTTPS_PROXY"] == f"http://cordon:s3cret@127.0.0.1:{PROXY_PORT}"
+
+
+def test_unknown_method_is_a_config_error():
+    with pytest.raises(ConfigError, match="method"):
+        plan(method="appcontainer")
+
+
+def test_refusal_message_says_why_and_what_to_do():
+    from sandbox.windows.plan import refusal
+
+    msg = refusal(["network", "deny-read"], ["local account CordonSandboxOffline"], "CordonSandboxOffline")
+    assert msg.startswith("refusing to run: network, deny-read cannot be enforced")
+    assert "missing: local account CordonSandboxOffline" in msg
+    assert "New-LocalUser CordonSandboxOffline" in msg and "New-NetFirewallRule" in msg
+    assert "cmdkey /generic:cordon-sandbox/CordonSandboxOffline" in msg
+    assert 'allow_unenforced=["network", "deny-read"]' in msg
 
 
 def test_environment_policy_applies():
@@ -190,12 +367,20 @@ def test_environment_block_is_sorted_case_insensitively_and_double_nul_terminate
         environment_block({"A": "1\0"})
 
 
-def test_golden_windows_plan():
-    """The whole plan for the default policy, stored; regenerate with CORDON_REGEN_GOLDEN=1."""
+@pytest.mark.parametrize(
+    ("name", "kw"),
+    [
+        ("default", {}),
+        ("restricted-token", {"method": METHOD_TOKEN}),
+        ("proxy", {"network": NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["pypi.org"])}),
+    ],
+)
+def test_golden_windows_plan(name, kw):
+    """Whole plans for representative policies, stored; regenerate with CORDON_REGEN_GOLDEN=1."""
     import os
 
-    golden = Path(__file__).parent / "golden" / "default.json"
-    text = plan().model_dump_json(indent=2) + "\n"
+    golden = Path(__file__).parent / "golden" / f"{name}.json"
+    text = plan(**kw).model_dump_json(indent=2) + "\n"
     if os.environ.get("CORDON_REGEN_GOLDEN") == "1":
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")

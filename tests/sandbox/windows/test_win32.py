@@ -14,18 +14,28 @@ import pytest
 
 from sandbox.errors import SandboxError
 from sandbox.windows import build_plan, win32
+from sandbox.windows.plan import METHOD_TOKEN
 from tests.sandbox.macos.policies import resolved
 from tests.sandbox.windows.fake_win32 import LOGON_SID_TEXT, PSEUDO_PROCESS, STD, FakeWin32
 
 WS = r"C:\Users\dev\proj"
 
 
-def make_plan(**kw):
+def make_plan(method=METHOD_TOKEN, **kw):
     kw.setdefault("workspace", WS)
     kw.setdefault("deny_read", [r"C:\Users\dev\.ssh"])
     kw.setdefault("deny_sockets", [])
     kw.setdefault("protected_names", [".git"])
-    return build_plan(resolved(**kw), ["python", "-c", "print('hi there')"], {"PATH": r"C:\Windows"})
+    env = {"PATH": r"C:\Windows", "USERPROFILE": r"C:\Users\dev"}
+    return build_plan(resolved(**kw), ["python", "-c", "print('hi there')"], env, method=method)
+
+
+def policy(allow=(), **kw):
+    kw.setdefault("workspace", WS)
+    kw.setdefault("deny_read", [r"C:\Users\dev\.ssh"])
+    kw.setdefault("deny_sockets", [])
+    kw.setdefault("protected_names", [".git"])
+    return resolved(**kw).model_copy(update={"allow_unenforced": list(allow)})
 
 
 def launch(fake, plan=None):
@@ -269,10 +279,8 @@ def test_package_run_with_the_fake_returns_the_exit_code():
     import sandbox.windows
 
     fake = FakeWin32(exit_code=42)
-    assert (
-        sandbox.windows.run(resolved(workspace=WS, deny_sockets=[]), ["cmd", "/c", "exit 42"], {}, api=fake)
-        == 42
-    )
+    pol = policy(allow=["network", "deny-read"])
+    assert sandbox.windows.run(pol, ["cmd", "/c", "exit 42"], {}, api=fake, warn=lambda _: None) == 42
     assert fake.handles == {} and fake.allocs == {}
 
 
@@ -296,10 +304,11 @@ def test_package_run_in_proxy_mode_points_the_command_at_a_live_proxy_and_stops_
             )
 
     fake = Probe()
-    policy = resolved(
-        workspace=WS, deny_sockets=[], network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["x.test"])
+    pol = policy(
+        allow=["network", "deny-read"],
+        network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["x.test"]),
     )
-    assert sandbox.windows.run(policy, ["curl", "https://x.test"], {}, api=fake) == 0
+    assert sandbox.windows.run(pol, ["curl", "https://x.test"], {}, api=fake, warn=lambda _: None) == 0
     assert seen["HTTPS_PROXY"].startswith("http://cordon:") and seen["HTTP_PROXY"] == seen["HTTPS_PROXY"]
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", seen["port"]), timeout=1).close()
