@@ -56,8 +56,13 @@ def test_library_matches_codex(case: dict, root: Path):
         assert exp["tree"] != case["tree"]  # ...whereas Codex did write
 
 
+# Each CLI run pays the interpreter and typer start-up (~0.3-0.6 s), so the CLI replays every third
+# case plus every deliberate difference; the library replays them all.
+CLI_CASES = [c for i, c in enumerate(CASES) if i % 3 == 0 or c["difference"]]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+@pytest.mark.parametrize("case", CLI_CASES, ids=[c["name"] for c in CLI_CASES])
 def test_cli_matches_codex(case: dict, root: Path):
     build_tree(root, case["tree"])
     proc = subprocess.run(
