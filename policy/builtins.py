@@ -146,7 +146,10 @@ def _rules_from(
     return rules
 
 
-def make_builtins(sink: RuleSink) -> dict:
+def make_builtins(sink: RuleSink, lint_errors: list | None = None) -> dict:
+    """The policy builtins writing into ``sink``. With ``lint_errors``, a rejected call is
+    recorded there and skipped (evaluation continues), so lint can report every bad call."""
+
     def prefix_rule(interp, args, kwargs):
         v = _bind(
             interp,
@@ -265,12 +268,28 @@ def make_builtins(sink: RuleSink) -> dict:
             {"host": host, "protocol": proto, "decision": d, "justification": justification}
         )
 
-    return {
-        "command_rule": Builtin("command_rule", command_rule),
-        "prefix_rule": Builtin("prefix_rule", prefix_rule),
-        "host_executable": Builtin("host_executable", host_executable),
-        "network_rule": Builtin("network_rule", network_rule),
+    fns = {
+        "command_rule": command_rule,
+        "prefix_rule": prefix_rule,
+        "host_executable": host_executable,
+        "network_rule": network_rule,
     }
+    if lint_errors is not None:
+        fns = {name: _recording(fn, lint_errors) for name, fn in fns.items()}
+    return {name: Builtin(name, fn) for name, fn in fns.items()}
+
+
+def _recording(fn, errors: list):
+    from policy.starlark.interp import EvalError
+
+    def call(interp, args, kwargs):
+        try:
+            return fn(interp, args, kwargs)
+        except EvalError as e:
+            errors.append(e)
+            return None
+
+    return call
 
 
 def _normalize_host(interp, raw: str) -> str:

@@ -248,9 +248,12 @@ def _load_inputs(inputs) -> tuple[Policy, bool]:
     ), cacheable
 
 
-def load_source(sink, given: str, src: str) -> bool:
+def load_source(sink, given: str, src: str, collect: list | None = None) -> bool:
     """Evaluate one file into ``sink`` and validate its examples. Returns False when the result
-    depends on the working directory or $HOME (relative example paths), i.e. is not cacheable."""
+    depends on the working directory or $HOME (relative example paths), i.e. is not cacheable.
+
+    With ``collect`` (lint), errors that leave the file usable (a rejected builtin call, a failed
+    example, each unknown name) are appended as RulesError and evaluation goes on where it can."""
     from policy import diagnostics
     from policy.builtins import make_builtins
     from policy.starlark import stdlib
@@ -269,22 +272,33 @@ def load_source(sink, given: str, src: str) -> bool:
         raise RulesError(e.message, given, e.line, e.column, report=report) from None
     except RecursionError:
         raise RulesError("Parse error: nesting too deep", given, 1, 1) from None
-    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink)})
-    try:
-        interp.run_module(stmts)
-    except EvalError as e:
-        span = e.pos or (1, 1, 1, 2)
+
+    def as_error(e: EvalError) -> RulesError:
+        span = e.pos or (1, 1, 1, 1)
         if e.static:
             report = diagnostics.render_static(given, lines, e.message, span)
         else:
             report = diagnostics.render_runtime(given, lines, e.message, span, e.frames)
-        raise RulesError(e.message, given, span[0], span[1], report=report) from None
+        return RulesError(e.message, given, span[0], span[1], report=report)
+
+    lint_errors: list | None = [] if collect is not None else None
+    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink, lint_errors)})
+    try:
+        interp.run_module(stmts, lint_errors)
+    except EvalError as e:
+        if collect is None:
+            raise as_error(e) from None
+        lint_errors.append(e)  # type: ignore[union-attr]
     except RecursionError:
-        raise RulesError("Starlark call stack overflow", given, 1, 1) from None
-    return validate_examples(sink, given)
+        if collect is None:
+            raise RulesError("Starlark call stack overflow", given, 1, 1) from None
+        collect.append(RulesError("Starlark call stack overflow", given, 1, 1))
+    if collect is not None:
+        collect.extend(as_error(e) for e in lint_errors or [])
+    return validate_examples(sink, given, collect)
 
 
-def validate_examples(sink, given: str) -> bool:
+def validate_examples(sink, given: str, collect: list | None = None) -> bool:
     """Codex's load-time unit tests: per call, ``not_match`` then ``match``, against only that
     call's rules with host resolution on and this file's final host_executable table."""
     from policy import shellwords
@@ -294,26 +308,37 @@ def validate_examples(sink, given: str) -> bool:
     for rules, match, not_match, span in sink.pending_examples:
         mini = Matcher.from_rules(rules, sink.host_executables)
         for _raw, words in [*match, *not_match]:
-            if "/" in words[0] and not words[0].startswith("/"):
-                cacheable = False
+            w0 = words[0]
+            if w0.startswith("~/") or ("/" in w0 and not w0.startswith("/")):
+                cacheable = False  # resolved against $HOME / the working directory
+        errors = []
         for _raw, words in not_match:
             found = mini.match(words, True, False)
             if found:
                 shown = shellwords.join(words)
-                raise RulesError(
-                    f"expected example to not match rule `{found[0].debug()}`: {shown}",
+                errors.append(
+                    RulesError(
+                        f"expected example to not match rule `{found[0].debug()}`: {shown}",
+                        given,
+                        span[0],
+                        span[1],
+                    )
+                )
+                break
+        unmatched = [shellwords.join(words) for _raw, words in match if not mini.match(words, True, False)]
+        if unmatched and not (errors and collect is None):
+            rs = ", ".join(rust_str(r.debug()) for r in rules)
+            ex = ", ".join(rust_str(u) for u in unmatched)
+            errors.append(
+                RulesError(
+                    f"expected every example to match at least one rule. rules: [{rs}]; unmatched examples: [{ex}]",
                     given,
                     span[0],
                     span[1],
                 )
-        unmatched = [shellwords.join(words) for _raw, words in match if not mini.match(words, True, False)]
-        if unmatched:
-            rs = ", ".join(rust_str(r.debug()) for r in rules)
-            ex = ", ".join(rust_str(u) for u in unmatched)
-            raise RulesError(
-                f"expected every example to match at least one rule. rules: [{rs}]; unmatched examples: [{ex}]",
-                given,
-                span[0],
-                span[1],
             )
+        if errors:
+            if collect is None:
+                raise errors[0]
+            collect.extend(errors)
     return cacheable

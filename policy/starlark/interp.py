@@ -254,9 +254,10 @@ def _target_names(t, out: dict) -> None:
 class _Resolver:
     """Static pass: every name must be bound somewhere visible, as starlark-rust checks."""
 
-    def __init__(self, module_names: set, builtins: dict):
+    def __init__(self, module_names, builtins: dict, errors: list | None = None):
         self.module = module_names
         self.builtins = builtins
+        self.errors = errors  # lint: collect every unknown name instead of stopping at the first
 
     def stmts(self, stmts, scopes):
         for s in stmts:
@@ -319,7 +320,11 @@ class _Resolver:
                 + list(self.module)
                 + sorted([*self.builtins, *_LITERALS])
             )
-            raise EvalError(with_suggestion(f"Variable `{n}` not found", n, cands), e[1], static=True)
+            err = EvalError(with_suggestion(f"Variable `{n}` not found", n, cands), e[1], static=True)
+            if self.errors is None:
+                raise err
+            self.errors.append(err)
+            return
         if k == "const":
             return
         if k in ("list", "tuple"):
@@ -394,10 +399,15 @@ class Interpreter:
         self.iterating: dict[int, int] = {}  # id(list/dict) -> active for loops over it
 
     # -- entry point
-    def run_module(self, stmts) -> dict:
+    def run_module(self, stmts, errors: list | None = None) -> dict:
+        """Run a module; with ``errors`` (lint), unknown names are all collected, and then the
+        module is not run (it could not run past the first)."""
         names: dict = {}
         _bound_names(stmts, names)
-        _Resolver(names, self.builtins).stmts(stmts, [])
+        before = len(errors) if errors is not None else 0
+        _Resolver(names, self.builtins, errors).stmts(stmts, [])
+        if errors is not None and len(errors) > before:
+            return self.globals
         self.frames = [["<module>", None, None]]
         try:
             self.exec_block(stmts, None)

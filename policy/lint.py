@@ -1,0 +1,201 @@
+"""``execpolicy lint``: every error in a set of rules files, plus warnings Codex never gives.
+
+Errors are what would stop Codex (and Cordon) from loading the files, all of them, not just
+the first: each rejected builtin call, each failed example, each unknown name, with
+file:line:col. Warnings are about rules that load but cannot do what their author meant:
+
+* ``shadowed``   an earlier rule matches everything this one matches, at least as strictly;
+* ``duplicate``  the same rule twice;
+* ``overridden`` an ``allow`` rule that a ``forbidden`` rule always beats;
+* ``vacuous-example``  a ``not_match`` example for another program (it could never match).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from policy.rules import Rule, canon
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int | None
+    column: int | None
+    severity: str  # "error" | "warning"
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = ":".join(str(x) for x in (self.file, self.line, self.column) if x is not None)
+        return f"{where}: {self.severity}[{self.code}]: {self.message}"
+
+
+def lint_files(paths: list[str]) -> list[Diagnostic]:
+    """Lint files as ``execpolicy check --rules`` would merge them (in order)."""
+    from policy.builtins import RuleSink
+    from policy.engine import RulesError, _decode, _read, load_source
+
+    diags: list[Diagnostic] = []
+    sink = RuleSink()
+    for path in paths:
+        try:
+            given, _p, data = _read(path)
+            src = _decode(given, data)
+        except RulesError as e:
+            diags.append(Diagnostic(e.file or path, e.line, e.column, "error", "read", e.message))
+            continue
+        sink.file = given
+        sink.pending_examples = []
+        errors: list = []
+        try:
+            load_source(sink, given, src, collect=errors)
+        except RulesError as e:  # a syntax error: nothing else in this file can be checked
+            errors.append(e)
+        for e in errors:
+            diags.append(
+                Diagnostic(e.file or given, e.line, e.column, "error", _code(e.message), _first(e.message))
+            )
+        diags.extend(_example_warnings(sink))
+    diags.extend(rule_warnings(sink.rules))
+    return sorted(diags, key=lambda d: (paths_index(paths, d.file), d.line or 0, d.column or 0))
+
+
+def paths_index(paths, f) -> int:
+    try:
+        return [os.fspath(p) for p in paths].index(f)
+    except ValueError:
+        return len(paths)
+
+
+def _first(message: str) -> str:
+    return message.split("\n", 1)[0]
+
+
+def _code(message: str) -> str:
+    if message.startswith("Parse error") or "repeated named argument" in message:
+        return "syntax"
+    if message.startswith("expected "):
+        return "example"
+    if message.startswith("Variable "):
+        return "name"
+    if message.startswith(("invalid ", "Type of parameter", "Missing parameter", "Found ")):
+        return "rule"
+    return "eval"
+
+
+def covers(a: Rule, b: Rule) -> bool:
+    """Does rule ``a`` match every command rule ``b`` matches (same first token)?"""
+    if a.kind != "prefix" or a.first != b.first or a.length > b.length:
+        return False
+    if b.canonical and not a.canonical:
+        return False
+    for sa, tb in zip(a._sets, b.rest, strict=False):
+        toks = tb if isinstance(tb, tuple) else (tb,)
+        if a.canonical:
+            toks = tuple(canon(t) for t in toks)
+        if not set(toks) <= sa:
+            return False
+    return True
+
+
+def _where(r: Rule) -> str:
+    return f"{r.source[0]}:{r.source[1]}" if r.source else "?"
+
+
+def _diag(r: Rule, code: str, message: str) -> Diagnostic:
+    src = r.source or (None, None, None)
+    return Diagnostic(src[0] or "?", src[1], src[2], "warning", code, message)
+
+
+def _same(a: Rule, b: Rule) -> bool:
+    return (a.first, a.rest, a.decision, a.justification, a.canonical, a.kind, a.anywhere) == (
+        b.first,
+        b.rest,
+        b.decision,
+        b.justification,
+        b.canonical,
+        b.kind,
+        b.anywhere,
+    )
+
+
+def rule_warnings(rules: list[Rule]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    by_first: dict[str, list[Rule]] = {}
+    for r in rules:
+        by_first.setdefault(r.first, []).append(r)
+    for group in by_first.values():
+        for j, b in enumerate(group):
+            shown = " ".join(_tok(t) for t in b.pattern_tokens())
+            reported = False
+            for a in group[:j]:
+                if a.call == b.call and a.source == b.source:
+                    continue  # first-token alternatives of one call ([["a", "a"], ...] is Codex's own quirk)
+                if _same(a, b):
+                    out.append(_diag(b, "duplicate", f"rule [{shown}] duplicates the rule at {_where(a)}"))
+                    reported = True
+                    break
+            if reported:
+                continue
+            for a in group:
+                if a is b or a.call == b.call:
+                    continue
+                if b.decision == "allow" and a.decision == "forbidden" and covers(a, b):
+                    out.append(
+                        _diag(
+                            b,
+                            "overridden",
+                            f"allow rule [{shown}] is always overridden by the forbidden rule at {_where(a)}",
+                        )
+                    )
+                    reported = True
+                    break
+            if reported:
+                continue
+            for a in group[:j]:
+                if a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b):
+                    out.append(
+                        _diag(
+                            b,
+                            "shadowed",
+                            f"rule [{shown}] ({b.decision}) is shadowed by the broader {a.decision} rule at "
+                            f"{_where(a)}: it can never change a decision",
+                        )
+                    )
+                    break
+    return out
+
+
+def _tok(t) -> str:
+    return "[" + "|".join(t) + "]" if isinstance(t, list) else t
+
+
+def _example_warnings(sink) -> list[Diagnostic]:
+    from policy.rules import file_name
+
+    out = []
+    for rules, _match, not_match, span in sink.pending_examples:
+        firsts = {r.first for r in rules}
+        cfirsts = {canon(r.first) for r in rules if r.canonical}
+        for _raw, words in not_match:
+            w0 = words[0]
+            base = file_name(w0) if "/" in w0 else w0
+            if (
+                w0 in firsts
+                or base in firsts
+                or (cfirsts and (canon(w0) in cfirsts or canon(base or "") in cfirsts))
+            ):
+                continue
+            out.append(
+                Diagnostic(
+                    sink.file,
+                    span[0],
+                    span[1],
+                    "warning",
+                    "vacuous-example",
+                    f"not_match example `{' '.join(words)}` is for another program; it tests nothing",
+                )
+            )
+    return out

@@ -1,0 +1,111 @@
+"""``execpolicy lint``: every error with file:line:col, and the warnings Codex never gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from policy.lint import lint_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def _codes(diags):
+    return [(d.line, d.severity, d.code) for d in diags]
+
+
+def test_reports_every_error_not_only_the_first(tmp_path):
+    f = _write(
+        tmp_path,
+        "bad.rules",
+        'prefix_rule(pattern=["x"], decision="deny")\n'
+        'prefix_rule(pattern=["ok"])\n'
+        "prefix_rule(pattern=[1])\n"
+        'host_executable(name="a/b", paths=[])\n'
+        'prefix_rule(pattern=["y"], match=["z"])\n'
+        'prefix_rule(pattern=["g"], not_match=["g x"])\n',
+    )
+    diags = lint_files([f])
+    assert _codes(diags) == [
+        (1, "error", "rule"),
+        (3, "error", "rule"),
+        (4, "error", "rule"),
+        (5, "error", "example"),
+        (6, "error", "example"),
+    ]
+    assert diags[0].message == "invalid decision: deny"
+    assert str(diags[0]) == f"{f}:1:1: error[rule]: invalid decision: deny"
+
+
+def test_all_unknown_names_and_syntax_errors(tmp_path):
+    a = _write(tmp_path, "a.rules", "prefix_rule(pattern=UNKNOWN)\nx = OTHER\n")
+    b = _write(tmp_path, "b.rules", 'prefix_rule(pattern=["a"]\nx = 1\n')
+    diags = lint_files([a, b, str(tmp_path / "missing.rules")])
+    assert [(Path(d.file).name, d.line, d.column, d.code) for d in diags] == [
+        ("a.rules", 1, 21, "name"),
+        ("a.rules", 2, 5, "name"),
+        ("b.rules", 2, 1, "syntax"),
+        ("missing.rules", None, None, "read"),
+    ]
+
+
+def test_warnings(tmp_path):
+    f = _write(
+        tmp_path,
+        "w.rules",
+        'prefix_rule(pattern=["git"], decision="prompt")\n'  # 1
+        'prefix_rule(pattern=["git", "status"], decision="allow")\n'  # 2 shadowed by 1
+        'prefix_rule(pattern=["git", ["push", "pull"]], decision="forbidden")\n'  # 3 stricter: fine
+        'prefix_rule(pattern=["rm", "-rf", "build"], decision="allow")\n'  # 4 overridden by 5
+        'prefix_rule(pattern=["rm", ["-rf", "-fr"]], decision="forbidden")\n'  # 5
+        'prefix_rule(pattern=["ls"])\n'  # 6
+        'prefix_rule(pattern=["ls"])\n'  # 7 duplicate of 6
+        'prefix_rule(pattern=["cat"], not_match=["hg status"])\n'  # 8 vacuous example
+        'prefix_rule(pattern=[["a", "a"]])\n',  # 9 Codex's own duplicate alternatives: no warning
+    )
+    diags = lint_files([f])
+    assert _codes(diags) == [
+        (2, "warning", "shadowed"),
+        (4, "warning", "overridden"),
+        (7, "warning", "duplicate"),
+        (8, "warning", "vacuous-example"),
+    ]
+    assert "rule at" in diags[0].message and f"{f}:1" in diags[0].message
+
+
+def test_canonical_and_alternatives_coverage(tmp_path):
+    f = _write(
+        tmp_path,
+        "c.rules",
+        'prefix_rule(pattern=["git", ["push", "fetch"]], decision="forbidden", canonical_matching=True)\n'
+        'prefix_rule(pattern=["git", "PUSH", "--force"], decision="allow")\n'  # covered (canonical)
+        'prefix_rule(pattern=["git", ["push", "pull"]], decision="allow")\n',  # not covered: pull
+    )
+    assert _codes(lint_files([f])) == [(2, "warning", "overridden")]
+
+
+def test_clean_file_and_cli(tmp_path):
+    good = _write(tmp_path, "good.rules", 'prefix_rule(pattern=["ls"])\n')
+    assert lint_files([good]) == []
+    env_cmd = [sys.executable, "-m", "policy", "lint"]
+    ok = subprocess.run([*env_cmd, good], cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout == ""
+    bad = _write(
+        tmp_path, "bad.rules", 'prefix_rule(pattern=["ls"], decision="x")\nprefix_rule(pattern=["ls"])\n'
+    )
+    p = subprocess.run([*env_cmd, bad], cwd=REPO, capture_output=True, text=True)
+    assert p.returncode == 1
+    assert p.stdout.splitlines() == [f"{bad}:1:1: error[rule]: invalid decision: x"]
+    j = subprocess.run([*env_cmd, "--json", bad], cwd=REPO, capture_output=True, text=True)
+    assert json.loads(j.stdout)[0]["code"] == "rule"
+    warn = _write(tmp_path, "warn.rules", 'prefix_rule(pattern=["ls"])\nprefix_rule(pattern=["ls"])\n')
+    assert subprocess.run([*env_cmd, warn], cwd=REPO, capture_output=True).returncode == 0
+    assert subprocess.run([*env_cmd, "--strict", warn], cwd=REPO, capture_output=True).returncode == 1
