@@ -129,11 +129,11 @@ RUNNER = (RUNNER_PYTHON, "-m", "sandbox.windows.inner")
 FIREWALL_RULES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules"
 FIREWALL_PROFILES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy"
 FIREWALL_PROFILES = ("DomainProfile", "StandardProfile", "PublicProfile")
-# Everything but 127.0.0.0/8 and ::1, as Windows Firewall address ranges.
+# Everything but 127.0.0.0/8 and ::1 (and ::, which is never a destination), as Windows
+# Firewall address ranges.
 NON_LOOPBACK = (
     "0.0.0.0-126.255.255.255",
     "128.0.0.0-255.255.255.255",
-    "::",
     "::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
 )
 LOOPBACK = ("127.0.0.0/8", "::1")

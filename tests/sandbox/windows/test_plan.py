@@ -276,7 +276,6 @@ def test_network_off_firewall_rules_scoped_to_the_account():
             "remote_addresses": [
                 "0.0.0.0-126.255.255.255",
                 "128.0.0.0-255.255.255.255",
-                "::",
                 "::2-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
             ],
             "remote_ports": "Any",
