@@ -1,19 +1,21 @@
-"""``execpolicy patch apply|check``: apply a patch like Codex's applier, or assess whether it may run."""
+"""``execpolicy patch apply|check``: apply a patch like Codex's applier, or assess whether it may run.
 
-from __future__ import annotations
+``run_apply``/``fast_apply`` are the typer-free core of ``patch apply`` (a hot path: one call per
+patch an agent makes); ``policy/__main__.py`` can dispatch to ``fast_apply`` the way it does for
+``execpolicy check``. Importing this module does not import typer.
+"""
 
+# No ``from __future__ import annotations`` here: typer reads the annotations of the commands
+# defined inside register(), which name the locally imported typer.
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
 
-patch_app = typer.Typer(
-    name="patch",
-    help="Apply an apply_patch text (Codex-compatible, all-or-nothing) or assess its safety.",
-    no_args_is_help=True,
-)
+class _Fail(Exception):
+    def __init__(self, kind: str, line: int | None, message: str):
+        super().__init__(message)
+        self.kind, self.line, self.message = kind, line, message
 
 
 def _read_patch(file: Path | None) -> str:
@@ -24,112 +26,156 @@ def _read_patch(file: Path | None) -> str:
         raise _Fail("invalid_patch", None, f"the patch is not valid UTF-8 (byte {e.start})") from None
 
 
-class _Fail(Exception):
-    def __init__(self, kind: str, line: int | None, message: str):
-        super().__init__(message)
-        self.kind, self.line, self.message = kind, line, message
-
-
-def _emit_error(kind: str, line: int | None, message: str) -> None:
-    typer.echo(json.dumps({"error": {"kind": kind, "line": line, "message": message}}))
-    raise typer.Exit(1)
-
-
-@patch_app.command("apply")
-def apply_cmd(
-    cwd: Annotated[
-        Path | None, typer.Option("--cwd", help="Directory the patch paths are relative to")
-    ] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="Read the patch from F, not stdin")
-    ] = None,
-) -> None:
-    """Apply a patch (stdin or --file): Codex's output texts and exit codes; nothing changes on failure."""
+def run_apply(cwd: str | Path | None, file: str | Path | None) -> int:
+    """Apply the patch from ``file`` (or stdin) under ``cwd``; print Codex's texts; return the exit code."""
     from policy.patch import apply_patch
 
     try:
-        text = _read_patch(file)
+        text = _read_patch(Path(file) if file is not None else None)
     except _Fail as e:
         sys.stderr.write(f"Invalid patch: {e.message}\n")
-        raise typer.Exit(1) from None
+        return 1
     except OSError as e:
         sys.stderr.write(f"cannot read {file}: {e.strerror}\n")
-        raise typer.Exit(1) from None
+        return 1
     result = apply_patch(text, cwd=cwd)
     sys.stdout.write(result.stdout)
-    sys.stderr.write(result.stderr)
     sys.stdout.flush()
-    raise typer.Exit(result.exit_code)
+    sys.stderr.write(result.stderr)
+    return result.exit_code
 
 
-@patch_app.command("check", context_settings={"allow_interspersed_args": False})
-def check_cmd(
-    cwd: Annotated[Path, typer.Option("--cwd", help="Session working directory")],
-    sandbox: Annotated[
-        str, typer.Option("--sandbox", help="read-only | workspace-write | danger-full-access | external")
-    ],
-    approval: Annotated[
-        str,
-        typer.Option(
-            "--approval",
-            help="untrusted | on-request | on-failure | never | granular[:sandbox_approval=false]",
-        ),
-    ],
-    writable_root: Annotated[
-        list[str] | None, typer.Option("--writable-root", help="Extra writable root (repeatable)")
-    ] = None,
-    no_platform_sandbox: Annotated[
-        bool, typer.Option("--no-platform-sandbox", help="No OS sandbox can contain the write")
-    ] = False,
-    no_verify: Annotated[
-        bool, typer.Option("--no-verify", help="Do not require that the patch applies to the tree")
-    ] = False,
-    command: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="A command to look for a patch in (apply_patch argv, bash -lc '...'); else stdin"
-        ),
-    ] = None,
-) -> None:
-    """Assess a patch (stdin, or found in COMMAND) -> JSON {decision, sandboxed, reason, changes}."""
+def fast_apply(args: list[str]) -> int | None:
+    """``patch apply [--cwd DIR] [--file F]`` without typer; None when ``args`` need the full CLI."""
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        key = {"--cwd": "cwd", "--file": "file", "-f": "file"}.get(args[i])
+        if key is None or i + 1 >= len(args) or key in opts:
+            return None  # --help, a typo, ...: let typer explain
+        opts[key] = args[i + 1]
+        i += 2
+    return run_apply(opts.get("cwd"), opts.get("file"))
+
+
+def run_check(
+    *,
+    cwd: str,
+    sandbox: str,
+    approval: str,
+    writable_roots: list[str],
+    platform_sandbox: bool,
+    verify: bool,
+    command: list[str] | None,
+) -> tuple[int, str]:
+    """``patch check`` as data: (exit code, the JSON line to print). ValueError for bad policy names."""
     from policy.errors import PatchError
     from policy.patch import assess_patch, detect_patch
 
-    effective = str(cwd)
+    def error(kind: str, line: int | None, message: str) -> tuple[int, str]:
+        return 1, json.dumps({"error": {"kind": kind, "line": line, "message": message}})
+
+    effective = cwd
     try:
         if command:
             found = detect_patch(command)
-            if found.status != "patch":
-                err = found.error
-                if err is None:
-                    _emit_error("not_patch", None, "the command is not an apply_patch invocation")
-                    return
-                _emit_error(err.kind, err.line, err.message)
-                return
+            if found.status != "patch" or found.patch is None:
+                if found.error is None:
+                    return error("not_patch", None, "the command is not an apply_patch invocation")
+                return error(found.error.kind, found.error.line, found.error.message)
             patch = found.patch
             effective = found.effective_cwd(cwd)
+            result = assess_patch(
+                patch,
+                cwd=effective,
+                writable_roots=writable_roots,
+                sandbox=sandbox,
+                approval=approval,
+                platform_sandbox=platform_sandbox,
+                verify=verify,
+            )
         else:
-            patch = _read_patch(None)
-        result = assess_patch(
-            patch,  # type: ignore[arg-type]
-            cwd=effective,
-            writable_roots=writable_root or (),
-            sandbox=sandbox,
-            approval=approval,
-            platform_sandbox=not no_platform_sandbox,
-            verify=not no_verify,
-        )
-    except _Fail as e:
-        _emit_error(e.kind, e.line, e.message)
-        return
-    except PatchError as e:
-        _emit_error(e.kind, e.line, e.message)
-        return
-    except ValueError as e:
-        typer.echo(f"Error: {e}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(json.dumps(result.to_dict()))
+            result = assess_patch(
+                _read_patch(None),
+                cwd=effective,
+                writable_roots=writable_roots,
+                sandbox=sandbox,
+                approval=approval,
+                platform_sandbox=platform_sandbox,
+                verify=verify,
+            )
+    except (_Fail, PatchError) as e:
+        return error(e.kind, e.line, e.message)
+    return 0, json.dumps(result.to_dict())
 
 
-def register(app: typer.Typer) -> None:
+def register(app) -> None:
+    from typing import Annotated
+
+    import typer
+
+    patch_app = typer.Typer(
+        name="patch",
+        help="Apply an apply_patch text (Codex-compatible, all-or-nothing) or assess its safety.",
+        no_args_is_help=True,
+    )
+
+    @patch_app.command("apply")
+    def apply_cmd(
+        cwd: Annotated[
+            Path | None, typer.Option("--cwd", help="Directory the patch paths are relative to")
+        ] = None,
+        file: Annotated[
+            Path | None, typer.Option("--file", "-f", help="Read the patch from F, not stdin")
+        ] = None,
+    ) -> None:
+        """Apply a patch (stdin or --file): Codex's output texts and exit codes; nothing changes on failure."""
+        raise typer.Exit(run_apply(cwd, file))
+
+    @patch_app.command("check", context_settings={"allow_interspersed_args": False})
+    def check_cmd(
+        cwd: Annotated[Path, typer.Option("--cwd", help="Session working directory")],
+        sandbox: Annotated[
+            str, typer.Option("--sandbox", help="read-only | workspace-write | danger-full-access | external")
+        ],
+        approval: Annotated[
+            str,
+            typer.Option(
+                "--approval",
+                help="untrusted | on-request | on-failure | never | granular[:sandbox_approval=false]",
+            ),
+        ],
+        writable_root: Annotated[
+            list[str] | None, typer.Option("--writable-root", help="Extra writable root (repeatable)")
+        ] = None,
+        no_platform_sandbox: Annotated[
+            bool, typer.Option("--no-platform-sandbox", help="No OS sandbox can contain the write")
+        ] = False,
+        no_verify: Annotated[
+            bool, typer.Option("--no-verify", help="Do not require that the patch applies to the tree")
+        ] = False,
+        command: Annotated[
+            list[str] | None,
+            typer.Argument(
+                help="A command to look for a patch in (apply_patch argv, bash -lc '...'); else stdin"
+            ),
+        ] = None,
+    ) -> None:
+        """Assess a patch (stdin, or found in COMMAND) -> JSON {decision, sandboxed, reason, changes}."""
+        try:
+            code, line = run_check(
+                cwd=str(cwd),
+                sandbox=sandbox,
+                approval=approval,
+                writable_roots=writable_root or [],
+                platform_sandbox=not no_platform_sandbox,
+                verify=not no_verify,
+                command=command,
+            )
+        except ValueError as e:
+            typer.echo(f"Error: {e}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(line)
+        raise typer.Exit(code)
+
     app.add_typer(patch_app, name="patch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,29 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
     assert proc.returncode == 1
     assert b"not valid UTF-8" in proc.stderr
     assert not (tmp_path / "q").exists()
+
+
+def test_fast_path_matches_the_typer_command(tmp_path):
+    """``fast_apply`` (typer-free, for policy/__main__.py) behaves like ``patch apply``."""
+    code = "import sys; from policy.commands.patch import fast_apply; r = fast_apply(sys.argv[1:]); sys.exit(99 if r is None else r)"
+    for args, stdin in (([], PATCH), (["--cwd", "."], "junk"), (["--file", "missing.patch"], "")):
+        outs = []
+        for argv in (
+            [sys.executable, "-c", code, *args],
+            [sys.executable, "-m", "policy", "patch", "apply", *args],
+        ):
+            for name in ("a.txt", "sub/n.txt"):
+                (tmp_path / name).unlink(missing_ok=True)
+            (tmp_path / "a.txt").write_text("x\n")
+            p = subprocess.run(
+                argv,
+                input=stdin,
+                capture_output=True,
+                text=True,
+                cwd=tmp_path,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+            )
+            outs.append((p.returncode, p.stdout, p.stderr, (tmp_path / "a.txt").read_text()))
+        assert outs[0] == outs[1], args
+    p = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 99  # not handled: falls through to typer
