@@ -159,8 +159,6 @@ NOT_ENFORCED_USER = (
     "paths where Everyone or the sandbox logon SID already has write access stay writable",
     "alternate data streams and case variants (.GiT) of protected names are not denied separately",
     "programs started through the shell or COM outside the job (e.g. a browser via Explorer) escape it",
-    "deny-read covers children through inheritance only: a child with a protected DACL (inheritance "
-    "off) or its own explicit allow ACE for the account keeps that access",
 )
 
 
@@ -512,10 +510,12 @@ def build_plan(
             "user); they only get deny-write ACEs: " + ", ".join(_win(p) for p in policy.deny_read)
         )
     if policy.deny_read and as_user:
-        not_enforced.append(
+        not_enforced += [
             "deny_read: a path absent at launch gets no ACE (nothing to read then); created later "
-            "during the run, it gets its parent's ACL"
-        )
+            "during the run, it gets its parent's ACL",
+            "deny_read covers children through inheritance only: a child with a protected DACL "
+            "(inheritance off) or its own explicit allow ACE for the account keeps that access",
+        ]
     if not policy.share_tmp:
         not_enforced.append(
             "private temp: not provided; %TEMP% is the user's own and stays as writable as before"

@@ -384,3 +384,17 @@ def test_golden_windows_plan(name, kw):
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(text, encoding="utf-8")
     assert text == golden.read_text(encoding="utf-8")
+
+
+def test_deny_read_caveats_only_when_there_is_a_deny_read_list():
+    with_list = "\n".join(plan().not_enforced)
+    assert "absent at launch" in with_list and "protected DACL" in with_list
+    without = "\n".join(plan(deny_read=[]).not_enforced)
+    assert "absent at launch" not in without and "protected DACL" not in without
+
+
+def test_sandbox_user_profile_variables_point_at_the_account():
+    env = plan().env
+    assert env["USERPROFILE"] == r"C:\Users\CordonSandboxOffline"
+    assert env["TEMP"] == env["TMP"] == r"C:\Users\CordonSandboxOffline\AppData\Local\Temp"
+    assert token_plan().env["USERPROFILE"] == HOME  # your own token: your own profile
