@@ -225,6 +225,16 @@ def stage_patch(patch: Patch, cwd: str) -> tuple[list[Change], list[_Op]]:
     return changes, stage.ops
 
 
+def _parking_name(path: str) -> str:
+    """A free hidden name next to ``path`` where a deleted file waits until the commit succeeds."""
+    while True:
+        hidden = os.path.join(
+            os.path.dirname(path), f".{os.path.basename(path)}.cordon-patch-{os.getpid()}-{next(_counter)}"
+        )
+        if not os.path.lexists(hidden):
+            return hidden
+
+
 def _commit(ops: list[_Op]) -> tuple[PatchError | None, list[str]]:
     """Phase 2: perform ``ops`` in order; on failure undo all of them. Returns (error, rollback problems)."""
     undo: list[tuple[str, str, object]] = []
@@ -244,10 +254,7 @@ def _commit(ops: list[_Op]) -> tuple[PatchError | None, list[str]]:
                 with open(op.path, "wb") as f:
                     f.write(op.data)
             else:
-                hidden = os.path.join(
-                    os.path.dirname(op.path),
-                    f".{os.path.basename(op.path)}.cordon-patch-{os.getpid()}-{next(_counter)}",
-                )
+                hidden = _parking_name(op.path)
                 os.rename(op.path, hidden)
                 undo.append(("rename", hidden, op.path))
                 parked.append(hidden)

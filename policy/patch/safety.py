@@ -228,6 +228,7 @@ def assess_patch(
     the patch must apply to the current tree first, as Codex requires (else PatchError, kind
     "apply"). A malformed patch raises PatchError with its line.
     """
+    sandbox = {"external-sandbox": "external"}.get(sandbox, sandbox)
     if sandbox not in SANDBOX_MODES:
         raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
     kind, sandbox_approval = parse_approval(approval)
