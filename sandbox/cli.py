@@ -26,7 +26,7 @@ def _root() -> None:
 
 
 # Subcommand modules, in help order. A module listed here must exist.
-COMMANDS: list[str] = ["run", "plan", "doctor", "version", "schema", "proxy", "mcp"]
+COMMANDS: list[str] = ["run", "plan", "doctor", "version", "schema", "proxy", "mcp", "windows_setup"]
 
 for _name in COMMANDS:
     importlib.import_module(f"sandbox.commands.{_name}").register(app)

@@ -139,11 +139,11 @@ NON_LOOPBACK = (
 LOOPBACK = ("127.0.0.0/8", "::1")
 
 PROVISION_HINT = (
-    "provision the sandbox accounts once from an elevated PowerShell (script in docs/platforms.md, "
-    '"Provisioning the Windows sandbox accounts"): New-LocalUser {user}; New-NetFirewallRule for each '
-    "rule named in the plan (sandbox plan --platform windows --json), scoped with -LocalUser "
-    '"O:LSD:(A;;CC;;;<SID of {user}>)"; then, not elevated: cmdkey /generic:{target} /user:{user} '
-    "/pass:<its password>. Or accept the gap: allow_unenforced={lost} in the policy"
+    "run `sandbox windows-setup` once (one UAC prompt; `sandbox windows-setup --print` shows the "
+    "script). By hand, from an elevated PowerShell: New-LocalUser {user}; New-NetFirewallRule for "
+    "each rule named in the plan (sandbox plan --platform windows --json), scoped with -LocalUser "
+    '"O:LSD:(A;;CC;;;<SID of {user}>)"; then cmdkey /generic:{target} /user:{user} /pass:<its '
+    "password> as yourself. Or accept the gap: allow_unenforced={lost} in the policy"
 )
 
 NOT_ENFORCED_TOKEN = (

@@ -1,0 +1,59 @@
+"""``sandbox windows-setup [--print] [--uninstall]``: provision the Windows sandbox accounts.
+
+One elevated step (a UAC prompt) that creates what the Windows sandbox-user method needs
+to enforce network off/proxy and deny-read; the script comes from sandbox.windows.setup.
+``--print`` shows the script on any platform, to review or run by hand.
+"""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("windows-setup")
+    def windows_setup(
+        print_only: bool = typer.Option(False, "--print", help="Print the PowerShell script; change nothing"),
+        uninstall: bool = typer.Option(
+            False, "--uninstall", help="Remove the accounts, rules and credentials"
+        ),
+    ) -> None:
+        """Provision (or remove) the Windows sandbox accounts and firewall rules (elevated, once)."""
+        import subprocess
+        import sys
+
+        from sandbox.windows.setup import elevated_argv, provision_script, uninstall_script
+
+        script = uninstall_script() if uninstall else provision_script()
+        if print_only:
+            typer.echo(script, nl=False)
+            return
+        if not sys.platform.startswith("win"):
+            typer.echo(
+                f"sandbox windows-setup: runs on Windows only (this is {sys.platform}); "
+                "use --print to see the script",
+                err=True,
+            )
+            raise typer.Exit(2)
+        code = subprocess.run(elevated_argv(script)).returncode
+        if code != 0:
+            typer.echo(f"sandbox windows-setup: the elevated script failed (exit {code})", err=True)
+            raise typer.Exit(125)
+        if not uninstall:
+            raise typer.Exit(_verify())
+
+    def _verify() -> int:
+        """Probe what `sandbox run` will probe; 0 if everything is in place."""
+        from sandbox.model import NetworkMode, NetworkPolicy, SandboxPolicy
+        from sandbox.windows import build_plan
+        from sandbox.windows.win32 import probe
+
+        bad = 0
+        for mode in (NetworkMode.OFF, NetworkMode.ON):
+            policy = SandboxPolicy(network=NetworkPolicy(mode=mode)).resolve()
+            plan = build_plan(policy, ["cmd"], {})
+            missing = probe(plan)
+            status = "ok" if not missing else "missing: " + "; ".join(missing)
+            typer.echo(f"{plan.identity.account}: {status}")
+            bad |= bool(missing)
+        return 125 if bad else 0
