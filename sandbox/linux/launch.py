@@ -7,7 +7,8 @@ means the sandbox could not be set up (or bwrap was killed): exit 125 with a rea
 
 Processes: bwrap runs in its own process group (a terminal's Ctrl-C reaches the
 launcher only); the launcher forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command's
-process group (the command is a session leader: ``--new-session``). bwrap's own PID 1
+process group (``--new-session``: bwrap's PID 1 calls setsid(), the command is in its
+group; PID 1 itself ignores the signal, as a namespace init does). bwrap's own PID 1
 inside reaps orphans. ``--die-with-parent`` ties the sandbox to the launcher: if the
 launcher dies, even by SIGKILL, bwrap and everything in the sandbox get SIGKILL.
 
@@ -195,13 +196,21 @@ class SandboxProcess:
             else:
                 self._kill_bwrap(sig)
             return
+        # bwrap's --new-session runs setsid() in its PID 1, so the command shares that
+        # session and process group; a command that made its own group is reached too.
+        groups = []
         for pid in pids:
             try:
-                os.killpg(pid, sig)
+                pgid = os.getpgid(pid)
+            except ProcessLookupError:
+                continue
+            if pgid not in groups:
+                groups.append(pgid)
+        for pgid in groups:
+            try:
+                os.killpg(pgid, sig)
             except ProcessLookupError:
                 pass
-            except PermissionError:
-                os.kill(pid, sig)
 
     def _kill_bwrap(self, sig: int) -> None:
         try:
