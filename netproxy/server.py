@@ -331,6 +331,7 @@ class ProxyServer:
             if not self._recheck(session, gen):
                 return
             conn_tokens = {t.strip().lower() for v in req.headers.get_all("connection") for t in v.split(",")}
+            conn_tokens.discard("host")  # "Connection: host" must not drop the judged Host header
             upgrade = "upgrade" in conn_tokens and "upgrade" in req.headers
             out = [f"{method} {path} HTTP/1.{m.group(3).decode()}".encode()]
             for name, value in req.headers.fields:
