@@ -26,8 +26,10 @@ def _read_patch(file: Path | None) -> str:
         raise _Fail("invalid_patch", None, f"the patch is not valid UTF-8 (byte {e.start})") from None
 
 
-def run_apply(cwd: str | Path | None, file: str | Path | None) -> int:
-    """Apply the patch from ``file`` (or stdin) under ``cwd``; print Codex's texts; return the exit code."""
+def run_apply(cwd: str | Path | None, file: str | Path | None, confine: list[str] | None = None) -> int:
+    """Apply the patch from ``file`` (or stdin) under ``cwd``; print Codex's texts; return the exit code.
+
+    ``confine`` (a list, possibly empty, of extra writable roots) turns on Cordon's path checks."""
     from policy.patch import apply_patch
 
     try:
@@ -38,7 +40,7 @@ def run_apply(cwd: str | Path | None, file: str | Path | None) -> int:
     except OSError as e:
         sys.stderr.write(f"cannot read {file}: {e.strerror}\n")
         return 1
-    result = apply_patch(text, cwd=cwd)
+    result = apply_patch(text, cwd=cwd, confine=confine)
     sys.stdout.write(result.stdout)
     sys.stdout.flush()
     sys.stderr.write(result.stderr)
@@ -46,16 +48,27 @@ def run_apply(cwd: str | Path | None, file: str | Path | None) -> int:
 
 
 def fast_apply(args: list[str]) -> int | None:
-    """``patch apply [--cwd DIR] [--file F]`` without typer; None when ``args`` need the full CLI."""
+    """``patch apply [--cwd DIR] [--file F] [--confine] [--writable-root R]...`` without typer;
+    None when ``args`` need the full CLI (``--help``, a typo, ...)."""
     opts: dict[str, str] = {}
+    roots: list[str] = []
+    confine = False
     i = 0
     while i < len(args):
-        key = {"--cwd": "cwd", "--file": "file", "-f": "file"}.get(args[i])
-        if key is None or i + 1 >= len(args) or key in opts:
-            return None  # --help, a typo, ...: let typer explain
-        opts[key] = args[i + 1]
+        if args[i] == "--confine":
+            confine, i = True, i + 1
+            continue
+        key = {"--cwd": "cwd", "--file": "file", "-f": "file", "--writable-root": "root"}.get(args[i])
+        if key is None or i + 1 >= len(args) or (key in opts and key != "root"):
+            return None
+        if key == "root":
+            roots.append(args[i + 1])
+        else:
+            opts[key] = args[i + 1]
         i += 2
-    return run_apply(opts.get("cwd"), opts.get("file"))
+    if roots and not confine:
+        return None  # typer reports the misuse
+    return run_apply(opts.get("cwd"), opts.get("file"), roots if confine else None)
 
 
 def run_check(
@@ -128,9 +141,23 @@ def register(app) -> None:
         file: Annotated[
             Path | None, typer.Option("--file", "-f", help="Read the patch from F, not stdin")
         ] = None,
+        confine: Annotated[
+            bool,
+            typer.Option(
+                "--confine",
+                help="Refuse paths outside --cwd and --writable-root, in .git/.codex/.agents, reached "
+                "through symlinks out of them, or with several hard links (beyond Codex)",
+            ),
+        ] = False,
+        writable_root: Annotated[
+            list[str] | None, typer.Option("--writable-root", help="Extra writable root for --confine")
+        ] = None,
     ) -> None:
         """Apply a patch (stdin or --file): Codex's output texts and exit codes; nothing changes on failure."""
-        raise typer.Exit(run_apply(cwd, file))
+        if writable_root and not confine:
+            typer.echo("Error: --writable-root only makes sense with --confine", err=True)
+            raise typer.Exit(2)
+        raise typer.Exit(run_apply(cwd, file, (writable_root or []) if confine else None))
 
     @patch_app.command("check", context_settings={"allow_interspersed_args": False})
     def check_cmd(

@@ -22,6 +22,7 @@ import itertools
 import os
 import posixpath
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from policy.errors import PatchError
@@ -62,6 +63,7 @@ class _Op:
     path: str  # physical path acted on
     display: str  # the path Codex names in its error
     data: bytes = b""
+    guarded: bool = False  # confinement on: re-check at commit time that no symlink appeared
 
 
 def absolute(cwd: str, path: str) -> str:
@@ -92,6 +94,10 @@ class _Stage:
         self.files: dict[str, str | None] = {}
         self.dirs: set[str] = set()
         self.ops: list[_Op] = []
+        self.guarded = False
+
+    def _op(self, kind: str, path: str, display: str, data: bytes = b"") -> None:
+        self.ops.append(_Op(kind, path, display, data, self.guarded))
 
     def follow(self, path: str) -> str:
         # A name this patch already deleted or wrote is no longer (or not yet) a symlink.
@@ -145,7 +151,7 @@ class _Stage:
                 raise PatchError(f"Failed to write file {display}", kind="apply")
             phys = self.follow(d)
             self.dirs.add(phys)
-            self.ops.append(_Op("mkdir", phys, display))
+            self._op("mkdir", phys, display)
 
     def _nearest_existing(self, d: str) -> str:
         parent = os.path.dirname(d)
@@ -166,7 +172,7 @@ class _Stage:
         elif parent not in self.dirs and not os.access(parent, os.W_OK):
             raise fail
         self.files[phys] = text
-        self.ops.append(_Op("write", phys, display, text.encode("utf-8")))
+        self._op("write", phys, display, text.encode("utf-8"))
 
     def delete(self, abs_path: str, message: str) -> None:
         phys = self.nofollow(abs_path)
@@ -180,7 +186,7 @@ class _Stage:
             if not os.access(os.path.dirname(phys), os.W_OK):
                 raise PatchError(message, kind="apply")
         self.files[phys] = None
-        self.ops.append(_Op("delete", phys, message))
+        self._op("delete", phys, message)
 
 
 def _nul_message(hunk: AddFile | DeleteFile | UpdateFile, path: str) -> str:
@@ -192,9 +198,23 @@ def _nul_message(hunk: AddFile | DeleteFile | UpdateFile, path: str) -> str:
     return f"Failed to read file to update {path}: {reason}"
 
 
-def stage_patch(patch: Patch, cwd: str) -> tuple[list[Change], list[_Op]]:
-    """Phase 1: compute every change without touching the tree; raise PatchError as Codex would fail."""
+Guard = Callable[[str, bool], "str | None"]
+
+
+def _check(guard: Guard | None, path: str, writes: bool) -> None:
+    problem = guard(path, writes) if guard is not None else None
+    if problem is not None:
+        verb = "write" if writes else "delete"
+        raise PatchError(f"Refused to {verb} {path}: {problem}", kind="refused")
+
+
+def stage_patch(patch: Patch, cwd: str, guard: Guard | None = None) -> tuple[list[Change], list[_Op]]:
+    """Phase 1: compute every change without touching the tree; raise PatchError as Codex would fail.
+
+    ``guard(path, writes)`` (confinement, beyond Codex) returns why a path may not be touched, or None.
+    """
     stage = _Stage()
+    stage.guarded = guard is not None
     changes: list[Change] = []
     for hunk in patch.hunks:
         path = absolute(cwd, hunk.path)
@@ -202,6 +222,9 @@ def stage_patch(patch: Patch, cwd: str) -> tuple[list[Change], list[_Op]]:
         if "\0" in path or (moved and "\0" in moved):
             # Not reachable through Codex (argv cannot hold NUL); fail the way Rust's fs calls do.
             raise PatchError(_nul_message(hunk, path), kind="apply")
+        _check(guard, path, not isinstance(hunk, DeleteFile) and moved is None)
+        if moved is not None:
+            _check(guard, moved, True)
         if isinstance(hunk, AddFile):
             stage.make_dirs(os.path.dirname(path), path)
             stage.write(path, hunk.contents, path)
@@ -242,16 +265,20 @@ def _commit(ops: list[_Op]) -> tuple[PatchError | None, list[str]]:
     failed: PatchError | None = None
     for op in ops:
         try:
+            if op.guarded and os.path.realpath(os.path.dirname(op.path)) != os.path.dirname(op.path):
+                raise OSError(_errno.ELOOP, "a symlink appeared in the path since staging")
             if op.kind == "mkdir":
                 os.mkdir(op.path)
                 undo.append(("rmdir", op.path, None))
             elif op.kind == "write":
+                # Staging resolved every symlink, so the final component must not be one now.
                 try:
-                    with open(op.path, "rb") as f:
+                    with open(os.open(op.path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
                         undo.append(("restore", op.path, f.read()))
                 except FileNotFoundError:
                     undo.append(("unlink", op.path, None))
-                with open(op.path, "wb") as f:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                with open(os.open(op.path, flags, 0o666), "wb") as f:
                     f.write(op.data)
             else:
                 hidden = _parking_name(op.path)
@@ -299,6 +326,13 @@ def _summary(patch: Patch) -> tuple[list[str], list[str], list[str]]:
     return added, modified, deleted
 
 
+def _guard(base: str, roots: Iterable[str | os.PathLike[str]]) -> Guard:
+    from policy.patch.safety import _Roots
+
+    checker = _Roots([base, *(absolute(base, os.fspath(r)) for r in roots)])
+    return lambda path, writes: checker.lexical_problem(path) or checker.resolved_problem(path, writes)
+
+
 def error_text(e: PatchError) -> str:
     """The line Codex's applier prints on stderr for ``e``."""
     if e.kind == "invalid_patch":
@@ -308,12 +342,21 @@ def error_text(e: PatchError) -> str:
     return e.message
 
 
-def apply_patch(patch: str | Patch, *, cwd: str | os.PathLike[str] | None = None) -> ApplyResult:
+def apply_patch(
+    patch: str | Patch,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    confine: Iterable[str | os.PathLike[str]] | None = None,
+) -> ApplyResult:
     """Apply ``patch`` under ``cwd`` (default: the current directory) all-or-nothing.
 
     Output and exit code match ``codex --codex-run-as-apply-patch``; on failure the tree is unchanged.
+    Like Codex's applier it enforces no path policy, unless ``confine`` is given (beyond Codex): then
+    every path must pass the same checks as ``assess_patch`` with writable roots ``cwd`` + ``confine``
+    (protected metadata, symlink escapes, hard links), re-checked when each write happens.
     """
     base = os.path.realpath(os.fspath(cwd) if cwd is not None else os.getcwd())
+    guard = _guard(base, confine) if confine is not None else None
     try:
         parsed = patch if isinstance(patch, Patch) else parse_patch(patch)
     except PatchError as e:
@@ -321,7 +364,7 @@ def apply_patch(patch: str | Patch, *, cwd: str | os.PathLike[str] | None = None
     if not parsed.hunks:
         return ApplyResult("", "No files were modified.\n", 1)
     try:
-        _, ops = stage_patch(parsed, base)
+        _, ops = stage_patch(parsed, base, guard)
     except PatchError as e:
         return ApplyResult("", error_text(e) + "\n", 1)
     failed, problems = _commit(ops)

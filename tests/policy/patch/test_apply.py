@@ -143,3 +143,62 @@ def test_move_out_of_unwritable_directory(identity, scratch):
     proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=edit, cwd=ws)
     assert proc.returncode == 0, proc.stderr
     assert (locked / "a").read_text() == "z\n"
+
+
+# --- confine: Cordon's path checks enforced by the applier itself (beyond Codex) ---------------------
+
+
+def test_confined_apply_refuses_escapes_and_changes_nothing(identity, scratch):
+    ws = identity.workspace
+    outside = scratch / "outside"
+    outside.mkdir()
+    os.chmod(outside, 0o777)
+    os.symlink(outside, ws / "esc")
+    (ws / "a.txt").write_text("x\n")
+    for p in ws.iterdir():
+        os.lchown(p, identity.uid, identity.gid)
+    before = snapshot(ws)
+    cli = [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(ws), "--confine"]
+    for patch, message in (
+        (
+            P("*** Update File: a.txt", "@@", "-x", "+y", "*** Add File: esc/x", "+x"),
+            "outside the writable roots",
+        ),
+        (P("*** Add File: .git/hooks/pre-commit", "+x"), "protected .git"),
+        (P("*** Add File: ../sibling.txt", "+x"), "outside the writable roots"),
+    ):
+        proc = identity.run(cli, input=patch, cwd=REPO)
+        assert proc.returncode == 1, proc.stdout
+        assert proc.stderr.startswith("Refused to write ") and message in proc.stderr, proc.stderr
+        assert snapshot(ws) == before
+        assert list(outside.iterdir()) == []
+    # the same patch without --confine behaves like Codex and writes through the link
+    ok = identity.run(cli[:-1], input=P("*** Add File: esc/x", "+x"), cwd=REPO)
+    assert ok.returncode == 0 and (outside / "x").read_text() == "x\n"
+    # and an extra root makes it legitimate
+    ok = identity.run([*cli, "--writable-root", str(outside)], input=P("*** Add File: esc/y", "+y"), cwd=REPO)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_confined_commit_catches_a_symlink_swapped_in_after_staging(tmp_path):
+    """A race: the directory is replaced by a symlink out of the root between staging and commit."""
+    from policy.patch.apply import _commit, _guard, stage_patch
+    from policy.patch.parser import parse_patch
+
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    (ws / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (ws / "a.txt").write_text("x\n")
+    (ws / "sub" / "f").write_text("old\n")
+    patch = parse_patch(
+        P("*** Update File: a.txt", "@@", "-x", "+y", "*** Update File: sub/f", "@@", "-old", "+new")
+    )
+    _, ops = stage_patch(patch, str(ws), _guard(str(ws), []))
+    os.rename(ws / "sub", tmp_path / "parked")
+    os.symlink(outside, ws / "sub")
+    (outside / "f").write_text("old\n")
+    failed, problems = _commit(ops)
+    assert failed is not None and problems == []
+    assert failed.message == f"Failed to write file {ws}/sub/f"
+    assert (ws / "a.txt").read_text() == "x\n"  # rolled back
+    assert (outside / "f").read_text() == "old\n"  # never written through the swapped-in link

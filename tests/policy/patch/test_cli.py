@@ -146,7 +146,14 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
 def test_fast_path_matches_the_typer_command(tmp_path):
     """``fast_apply`` (typer-free, for policy/__main__.py) behaves like ``patch apply``."""
     code = "import sys; from policy.commands.patch import fast_apply; r = fast_apply(sys.argv[1:]); sys.exit(99 if r is None else r)"
-    for args, stdin in (([], PATCH), (["--cwd", "."], "junk"), (["--file", "missing.patch"], "")):
+    cases = (
+        ([], PATCH),
+        (["--cwd", "."], "junk"),
+        (["--file", "missing.patch"], ""),
+        (["--confine"], PATCH),
+        (["--confine", "--writable-root", "/nonexistent"], PATCH.replace("sub/n.txt", "../escape.txt")),
+    )
+    for args, stdin in cases:
         outs = []
         for argv in (
             [sys.executable, "-c", code, *args],
