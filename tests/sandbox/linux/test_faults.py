@@ -1,0 +1,193 @@
+"""Faults: the launcher killed by SIGKILL, bubblewrap missing, user namespaces unavailable.
+
+Each must end with nothing left running and, when the sandbox cannot be built, exit
+125 with the precise reason on stderr. Never a silent unconfined run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.sandbox
+BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
+
+
+def _alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
+    ws = identity.workspace
+    marker = f"cordon-fault-{os.getpid()}-{identity.name}"
+    mounts_before = Path("/proc/self/mountinfo").read_text()
+    p = subprocess.Popen(
+        identity.sandbox_argv("run", "--", "sh", "-c", f"echo ready; exec -a {marker} sleep 300 & wait"),
+        cwd=ws,
+        env=identity.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **identity.popen_kwargs(),
+    )
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 10
+        tree: list[int] = []
+        while time.monotonic() < deadline:
+            tree = [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
+            names = [" ".join(psutil.Process(c).cmdline()) for c in _alive(tree)]
+            if any(marker in n for n in names):
+                break
+            time.sleep(0.05)
+        assert len(tree) >= 3, tree  # bwrap, its PID 1, the command (and its sleep)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _alive(tree) == [], "processes outlived the launcher"
+        leftovers = [
+            q.pid for q in psutil.process_iter(["cmdline"]) if marker in " ".join(q.info["cmdline"] or [])
+        ]
+        assert _alive(leftovers) == []
+        # Sandbox mounts live in the sandbox's own mount namespace: the host table is unchanged.
+        assert str(ws) not in Path("/proc/self/mountinfo").read_text().replace(mounts_before, "")
+    finally:
+        if p.poll() is None:
+            p.kill()
+
+
+def test_bwrap_missing_exits_125_with_reason(identity) -> None:
+    env = identity.env(PATH=str(Path(sys.executable).parent))  # a PATH without bubblewrap
+    r = identity.run([sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"], env=env)
+    assert r.returncode == 125
+    assert "RAN" not in r.stdout
+    assert "bubblewrap (bwrap) was not found" in r.stderr and "unconfined" in r.stderr
+
+
+def test_fake_bwrap_in_workspace_is_ignored(identity) -> None:
+    ws = identity.workspace
+    fake = ws / "bwrap"
+    fake.write_text("#!/bin/sh\necho FAKE-BWRAP\nexit 0\n")
+    fake.chmod(0o755)
+    os.chown(fake, identity.uid, identity.gid)
+    env = identity.env(PATH=f"{ws}:{identity.env()['PATH']}")
+    r = identity.run([sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "ran"], env=env)
+    assert r.returncode == 0, r.stderr
+    assert "FAKE-BWRAP" not in r.stdout and r.stdout.strip() == "ran"
+
+
+def test_bwrap_missing_with_landlock_fallback_is_stated_and_confined(identity) -> None:
+    env = identity.env(PATH=str(Path(sys.executable).parent))  # no /usr/bin: no bubblewrap
+    outside = identity.home / f"cordon-fallback-{os.getpid()}"  # /tmp and /var/tmp are writable here
+    r = identity.run(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "run",
+            "--fallback=landlock",
+            "--",
+            "/bin/sh",
+            "-c",
+            f"echo x > {outside} 2>/dev/null && echo WROTE; echo ran",
+        ],
+        env=env,
+    )
+    try:
+        if r.returncode == 125 and "inner" in r.stderr:
+            pytest.skip(f"inner stage unavailable: {r.stderr.strip()}")
+        assert r.returncode == 0, r.stderr
+        assert "FALLBACK" in r.stderr and "Landlock" in r.stderr
+        assert r.stdout.split() == ["ran"]
+        assert not outside.exists()
+    finally:
+        outside.unlink(missing_ok=True)
+
+
+def _outer_disable_userns(identity, inner: list[str]) -> list[str]:
+    """Run ``inner`` inside a bwrap whose nested user namespaces are disabled."""
+    ws = str(identity.workspace)
+    return [
+        BWRAP,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--bind",
+        ws,
+        ws,
+        "--unshare-user",
+        "--unshare-pid",
+        "--disable-userns",
+        "--die-with-parent",
+        "--chdir",
+        ws,
+        "--",
+        *inner,
+    ]
+
+
+def test_user_namespaces_unavailable_exits_125_with_reason(identity) -> None:
+    argv = _outer_disable_userns(identity, [sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"])
+    r = identity.run(argv)
+    assert r.returncode == 125, (r.stdout, r.stderr)
+    assert "RAN" not in r.stdout
+    assert "could not be set up" in r.stderr
+    assert "max_user_namespaces is 0" in r.stderr or "user namespace" in r.stderr
+
+
+def test_user_namespaces_unavailable_doctor_says_why(identity) -> None:
+    argv = _outer_disable_userns(identity, [sys.executable, "-m", "sandbox", "doctor", "--json"])
+    r = identity.run(argv)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    d = json.loads(r.stdout)
+    assert d["user_namespaces"]["available"] is False
+    assert "max_user_namespaces" in d["user_namespaces"]["reason"]
+    assert d["run_engine"] == "refuse"
+
+
+def test_user_namespaces_unavailable_fallback_landlock(identity) -> None:
+    argv = _outer_disable_userns(
+        identity, [sys.executable, "-m", "sandbox", "run", "--fallback", "landlock", "--", "/bin/echo", "RAN"]
+    )
+    r = identity.run(argv)
+    if r.returncode == 125 and "inner" in r.stderr:
+        pytest.skip(f"inner stage unavailable: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "RAN"
+    assert "FALLBACK" in r.stderr and "user namespaces are unavailable" in r.stderr
+
+
+def test_danger_full_access_is_loud(identity) -> None:
+    r = identity.run(identity.sandbox_argv("run", "--mode", "danger-full-access", "--", "/bin/echo", "ran"))
+    assert r.returncode == 0 and r.stdout.strip() == "ran"
+    assert "UNCONFINED" in r.stderr
+
+
+def test_usage_errors_exit_2_and_run_nothing(identity) -> None:
+    r = identity.run(identity.sandbox_argv("run", "--network", "sideways", "--", "/bin/echo", "RAN"))
+    assert r.returncode == 2 and "RAN" not in r.stdout and "--network" in r.stderr
+    r = identity.run(identity.sandbox_argv("run", "--bogus", "--", "/bin/echo", "RAN"))
+    assert r.returncode == 2 and "unknown option --bogus" in r.stderr
