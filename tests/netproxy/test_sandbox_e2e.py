@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 
@@ -222,3 +223,14 @@ def test_live_update_cuts_a_tunnel_of_a_running_sandbox(identity, http_server):
     assert lines[0] == "HTTP/1.1 200 Connection established | first True"
     assert lines[1] == "cut 1"
     assert lines[2] != "second True", lines
+
+
+def test_nothing_is_left_behind(identity, http_server):
+    runtime = identity.workspace / "rt"
+    runtime.mkdir()
+    os.chown(runtime, identity.uid, identity.gid)
+    env = identity.env(XDG_RUNTIME_DIR=str(runtime))
+    argv = identity.sandbox_argv("run", "--allow-domain", f"127.0.0.1:{http_server.port}", "--", "true")
+    r = identity.run(argv, env=env)
+    assert r.returncode == 0, r.stderr
+    assert list(runtime.iterdir()) == []
