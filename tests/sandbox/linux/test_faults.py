@@ -34,10 +34,10 @@ def _alive(pids: list[int]) -> list[int]:
 
 def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
     ws = identity.workspace
-    marker = f"cordon-fault-{os.getpid()}-{identity.name}"
+    marker = f"{300 + os.getpid() % 9000}.{time.monotonic_ns() % 1000:03d}"  # a unique sleep argument
     mounts_before = Path("/proc/self/mountinfo").read_text()
     p = subprocess.Popen(
-        identity.sandbox_argv("run", "--", "sh", "-c", f"echo ready; exec -a {marker} sleep 300 & wait"),
+        identity.sandbox_argv("run", "--", "sh", "-c", f"echo ready; sleep {marker} & wait"),
         cwd=ws,
         env=identity.env(),
         stdout=subprocess.PIPE,
@@ -51,11 +51,11 @@ def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
         tree: list[int] = []
         while time.monotonic() < deadline:
             tree = [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
-            names = [" ".join(psutil.Process(c).cmdline()) for c in _alive(tree)]
-            if any(marker in n for n in names):
+            names = [psutil.Process(c).cmdline() for c in _alive(tree)]
+            if ["sleep", marker] in names:
                 break
             time.sleep(0.05)
-        assert len(tree) >= 3, tree  # bwrap, its PID 1, the command (and its sleep)
+        assert len(tree) >= 4, tree  # bwrap, its PID 1, the command and its sleep
         os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
         deadline = time.monotonic() + 10
