@@ -175,11 +175,26 @@ def parse_fstring(value: str, pos) -> tuple:
 _INT_RE = re.compile(r"0[0-9]+\Z")
 
 
-@v_args(inline=True, meta=True)
-class _ToAst(Transformer):
-    """Lark tree -> tuple AST (run inline by the LALR parser)."""
+def _sp(a, b) -> tuple[int, int, int, int]:
+    """Span from the start of ``a`` to the end of ``b`` (each a Token or a node)."""
+    pa = _tpos(a) if isinstance(a, Token) else a[1]
+    pb = _tpos(b) if isinstance(b, Token) else b[1]
+    return (pa[0], pa[1], pb[2], pb[3])
 
-    def start(self, meta, *stmts):
+
+# Starlark's binary operator precedence (higher binds tighter).
+_PREC = {"|": 1, "^": 2, "&": 3, "<<": 4, ">>": 4, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
+
+
+@v_args(inline=True)
+class _ToAst(Transformer):
+    """Builds the tuple AST while the LALR parser reduces (no parse tree is built).
+
+    Spans come from the tokens and child nodes; brackets and the few keywords a span starts
+    with are named terminals in the grammar so they reach these callbacks.
+    """
+
+    def start(self, *stmts):
         out = []
         for s in stmts:
             if isinstance(s, list):
@@ -188,49 +203,42 @@ class _ToAst(Transformer):
                 out.append(s)
         return out
 
-    def simple_stmt(self, meta, *items):
+    def simple_stmt(self, *items):
         return [i for i in items if i is not None]
 
-    def suite(self, meta, *stmts):
-        out = []
-        for s in stmts:
-            if isinstance(s, list):
-                out.extend(s)
-            elif s is not None:
-                out.append(s)
-        return out
+    suite = start
 
-    def expr_stmt(self, meta, e):
-        return ("expr", _pos(meta), e)
+    def expr_stmt(self, e):
+        return ("expr", e[1], e)
 
-    def assign_stmt(self, meta, target, value):
+    def assign_stmt(self, target, value):
         _check_target(target)
-        return ("assign", _pos(meta), target, value)
+        return ("assign", _sp(target, value), target, value)
 
-    def aug_stmt(self, meta, target, op, value):
+    def aug_stmt(self, target, op, value):
         if target[0] not in ("name", "index", "attr"):
             _bad_target(target)
-        return ("aug", _pos(meta), target, op.value[:-1], value)
+        return ("aug", _sp(target, value), target, op.value[:-1], value)
 
-    def return_stmt(self, meta, value=None):
-        return ("return", _pos(meta), value)
+    def return_stmt(self, value=None):
+        return ("return", value[1] if value is not None else None, value)
 
-    def pass_stmt(self, meta):
+    def pass_stmt(self):
         return None
 
-    def break_stmt(self, meta):
-        return ("break", _pos(meta))
+    def break_stmt(self):
+        return ("break", None)
 
-    def continue_stmt(self, meta):
-        return ("continue", _pos(meta))
+    def continue_stmt(self):
+        return ("continue", None)
 
-    def load_stmt(self, meta, module, *args):
-        return ("load", _pos(meta), decode_string(module)[0])
+    def load_stmt(self, kw, module, *rest):
+        return ("load", _sp(kw, rest[-1]), decode_string(module)[0])
 
-    def load_arg(self, meta, *toks):
+    def load_arg(self, *toks):
         return None
 
-    def if_stmt(self, meta, cond, body, *rest):
+    def if_stmt(self, cond, body, *rest):
         branches = [(cond, body)]
         orelse = []
         for r in rest:
@@ -240,86 +248,103 @@ class _ToAst(Transformer):
                 branches.append((r[1], r[2]))
             else:
                 orelse = r[1]
-        return ("if", _pos(meta), branches, orelse)
+        return ("if", cond[1], branches, orelse)
 
-    def elif_clause(self, meta, cond, body):
+    def elif_clause(self, cond, body):
         return ("elif", cond, body)
 
-    def else_clause(self, meta, body):
+    def else_clause(self, body):
         return ("else", body)
 
-    def for_stmt(self, meta, target, it, body):
-        return ("for", _pos(meta), target, it, body)
+    def for_stmt(self, target, it, body):
+        return ("for", target[1], target, it, body)
 
-    def def_stmt(self, meta, name, params, ret, body):
-        return ("def", _pos(meta), name.value, params or [], body, _tpos(name))
+    def def_stmt(self, name, params, ret, body):
+        return ("def", _tpos(name), name.value, params or [], body, _tpos(name))
 
-    def params(self, meta, *ps):
+    def params(self, *ps):
         return _check_params(list(ps))
 
     lambda_params = params
 
-    def param_plain(self, meta, name, ann=None):
+    def param_plain(self, name, ann=None):
         return ("plain", name.value, None)
 
-    def param_default(self, meta, name, *rest):
+    def param_default(self, name, *rest):
         return ("default", name.value, rest[-1])
 
-    def param_star(self, meta, name=None, ann=None):
+    def param_star(self, name=None, ann=None):
         return ("star", name.value if name is not None else None, None)
 
-    def param_kwargs(self, meta, name, ann=None):
+    def param_kwargs(self, name, ann=None):
         return ("kwargs", name.value, None)
 
-    def loop_vars(self, meta, *items):
+    def loop_vars(self, *items):
+        comma = items[-1]
+        items = items[:-1]
         for t in items:
             _check_target(t)
-        if len(items) == 1 and meta.end_column == items[0][1][3] and meta.end_line == items[0][1][2]:
+        if len(items) == 1 and comma is None:
             return items[0]
-        return ("tuple", _pos(meta), list(items))
+        return ("tuple", _sp(items[0], comma if comma is not None else items[-1]), list(items))
 
-    def tuple_expr(self, meta, *items):
-        return ("tuple", _pos(meta), [i for i in items if i is not None])
+    def tuple_expr(self, *items):
+        items = [i for i in items if i is not None]
+        return ("tuple", _sp(items[0], items[-1]), items)
 
-    def if_expr(self, meta, a, cond, b):
-        return ("ifexp", _pos(meta), cond, a, b)
+    def if_expr(self, a, cond, b):
+        return ("ifexp", _sp(a, b), cond, a, b)
 
-    def lambda_expr(self, meta, params, body):
-        return ("lambda", _pos(meta), params or [], body)
+    def lambda_expr(self, kw, params, body):
+        return ("lambda", _sp(kw, body), params or [], body)
 
-    def or_expr(self, meta, a, b):
-        return ("or", _pos(meta), a, b)
+    def or_expr(self, a, b):
+        return ("or", _sp(a, b), a, b)
 
-    def and_expr(self, meta, a, b):
-        return ("and", _pos(meta), a, b)
+    def and_expr(self, a, b):
+        return ("and", _sp(a, b), a, b)
 
-    def not_expr(self, meta, a):
-        return ("not", _pos(meta), a)
+    def not_expr(self, kw, a):
+        return ("not", _sp(kw, a), a)
 
-    def compare(self, meta, a, op, b):
-        return ("compare", _pos(meta), op, a, b)
+    def compare(self, a, op, b):
+        return ("compare", _sp(a, b), op, a, b)
 
-    def comp_op(self, meta, *toks):
+    def comp_op(self, *toks):
         return " ".join(t.value for t in toks)
 
-    def binop(self, meta, a, op, b):
-        return ("binop", _pos(meta), op.value, a, b)
+    def binexpr(self, *items):
+        # items: operand, op, operand, op, ... -> precedence climbing into binop nodes
+        pos = 1
 
-    def unary(self, meta, op, a):
-        return ("unary", _pos(meta), op.value, a)
+        def climb(lhs, min_prec):
+            nonlocal pos
+            while pos < len(items) and _PREC[items[pos].value] >= min_prec:
+                op = items[pos].value
+                rhs = items[pos + 1]
+                pos += 2
+                while pos < len(items) and _PREC[items[pos].value] > _PREC[op]:
+                    rhs = climb(rhs, _PREC[op] + 1)
+                lhs = ("binop", _sp(lhs, rhs), op, lhs, rhs)
+            return lhs
 
-    def attr(self, meta, obj, name):
-        return ("attr", _pos(meta), obj, name.value)
+        return climb(items[0], 0)
 
-    def index(self, meta, obj, sub):
+    def unary(self, op, a):
+        return ("unary", _sp(op, a), op.value, a)
+
+    def attr(self, obj, name):
+        return ("attr", _sp(obj, name), obj, name.value)
+
+    def index(self, obj, sub, rsqb):
         if isinstance(sub, tuple) and sub and sub[0] == "slicespec":
-            return ("slice", _pos(meta), obj, sub[1], sub[2], sub[3])
-        return ("index", _pos(meta), obj, sub)
+            return ("slice", _sp(obj, rsqb), obj, sub[1], sub[2], sub[3])
+        return ("index", _sp(obj, rsqb), obj, sub)
 
-    def slice(self, meta, lo=None, hi=None, step=None):
+    def slice(self, lo=None, hi=None, step=None):
         return ("slicespec", lo, hi, step)
 
-    def call(self, meta, fn, args, rpar):
+    def call(self, fn, args, rpar):
         args = args or []
         seen = set()
         for a in args:
@@ -327,77 +352,80 @@ class _ToAst(Transformer):
                 if a[1] in seen:
                     raise StarlarkSyntaxError("repeated named argument", *a[3])
                 seen.add(a[1])
-        return ("call", _pos(meta), fn, [a[:3] for a in args])
+        return ("call", _sp(fn, rpar), fn, [a[:3] for a in args])
 
-    def arguments(self, meta, *args):
+    def arguments(self, *args):
         return list(args)
 
-    def arg_pos(self, meta, e):
+    def arg_pos(self, e):
         return ("pos", None, e)
 
-    def arg_kw(self, meta, name, e):
+    def arg_kw(self, name, e):
         return ("kw", name.value, e, _tpos(name))
 
-    def arg_star(self, meta, e):
+    def arg_star(self, e):
         return ("star", None, e)
 
-    def arg_kwargs(self, meta, e):
+    def arg_kwargs(self, e):
         return ("kwargs", None, e)
 
-    def name(self, meta, tok):
+    def name(self, tok):
         return ("name", _tpos(tok), tok.value)
 
-    def int_lit(self, meta, tok):
-        if _INT_RE.match(tok.value) and tok.value.strip("0"):
+    def int_lit(self, tok):
+        v = tok.value
+        if _INT_RE.match(v) and v.strip("0"):
             raise StarlarkSyntaxError("Parse error: invalid integer literal", *_tpos(tok))
-        return ("const", _tpos(tok), int(tok.value, 0) if tok.value.strip("0") != "" else 0)
+        return ("const", _tpos(tok), int(v, 0) if v.strip("0") != "" else 0)
 
-    def float_lit(self, meta, tok):
+    def float_lit(self, tok):
         return ("const", _tpos(tok), float(tok.value))
 
-    def str_lit(self, meta, tok):
+    def str_lit(self, tok):
         value, is_f = decode_string(tok)
         if is_f:
             return parse_fstring(value, _tpos(tok))
         return ("const", _tpos(tok), value)
 
-    def none_lit(self, meta):
-        return ("const", _pos(meta), None)
+    def none_lit(self, tok):
+        return ("const", _tpos(tok), None)
 
-    def true_lit(self, meta):
-        return ("const", _pos(meta), True)
+    def true_lit(self, tok):
+        return ("const", _tpos(tok), True)
 
-    def false_lit(self, meta):
-        return ("const", _pos(meta), False)
+    def false_lit(self, tok):
+        return ("const", _tpos(tok), False)
 
-    def list_lit(self, meta, *items):
-        return ("list", _pos(meta), [i for i in items if i is not None])
+    def list_lit(self, lsqb, *items):
+        rsqb = items[-1]
+        return ("list", _sp(lsqb, rsqb), [i for i in items[:-1] if i is not None])
 
-    def list_comp(self, meta, elt, clauses):
-        return ("listcomp", _pos(meta), elt, clauses)
+    def list_comp(self, lsqb, elt, clauses, rsqb):
+        return ("listcomp", _sp(lsqb, rsqb), elt, clauses)
 
-    def dict_lit(self, meta, *entries):
-        return ("dict", _pos(meta), [e for e in entries if e is not None])
+    def dict_lit(self, lbrace, *entries):
+        rbrace = entries[-1]
+        return ("dict", _sp(lbrace, rbrace), [e for e in entries[:-1] if e is not None])
 
-    def dict_comp(self, meta, entry, clauses):
-        return ("dictcomp", _pos(meta), entry[0], entry[1], clauses)
+    def dict_comp(self, lbrace, entry, clauses, rbrace):
+        return ("dictcomp", _sp(lbrace, rbrace), entry[0], entry[1], clauses)
 
-    def entry(self, meta, k, v):
+    def entry(self, k, v):
         return (k, v)
 
-    def empty_tuple(self, meta):
-        return ("tuple", _pos(meta), [])
+    def empty_tuple(self, lpar, rpar):
+        return ("tuple", _sp(lpar, rpar), [])
 
-    def paren(self, meta, e):
+    def paren(self, e):
         return e
 
-    def comp_for(self, meta, target, it, *rest):
+    def comp_for(self, target, it, *rest):
         return [("for", target, it), *rest]
 
-    def comp_for_clause(self, meta, target, it):
+    def comp_for_clause(self, target, it):
         return ("for", target, it)
 
-    def comp_if_clause(self, meta, cond):
+    def comp_if_clause(self, cond):
         return ("if", cond)
 
 
@@ -446,8 +474,8 @@ def parser() -> Lark:
         kw = dict(
             parser="lalr",
             postlex=_Indent(),
-            propagate_positions=True,
             maybe_placeholders=True,
+            transformer=_ToAst(),
         )
         cache = _cache_file()
         try:
@@ -553,8 +581,7 @@ def parse(source: str) -> list:
                 "Parse error: unexpected new indentation block, expected expression", 1, 1, 1, n + 1
             )
     try:
-        tree = parser().parse(text)
-        return _ToAst().transform(tree)
+        return parser().parse(text)
     except StarlarkSyntaxError:
         raise
     except VisitError as e:
