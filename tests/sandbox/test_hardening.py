@@ -82,7 +82,14 @@ out["environ_owner"] = os.stat(f"/proc/{pid}/environ").st_uid
 limits = open(f"/proc/{pid}/limits").read().splitlines()
 out["core"] = [l.split()[4:6] for l in limits if l.startswith("Max core file size")][0]
 out["umask"] = [l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("Umask:")][0]
-names = [kv.split(b"=", 1)[0].decode() for kv in open(f"/proc/{child_pid}/environ", "rb").read().split(b"\0") if kv]
+# vfork lets the parent run on before the kernel has laid out the child's new environment,
+# so an early read can be empty: wait (bounded) until the exec has finished.
+for _ in range(500):
+    raw = open(f"/proc/{child_pid}/environ", "rb").read()
+    if raw:
+        break
+    time.sleep(0.01)
+names = [kv.split(b"=", 1)[0].decode() for kv in raw.split(b"\0") if kv]
 out["child_env"] = sorted(n for n in names if n in inject)
 shell.stdin.close()
 shell.wait(timeout=20)
