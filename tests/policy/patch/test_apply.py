@@ -202,3 +202,12 @@ def test_confined_commit_catches_a_symlink_swapped_in_after_staging(tmp_path):
     assert failed.message == f"Failed to write file {ws}/sub/f"
     assert (ws / "a.txt").read_text() == "x\n"  # rolled back
     assert (outside / "f").read_text() == "old\n"  # never written through the swapped-in link
+
+
+def test_contract_exports():
+    """Contract C: ``policy`` lazily exports the patch API."""
+    import policy
+    import policy.patch
+
+    assert policy.apply_patch is policy.patch.apply_patch
+    assert policy.assess_patch is policy.patch.assess_patch
