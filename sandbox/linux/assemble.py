@@ -15,6 +15,7 @@ imported), the library API and ``sandbox plan``.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 
 from sandbox.errors import SandboxError
@@ -164,6 +165,7 @@ def assemble(
         options=info.options,
         net_isolated=(net != "on"),
         keep_read_only=launcher_state(policy.cwd),
+        empty_dirs=empty_dirs(),
     )
     notes.extend(plan.notes)
     fds = dict(inner_fds)
@@ -193,6 +195,40 @@ def launcher_state(cwd) -> list[str]:
     if proj:
         out.append(proj)
     return out
+
+
+def empty_dirs() -> tuple[str, str] | None:
+    """Two empty directories in Cordon's cache (modes 0555 and 0000), checked at every launch.
+
+    Bound read-only as placeholders / directory masks. Checked because a bind source that
+    someone filled or swapped for a symlink would show through every placeholder.
+    """
+    base = probe.cache_dir()
+    out = []
+    for name, mode in (("empty-ro", 0o555), ("empty-000", 0o000)):
+        p = os.path.join(base, name)
+        try:
+            st = os.lstat(p)
+            ok = (
+                stat.S_ISDIR(st.st_mode)
+                and st.st_uid == os.geteuid()
+                and stat.S_IMODE(st.st_mode) == mode
+                and st.st_nlink == 2  # no subdirectories
+                and (mode == 0 or not os.listdir(p))
+            )
+        except OSError:
+            st, ok = None, False
+        if not ok:
+            try:
+                if st is not None:
+                    os.rename(p, f"{p}.bad.{os.getpid()}")  # keep it for inspection, use a fresh one
+                os.makedirs(base, exist_ok=True)
+                os.mkdir(p, 0o700)
+                os.chmod(p, mode)
+            except OSError:
+                return None  # fall back to tmpfs placeholders
+        out.append(p)
+    return out[0], out[1]
 
 
 class _CachedStage(Record):
@@ -265,9 +301,26 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
             with open(tmp, "wb") as f:
                 marshal.dump((key, list(stage.argv[:-n]), dict(stage.fds), list(stage.bwrap_args)), f)
             os.replace(tmp, path)
+            _evict(os.path.dirname(path))
         except OSError:
             pass
     return stage
+
+
+INNER_CACHE_MAX = 64
+
+
+def _evict(directory: str) -> None:
+    """Keep the inner-stage cache bounded: drop the least recently written entries."""
+    entries = [e for e in os.scandir(directory) if e.name.startswith("inner-") and e.name.endswith(".bin")]
+    if len(entries) <= INNER_CACHE_MAX:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime_ns)
+    for e in entries[: len(entries) - INNER_CACHE_MAX]:
+        try:
+            os.unlink(e.path)
+        except OSError:
+            pass
 
 
 def _which(cmd: str, path: str) -> str:

@@ -49,6 +49,8 @@ GIT_READ_ONLY = (
     "branches",
     "description",
 )
+# bubblewrap refuses more arguments than this (MAX_ARGS in bubblewrap.c), --args included.
+MAX_BWRAP_ARGS = 9000
 # Placeholders are created for these when absent, so they cannot be created inside.
 GIT_PLACEHOLDER_DIRS = ("hooks", "info")
 
@@ -85,6 +87,7 @@ def build_bwrap_args(
     options: frozenset[str] | set[str] | list[str] = (),
     net_isolated: bool = True,
     keep_read_only=(),
+    empty_dirs: tuple[str, str] | None = None,
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -94,6 +97,9 @@ def build_bwrap_args(
     ``options`` the options this bwrap supports (from probe.bwrap_info);
     ``keep_read_only``: host paths (Cordon's own cache/config) bound read-only when they
     lie inside a writable root, so a sandbox cannot steer later launches.
+    ``empty_dirs``: (mode 0555, mode 0000) empty host directories bound read-only as
+    placeholders and directory masks: 3 arguments and one bind each instead of a tmpfs
+    plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS).
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -127,9 +133,12 @@ def build_bwrap_args(
         plan.protected.append(p)
 
     def placeholder(p: str) -> None:
-        if perms:
-            a.extend(("--perms", "0555"))
-        a.extend(("--tmpfs", p, "--remount-ro", p))
+        if empty_dirs:
+            a.extend(("--ro-bind", empty_dirs[0], p))
+        else:
+            if perms:
+                a.extend(("--perms", "0555"))
+            a.extend(("--tmpfs", p, "--remount-ro", p))
         plan.placeholders.append(p)
         plan.protected.append(p)
 
@@ -170,9 +179,12 @@ def build_bwrap_args(
             # Paths are canonical, so this is a dangling link: nothing readable behind it.
             continue
         if stat.S_ISDIR(st.st_mode):
-            if perms:
-                a.extend(("--perms", "0000"))
-            a.extend(("--tmpfs", p, "--remount-ro", p))
+            if empty_dirs:
+                a.extend(("--ro-bind", empty_dirs[1], p))
+            else:
+                if perms:
+                    a.extend(("--perms", "0000"))
+                a.extend(("--tmpfs", p, "--remount-ro", p))
         else:
             if perms:
                 a.extend(("--perms", "0000"))
@@ -188,6 +200,12 @@ def build_bwrap_args(
     else:
         plan.notes.append("this bwrap lacks --disable-userns: nested user namespaces stay possible")
     a += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", os.fspath(policy.cwd)]
+    if len(a) > MAX_BWRAP_ARGS - 200:  # room for the inner stage, status fd and the command
+        raise SandboxError(
+            f"this policy needs {len(a)} bubblewrap arguments ({len(roots)} writable roots x "
+            f"{len(policy.protected_names)} protected names, {len(plan.masked)} masks); bubblewrap accepts "
+            f"at most {MAX_BWRAP_ARGS}. Use fewer, broader writable roots or deny-read paths"
+        )
     return plan
 
 

@@ -1,0 +1,118 @@
+"""sandbox run: start-up vs `codex sandbox` (workspace-write) and `srt`, in-process run(), scaling.
+
+* `sandbox run -- true`, default policy (workspace-write, network off, secrets masked),
+  a fresh process per round; Codex gets workspace-write via `-c sandbox_mode=...`
+  (its default for `codex sandbox` is read-only); srt runs with its defaults.
+  "python -S" shows what this checkout's editable-install hook costs at start-up (a
+  wheel install has no such hook).
+* `sandbox.run(["true"])` from an already-running Python process (what an agent
+  frontend does) against Codex's CLI.
+* launch time with 10 / 100 / 1,000 extra writable roots, and 10 / 100 / 1,000 deny-read
+  paths (each one a real directory, so each one becomes a mount).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from harness import Case
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _workspace() -> Path:
+    ws = Path(tempfile.mkdtemp(prefix="cordon-bench-sbx-"))
+    (ws / "README").write_text("bench\n")
+    return ws
+
+
+def _dirs(base: Path, name: str, n: int) -> list[str]:
+    out = []
+    for i in range(n):
+        d = base / f"{name}{i}"
+        d.mkdir(parents=True, exist_ok=True)
+        out.append(str(d))
+    return out
+
+
+def cases(ctx) -> list[Case]:
+    py = ctx["python"]
+    sandbox_cli = str(Path(py).parent / "sandbox")
+    ws = _workspace()
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    codex = ctx.get("codex")
+    srt = ctx.get("srt")
+
+    start = {
+        "cordon": [sandbox_cli, "run", "--", "true"],
+        "cordon (python -S)": [
+            py,
+            "-S",
+            "-c",
+            f"import sys; sys.path[:0] = [{str(REPO)!r}]; sys.path.append({sysconfig.get_path('purelib')!r}); "
+            "from sandbox.__main__ import main; main(['run', '--', 'true'])",
+        ],
+    }
+    if codex:
+        start["codex sandbox (ws-write)"] = [
+            str(codex),
+            "sandbox",
+            "-c",
+            'sandbox_mode="workspace-write"',
+            "--",
+            "true",
+        ]
+    if srt:
+        start["srt"] = [str(srt), "true"]
+    out = [Case("sandbox run -- true", start, rounds=20, cwd=ws, env=env, note="default policy")]
+
+    from sandbox import run
+
+    def in_process() -> None:
+        r = run(["true"], cwd=ws)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+
+    inproc = {"cordon sandbox.run()": in_process}
+    if codex:
+        inproc["codex sandbox (CLI)"] = start["codex sandbox (ws-write)"]
+    out.append(Case("sandbox.run(['true']) in-process", inproc, rounds=20, cwd=ws, env=env))
+
+    scale_base = Path(tempfile.mkdtemp(prefix="cordon-bench-scale-", dir=os.path.expanduser("~")))
+    for n in (10, 100, 1000):
+        roots = _dirs(scale_base, f"w{n}-", n)
+        cfg = scale_base / f"roots{n}.toml"
+        cfg.write_text("writable_roots = [" + ", ".join(f'"{r}"' for r in roots) + "]\n")
+        variants = {f"cordon {n} roots": [sandbox_cli, "run", "--config", str(cfg), "--", "true"]}
+        if codex:
+            variants[f"codex {n} roots"] = [
+                str(codex),
+                "sandbox",
+                "-c",
+                'sandbox_mode="workspace-write"',
+                "-c",
+                "sandbox_workspace_write.writable_roots=[" + ",".join(f'"{r}"' for r in roots) + "]",
+                "--",
+                "true",
+            ]
+        out.append(Case(f"writable roots x{n}", variants, rounds=8, cwd=ws, env=env))
+    for n in (10, 100, 1000):
+        denied = _dirs(scale_base, f"d{n}-", n)
+        cfg = scale_base / f"deny{n}.toml"
+        cfg.write_text("deny_read = [" + ", ".join(f'"{r}"' for r in denied) + "]\n")
+        out.append(
+            Case(
+                f"deny-read paths x{n}",
+                {f"cordon {n} deny-read": [sandbox_cli, "run", "--config", str(cfg), "--", "true"]},
+                rounds=8,
+                cwd=ws,
+                env=env,
+            )
+        )
+    return out
