@@ -21,9 +21,19 @@ def snippet(path: str, lines: list[str], span) -> str:
     sl, sc, el, ec = span
     if el < sl or (el == sl and ec < sc):
         el, ec = sl, sc
-    if ec == 1 and el > sl:  # span ends at the start of a line: the previous line's end
-        el -= 1
-        ec = len(_line(lines, el)) + 1
+    real = len(lines) - (1 if lines and lines[-1] == "" else 0)
+    if el == sl + 1 and ec == 1:
+        # A span that is just a line's newline: carets to the end of the line, and the next
+        # line shown as context (when the file has one), as annotate-snippets draws it.
+        shown = el if el <= real else sl
+        w = len(str(shown))
+        pad = " " * (w + 1)
+        out = [f"{' ' * w}--> {path}:{sl}:{sc}", f"{pad}|", f"{sl:>{w}} | {_line(lines, sl)}"]
+        out.append(f"{pad}| {' ' * (sc - 1)}{'^' * (len(_line(lines, sl)) + 2 - sc)}")
+        if shown == el:
+            out.append(f"{el:>{w}} | {_line(lines, el)}")
+        out.append(f"{pad}|")
+        return "\n".join(out) + "\n"
     w = len(str(el))
     pad = " " * (w + 1)
     out = [f"{' ' * w}--> {path}:{sl}:{sc}", f"{pad}|"]

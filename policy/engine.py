@@ -282,7 +282,7 @@ def load_source(sink, given: str, src: str, collect: list | None = None) -> bool
         return RulesError(e.message, given, span[0], span[1], report=report)
 
     lint_errors: list | None = [] if collect is not None else None
-    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink, lint_errors)})
+    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink, lint_errors)}, module=given)
     try:
         interp.run_module(stmts, lint_errors)
     except EvalError as e:

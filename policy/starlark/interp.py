@@ -45,10 +45,11 @@ class _Return(Exception):
 class Function:
     """A Starlark function (def or lambda)."""
 
-    __slots__ = ("body", "defaults", "expr", "globals", "locals_set", "name", "params")
+    __slots__ = ("body", "defaults", "expr", "globals", "locals_set", "name", "params", "qualname")
 
-    def __init__(self, name, params, defaults, body, globals_, locals_set, expr=False):
+    def __init__(self, name, params, defaults, body, globals_, locals_set, expr=False, module=""):
         self.name = name
+        self.qualname = f"{module}.{name}" if module else name  # as starlark-rust names it in errors
         self.params = params
         self.defaults = defaults
         self.body = body
@@ -389,8 +390,11 @@ class _Resolver:
 class Interpreter:
     """Evaluates one module. ``builtins`` maps names to Builtin objects or plain values."""
 
-    def __init__(self, builtins: dict, max_steps: int = MAX_STEPS, max_depth: int = MAX_DEPTH):
+    def __init__(
+        self, builtins: dict, max_steps: int = MAX_STEPS, max_depth: int = MAX_DEPTH, module: str = ""
+    ):
         self.builtins = builtins
+        self.module = module
         self.steps = max_steps
         self.max_depth = max_depth
         # [name, span of the call it is making (or None), span of its current statement]
@@ -425,9 +429,14 @@ class Interpreter:
         """Traceback entries: only frames that are in the middle of a call, as starlark-rust."""
         return [(f[0], f[1]) for f in self.frames if f[1] is not None]
 
-    def fail(self, message: str, pos=None):
+    def fail(self, message: str, pos=None, native: bool = False):
+        """Raise at ``pos`` (default: the call being made). ``native``: an error starlark-rust
+        reports for an intrinsic (``len``...), without the intrinsic's own traceback entry."""
         top = self.frames[-1]
-        raise EvalError(message, pos or top[1] or top[2], self._stack())
+        stack = self._stack()
+        if native and stack:
+            stack = stack[:-1]
+        raise EvalError(message, pos or top[1] or top[2], stack)
 
     def tick(self):
         self.steps -= 1
@@ -456,7 +465,7 @@ class Interpreter:
                     self.exec_block(s[3], local)
             elif k == "for":
                 src = self.eval(s[3], local)
-                it = self.iterate(src, s[3][1])
+                it = self.iterate(src, s[1])
                 key = id(src)
                 self.iterating[key] = self.iterating.get(key, 0) + 1
                 try:
@@ -478,7 +487,7 @@ class Interpreter:
                 defaults = [self.eval(p[2], local) if p[2] is not None else None for p in s[3]]
                 local_set: dict = dict.fromkeys(p[1] for p in s[3] if p[1] is not None)
                 _bound_names(s[4], local_set)
-                fn = Function(s[2], s[3], defaults, s[4], self.globals, local_set)
+                fn = Function(s[2], s[3], defaults, s[4], self.globals, local_set, module=self.module)
                 self.assign(("name", s[5], s[2]), fn, local)
             elif k == "return":
                 raise _Return(self.eval(s[2], local) if s[2] is not None else None)
@@ -624,7 +633,9 @@ class Interpreter:
             defaults = [self.eval(p[2], local) if p[2] is not None else None for p in params]
             local_set = dict.fromkeys(p[1] for p in params if p[1] is not None)
             closure = dict(local[0]) if local is not None else None
-            fn = Function("lambda", params, defaults, e[3], self.globals, local_set, expr=True)
+            fn = Function(
+                "lambda", params, defaults, e[3], self.globals, local_set, expr=True, module=self.module
+            )
             if closure:
                 # Lambdas read enclosing locals by value at creation (enough for rule files).
                 fn.globals = {**self.globals, **closure}
@@ -672,7 +683,11 @@ class Interpreter:
         return ({**local[0], **bound}, {**local[1], **dict.fromkeys(bound)})
 
     def call_expr(self, e, local):
-        fn = self.eval(e[2], local)
+        callee = e[2]
+        if callee[0] == "attr":  # a method call: a missing method is reported on the whole call
+            fn = self.getattr(self.eval(callee[2], local), callee[3], e[1])
+        else:
+            fn = self.eval(callee, local)
         args: list = []
         kwargs: dict = {}
         for kind, name, a in e[3]:
@@ -732,13 +747,13 @@ class Interpreter:
                     loc[name] = args[i]
                     i += 1
                     if name in kwargs:
-                        self.fail(f"Multiple values for parameter `{name}` in call to `{fn.name}`")
+                        self.fail(f"Multiple values for parameter `{name}` in call to `{fn.qualname}`")
                 elif name in kwargs:
                     loc[name] = kwargs[name]
                 elif kind == "default":
                     loc[name] = default
                 else:
-                    self.fail(f"Missing parameter `{name}` for call to `{fn.name}`")
+                    self.fail(f"Missing parameter `{name}` for call to `{fn.qualname}`")
             elif kind == "star":
                 star = True
                 if name is not None:
@@ -747,13 +762,13 @@ class Interpreter:
             else:
                 kw = name
         if i < len(args):
-            self.fail(f"Found {len(args) - i} extra positional argument(s) for call to {fn.name}")
+            self.fail(f"Found {len(args) - i} extra positional argument(s) for call to {fn.qualname}")
         named = {p[1] for p in fn.params if p[0] in ("plain", "default")}
         extra = {k: v for k, v in kwargs.items() if k not in named}
         if kw is not None:
             loc[kw] = extra
         elif extra:
-            self.fail(f"Found `{'`, `'.join(extra)}` extra named parameter(s) for call to {fn.name}")
+            self.fail(f"Found `{'` `'.join(extra)}` extra named parameter(s) for call to {fn.qualname}")
         return loc
 
     def iterate(self, v, pos) -> list:
@@ -763,7 +778,7 @@ class Interpreter:
             return list(v)
         if isinstance(v, range):
             return v  # type: ignore[return-value]
-        self.fail(f"Operation `iter` not supported on type `{type_name(v)}`", pos)
+        self.fail(f"Operation `(iter)` not supported on type `{type_name(v)}`", pos)
 
     def check_mutable(self, obj, pos=None):
         if self.iterating and id(obj) in self.iterating:
@@ -809,7 +824,12 @@ class Interpreter:
                     return self.percent_format(a, b, pos)
                 if ta in num and tb in num and bool not in (ta, tb):
                     if b == 0:
-                        self.fail("Integer division by zero" if op != "/" else "Division by zero", pos)
+                        if op == "/":
+                            self.fail(f"float division by zero: {srepr(a)} / {srepr(b)}", pos)
+                        if ta is float or tb is float:
+                            self.fail("Cannot divide by zero", pos)
+                        what = "Floor division" if op == "//" else "Modulo"
+                        self.fail(f"{what} by zero: {srepr(a)} {op} {srepr(b)}", pos)
                     if op == "/":
                         return a / b
                     return a // b if op == "//" else a % b
@@ -891,7 +911,9 @@ class Interpreter:
             type(a) is type(b) and isinstance(a, str | list | tuple)
         )
         if not ok:
-            self.fail(f"Operation `{op}` not supported for types `{type_name(a)}` and `{type_name(b)}`", pos)
+            self.fail(
+                f"Operation `compare` not supported for types `{type_name(a)}` and `{type_name(b)}`", pos
+            )
         try:
             return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
         except TypeError:

@@ -22,7 +22,7 @@ def _len(i, a, k):
     v = a[0]
     if isinstance(v, str | list | tuple | dict | range):
         return len(v)
-    i.fail(f"Operation `len` not supported on type `{type_name(v)}`")
+    i.fail(f"Operation `len()` not supported on type `{type_name(v)}`", native=True)
 
 
 def _range(i, a, k):
@@ -103,7 +103,7 @@ def _iter(i, v):
             i.fail("value too large (size limit of the rules evaluator)")
         i.steps -= len(v)
         return v
-    i.fail(f"Operation `iter` not supported on type `{type_name(v)}`")
+    i.fail(f"Operation `(iter)` not supported on type `{type_name(v)}`")
 
 
 def _dict(i, a, k):

@@ -19,6 +19,29 @@ from lark.indenter import DedentError, Indenter
 GRAMMAR_PATH = Path(__file__).with_name("starlark.lark")
 
 # Python keywords Starlark reserves but does not implement: using one is a parse error.
+# Starlark keywords: NAME tokens with these values are re-typed as the keyword (see _Indent).
+KEYWORDS = frozenset(
+    [
+        "and",
+        "break",
+        "continue",
+        "def",
+        "elif",
+        "else",
+        "for",
+        "if",
+        "in",
+        "lambda",
+        "load",
+        "not",
+        "or",
+        "pass",
+        "return",
+        "None",
+        "True",
+        "False",
+    ]
+)
 RESERVED = frozenset(
     [
         "as",
@@ -72,9 +95,22 @@ class _Indent(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = 8
 
+    def handle_NL(self, token):
+        try:
+            yield from super().handle_NL(token)
+        except DedentError:
+            # Column 0: parse() fills in the end of the line holding the newline.
+            raise StarlarkSyntaxError(
+                "Parse error: incorrect indentation", token.end_line - 1, 0, token.end_line, token.end_column
+            ) from None
+
     def process(self, stream):
         for tok in super().process(stream):
-            if tok.type == "NAME" and tok.value in RESERVED:
+            if tok.type == "NAME" and tok.value in KEYWORDS:
+                # The contextual lexer only falls back to NAME where the keyword cannot stand;
+                # re-typed, the parser reports it with the right "expected ...".
+                tok.type = tok.value.upper()
+            elif tok.type == "NAME" and tok.value in RESERVED:
                 raise StarlarkSyntaxError(
                     f"Parse error: cannot use reserved keyword `{tok.value}`",
                     tok.line,
@@ -220,17 +256,17 @@ class _ToAst(Transformer):
             _bad_target(target)
         return ("aug", _sp(target, value), target, op.value[:-1], value)
 
-    def return_stmt(self, value=None):
-        return ("return", value[1] if value is not None else None, value)
+    def return_stmt(self, kw, value=None):
+        return ("return", _sp(kw, value if value is not None else kw), value)
 
-    def pass_stmt(self):
-        return None
+    def pass_stmt(self, kw):
+        return ("pass", _tpos(kw))
 
-    def break_stmt(self):
-        return ("break", None)
+    def break_stmt(self, kw):
+        return ("break", _tpos(kw))
 
-    def continue_stmt(self):
-        return ("continue", None)
+    def continue_stmt(self, kw):
+        return ("continue", _tpos(kw))
 
     def load_stmt(self, kw, module, *rest):
         return ("load", _sp(kw, rest[-1]), decode_string(module)[0])
@@ -238,7 +274,7 @@ class _ToAst(Transformer):
     def load_arg(self, *toks):
         return None
 
-    def if_stmt(self, cond, body, *rest):
+    def if_stmt(self, kw, cond, body, *rest):
         branches = [(cond, body)]
         orelse = []
         for r in rest:
@@ -248,7 +284,8 @@ class _ToAst(Transformer):
                 branches.append((r[1], r[2]))
             else:
                 orelse = r[1]
-        return ("if", cond[1], branches, orelse)
+        last = orelse or branches[-1][1]
+        return ("if", _sp(kw, last[-1]), branches, orelse)
 
     def elif_clause(self, cond, body):
         return ("elif", cond, body)
@@ -256,11 +293,11 @@ class _ToAst(Transformer):
     def else_clause(self, body):
         return ("else", body)
 
-    def for_stmt(self, target, it, body):
-        return ("for", target[1], target, it, body)
+    def for_stmt(self, kw, target, it, body):
+        return ("for", _sp(kw, body[-1]), target, it, body)
 
-    def def_stmt(self, name, params, ret, body):
-        return ("def", _tpos(name), name.value, params or [], body, _tpos(name))
+    def def_stmt(self, kw, name, params, ret, body):
+        return ("def", _sp(kw, body[-1]), name.value, params or [], body, _tpos(name))
 
     def params(self, *ps):
         return _check_params(list(ps))
@@ -289,8 +326,9 @@ class _ToAst(Transformer):
         return ("tuple", _sp(items[0], comma if comma is not None else items[-1]), list(items))
 
     def tuple_expr(self, *items):
-        items = [i for i in items if i is not None]
-        return ("tuple", _sp(items[0], items[-1]), items)
+        end = items[-1]  # a trailing comma belongs to the tuple's span
+        items = [i for i in items if i is not None and not isinstance(i, Token)]
+        return ("tuple", _sp(items[0], end if end is not None else items[-1]), items)
 
     def if_expr(self, a, cond, b):
         return ("ifexp", _sp(a, b), cond, a, b)
@@ -375,7 +413,7 @@ class _ToAst(Transformer):
     def int_lit(self, tok):
         v = tok.value
         if _INT_RE.match(v) and v.strip("0"):
-            raise StarlarkSyntaxError("Parse error: invalid integer literal", *_tpos(tok))
+            raise StarlarkSyntaxError(f"Parse error: integer cannot have leading 0, got `{v}`", *_tpos(tok))
         return ("const", _tpos(tok), int(v, 0) if v.strip("0") != "" else 0)
 
     def float_lit(self, tok):
@@ -549,7 +587,7 @@ def _open_bracket(text: str, pos: int) -> str | None:
 def _expected(exp: set[str], closer: str | None) -> str:
     """starlark-rust's wording: an operand if one may come next, else the pending closer."""
     if exp & _OPERAND_START:
-        return "expression"
+        return "expression" if exp & (_OPERAND_START - {"NAME"}) else "identifier"
     if closer and closer in exp:
         return _TOKEN_DESC[closer]
     if closer:
@@ -570,9 +608,8 @@ def parse(source: str) -> list:
     """Source text -> list of statement nodes; raises StarlarkSyntaxError."""
     if source.startswith("\ufeff"):
         raise StarlarkSyntaxError("Parse error: invalid input `\ufeff`", 1, 1, 1, 1)
-    text = source.replace("\r\n", "\n")
-    if not text.endswith("\n"):
-        text += "\n"
+    body = source.replace("\r\n", "\n")
+    text = body if body.endswith("\n") else body + "\n"
     first = text.split("\n", 1)[0]
     if first.startswith(" ") and first.strip() and not first.lstrip().startswith("#"):
         n = len(first) - len(first.lstrip(" "))
@@ -582,7 +619,9 @@ def parse(source: str) -> list:
             )
     try:
         return parser().parse(text)
-    except StarlarkSyntaxError:
+    except StarlarkSyntaxError as e:
+        if e.column == 0:
+            e.column = len(text.split("\n")[e.line - 1]) + 1
         raise
     except VisitError as e:
         if isinstance(e.orig_exc, StarlarkSyntaxError | RecursionError):
@@ -608,9 +647,11 @@ def parse(source: str) -> list:
         if tok.type == "$END":
             closer = _open_bracket(text, len(text))
             if closer:
-                raise StarlarkSyntaxError(
-                    f"Parse error: unexpected new line, expected {_TOKEN_DESC[closer]}", 1, 1, outside=True
-                ) from None
+                msg = f"Parse error: unexpected new line, expected {_TOKEN_DESC[closer]}"
+                if body.endswith("\n"):  # starlark-rust places it past the last line
+                    raise StarlarkSyntaxError(msg, 1, 1, outside=True) from None
+                line, col = _line_col(text, len(body))
+                raise StarlarkSyntaxError(msg, line, col, line, col) from None
             line = text.count("\n") + 1
             raise StarlarkSyntaxError(
                 f"Parse error: unexpected end of file, expected {_expected(exp, None)}", line, 1, outside=True
@@ -625,7 +666,10 @@ def parse(source: str) -> list:
             ) from None
         closer = _open_bracket(text, tok.start_pos) if tok.start_pos is not None else None
         if tok.type == "_NEWLINE":
-            span = (tok.line, tok.column, tok.line, tok.column + 1)
+            if tok.start_pos >= len(body):  # the newline we added: zero-width at the end
+                span = (tok.line, tok.column, tok.line, tok.column)
+            else:  # the "\n" itself: up to the start of the next line
+                span = (tok.line, tok.column, tok.line + 1, 1)
         else:
             span = (tok.line, tok.column, tok.end_line, tok.end_column)
         raise StarlarkSyntaxError(
@@ -638,7 +682,7 @@ def parse(source: str) -> list:
             1,
             outside=True,
         ) from None
-    except DedentError:
-        raise StarlarkSyntaxError("Parse error: inconsistent indentation", 1, 1) from None
+    except DedentError:  # pragma: no cover - handle_NL converts it with a location
+        raise StarlarkSyntaxError("Parse error: incorrect indentation", 1, 1) from None
     except UnexpectedInput as e:  # pragma: no cover - other lark input errors
         raise StarlarkSyntaxError(f"Parse error: {e.__class__.__name__}", e.line, e.column) from None

@@ -641,3 +641,77 @@ case(
     {"a.rules": GIT},
     ["--pretty", "-r", "a.rules", "--resolve-host-executables", "/usr/bin/git", "status"],
 )
+
+# ---------------------------------------------------------------- more syntax and runtime errors
+R("syn_two_exprs", "x = 1 2", "a")
+R("syn_if_no_colon", "if True\n    x = 1", "a")
+R("syn_def_bad_param", "def f(:\n    pass", "a")
+R("syn_unclosed_list_eof", "x = [1, 2", "a")
+R("syn_unclosed_dict_eof", 'x = {"a": 1', "a")
+R("syn_stray_close", "x = 1)", "a")
+R("syn_stray_close_bracket", "]", "a")
+R("syn_keyword_as_name", "class = 1", "a")
+R("syn_reserved_in_expr", "x = yield", "a")
+R("syn_else_alone", "else:\n    pass", "a")
+R("syn_dedent_mismatch", "if True:\n        x = 1\n    y = 2", "a")
+R("syn_lambda_no_body", "f = lambda:", "a")
+R("syn_call_unclosed_string_next", 'prefix_rule(pattern=["a"], decision="allow)\n', "a")
+R("syn_comment_after_continuation", 'prefix_rule(pattern=["a"]) \\\n# c\n', "a")
+R("syn_int_leading_zero", "x = 012", "a")
+R("syn_double_equals_statement", 'x == 1\nprefix_rule(pattern=["a"])', "a")
+R("syn_unary_chain", "x = - - 1\nprefix_rule(pattern=[str(x), str(~5), str(+3)])", "1", "-6", "3")
+R("rt_mutate_while_iterating", "L = [1]\nfor x in L:\n    L.append(x)", "a")
+R("rt_dict_mutate_while_iterating", 'D = {"a": 1}\nfor k in D:\n    D["b"] = 2', "a")
+R("rt_attr_suggest", 'X = "a".splt(" ")', "a")
+R("rt_attr_suggest_list", "X = [].appendd(1)", "a")
+R("rt_attr_no_suggest", "X = [].ap", "a")
+R("rt_name_suggest_short", "x = 1\ny = l", "a")
+R("rt_name_suggest_builtin", "x = rang(3)", "a")
+R("rt_name_suggest_literal", "x = fals", "a")
+R("rt_name_in_def_suggest", "def f(abcd):\n    return abce\n", "a")
+R("rt_unknown_in_unreached_branch", 'if False:\n    nope()\nprefix_rule(pattern=["a"])', "a")
+R("rt_division_by_zero", "x = 1 // 0", "a")
+R("rt_compare_types", 'x = 1 < "a"', "a")
+R("rt_unpack_mismatch", "a, b = [1, 2, 3]", "a")
+R("rt_not_iterable", "for x in 1:\n    pass", "a")
+R("rt_string_not_iterable", 'for x in "ab":\n    pass', "a")
+R("rt_missing_fn_arg", "def f(a):\n    pass\nf()", "a")
+R("rt_extra_fn_arg", "def f(a):\n    pass\nf(1, 2)", "a")
+R("rt_unknown_fn_kwarg", "def f(a):\n    pass\nf(b=1)", "a")
+R("rt_fail_multiple_args", 'fail("a", 1, [2])', "a")
+R(
+    "rt_nested_call_traceback",
+    'def g():\n    prefix_rule(pattern=["a"], decision="nope")\ndef f():\n    g()\nf()',
+    "a",
+)
+R("rt_builtin_in_comprehension", 'X = [prefix_rule(pattern=[t], decision="x") for t in ["a"]]', "a")
+R("rt_percent_missing_arg", 'x = "%s %s" % ("a",)', "a")
+R(
+    "rt_format_tuple_repr",
+    'prefix_rule(pattern=["%r" % ("a",), str((1, "b")), str({"k": [True, None]})])',
+    '"a"',
+    '(1, "b")',
+    '{"k": [True, None]}',
+)
+R("rt_str_of_float", "prefix_rule(pattern=[str(1 / 2), str(3.0), str(float(2))])", "0.5", "3.0", "2.0")
+R(
+    "ok_string_methods_more",
+    'prefix_rule(pattern=["a,b".split(","), "x".join(["1", "2"]), "  a ".rstrip(), "abc".replace("b", "")])',
+    "a",
+    "1x2",
+    "  a",
+    "ac",
+)
+R(
+    "ok_pattern_from_dict_loop",
+    'TOOLS = {"ls": "allow", "rm": "forbidden"}\nfor t, d in TOOLS.items():\n    prefix_rule(pattern=[t], decision=d)',
+    "rm",
+    "-rf",
+)
+R(
+    "ok_triple_quoted_multiline_justification",
+    'prefix_rule(pattern=["a"], decision="prompt", justification="""line1\nline2""")',
+    "a",
+)
+R("ok_escaped_newline_in_string", 'prefix_rule(pattern=["a\\\nb"])', "ab")
+R("ok_unicode_identifiers_rejected", "é = 1", "a")
