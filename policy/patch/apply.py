@@ -134,30 +134,57 @@ class _Stage:
         except UnicodeDecodeError as e:
             raise PatchError(prefix + _utf8_message(e), kind="apply") from None
 
+    def _lookup(self, path: str) -> str:
+        """What ``stat(path)`` would say once the staged operations ran: exists, missing or error."""
+        phys = self.follow(path)
+        if phys in self.dirs or isinstance(self.files.get(phys), str):
+            return "exists"
+        if phys in self.files:
+            return "missing"  # deleted earlier in this patch
+        # An ancestor this patch created, deleted or wrote as a file decides before the disk does.
+        ancestor = os.path.dirname(phys)
+        while ancestor != os.path.dirname(ancestor):
+            if ancestor in self.dirs:
+                return "missing"
+            state = self.files.get(ancestor, _MISSING)
+            if isinstance(state, str):
+                return "error"  # ENOTDIR
+            if state is None:
+                return "missing"
+            ancestor = os.path.dirname(ancestor)
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            return "missing"
+        except OSError:
+            return "error"
+        return "exists"
+
     def make_dirs(self, abs_dir: str, display: str) -> None:
+        """Codex creates a file's parent only when looking it up says "not found"; if that fails the
+        error is its own (an existing non-directory parent instead fails the write)."""
+        if self._lookup(abs_dir) != "missing":
+            return
+        fail = PatchError(f"Failed to create parent directories for {display}", kind="apply")
         missing: list[str] = []
         d = abs_dir
-        while not self.is_dir(self.follow(d)):
-            phys = self.follow(d)
-            if os.path.lexists(d) or isinstance(self.files.get(phys), str):
-                raise PatchError(f"Failed to write file {display}", kind="apply")
+        while self._lookup(d) == "missing":
             missing.append(d)
             parent = os.path.dirname(d)
             if parent == d:
                 break
             d = parent
-        for d in reversed(missing):
-            if not os.access(self._nearest_existing(d), os.W_OK):
-                raise PatchError(f"Failed to write file {display}", kind="apply")
-            phys = self.follow(d)
+        if self._lookup(d) != "exists" or not self.is_dir(self.follow(d)):
+            raise fail
+        for m in reversed(missing):
+            parent = self.follow(os.path.dirname(m))
+            if self.files.get(self.nofollow(m), _MISSING) is not None and os.path.lexists(m):
+                raise fail  # e.g. a dangling symlink sits there
+            if parent not in self.dirs and not os.access(parent, os.W_OK):
+                raise fail
+            phys = self.follow(m)
             self.dirs.add(phys)
             self._op("mkdir", phys, display)
-
-    def _nearest_existing(self, d: str) -> str:
-        parent = os.path.dirname(d)
-        while parent not in ("", "/") and not os.path.exists(parent):
-            parent = os.path.dirname(parent)
-        return parent or "/"
 
     def write(self, abs_path: str, text: str, display: str) -> None:
         phys = self.follow(abs_path)
@@ -286,9 +313,11 @@ def _commit(ops: list[_Op]) -> tuple[PatchError | None, list[str]]:
                 undo.append(("rename", hidden, op.path))
                 parked.append(hidden)
         except OSError:
-            failed = PatchError(
-                op.display if op.kind == "delete" else f"Failed to write file {op.display}", kind="apply"
-            )
+            message = {
+                "mkdir": f"Failed to create parent directories for {op.display}",
+                "write": f"Failed to write file {op.display}",
+            }.get(op.kind, op.display)
+            failed = PatchError(message, kind="apply")
             break
     if failed is None:
         for hidden in parked:

@@ -5,7 +5,9 @@ stderr, exit code and resulting tree). Absolute paths of the temporary root in C
 stored as ``{ROOT}`` so the data does not depend on where it was recorded.
 
 A tree is ``{"files": {rel: text | {"b64": ...}}, "symlinks": {rel: target}, "dirs": [rel, ...]}``
-(``dirs`` lists only empty directories; others are implied by their files).
+(``dirs`` lists only empty directories; others are implied by their files). Cases with
+``"as": "user"`` were recorded as the unprivileged test account; their tree may also say
+``root_owned`` (paths left to root) and ``modes`` (octal strings), applied by ``hand_over``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ def build_tree(root: Path, tree: dict) -> None:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, p)
+
+
+def hand_over(root: Path, tree: dict, uid: int, gid: int) -> None:
+    """For cases recorded as the unprivileged user: give ``root`` and everything in it to uid/gid,
+    except the ``root_owned`` paths (and what is inside them); then apply ``modes`` ("0o444")."""
+    keep = [root / rel for rel in tree.get("root_owned", [])]
+    os.chown(root, uid, gid)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if not any(p == k or k in p.parents for k in keep):
+                os.lchown(p, uid, gid)
+    for rel, mode in tree.get("modes", {}).items():
+        os.chmod(root / rel, int(mode, 8))
 
 
 def snapshot(root: Path, ignore: tuple[str, ...] = ()) -> dict:

@@ -18,13 +18,15 @@ Deliberate differences (see docs/patches.md) are marked per case:
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.policy.patch.casefmt import CASES, build_tree, snapshot, to_token
+from tests.policy.patch.casefmt import CASES, build_tree, hand_over, snapshot, to_token
+from tests.support.identities import ensure_test_user
 
 BP, EP = "*** Begin Patch", "*** End Patch"
 
@@ -331,6 +333,48 @@ CASE_DEFS: list[dict] = [
 ]
 
 
+# Recorded as the unprivileged account (permission failures cannot happen as root). ``locked`` is a
+# root-owned directory the user may read but not write.
+LOCKED = {"root_owned": ["locked"], "modes": {}}
+USER_CASE_DEFS: list[dict] = [
+    dict(
+        name="user_add_in_locked_dir",
+        tree={"files": {"a": "x\n", "locked/keep": "k\n"}, **LOCKED},
+        patch=P("*** Update File: a", "@@", "-x", "+y", "*** Add File: locked/new", "+n"),
+    ),
+    dict(
+        name="user_update_readonly_file",
+        tree={"files": {"a": "x\n"}, "root_owned": ["a"], "modes": {"a": "644"}},
+        patch=P("*** Update File: a", "@@", "-x", "+y"),
+    ),
+    dict(
+        name="user_update_unreadable_file",
+        tree={"files": {"a": "x\n"}, "modes": {"a": "000"}},
+        patch=P("*** Update File: a", "@@", "-x", "+y"),
+    ),
+    dict(
+        name="user_update_writable_file_in_locked_dir",
+        tree={"files": {"locked/a": "x\n"}, "root_owned": ["locked"], "modes": {"locked/a": "666"}},
+        patch=P("*** Update File: locked/a", "@@", "-x", "+y"),
+    ),
+    dict(
+        name="user_delete_in_locked_dir",
+        tree={"files": {"b": "b\n", "locked/a": "x\n"}, **LOCKED},
+        patch=P("*** Delete File: b", "*** Delete File: locked/a"),
+    ),
+    dict(
+        name="user_move_out_of_locked_dir",
+        tree={"files": {"locked/a": "x\n"}, "root_owned": ["locked"], "modes": {"locked/a": "666"}},
+        patch=P("*** Update File: locked/a", "*** Move to: b", "@@", "-x", "+y"),
+    ),
+    dict(
+        name="user_mkdir_in_locked_dir",
+        tree={"files": {"a": "x\n"}, "dirs": ["locked"], **LOCKED},
+        patch=P("*** Add File: n", "+1", "*** Add File: locked/sub/deep", "+2"),
+    ),
+]
+
+
 def codex_binary() -> Path | None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
     from bench import peers
@@ -338,17 +382,22 @@ def codex_binary() -> Path | None:
     return peers.codex()
 
 
-def record(case: dict, codex: Path) -> dict:
+def record(case: dict, codex: Path, user: tuple[int, int] | None = None) -> dict:
     root = Path(tempfile.mkdtemp(prefix="cordon-patch-")).resolve()
+    as_user = {}
     try:
         build_tree(root, case["tree"])
         before = snapshot(root)
+        if user is not None:
+            hand_over(root, case["tree"], *user)
+            as_user = {"user": user[0], "group": user[1], "extra_groups": []}
         proc = subprocess.run(
             [str(codex), "--codex-run-as-apply-patch", case["patch"]],
             cwd=root,
             capture_output=True,
             text=True,
             timeout=30,
+            **as_user,
         )
         after = snapshot(root)
     finally:
@@ -356,9 +405,18 @@ def record(case: dict, codex: Path) -> dict:
     difference = case.get("difference")
     if difference is None and proc.returncode != 0 and after != before:
         difference = "rollback"
+    tree = (
+        before
+        if user is None
+        else {
+            **before,
+            **{"root_owned": case["tree"].get("root_owned", []), "modes": case["tree"].get("modes", {})},
+        }
+    )
     return {
         "name": case["name"],
-        "tree": before,
+        **({"as": "user"} if user is not None else {}),
+        "tree": tree,
         "patch": case["patch"],
         "expected": {
             "stdout": to_token(proc.stdout, root),
@@ -385,7 +443,7 @@ def main() -> int:
     if codex is None:
         print("gen_cases: the Codex peer is not installed (python -m bench.peers / npm); nothing recorded")
         return 1
-    names = [c["name"] for c in CASE_DEFS]
+    names = [c["name"] for c in CASE_DEFS + USER_CASE_DEFS]
     assert len(names) == len(set(names)), "duplicate case names"
     CASES.mkdir(exist_ok=True)
     for old in CASES.glob("*.json"):
@@ -394,7 +452,16 @@ def main() -> int:
     for case in CASE_DEFS:
         data = record(case, codex)
         (CASES / f"{case['name']}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    print(f"gen_cases: recorded {len(CASE_DEFS)} cases into {CASES}")
+    recorded = len(CASE_DEFS)
+    if os.geteuid() == 0:
+        pw = ensure_test_user()
+        for case in USER_CASE_DEFS:
+            data = record(case, codex, (pw.pw_uid, pw.pw_gid))
+            (CASES / f"{case['name']}.json").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        recorded += len(USER_CASE_DEFS)
+    else:
+        print("gen_cases: not root, so the cases recorded as the unprivileged user were left as they are")
+    print(f"gen_cases: recorded {recorded} cases into {CASES}")
     return 0
 
 

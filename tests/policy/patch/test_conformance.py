@@ -15,14 +15,18 @@ from pathlib import Path
 import pytest
 
 from policy.patch import apply_patch
-from tests.policy.patch.casefmt import build_tree, from_token, load_cases, snapshot
+from tests.policy.patch.casefmt import build_tree, from_token, hand_over, load_cases, snapshot
+from tests.support import identities
 
 REPO = Path(__file__).resolve().parents[3]
-CASES = load_cases()
+ALL_CASES = load_cases()
+CASES = [c for c in ALL_CASES if c.get("as") != "user"]
+USER_CASES = [c for c in ALL_CASES if c.get("as") == "user"]
 
 
 def test_enough_cases_recorded():
     assert len(CASES) >= 40
+    assert len(USER_CASES) >= 5
     assert {c["difference"] for c in CASES} >= {None, "rollback", "move_to_self"}
 
 
@@ -32,6 +36,10 @@ def expected_tree(case: dict) -> dict:
     if case["difference"] == "move_to_self":
         return case["cordon_tree"]
     return case["expected"]["tree"]
+
+
+def files_only(tree: dict) -> dict:
+    return {k: tree.get(k, v) for k, v in (("files", {}), ("symlinks", {}), ("dirs", []))}
 
 
 @pytest.fixture
@@ -77,3 +85,26 @@ def test_cli_matches_codex(case: dict, root: Path):
     assert proc.stderr.decode() == from_token(exp["stderr"], root)
     assert proc.returncode == exp["exit_code"]
     assert snapshot(root) == expected_tree(case)
+
+
+@pytest.fixture
+def user(scratch_session: Path) -> identities.Identity:
+    return identities.identity_for("user", scratch_session)
+
+
+@pytest.mark.parametrize("case", USER_CASES, ids=[c["name"] for c in USER_CASES])
+def test_permission_cases_match_codex_as_the_user(case: dict, user: identities.Identity, scratch: Path):
+    """Recorded with Codex running as the unprivileged account: permission failures, predicted by
+    staging (nothing written) where Codex fails part-way."""
+    root = scratch / "ws"
+    root.mkdir()
+    build_tree(root, case["tree"])
+    hand_over(root, case["tree"], user.uid, user.gid)
+    proc = user.run(
+        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(root)], input=case["patch"], cwd=REPO
+    )
+    exp = case["expected"]
+    assert proc.stdout == exp["stdout"]
+    assert proc.stderr == from_token(exp["stderr"], root)
+    assert proc.returncode == exp["exit_code"]
+    assert snapshot(root) == files_only(expected_tree(case))
