@@ -50,6 +50,21 @@ CASE_DEFS: list[dict] = [
     dict(name="add_unicode_name", tree=F(), patch=P("*** Add File: dé jà/ü.txt", "+ünï")),
     dict(name="add_parent_is_file", tree=F(f="x\n"), patch=P("*** Add File: f/x", "+q")),
     dict(name="add_onto_directory", tree={"dirs": ["d"]}, patch=P("*** Add File: d", "+q")),
+    dict(
+        name="add_parent_dangling_symlink",
+        tree={"symlinks": {"d": "nowhere"}},
+        patch=P("*** Add File: d/x", "+q"),
+    ),
+    dict(
+        name="add_under_deleted_file",
+        tree=F(f="x\n"),
+        patch=P("*** Delete File: f", "*** Add File: f/sub/x", "+q"),
+    ),
+    dict(
+        name="add_under_file_added_earlier",
+        tree=F(),
+        patch=P("*** Add File: n/m", "+q", "*** Add File: n/m/y/x", "+q"),
+    ),
     dict(name="delete_file", tree=F(a="x\n", b="y\n"), patch=P("*** Delete File: a")),
     dict(name="delete_missing", tree=F(), patch=P("*** Delete File: nope.txt")),
     dict(name="delete_directory", tree={"dirs": ["d"]}, patch=P("*** Delete File: d")),
