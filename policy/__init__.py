@@ -18,6 +18,8 @@ _LAZY = {
     "Policy": "policy.engine",
     "Evaluation": "policy.engine",
     "RulesError": "policy.engine",
+    "load_rules_dirs": "policy.engine",
+    "discover_rules": "policy.engine",
     "PolicyError": "policy.errors",
     "CordonError": "policy.errors",
     "PatchError": "policy.errors",

@@ -233,6 +233,37 @@ def load_policy(
     return policy
 
 
+def discover_rules(*dirs: str | os.PathLike) -> list[str]:
+    """The rules files Codex core would load from each ``rules/`` directory, in its order.
+
+    Codex takes regular files named ``*.rules`` (case-sensitive; ``.hidden.rules`` counts, a
+    file named just ``.rules`` does not), sorted by path, no recursion, and silently skips
+    symlinks (#14767, #32658). Cordon follows symlinks to regular files instead, and raises a
+    RulesError for an entry it cannot use rather than skipping it.
+    """
+    out: list[str] = []
+    for d in dirs:
+        d = os.fspath(d)
+        try:
+            names = sorted(os.listdir(d))
+        except OSError as e:
+            raise RulesError(f"{e.strerror} (os error {e.errno})", d, stage="read", source=d) from None
+        for name in names:
+            if not name.endswith(".rules") or name == ".rules":
+                continue
+            path = os.path.join(d, name)
+            if os.path.isfile(path):
+                out.append(path)
+            elif os.path.islink(path):
+                raise RulesError("broken symbolic link", path, stage="read", source=path)
+    return out
+
+
+def load_rules_dirs(*dirs: str | os.PathLike, cache: bool = False) -> Policy:
+    """Load every rules file of the given ``rules/`` directories (lowest precedence first)."""
+    return load_policy(*discover_rules(*dirs), cache=cache)
+
+
 def _load_inputs(inputs) -> tuple[Policy, bool]:
     from policy.builtins import RuleSink
 

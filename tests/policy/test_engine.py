@@ -337,3 +337,34 @@ def test_typer_command_behaves_like_fast_path(tmp_path, monkeypatch, capsys):
         assert res.exit_code == code
         assert res.stdout == fast.out
         assert res.stderr == fast.err
+
+
+def test_rules_dirs_like_codex_but_never_silent(tmp_path):
+    from policy import discover_rules, load_rules_dirs
+
+    user = tmp_path / "user"
+    proj = tmp_path / "proj"
+    user.mkdir()
+    proj.mkdir()
+    (user / "b.rules").write_text('prefix_rule(pattern=["x"], decision="allow")')
+    (user / "a.rules").write_text('prefix_rule(pattern=["x"], decision="prompt")')
+    (user / ".hidden.rules").write_text('prefix_rule(pattern=["h"])')
+    (user / ".rules").write_text("broken(")  # not a rules file name for Codex
+    (user / "UPPER.RULES").write_text("broken(")  # case-sensitive extension
+    (user / "sub").mkdir()
+    (user / "sub" / "deep.rules").write_text("broken(")  # no recursion
+    target = tmp_path / "shared.rules"
+    target.write_text('prefix_rule(pattern=["s"], decision="forbidden")')
+    (proj / "linked.rules").symlink_to(target)  # Codex would skip it silently
+    files = discover_rules(user, proj)
+    assert [Path(f).name for f in files] == [".hidden.rules", "a.rules", "b.rules", "linked.rules"]
+    p = load_rules_dirs(user, proj)
+    assert [m.decision for m in p.check(["x"]).matches] == ["prompt", "allow"]
+    assert p.check(["s"]).decision == "forbidden"
+    (proj / "dangling.rules").symlink_to(tmp_path / "gone.rules")
+    with pytest.raises(PolicyError, match="broken symbolic link"):
+        discover_rules(proj)
+    (user / "c.rules").write_text('prefix_rule(pattern=["x"], decision="nope")')
+    with pytest.raises(PolicyError) as ei:
+        load_rules_dirs(user)
+    assert ei.value.file.endswith("c.rules")
