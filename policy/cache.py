@@ -60,6 +60,8 @@ def key(version: str, inputs) -> str:
 def get(k: str):
     try:
         with open(os.path.join(cache_dir(), k[:2], k), "rb") as f:
+            if os.fstat(f.fileno()).st_uid != os.getuid():
+                return None  # only trust entries this user wrote (marshal data is not for strangers)
             blob = f.read()
         tag, data = marshal.loads(blob)
         return data if tag == k else None

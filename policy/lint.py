@@ -128,45 +128,57 @@ def rule_warnings(rules: list[Rule]) -> list[Diagnostic]:
     for r in rules:
         by_first.setdefault(r.first, []).append(r)
     for group in by_first.values():
+        # Index: a rule can only cover b if it has one token, or its second-token set holds b's.
+        order = {id(r): n for n, r in enumerate(group)}
+        short = [r for r in group if r.length == 1]
+        by_second: dict[str, list[Rule]] = {}
+        for r in group:
+            if r.length > 1:
+                for tok in r._sets[0]:
+                    by_second.setdefault(tok, []).append(r)
         for j, b in enumerate(group):
-            shown = " ".join(_tok(t) for t in b.pattern_tokens())
-            reported = False
-            for a in group[:j]:
-                if a.call == b.call and a.source == b.source:
-                    continue  # first-token alternatives of one call ([["a", "a"], ...] is Codex's own quirk)
-                if _same(a, b):
-                    out.append(_diag(b, "duplicate", f"rule [{shown}] duplicates the rule at {_where(a)}"))
-                    reported = True
-                    break
-            if reported:
-                continue
-            for a in group:
-                if a is b or a.call == b.call:
-                    continue
-                if b.decision == "allow" and a.decision == "forbidden" and covers(a, b):
-                    out.append(
-                        _diag(
-                            b,
-                            "overridden",
-                            f"allow rule [{shown}] is always overridden by the forbidden rule at {_where(a)}",
-                        )
-                    )
-                    reported = True
-                    break
-            if reported:
-                continue
-            for a in group[:j]:
-                if a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b):
-                    out.append(
-                        _diag(
-                            b,
-                            "shadowed",
-                            f"rule [{shown}] ({b.decision}) is shadowed by the broader {a.decision} rule at "
-                            f"{_where(a)}: it can never change a decision",
-                        )
-                    )
-                    break
+            if b.length > 1:
+                t = b.rest[0][0] if isinstance(b.rest[0], tuple) else b.rest[0]
+                pool = [*short, *by_second.get(t, ()), *by_second.get(canon(t), ())]
+                cands = sorted({id(a): a for a in pool}.values(), key=lambda a: order[id(a)])
+            else:
+                cands = short
+            out.extend(_warn_one(b, j, cands, order))
     return out
+
+
+def _warn_one(b: Rule, j: int, cands: list[Rule], order: dict) -> list[Diagnostic]:
+    shown = " ".join(_tok(t) for t in b.pattern_tokens())
+    earlier = [a for a in cands if order[id(a)] < j and not (a.call == b.call and a.source == b.source)]
+    for a in earlier:
+        if _same(a, b):
+            return [_diag(b, "duplicate", f"rule [{shown}] duplicates the rule at {_where(a)}")]
+    for a in cands:
+        if (
+            a is not b
+            and a.call != b.call
+            and b.decision == "allow"
+            and a.decision == "forbidden"
+            and covers(a, b)
+        ):
+            return [
+                _diag(
+                    b,
+                    "overridden",
+                    f"allow rule [{shown}] is always overridden by the forbidden rule at {_where(a)}",
+                )
+            ]
+    for a in earlier:
+        if a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b):
+            return [
+                _diag(
+                    b,
+                    "shadowed",
+                    f"rule [{shown}] ({b.decision}) is shadowed by the broader {a.decision} rule at "
+                    f"{_where(a)}: it can never change a decision",
+                )
+            ]
+    return []
 
 
 def _tok(t) -> str:

@@ -109,3 +109,66 @@ def test_clean_file_and_cli(tmp_path):
     warn = _write(tmp_path, "warn.rules", 'prefix_rule(pattern=["ls"])\nprefix_rule(pattern=["ls"])\n')
     assert subprocess.run([*env_cmd, warn], cwd=REPO, capture_output=True).returncode == 0
     assert subprocess.run([*env_cmd, "--strict", warn], cwd=REPO, capture_output=True).returncode == 1
+
+
+def _brute_force(rules):
+    """The warning rules applied to every pair (what the indexed rule_warnings must equal)."""
+    from policy.lint import _same, covers
+
+    out = []
+    for j, b in enumerate(rules):
+        earlier = [
+            a for a in rules[:j] if a.first == b.first and not (a.call == b.call and a.source == b.source)
+        ]
+        group = [a for a in rules if a.first == b.first]
+        if any(_same(a, b) for a in earlier):
+            out.append((b.source, "duplicate"))
+        elif any(
+            a is not b
+            and a.call != b.call
+            and b.decision == "allow"
+            and a.decision == "forbidden"
+            and covers(a, b)
+            for a in group
+        ):
+            out.append((b.source, "overridden"))
+        elif any(
+            a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b)
+            for a in earlier
+        ):
+            out.append((b.source, "shadowed"))
+    return sorted(out)
+
+
+def test_indexed_warnings_equal_brute_force():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from policy import load_policy
+    from policy.lint import rule_warnings
+
+    tok = st.sampled_from(["a", "b", "A"])
+    elem = st.one_of(tok, st.lists(tok, min_size=1, max_size=2))
+    rule = st.tuples(
+        st.lists(elem, min_size=1, max_size=3),
+        st.sampled_from(["allow", "prompt", "forbidden"]),
+        st.booleans(),
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(rule, max_size=8))
+    def check(specs):
+        lines = []
+        for pattern, decision, canonical in specs:
+            pat = ", ".join(
+                f'"{t}"' if isinstance(t, str) else "[" + ", ".join(f'"{x}"' for x in t) + "]"
+                for t in pattern
+            )
+            lines.append(
+                f'prefix_rule(pattern=[{pat}], decision="{decision}", canonical_matching={canonical})'
+            )
+        rules = load_policy(text="\n".join(lines), name="h.rules").rules
+        got = sorted(((d.file, d.line, d.column), d.code) for d in rule_warnings(rules))
+        assert got == _brute_force(rules)
+
+    check()
