@@ -153,10 +153,10 @@ def main_run(args: list[str]) -> int:
         asm = assemble(policy, cmd)
         if opts.get("explain"):
             print(explain(policy, asm), file=sys.stderr)
-        _harden()
         if asm.mode == "none":
             os.execve(asm.launch.path, asm.launch.argv, asm.launch.env)
-        return run_foreground(asm.launch, explain_failure=_why_setup_failed)
+        # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
+        return run_foreground(asm.launch, explain_failure=_why_setup_failed, after_start=_harden)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
         return e.exit_code

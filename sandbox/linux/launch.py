@@ -282,11 +282,12 @@ class SandboxProcess:
                 self.launch.bridge.close()
 
 
-def run_foreground(launch: Launch, explain_failure=None) -> int:
+def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> int:
     """Run a sandbox attached to this process's stdio, forwarding signals; the exit status.
 
     ``explain_failure()`` is called when the sandbox could not be set up, and returns a
-    reason to print (e.g. from probe.userns_status()).
+    reason to print (e.g. from probe.userns_status()). ``after_start()`` runs once the
+    sandbox is starting (work that can overlap with it, e.g. hardening this process).
     """
     proc_box: list[SandboxProcess] = []
 
@@ -298,6 +299,8 @@ def run_foreground(launch: Launch, explain_failure=None) -> int:
     try:
         proc = SandboxProcess(launch)
         proc_box.append(proc)
+        if after_start is not None:
+            after_start()
         rc = proc.wait()
     finally:
         for s, h in old.items():

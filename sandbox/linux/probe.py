@@ -13,7 +13,6 @@ Imports only the standard library; nothing runs at import time.
 
 from __future__ import annotations
 
-import json
 import os
 
 # Options Cordon uses when bwrap has them (probed, never assumed).
@@ -29,7 +28,7 @@ WANTED_OPTIONS = (
     "--size",
     "--chmod",
 )
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 class BwrapInfo:
@@ -78,7 +77,7 @@ def cache_dir() -> str:
 
 
 def _cache_file() -> str:
-    return os.path.join(cache_dir(), "bwrap-probe.json")
+    return os.path.join(cache_dir(), "bwrap-probe.txt")
 
 
 def _identity(path: str) -> list:
@@ -87,16 +86,20 @@ def _identity(path: str) -> list:
 
 
 def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
-    """Version and options of ``path``; cached on disk per binary identity."""
-    ident = _identity(path)
+    """Version and options of ``path``; cached on disk per binary identity.
+
+    The cache is one line of tab-separated fields (no json: this runs on every launch).
+    """
+    ident = "\t".join(str(x) for x in _identity(path))
     cache = _cache_file()
     if use_cache:
         try:
             with open(cache) as f:
-                data = json.load(f)
-            if data.get("v") == _CACHE_VERSION and data.get("id") == ident:
-                return BwrapInfo(**data["info"])
-        except (OSError, ValueError, TypeError, KeyError):
+                v, rest = f.read().split("\n", 1)
+            fields = rest.rstrip("\n").split("\t")
+            if v == f"v{_CACHE_VERSION}" and "\t".join(fields[:4]) == ident:
+                return BwrapInfo(fields[0], fields[4], fields[5].split(",") if fields[5] else [])
+        except (OSError, ValueError, IndexError):
             pass
     import subprocess
 
@@ -110,7 +113,7 @@ def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
             tmp = f"{cache}.{os.getpid()}.tmp"
             with open(tmp, "w") as f:
-                json.dump({"v": _CACHE_VERSION, "id": ident, "info": info.to_dict()}, f)
+                f.write(f"v{_CACHE_VERSION}\n{ident}\t{info.version}\t{','.join(info.options)}\n")
             os.replace(tmp, cache)  # atomic: concurrent launches never see half a file
         except OSError:
             pass  # an unwritable cache only costs a re-probe
