@@ -7,7 +7,8 @@ Owns two halves of one contract (INTERFACES.md, E):
   prelude) that the launcher hands to the sandbox on one file descriptor;
 - sandbox side, ``python -I -S -B inner.py --spec-fd N -- CMD...``: reads the spec, starts the
   prelude and waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every
-  fd above 2, installs seccomp, and execs CMD. Any failing step exits 125 with a message.
+  fd above 2, makes itself a process-group leader, installs seccomp, and execs CMD. Any
+  failing step exits 125 with a message.
 
 Must not touch: mounts and namespaces (launch.py / bwrap do that), the policy model.
 
@@ -64,7 +65,15 @@ class InnerStage:
         out: dict = {
             "program": self.argv[: self.argv.index("--")] if "--" in self.argv else self.argv,
             "spec_fd": SPEC_FD,
-            "order": ["prelude (if any)", "no_new_privs", "landlock", "close fds > 2", "seccomp", "exec"],
+            "order": [
+                "prelude (if any)",
+                "no_new_privs",
+                "landlock",
+                "close fds > 2",
+                "own process group",
+                "seccomp",
+                "exec",
+            ],
             "prelude": spec.get("prelude"),
         }
         ll = spec.get("landlock")
@@ -295,6 +304,13 @@ def main(args: list[str] | None = None) -> int:
             ll.apply(spec["landlock"])
         step = "close fds"
         _close_fds_above_2()
+        step = "process group"
+        # The command leads its own process group, so the launcher's killpg(command) reaches it
+        # and every process it starts (but not the prelude, which stays in bwrap's group).
+        try:
+            os.setpgid(0, 0)
+        except PermissionError:
+            pass  # already a session leader (no bwrap, --fallback): it leads its group already
         if sc is not None:
             step = "seccomp"
             sc.load_bpf(spec["seccomp"])
