@@ -50,8 +50,11 @@ def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
         deadline = time.monotonic() + 10
         tree: list[int] = []
         while time.monotonic() < deadline:
-            tree = [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
-            names = [psutil.Process(c).cmdline() for c in _alive(tree)]
+            try:
+                tree = [c.pid for c in psutil.Process(p.pid).children(recursive=True)]
+                names = [psutil.Process(c).cmdline() for c in _alive(tree)]
+            except psutil.Error:  # a process of the tree changed under us: look again
+                continue
             if ["sleep", marker] in names:
                 break
             time.sleep(0.05)
