@@ -120,17 +120,23 @@ def _parse_hunk(lines: list[str], index: int, end: int) -> tuple[AddFile | Delet
         path = header[len(UPDATE) :]
         i = index + 1
         move_path = None
-        # Move-to is recognised on the raw (untrimmed) line only, as Codex does.
-        if i < end and lines[i].startswith(MOVE):
-            move_path = trim(lines[i][len(MOVE) :])
-            i += 1
+        # Before the first chunk Codex skips stray End-of-File markers and takes one Move-to, which
+        # it recognises on the raw (untrimmed) line only.
+        while i < end:
+            if lines[i] == END_OF_FILE:
+                i += 1
+            elif move_path is None and lines[i].startswith(MOVE):
+                move_path = trim(lines[i][len(MOVE) :])
+                i += 1
+            else:
+                break
         chunks: list[Chunk] = []
         while i < end:
             line = lines[i]
             if line == END or line.startswith((ADD, DELETE, UPDATE)):
                 break  # the next hunk (headers count only unindented here)
-            if (not chunks and line == END_OF_FILE) or (chunks and not trim(line)):
-                i += 1  # a stray End-of-File before the first chunk; blank lines between chunks
+            if chunks and not trim(line):
+                i += 1  # blank lines between chunks
                 continue
             chunk, used = _parse_chunk(lines, i, end, allow_missing_context=not chunks)
             chunks.append(chunk)

@@ -157,6 +157,13 @@ CASE_DEFS: list[dict] = [
         tree=F(a="x\n"),
         patch=P("*** Update File: a", "*** End of File", "-x", "+z"),
     ),
+    dict(
+        name="update_move_after_stray_eof",
+        tree=F(a="x\n"),
+        patch=P(
+            "*** Update File: a", "*** End of File", "*** Move to: c", "*** End of File", "@@", "-x", "+y"
+        ),
+    ),
     dict(name="update_missing_file", tree=F(), patch=P("*** Update File: nope", "@@", "-a", "+b")),
     dict(name="update_directory", tree={"dirs": ["d"]}, patch=P("*** Update File: d", "@@", "+x")),
     dict(
