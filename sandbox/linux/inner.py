@@ -281,6 +281,20 @@ def _close_fds_above_2() -> None:
                     pass
 
 
+def _summary(report: dict) -> str:
+    if not report.get("enforced"):
+        return f"abi={report.get('abi', 0)} not-enforced"
+    parts = [
+        f"abi={report['abi']}",
+        f"fs-rules={report['fs_rules']}",
+        f"tcp={'denied' if report['net'] else 'open'}",
+    ]
+    parts.append("scope=" + (",".join(report["scope"]) or "none"))
+    if report.get("missing"):
+        parts.append("missing=" + ",".join(m.split(" (")[0].replace(" ", "-") for m in report["missing"]))
+    return " ".join(parts)
+
+
 def main(args: list[str] | None = None) -> int:
     args = sys.argv[1:] if args is None else args
     step = "arguments"
@@ -301,7 +315,11 @@ def main(args: list[str] | None = None) -> int:
         _no_new_privs()
         if ll is not None:
             step = "landlock"
-            ll.apply(spec["landlock"])
+            report = ll.apply(spec["landlock"])
+            # Tell the command (and whoever debugs it) which Landlock ABI is actually in force.
+            os.environ["CORDON_LANDLOCK"] = _summary(report)
+            if os.environ.get("CORDON_INNER_DEBUG"):
+                os.write(2, f"sandbox: inner: landlock {report}\n".encode())
         step = "close fds"
         _close_fds_above_2()
         step = "process group"
