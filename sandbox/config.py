@@ -303,9 +303,14 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
     except Exception as e:
         raise ConfigError(str(e), field="rules") from None
     allow, deny = [], []
+    ports = {"https": ":443", "http": ":80"}  # socks5 rules name no port: any
     for r in getattr(pol, "network_rules", []):
-        decision = str(getattr(r, "decision", "allow"))
-        (allow if decision == "allow" else deny).append(r.host)
+        decision = str(getattr(r.decision, "value", r.decision))
+        protocol = str(getattr(r.protocol, "value", r.protocol))
+        if decision == "allow":
+            allow.append(r.host + ports.get(protocol, ""))
+        else:  # forbidden, and prompt (a sandboxed command cannot be asked): denied
+            deny.append(r.host)
     return allow, deny
 
 

@@ -233,3 +233,19 @@ def test_cli_reports_config_error_with_field(tmp_path: Path) -> None:
     )
     assert r.returncode == 125 and "RAN" not in r.stdout
     assert "share_tmp" in r.stderr and str(bad) in r.stderr
+
+
+def test_rules_network_entries_become_proxy_lists(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "net.rules",
+        'network_rule(host = "pypi.org", protocol = "https", decision = "allow")\n'
+        'network_rule(host = "evil.example", protocol = "http", decision = "forbidden")\n',
+    )
+    net = to_inputs({"rules": [str(f)]})["network"]
+    assert net.mode == "proxy"
+    assert net.allow_domains == ["pypi.org:443"] and net.deny_domains == ["evil.example"]
+    net = to_inputs({"rules": ["net-pypi"]})["network"]  # a shipped rule set by name
+    assert "files.pythonhosted.org:443" in net.allow_domains
+    with pytest.raises(ConfigError) as e:
+        to_inputs({"rules": [str(write(tmp_path / "bad.rules", "network_rule(host = 1)\n"))]})
+    assert e.value.field == "rules"

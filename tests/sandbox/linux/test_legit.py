@@ -211,3 +211,31 @@ def test_environment_scrubbed_and_marked(identity) -> None:
     assert "t0psecret" not in r.stdout and "AWS_SECRET_ACCESS_KEY" not in r.stdout
     assert "PLAIN=visible" in r.stdout
     assert "CORDON_SANDBOX=bwrap" in r.stdout and "CORDON_SANDBOX_NETWORK=off" in r.stdout
+
+
+@pytest.mark.network
+def test_network_modes_through_the_cli(identity, http_server) -> None:
+    url = f"http://127.0.0.1:{http_server.port}/"
+    curl = f"curl -s -o /dev/null -m 10 -w '%{{http_code}}' {url}; echo"
+    off = sh(identity, curl)
+    assert off.stdout.strip() in ("000", ""), off.stdout  # no route out of the namespace
+    on = sh(identity, curl, flags=["--network", "on"])
+    assert on.stdout.strip() == "200", on.stderr
+    proxied = sh(identity, curl, flags=["--allow-domain", f"127.0.0.1:{http_server.port}"], timeout=120)
+    assert proxied.stdout.strip() == "200", proxied.stderr
+    denied = sh(identity, curl, flags=["--allow-domain", "example.invalid"], timeout=120)
+    assert denied.stdout.strip() == "403", denied.stderr
+    assert "denied" in denied.stderr  # the launcher prints the proxy's one-line summary
+
+
+def test_doctor_reports_this_host(identity) -> None:
+    import json
+
+    r = identity.run(identity.sandbox_argv("doctor", "--json"))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["platform"] == "linux" and d["bwrap"]["works"] is True
+    assert d["user_namespaces"]["available"] is True and d["run_engine"] == "bwrap"
+    assert "--json-status-fd" in d["bwrap"]["options"]
+    human = identity.run(identity.sandbox_argv("doctor"))
+    assert "sandbox run will use: bwrap" in human.stdout
