@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.linux import inner
+from sandbox.linux import inner, landlock
 from sandbox.model import NetworkPolicy, SandboxPolicy
 from tests.sandbox.linux.confine_support import INNER, SPEC_FD, ops_argv, parse_ops, run_inner
 
@@ -81,12 +81,15 @@ def test_full_stage_in_a_child(identity):
     """All walls at once, built from a policy: write in the workspace only, no sockets, no
     ptrace, no_new_privs and a seccomp filter visible in /proc."""
     ws = identity.workspace
-    stage = inner.build_inner(
-        resolved(ws), ["sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"]
-    )
+    script = "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; echo \"LL=$CORDON_LANDLOCK\""
+    stage = inner.build_inner(resolved(ws), ["sh", "-c", script])
     r = run_stage(stage, identity=identity, cwd=ws)
     assert r.returncode == 0, r.stderr
     assert "NoNewPrivs:\t1" in r.stdout and "Seccomp:\t2" in r.stdout
+    abi = landlock.abi_version()
+    assert f"LL=abi={abi} fs-rules=" in r.stdout  # the ABI in force is reported to the command
+    if abi >= 6:
+        assert "tcp=denied scope=abstract_unix_socket,signal" in r.stdout
     # Outside every writable root (the scratch folder is under /tmp, which the stage makes
     # writable: it is a private tmpfs under bubblewrap), writable by file permissions.
     outside = identity.home / f".cordon-test-outside-{os.getpid()}"
