@@ -132,9 +132,12 @@ def build_inner(
                 "(CONFIG_SECURITY_LANDLOCK off or 'landlock' missing from lsm=); refusing to run unconfined"
             )
         write = [str(p) for p in policy.writable_roots]
+        # /tmp and /dev/shm: writable when they are bubblewrap's private tmpfs (writes vanish with
+        # the sandbox), or, in workspace-write, when the host's are shared (--share-tmp) or there
+        # is no bubblewrap (--fallback=landlock), as Codex's workspace-write does. /var/tmp never.
         private_tmp = under_bwrap and not policy.share_tmp
         if private_tmp or mode == "workspace-write":
-            write += ["/tmp", "/var/tmp", "/dev/shm"] if private_tmp else ["/tmp", "/var/tmp"]
+            write += ["/tmp", "/dev/shm"]
         deny = [str(p) for p in (*policy.deny_read, *policy.deny_sockets)]
         spec["landlock"] = (
             {
