@@ -92,7 +92,7 @@ def cases(ctx) -> list[Case]:
         cfg = scale_base / f"roots{n}.toml"
         cfg.write_text("writable_roots = [" + ", ".join(f'"{r}"' for r in roots) + "]\n")
         variants = {f"cordon {n} roots": [sandbox_cli, "run", "--config", str(cfg), "--", "true"]}
-        if codex:
+        if codex and n <= 100:  # codex needs ~4 s at 100 roots already; 1,000 would take many minutes
             variants[f"codex {n} roots"] = [
                 str(codex),
                 "sandbox",
