@@ -95,27 +95,31 @@ _TYPE_NAMES = {
 }
 
 
+_REPR_ESC = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+class IteratorList(list):
+    """What ``str.elems()`` returns: iterable like a list, but shown as ``iterator``."""
+
+
 def srepr(v) -> str:
-    """Starlark's repr (double-quoted strings, True/False/None)."""
+    """Starlark's repr: double-quoted strings with non-ASCII escaped (``\\xe9``, ``\\U0001f600``)."""
+    if type(v) is IteratorList:
+        return "iterator"
     if isinstance(v, str):
         out = ['"']
         for ch in v:
-            if ch == '"':
-                out.append('\\"')
-            elif ch == "\\":
-                out.append("\\\\")
-            elif ch == "\n":
-                out.append("\\n")
-            elif ch == "\t":
-                out.append("\\t")
-            elif ch == "\r":
-                out.append("\\r")
-            elif ch == "\0":
-                out.append("\\0")
-            elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-                out.append(f"\\x{ord(ch):02x}")
-            else:
+            o = ord(ch)
+            if ch in _REPR_ESC:
+                out.append(_REPR_ESC[ch])
+            elif 0x20 <= o < 0x7F:
                 out.append(ch)
+            elif o < 0x100:
+                out.append(f"\\x{o:02x}")
+            elif o < 0x10000:
+                out.append(f"\\u{o:04x}")
+            else:
+                out.append(f"\\U{o:08x}")
         out.append('"')
         return "".join(out)
     if v is None:
@@ -137,8 +141,15 @@ def srepr(v) -> str:
     if isinstance(v, Builtin | BoundMethod):
         return f"<built-in function {v.name}>"
     if isinstance(v, float):
-        r = repr(v)
-        return r
+        if v != v:
+            return "nan"
+        if v in (float("inf"), float("-inf")):
+            return "+inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, range):
+        if v.step != 1:
+            return f"range({v.start}, {v.stop}, {v.step})"
+        return f"range({v.stop})" if v.start == 0 else f"range({v.start}, {v.stop})"
     return repr(v)
 
 
@@ -880,7 +891,7 @@ class Interpreter:
                     self.fail(f"`%{d}` format requires a number, not `{type_name(v)}`", pos)
                 out.append(str(int(v)))
             else:
-                self.fail(f"Unsupported format character `{d}`", pos)
+                self.fail(f"Unsupported format character: '{d}'", pos)
         if args:
             self.fail("Too many arguments for format string", pos)
         return "".join(out)

@@ -222,9 +222,10 @@ def _hash(i, a, k):
     _n(i, "hash", a, k, 1, 1)
     if not isinstance(a[0], str):
         i.fail(f"Type of parameter doesn't match, expected `str`, actual `{type_name(a[0])}`")
-    h = 0  # Java-style String.hashCode, as Starlark specifies
-    for ch in a[0]:
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    h = 0  # Java's String.hashCode over UTF-16 code units, as Starlark specifies
+    data = a[0].encode("utf-16-le", "surrogatepass")
+    for k in range(0, len(data), 2):
+        h = (31 * h + (data[k] | data[k + 1] << 8)) & 0xFFFFFFFF
     return h - (1 << 32) if h >= 1 << 31 else h
 
 
@@ -315,7 +316,9 @@ def _s_join(i, s, a, k):
     items = list(_iter(i, a[0])) if a else []
     for x in items:
         if not isinstance(x, str):
-            i.fail(f"join: expected string elements, got `{type_name(x)}`")
+            i.fail(
+                f"Type of parameter `to_join` doesn't match, expected `str`, actual `{type_name(x)} (repr: {srepr(x)})`"
+            )
     i.grow(sum(len(x) for x in items) + len(s) * len(items), None)
     return s.join(items)
 
@@ -405,7 +408,9 @@ def _s_index(i, s, a, k):
 
 
 def _s_elems(i, s, a, k):
-    return list(s)
+    from policy.starlark.interp import IteratorList
+
+    return IteratorList(s)
 
 
 _STR_METHODS = {

@@ -153,8 +153,7 @@ def decode_string(tok: Token) -> tuple[str, bool]:
     while text[i] not in "'\"":
         prefix += text[i].lower()
         i += 1
-    if "b" in prefix:
-        raise StarlarkSyntaxError("Parse error: bytes literals are not supported", *_tpos(tok))
+    # b"..." is read as a string: str(b"x") == "x" in the reference, and rules never need bytes.
     q = 3 if text[i : i + 3] in ('"""', "'''") else 1
     body = text[i + q : len(text) - q]
     body = body.replace("\r\n", "\n")
@@ -174,7 +173,7 @@ def decode_string(tok: Token) -> tuple[str, bool]:
                 if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
                     raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{s}`", *_tpos(tok))
                 return chr(cp)
-            raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{c}`", *_tpos(tok))
+            return "\\" + c  # an unknown escape keeps its backslash, as starlark-rust does
 
         body = _ESC_RE.sub(esc, body)
     return body, "f" in prefix
@@ -201,11 +200,37 @@ def parse_fstring(value: str, pos) -> tuple:
             parts.append("".join(lit))
             lit = []
             parts.append(("name", pos, m.group(1).strip()))
+        elif m.group(1) is not None and m.group(1).strip():
+            parts.append("".join(lit))
+            lit = []
+            parts.append(_fstring_expr(m.group(1), pos))
         else:
             raise StarlarkSyntaxError("Parse error: invalid format string", *pos)
     lit.append(value[last:])
     parts.append("".join(lit))
     return ("fstring", pos, parts)
+
+
+def _fstring_expr(src: str, pos) -> tuple:
+    """Parse ``{expr}`` of an f-string; every node is placed at the string literal."""
+    try:
+        # A second parser: this runs inside the main parse, whose Indenter holds state.
+        stmts = _parser_for("fragment").parse(f"({src})\n")
+    except (StarlarkSyntaxError, UnexpectedInput, VisitError, AssertionError):
+        raise StarlarkSyntaxError("Parse error: invalid format string", *pos) from None
+    if len(stmts) != 1 or stmts[0][0] != "expr":
+        raise StarlarkSyntaxError("Parse error: invalid format string", *pos)
+    return _relocate(stmts[0][2], pos)
+
+
+def _relocate(node, pos):
+    if isinstance(node, tuple):
+        if len(node) > 1 and isinstance(node[0], str) and isinstance(node[1], tuple) and len(node[1]) == 4:
+            return (node[0], pos, *(_relocate(x, pos) for x in node[2:]))
+        return tuple(_relocate(x, pos) for x in node)
+    if isinstance(node, list):
+        return [_relocate(x, pos) for x in node]
+    return node
 
 
 _INT_RE = re.compile(r"0[0-9]+\Z")
@@ -491,7 +516,7 @@ def _check_params(ps):
     return ps
 
 
-_parser: Lark | None = None
+_parsers: dict[str, Lark] = {}
 
 
 def _cache_file() -> str | None:
@@ -507,8 +532,12 @@ def _cache_file() -> str | None:
 
 
 def parser() -> Lark:
-    global _parser
-    if _parser is None:
+    return _parser_for("main")
+
+
+def _parser_for(role: str) -> Lark:
+    p = _parsers.get(role)
+    if p is None:
         kw = dict(
             parser="lalr",
             postlex=_Indent(),
@@ -517,10 +546,11 @@ def parser() -> Lark:
         )
         cache = _cache_file()
         try:
-            _parser = Lark(GRAMMAR_PATH.read_text(), cache=cache or False, **kw)
+            p = Lark(GRAMMAR_PATH.read_text(), cache=cache or False, **kw)
         except OSError:
-            _parser = Lark(GRAMMAR_PATH.read_text(), **kw)
-    return _parser
+            p = Lark(GRAMMAR_PATH.read_text(), **kw)
+        _parsers[role] = p
+    return p
 
 
 _TOKEN_DESC = {

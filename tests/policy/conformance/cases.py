@@ -715,3 +715,83 @@ R(
 )
 R("ok_escaped_newline_in_string", 'prefix_rule(pattern=["a\\\nb"])', "ab")
 R("ok_unicode_identifiers_rejected", "é = 1", "a")
+
+
+# ---------------------------------------------------------------- evaluator semantics (value shown as justification)
+def J(name, expr, prelude=""):
+    R(name, prelude + 'prefix_rule(pattern=["x"], justification="v=" + str(' + expr + "))", "x")
+
+
+J("val_fstring_expr_attr", 'f"{X}"', 'X = [1, "a"]\n')
+J("val_hex_oct_bin", "[0x1F, 0o17, 0b101, 0]")
+J("val_float_repr", "[1.5, 2.0, 1e20, 1e-7, 0.1 + 0.2, 3.0 / 2]")
+J("val_int_div_negative", "[-7 // 2, -7 % 3, 7 % -3, 7 // -2]")
+J("val_float_ops", "[7.5 // 2, 7.5 % 2, -0.0]")
+J("val_big_int", "[2 * 1000000000 * 1000000000 * 10, -(1 << 70)]")
+J("val_negative_index", '[[1, 2, 3][-1], "abc"[-2], "abc"[1:], "abcdef"[::2], "abc"[::-1]]')
+J("val_elems", '"ab".elems()')
+J("val_sorted_key_reverse", 'sorted(["bb", "a", "ccc"], key=len, reverse=True)')
+J("val_min_max_key", '[min(["bb", "a"], key=len), max([3, 1, 2]), max("b", "a")]')
+J("val_enumerate_start", 'enumerate(["a", "b"], 1)')
+J("val_range_neg_step", "list(range(5, 0, -2))")
+J("val_range_repr", "range(3)")
+J(
+    "val_type_names",
+    '[type(None), type(1), type(1.5), type("s"), type([]), type({}), type((1,)), type(True), type(len), type(lambda: 1)]',
+)
+J("val_str_none_bool", '[str(None), str(True), repr(None), repr("q")]')
+J("val_bool_arith", "True + 1")
+J("val_int_float_eq", '[1 == 1.0, 1 < 1.5, "a" < "b", [1] < [2], (1, 2) < (1, 3)]')
+J("val_percent_d_float", '"%d" % 3.7')
+J("val_percent_r_s", '"%s|%r|%%" % ("a", "a")')
+J("val_percent_width", '"%5s" % "a"')
+J("val_format_index", '"{1}{0}{1}".format("a", "b")')
+J("val_format_braces", '"{{}} {}".format(1)')
+J("val_join_non_string", '",".join([1])')
+J("val_dict_ctor", '[dict(a=1), dict([("b", 2)]), dict({"c": 3}, d=4)]')
+J("val_dict_order_update", 'D = {"b": 1, "a": 2}\nD["c"] = 3\nD.update(a=0)\nv = D', "")
+J("val_dict_items_keys", '[{"a": 1}.items(), {"a": 1}.keys(), {"a": 1}.values()]')
+J("val_dict_get_pop", '[{"a": 1}.get("a"), {"a": 1}.get("b"), {"a": 1}.pop("a"), {}.pop("z", 5)]')
+J("val_tuple_list", "[tuple([1, 2]), list((1, 2)), (1,), ()]")
+J("val_any_all_empty", "[any([]), all([]), any([0, 1]), all([1, 0])]")
+J(
+    "val_string_methods",
+    '["a-b-c".split("-", 1), "a b  c".split(), " x ".strip(), "xxaxx".strip("x"), "Hello".lower(), "abc".startswith(("x", "a")), "abc".find("c"), "aXbX".count("X"), "a\\nb".splitlines(), "k=v".partition("=")]',
+)
+J(
+    "val_string_methods_2",
+    '["ab".title(), "ab".capitalize(), "AB".isupper(), "12".isdigit(), " ".isspace(), "abc".removeprefix("a"), "abc".replace("b", "B", 1), "a,b,c".rsplit(",", 1), "abc".index("b")]',
+)
+J(
+    "val_list_methods",
+    "L = [3, 1]\nL.insert(0, 9)\nL.extend([7])\nL.remove(1)\nv = [L, L.pop(), L.index(3), L]",
+    "",
+)
+J("val_in_operators", '["a" in "cat", 1 in [1], "k" in {"k": 1}, 2 in range(3), "z" not in "abc"]')
+J("val_conditional_chain", '"a" if False else "b" if True else "c"')
+J("val_and_or_values", '[0 or "x", 1 and "y", None or [], "" and 5]')
+J("val_nested_comprehension", "[[i, j] for i in range(2) for j in range(2) if i != j]")
+J("val_dict_comprehension_order", '{k: len(k) for k in ["bb", "a"]}')
+J("val_lambda_closure", "def mk(n):\n    return lambda x: x + n\nv = mk(2)(3)", "")
+J("val_default_args_eval", "def f(a, b = [1]):\n    return b\nv = [f(0), f(0, 2)]", "")
+J("val_kwargs_order", "def f(**kw):\n    return kw\nv = f(b=1, a=2)", "")
+J("val_args_tuple", 'def f(*a):\n    return a\nv = f(1, "x")', "")
+J("val_hash_values", '[hash(""), hash("abc"), hash("😀")]')
+J("val_chr_ord_unicode", '[chr(233), ord("é"), chr(128512)]')
+J("val_str_of_list_nested", '[["a", ("b",)], {"k": None}]')
+J("val_repr_escapes", 'repr("a\\tb\\n\\"c\\\\\\x01é")')
+J("val_int_conversions", '[int("0x1f", 16), int("-12"), int(3.9), int(True), int("10", 2)]')
+J("val_float_conversions", '[float("1.5"), float(2), float("inf"), float("-1e3")]')
+J("val_bool_conversions", '[bool(0), bool([]), bool("x"), bool(None), bool(0.0)]')
+J("val_getattr_default", '[getattr("a", "nope", 1), hasattr([], "append"), hasattr({}, "nope")]')
+J("val_dir_list", "dir([])")
+J("val_reversed_sorted_mixed", "reversed(sorted([3, 1, 2]))")
+J("val_zip_uneven", 'zip([1, 2, 3], ["a", "b"])')
+J("val_string_mult_neg", '["ab" * 0, "ab" * -1, [1] * 2]')
+J("val_augassign_list_alias", "A = [1]\nB = A\nB += [2]\nv = A", "")
+J("val_unicode_len", '[len("é"), len("😀"), len("\\u00e9")]')
+J("val_escape_unknown", '"\\d"')
+J("val_escape_octal_nul", '["\\0", "\\101"]')
+J("val_bytes_literal", 'b"x"')
+J("val_fstring_non_identifier", 'f"{1 + 2}"')
+J("val_shift_ops", "[1 << 3, 256 >> 4, 5 & 3, 5 | 3, 5 ^ 3, ~5]")
