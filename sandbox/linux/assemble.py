@@ -264,24 +264,10 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
         except OSError:
             mods.append((name, 0, 0))
 
-    def v(x):
-        return str(getattr(x, "value", x))
-
-    key = repr(
-        (
-            3,
-            v(policy.mode),
-            v(policy.network.mode),
-            [os.fspath(p) for p in policy.writable_roots],
-            bool(policy.share_tmp),
-            [os.fspath(p) for p in policy.deny_read],
-            [os.fspath(p) for p in policy.deny_sockets],
-            under_bwrap,
-            sys.executable,
-            mods,
-            os.uname().release,
-        )
-    )
+    # Every policy field (not just the ones the stage reads today) so a change in the inner
+    # stage can never be served a stale entry; the environment policy is the launcher's business.
+    fields = sorted((k, _plain(x)) for k, x in _fields(policy).items() if k != "env")
+    key = repr((4, fields, under_bwrap, sys.executable, mods, os.uname().release))
     path = os.path.join(probe.cache_dir(), f"inner-{zlib.crc32(key.encode()):08x}.bin")
     try:
         with open(path, "rb") as f:
@@ -305,6 +291,29 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
         except OSError:
             pass
     return stage
+
+
+def _fields(policy) -> dict:
+    if hasattr(policy, "model_dump"):
+        return {k: getattr(policy, k) for k in type(policy).model_fields}
+    return dict(vars(policy))
+
+
+def _plain(v):
+    """A stable, comparable form of a policy value (paths, enums, records, lists)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return sorted((str(k), _plain(x)) for k, x in v.items())
+    if hasattr(v, "model_dump"):
+        return _plain(v.model_dump(mode="json"))
+    if isinstance(v, Record):
+        return _plain(vars(v))
+    if hasattr(v, "value"):
+        return str(v.value)
+    if v is None or isinstance(v, (bool, int)):
+        return v
+    return os.fspath(v) if hasattr(v, "__fspath__") else str(v)
 
 
 INNER_CACHE_MAX = 64

@@ -355,3 +355,23 @@ def test_launcher_state_read_only_when_inside_workspace(identity) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert "POISONED" not in r.stdout
+
+
+def test_inner_stage_cache_gives_the_same_launch(scratch: Path, monkeypatch) -> None:
+    """The on-disk inner-stage cache must never change what runs: cached == freshly built."""
+    from sandbox.linux import assemble as asm_mod
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scratch / "cache"))
+    pol = resolve(cwd=scratch)
+    fresh = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), use_cache=False, warn=lambda m: None)
+    if fresh.inner is None:
+        pytest.skip("inner stage not installed")
+    first = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)  # fills the cache
+    cached = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)
+    assert type(cached.inner).__name__ == "_CachedStage"
+    for a in (first, cached):
+        assert a.launch.argv == fresh.launch.argv and a.launch.fds == fresh.launch.fds
+    other = asm_mod.assemble(
+        resolve(cwd=scratch, share_tmp=True), ["echo"], dict(os.environ), warn=lambda m: None
+    )
+    assert type(other.inner).__name__ != "_CachedStage"  # a different policy is a different entry
