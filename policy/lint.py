@@ -13,24 +13,14 @@ file:line:col. Warnings are about rules that load but cannot do what their autho
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
+from policy.models import Diagnostic
 from policy.rules import Rule, canon
 
 
-@dataclasses.dataclass(frozen=True)
-class Diagnostic:
-    file: str
-    line: int | None
-    column: int | None
-    severity: str  # "error" | "warning"
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        where = ":".join(str(x) for x in (self.file, self.line, self.column) if x is not None)
-        return f"{where}: {self.severity}[{self.code}]: {self.message}"
+def _mk(file, line, column, severity, code, message) -> Diagnostic:
+    return Diagnostic(file=file, line=line, column=column, severity=severity, code=code, message=message)
 
 
 def lint_files(paths: list[str]) -> list[Diagnostic]:
@@ -45,7 +35,7 @@ def lint_files(paths: list[str]) -> list[Diagnostic]:
             given, _p, data = _read(path)
             src = _decode(given, data)
         except RulesError as e:
-            diags.append(Diagnostic(e.file or path, e.line, e.column, "error", "read", e.message))
+            diags.append(_mk(e.file or path, e.line, e.column, "error", "read", e.message))
             continue
         sink.file = given
         sink.pending_examples = []
@@ -55,9 +45,7 @@ def lint_files(paths: list[str]) -> list[Diagnostic]:
         except RulesError as e:  # a syntax error: nothing else in this file can be checked
             errors.append(e)
         for e in errors:
-            diags.append(
-                Diagnostic(e.file or given, e.line, e.column, "error", _code(e.message), _first(e.message))
-            )
+            diags.append(_mk(e.file or given, e.line, e.column, "error", _code(e.message), _first(e.message)))
         diags.extend(_example_warnings(sink))
     diags.extend(rule_warnings(sink.rules))
     return sorted(diags, key=lambda d: (paths_index(paths, d.file), d.line or 0, d.column or 0))
@@ -107,7 +95,7 @@ def _where(r: Rule) -> str:
 
 def _diag(r: Rule, code: str, message: str) -> Diagnostic:
     src = r.source or (None, None, None)
-    return Diagnostic(src[0] or "?", src[1], src[2], "warning", code, message)
+    return _mk(src[0] or "?", src[1], src[2], "warning", code, message)
 
 
 def _same(a: Rule, b: Rule) -> bool:
@@ -202,7 +190,7 @@ def _example_warnings(sink) -> list[Diagnostic]:
             if related:
                 continue
             out.append(
-                Diagnostic(
+                _mk(
                     sink.file,
                     span[0],
                     span[1],

@@ -50,3 +50,20 @@ class NetworkRule(BaseModel):
     protocol: Literal["http", "https", "socks5_tcp", "socks5_udp"]
     decision: Decision
     justification: str | None = None
+
+
+class Diagnostic(BaseModel):
+    """One ``execpolicy lint`` finding."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+    severity: Literal["error", "warning"]
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        where = ":".join(str(x) for x in (self.file, self.line, self.column) if x is not None)
+        return f"{where}: {self.severity}[{self.code}]: {self.message}"

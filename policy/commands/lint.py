@@ -16,7 +16,7 @@ def run(files: list[str], as_json: bool = False, strict: bool = False) -> int:
     if as_json:
         import json
 
-        print(json.dumps([d.__dict__ for d in diags], indent=2, ensure_ascii=False))
+        print(json.dumps([d.model_dump() for d in diags], indent=2, ensure_ascii=False))
     else:
         for d in diags:
             print(d)
