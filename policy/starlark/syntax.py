@@ -520,15 +520,28 @@ _parsers: dict[str, Lark] = {}
 
 
 def _cache_file() -> str | None:
+    """Lark's grammar cache (a pickle) under $XDG_CACHE_HOME/cordon, or None when unsafe.
+
+    A pickle runs code when loaded, so it is used only from a directory and file that this
+    user owns and nobody else can write.
+    """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     grammar = GRAMMAR_PATH.read_bytes()
     digest = hashlib.sha256(grammar + b"lark-cache-v1").hexdigest()[:16]
     d = os.path.join(base, "cordon")
+    path = os.path.join(d, f"starlark-grammar-{digest}.lark-cache")
     try:
-        os.makedirs(d, exist_ok=True)
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        uid = os.getuid()
+        for p in (d, path):
+            if p == path and not os.path.exists(p):
+                break
+            st = os.stat(p)
+            if st.st_uid != uid or st.st_mode & 0o022:
+                return None
     except OSError:
         return None
-    return os.path.join(d, f"starlark-grammar-{digest}.lark-cache")
+    return path
 
 
 def parser() -> Lark:
@@ -547,7 +560,7 @@ def _parser_for(role: str) -> Lark:
         cache = _cache_file()
         try:
             p = Lark(GRAMMAR_PATH.read_text(), cache=cache or False, **kw)
-        except OSError:
+        except Exception:  # an unreadable/corrupt/unwritable cache: build the tables afresh
             p = Lark(GRAMMAR_PATH.read_text(), **kw)
         _parsers[role] = p
     return p

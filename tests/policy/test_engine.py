@@ -368,3 +368,19 @@ def test_rules_dirs_like_codex_but_never_silent(tmp_path):
     with pytest.raises(PolicyError) as ei:
         load_rules_dirs(user)
     assert ei.value.file.endswith("c.rules")
+
+
+def test_grammar_cache_is_only_trusted_when_private(tmp_path, monkeypatch):
+    from policy.starlark import syntax
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = syntax._cache_file()
+    assert path is not None and path.startswith(str(tmp_path / "xdg" / "cordon"))
+    Path(path).write_bytes(b"not a pickle")
+    os.chmod(path, 0o666)  # writable by others: never loaded
+    assert syntax._cache_file() is None
+    os.chmod(path, 0o600)
+    assert syntax._cache_file() == path
+    # a corrupt cache is rebuilt, not fatal
+    monkeypatch.setattr(syntax, "_parsers", {})
+    assert syntax.parse("x = 1\n")[0][0] == "assign"
