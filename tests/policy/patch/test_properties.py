@@ -3,12 +3,15 @@ grammar agrees with the lenient parser on every patch of the published shape."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lark import Lark, UnexpectedInput
 
 from policy.errors import PatchError
 from policy.patch import apply_patch, parse_patch, validate_patch
@@ -140,3 +143,54 @@ strict = st.builds(
 @given(strict)
 def test_grammar_and_lenient_parser_agree_on_the_published_shape(text):
     assert validate_patch(text) == parse_patch(text)
+
+
+# --- the grammar against the one inside the Codex binary (only when the peer is installed) ---------
+
+
+def _published_grammar() -> str | None:
+    """Codex 0.169 ships its tool grammar as text in the binary: read it from there, never store it."""
+    from bench import peers
+
+    codex = peers.codex()
+    if codex is None:
+        return None
+    blob = codex.read_bytes()
+    start = blob.find(b"begin_patch: ")
+    end = blob.find(b"%import common.LF", start)
+    env = blob.find(b"environment_id: ", end)
+    if min(start, end, env) < 0:
+        return None
+    rules = blob[start:end].decode()
+    env_rule = blob[env : blob.index(b"LF", env) + 2].decode()
+    head = "start: begin_patch environment_id? hunk+ end_patch\n"
+    return head + rules + env_rule + "\n%import common.LF\n"
+
+
+@pytest.mark.peer
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(strict, soup.map(lambda t: t + "\n")))
+def test_grammar_accepts_what_the_published_grammar_accepts(text):
+    published = _published_lark()
+    if published is None:
+        pytest.skip("the Codex peer is not installed (bench/peers.py): nothing to compare with")
+    try:
+        published.parse(text)
+        theirs = True
+    except UnexpectedInput:
+        theirs = False
+    try:
+        validate_patch(text)
+        ours = True
+    except PatchError:
+        ours = False
+    assert ours == theirs
+
+
+@functools.cache
+def _published_lark():
+    text = _published_grammar()
+    if not text:
+        return None
+    # Lark's dynamic Earley lexer refuses zero-width terminals: say "/(.+)/?" for "/(.*)/" (same language).
+    return Lark(text.replace("/(.*)/", "/(.+)/?"), parser="earley", lexer="dynamic")
