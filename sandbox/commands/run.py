@@ -163,6 +163,12 @@ def main_run(args: list[str]) -> int:
     except OSError as e:
         print(f"sandbox: cannot start the sandbox: {e}", file=sys.stderr)
         return 125
+    except Exception as e:  # a bug must not look like the command's own exit status
+        import traceback
+
+        traceback.print_exc()
+        print(f"sandbox: internal error, the command was not run: {e!r}", file=sys.stderr)
+        return 125
 
 
 def _why_setup_failed() -> str | None:
