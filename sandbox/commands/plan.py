@@ -1,0 +1,61 @@
+"""``sandbox plan --platform linux|macos|windows --json [run flags] -- CMD...``.
+
+Prints the exact plan as data (Linux: bwrap argv, Landlock and seccomp rules, the
+environment) without running anything. Takes the same flags as ``sandbox run``.
+"""
+
+
+def register(app) -> None:
+    import typer
+
+    @app.command(
+        "plan",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+        help="Show what `sandbox run` would do (as data), without running anything. "
+        "Takes the same flags as `sandbox run`.",
+    )
+    def plan(
+        ctx: typer.Context,
+        platform: str = typer.Option(None, "--platform", help="linux | macos | windows (default: this host)"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        raise typer.Exit(main_plan(list(ctx.args), platform, as_json))
+
+
+def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
+    import json
+    import os
+    import sys
+
+    from sandbox import backend
+    from sandbox.commands.run import USAGE, UsageError, parse_run_args
+    from sandbox.config import load_layers, merge, to_policy
+    from sandbox.errors import SandboxError
+
+    try:
+        flags, configs, cmd, want_help = parse_run_args(args)
+    except UsageError as e:
+        print(f"sandbox plan: {e}", file=sys.stderr)
+        return 2
+    if want_help:
+        print(USAGE.replace("sandbox run", "sandbox plan --platform P --json"), end="")
+        return 0
+    if not cmd:
+        print("sandbox plan: no command given (sandbox plan [flags] -- CMD...)", file=sys.stderr)
+        return 2
+    try:
+        platform = platform or backend.current()
+        cwd = os.getcwd()
+        opts = merge([load_layers(cwd, configs), flags])
+        policy = to_policy(opts).resolve(cwd=cwd)
+        plan = backend.build_plan(platform, policy, cmd, dict(os.environ))
+    except SandboxError as e:
+        print(f"sandbox: {e}", file=sys.stderr)
+        return e.exit_code
+    data = plan.model_dump(mode="json")
+    if as_json:
+        print(json.dumps(data, indent=2))
+    else:
+        for k, v in data.items():
+            print(f"{k}: {json.dumps(v) if not isinstance(v, str) else v}")
+    return 0
