@@ -21,7 +21,7 @@ import sys
 from sandbox.errors import SandboxError
 from sandbox.linux import bwrap as _bwrap
 from sandbox.linux import probe
-from sandbox.linux.launch import STATUS_FD_TOKEN, Launch
+from sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks
 from sandbox.resolve import Record, apply_env
 
 
@@ -156,17 +156,29 @@ def assemble(
         return Assembly(mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage, notes=notes)
 
     info = probe.bwrap_info(bwrap_path, use_cache=use_cache)
+    # Taken before the filesystem is inspected, so a finishing sandbox cannot remove a
+    # placeholder this one is about to treat as an existing directory.
+    locks = root_locks(
+        [os.fspath(r) for r in policy.writable_roots], os.path.join(probe.cache_dir(), "locks")
+    )
     empty_fd = 3
     while empty_fd in inner_fds:
         empty_fd += 1
-    plan = _bwrap.build_bwrap_args(
-        policy,
-        empty_fd=empty_fd,
-        options=info.options,
-        net_isolated=(net != "on"),
-        keep_read_only=launcher_state(policy.cwd),
-        empty_dirs=empty_dirs(),
-    )
+    try:
+        plan = _bwrap.build_bwrap_args(
+            policy,
+            empty_fd=empty_fd,
+            options=info.options,
+            net_isolated=(net != "on"),
+            keep_read_only=launcher_state(policy.cwd),
+            empty_dirs=empty_dirs(),
+        )
+    except BaseException:
+        for fd in locks.values():
+            os.close(fd)
+        if bridge is not None:
+            bridge.close()
+        raise
     notes.extend(plan.notes)
     fds = dict(inner_fds)
     fds[empty_fd] = b""
@@ -177,6 +189,7 @@ def assemble(
         raise SandboxError(f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)")
     full += ["--", *inner_argv]
     launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
+    launch.locks = locks
     return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
 
 

@@ -64,7 +64,7 @@ def _parse_status(buf: bytes) -> tuple[int | None, int | None]:
 class Launch:
     """Everything needed to start one sandbox: argv, env, fds to map, host cleanups."""
 
-    __slots__ = ("argv", "bridge", "env", "fds", "mode", "path", "placeholders", "status")
+    __slots__ = ("argv", "bridge", "env", "fds", "locks", "mode", "path", "placeholders", "status")
 
     def __init__(
         self,
@@ -82,6 +82,7 @@ class Launch:
         self.env = env
         self.fds = fds or {}
         self.placeholders = placeholders or []
+        self.locks: dict[str, int] = {}  # writable root -> fd holding a shared flock (root_locks)
         self.bridge = bridge
         self.status = status  # False when bwrap is not in the chain (landlock fallback)
         self.mode = mode
@@ -264,15 +265,37 @@ class SandboxProcess:
         self.cleanup()
 
     def cleanup(self) -> None:
-        """Remove mount-point placeholders bwrap created on the host, if still empty."""
+        """Remove mount-point placeholders bwrap created on the host, if still empty.
+
+        Only when no other sandbox uses the same writable root (the exclusive flock
+        succeeds): removing a directory that is a mount point in another sandbox's mount
+        namespace would detach that mount there (Linux >= 3.18) and unprotect the name.
+        """
         if self._cleaned:
             return
         self._cleaned = True
+        import fcntl as _fcntl
+
+        free: dict[str, bool] = {}
+        for root, fd in self.launch.locks.items():
+            try:
+                _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
+                free[root] = True
+            except OSError:
+                free[root] = False
         for p in reversed(self.launch.placeholders):
+            root = os.path.dirname(p)
+            while root not in free and root not in ("/", ""):
+                root = os.path.dirname(root)
+            if not free.get(root, False):
+                continue  # in use by another sandbox (or no lock): leave it, empty and harmless
             try:
                 os.rmdir(p)
             except OSError:
-                pass  # not empty (someone put something there) or in use: leave it
+                pass  # not empty (someone put something there): leave it
+        for fd in self.launch.locks.values():
+            os.close(fd)
+        self.launch.locks = {}
         if self.launch.bridge is not None:
             try:
                 summary = self.launch.bridge.summary()
@@ -280,6 +303,26 @@ class SandboxProcess:
                     print(f"sandbox: {summary}", file=sys.stderr)
             finally:
                 self.launch.bridge.close()
+
+
+def root_locks(roots, lock_dir: str) -> dict[str, int]:
+    """A shared flock per writable root, held while the sandbox runs (see cleanup)."""
+    import zlib
+
+    locks: dict[str, int] = {}
+    try:
+        os.makedirs(lock_dir, exist_ok=True)
+    except OSError:
+        return locks
+    for root in roots:
+        name = f"{zlib.crc32(root.encode()):08x}-{os.path.basename(root)[:40] or 'root'}.lock"
+        try:
+            fd = os.open(os.path.join(lock_dir, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            continue
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        locks[root] = fd
+    return locks
 
 
 def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> int:

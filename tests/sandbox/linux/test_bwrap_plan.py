@@ -375,3 +375,41 @@ def test_inner_stage_cache_gives_the_same_launch(scratch: Path, monkeypatch) -> 
         resolve(cwd=scratch, share_tmp=True), ["echo"], dict(os.environ), warn=lambda m: None
     )
     assert type(other.inner).__name__ != "_CachedStage"  # a different policy is a different entry
+
+
+@pytest.mark.sandbox
+def test_concurrent_sandboxes_keep_placeholders_until_the_last_exits(identity) -> None:
+    """A sandbox ending must not remove a placeholder another sandbox has mounted: on Linux
+    that would detach the mount there and let the other one create .codex."""
+    ws = identity.workspace
+
+    def start(script: str) -> subprocess.Popen:
+        p = subprocess.Popen(
+            identity.sandbox_argv("run", "--", "sh", "-c", f"echo ready; read x; {script}"),
+            cwd=ws,
+            env=identity.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            **identity.popen_kwargs(),
+        )
+        assert p.stdout.readline().strip() == "ready"
+        return p
+
+    first = start("echo first-done")  # creates the .codex placeholder
+    second = None
+    try:
+        second = start(
+            "mkdir .codex/x 2>/dev/null && echo MADE; rmdir .codex 2>/dev/null && echo REMOVED; "
+            "mkdir -p .codex/y 2>/dev/null && echo MADE2; echo second-done"
+        )
+        out1, _ = first.communicate("go\n", timeout=60)  # the creator ends first
+        assert out1.strip() == "first-done"
+        assert (ws / ".codex").is_dir()  # kept: the second sandbox still uses it
+        out2, _ = second.communicate("go\n", timeout=60)
+        assert out2.split() == ["second-done"], out2
+        assert list((ws / ".codex").iterdir()) == []
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
