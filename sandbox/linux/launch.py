@@ -102,7 +102,15 @@ class SandboxProcess:
         self._child_pid: int | None = None
         self._status_r: int | None = None
         self._cleaned = False
-        self.pid = self._spawn(stdin, stdout, stderr)
+        try:
+            self.pid = self._spawn(stdin, stdout, stderr)
+        except BaseException:
+            for fd in launch.locks.values():
+                os.close(fd)
+            launch.locks = {}
+            if launch.bridge is not None:
+                launch.bridge.close()
+            raise
 
     # -- start -------------------------------------------------------------------------
     def _spawn(self, stdin, stdout, stderr) -> int:
