@@ -13,7 +13,7 @@ Owns two halves of one contract (INTERFACES.md, E):
 Must not touch: mounts and namespaces (launch.py / bwrap do that), the policy model.
 
 Start-up cost matters (this runs on every launch): the sandbox half imports only builtins,
-``os`` and ``ctypes`` (no json/re/pydantic; the spec is ``marshal``-encoded) and loads its two
+``os``, ``struct`` and ``_ctypes`` (no json/re/pydantic; the spec is ``marshal``-encoded) and loads its two
 siblings, ``landlock.py`` and ``seccomp.py``, by file path without importing the ``sandbox``
 package (whose ``__init__`` pulls in pydantic).
 
@@ -257,23 +257,24 @@ def _kill(pid: int) -> None:
             pass
 
 
-def _libc():
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    return ctypes, libc
-
-
-def _no_new_privs() -> None:
-    ct, libc = _libc()
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise _Fail(f"no_new_privs: {os.strerror(ct.get_errno())}")
+def _no_new_privs(ll) -> None:
+    try:
+        _prctl(ll, PR_SET_NO_NEW_PRIVS, 1)
+    except OSError as exc:
+        raise _Fail(f"no_new_privs: {exc.strerror}") from None
 
 
-def _close_fds_above_2() -> None:
-    ct, libc = _libc()
-    libc.syscall.restype = ct.c_long
-    if libc.syscall(ct.c_long(SYS_CLOSE_RANGE), ct.c_uint(3), ct.c_uint(0xFFFFFFFF), ct.c_uint(0)) != 0:
+def _prctl(ll, option: int, arg: int) -> None:
+    _, prctl, c_long, get_errno, _ = ll.ffi()
+    if prctl(c_long(option), c_long(arg), c_long(0), c_long(0), c_long(0)) != 0:
+        err = get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _close_fds_above_2(ll) -> None:
+    try:
+        ll.sys_call(SYS_CLOSE_RANGE, 3, 0xFFFFFFFF, 0)
+    except OSError:
         os.closerange(3, 65536)  # close_range missing (< 5.9): bounded fallback
         for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
             fd = int(name)
@@ -309,14 +310,14 @@ def main(args: list[str] | None = None) -> int:
         import marshal
 
         spec = marshal.loads(_read_all(fd))
-        ll = _load("landlock") if spec.get("landlock") is not None else None
+        ll = _load("landlock")  # also the syscall helper for prctl and close_range
         sc = _load("seccomp") if spec.get("seccomp") else None
         if spec.get("prelude"):
             step = "prelude"
             _start_prelude(spec["prelude"])
         step = "no_new_privs"
-        _no_new_privs()
-        if ll is not None:
+        _no_new_privs(ll)
+        if spec.get("landlock") is not None:
             step = "landlock"
             report = ll.apply(spec["landlock"])
             # Tell the command (and whoever debugs it) which Landlock ABI is actually in force.
@@ -324,7 +325,7 @@ def main(args: list[str] | None = None) -> int:
             if os.environ.get("CORDON_INNER_DEBUG"):
                 os.write(2, f"sandbox: inner: landlock {report}\n".encode())
         step = "close fds"
-        _close_fds_above_2()
+        _close_fds_above_2(ll)
         step = "process group"
         # The command leads its own process group, so the launcher's killpg(command) reaches it
         # and every process it starts (but not the prelude, which stays in bwrap's group).
@@ -335,7 +336,7 @@ def main(args: list[str] | None = None) -> int:
         if sc is not None:
             step = "seccomp"
             sc.load_bpf(spec["seccomp"])
-    except (_Fail, OSError, ValueError, EOFError, TypeError, KeyError) as exc:
+    except Exception as exc:  # any failure before exec: refuse to run the command
         os.write(2, f"sandbox: inner stage failed at {step}: {exc}; the command was not run\n".encode())
         return EXIT_SETUP_FAILED
     try:

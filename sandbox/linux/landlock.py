@@ -9,8 +9,8 @@ policy model.
 Why a binding of our own next to the ``landlock`` PyPI package: the package's ``Ruleset``
 only knows ``handled_access_fs`` (no network or scope fields) and importing it costs ~20 ms
 (dataclasses, inspect, platform), which the in-sandbox program would pay on every launch.
-This module imports only ``os`` at load time (``ctypes`` when applying) and is loaded by file
-path inside the sandbox; the launcher side uses the package to probe the ABI
+This module imports only ``os``/``struct`` at load time (``_ctypes`` when applying) and is
+loaded by file path inside the sandbox; the launcher side uses the package to probe the ABI
 (``library_abi``), and the tests check our constants against the package's ``FSAccess``.
 
 Every rule is best effort per ABI: rights the kernel does not know are dropped, and
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 
 # --- uapi constants ---------------------------------------------------------------------
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # same on every arch
@@ -76,42 +77,59 @@ def names(mask: int, table: dict[str, int] = FS) -> list[str]:
 
 
 # --- syscalls ------------------------------------------------------------------------------
-_libc = None
+# A few lines over ``_ctypes`` instead of ``import ctypes``: the in-sandbox program makes only
+# raw syscalls, and ctypes/__init__ costs ~5 ms of class building on every launch.
+_ffi_cache: tuple | None = None
 
 
-def _syscall():
-    global _libc
-    if _libc is None:
-        import ctypes
+def ffi() -> tuple:
+    """(syscall, prctl, c_long, get_errno, buffer_address) with errno capture, from ``_ctypes``."""
+    global _ffi_cache
+    if _ffi_cache is None:
+        import _ctypes
 
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.syscall.restype = ctypes.c_long
-    return _libc
+        class c_long(_ctypes._SimpleCData):
+            _type_ = "l"
+
+        class c_char(_ctypes._SimpleCData):
+            _type_ = "c"
+
+        class Func(_ctypes.CFuncPtr):
+            _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+            _restype_ = c_long
+
+        class libc:  # what CFuncPtr((name, dll)) reads from a CDLL
+            _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+        syscall, prctl = Func(("syscall", libc)), Func(("prctl", libc))
+
+        def buffer_address(data: bytes):
+            """A C copy of ``data`` and its address (keep the copy alive while it is used)."""
+            buf = (c_char * max(len(data), 1)).from_buffer_copy(data or b"\0")
+            return buf, _ctypes.addressof(buf)
+
+        _ffi_cache = (syscall, prctl, c_long, _ctypes.get_errno, buffer_address)
+    return _ffi_cache
 
 
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        import ctypes
-
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-    return result
+def sys_call(nr: int, *args) -> int:
+    """syscall(nr, *args): ints become longs, bytes are passed as pointers. Raises OSError."""
+    syscall, _, c_long, get_errno, _ = ffi()
+    res = syscall(c_long(nr), *[a if isinstance(a, bytes) or a is None else c_long(a) for a in args])
+    if res < 0:
+        err = get_errno()
+        raise OSError(err, os.strerror(err))
+    return res
 
 
 def abi_version() -> int:
     """The kernel's Landlock ABI, 0 when Landlock is missing or disabled at boot."""
-    import ctypes
-
-    libc = _syscall()
-    res = libc.syscall(
-        ctypes.c_long(SYS_CREATE_RULESET), None, ctypes.c_size_t(0), ctypes.c_uint32(CREATE_RULESET_VERSION)
-    )
-    if res < 0:
-        err = ctypes.get_errno()
-        if err in (errno.ENOSYS, errno.EOPNOTSUPP):
+    try:
+        return sys_call(SYS_CREATE_RULESET, None, 0, CREATE_RULESET_VERSION)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
             return 0
-        raise OSError(err, f"landlock_create_ruleset(VERSION): {os.strerror(err)}")
-    return int(res)
+        raise OSError(exc.errno, f"landlock_create_ruleset(VERSION): {exc.strerror}") from None
 
 
 def library_abi() -> int:
@@ -130,34 +148,12 @@ class Ruleset:
     """One Landlock ruleset: create, add rules, restrict the calling thread, close."""
 
     def __init__(self, handled_fs: int, handled_net: int = 0, scoped: int = 0):
-        import ctypes
-
-        class Attr(ctypes.Structure):
-            _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-
-        class PathBeneath(ctypes.Structure):
-            _pack_ = 1
-            _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
-
-        class NetPort(ctypes.Structure):
-            _fields_ = [("allowed", ctypes.c_uint64), ("port", ctypes.c_uint64)]
-
-        self._ct = ctypes
-        self._PathBeneath, self._NetPort = PathBeneath, NetPort
-        attr = Attr(handled_fs, handled_net, scoped)
-        # The kernel accepts a shorter struct from older ABIs: pass only what is used.
+        # struct landlock_ruleset_attr; the kernel accepts the shorter layout of older ABIs.
         size = 24 if scoped else 16 if handled_net else 8
+        attr = struct.pack("=QQQ", handled_fs, handled_net, scoped)[:size]
         self.handled_fs, self.handled_net, self.scoped = handled_fs, handled_net, scoped
-        libc = _syscall()
-        self.fd = _check(
-            libc.syscall(
-                ctypes.c_long(SYS_CREATE_RULESET),
-                ctypes.byref(attr),
-                ctypes.c_size_t(size),
-                ctypes.c_uint32(0),
-            ),
-            "landlock_create_ruleset",
-        )
+        self.fd = -1
+        self.fd = _named(lambda: sys_call(SYS_CREATE_RULESET, attr, size, 0), "landlock_create_ruleset")
 
     def add_path(self, path: str, access: int) -> bool:
         """Allow ``access`` beneath ``path``. Symlinks are not followed (a rule on a link
@@ -167,26 +163,17 @@ class Ruleset:
         except OSError:
             return False
         try:
-            st = os.fstat(fd)
-            import stat
-
-            if stat.S_ISLNK(st.st_mode):
+            mode = os.fstat(fd).st_mode
+            if mode & 0o170000 == 0o120000:  # S_ISLNK
                 return False
-            if not stat.S_ISDIR(st.st_mode):
+            if mode & 0o170000 != 0o040000:  # not a directory: file rights only
                 access &= FILE_RIGHTS
             access &= self.handled_fs
             if not access:
                 return False
-            attr = self._PathBeneath(access, fd)
-            ct = self._ct
-            _check(
-                _syscall().syscall(
-                    ct.c_long(SYS_ADD_RULE),
-                    ct.c_int(self.fd),
-                    ct.c_uint(RULE_PATH_BENEATH),
-                    ct.byref(attr),
-                    ct.c_uint32(0),
-                ),
+            attr = struct.pack("=Qi", access, fd)  # struct landlock_path_beneath_attr (packed)
+            _named(
+                lambda: sys_call(SYS_ADD_RULE, self.fd, RULE_PATH_BENEATH, attr, 0),
                 f"landlock_add_rule({path})",
             )
             return True
@@ -194,31 +181,26 @@ class Ruleset:
             os.close(fd)
 
     def add_port(self, port: int, access: int) -> None:
-        ct = self._ct
-        attr = self._NetPort(access & self.handled_net, port)
-        _check(
-            _syscall().syscall(
-                ct.c_long(SYS_ADD_RULE),
-                ct.c_int(self.fd),
-                ct.c_uint(RULE_NET_PORT),
-                ct.byref(attr),
-                ct.c_uint32(0),
-            ),
-            f"landlock_add_rule(port {port})",
+        attr = struct.pack("=QQ", access & self.handled_net, port)  # struct landlock_net_port_attr
+        _named(
+            lambda: sys_call(SYS_ADD_RULE, self.fd, RULE_NET_PORT, attr, 0), f"landlock_add_rule(port {port})"
         )
 
     def restrict_self(self) -> None:
         """Enforce on the calling thread (needs no_new_privs, set by the caller)."""
-        ct = self._ct
-        _check(
-            _syscall().syscall(ct.c_long(SYS_RESTRICT_SELF), ct.c_int(self.fd), ct.c_uint32(0)),
-            "landlock_restrict_self",
-        )
+        _named(lambda: sys_call(SYS_RESTRICT_SELF, self.fd, 0), "landlock_restrict_self")
 
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _named(call, what: str) -> int:
+    try:
+        return call()
+    except OSError as exc:
+        raise OSError(exc.errno, f"{what}: {exc.strerror}") from None
 
 
 # --- rules from a spec --------------------------------------------------------------------

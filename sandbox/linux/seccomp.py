@@ -3,8 +3,7 @@
 Owns: the rule list (as data, for ``sandbox plan``), compiling it to classic BPF with
 libseccomp (``pyseccomp``, launcher side, imported lazily) plus a hand-written prefix
 (x32 guard, ENOSYS above the newest reviewed syscall), and loading a compiled program
-(stdlib ``ctypes`` only, so the in-sandbox program can use it without importing
-pyseccomp). Must not touch: Landlock, mounts, the policy model.
+(``_ctypes`` only, so the in-sandbox program can use it without importing pyseccomp). Must not touch: Landlock, mounts, the policy model.
 
 Denied calls fail with EPERM so tools report a clean error; a foreign architecture
 (i386 ``int 0x80`` from a 64-bit process) kills the process, because its syscall
@@ -305,20 +304,31 @@ def _libseccomp_program(network: str) -> bytes:
 def load_bpf(program: bytes) -> None:
     """Install ``program`` on the calling thread. Needs no_new_privs (or CAP_SYS_ADMIN).
 
-    stdlib only: runs in the in-sandbox program right before exec.
+    Runs in the in-sandbox program right before exec: ``_ctypes`` only (``import ctypes``
+    costs ~5 ms of class building on every launch).
     """
-    import ctypes
+    import _ctypes
 
     if not program or len(program) % 8:
         raise OSError(errno.EINVAL, "seccomp program is empty or not a whole number of instructions")
 
-    class SockFprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    class c_long(_ctypes._SimpleCData):
+        _type_ = "l"
 
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = SockFprog(len(program) // 8, ctypes.addressof(buf))
-    libc = ctypes.CDLL(None, use_errno=True)
+    class c_char(_ctypes._SimpleCData):
+        _type_ = "c"
+
+    class Func(_ctypes.CFuncPtr):
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = c_long
+
+    class libc:  # what CFuncPtr((name, dll)) reads from a CDLL
+        _handle = _ctypes.dlopen(None, os.RTLD_NOW)
+
+    prctl = Func(("prctl", libc))
+    insns = (c_char * len(program)).from_buffer_copy(program)
+    fprog = struct.pack("=HxxxxxxQ", len(program) // 8, _ctypes.addressof(insns))  # struct sock_fprog
     pr_set_seccomp, seccomp_mode_filter = 22, 2
-    if libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
-        err = ctypes.get_errno()
+    if prctl(c_long(pr_set_seccomp), c_long(seccomp_mode_filter), fprog, c_long(0), c_long(0)) != 0:
+        err = _ctypes.get_errno()
         raise OSError(err, f"seccomp filter not installed: {os.strerror(err)}")

@@ -66,7 +66,16 @@ def parse_probes(stdout: str) -> dict[str, tuple]:
 
 
 def run_inner(
-    spec: dict, argv: list[str], *, identity=None, cwd=None, env=None, extra_fds=(), timeout=60, **kw
+    spec: dict,
+    argv: list[str],
+    *,
+    identity=None,
+    cwd=None,
+    env=None,
+    extra_fds=(),
+    timeout=60,
+    python_args=(),
+    **kw,
 ):
     """Run inner.py with ``spec`` as ``identity`` (default: the current user)."""
     data = marshal.dumps(spec)
@@ -81,7 +90,18 @@ def run_inner(
             saved = None
         os.dup2(r, SPEC_FD, inheritable=True)
         os.close(r)
-        full = [sys.executable, "-I", "-S", "-B", str(INNER), "--spec-fd", str(SPEC_FD), "--", *argv]
+        full = [
+            sys.executable,
+            *python_args,
+            "-I",
+            "-S",
+            "-B",
+            str(INNER),
+            "--spec-fd",
+            str(SPEC_FD),
+            "--",
+            *argv,
+        ]
         pass_fds = (SPEC_FD, *extra_fds)
         env = env if env is not None else (identity.env() if identity else dict(os.environ))
         if identity is not None:
