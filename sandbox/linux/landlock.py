@@ -320,6 +320,10 @@ def describe(spec: dict, abi: int) -> dict:
         "write": list(spec.get("write", ())),
         "devices": list(spec.get("devices", ())),
         "deny_read": list(spec.get("deny", ())),
+        # Landlock cannot carve these out of a writable root: bubblewrap's masks enforce them.
+        "outer_wall_only": [
+            d for d in spec.get("deny", ()) if any(_under(d, w) for w in spec.get("write", ()))
+        ],
         "tcp": ({"bind": "denied", "connect": "denied"} if spec.get("net") and abi >= 4 else "not handled"),
         "scope": names(scope_rights(abi), SCOPE) if spec.get("scope") else [],
         "required": bool(spec.get("required")),

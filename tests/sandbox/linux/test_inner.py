@@ -41,6 +41,12 @@ def test_build_inner_shape(tmp_path):
     assert d["order"].index("seccomp") > d["order"].index("landlock")
 
 
+def test_describe_names_what_only_bubblewrap_enforces(tmp_path):
+    d = inner.build_inner(resolved(tmp_path, deny_read=["secret", "/etc/shadow"]), ["true"]).describe()
+    assert d["landlock"]["outer_wall_only"] == [str(tmp_path / "secret")]
+    assert "/etc/shadow" in d["landlock"]["deny_read"]
+
+
 def test_network_on_and_read_only_change_the_spec(tmp_path):
     spec = marshal.loads(
         inner.build_inner(
