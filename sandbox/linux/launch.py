@@ -291,16 +291,14 @@ class SandboxProcess:
                 free[root] = True
             except OSError:
                 free[root] = False
+        doomed = []
         for p in reversed(self.launch.placeholders):
             root = os.path.dirname(p)
             while root not in free and root not in ("/", ""):
                 root = os.path.dirname(root)
-            if not free.get(root, False):
-                continue  # in use by another sandbox (or no lock): leave it, empty and harmless
-            try:
-                os.rmdir(p)
-            except OSError:
-                pass  # not empty (someone put something there): leave it
+            if free.get(root, False):  # else in use by another sandbox: leave it, empty and harmless
+                doomed.append(p)
+        _rmdirs(doomed)
         for fd in self.launch.locks.values():
             os.close(fd)
         self.launch.locks = {}
@@ -311,6 +309,42 @@ class SandboxProcess:
                     print(f"sandbox: {summary}", file=sys.stderr)
             finally:
                 self.launch.bridge.close()
+
+
+def _rmdir(p: str) -> None:
+    try:
+        os.rmdir(p)
+    except OSError:
+        pass  # not empty (someone put something there) or gone: leave it
+
+
+def _rmdirs(paths: list[str]) -> None:
+    """rmdir each path; in parallel when there are many (a journaled rmdir can take ms)."""
+    nested = [p for p in paths if any(p.startswith(q + "/") for q in paths)]
+    flat = [p for p in paths if p not in nested]
+    for p in nested:  # placeholders inside other placeholders' parents (.git/hooks): first, in order
+        _rmdir(p)
+    if len(flat) <= 8:
+        for p in flat:
+            _rmdir(p)
+        return
+    import threading
+
+    todo = list(flat)
+
+    def worker() -> None:
+        while todo:
+            try:
+                p = todo.pop()
+            except IndexError:
+                return
+            _rmdir(p)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def root_locks(roots, lock_dir: str) -> dict[str, int]:
