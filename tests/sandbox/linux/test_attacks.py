@@ -567,3 +567,36 @@ def test_no_new_privileges_and_no_capabilities(identity):
     assert fields["NoNewPrivs"] == "1"
     assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0
     assert fields["Seccomp"] == "2"
+
+
+# --- proxy mode: the only way out is the domain-filtering proxy --------------------------------------------
+PROXY = ("--network", "proxy", "--allow-domain", "allowed.test")
+
+
+def test_proxy_mode_direct_connections(identity, http_server, unix_listener, abstract_listener):
+    """Past the proxy: straight to a host loopback port, a host unix socket (the srt escape),
+    a host abstract socket."""
+    got = ops(
+        identity,
+        f"connect:127.0.0.1:{http_server.port}",
+        f"unix:{unix_listener}",
+        f"abstract:{abstract_listener}",
+        flags=PROXY,
+    )
+    assert all(denied(v) for v in got.values()), got
+
+
+def test_proxy_mode_forwarder_cannot_be_signalled_or_read(identity):
+    """The forwarder runs inside the namespaces but outside the command's Landlock domain:
+    the command can neither signal it nor read its memory."""
+    script = (
+        'for p in /proc/[0-9]*; do pid=${p#/proc/}; [ "$pid" = "$$" ] && continue; '
+        'echo "seen $pid"; kill -0 "$pid" 2>/dev/null && echo "signalable $pid"; '
+        'head -c1 "/proc/$pid/mem" >/dev/null 2>&1 && echo "readable $pid"; '
+        'cat "/proc/$pid/environ" >/dev/null 2>&1 && echo "environ $pid"; done; true'
+    )
+    r = sandbox_run(identity, *PROXY, cmd=["sh", "-c", script])
+    assert r.returncode == 0, r.stderr
+    assert "seen" in r.stdout  # the forwarder (and bwrap's init) are there to attack
+    for word in ("signalable", "readable", "environ"):
+        assert word not in r.stdout, r.stdout
