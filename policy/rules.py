@@ -113,27 +113,6 @@ class Rule:
             call,
         )
 
-    def matches(self, argv, n: int) -> bool:
-        """Does ``argv`` (first token already matched) satisfy the rest of this rule?"""
-        if n < self.length:
-            return False
-        if self.canonical:
-            for i, s in enumerate(self._sets, 1):
-                if canon(argv[i]) not in s:
-                    return False
-        else:
-            for i, s in enumerate(self._sets, 1):
-                if argv[i] not in s:
-                    return False
-        if self.kind == "prefix":
-            return True
-        if self.kind == "exact":
-            return n == self.length
-        tail = argv[self.length :]
-        if self.canonical:
-            tail = [canon(a) for a in tail]
-        return all(any(a in s for a in tail) for s in self._anyset)
-
     def pattern_tokens(self) -> list:
         """The pattern as written (first, then str or list alternatives), for display."""
         return [self.first, *[list(t) if isinstance(t, tuple) else t for t in self.rest]]
