@@ -128,6 +128,10 @@ def build_bwrap_args(
         a += ["--bind", r, r]
         plan.writable.append(r)
 
+    cwd = os.fspath(policy.cwd)
+    if not share_tmp and _within(cwd, "/tmp") and not any(_within(cwd, r) for r in roots):
+        a += ["--ro-bind", cwd, cwd]  # e.g. read-only mode in a directory under /tmp: keep it visible
+
     def ro_bind(p: str) -> None:
         a.extend(("--ro-bind", p, p))
         plan.protected.append(p)

@@ -413,3 +413,32 @@ def test_concurrent_sandboxes_keep_placeholders_until_the_last_exits(identity) -
         for p in (first, second):
             if p is not None and p.poll() is None:
                 p.kill()
+
+
+@pytest.mark.sandbox
+def test_policy_flags_take_effect(identity) -> None:
+    ws = identity.workspace
+    for d in ("vendor", "private"):
+        (ws / d).mkdir()
+        (ws / d / "f").write_text(d)
+        os.chown(ws / d, identity.uid, identity.gid)
+        os.chown(ws / d / "f", identity.uid, identity.gid)
+    r = sbx(
+        identity,
+        "echo x > vendor/f 2>/dev/null && echo VENDOR; cat private/f 2>/dev/null && echo PRIVATE; "
+        "echo ok > new.txt && echo WROTE",
+        "--read-only",
+        "vendor",
+        "--deny-read",
+        "private",
+    )
+    assert r.stdout.split() == ["WROTE"], (r.stdout, r.stderr)
+    assert (ws / "vendor" / "f").read_text() == "vendor"
+    ro = sbx(identity, "echo x > new2.txt 2>/dev/null && echo WROTE; echo end", "--mode", "read-only")
+    assert ro.stdout.split() == ["end"] and not (ws / "new2.txt").exists()
+    marker = f"cordon-share-tmp-{os.getpid()}-{identity.name}"
+    try:
+        shared = sbx(identity, f"echo x > /tmp/{marker} && echo WROTE", "--share-tmp")
+        assert shared.stdout.strip() == "WROTE" and Path("/tmp", marker).exists()
+    finally:
+        Path("/tmp", marker).unlink(missing_ok=True)
