@@ -21,6 +21,23 @@ def P(*lines: str) -> str:
     return "\n".join(["*** Begin Patch", *lines, "*** End Patch"])
 
 
+@pytest.fixture
+def locked_dir(request):
+    """A directory the unprivileged identity may enter but not write (mode 0555: that holds even for
+    its owner when the suite itself runs unprivileged; root ignores it)."""
+
+    def make(parent: Path, **files: str) -> Path:
+        d = parent / "locked"
+        d.mkdir()
+        for name, text in files.items():
+            (d / name).write_text(text)
+        os.chmod(d, 0o555)
+        request.addfinalizer(lambda: os.chmod(d, 0o755))  # so the scratch cleanup can remove it
+        return d
+
+    return make
+
+
 def _limit_file_size() -> None:
     # Real kernel failure mid-commit: writes past 64 KiB fail with EFBIG (SIGXFSZ ignored).
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -59,13 +76,11 @@ def test_failure_during_commit_rolls_everything_back(identity):
     assert not any(name.startswith(".") for name in os.listdir(ws))  # no parked leftovers
 
 
-def test_unwritable_directory_fails_before_anything_is_written(identity, scratch):
+def test_unwritable_directory_fails_before_anything_is_written(identity, scratch, locked_dir):
     ws = identity.workspace
     (ws / "a.txt").write_text("x\n")
     os.chown(ws / "a.txt", identity.uid, identity.gid)
-    locked = scratch / "locked"
-    locked.mkdir()
-    os.chmod(locked, 0o755)  # root-owned: the test user may not create files in it
+    locked = locked_dir(scratch)
     patch = P("*** Update File: a.txt", "@@", "-x", "+y", f"*** Add File: {locked}/new.txt", "+z")
     proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=patch, cwd=ws)
     if identity.is_root:
@@ -121,14 +136,11 @@ def test_line_endings(tmp_path, content, patch_lines, expected):
     assert (tmp_path / "f").read_bytes() == expected.encode()
 
 
-def test_move_out_of_unwritable_directory(identity, scratch):
+def test_move_out_of_unwritable_directory(identity, scratch, locked_dir):
     """Codex writes the destination, then fails to remove the source and leaves both; Cordon fails
     first. An in-place update of a writable file in that directory works, as in Codex."""
     ws = identity.workspace
-    locked = scratch / "locked"
-    locked.mkdir()
-    os.chmod(locked, 0o755)
-    (locked / "a").write_text("x\n")
+    locked = locked_dir(scratch, a="x\n")
     os.chmod(locked / "a", 0o666)
     move = P(f"*** Update File: {locked}/a", "*** Move to: b", "@@", "-x", "+y")
     proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=move, cwd=ws)
