@@ -121,9 +121,8 @@ def assemble(
                 from netproxy import sandbox_bridge
             except ImportError as e:
                 raise SandboxError(f"proxy network mode is unavailable: {e}") from e
-            runtime = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(
-                os.path.expanduser("~"), ".cache", "cordon", "run"
-            )
+            # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
+            runtime = os.path.join(probe.cache_dir(), "run")
             from pathlib import Path
 
             bridge = sandbox_bridge.prepare(policy.network, runtime_dir=Path(runtime))

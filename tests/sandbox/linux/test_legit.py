@@ -221,7 +221,11 @@ def test_network_modes_through_the_cli(identity, http_server) -> None:
     assert off.stdout.strip() in ("000", ""), off.stdout  # no route out of the namespace
     on = sh(identity, curl, flags=["--network", "on"])
     assert on.stdout.strip() == "200", on.stderr
-    proxied = sh(identity, curl, flags=["--allow-domain", f"127.0.0.1:{http_server.port}"], timeout=120)
+    # XDG_RUNTIME_DIR points into /run/user, which is masked inside: the bridge must not live there.
+    env = identity.env(XDG_RUNTIME_DIR=f"/run/user/{identity.uid}")
+    proxied = sh(
+        identity, curl, flags=["--allow-domain", f"127.0.0.1:{http_server.port}"], timeout=120, env=env
+    )
     assert proxied.stdout.strip() == "200", proxied.stderr
     denied = sh(identity, curl, flags=["--allow-domain", "example.invalid"], timeout=120)
     assert denied.stdout.strip() == "403", denied.stderr
