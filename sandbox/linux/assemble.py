@@ -181,7 +181,7 @@ def assemble(
     notes.extend(plan.notes)
     fds = dict(inner_fds)
     fds[empty_fd] = b""
-    full = ["bwrap", *plan.args, *bridge_args, *inner_bwrap]
+    full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]
     if info.has("--json-status-fd"):
         full += ["--json-status-fd", STATUS_FD_TOKEN]
     else:
@@ -190,6 +190,31 @@ def assemble(
     launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
     launch.locks = locks
     return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
+
+
+def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
+    """Read-only binds for the inner stage's own files when they live under the private /tmp
+    (a virtualenv made in /tmp by CI, say): otherwise the sandbox could not start at all."""
+    if policy.share_tmp or len(inner_argv) <= len(argv):
+        return []
+    roots = [os.fspath(r) for r in policy.writable_roots]
+    out: list[str] = []
+    for arg in inner_argv[: len(inner_argv) - len(argv)]:
+        if not os.path.isabs(arg):
+            continue
+        for p in {arg, os.path.realpath(arg)}:
+            if not (p == "/tmp" or p.startswith("/tmp/")) or any(
+                p == r or p.startswith(r + "/") for r in roots
+            ):
+                continue
+            # the package root for sandbox/linux/inner.py (3 up); the prefix (bin/..) for an interpreter
+            up = 3 if p.endswith(".py") else 2
+            top = p
+            for _ in range(up):
+                top = os.path.dirname(top)
+            if top not in out and top != "/tmp":
+                out.append(top)
+    return [x for t in out for x in ("--ro-bind", t, t)]
 
 
 def launcher_state(cwd) -> list[str]:
