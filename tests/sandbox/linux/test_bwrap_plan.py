@@ -442,3 +442,22 @@ def test_policy_flags_take_effect(identity) -> None:
         assert shared.stdout.strip() == "WROTE" and Path("/tmp", marker).exists()
     finally:
         Path("/tmp", marker).unlink(missing_ok=True)
+
+
+def test_inner_stage_files_under_private_tmp_stay_visible(scratch: Path) -> None:
+    from sandbox.linux.assemble import _visible_tools
+
+    pol = resolve(cwd="/")  # read-only-ish: no writable root under /tmp
+    pol.writable_roots = []
+    inner = ["/tmp/ci-venv/bin/python", "-I", "/tmp/pkg/sandbox/linux/inner.py", "--", "ls"]
+    assert _visible_tools(pol, inner, ["ls"]) == [
+        "--ro-bind",
+        "/tmp/ci-venv",
+        "/tmp/ci-venv",
+        "--ro-bind",
+        "/tmp/pkg",
+        "/tmp/pkg",
+    ]
+    pol.writable_roots = ["/tmp/pkg"]
+    assert _visible_tools(pol, inner, ["ls"]) == ["--ro-bind", "/tmp/ci-venv", "/tmp/ci-venv"]
+    assert _visible_tools(resolve(cwd=scratch, share_tmp=True), inner, ["ls"]) == []
