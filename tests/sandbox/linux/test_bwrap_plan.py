@@ -461,3 +461,14 @@ def test_inner_stage_files_under_private_tmp_stay_visible(scratch: Path) -> None
     pol.writable_roots = ["/tmp/pkg"]
     assert _visible_tools(pol, inner, ["ls"]) == ["--ro-bind", "/tmp/ci-venv", "/tmp/ci-venv"]
     assert _visible_tools(resolve(cwd=scratch, share_tmp=True), inner, ["ls"]) == []
+
+
+@pytest.mark.sandbox
+def test_explain_says_what_is_writable_hidden_and_reachable(identity) -> None:
+    r = sbx(identity, "echo ran", "--explain", "--deny-read", "/etc/hostname")
+    assert r.returncode == 0 and r.stdout.strip() == "ran"
+    err = r.stderr
+    assert "engine bwrap" in err and f"writable: {identity.workspace}" in err
+    assert "hidden (unreadable):" in err and "/etc/hostname" in err and "/etc/shadow" in err
+    assert "network: no network" in err
+    assert err.index("engine bwrap") < len(err)  # printed before the command ran (stderr only)
