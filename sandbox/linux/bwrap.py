@@ -122,6 +122,13 @@ def build_bwrap_args(
         st = _lstat(r)
         if st is None or not stat.S_ISDIR(st.st_mode):
             raise SandboxError(f"writable root {r} does not exist or is not a directory")
+        if r in ("/", "/proc", "/dev", "/sys") or (
+            r.startswith(("/proc/", "/sys/", "/dev/")) and r != "/dev/shm"
+        ):
+            raise SandboxError(
+                f"{r} cannot be a writable root (it would replace the sandbox's own root, /proc or /dev); "
+                "if you really want no filesystem confinement, say --mode danger-full-access"
+            )
         if not share_tmp and _within(r, "/tmp") and r != "/tmp":
             # A root under the private /tmp: bind the host directory into the tmpfs.
             pass

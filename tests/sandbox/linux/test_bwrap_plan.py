@@ -471,3 +471,9 @@ def test_explain_says_what_is_writable_hidden_and_reachable(identity) -> None:
     assert "engine bwrap" in err and f"writable: {identity.workspace}" in err
     assert "hidden (unreadable):" in err and "/etc/hostname" in err and "/etc/shadow" in err
     assert "network: no network" in err
+
+
+@pytest.mark.parametrize("root", ["/", "/proc", "/sys/kernel"])
+def test_system_roots_cannot_be_writable(root: str, scratch: Path) -> None:
+    with pytest.raises(SandboxError, match="cannot be a writable root"):
+        plan_for(scratch, writable_roots=[root])
