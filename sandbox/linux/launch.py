@@ -6,7 +6,8 @@ exist, and ``exit-code`` only when the *command* has exited. No ``exit-code`` re
 means the sandbox could not be set up (or bwrap was killed): exit 125 with a reason.
 
 Processes: bwrap runs in its own process group (a terminal's Ctrl-C reaches the
-launcher only); the launcher forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT to the command's
+launcher only); the launcher forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT (and Ctrl-Z / fg as
+SIGSTOP / SIGCONT) to the command's
 process group (``--new-session``: bwrap's PID 1 calls setsid(), the command is in its
 group; PID 1 itself ignores the signal, as a namespace init does). bwrap's own PID 1
 inside reaps orphans. ``--die-with-parent`` ties the sandbox to the launcher: if the
@@ -198,6 +199,8 @@ class SandboxProcess:
         if self.returncode is not None:
             return
         pids = self.command_pids()
+        if not pids and sig in (signal.SIGSTOP, signal.SIGCONT, signal.SIGTSTP):
+            return  # nothing to pause or resume yet
         if not pids:
             if self.launch.status:
                 # Not started yet (or already gone): stopping bwrap stops the whole sandbox.
@@ -380,7 +383,20 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> in
         if proc_box:
             proc_box[0].send_signal(sig)
 
+    def suspend(_sig, _frame):
+        # Ctrl-Z: the command has its own session (no job control from our terminal), so
+        # stop it explicitly, then stop ourselves; `fg` sends us SIGCONT, handled below.
+        if proc_box:
+            proc_box[0].send_signal(signal.SIGSTOP)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
+    def resume(_sig, _frame):
+        if proc_box:
+            proc_box[0].send_signal(signal.SIGCONT)
+
     old = {s: signal.signal(s, forward) for s in FORWARDED}
+    old[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
+    old[signal.SIGCONT] = signal.signal(signal.SIGCONT, resume)
     try:
         proc = SandboxProcess(launch)
         proc_box.append(proc)

@@ -243,3 +243,54 @@ def test_doctor_reports_this_host(identity) -> None:
     assert "--json-status-fd" in d["bwrap"]["options"]
     human = identity.run(identity.sandbox_argv("doctor"))
     assert "sandbox run will use: bwrap" in human.stdout
+
+
+def test_ctrl_z_and_fg_pause_and_resume_the_command(identity) -> None:
+    ws = identity.workspace
+    p = subprocess.Popen(
+        identity.sandbox_argv("run", "--", "sh", "-c", "while :; do echo tick; sleep 0.05; done"),
+        cwd=ws,
+        env=identity.env(),
+        stdout=subprocess.PIPE,
+        **identity.popen_kwargs(),
+    )
+    fd = p.stdout.fileno()
+
+    def drain() -> bytes:
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+    try:
+        assert os.read(fd, 5) == b"tick\n"
+        p.send_signal(signal.SIGTSTP)
+        deadline = time.monotonic() + 10
+        while psutil_status(p.pid) != "stopped" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert psutil_status(p.pid) == "stopped"
+        os.set_blocking(fd, False)
+        time.sleep(0.3)
+        drain()  # what was printed before the stop took effect
+        time.sleep(0.5)
+        assert drain() == b"", "the command kept running while suspended"
+        p.send_signal(signal.SIGCONT)
+        os.set_blocking(fd, True)
+        assert os.read(fd, 5) == b"tick\n", "the command did not resume"
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+
+
+def psutil_status(pid: int) -> str:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
+        return "gone"
