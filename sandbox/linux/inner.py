@@ -44,7 +44,7 @@ DEVICES = (
     "/dev/ptmx",
     "/dev/pts",
 )
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.abspath(globals().get("__file__") or "."))
 
 
 # ============================ launcher side ==============================================
@@ -161,22 +161,67 @@ def build_inner(
 
     import marshal
 
-    inner = [
-        python or sys.executable,
-        "-I",
-        "-S",
-        "-B",
-        os.path.join(_HERE, "inner.py"),
-        "--spec-fd",
-        str(SPEC_FD),
-        "--",
-    ]
+    spec["code"] = _code_objects()
+    # The interpreter's real path: with -I -S no venv is needed, and a venv (or a checkout)
+    # under /tmp or a masked folder would not be visible inside the sandbox.
+    interpreter = python or os.path.realpath(sys.executable)
+    inner = [interpreter, "-I", "-S", "-B", "-c", BOOTSTRAP, "--spec-fd", str(SPEC_FD), "--"]
     return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network)
+
+
+# The whole in-sandbox program travels in the spec as code objects (this interpreter's own
+# marshal format): nothing is read from the install location inside the sandbox, so a
+# checkout or venv under the private /tmp or a masked folder works, and a sandboxed command
+# that can write the install location cannot change what an already-planned launch runs.
+BOOTSTRAP = """import os,sys,marshal
+def b():
+    a=sys.argv[1:]
+    try:
+        f=int(a[1]);d=[]
+        while 1:
+            c=os.read(f,65536)
+            if not c:break
+            d.append(c)
+        os.close(f)
+        s=marshal.loads(b"".join(d))
+        m=type(sys)("_cordon_inner");exec(s["code"]["inner"],m.__dict__)
+    except Exception as e:
+        os.write(2,("sandbox: inner stage failed at bootstrap: %s; the command was not run\\n"%e).encode())
+        return 125
+    return m.main(a,spec=s)
+sys.exit(b())
+"""
+
+_code_cache: dict | None = None
+
+
+def _code_objects() -> dict:
+    """Code objects of inner.py, landlock.py and seccomp.py (compiled once per process)."""
+    global _code_cache
+    if _code_cache is None:
+        out = {}
+        for name in ("inner", "landlock", "seccomp"):
+            path = os.path.join(_HERE, f"{name}.py")
+            with open(path, "rb") as f:
+                out[name] = compile(f.read(), path, "exec", dont_inherit=True, optimize=2)
+        _code_cache = out
+    return _code_cache
 
 
 # ============================ sandbox side ===============================================
 class _Fail(Exception):
     """A confinement step failed: exit 125 with ``step: message``."""
+
+
+def _module(name: str, spec: dict):
+    """A sibling module: from the code shipped in the spec, else (``inner.py`` run as a file,
+    as the tests do) loaded from its file."""
+    code = (spec.get("code") or {}).get(name)
+    if code is None:
+        return _load(name)
+    module = type(sys)(f"_cordon_inner_{name}")
+    exec(code, module.__dict__)
+    return module
 
 
 def _load(name: str):
@@ -299,7 +344,8 @@ def _summary(report: dict) -> str:
     return " ".join(parts)
 
 
-def main(args: list[str] | None = None) -> int:
+def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
+    """``--spec-fd N -- CMD...``; ``spec`` is given when the bootstrap already read it."""
     args = sys.argv[1:] if args is None else args
     step = "arguments"
     try:
@@ -307,11 +353,12 @@ def main(args: list[str] | None = None) -> int:
             raise _Fail("usage: inner.py --spec-fd N -- CMD [ARGS...]")
         fd, command = int(args[1]), args[3:]
         step = "spec"
-        import marshal
+        if spec is None:
+            import marshal
 
-        spec = marshal.loads(_read_all(fd))
-        ll = _load("landlock")  # also the syscall helper for prctl and close_range
-        sc = _load("seccomp") if spec.get("seccomp") else None
+            spec = marshal.loads(_read_all(fd))
+        ll = _module("landlock", spec)  # also the syscall helper for prctl and close_range
+        sc = _module("seccomp", spec) if spec.get("seccomp") else None
         if spec.get("prelude"):
             step = "prelude"
             _start_prelude(spec["prelude"])

@@ -76,11 +76,50 @@ def test_empty_command_is_refused(tmp_path):
         inner.build_inner(resolved(tmp_path), [])
 
 
-def run_stage(stage, *, identity=None, extra_fds=(), **kw):
-    """Run a built stage's argv outside bubblewrap (the walls inner.py applies itself)."""
-    spec = marshal.loads(stage.fds[SPEC_FD])
-    argv = stage.argv[stage.argv.index("--") + 1 :]
-    return run_inner(spec, argv, identity=identity, extra_fds=extra_fds, **kw)
+def run_stage(stage, *, identity=None, extra_fds=(), wrap=(), **kw):
+    """Run a built stage's own argv (bootstrap + shipped code), outside bubblewrap unless
+    ``wrap`` is given: the walls inner.py applies itself."""
+    r, w = os.pipe()
+    os.write(w, stage.fds[SPEC_FD])
+    os.close(w)
+    os.dup2(r, SPEC_FD)
+    os.close(r)
+    try:
+        argv = [*wrap, *stage.argv]
+        kw.setdefault("capture_output", True)
+        kw.setdefault("text", True)
+        kw.setdefault("timeout", 60)
+        if identity is not None:
+            return identity.run(argv, pass_fds=(SPEC_FD, *extra_fds), **kw)
+        return subprocess.run(argv, pass_fds=(SPEC_FD, *extra_fds), **kw)
+    finally:
+        os.close(SPEC_FD)
+
+
+def test_stage_does_not_need_its_install_location(tmp_path):
+    """The in-sandbox program travels in the spec: it runs even where the checkout/venv is
+    hidden (here under bubblewrap with the repository masked by an empty tmpfs)."""
+    import shutil as sh
+
+    if sh.which("bwrap") is None:
+        pytest.skip("needs bubblewrap to hide the repository")
+    repo = str(Path(inner.__file__).resolve().parents[2])
+    stage = inner.build_inner(
+        resolved(tmp_path), ["sh", "-c", f"ls -A {repo} | wc -l; echo $CORDON_LANDLOCK"]
+    )
+    assert not any(repo in a for a in stage.argv[: stage.argv.index("--spec-fd")][:4])
+    wrap = ["bwrap", "--ro-bind", "/", "/", "--tmpfs", repo, "--dev", "/dev", "--proc", "/proc", "--"]
+    r = run_stage(stage, wrap=wrap)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.split()
+    assert lines[0] == "0" and "abi=" in r.stdout
+
+
+def test_bootstrap_failure_exits_125():
+    stage = inner.build_inner(resolved(Path("/tmp")), ["true"])
+    stage.fds[SPEC_FD] = b"garbage"
+    r = run_stage(stage)
+    assert r.returncode == 125 and "bootstrap" in r.stderr and "not run" in r.stderr
 
 
 def test_full_stage_in_a_child(identity):
@@ -235,14 +274,16 @@ def test_prelude_timeout_fails_125(scratch):
 
 
 def test_in_sandbox_program_stays_lean(tmp_path):
-    """The sandbox half, with every wall applied, imports no pydantic/typer/lark, not even
-    json, re or ctypes (measured with -X importtime; it runs on every launch)."""
-    stage = inner.build_inner(resolved(tmp_path), ["true"])
-    argv = stage.argv[: stage.argv.index("--spec-fd")]
-    assert "-I" in argv and "-S" in argv
+    """The sandbox half (bootstrap + shipped code), with every wall applied, imports no
+    pydantic/typer/lark, not even json, re or ctypes (-X importtime; it runs on every launch)."""
+    import copy
+
+    stage = copy.copy(inner.build_inner(resolved(tmp_path), ["true"]))
+    assert "-I" in stage.argv and "-S" in stage.argv
     spec = marshal.loads(stage.fds[SPEC_FD])
     assert spec["landlock"] and spec["seccomp"]
-    r = run_inner(spec, ["true"], python_args=("-X", "importtime"))
+    stage.argv = [stage.argv[0], "-X", "importtime", *stage.argv[1:]]
+    r = run_stage(stage)
     assert r.returncode == 0, r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if "|" in line}
     assert "_ctypes" in imported  # the walls were applied in this run
