@@ -5,17 +5,18 @@ Owns two halves of one contract (INTERFACES.md, E):
 - launcher side, ``build_inner(policy, argv, prelude=...) -> InnerStage``: turns a
   ``ResolvedPolicy`` into a spec (Landlock roots, a compiled seccomp program, the optional
   prelude) that the launcher hands to the sandbox on one file descriptor;
-- sandbox side, ``python -I -S -B inner.py --spec-fd N -- CMD...``: reads the spec, starts the
-  prelude and waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every
+- sandbox side, ``python -I -S -B -c BOOTSTRAP --spec-fd N -- CMD...``: reads the spec (which
+  carries this module's code and its two siblings' as code objects), starts the prelude and waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every
   fd above 2, makes itself a process-group leader, installs seccomp, and execs CMD. Any
   failing step exits 125 with a message.
 
 Must not touch: mounts and namespaces (launch.py / bwrap do that), the policy model.
 
 Start-up cost matters (this runs on every launch): the sandbox half imports only builtins,
-``os``, ``struct`` and ``_ctypes`` (no json/re/pydantic; the spec is ``marshal``-encoded) and loads its two
-siblings, ``landlock.py`` and ``seccomp.py``, by file path without importing the ``sandbox``
-package (whose ``__init__`` pulls in pydantic).
+``os``, ``struct`` and ``_ctypes`` (no json/re/pydantic; the spec is ``marshal``-encoded) and
+never imports the ``sandbox`` package (whose ``__init__`` pulls in pydantic). Shipping the code
+means nothing is read from the install location inside the sandbox. ``python inner.py
+--spec-fd N -- CMD`` (siblings loaded from files) still works; the tests use it.
 
 Why seccomp is loaded here and not by bwrap (``--seccomp FD``): bwrap would install it before
 exec'ing this program, so the prelude (the proxy forwarder, which needs unix sockets the filter
