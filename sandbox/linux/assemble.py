@@ -127,16 +127,10 @@ def assemble(
 
             bridge = sandbox_bridge.prepare(policy.network, runtime_dir=Path(runtime))
             prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)
-    if inner_mod is None:
-        if engine == "landlock" or prelude:
-            if bridge is not None:
-                bridge.close()
-            raise SandboxError("the inner confinement stage (sandbox.linux.inner) is not installed")
-        # TODO(lead): remove once sandbox.linux.inner (H5) has landed; until then bwrap only.
-        notes.append("inner stage (Landlock + seccomp) not available: bubblewrap only")
-        warn("inner stage (Landlock + seccomp) not available: running with bubblewrap only")
-        stage = None
-        inner_argv, inner_fds, inner_bwrap = list(argv), {}, []
+    if inner_mod is None:  # a broken install: half the confinement is not half as good
+        if bridge is not None:
+            bridge.close()
+        raise SandboxError("the inner confinement stage (sandbox.linux.inner: Landlock, seccomp) is missing")
     else:
         try:
             stage = _build_inner(inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache)
