@@ -177,8 +177,6 @@ class SandboxProcess:
                 return
             self._status_buf += chunk
             self._child_pid = _parse_status(self._status_buf)[0]
-            if not block:
-                continue
 
     def command_pids(self) -> list[int]:
         """Host pids of the processes bwrap's PID 1 started (normally: the command)."""
