@@ -8,6 +8,7 @@ binary and ``srt``.
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,8 +18,16 @@ CACHE = REPO / ".cache" / "peers"
 PACKAGES = ("@openai/codex", "@anthropic-ai/sandbox-runtime")
 
 
+# srt shells out to these on Linux; without them it refuses to start.
+SRT_SYSTEM_TOOLS = {"socat": "socat", "rg": "ripgrep", "bwrap": "bubblewrap"}
+
+
 def install(quiet: bool = True) -> None:
-    """npm-install the peers into the cache if they are not there yet."""
+    """npm-install the peers into the cache, and srt's system tools, if missing."""
+    missing = [pkg for tool, pkg in SRT_SYSTEM_TOOLS.items() if not shutil.which(tool)]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-qq", *missing], check=True, capture_output=quiet)
     if codex() and srt():
         return
     if not shutil.which("npm"):
