@@ -48,9 +48,10 @@ def op(spec: str) -> None:
     elif kind == "chmod":
         os.chmod(arg, 0o777)
     elif kind == "connect":
-        s = socket.socket(socket.AF_INET6 if ":" in a[0] and len(a) > 2 else socket.AF_INET)
+        host, port = arg.rsplit(":", 1)
+        s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         s.settimeout(5)
-        s.connect((a[0], int(a[1])))
+        s.connect((host, int(port)))
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
         if not s.recv(1):
             raise OSError(0, "connected but no reply")

@@ -150,10 +150,25 @@ def test_delete_and_rename_outside(identity, outside):
 
 
 def test_read_only_mode_blocks_workspace_writes(identity):
-    # --share-tmp: the workspace lives under /tmp, which is otherwise private (and empty) inside.
-    got = ops(identity, f"write:{identity.workspace}/x", flags=("--mode", "read-only", "--share-tmp"))
+    got = ops(identity, f"write:{identity.workspace}/x", flags=("--mode", "read-only"))
     assert denied(got[f"write:{identity.workspace}/x"])
     assert not (identity.workspace / "x").exists()
+
+
+def test_read_only_mode_with_shared_tmp_writes_nothing(identity):
+    """--share-tmp shows the host's /tmp; in read-only mode it must stay read-only."""
+    name = f"/tmp/cordon-attack-{uuid.uuid4().hex[:8]}"
+    try:
+        got = ops(
+            identity,
+            f"write:{name}",
+            f"write:{identity.workspace}/x",
+            flags=("--mode", "read-only", "--share-tmp"),
+        )
+        assert all(denied(v) for v in got.values()), got
+        assert not Path(name).exists() and not (identity.workspace / "x").exists()
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def test_reopen_read_only_fd_for_writing_via_proc(identity, outside):
