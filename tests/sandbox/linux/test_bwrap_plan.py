@@ -244,7 +244,6 @@ def test_plan_cli_other_platforms_or_clear_error(scratch: Path) -> None:
 
 
 # ---------------------------------------------------------------- the mounts, attacked
-pytestmark_sandbox = pytest.mark.sandbox
 
 
 def sbx(identity, script: str, *flags: str, cwd: Path | None = None):
