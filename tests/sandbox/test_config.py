@@ -249,3 +249,21 @@ def test_rules_network_entries_become_proxy_lists(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         to_inputs({"rules": [str(write(tmp_path / "bad.rules", "network_rule(host = 1)\n"))]})
     assert e.value.field == "rules"
+
+
+@pytest.mark.sandbox
+def test_run_hot_path_imports_no_framework(tmp_path: Path) -> None:
+    """`sandbox run` must not pay for typer, pydantic or lark (~50 ms of imports each)."""
+    code = (
+        "import sys\n"
+        "from sandbox.commands.run import main_run\n"
+        "rc = main_run(['--', 'true'])\n"
+        "print(sorted(m for m in ('pydantic', 'typer', 'lark', 'click') if m in sys.modules))\n"
+        "sys.exit(rc)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(tmp_path))
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
