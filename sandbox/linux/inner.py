@@ -6,9 +6,10 @@ Owns two halves of one contract (INTERFACES.md, E):
   ``ResolvedPolicy`` into a spec (Landlock roots, a compiled seccomp program, the optional
   prelude) that the launcher hands to the sandbox on one file descriptor;
 - sandbox side, ``python -I -S -B -c BOOTSTRAP --spec-fd N -- CMD...``: reads the spec (which
-  carries this module's code and its two siblings' as code objects), starts the prelude and waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every
-  fd above 2, makes itself a process-group leader, installs seccomp, and execs CMD. Any
-  failing step exits 125 with a message.
+  carries this module's code and its two siblings' as code objects), starts the prelude and
+  waits for its ``ready`` line, sets no_new_privs, applies Landlock, closes every fd above 2,
+  drops every capability, makes itself a process-group leader, installs seccomp, and execs
+  CMD. Any failing step exits 125 with a message.
 
 Must not touch: mounts and namespaces (launch.py / bwrap do that), the policy model.
 
@@ -71,6 +72,7 @@ class InnerStage:
                 "no_new_privs",
                 "landlock",
                 "close fds > 2",
+                "drop capabilities",
                 "own process group",
                 "seccomp",
                 "exec",
@@ -312,9 +314,59 @@ def _no_new_privs(ll) -> None:
 
 def _prctl(ll, option: int, arg: int) -> None:
     _, prctl, c_long, get_errno, _ = ll.ffi()
-    if prctl(c_long(option), c_long(arg), c_long(0), c_long(0), c_long(0)) != 0:
+    if prctl(c_long(option), c_long(arg), c_long(0), c_long(0), c_long(0)) < 0:
         err = get_errno()
         raise OSError(err, os.strerror(err))
+
+
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}
+PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
+# NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE and the locks of those and of KEEP_CAPS: uid 0
+# does not regain capabilities on exec, and nothing can undo that.
+SECUREBITS = 0b1110_1111
+
+
+def _capabilities() -> dict[str, int]:
+    out = {}
+    with open("/proc/self/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"Cap"):
+                name, _, value = line.partition(b":")
+                out[name.decode()] = int(value.strip(), 16)
+    return out
+
+
+def _drop_capabilities(ll) -> None:
+    """Leave the command no capability in any set. Under bubblewrap (--cap-drop ALL) there is
+    none left already; with --fallback=landlock a root launcher still has all of them."""
+    # uid 0 regains the bounding set on exec, so for root it must be empty too; any other uid
+    # gains nothing from it under no_new_privs (and could not drop it without CAP_SETPCAP).
+    root = os.getuid() == 0 or os.geteuid() == 0
+    checked = (
+        ("CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd")
+        if root
+        else ("CapInh", "CapPrm", "CapEff", "CapAmb")
+    )
+    if not any(v for k, v in _capabilities().items() if k in checked):
+        return
+    try:
+        _prctl(ll, PR_SET_SECUREBITS, SECUREBITS)
+    except OSError:
+        pass  # no CAP_SETPCAP: the bounding-set drop below fails too, the check reports it
+    for cap in range(64):
+        try:
+            _prctl(ll, PR_CAPBSET_DROP, cap)
+        except OSError:
+            break  # EINVAL past the last capability this kernel knows
+    try:
+        _prctl(ll, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    except OSError:
+        pass
+    header = (0x20080522).to_bytes(4, "little") + (0).to_bytes(4, "little")  # v3, this process
+    ll.sys_call(SYS_CAPSET[os.uname().machine], header, bytes(24))
+    left = {k: hex(v) for k, v in _capabilities().items() if v and k in checked}
+    if left:
+        raise _Fail(f"capabilities still held: {left}")
 
 
 def _close_fds_above_2(ll) -> None:
@@ -374,6 +426,8 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
                 os.write(2, f"sandbox: inner: landlock {report}\n".encode())
         step = "close fds"
         _close_fds_above_2(ll)
+        step = "capabilities"
+        _drop_capabilities(ll)
         step = "process group"
         # The command leads its own process group, so the launcher's killpg(command) reaches it
         # and every process it starts (but not the prelude, which stays in bwrap's group).

@@ -615,3 +615,90 @@ def test_proxy_mode_forwarder_cannot_be_signalled_or_read(identity):
     assert "seen" in r.stdout  # the forwarder (and bwrap's init) are there to attack
     for word in ("signalable", "readable", "environ"):
         assert word not in r.stdout, r.stdout
+
+
+# --- --fallback=landlock: no bubblewrap, the inner stage is the only wall ------------------------------------
+@pytest.fixture
+def no_bwrap_env(identity, scratch):
+    """An environment whose PATH has no bwrap: `sandbox run --fallback=landlock` then runs the
+    inner stage alone (commands are given by absolute path)."""
+    empty = scratch / "empty-path"
+    empty.mkdir()
+    return identity.env(PATH=str(empty))
+
+
+FALLBACK = ("--fallback", "landlock")
+
+
+def fallback_ops(identity, env, *specs):
+    r = sandbox_run(identity, *FALLBACK, cmd=ops_argv(*specs), env=env)
+    assert r.returncode == 0, r.stderr
+    assert "FALLBACK" in r.stderr  # stated on stderr, as promised
+    return parse_ops(r.stdout)
+
+
+def test_fallback_filesystem(identity, no_bwrap_env, outside, secrets):
+    got = fallback_ops(
+        identity,
+        no_bwrap_env,
+        f"write:{identity.workspace}/ok",
+        f"write:{outside}/new",
+        f"append:{outside}/file",
+        f"cat:{secrets['ssh']}",
+        f"cat:{secrets['aws']}",
+        "cat:/etc/shadow",
+        "openw:/proc/sys/kernel/hostname",
+        "openw:/proc/sys/kernel/core_pattern",
+        "openw:/proc/sysrq-trigger",
+    )
+    assert got.pop(f"write:{identity.workspace}/ok") == "ok"
+    assert all(denied(v) for v in got.values()), got
+    assert (outside / "file").read_text() == "original\n"
+
+
+def test_fallback_network_and_processes(identity, no_bwrap_env, http_server, abstract_listener, victim):
+    specs = [f"connect:127.0.0.1:{http_server.port}", f"abstract:{abstract_listener}", f"kill:{victim.pid}"]
+    got = fallback_ops(identity, no_bwrap_env, *specs)
+    assert denied(got[specs[0]]) and denied(got[specs[1]])
+    from sandbox.linux import landlock
+
+    if landlock.abi_version() >= 6:  # no PID namespace here: Landlock's signal scope is the wall
+        assert got[specs[2]] == "EPERM"
+    assert victim.poll() is None
+
+
+def test_fallback_syscalls_and_capabilities(identity, no_bwrap_env, probes, outside):
+    r = sandbox_run(
+        identity,
+        *FALLBACK,
+        cmd=[str(probes), "ptrace", "mount", "unshare_user", "bpf", "x32"],
+        env=no_bwrap_env,
+    )
+    got = parse_probes(r.stdout)
+    assert_eperm(got, "ptrace", "mount", "unshare_user", "bpf", "x32")
+    # A root launcher keeps every capability without bubblewrap: the inner stage drops them.
+    foreign = outside / "foreign"
+    foreign.write_text("x\n")
+    os.chown(foreign, 65534, 65534)
+    r = sandbox_run(identity, *FALLBACK, cmd=["/bin/grep", "^Cap", "/proc/self/status"], env=no_bwrap_env)
+    caps = dict(line.split(":\t") for line in r.stdout.strip().splitlines())
+    if not identity.is_root:
+        caps.pop("CapBnd")  # irrelevant without uid 0 under no_new_privs (and not droppable)
+    assert caps and all(int(v, 16) == 0 for v in caps.values()), caps
+    got = fallback_ops(identity, no_bwrap_env, f"chmod:{foreign}")
+    assert denied(got[f"chmod:{foreign}"])
+    assert foreign.stat().st_mode & 0o777 != 0o777
+
+
+def test_fallback_env_and_fds(identity, no_bwrap_env, secrets):
+    env = dict(no_bwrap_env, GITHUB_TOKEN="ghp_cordonsecret")
+    fd = os.open(secrets["ssh"], os.O_RDONLY)
+    os.set_inheritable(fd, True)
+    try:
+        r = sandbox_run(
+            identity, *FALLBACK, cmd=[*ops_argv(f"fd:{fd}", "env:GITHUB_TOKEN")], env=env, pass_fds=(fd,)
+        )
+    finally:
+        os.close(fd)
+    got = parse_ops(r.stdout)
+    assert got[f"fd:{fd}"] == "EBADF" and got["env:GITHUB_TOKEN"] != "ok", got
