@@ -476,3 +476,22 @@ def test_explain_says_what_is_writable_hidden_and_reachable(identity) -> None:
 def test_system_roots_cannot_be_writable(root: str, scratch: Path) -> None:
     with pytest.raises(SandboxError, match="cannot be a writable root"):
         plan_for(scratch, writable_roots=[root])
+
+
+@pytest.mark.sandbox
+def test_inherited_descriptors_do_not_reach_the_command(identity, scratch: Path) -> None:
+    import fcntl
+
+    secret = scratch / "inherited.txt"
+    secret.write_text("INHERITED-SECRET")
+    fd = os.open(secret, os.O_RDONLY)
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 57)  # an inheritable descriptor, as a careless parent leaves
+    os.close(fd)
+    try:
+        script = f"ls /proc/self/fd; cat /proc/self/fd/{high} 2>/dev/null; echo end"
+        r = identity.run(identity.sandbox_argv("run", "--", "sh", "-c", script), pass_fds=(high,))
+    finally:
+        os.close(high)
+    assert r.returncode == 0, r.stderr
+    assert "INHERITED-SECRET" not in r.stdout
+    assert sorted(int(x) for x in r.stdout.split()[:-1]) == [0, 1, 2, 3]  # 3: ls's own directory fd
