@@ -111,8 +111,10 @@ def build_inner(
     """Plan the inner stage for ``policy`` (a ``ResolvedPolicy``) running ``argv``.
 
     ``under_bwrap=False`` is the explicit ``--fallback=landlock`` mode: Landlock becomes
-    required (it is then the only filesystem wall) and /tmp is the host's. Raises
-    ``SandboxError`` when the kernel cannot give what the mode requires.
+    required (it is then the only filesystem wall) and /tmp is the host's. ``python`` overrides
+    the interpreter run inside; it must be this Python's version (the code travels in this
+    interpreter's marshal format). Raises ``SandboxError`` when the kernel cannot give what
+    the mode requires.
     """
     from sandbox.errors import SandboxError
     from sandbox.linux import landlock, seccomp
