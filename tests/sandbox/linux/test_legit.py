@@ -67,7 +67,7 @@ def _git_repo(identity) -> Path:
 
 def test_git_read_operations_in_workspace(identity) -> None:
     ws = _git_repo(identity)
-    (ws / "f.txt").write_text("two\n")
+    (ws / "f.txt").write_text("two, and longer\n")  # a different size: no racy-git ambiguity
     r = sh(identity, "git status --short && git diff --stat && git log --oneline | wc -l")
     assert r.returncode == 0, r.stderr
     assert " M f.txt" in r.stdout and r.stdout.strip().endswith("1")
