@@ -449,6 +449,13 @@ class Interpreter:
             stack = stack[:-1]
         raise EvalError(message, pos or top[1] or top[2], stack)
 
+    def charge(self, n: int) -> None:
+        """Spend ``n`` steps at once: work proportional to data size costs budget too, so a
+        loop over big strings or lists ends as quickly as a loop over small ones."""
+        self.steps -= n
+        if self.steps < 0:
+            self.tick()
+
     def tick(self):
         self.steps -= 1
         if self.steps < 0:
@@ -632,7 +639,9 @@ class Interpreter:
         if k == "ifexp":
             return self.eval(e[3], local) if truth(self.eval(e[2], local)) else self.eval(e[4], local)
         if k == "fstring":
-            return "".join(p if isinstance(p, str) else sstr(self.eval(p, local)) for p in e[2])
+            out = "".join(p if isinstance(p, str) else sstr(self.eval(p, local)) for p in e[2])
+            self.charge(len(out) >> 2)
+            return out
         if k == "attr":
             return self.getattr(self.eval(e[2], local), e[3], e[1])
         if k == "index":
@@ -804,6 +813,7 @@ class Interpreter:
     def grow(self, n, pos):
         if n > MAX_SIZE:
             self.fail("value too large (size limit of the rules evaluator)", pos)
+        self.charge(n >> 8)  # copying memory: one step per 256 elements
 
     def binop(self, op, a, b, pos):
         ta, tb = type(a), type(b)
@@ -897,17 +907,25 @@ class Interpreter:
         return "".join(out)
 
     def compare(self, op, a, b, pos):
+        if op in ("==", "!=") and isinstance(a, list | tuple | dict | str):
+            self.charge(len(a) >> (8 if isinstance(a, str) else 2))
         if op == "==":
             return _eq(a, b)
         if op == "!=":
             return not _eq(a, b)
         if op in ("in", "not in"):
             if isinstance(b, str):
+                self.charge(len(b) >> 8)
                 if not isinstance(a, str):
                     self.fail(f"Operation `in` not supported for types `{type_name(a)}` and `string`", pos)
                 r = a in b
             elif isinstance(b, list | tuple):
-                r = any(_eq(a, x) for x in b)
+                if isinstance(a, str):  # str equality is the same in Python: scan in C
+                    self.charge(len(b) >> 4)
+                    r = a in b
+                else:
+                    self.charge(len(b) >> 2)
+                    r = any(_eq(a, x) for x in b)
             elif isinstance(b, dict):
                 self.hashable(a, pos)
                 r = a in b
@@ -961,7 +979,9 @@ class Interpreter:
             self.fail("Slice step cannot be zero", e[1])
         if not isinstance(obj, list | tuple | str | range):
             self.fail(f"Operation `[::]` not supported on type `{type_name(obj)}`", e[1])
-        return obj[parts[0] : parts[1] : parts[2]]
+        out = obj[parts[0] : parts[1] : parts[2]]
+        self.charge(len(out) >> 6)
+        return out
 
     def getattr(self, obj, name, pos):
         from policy.starlark import stdlib

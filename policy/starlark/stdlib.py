@@ -37,12 +37,16 @@ def _range(i, a, k):
 
 def _str(i, a, k):
     _n(i, "str", a, k, 1, 1)
-    return sstr(a[0])
+    out = sstr(a[0])
+    i.charge(len(out) >> 2)
+    return out
 
 
 def _repr(i, a, k):
     _n(i, "repr", a, k, 1, 1)
-    return srepr(a[0])
+    out = srepr(a[0])
+    i.charge(len(out) >> 2)
+    return out
 
 
 def _int(i, a, k):
@@ -138,6 +142,7 @@ def _sort_key(i, v):
 def _sorted(i, a, k):
     _n(i, "sorted", a, k, 1, 1, ("key", "reverse"))
     items = list(_iter(i, a[0]))
+    i.charge(len(items) >> 2)
     kf = _key_fn(i, k.get("key"))
     keyed = [(_sort_key(i, kf(x) if kf else x), x) for x in items]
     types = {t[0][0] for t in keyed}
@@ -559,10 +564,18 @@ def method(obj, name):
     mutating = (table is _LIST_METHODS and name in _LIST_MUTATORS) or (
         table is _DICT_METHODS and name in _DICT_MUTATORS
     )
+    # Methods that scan or copy their receiver cost budget in proportion (append/get... do not).
+    shift = (
+        3
+        if table is _STR_METHODS or name in ("index", "remove")
+        else (6 if name in ("keys", "values", "items") else None)
+    )
 
     def guarded(i, o, a, k):
         if mutating:
             i.check_mutable(o)
+        if shift is not None:
+            i.charge(len(o) >> shift)
         try:
             return fn(i, o, a, k)
         except (TypeError, ValueError, IndexError) as e:

@@ -133,6 +133,9 @@ def test_broken_second_file_loads_nothing(tmp_path):
         "x = " + "1 + " * 20000 + "1",
         "x = " + "-" * 20000 + "1",
         "f = lambda: f()\nf()",
+        'X = "a" * 1000000\nfor i in range(1000000000):\n    y = X + X',
+        "L = list(range(100000))\nfor i in range(1000000000):\n    y = str(L)",
+        "L = list(range(1000000))\nfor i in range(1000000000):\n    y = -1 in L",
     ],
     ids=[
         "loop",
@@ -146,6 +149,9 @@ def test_broken_second_file_loads_nothing(tmp_path):
         "long_expression",
         "deep_unary",
         "lambda_recursion",
+        "loop_over_big_strings",
+        "loop_over_big_repr",
+        "loop_over_big_membership",
     ],
 )
 def test_evaluation_is_bounded(text):
@@ -384,3 +390,13 @@ def test_grammar_cache_is_only_trusted_when_private(tmp_path, monkeypatch):
     # a corrupt cache is rebuilt, not fatal
     monkeypatch.setattr(syntax, "_parsers", {})
     assert syntax.parse("x = 1\n")[0][0] == "assign"
+
+
+def test_budget_leaves_room_for_real_files():
+    # 20,000 appends in a loop plus 2,000 generated rules: well inside the budget.
+    p = load_policy(
+        text="L = []\nfor i in range(20000):\n    L.append(str(i))\n"
+        'for t in L[:2000]:\n    prefix_rule(pattern=["tool", t], decision="prompt")\n'
+    )
+    assert len(p.rules) == 2000
+    assert p.check(["tool", "1999"]).decision == "prompt"
