@@ -113,6 +113,8 @@ TOKENS = [
     "**kw",
 ]
 
+TOKENS += ['f"{x + 1}"', 'f"{"', 'f"{{}}"', 'f"{f"{x}"}"', 'b"x"', '"\\d"', "range(10**6)", "* 1000000"]
+
 SEEDS = [c["files"][k] for c in CASES for k in c["files"] if isinstance(c["files"][k], str)]
 
 
