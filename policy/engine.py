@@ -174,12 +174,14 @@ class Policy:
 def _read(source) -> tuple[str, str, bytes]:
     """-> (path as given, resolved path, bytes); RulesError(stage="read") on failure."""
     given = os.fspath(source)
-    if os.path.exists(given):
-        path = given  # an existing path always wins (resolve_rules_path's rule), without its imports
+    if os.path.exists(given) or "/" in given or given.endswith(".rules"):
+        path = given  # a path (resolve_rules_path's rule), decided without its imports
     else:
-        from policy.shipped import resolve_rules_path
+        path = _shipped_fast(given)
+        if path is None:
+            from policy.shipped import resolve_rules_path
 
-        path = os.fspath(resolve_rules_path(given))
+            path = os.fspath(resolve_rules_path(given))
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -187,6 +189,17 @@ def _read(source) -> tuple[str, str, bytes]:
         msg = f"{e.strerror} (os error {e.errno})" if e.errno else str(e)
         raise RulesError(msg, given, stage="read", source=given) from None
     return given, path, data
+
+
+def _shipped_fast(name: str) -> str | None:
+    """A shipped set's file by name, found with os.path only (the hot path avoids pathlib and
+    importlib.resources); None when unsure, so policy.shipped decides."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for d in (os.path.join(here, "shipped_rules"), os.path.join(os.path.dirname(here), "rules")):
+        if os.path.isdir(d):
+            p = os.path.join(d, name + ".rules")
+            return p if os.path.isfile(p) else None
+    return None
 
 
 def _decode(given: str, data: bytes) -> str:

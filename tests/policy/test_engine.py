@@ -400,3 +400,17 @@ def test_budget_leaves_room_for_real_files():
     )
     assert len(p.rules) == 2000
     assert p.check(["tool", "1999"]).decision == "prompt"
+
+
+def test_shipped_names_resolve_like_policy_shipped(tmp_path, monkeypatch):
+    from policy.engine import _read
+    from policy.shipped import list_shipped, resolve_rules_path
+
+    monkeypatch.chdir(tmp_path)  # no local file shadows a shipped name
+    shipped = list_shipped()
+    if not shipped:
+        pytest.skip("no shipped rule sets in this checkout (rules/ is owned by another package)")
+    for name in list(shipped)[:5]:
+        assert Path(_read(name)[1]).resolve() == Path(resolve_rules_path(name)).resolve()
+    with pytest.raises(RulesError):
+        _read("no-such-shipped-set")
