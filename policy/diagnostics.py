@@ -34,6 +34,22 @@ def snippet(path: str, lines: list[str], span) -> str:
             out.append(f"{el:>{w}} | {_line(lines, el)}")
         out.append(f"{pad}|")
         return "\n".join(out) + "\n"
+    if el > sl + 1 and ec == 1:
+        # Runs to the start of a later line (an unfinished string up to the end of the file):
+        # the bar is drawn down to the line before, without a closing marker.
+        el -= 1
+        w = len(str(el))
+        pad = " " * (w + 1)
+        out = [f"{' ' * w}--> {path}:{sl}:{sc}", f"{pad}|"]
+        if sc == 1:
+            out.append(f"{sl:>{w}} | / {_line(lines, sl)}")
+        else:
+            out.append(f"{sl:>{w}} |   {_line(lines, sl)}")
+            out.append(f"{pad}|  {'_' * sc}^")
+        for n in range(sl + 1, el + 1):
+            out.append(f"{n:>{w}} | | {_line(lines, n)}")
+        out.append(f"{pad}|")
+        return "\n".join(out) + "\n"
     w = len(str(el))
     pad = " " * (w + 1)
     out = [f"{' ' * w}--> {path}:{sl}:{sc}", f"{pad}|"]

@@ -637,6 +637,8 @@ def _expected(exp: set[str], closer: str | None) -> str:
         return _TOKEN_DESC[closer]
     if "_NEWLINE" in exp:
         return "new line"
+    if "_INDENT" in exp:
+        return "new indentation block"
     if "COLON" in exp:
         return "symbol ':'"
     return "one of " + ", ".join(sorted(exp))
@@ -653,6 +655,10 @@ def parse(source: str) -> list:
         raise StarlarkSyntaxError("Parse error: invalid input `\ufeff`", 1, 1, 1, 1)
     body = source.replace("\r\n", "\n")
     text = body if body.endswith("\n") else body + "\n"
+    last = body.rsplit("\n", 1)[-1]
+    if last.endswith("\\") and "#" not in last and not last.endswith("\\\\"):  # continuation, then EOF
+        line, col = _line_col(text, len(body) - 1)
+        raise StarlarkSyntaxError("Parse error: invalid input `\\`", line, col, line, col + 1)
     first = text.split("\n", 1)[0]
     if first.startswith(" ") and first.strip() and not first.lstrip().startswith("#"):
         n = len(first) - len(first.lstrip(" "))
@@ -680,9 +686,14 @@ def parse(source: str) -> list:
                 line, col = _line_col(text, start)  # a tab in indentation: the newline token before it
             raise StarlarkSyntaxError("Parse error: tabs are not allowed", line, col, line, col) from None
         if ch in "'\"":
-            eol = text.find("\n", pos)
-            return_span = (line, col, line, col + (eol - pos))
-            raise StarlarkSyntaxError("Parse error: unfinished string literal", *return_span) from None
+            q = ch * 3
+            if pos >= 2 and text[pos - 2 : pos + 1] == q:  # lexed as "" then a lone quote: a triple
+                line, col = _line_col(text, pos - 2)
+                span = (line, col, *_line_col(text, len(body)))
+            else:
+                eol = text.find("\n", pos)
+                span = (line, col, line, col + (eol - pos))
+            raise StarlarkSyntaxError("Parse error: unfinished string literal", *span) from None
         raise StarlarkSyntaxError(f"Parse error: invalid input `{ch}`", line, col, line, col + 1) from None
     except UnexpectedToken as e:
         tok = e.token
@@ -690,15 +701,16 @@ def parse(source: str) -> list:
         if tok.type == "$END":
             closer = _open_bracket(text, len(text))
             if closer:
-                msg = f"Parse error: unexpected new line, expected {_TOKEN_DESC[closer]}"
+                msg = f"Parse error: unexpected new line, expected {_expected(exp, closer)}"
                 if body.endswith("\n"):  # starlark-rust places it past the last line
                     raise StarlarkSyntaxError(msg, 1, 1, outside=True) from None
                 line, col = _line_col(text, len(body))
                 raise StarlarkSyntaxError(msg, line, col, line, col) from None
-            line = text.count("\n") + 1
-            raise StarlarkSyntaxError(
-                f"Parse error: unexpected end of file, expected {_expected(exp, None)}", line, 1, outside=True
-            ) from None
+            msg = f"Parse error: unexpected end of file, expected {_expected(exp, None)}"
+            if body.endswith("\n"):
+                raise StarlarkSyntaxError(msg, 1, 1, outside=True) from None
+            line, col = _line_col(text, len(body))
+            raise StarlarkSyntaxError(msg, line, col, line, col) from None
         if tok.type == "_INDENT":
             raise StarlarkSyntaxError(
                 "Parse error: unexpected new indentation block, expected expression",

@@ -795,3 +795,24 @@ J("val_escape_octal_nul", '["\\0", "\\101"]')
 J("val_bytes_literal", 'b"x"')
 J("val_fstring_non_identifier", 'f"{1 + 2}"')
 J("val_shift_ops", "[1 << 3, 256 >> 4, 5 & 3, 5 | 3, 5 ^ 3, ~5]")
+
+# ---------------------------------------------------------------- more layout errors
+R("lay_indent_line2", "x = 1\n  y = 2\n", "a")
+R("lay_indented_comment_ok", 'x = 1\n    # indented comment\nprefix_rule(pattern=["a"])\n', "a")
+R("lay_blank_lines_with_spaces", 'x = 1\n   \n\t\nprefix_rule(pattern=["a"])\n', "a")
+R("lay_def_no_body_eof", "def f():\n", "a")
+R("lay_for_no_body_eof", "for x in []:", "a")
+R("lay_unclosed_multiline_list", "x = [1,\n  2,\n", "a")
+R("lay_unterminated_triple", 'x = """abc\n\n', "a")
+R("lay_unterminated_single_eof", "x = 'a", "a")
+R("lay_backslash_eof", "x = 1 \\", "a")
+R("lay_dollar", "x = $y", "a")
+R(
+    "lay_nested_dedent_ok",
+    'def f():\n    if True:\n        return ["a"]\n    return []\nprefix_rule(pattern=f())\n',
+    "a",
+)
+R("lay_semicolon_trailing", 'prefix_rule(pattern=["a"]);\n', "a")
+R("lay_double_semicolon", "x = 1;;\n", "a")
+R("lay_if_inline_body", 'if True: prefix_rule(pattern=["a"])\n', "a")
+R("lay_crlf_error_position", 'x = 1\r\nprefix_rule(pattern=["a"], decision="no")\r\n', "a")
