@@ -360,13 +360,18 @@ class Matcher:
         if not base or not self.has_rules_for(base):
             return out
         program = absolutize(head, cwd, home)
-        allowed = self.host_executables.get(base)
-        if allowed is not None and program not in allowed:
-            if restrictive_basename:
+        found: list[Match] = []
+        self._exact(argv, n, base, found, program)
+        hosts = self.host_executables
+        for m in found:
+            # The allow-list is the one declared for the rule's own first token (a canonical
+            # rule for `git` is reached by `/usr/bin/GIT` but checked against `git`'s list).
+            allowed = hosts.get(m.rt[1]) if hosts else None
+            if allowed is None or program in allowed:
+                out.append(m)
+            elif restrictive_basename and m.rt[6] > 0:
                 # Cordon (Codex #37079): an unlisted path must not dodge prompt/forbidden rules.
-                self._exact(argv, n, base, out, program, only_strict=True)
-            return out
-        self._exact(argv, n, base, out, program)
+                out.append(m)
         return out
 
 

@@ -64,6 +64,11 @@ def parse_args(args: list[str]) -> dict:
         if a in ("-r", "--rules") or a.startswith("--rules="):
             # clap: `-rX` is not `-r X` here; it starts the command (hyphen values allowed).
             if a.startswith("--rules="):
+                if a == "--rules=":
+                    raise Usage(
+                        "error: a value is required for '--rules <PATH>' but none was supplied\n\n"
+                        "For more information, try '--help'.\n"
+                    )
                 rules.append(a[len("--rules=") :])
             else:
                 if i + 1 >= n:
@@ -73,14 +78,23 @@ def parse_args(args: list[str]) -> dict:
                     )
                 rules.append(args[i + 1])
                 i += 1
-        elif a == "--pretty":
-            flags["pretty"] = True
-            if "--pretty" not in used:
-                used.append("--pretty")
-        elif a == "--resolve-host-executables":
-            flags["resolve"] = True
-            if "--resolve-host-executables" not in used:
-                used.append("--resolve-host-executables")
+        elif a in ("--pretty", "--resolve-host-executables"):
+            key = "pretty" if a == "--pretty" else "resolve"
+            if flags[key]:
+                raise Usage(
+                    f"error: the argument '{a}' cannot be used multiple times\n\n"
+                    f"Usage: {PROG} [OPTIONS] --rules <PATH> <COMMAND>...\n\n"
+                    "For more information, try '--help'.\n"
+                )
+            flags[key] = True
+            used.append(a)
+        elif a.startswith(("--pretty=", "--resolve-host-executables=")):
+            flag, value = a.split("=", 1)
+            usage = " ".join(["--rules <PATH>", *used, flag, "<COMMAND>..."])
+            raise Usage(
+                f"error: unexpected value '{value}' for '{flag}' found; no more were expected\n\n"
+                f"Usage: {PROG} {usage}\n\nFor more information, try '--help'.\n"
+            )
         elif a == "--codex-compat":
             flags["compat"] = True
         elif a == "--no-cache":

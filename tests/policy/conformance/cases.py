@@ -816,3 +816,42 @@ R("lay_semicolon_trailing", 'prefix_rule(pattern=["a"]);\n', "a")
 R("lay_double_semicolon", "x = 1;;\n", "a")
 R("lay_if_inline_body", 'if True: prefix_rule(pattern=["a"])\n', "a")
 R("lay_crlf_error_position", 'x = 1\r\nprefix_rule(pattern=["a"], decision="no")\r\n', "a")
+
+# ---------------------------------------------------------------- more matching and CLI
+R("m_nfc_vs_nfd_without_canonical", 'prefix_rule(pattern=["café"])', "cafe\u0301")
+R(
+    "m_canonical_alternatives_rest",
+    'prefix_rule(pattern=["git", ["PUSH", "Fetch"]], decision="forbidden", canonical_matching=True)',
+    "Git",
+    "push",
+    "-f",
+)
+R(
+    "m_canonical_first_alternatives",
+    'prefix_rule(pattern=[["Make", "GMAKE"]], canonical_matching=True)',
+    "gmake",
+    "all",
+)
+R(
+    "m_canonical_host_entry",
+    'host_executable(name="git", paths=["/usr/bin/git"])\n' + CAN,
+    "/usr/bin/GIT",
+    "status",
+    flags=H,
+    cordon_default_differs=True,
+)
+R("m_host_entry_later_file_applies_at_check", GIT, "/opt/git", "status", flags=H)
+case(
+    "m_host_entry_in_second_file",
+    {"a.rules": GIT, "b.rules": 'host_executable(name="git", paths=["/opt/git"])'},
+    ["-r", "a.rules", "-r", "b.rules", "--resolve-host-executables", "/opt/git", "status"],
+)
+R("m_long_argv", 'prefix_rule(pattern=["echo"] + ["x"] * 50, decision="prompt")', "echo", *(["x"] * 60))
+R("m_equals_and_spaces", 'prefix_rule(pattern=["env", "A=1 2"])', "env", "A=1 2", "cmd")
+R("m_pretty_unicode", 'prefix_rule(pattern=["é"], justification="😀 \\"q\\"")', "é", flags=("--pretty",))
+R("m_resolve_flag_twice", GIT, "/usr/bin/git", "status", flags=(*H, *H))
+R("m_pretty_twice", GIT, "git", "status", flags=("--pretty", "--pretty"))
+case("cli_pretty_with_value", {"a.rules": GIT}, ["-r", "a.rules", "--pretty=true", "git", "status"])
+case("cli_rules_empty_value", {}, ["--rules=", "git"])
+case("cli_separator_before_rules", {"a.rules": GIT}, ["--", "-r", "a.rules", "git"])
+case("cli_config_option_ignored", {"a.rules": GIT}, ["-c", "x=1", "-r", "a.rules", "git", "status"])
