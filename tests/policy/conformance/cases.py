@@ -855,3 +855,48 @@ case("cli_pretty_with_value", {"a.rules": GIT}, ["-r", "a.rules", "--pretty=true
 case("cli_rules_empty_value", {}, ["--rules=", "git"])
 case("cli_separator_before_rules", {"a.rules": GIT}, ["--", "-r", "a.rules", "git"])
 case("cli_config_option_ignored", {"a.rules": GIT}, ["-c", "x=1", "-r", "a.rules", "git", "status"])
+
+# ---------------------------------------------------------------- examples, more
+R("ex2_match_list_with_spaces", 'prefix_rule(pattern=["a", "b c"], match=[["a", "b c", "d"]])', "a", "b c")
+R("ex2_not_match_shorter", 'prefix_rule(pattern=["a", "b"], not_match=["a"])', "a", "b")
+R("ex2_match_relative_path", 'prefix_rule(pattern=["tool"], match=["./tool x"])', "tool")
+R("ex2_match_tilde_path", 'prefix_rule(pattern=["tool"], match=["~/bin/tool x"])', "tool")
+R(
+    "ex2_not_match_relative_excluded",
+    'host_executable(name="tool", paths=["/opt/tool"])\nprefix_rule(pattern=["tool"], not_match=["./tool x"])',
+    "tool",
+)
+R(
+    "ex2_examples_in_loop",
+    'for t in ["a", "b"]:\n    prefix_rule(pattern=[t], match=[t + " x"], not_match=["c"])',
+    "b",
+    "x",
+)
+R(
+    "ex2_second_call_fails",
+    'prefix_rule(pattern=["a"], match=["a"])\nprefix_rule(pattern=["b"], match=["a"])',
+    "a",
+)
+R(
+    "ex2_error_order_runtime_before_examples",
+    'prefix_rule(pattern=["a"], match=["z"])\nprefix_rule(pattern=["b"], decision="no")',
+    "a",
+)
+R(
+    "ex2_escapes_in_example",
+    'prefix_rule(pattern=["printf", "a\\tb"], match=["printf \'a\tb\'"])',
+    "printf",
+    "a\tb",
+)
+R(
+    "ex2_unicode_example",
+    'prefix_rule(pattern=["echo", "é"], match=["echo é"], not_match=["echo e\u0301"])',
+    "echo",
+    "é",
+)
+R(
+    "ex2_canonical_not_match_fails",
+    'prefix_rule(pattern=["git"], canonical_matching=True, not_match=["GIT push"])',
+    "git",
+)
+R("ex2_command_rule_unknown_in_codex", 'command_rule(pattern=["a"], exact=True)', "a", cordon_extension=True)

@@ -23,7 +23,10 @@ from tests.policy.conformance.generate import materialise
 
 HERE = Path(__file__).resolve().parent
 DATA = json.loads((HERE / "cases.json").read_text())
-CASES = DATA["cases"]
+# Files using Cordon's opt-in builtins: Codex rejects them (that is the point: a plain Codex file
+# can never mean something else in Cordon); checked separately below.
+EXTENSIONS = [c for c in DATA["cases"] if c.get("cordon_extension")]
+CASES = [c for c in DATA["cases"] if not c.get("cordon_extension")]
 REPO = HERE.parents[2]
 
 # Cases whose stderr differs on purpose or by a known gap; stdout and exit code must still match,
@@ -68,6 +71,7 @@ def _compare(case, got: dict, exp: dict):
 
 def test_enough_cases():
     assert len(CASES) >= 150
+    assert EXTENSIONS
     assert DATA["peer"].startswith("codex-cli 0.169.0")
 
 
@@ -137,3 +141,12 @@ def test_cordon_default_closes_unlisted_path_dodge(name, casedir, capsys):
     assert out["decision"] in ("prompt", "forbidden")
     assert all("resolvedProgram" in m["prefixRuleMatch"] for m in out["matchedRules"])
     assert json.loads(expected(case, casedir)["stdout"]) == {"matchedRules": []}
+
+
+@pytest.mark.parametrize("case", EXTENSIONS, ids=[c["name"] for c in EXTENSIONS])
+def test_extensions_are_rejected_by_codex_and_accepted_by_cordon(case, casedir, capsys):
+    exp = expected(case, casedir)
+    assert exp["exit"] == 1 and "Variable `command_rule` not found" in exp["stderr"]
+    materialise(case, casedir)
+    assert run(case["args"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "allow"
