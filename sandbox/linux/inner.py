@@ -201,16 +201,38 @@ _code_cache: dict | None = None
 
 
 def _code_objects() -> dict:
-    """Code objects of inner.py, landlock.py and seccomp.py (compiled once per process)."""
+    """Code objects of inner.py, landlock.py and seccomp.py (once per process): from the
+    up-to-date ``__pycache__`` entry the import of this package left, else compiled (~7 ms)."""
     global _code_cache
     if _code_cache is None:
-        out = {}
-        for name in ("inner", "landlock", "seccomp"):
-            path = os.path.join(_HERE, f"{name}.py")
-            with open(path, "rb") as f:
-                out[name] = compile(f.read(), path, "exec", dont_inherit=True, optimize=2)
-        _code_cache = out
+        _code_cache = {
+            name: _code_of(os.path.join(_HERE, f"{name}.py")) for name in ("inner", "landlock", "seccomp")
+        }
     return _code_cache
+
+
+def _code_of(path: str):
+    import marshal
+
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        from importlib._bootstrap_external import MAGIC_NUMBER, cache_from_source
+
+        st = os.stat(path)
+        with open(cache_from_source(path), "rb") as f:
+            data = f.read()
+        # PEP 552 header: magic, flags (0 = validated by mtime and size), mtime, size.
+        if (
+            data[:4] == MAGIC_NUMBER
+            and int.from_bytes(data[4:8], "little") == 0
+            and int.from_bytes(data[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(data[12:16], "little") == len(source) & 0xFFFFFFFF
+        ):
+            return marshal.loads(data[16:])
+    except (ImportError, OSError, ValueError, EOFError):
+        pass
+    return compile(source, path, "exec", dont_inherit=True)
 
 
 # ============================ sandbox side ===============================================
