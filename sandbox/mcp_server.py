@@ -108,7 +108,7 @@ def build_server(cfg: ServerConfig):
         return policy_cache[names]
 
     def _decide(argv: list[str]):
-        from policy.decide import decide  # the function (policy.decide can be shadowed by the module)
+        from policy.decision import decide
 
         return decide(argv, policy=load(None), approval=cfg.approval, sandbox=cfg.mode)
 

@@ -97,7 +97,7 @@ def run(args: list[str]) -> int:
     """Entry point shared by the fast path and the typer command; returns the exit code."""
     import json
 
-    from policy.decide import SANDBOX_MODES, Approval, decide
+    from policy.decision import SANDBOX_MODES, Approval, decide
 
     try:
         opts = parse_args(args)

@@ -21,14 +21,13 @@ MODELS: dict[str, tuple[str, ...]] = {
     "Evaluation": ("policy.models:EvaluationModel", "policy.engine:Evaluation"),
     "RuleMatch": ("policy.models:RuleMatch",),
     "NetworkRule": ("policy.models:NetworkRule",),
-    # (not "policy.decide:...": importing that submodule would shadow the lazy policy.decide function)
     "Decision": ("sandbox.commands.schema:DecisionWire",),
     "PatchAssessment": ("policy.patch:PatchAssessmentModel", "sandbox.commands.schema:PatchAssessmentWire"),
     "McpShellResult": ("sandbox.mcp_server:ShellResult",),
 }
 
 
-# policy.decide.Decision and policy.patch.PatchAssessment are dataclasses with a to_dict();
+# policy.decision.Decision and policy.patch.PatchAssessment are dataclasses with a to_dict();
 # these describe that JSON (the tests validate real outputs against them, so drift shows).
 # Built on first use: this module is imported whenever the CLI is, and pydantic is not cheap.
 _WIRE: dict[str, type] = {}

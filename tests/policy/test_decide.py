@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy.decide import (
+from policy.decision import (
     REASON_FORCED_RM,
     REASON_GRANULAR_RULES,
     REASON_GRANULAR_SANDBOX,
@@ -615,3 +615,15 @@ def test_fast_path_imports_neither_typer_nor_pydantic():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_policy_decide_is_the_function_even_after_importing_the_module():
+    """`policy.decide` must stay the function: the module is named policy.decision so that
+    importing it can never rebind the package attribute to a module."""
+    code = (
+        "import policy.decision, policy, types\n"
+        "assert isinstance(policy.decide, types.FunctionType), policy.decide\n"
+        "assert policy.decide is policy.decision.decide\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr

@@ -82,7 +82,7 @@ def test_list_and_errors():
 )
 def test_decision_schema_matches_real_decisions(argv):
     import policy
-    from policy.decide import decide
+    from policy.decision import decide
 
     schema = schema_of("Decision")
     pol = policy.load_policy("default")
