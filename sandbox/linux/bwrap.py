@@ -49,6 +49,7 @@ GIT_READ_ONLY = (
     "branches",
     "description",
 )
+PROJECT_CONFIG = ".cordon.toml"  # sandbox.config reads it; kept here to stay import-light
 # bubblewrap refuses more arguments than this (MAX_ARGS in bubblewrap.c), --args included.
 MAX_BWRAP_ARGS = 9000
 # Placeholders are created for these when absent, so they cannot be created inside.
@@ -173,6 +174,16 @@ def build_bwrap_args(
                 _git_write(p, a, plan, ro_bind, placeholder)
             else:
                 ro_bind(p)
+
+    # The project config governs later sandboxes here; an absent one must not be creatable
+    # (in a trusted project it could widen the next run). An existing one: keep_read_only.
+    if policy.workspace is not None:
+        p = os.path.join(os.fspath(policy.workspace), PROJECT_CONFIG)
+        st = _lstat(p)
+        if st is None:
+            placeholder(p)
+        elif stat.S_ISLNK(st.st_mode):
+            raise SandboxError(f"{p} is a symlink inside the workspace; the project config must be a file")
 
     for p in keep_read_only:
         p = os.fspath(p)

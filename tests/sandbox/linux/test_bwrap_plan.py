@@ -48,7 +48,7 @@ def test_root_read_only_then_writable_binds_then_protected(scratch: Path) -> Non
     assert a[bind : bind + 3] == ["--bind", str(ws), str(ws)]
     git = a.index(str(ws / ".git"))
     assert git > bind and a[git - 1] == "--ro-bind"  # protected after writable: it wins
-    assert plan.placeholders == [str(ws / ".codex"), str(ws / ".agents")]
+    assert plan.placeholders == [str(ws / ".codex"), str(ws / ".agents"), str(ws / ".cordon.toml")]
 
 
 def test_proc_sys_rebound_read_only_and_fresh_dev_proc(scratch: Path) -> None:
@@ -495,3 +495,15 @@ def test_inherited_descriptors_do_not_reach_the_command(identity, scratch: Path)
     assert r.returncode == 0, r.stderr
     assert "INHERITED-SECRET" not in r.stdout
     assert sorted(int(x) for x in r.stdout.split()[:-1]) == [0, 1, 2, 3]  # 3: ls's own directory fd
+
+
+@pytest.mark.sandbox
+def test_project_config_cannot_be_created_or_changed(identity) -> None:
+    ws = identity.workspace
+    r = sbx(identity, "echo 'network = \"on\"' > .cordon.toml 2>/dev/null && echo CREATED; echo end")
+    assert r.stdout.split() == ["end"], r.stdout
+    assert not (ws / ".cordon.toml").exists()
+    (ws / ".cordon.toml").write_text('deny_read = ["/nonexistent"]\n')
+    r = sbx(identity, "echo 'network = \"on\"' >> .cordon.toml 2>/dev/null && echo CHANGED; echo end")
+    assert r.stdout.split() == ["end"], r.stdout
+    assert (ws / ".cordon.toml").read_text() == 'deny_read = ["/nonexistent"]\n'
