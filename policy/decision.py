@@ -137,6 +137,49 @@ class Decision:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
+def _decide_patch(
+    argv: list[str],
+    approval: str | Approval,
+    appr: Approval,
+    sandbox: str,
+    cwd: str | os.PathLike[str],
+    writable_roots: Sequence[str | os.PathLike[str]],
+) -> Decision | None:
+    """The decision for an apply_patch invocation, or None when ``argv`` is not one."""
+    from policy.errors import PatchError
+    from policy.patch import assess_patch
+    from policy.patch.detect import detect_patch
+
+    found = detect_patch(argv)
+    if found.status == "not_patch":
+        return None
+    if found.status != "patch":
+        # A malformed or implicit patch never runs as a command: the model gets the error back.
+        message = found.error.message if found.error else "invalid patch"
+        return Decision("forbidden", False, message, None, split="patch")
+    if isinstance(approval, Approval):
+        approval = (
+            appr.kind
+            if appr.kind != "granular"
+            else (
+                f"granular:rules={str(appr.rules).lower()},sandbox_approval={str(appr.sandbox_approval).lower()}"
+            )
+        )
+    try:
+        verdict = assess_patch(
+            found.patch,
+            cwd=found.effective_cwd(cwd),
+            writable_roots=writable_roots,
+            sandbox=sandbox,
+            approval=approval,
+            session_cwd=cwd,
+        )
+    except PatchError as e:
+        return Decision("forbidden", False, e.message, None, split="patch")
+    kind = {"auto-approve": "allow", "ask": "prompt", "reject": "forbidden"}[verdict.decision]
+    return Decision(kind, kind == "allow" and not verdict.sandboxed, verdict.reason, None, split="patch")
+
+
 def rule_matches(policy: Any, argv: Sequence[str]) -> list[RuleMatch]:
     """The prefix rules of ``policy`` matching ``argv`` (host executables resolved, as core does)."""
     if policy is None:
@@ -193,8 +236,15 @@ def decide(
     escalated: bool = False,
     additional_permissions: bool = False,
     requested_prefix: Sequence[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    writable_roots: Sequence[str | os.PathLike[str]] = (),
 ) -> Decision:
     """Decide whether ``argv`` may run.
+
+    With ``cwd`` given, an apply_patch invocation (``apply_patch PATCH``, ``bash -lc 'apply_patch
+    <<EOF ...'``, ``cd DIR && apply_patch <<EOF``) is judged as a patch, as Codex does: every path
+    it touches is checked against ``cwd`` plus ``writable_roots`` (``policy.assess_patch``),
+    instead of judging the words of the command.
 
     ``policy`` is a loaded ``policy.Policy`` (or None: heuristics only). ``escalated`` means the
     caller asks to run outside the sandbox (Codex's ``require_escalated``);
@@ -207,6 +257,10 @@ def decide(
     appr = Approval.parse(approval)
     if sandbox not in SANDBOX_MODES:
         raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    if cwd is not None:
+        patch_decision = _decide_patch(argv, approval, appr, sandbox, cwd, writable_roots)
+        if patch_decision is not None:
+            return patch_decision
     restricted = sandbox in ("read-only", "workspace-write")
     split = split_for_exec_policy(argv)
 

@@ -26,12 +26,16 @@ Options:
       --additional-permissions
                               The caller asks for more than the sandbox grants
       --prefix-rule <JSON>    The prefix the agent suggests remembering, e.g. '["npm","test"]'
+      --cwd <DIR>             Judge apply_patch invocations as patches: paths against DIR
+      --writable-root <DIR>   Another writable root for that patch check (repeatable)
       --pretty                Indent the JSON
   -h, --help                  Print help
 """
 
 _VALUE_OPTIONS = {"--rules": "rules", "-r": "rules", "--approval": "approval", "--sandbox": "sandbox"}
 _VALUE_OPTIONS["--prefix-rule"] = "prefix_rule"
+_VALUE_OPTIONS["--cwd"] = "cwd"
+_VALUE_OPTIONS["--writable-root"] = "writable_roots"
 _FLAGS = {
     "--escalated": "escalated",
     "--additional-permissions": "additional_permissions",
@@ -50,6 +54,8 @@ def parse_args(args: list[str]) -> dict:
         "approval": "on-request",
         "sandbox": "workspace-write",
         "prefix_rule": None,
+        "cwd": None,
+        "writable_roots": [],
         "escalated": False,
         "additional_permissions": False,
         "pretty": False,
@@ -75,8 +81,8 @@ def parse_args(args: list[str]) -> dict:
                     raise Usage(f"error: a value is required for '{a}' but none was supplied")
                 value = args[i + 1]
                 i += 1
-            if key == "rules":
-                opts["rules"].append(value)
+            if key in ("rules", "writable_roots"):
+                opts[key].append(value)
             else:
                 opts[key] = value
         elif a in _FLAGS:
@@ -148,6 +154,8 @@ def run(args: list[str]) -> int:
         escalated=opts["escalated"],
         additional_permissions=opts["additional_permissions"],
         requested_prefix=requested,
+        cwd=opts["cwd"],
+        writable_roots=opts["writable_roots"],
     )
     sys.stdout.write(result.to_json(pretty=opts["pretty"]) + "\n")
     sys.stdout.flush()

@@ -106,6 +106,7 @@ def run_check(
                 approval=approval,
                 platform_sandbox=platform_sandbox,
                 verify=verify,
+                session_cwd=cwd,  # `cd DIR &&` moves where paths land, not what is writable
             )
         else:
             result = assess_patch(

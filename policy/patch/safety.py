@@ -221,12 +221,17 @@ def assess_patch(
     platform_sandbox: bool = True,
     verify: bool = True,
     link_checks: bool = True,
+    session_cwd: str | os.PathLike[str] | None = None,
 ) -> PatchAssessment:
     """Decide whether ``patch`` (applied in ``cwd``, the *effective* cwd) may run without asking.
 
     ``writable_roots`` are added to ``cwd`` (relative ones are taken from ``cwd``). With ``verify``
     the patch must apply to the current tree first, as Codex requires (else PatchError, kind
     "apply"). A malformed patch raises PatchError with its line.
+
+    ``session_cwd`` is the workspace the sandbox policy grants (Codex's turn cwd) when it differs
+    from ``cwd``: for ``cd DIR && apply_patch``, paths resolve against DIR but DIR does not become
+    writable. It defaults to ``cwd``.
     """
     sandbox = {"external-sandbox": "external"}.get(sandbox, sandbox)
     if sandbox not in SANDBOX_MODES:
@@ -247,7 +252,10 @@ def assess_patch(
     elif sandbox == "read-only":
         problems = [PathProblem(c.path, "the sandbox is read-only") for c in changes]
     else:
-        roots = _Roots([base, *(absolute(base, os.fspath(r)) for r in writable_roots)])
+        root_base = (
+            absolute("/", os.path.abspath(os.fspath(session_cwd))) if session_cwd is not None else base
+        )
+        roots = _Roots([root_base, *(absolute(root_base, os.fspath(r)) for r in writable_roots)])
         problems = _problems(changes, roots, link_checks)
 
     if kind == "untrusted":

@@ -627,3 +627,115 @@ def test_policy_decide_is_the_function_even_after_importing_the_module():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr
+
+
+# --- apply_patch invocations are judged as patches (Codex's intercept) ---------------------------
+
+_ADD_IN = "*** Begin Patch\n*** Add File: new.txt\n+hello\n*** End Patch"
+_ADD_OUT = "*** Begin Patch\n*** Add File: ../outside.txt\n+x\n*** End Patch"
+_ADD_GIT = "*** Begin Patch\n*** Add File: .git/hooks/post-commit\n+x\n*** End Patch"
+
+
+def _heredoc(script_prefix: str, patch: str) -> list[str]:
+    return ["bash", "-lc", f"{script_prefix}apply_patch <<'EOF'\n{patch}\nEOF\n"]
+
+
+@pytest.mark.parametrize(
+    "argv,approval,expected",
+    [
+        (["apply_patch", _ADD_IN], "on-request", "allow"),
+        (["apply_patch", _ADD_OUT], "on-request", "prompt"),
+        (["apply_patch", _ADD_OUT], "never", "forbidden"),
+        (["apply_patch", _ADD_GIT], "on-request", "prompt"),
+        (["apply_patch", _ADD_IN], "untrusted", "prompt"),
+        (_heredoc("", _ADD_IN), "on-request", "allow"),
+        # `cd DIR &&` moves where the paths land; it must not make DIR writable.
+        (_heredoc("cd /etc && ", _ADD_IN), "on-request", "prompt"),
+        (_heredoc("cd /etc && ", _ADD_IN), "never", "forbidden"),
+    ],
+)
+def test_patch_invocations_are_judged_as_patches(tmp_path, argv, approval, expected):
+    d = decide(argv, approval=approval, sandbox="workspace-write", cwd=tmp_path)
+    assert d.decision == expected, d.reason
+    assert d.split == "patch"
+    assert not d.bypass_sandbox
+
+
+def test_malformed_patch_invocation_is_refused_with_the_parser_message(tmp_path):
+    d = decide(["apply_patch", "*** Begin Patch\n*** Frobnicate: x\n*** End Patch"], cwd=tmp_path)
+    assert d.decision == "forbidden"
+    assert "is not a valid hunk header" in d.reason
+
+
+def test_without_cwd_a_patch_invocation_is_judged_as_a_command():
+    d = decide(["apply_patch", _ADD_OUT], approval="on-request", sandbox="workspace-write")
+    assert d.split != "patch"
+
+
+def test_patch_check_cli_cd_does_not_widen_the_writable_roots(tmp_path):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "policy",
+            "patch",
+            "check",
+            "--cwd",
+            str(tmp_path),
+            "--sandbox",
+            "workspace-write",
+            "--approval",
+            "on-request",
+            "--",
+            *_heredoc("cd /etc && ", _ADD_IN),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    out = json.loads(r.stdout)
+    assert out["decision"] == "ask", out
+    assert out["changes"][0]["path"] == "/etc/new.txt"
+
+
+def test_decide_cli_judges_patches_with_cwd(tmp_path):
+    base = [
+        sys.executable,
+        "-m",
+        "policy",
+        "decide",
+        "--approval",
+        "on-request",
+        "--sandbox",
+        "workspace-write",
+    ]
+    inside = subprocess.run(
+        [*base, "--cwd", str(tmp_path), "--", "apply_patch", _ADD_IN],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert json.loads(inside.stdout)["decision"] == "allow", inside.stderr
+    outside = subprocess.run(
+        [*base, "--cwd", str(tmp_path / "sub"), "--", "apply_patch", _ADD_OUT],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert json.loads(outside.stdout)["decision"] == "prompt"
+    widened = subprocess.run(
+        [
+            *base,
+            "--cwd",
+            str(tmp_path / "sub"),
+            "--writable-root",
+            str(tmp_path),
+            "--",
+            "apply_patch",
+            _ADD_OUT,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert json.loads(widened.stdout)["decision"] == "allow", widened.stdout
