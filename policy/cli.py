@@ -21,7 +21,7 @@ def _root() -> None:
 
 
 # Subcommand modules, in help order. A module listed here must exist.
-COMMANDS: list[str] = ["version", "check", "lint", "rules", "assess", "decide", "patch"]
+COMMANDS: list[str] = ["check", "lint", "rules", "assess", "decide", "patch", "version"]
 
 for _name in COMMANDS:
     importlib.import_module(f"policy.commands.{_name}").register(app)

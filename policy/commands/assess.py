@@ -84,25 +84,6 @@ def run(args: list[str]) -> int:
 
 
 def register(app) -> None:
-    import typer
-    from typer.core import TyperCommand
+    from policy.commands._raw import register_raw
 
-    class RawArgs(TyperCommand):
-        """Hands run() the untouched argument list (click would eat the first ``--``)."""
-
-        def parse_args(self, ctx, args):
-            ctx.meta["cordon_raw_args"] = list(args)
-            return super().parse_args(ctx, args)
-
-    def assess(ctx):
-        """Split a command like Codex does and report known-safe / dangerous."""
-        raise typer.Exit(run(ctx.meta["cordon_raw_args"]))
-
-    # Not a string annotation: typer resolves those in this module, where typer is not imported.
-    assess.__annotations__ = {"ctx": typer.Context, "return": None}
-    app.command(
-        "assess",
-        cls=RawArgs,
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
-        add_help_option=False,
-    )(assess)
+    register_raw(app, "assess", run, "Split a command like Codex does and report known-safe / dangerous.")

@@ -155,26 +155,8 @@ def run(args: list[str]) -> int:
 
 
 def register(app) -> None:
-    import typer
-    from typer.core import TyperCommand
+    from policy.commands._raw import register_raw
 
-    class RawArgs(TyperCommand):
-        """Hands run() the untouched argument list (click would eat the first ``--``)."""
-
-        def parse_args(self, ctx, args):
-            ctx.meta["cordon_raw_args"] = list(args)
-            return super().parse_args(ctx, args)
-
-    def check(ctx):
-        """Check a command against .rules files; prints Codex-compatible JSON (exit 0/1/2)."""
-        raise typer.Exit(run(ctx.meta["cordon_raw_args"]))
-
-    # Set here, not as a string annotation: typer resolves annotations in this module's globals,
-    # where typer is deliberately not imported (the hot path must not pay for it).
-    check.__annotations__ = {"ctx": typer.Context, "return": None}
-    app.command(
-        "check",
-        cls=RawArgs,
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
-        add_help_option=False,
-    )(check)
+    register_raw(
+        app, "check", run, "Check a command against .rules files; prints Codex-compatible JSON (exit 0/1/2)."
+    )

@@ -163,25 +163,11 @@ def run(args: list[str]) -> int:
 
 
 def register(app) -> None:
-    import typer
-    from typer.core import TyperCommand
+    from policy.commands._raw import register_raw
 
-    class RawArgs(TyperCommand):
-        """Hands run() the untouched argument list (click would eat the first ``--``)."""
-
-        def parse_args(self, ctx, args):
-            ctx.meta["cordon_raw_args"] = list(args)
-            return super().parse_args(ctx, args)
-
-    def decide_cmd(ctx):
-        """Decide whether a command may run: allow (sandboxed or not), prompt or forbidden (JSON)."""
-        raise typer.Exit(run(ctx.meta["cordon_raw_args"]))
-
-    # Not a string annotation: typer resolves those in this module, where typer is not imported.
-    decide_cmd.__annotations__ = {"ctx": typer.Context, "return": None}
-    app.command(
+    register_raw(
+        app,
         "decide",
-        cls=RawArgs,
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
-        add_help_option=False,
-    )(decide_cmd)
+        run,
+        "Decide whether a command may run: allow (sandboxed or not), prompt or forbidden (JSON).",
+    )
