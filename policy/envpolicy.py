@@ -16,55 +16,19 @@ that differ only in case are an error (as in Codex).
 
 from __future__ import annotations
 
-import fnmatch
-import sys
 from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-CORE_VARS_UNIX = (
-    "PATH",
-    "SHELL",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "LOGNAME",
-    "USER",
+from policy.envfilter import (  # noqa: F401  (re-exported: the public names live here too)
+    CORE_VARS_UNIX,
+    CORE_VARS_WINDOWS,
+    DEFAULT_EXCLUDES,
+    WINDOWS_DEFAULT_PATHEXT,
+    filter_environ,
+    matches,
 )
-# Windows needs more to start anything at all (Codex's Windows core list).
-CORE_VARS_WINDOWS = (
-    "PATH",
-    "PATHEXT",
-    "COMSPEC",
-    "SYSTEMROOT",
-    "SYSTEMDRIVE",
-    "WINDIR",
-    "USERNAME",
-    "USERDOMAIN",
-    "USERPROFILE",
-    "HOMEDRIVE",
-    "HOMEPATH",
-    "TEMP",
-    "TMP",
-    "APPDATA",
-    "LOCALAPPDATA",
-    "PROGRAMDATA",
-    "PROGRAMFILES",
-    "PROGRAMFILES(X86)",
-    "PROGRAMW6432",
-    "COMMONPROGRAMFILES",
-    "COMMONPROGRAMFILES(X86)",
-    "NUMBER_OF_PROCESSORS",
-    "PROCESSOR_ARCHITECTURE",
-    "OS",
-)
-DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
-WINDOWS_DEFAULT_PATHEXT = ".COM;.EXE;.BAT;.CMD"
 
 
 class EnvironmentPolicy(BaseModel):
@@ -103,12 +67,6 @@ class EnvironmentPolicy(BaseModel):
         return [*self.include_only, *(p for p, action in self.filters.items() if action == "include")]
 
 
-def matches(name: str, patterns: list[str] | tuple[str, ...]) -> bool:
-    """True if ``name`` matches any glob in ``patterns``, ignoring case (as Codex does)."""
-    upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, p.upper()) for p in patterns)
-
-
 _matches = matches  # older private name, kept for callers
 
 
@@ -120,26 +78,12 @@ def apply_env_policy(
     ``platform`` (a ``sys.platform`` value, default the running one) picks the core list and the
     Windows ``PATHEXT`` step, so a Windows plan can be built on Linux.
     """
-    windows = (platform or sys.platform).startswith("win")
-    if policy.inherit == "all":
-        env = dict(environ)
-    elif policy.inherit == "core":
-        if windows:  # Windows variable names are case-insensitive
-            core = {v.upper() for v in CORE_VARS_WINDOWS}
-            env = {k: v for k, v in environ.items() if k.upper() in core}
-        else:
-            env = {k: v for k, v in environ.items() if k in CORE_VARS_UNIX}
-    else:
-        env = {}
-    if not policy.ignore_default_excludes:
-        env = {k: v for k, v in env.items() if not matches(k, DEFAULT_EXCLUDES)}
-    exclude = policy.effective_exclude()
-    if exclude:
-        env = {k: v for k, v in env.items() if not matches(k, exclude)}
-    env.update(policy.set)
-    include_only = policy.effective_include_only()
-    if include_only:
-        env = {k: v for k, v in env.items() if matches(k, include_only)}
-    if windows and not any(k.upper() == "PATHEXT" for k in env):
-        env["PATHEXT"] = WINDOWS_DEFAULT_PATHEXT
-    return env
+    return filter_environ(
+        environ,
+        inherit=policy.inherit,
+        ignore_default_excludes=policy.ignore_default_excludes,
+        exclude=policy.effective_exclude(),
+        set=policy.set,
+        include_only=policy.effective_include_only(),
+        platform=platform,
+    )

@@ -75,6 +75,16 @@ class HardeningError(SandboxError):
     """A hardening step the platform supports failed; the process is not hardened."""
 
 
+# What the dynamic loader itself obeys (not interpreters): these reach bwrap and the inner stage
+# before Landlock and seccomp are in place, so the launcher never passes them on unasked.
+DYNAMIC_LOADER_NAMES = frozenset({"GLIBC_TUNABLES", "GCONV_PATH", "HOSTALIASES", "RESOLV_HOST_CONF"})
+
+
+def is_dynamic_loader_variable(name: str) -> bool:
+    """True for ``LD_*``, ``DYLD_*`` and the other variables ld.so/dyld act on."""
+    return name.startswith(("LD_", "DYLD_")) or name in DYNAMIC_LOADER_NAMES
+
+
 def is_loader_variable(name: str) -> bool:
     """True for a variable ``scrub_loader_env`` removes."""
     return name in LOADER_NAMES or name.startswith(LOADER_PREFIXES)

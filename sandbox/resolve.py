@@ -48,21 +48,6 @@ DEFAULT_DENY_SOCKETS = (
     "/run/user",
 )
 
-CORE_VARS_UNIX = (
-    "PATH",
-    "SHELL",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "LOGNAME",
-    "USER",
-)
-DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
-
 
 class Record:
     """A tiny attribute bag (no dataclasses: importing them costs ~8 ms)."""
@@ -167,22 +152,6 @@ def resolve(
     )
 
 
-def _matches(name: str, patterns) -> bool:
-    upper = name.upper()
-    for p in patterns:
-        p = p.upper()
-        inner = p[1:-1]
-        if len(p) > 2 and p[0] == "*" and p[-1] == "*" and not any(c in inner for c in "*?["):
-            if inner in upper:  # the common *KEY* form, without importing re (via fnmatch)
-                return True
-            continue
-        import fnmatch
-
-        if fnmatch.fnmatchcase(upper, p):
-            return True
-    return False
-
-
 def apply_env(env_policy, environ) -> dict[str, str]:
     """Codex's shell_environment_policy steps, same as policy.envpolicy.apply_env_policy.
 
@@ -193,21 +162,14 @@ def apply_env(env_policy, environ) -> dict[str, str]:
         from policy.envpolicy import apply_env_policy
 
         return apply_env_policy(env_policy, environ)
+    from policy.envfilter import filter_environ
+
     filters = getattr(env_policy, "filters", None) or {}
-    exclude = [*env_policy.exclude, *(p for p, a in filters.items() if a == "exclude")]
-    include_only = [*env_policy.include_only, *(p for p, a in filters.items() if a == "include")]
-    inherit = str(getattr(env_policy.inherit, "value", env_policy.inherit))
-    if inherit == "all":
-        env = dict(environ)
-    elif inherit == "core":
-        env = {k: v for k, v in environ.items() if k in CORE_VARS_UNIX}
-    else:
-        env = {}
-    if not env_policy.ignore_default_excludes:
-        env = {k: v for k, v in env.items() if not _matches(k, DEFAULT_EXCLUDES)}
-    if exclude:
-        env = {k: v for k, v in env.items() if not _matches(k, exclude)}
-    env.update(env_policy.set)
-    if include_only:
-        env = {k: v for k, v in env.items() if _matches(k, include_only)}
-    return env
+    return filter_environ(
+        environ,
+        inherit=str(getattr(env_policy.inherit, "value", env_policy.inherit)),
+        ignore_default_excludes=env_policy.ignore_default_excludes,
+        exclude=[*env_policy.exclude, *(p for p, a in filters.items() if a == "exclude")],
+        set=env_policy.set,
+        include_only=[*env_policy.include_only, *(p for p, a in filters.items() if a == "include")],
+    )

@@ -38,8 +38,21 @@ def _inner_module():
 
 
 def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
-    """The command's environment: the env policy's result plus what tells it it is sandboxed."""
-    env = apply_env(policy.env, environ)
+    """The command's environment: the env policy's result plus what tells it it is sandboxed.
+
+    Dynamic-loader variables (``LD_PRELOAD``, ``LD_AUDIT``, ``GLIBC_TUNABLES``...) are dropped
+    unless the user sets them explicitly (``--env-set``): this environment is also bwrap's and
+    the inner stage's, and a preloaded library there runs before Landlock and seccomp exist.
+    Interpreter variables (``PYTHONPATH``...) stay: the inner stage runs ``python -I -S``.
+    """
+    from sandbox.hardening import is_dynamic_loader_variable
+
+    explicit = policy.env.set
+    env = {
+        k: v
+        for k, v in apply_env(policy.env, environ).items()
+        if k in explicit or not is_dynamic_loader_variable(k)
+    }
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     env["CORDON_SANDBOX"] = engine
     env["CORDON_SANDBOX_NETWORK"] = net
