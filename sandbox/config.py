@@ -102,14 +102,15 @@ def _check(key: str, value, source: str):
         return value
     if kind == "list":
         if key in ("resolve", "env.set") and isinstance(value, dict):
-            sep = ":" if key == "resolve" else "="
-            value = [f"{k}{sep}{v}" for k, v in value.items()]
+            value = [f"{k}={v}" for k, v in value.items()]
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"expected a list of strings, got {value!r}", field=key, source=source)
         for v in value:
             _check_item(key, v, source)
+        if key == "resolve":
+            value = ["=".join(split_pin(v)) for v in value]
         return list(value)
     if kind.startswith("choice:"):
         choices = kind[7:].split("|")
@@ -121,9 +122,20 @@ def _check(key: str, value, source: str):
     raise AssertionError(kind)
 
 
+def split_pin(v: str) -> tuple[str, str]:
+    """``HOST=ADDR`` (like curl's --resolve, minus the port) or ``HOST:ADDR`` -> (host, addr).
+
+    ``=`` wins when present, so ``host=::1`` and ``host:::1`` both pin an IPv6 address.
+    """
+    host, sep, addr = v.partition("=")
+    if not sep:
+        host, _, addr = v.partition(":")
+    return host.strip(), addr.strip()
+
+
 def _check_item(key: str, v: str, source: str) -> None:
-    if key == "resolve" and (":" not in v or not v.split(":", 1)[0] or not v.split(":", 1)[1]):
-        raise ConfigError(f"expected HOST:ADDR, got {v!r}", field=key, source=source)
+    if key == "resolve" and not all(split_pin(v)):
+        raise ConfigError(f"expected HOST=ADDR, got {v!r}", field=key, source=source)
     if key == "env.set" and ("=" not in v or not v.split("=", 1)[0]):
         raise ConfigError(f"expected NAME=VALUE, got {v!r}", field=key, source=source)
 
@@ -348,7 +360,7 @@ def to_inputs(opts: dict) -> dict:
             mode=net,
             allow_domains=allow,
             deny_domains=deny,
-            resolve=dict(r.split(":", 1) for r in opts.get("resolve", [])),
+            resolve=dict(split_pin(r) for r in opts.get("resolve", [])),
             net_log=opts.get("net_log"),
         ),
         env=Record(

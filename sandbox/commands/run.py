@@ -98,7 +98,7 @@ flags:
   --allow-git-write         audited git mode: git commit works; hooks/config stay read-only
   --share-tmp               share the host's /tmp and /dev/shm (writable)
   --network off|on|proxy    default off
-  --allow-domain D / --deny-domain D / --resolve HOST:ADDR / --net-log FILE  (proxy mode)
+  --allow-domain D / --deny-domain D / --resolve HOST=ADDR / --net-log FILE  (proxy mode)
   --rules NAME_OR_FILE      take network_rule entries from a rules file
   --fallback none|landlock  landlock: Landlock+seccomp only when bubblewrap cannot work
   --env-inherit all|core|none, --env-exclude PAT, --env-set NAME=VALUE,

@@ -125,7 +125,7 @@ def test_https_with_pinned_name_and_sni(identity, https_server):
         "--allow-domain",
         f"127.0.0.1:{port}",
         "--resolve",
-        "allowed.test:127.0.0.1",
+        "allowed.test=127.0.0.1",  # the HOST=ADDR spelling
         "--",
         "curl",
         "-sS",

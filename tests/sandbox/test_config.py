@@ -267,3 +267,29 @@ def test_run_hot_path_imports_no_framework(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "item,expected",
+    [
+        ("api.test=127.0.0.1", {"api.test": "127.0.0.1"}),  # the (and curl's) spelling
+        ("api.test:127.0.0.1", {"api.test": "127.0.0.1"}),
+        ("six.test=::1", {"six.test": "::1"}),
+        ("six.test:::1", {"six.test": "::1"}),
+    ],
+)
+def test_resolve_pins_take_host_equals_addr_and_host_colon_addr(item, expected) -> None:
+    from sandbox.config import split_pin
+
+    assert dict([split_pin(item)]) == expected
+    assert to_inputs({"allow_domains": ["api.test"], "resolve": [item]})["network"].resolve == expected
+
+
+def test_resolve_pin_without_an_address_names_the_field(tmp_path) -> None:
+    from sandbox.config import load_file
+
+    f = tmp_path / "c.toml"
+    f.write_text('allow_domains = ["x.test"]\nresolve = ["x.test="]\n')
+    with pytest.raises(ConfigError) as e:
+        load_file(str(f))
+    assert e.value.field == "resolve"
