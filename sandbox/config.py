@@ -43,6 +43,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "net_log": ("--net-log", "path"),
     "fallback": ("--fallback", "choice:none|landlock"),
     "rules": ("--rules", "list"),
+    "allow_unenforced": ("--allow-unenforced", "list"),
     "explain": ("--explain", "bool"),
     "env.inherit": ("--env-inherit", "choice:all|core|none"),
     "env.ignore_default_excludes": ("--env-ignore-default-excludes", "bool"),
@@ -50,6 +51,10 @@ KEYS: dict[str, tuple[str, str]] = {
     "env.set": ("--env-set", "list"),
     "env.include_only": ("--env-include-only", "list"),
 }
+# Guarantees a platform backend may be unable to enforce (today: Windows without its provisioned
+# sandbox account). Naming one in allow_unenforced is the explicit opt-out; otherwise it refuses.
+UNENFORCEABLE = ("network", "deny-read")
+
 # Only meaningful in the user file.
 USER_ONLY_KEYS = ("trusted_projects",)
 
@@ -134,6 +139,13 @@ def split_pin(v: str) -> tuple[str, str]:
 
 
 def _check_item(key: str, v: str, source: str) -> None:
+    if key == "allow_unenforced" and v not in UNENFORCEABLE:
+        raise ConfigError(
+            f"unknown guarantee {v!r}; the ones a platform may be unable to enforce are: "
+            f"{', '.join(UNENFORCEABLE)}",
+            field=key,
+            source=source,
+        )
     if key == "resolve" and not all(split_pin(v)):
         raise ConfigError(f"expected HOST=ADDR, got {v!r}", field=key, source=source)
     if key == "env.set" and ("=" not in v or not v.split("=", 1)[0]):
@@ -356,6 +368,7 @@ def to_inputs(opts: dict) -> dict:
         allow_git_write=opts.get("allow_git_write", False),
         share_tmp=opts.get("share_tmp", False),
         fallback=opts.get("fallback", "none"),
+        allow_unenforced=list(opts.get("allow_unenforced", [])),
         network=Record(
             mode=net,
             allow_domains=allow,

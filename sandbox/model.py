@@ -91,10 +91,11 @@ class SandboxPolicy(BaseModel):
             network=self.network,
             env=self.env,
             fallback=self.fallback,
+            allow_unenforced=self.allow_unenforced,
             cwd=cwd,
             home=home,
         )
-        return ResolvedPolicy(**vars(r), allow_unenforced=list(self.allow_unenforced))
+        return ResolvedPolicy(**vars(r))
 
 
 class ResolvedPolicy(BaseModel):

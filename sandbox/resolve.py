@@ -105,6 +105,7 @@ def resolve(
     network=None,
     env=None,
     fallback: str = "none",
+    allow_unenforced=(),
     cwd=None,
     home: str | None = None,
 ) -> Resolved:
@@ -149,6 +150,7 @@ def resolve(
             inherit="all", ignore_default_excludes=False, exclude=[], set={}, include_only=[], filters={}
         ),
         fallback=fallback,
+        allow_unenforced=list(allow_unenforced),
     )
 
 

@@ -100,6 +100,8 @@ flags:
   --network off|on|proxy    default off
   --allow-domain D / --deny-domain D / --resolve HOST=ADDR / --net-log FILE  (proxy mode)
   --rules NAME_OR_FILE      take network_rule entries from a rules file
+  --allow-unenforced G      accept that this platform cannot enforce G (network | deny-read);
+                            without it Cordon refuses instead (e.g. Windows with no sandbox account)
   --fallback none|landlock  landlock: Landlock+seccomp only when bubblewrap cannot work
   --env-inherit all|core|none, --env-exclude PAT, --env-set NAME=VALUE,
   --env-include-only PAT, --env-ignore-default-excludes
@@ -208,6 +210,9 @@ def register(app) -> None:
         net_log: str = typer.Option(None, "--net-log"),
         fallback: str = typer.Option(None, "--fallback", help="none | landlock"),
         rules: rep = typer.Option(None, "--rules"),
+        allow_unenforced: rep = typer.Option(
+            None, "--allow-unenforced", help="accept that this platform cannot enforce: network | deny-read"
+        ),
         explain: bool = typer.Option(False, "--explain"),
         env_inherit: str = typer.Option(None, "--env-inherit"),
         env_ignore_default_excludes: bool = typer.Option(False, "--env-ignore-default-excludes"),

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from policy.envpolicy import apply_env_policy
+from sandbox.config import UNENFORCEABLE
 from sandbox.errors import ConfigError
 from sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 
@@ -105,8 +106,8 @@ DENY_READ_RIGHTS = (
 READ_RIGHTS = ("FILE_GENERIC_READ", "FILE_GENERIC_EXECUTE")
 
 # Guarantees a plan may be unable to give; a policy accepts losing one by naming it in
-# ``allow_unenforced``.
-GUARANTEES = ("network", "deny-read")
+# ``allow_unenforced`` (one list for the CLI, the config and the plans).
+GUARANTEES = UNENFORCEABLE
 
 METHOD_TOKEN = "restricted-token"
 METHOD_USER = "sandbox-user"

@@ -293,3 +293,39 @@ def test_resolve_pin_without_an_address_names_the_field(tmp_path) -> None:
     with pytest.raises(ConfigError) as e:
         load_file(str(f))
     assert e.value.field == "resolve"
+
+
+def test_allow_unenforced_reaches_the_resolved_policy_and_rejects_unknown_names(tmp_path) -> None:
+    from sandbox.config import load_file
+
+    assert to_inputs({"allow_unenforced": ["network"]})["allow_unenforced"] == ["network"]
+    assert to_policy({"allow_unenforced": ["deny-read"]}).allow_unenforced == ["deny-read"]
+    f = tmp_path / "c.toml"
+    f.write_text('allow_unenforced = ["filesystem"]\n')
+    with pytest.raises(ConfigError) as e:
+        load_file(str(f))
+    assert e.value.field == "allow_unenforced" and "network" in str(e.value)
+
+
+def test_allow_unenforced_flag_plans_the_windows_fallback(tmp_path) -> None:
+    """Without the opt-out the Windows plan lists what it cannot enforce; with it, it is accepted."""
+    import json
+
+    base = [sys.executable, "-m", "sandbox", "plan", "--platform", "windows", "--json"]
+    r = subprocess.run(
+        [*base, "--allow-unenforced", "network", "--", "cmd"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert r.returncode == 0, r.stderr
+    bad = subprocess.run(
+        [*base, "--allow-unenforced", "nonsense", "--", "cmd"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert bad.returncode != 0 and "unknown guarantee 'nonsense'" in bad.stderr + bad.stdout
+    json.loads(r.stdout)
