@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.linux import inner, landlock
 from sandbox.model import NetworkPolicy, SandboxPolicy
-from tests.sandbox.linux.confine_support import INNER, SPEC_FD, ops_argv, parse_ops, run_inner
+from tests.sandbox.linux.confine_support import INNER, SPEC_FD, ops_argv, parse_ops, run_inner, spec_fd_source
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux inner stage")
 
@@ -79,9 +79,7 @@ def test_empty_command_is_refused(tmp_path):
 def run_stage(stage, *, identity=None, extra_fds=(), wrap=(), **kw):
     """Run a built stage's own argv (bootstrap + shipped code), outside bubblewrap unless
     ``wrap`` is given: the walls inner.py applies itself."""
-    r, w = os.pipe()
-    os.write(w, stage.fds[SPEC_FD])
-    os.close(w)
+    r = spec_fd_source(stage.fds[SPEC_FD])
     os.dup2(r, SPEC_FD)
     os.close(r)
     try:
