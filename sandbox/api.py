@@ -119,6 +119,24 @@ class SandboxedProcess:
             time.sleep(0.001)
         return self._proc.returncode
 
+    def update_network(
+        self,
+        *,
+        allow: list[str] | None = None,
+        deny: list[str] | None = None,
+        resolve: dict[str, str] | None = None,
+    ) -> int:
+        """Change what this running sandbox may reach (proxy mode), e.g. after asking the user.
+
+        The lists given replace the current ones; tunnels and connections that lose permission
+        are closed. Returns how many were cut. Raises SandboxError when the sandbox is not in
+        network proxy mode, ``netproxy.PatternError`` for a bad pattern.
+        """
+        bridge = getattr(getattr(self._proc, "launch", None), "bridge", None)
+        if bridge is None:
+            raise SandboxError("update_network needs a sandbox started in network proxy mode")
+        return bridge.update_policy(allow=allow, deny=deny, resolve=resolve)
+
     def send_signal(self, sig: int) -> None:
         """Deliver ``sig`` to the command's process group."""
         self._proc.send_signal(sig)

@@ -153,3 +153,16 @@ def test_load_config_reads_files(scratch: Path, monkeypatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(scratch / "nohome"))
     pol = sandbox.load_config(scratch, [str(scratch / "c.toml")])
     assert pol.mode == "read-only"
+
+
+def test_update_network_needs_proxy_mode(tmp_path):
+    from sandbox import SandboxPolicy, spawn
+    from sandbox.errors import SandboxError
+
+    p = spawn(["sleep", "5"], policy=SandboxPolicy(workspace=tmp_path), cwd=tmp_path)
+    try:
+        with pytest.raises(SandboxError, match="proxy mode"):
+            p.update_network(allow=["example.test"])
+    finally:
+        p.kill()
+        p.wait()
