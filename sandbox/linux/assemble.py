@@ -37,6 +37,36 @@ def _inner_module():
     return inner
 
 
+# AF_UNIX paths hold 108 bytes; the bridge adds "/netproxy-PID-XXXXXXXX/proxy.sock" (~40).
+_SOCKET_DIR_MAX = 64
+
+
+def _short_runtime_dir(preferred: str) -> str:
+    """``preferred`` if a socket path under it fits AF_UNIX's limit, else ``/tmp/cordon-UID``.
+
+    The fallback is shared /tmp, so it must be ours: a real directory (not a symlink), owned
+    by us, mode 0700. Anything else is refused rather than used.
+    """
+    if len(os.fsencode(preferred)) <= _SOCKET_DIR_MAX:
+        return preferred
+    import stat
+
+    uid = os.geteuid()
+    short = f"/tmp/cordon-{uid}"
+    try:
+        os.mkdir(short, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(short)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
+        raise SandboxError(
+            f"{preferred} is too long for a unix socket path and {short} is not a private directory "
+            f"of uid {uid} (owner {st.st_uid}, mode {stat.filemode(st.st_mode)}); set XDG_CACHE_HOME to a "
+            "shorter path"
+        )
+    return short
+
+
 def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
     """The command's environment: the env policy's result plus what tells it it is sandboxed.
 
@@ -135,7 +165,7 @@ def assemble(
             except ImportError as e:
                 raise SandboxError(f"proxy network mode is unavailable: {e}") from e
             # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
-            runtime = os.path.join(probe.cache_dir(), "run")
+            runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
             from pathlib import Path
 
             bridge = sandbox_bridge.prepare(policy.network, runtime_dir=Path(runtime))
