@@ -144,11 +144,17 @@ def build_inner(
         if private_tmp or mode == "workspace-write":
             write += ["/tmp", "/dev/shm"]
         deny = [str(p) for p in (*policy.deny_read, *policy.deny_sockets)]
+        # Also where the policy names a path through a symlink (/var/run -> /run).
+        deny += [r for r in (os.path.realpath(d) for d in deny) if r not in deny]
+        # /dev: only the devices in DEVICES. Without bubblewrap's fresh /dev, a root command would
+        # otherwise open raw disks, /dev/kvm or a VT as their owner, capabilities or not.
+        deny.append("/dev")
         spec["landlock"] = (
             {
                 "read": ["/"],
                 "write": write,
                 "devices": list(DEVICES),
+                "list": ["/dev"],
                 "deny": deny,
                 "net": network == "off",
                 "scope": True,

@@ -213,7 +213,8 @@ def plan_rules(spec: dict) -> tuple[list[tuple[str, int]], list[str]]:
     cannot mirror (those inside a writable root: a rule there grants everything beneath).
 
     spec keys: ``read`` (roots readable), ``write`` (roots writable), ``devices`` (device
-    files opened read-write with ioctls), ``deny`` (unreadable paths). Landlock only allows;
+    files opened read-write with ioctls), ``deny`` (unreadable paths), ``list`` (directories
+    whose names, only, may be listed). Landlock only allows;
     "read / except D" becomes: list-only on each ancestor of D, full read on every sibling.
     """
     write = list(spec.get("write", ()))
@@ -231,6 +232,7 @@ def plan_rules(spec: dict) -> tuple[list[tuple[str, int]], list[str]]:
             rules.append((root, READ))
     rules.extend((w, ALL_FS) for w in write)
     rules.extend((d, DEVICE) for d in spec.get("devices", ()))
+    rules.extend((d, FS["read_dir"]) for d in spec.get("list", ()))
     return rules, outer_only
 
 
@@ -319,6 +321,7 @@ def describe(spec: dict, abi: int) -> dict:
         "read": list(spec.get("read", ())),
         "write": list(spec.get("write", ())),
         "devices": list(spec.get("devices", ())),
+        "list_only": list(spec.get("list", ())),
         "deny_read": list(spec.get("deny", ())),
         # Landlock cannot carve these out of a writable root: bubblewrap's masks enforce them.
         "outer_wall_only": [

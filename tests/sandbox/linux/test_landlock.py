@@ -133,6 +133,24 @@ def test_filesystem_control_without_landlock(identity, tree):
         assert got[op] == "ok", (op, got[op])
 
 
+def test_list_only_directories_and_canonical_denies(tmp_path):
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "null").write_text("")
+    (tmp_path / "dev" / "disk").write_text("raw")
+    rules, _ = landlock.plan_rules(
+        {
+            "read": [str(tmp_path)],
+            "deny": [str(tmp_path / "dev")],
+            "devices": [str(tmp_path / "dev" / "null")],
+            "list": [str(tmp_path / "dev")],
+        }
+    )
+    paths = dict(rules)
+    assert paths[str(tmp_path / "dev")] == landlock.FS["read_dir"]
+    assert paths[str(tmp_path / "dev" / "null")] == landlock.DEVICE
+    assert str(tmp_path / "dev" / "disk") not in paths
+
+
 def test_deny_expansion_plans_siblings_and_skips_symlinks(tmp_path):
     (tmp_path / "a" / "secret").mkdir(parents=True)
     (tmp_path / "a" / "ok").mkdir()
