@@ -4,7 +4,9 @@ Errors are what would stop Codex (and Cordon) from loading the files, all of the
 the first: each rejected builtin call, each failed example, each unknown name, with
 file:line:col. Warnings are about rules that load but cannot do what their author meant:
 
-* ``shadowed``   an earlier rule matches everything this one matches, at least as strictly;
+* ``shadowed``   another rule matches everything this one matches, at least as strictly (in the
+  same file before or after it, since the strictest match wins whatever the order; or in an
+  earlier file);
 * ``duplicate``  the same rule twice;
 * ``overridden`` an ``allow`` rule that a ``forbidden`` rule always beats;
 * ``vacuous-example``  a ``not_match`` example for an unrelated program (it could never match,
@@ -89,6 +91,10 @@ def covers(a: Rule, b: Rule) -> bool:
     return True
 
 
+def _file(r: Rule) -> str | None:
+    return r.source[0] if r.source else None
+
+
 def _where(r: Rule) -> str:
     return f"{r.source[0]}:{r.source[1]}" if r.source else "?"
 
@@ -156,16 +162,25 @@ def _warn_one(b: Rule, j: int, cands: list[Rule], order: dict) -> list[Diagnosti
                     f"allow rule [{shown}] is always overridden by the forbidden rule at {_where(a)}",
                 )
             ]
-    for a in earlier:
-        if a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b):
-            return [
-                _diag(
-                    b,
-                    "shadowed",
-                    f"rule [{shown}] ({b.decision}) is shadowed by the broader {a.decision} rule at "
-                    f"{_where(a)}: it can never change a decision",
-                )
-            ]
+    # Every matching rule counts and the strictest wins, so within a file order is irrelevant:
+    # a broader rule shadows whether it comes before or after. Across files only earlier files
+    # count: a base set (default.rules) must stay useful alone, so an add-on loaded after it that
+    # broadens one of its rules is not a defect of the base.
+    for a in cands:
+        if a is b or a.call == b.call or _same(a, b) or a.severity < b.severity or not covers(a, b):
+            continue
+        if order[id(a)] > j and _file(a) != _file(b):
+            continue
+        if a.severity == b.severity and covers(b, a) and order[id(a)] > j:
+            continue  # two equivalent rules: report only the later one
+        return [
+            _diag(
+                b,
+                "shadowed",
+                f"rule [{shown}] ({b.decision}) is shadowed by the broader {a.decision} rule at "
+                f"{_where(a)}: it can never change a decision",
+            )
+        ]
     return []
 
 

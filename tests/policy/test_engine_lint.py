@@ -133,8 +133,16 @@ def _brute_force(rules):
         ):
             out.append((b.source, "overridden"))
         elif any(
-            a.call != b.call and covers(a, b) and a.severity >= b.severity and not _same(a, b)
-            for a in earlier
+            a is not b
+            and a.call != b.call
+            and covers(a, b)
+            and a.severity >= b.severity
+            and not _same(a, b)
+            # a later rule shadows within its file, unless it is merely equivalent (then the later
+            # one is reported); across files only earlier files count
+            and (i < j or (a.source[0] == b.source[0] and not (a.severity == b.severity and covers(b, a))))
+            for i, a in enumerate(rules)
+            if a.first == b.first
         ):
             out.append((b.source, "shadowed"))
     return sorted(out)
@@ -172,3 +180,29 @@ def test_indexed_warnings_equal_brute_force():
         assert got == _brute_force(rules)
 
     check()
+
+
+def _lint_warnings(tmp_path, *texts):
+    from policy.lint import lint_files
+
+    paths = []
+    for n, text in enumerate(texts):
+        p = tmp_path / f"f{n}.rules"
+        p.write_text(text)
+        paths.append(str(p))
+    return [(d.file.rsplit("/", 1)[-1], d.line, d.code) for d in lint_files(paths) if d.severity == "warning"]
+
+
+NARROW_ALLOW = 'prefix_rule(pattern=["npx", "--version"], decision="allow")\n'
+BROAD_PROMPT = 'prefix_rule(pattern=["npx"], decision="prompt", justification="x")\n'
+
+
+def test_shadowing_in_one_file_does_not_depend_on_order(tmp_path):
+    """The strictest match wins whatever the order, so a later broader rule shadows too."""
+    assert _lint_warnings(tmp_path, NARROW_ALLOW + BROAD_PROMPT) == [("f0.rules", 1, "shadowed")]
+    assert _lint_warnings(tmp_path, BROAD_PROMPT + NARROW_ALLOW) == [("f0.rules", 2, "shadowed")]
+
+
+def test_a_later_file_broadening_a_base_rule_is_not_the_base_files_defect(tmp_path):
+    assert _lint_warnings(tmp_path, NARROW_ALLOW, BROAD_PROMPT) == []
+    assert _lint_warnings(tmp_path, BROAD_PROMPT, NARROW_ALLOW) == [("f1.rules", 1, "shadowed")]
