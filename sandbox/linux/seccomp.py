@@ -63,7 +63,15 @@ PERSONALITY_ALLOWED = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
 
 # Unconditionally denied, grouped by why (the group name is shown by `sandbox plan`).
 DENIED_SYSCALLS: dict[str, tuple[str, ...]] = {
-    "debugging other processes": ("ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd"),
+    "debugging other processes": (
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "process_madvise",
+        "process_mrelease",
+        "kcmp",
+        "pidfd_getfd",
+    ),
     "io_uring (creates sockets and opens files without the filtered syscalls)": (
         "io_uring_setup",
         "io_uring_enter",
