@@ -454,6 +454,8 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             os.environ["CORDON_LANDLOCK"] = _summary(report)
             if os.environ.get("CORDON_INNER_DEBUG"):
                 os.write(2, f"sandbox: inner: landlock {report}\n".encode())
+        elif spec.get("landlock_off"):
+            os.environ["CORDON_LANDLOCK"] = "not-enforced"
         step = "close fds"
         _close_fds_above_2(ll)
         step = "capabilities"
