@@ -63,10 +63,13 @@ def test_network_on_and_read_only_change_the_spec(tmp_path):
 
 
 def test_danger_full_access_has_no_walls(tmp_path):
-    spec = marshal.loads(
-        inner.build_inner(resolved(tmp_path, mode="danger-full-access"), ["true"]).fds[SPEC_FD]
+    stage = inner.build_inner(
+        resolved(tmp_path, mode="danger-full-access"), ["sh", "-c", "echo $CORDON_LANDLOCK"]
     )
+    spec = marshal.loads(stage.fds[SPEC_FD])
     assert spec["landlock"] is None and not spec["seccomp"]
+    r = run_stage(stage)
+    assert r.returncode == 0 and r.stdout.strip() == "not-enforced"  # said, not silent
 
 
 def test_empty_command_is_refused(tmp_path):
