@@ -112,9 +112,11 @@ def build_bwrap_args(
         a += ["--ro-bind", "/dev/null", "/proc/sysrq-trigger"]
     share_tmp = bool(policy.share_tmp)
     if share_tmp:
-        a += ["--bind", "/tmp", "/tmp"]
+        # Shared means the host's own /tmp; writable only when the mode writes at all.
+        bind = "--ro-bind" if str(getattr(policy.mode, "value", policy.mode)) == "read-only" else "--bind"
+        a += [bind, "/tmp", "/tmp"]
         if os.path.isdir("/dev/shm"):
-            a += ["--bind", "/dev/shm", "/dev/shm"]
+            a += [bind, "/dev/shm", "/dev/shm"]
     else:
         a += ["--tmpfs", "/tmp"]
 

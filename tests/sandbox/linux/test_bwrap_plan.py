@@ -95,6 +95,9 @@ def test_private_tmp_unless_shared(scratch: Path) -> None:
     shared = plan_for(scratch, share_tmp=True).args
     assert "/tmp" in pairs(shared, "--bind") and "/dev/shm" in pairs(shared, "--bind")
     assert "/tmp" not in pairs(shared, "--tmpfs")
+    # Read-only mode writes nothing, a shared /tmp included (Landlock agrees; this is the outer wall).
+    ro = plan_for(scratch, share_tmp=True, mode="read-only").args
+    assert "/tmp" in pairs(ro, "--ro-bind") and "/tmp" not in pairs(ro, "--bind")
 
 
 def test_deny_read_masks_files_dirs_and_symlinked_entries(scratch: Path) -> None:
