@@ -12,6 +12,17 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # The leading newline keeps the indentation through typer's dedent of help texts.
+    epilog="""
+Shell completion: execpolicy --install-completion (bash, zsh, fish, PowerShell);
+execpolicy --show-completion prints the script instead.
+
+Examples:
+  execpolicy check --rules default -- git push --force origin main
+  execpolicy decide --rules default -- rm -rf build
+  execpolicy lint my.rules
+  execpolicy rules list
+""",
 )
 
 

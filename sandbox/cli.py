@@ -17,6 +17,17 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # The leading newline keeps the indentation through typer's dedent of help texts.
+    epilog="""
+Shell completion: sandbox --install-completion (bash, zsh, fish, PowerShell);
+sandbox --show-completion prints the script instead.
+
+Examples:
+  sandbox run -- make test
+  sandbox run --allow-domain pypi.org -- pip index versions requests
+  sandbox run --explain --mode read-only -- ls
+  sandbox doctor
+""",
 )
 
 

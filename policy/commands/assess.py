@@ -17,6 +17,11 @@ Options:
       --json     Print JSON (the stable interface): knownSafe, dangerous, commands, split, ...
       --pretty   Indented JSON
   -h, --help     Print help
+
+Examples:
+  execpolicy assess -- ls -la
+  execpolicy assess --json -- bash -lc 'git status && rm -rf build'
+  execpolicy assess --pretty -- find . -name '*.pyc' -delete
 """
 
 
@@ -54,7 +59,10 @@ def run(args: list[str]) -> int:
         elif a == "--pretty":
             as_json = pretty = True
         elif a.startswith("--"):
-            sys.stderr.write(f"error: unexpected argument '{a}' (put the command after `--`)\n")
+            sys.stderr.write(
+                f"error: unexpected argument '{a}' (put the command after `--`: "
+                f"{PROG} -- CMD...; see --help)\n"
+            )
             return 2
         else:
             command = args[i:]
@@ -62,7 +70,8 @@ def run(args: list[str]) -> int:
     if not command:
         sys.stderr.write(
             "error: the following required arguments were not provided:\n  <COMMAND>...\n\n"
-            f"Usage: {PROG} [--json] [--pretty] [--] <COMMAND>...\n"
+            f"Usage: {PROG} [--json] [--pretty] [--] <COMMAND>...\n\n"
+            f"For example: {PROG} -- git status\n"
         )
         return 2
     result = assess_argv(command)

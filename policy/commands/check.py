@@ -33,6 +33,11 @@ Options:
                                 basename rule (Cordon's default keeps prompt/forbidden rules in force)
       --no-cache                Do not read or write the parsed-policy cache
   -h, --help                    Print help
+
+Examples:
+  execpolicy check --rules default -- git push --force origin main
+  execpolicy check -r default -r python --pretty -- pip install requests
+  execpolicy check --rules my.rules --resolve-host-executables -- /usr/bin/git status
 """
 
 
@@ -139,6 +144,9 @@ def run(args: list[str]) -> int:
         from policy.diagnostics import envelope
 
         sys.stderr.write(envelope(e.stage, e.source or "", e.report))
+        hint = _unknown_name_hint(e)
+        if hint:
+            sys.stderr.write(f"\nhint: {hint}\n")
         return 1
     ev = policy.check(
         opts["command"],
@@ -152,6 +160,20 @@ def run(args: list[str]) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _unknown_name_hint(e) -> str | None:
+    """A bare ``--rules NAME`` (no ``/``, no ``.``) that is neither a file nor a shipped set.
+
+    Only such names get a hint line: what Codex prints for a missing ``x.rules`` is kept byte for
+    byte (the conformance suite compares it), and a bare name is what a mistyped set looks like.
+    """
+    src = e.source or ""
+    if e.stage != "read" or not src or "/" in src or "." in src or os.path.exists(src):
+        return None
+    from policy.shipped import unknown_rules_hint
+
+    return unknown_rules_hint(src)
 
 
 def register(app) -> None:

@@ -30,6 +30,12 @@ Options:
       --writable-root <DIR>   Another writable root for that patch check (repeatable)
       --pretty                Indent the JSON
   -h, --help                  Print help
+
+Examples:
+  execpolicy decide --rules default -- git status
+  execpolicy decide --rules default --approval never -- rm -rf /
+  execpolicy decide --sandbox read-only --pretty -- bash -lc 'make && make test'
+  execpolicy decide --rules default --escalated -- git push origin main
 """
 
 _VALUE_OPTIONS = {"--rules": "rules", "-r": "rules", "--approval": "approval", "--sandbox": "sandbox"}
@@ -141,10 +147,12 @@ def run(args: list[str]) -> int:
         try:
             policy = load_policy(*opts["rules"], cache=True)  # the parsed-policy cache `check` uses
         except PolicyError as exc:
-            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.write(f"error: {exc}\nhint: {_rules_hint(exc, opts['rules'])}\n")
             return 1
         except OSError as exc:
-            sys.stderr.write(f"error: {exc.filename}: {exc.strerror}\n")
+            sys.stderr.write(
+                f"error: {exc.filename}: {exc.strerror}\nhint: {_rules_hint(exc, opts['rules'])}\n"
+            )
             return 1
     result = decide(
         opts["command"],
@@ -160,6 +168,23 @@ def run(args: list[str]) -> int:
     sys.stdout.write(result.to_json(pretty=opts["pretty"]) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def _rules_hint(exc: Exception, rules: list[str]) -> str:
+    """The next step after a rules file failed to load: a shipped name, a readable path, or lint."""
+    import os
+
+    from policy.shipped import list_shipped, unknown_rules_hint
+
+    shipped = list_shipped()
+    for r in rules:
+        if r not in shipped and not os.path.exists(r):
+            return unknown_rules_hint(r)
+    bad = getattr(exc, "file", None) or getattr(exc, "filename", None)
+    for r in rules:
+        if r not in shipped and (os.path.isdir(r) or not os.access(r, os.R_OK)):
+            return f"--rules takes a readable .rules file or a shipped set name; {r!r} is not readable"
+    return f"`execpolicy lint {bad or ' '.join(rules)}` lists every problem with file:line:col"
 
 
 def register(app) -> None:

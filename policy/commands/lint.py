@@ -43,4 +43,13 @@ def register(app) -> None:
         raise typer.Exit(run(files, as_json, strict))
 
     lint.__annotations__ = {"files": list[str], "as_json": bool, "strict": bool, "return": None}
-    app.command("lint")(lint)
+    app.command("lint", epilog=EXAMPLES)(lint)
+
+
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  execpolicy lint my.rules
+  execpolicy lint --strict default python
+  execpolicy lint --json base.rules extra.rules
+"""

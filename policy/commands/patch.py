@@ -123,6 +123,27 @@ def run_check(
     return 0, json.dumps(result.to_dict())
 
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+APPLY_EXAMPLES = """
+Examples:
+  execpolicy patch apply --cwd . --file change.patch
+  execpolicy patch apply --confine --cwd . < change.patch
+"""
+CHECK_EXAMPLES = """
+Examples:
+  execpolicy patch check --cwd . --sandbox workspace-write \\
+      --approval on-request < change.patch
+  execpolicy patch check --cwd . --sandbox read-only --approval never \\
+      -- apply_patch "$(cat change.patch)"
+"""
+PATCH_EXAMPLES = """
+Examples:
+  execpolicy patch apply --cwd . --file change.patch
+  execpolicy patch check --cwd . --sandbox workspace-write \\
+      --approval on-request < change.patch
+"""
+
+
 def register(app) -> None:
     from typing import Annotated
 
@@ -132,9 +153,10 @@ def register(app) -> None:
         name="patch",
         help="Apply an apply_patch text (Codex-compatible, all-or-nothing) or assess its safety.",
         no_args_is_help=True,
+        epilog=PATCH_EXAMPLES,
     )
 
-    @patch_app.command("apply")
+    @patch_app.command("apply", epilog=APPLY_EXAMPLES)
     def apply_cmd(
         cwd: Annotated[
             Path | None, typer.Option("--cwd", help="Directory the patch paths are relative to")
@@ -160,7 +182,7 @@ def register(app) -> None:
             raise typer.Exit(2)
         raise typer.Exit(run_apply(cwd, file, (writable_root or []) if confine else None))
 
-    @patch_app.command("check", context_settings={"allow_interspersed_args": False})
+    @patch_app.command("check", context_settings={"allow_interspersed_args": False}, epilog=CHECK_EXAMPLES)
     def check_cmd(
         cwd: Annotated[Path, typer.Option("--cwd", help="Session working directory")],
         sandbox: Annotated[

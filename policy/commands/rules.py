@@ -8,20 +8,29 @@ rules_app = typer.Typer(
     name="rules",
     help="The rule sets shipped with Cordon; pass a name to --rules (e.g. --rules default).",
     no_args_is_help=True,
+    # The leading newline keeps the indentation through typer's dedent of help texts.
+    epilog="""
+Examples:
+  execpolicy rules list
+  execpolicy rules show default
+  execpolicy check --rules default --rules python -- pip install requests
+""",
 )
 
 
-@rules_app.command("list")
+@rules_app.command(
+    "list",
+    epilog="""
+Examples:
+  execpolicy rules list
+  execpolicy rules list --json
+  execpolicy check --rules default --rules python -- pip install requests
+""",
+)
 def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
-    """List the shipped rule sets.
-
-    Examples:
-      execpolicy rules list
-      execpolicy rules list --json | jq -r '.[].name'
-      execpolicy check --rules default --rules python -- pip install requests
-    """
+    """List the shipped rule sets."""
     from policy.shipped import describe_shipped
 
     sets = describe_shipped()
@@ -41,18 +50,21 @@ def list_cmd(
     )
 
 
-@rules_app.command("show")
+@rules_app.command(
+    "show",
+    epilog="""
+Examples:
+  execpolicy rules show default
+  execpolicy rules show default > my.rules
+""",
+)
 def show_cmd(name: str = typer.Argument(..., help="A shipped set's name, e.g. default.")) -> None:
-    """Print a shipped rule set's source, to read it or copy it as a starting point.
-
-    Example:
-      execpolicy rules show default > my.rules
-    """
+    """Print a shipped rule set's source, to read it or copy it as a starting point."""
     from policy.shipped import list_shipped, unknown_rules_hint
 
     path = list_shipped().get(name)
     if path is None:
-        typer.echo(f"error: {unknown_rules_hint(name)}", err=True)
+        typer.echo(f"error: {unknown_rules_hint(name)}", err=True)  # names the sets and `rules list`
         raise typer.Exit(2)
     typer.echo(path.read_text(encoding="utf-8"), nl=False)
 

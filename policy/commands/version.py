@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import typer
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  execpolicy version
+  sandbox version
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("version")
+    @app.command("version", epilog=EXAMPLES)
     def version() -> None:
         """Print the installed Cordon version."""
         from importlib.metadata import PackageNotFoundError

@@ -4,11 +4,23 @@ Every answer comes from probing (running bwrap, calling unshare/landlock/seccomp
 from matching error text.
 """
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  sandbox doctor
+  sandbox doctor --json
+  sandbox run --fallback landlock -- make test
+"""
+
 
 def register(app) -> None:
     import typer
 
-    @app.command("doctor", help="Show what this host supports (bwrap, user namespaces, Landlock, seccomp).")
+    @app.command(
+        "doctor",
+        help="Show what this host supports (bwrap, user namespaces, Landlock, seccomp).",
+        epilog=EXAMPLES,
+    )
     def doctor(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
         raise typer.Exit(main_doctor(as_json))
 
@@ -72,7 +84,10 @@ def diagnose(cwd: str | None = None) -> dict:
 def main_doctor(as_json: bool) -> int:
     import json
 
-    d = diagnose()
+    from sandbox.status import status
+
+    with status("probing this host for bubblewrap, user namespaces, Landlock, seccomp"):
+        d = diagnose()
     if as_json:
         print(json.dumps(d, indent=2))
         return 0

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import typer
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+An MCP client starts it as a server command, e.g. in its JSON config:
+{"command": "sandbox", "args": ["mcp", "--workspace", "/path/to/project"]}
+
+Examples:
+  sandbox mcp --workspace ~/src/project
+  sandbox mcp --rules default --rules python --allow-domain pypi.org
+  sandbox mcp --mode read-only --approval never
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("mcp")
+    @app.command("mcp", epilog=EXAMPLES)
     def mcp(
         workspace: str = typer.Option(
             None, "--workspace", help="Writable workspace (default: current directory)."
@@ -33,11 +44,6 @@ def register(app: typer.Typer) -> None:
         """Serve an MCP server on stdin/stdout with tools `shell`, `execpolicy_check`, `decide`.
 
         Every `shell` call runs confined under the policy given by these flags.
-
-        Examples (an MCP client's server command):
-          sandbox mcp --workspace ~/src/project
-          sandbox mcp --rules default --rules python --allow-domain pypi.org
-        Claude Desktop / Codex config: {"command": "sandbox", "args": ["mcp", "--workspace", "/path"]}
         """
         import os
         import sys

@@ -4,6 +4,14 @@ Prints the exact plan as data (Linux: bwrap argv, Landlock and seccomp rules, th
 environment) without running anything. Takes the same flags as ``sandbox run``.
 """
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  sandbox plan --json -- make test
+  sandbox plan --platform macos --json --mode read-only -- ls
+  sandbox plan --platform windows --allow-domain pypi.org -- pip --version
+"""
+
 
 def register(app) -> None:
     import typer
@@ -13,6 +21,7 @@ def register(app) -> None:
         context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
         help="Show what `sandbox run` would do (as data), without running anything. "
         "Takes the same flags as `sandbox run`.",
+        epilog=EXAMPLES,
     )
     def plan(
         ctx: typer.Context,
@@ -35,13 +44,16 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     try:
         flags, configs, cmd, want_help = parse_run_args(args)
     except UsageError as e:
-        print(f"sandbox plan: {e}", file=sys.stderr)
+        print(f"sandbox plan: {str(e).replace('sandbox run --help', 'sandbox plan --help')}", file=sys.stderr)
         return 2
     if want_help:
         print(USAGE.replace("sandbox run", "sandbox plan --platform P --json"), end="")
         return 0
     if not cmd:
-        print("sandbox plan: no command given (sandbox plan [flags] -- CMD...)", file=sys.stderr)
+        print(
+            "sandbox plan: no command given; put it after `--`, e.g. sandbox plan --json -- make",
+            file=sys.stderr,
+        )
         return 2
     try:
         platform = platform or backend.current()
@@ -50,7 +62,12 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
         policy = to_policy(opts).resolve(cwd=cwd)
         plan = backend.build_plan(platform, policy, cmd, dict(os.environ))
     except SandboxError as e:
+        from sandbox.commands.run import next_step
+
         print(f"sandbox: {e}", file=sys.stderr)
+        hint = next_step(e)
+        if hint:
+            print(f"sandbox: hint: {hint}", file=sys.stderr)
         return e.exit_code
     data = plan.model_dump(mode="json")
     if as_json:

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import typer
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Then point a tool at it: http_proxy=URL https_proxy=URL all_proxy=SOCKS_URL (printed at start).
+
+Examples:
+  sandbox proxy --allow-domain pypi.org --allow-domain files.pythonhosted.org
+  sandbox proxy --rules net-pypi --listen 127.0.0.1:0 --net-log net.jsonl
+  sandbox proxy --allow-domain '**.github.com' --deny-domain gist.github.com
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("proxy")
+    @app.command("proxy", epilog=EXAMPLES)
     def proxy(
         allow_domain: list[str] = typer.Option(None, "--allow-domain", help="Allowed destination pattern"),
         deny_domain: list[str] = typer.Option(None, "--deny-domain", help="Denied pattern (wins)"),
@@ -32,7 +42,7 @@ def register(app: typer.Typer) -> None:
             host, sep, port = text.rpartition(":")
             try:
                 if not sep or not port.isdigit() or int(port) > 65535:
-                    raise HostError("expected HOST:PORT (PORT 0 = any free port)")
+                    raise HostError("expected HOST:PORT (PORT 0 = any free port), e.g. 127.0.0.1:3128")
                 return canonical_host(host), int(port)
             except HostError as e:
                 raise _fail(f"{option} {text!r}: {e}") from None
@@ -45,25 +55,35 @@ def register(app: typer.Typer) -> None:
             try:
                 more_allow, more_deny = lists_from_rules(load_policy(*rules).network_rules)
             except Exception as e:  # PolicyError carries file:line:col in its message
-                raise _fail(str(e)) from None
+                from sandbox.commands.run import rules_hint
+
+                raise _fail(f"{e}\nhint: {rules_hint(str(e))}") from None
             allow += more_allow
             deny += more_deny
         pins = [r.replace(":", "=", 1) if "=" not in r else r for r in resolve or []]
         auth: bool | str = True if credential is None else (False if credential == "none" else credential)
+        from sandbox.status import status
+
         try:
-            p = start(
-                allow,
-                deny,
-                resolve=pins,
-                listen=address(listen, "--listen"),
-                socks=address(socks, "--socks") if socks else None,
-                auth=auth,
-                net_log=net_log,
-            )
+            with status("starting the domain-filtering proxy"):
+                p = start(
+                    allow,
+                    deny,
+                    resolve=pins,
+                    listen=address(listen, "--listen"),
+                    socks=address(socks, "--socks") if socks else None,
+                    auth=auth,
+                    net_log=net_log,
+                )
         except PatternError as e:
-            raise _fail(f"invalid pattern {e}") from None
+            raise _fail(
+                f"invalid pattern {e}; patterns are example.com, *.example.com (subdomains), "
+                "**.example.com (both), host:PORT, or an IP/CIDR"
+            ) from None
         except OSError as e:
-            raise _fail(f"cannot listen: {e.strerror or e}") from None
+            raise _fail(
+                f"cannot listen: {e.strerror or e}; pick another address, e.g. --listen 127.0.0.1:0 (any free port)"
+            ) from None
         print(f"http_proxy={p.url}", flush=True)
         print(f"all_proxy={p.socks_url}", flush=True)
         stop = threading.Event()

@@ -49,7 +49,7 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
         name, eq, inline = a.partition("=")
         if name in BOOL_FLAGS:
             if eq:
-                raise UsageError(f"{name} takes no value")
+                raise UsageError(f"{name} takes no value (write {name} alone; see `sandbox run --help`)")
             key = BOOL_FLAGS[name]
             opts[key] = name != "--no-default-deny-read"
             i += 1
@@ -62,7 +62,7 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
                 value = args[i + 1]
                 i += 2
             else:
-                raise UsageError(f"{name} needs a value")
+                raise UsageError(f"{name} needs a value, e.g. {name} {_EXAMPLE_VALUE.get(name, 'VALUE')}")
             if name == "--config":
                 configs.append(value)
                 continue
@@ -75,7 +75,7 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
                 else:
                     opts[key] = _check(key, value, name)
             except ConfigError as e:
-                raise UsageError(f"{name}: {e.message}") from None
+                raise UsageError(f"{name}: {e.message} (see `sandbox run --help`)") from None
             continue
         raise UsageError(f"unknown option {name} (see `sandbox run --help`)")
     return opts, configs, [], False
@@ -107,7 +107,31 @@ flags:
   --env-include-only PAT, --env-ignore-default-excludes
   --config FILE             read a config file (ours, Codex config.toml, srt settings JSON)
   --explain                 print what is writable, hidden and reachable before running
+
+Examples:
+  sandbox run -- make test
+  sandbox run --explain --mode read-only -- ls -la
+  sandbox run --allow-domain pypi.org -- pip index versions requests
+  sandbox run --writable-root ~/.npm --network on -- npm ci
 """
+
+# The examples at the end of USAGE, for the typer command's --help (same text, same order).
+EXAMPLES = USAGE[USAGE.index("Examples:") :]
+
+# Shown when a value flag is given without its value.
+_EXAMPLE_VALUE = {
+    "--mode": "read-only",
+    "--network": "proxy",
+    "--allow-domain": "pypi.org",
+    "--deny-domain": "evil.example",
+    "--resolve": "api.test=127.0.0.1",
+    "--fallback": "landlock",
+    "--rules": "default",
+    "--allow-unenforced": "network",
+    "--env-inherit": "core",
+    "--env-set": "NAME=VALUE",
+    "--config": "cordon.toml",
+}
 
 
 def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
@@ -141,7 +165,9 @@ def main_run(args: list[str]) -> int:
         print(USAGE, end="")
         return 0
     if not cmd:
-        print("sandbox run: no command given (sandbox run [flags] -- CMD...)", file=sys.stderr)
+        print(
+            "sandbox run: no command given; put it after `--`, e.g. sandbox run -- make test", file=sys.stderr
+        )
         return EXIT_USAGE
     try:
         opts, policy = resolve_for_cli(flags, configs)
@@ -151,8 +177,11 @@ def main_run(args: list[str]) -> int:
             return run_cli_other(policy, cmd, opts)
         from sandbox.linux.assemble import assemble, explain
         from sandbox.linux.launch import run_foreground
+        from sandbox.status import status
 
-        asm = assemble(policy, cmd)
+        # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
+        with status(_setup_message(policy)):
+            asm = assemble(policy, cmd)
         if opts.get("explain"):
             print(explain(policy, asm), file=sys.stderr)
         if asm.mode == "none":
@@ -161,9 +190,13 @@ def main_run(args: list[str]) -> int:
         return run_foreground(asm.launch, explain_failure=_why_setup_failed, after_start=_harden)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
+        hint = next_step(e)
+        if hint:
+            print(f"sandbox: hint: {hint}", file=sys.stderr)
         return e.exit_code
     except OSError as e:
         print(f"sandbox: cannot start the sandbox: {e}", file=sys.stderr)
+        print(f"sandbox: hint: {_DOCTOR}", file=sys.stderr)
         return 125
     except Exception as e:  # a bug must not look like the command's own exit status
         import traceback
@@ -173,13 +206,76 @@ def main_run(args: list[str]) -> int:
         return 125
 
 
+_DOCTOR = "`sandbox doctor` shows what this host supports"
+
+
+def _setup_message(policy) -> str:
+    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    what = (
+        "starting the network proxy and setting up the sandbox"
+        if net == "proxy"
+        else "setting up the sandbox"
+    )
+    return f"{what} (the first run probes this host for bubblewrap, user namespaces, Landlock)"
+
+
+def next_step(e: Exception) -> str | None:
+    """What to do about a SandboxError, when its message does not already say it."""
+    field = getattr(e, "field", None)
+    source = getattr(e, "source", None)
+    text = str(e)
+    if field == "rules":
+        return rules_hint(getattr(e, "message", text))
+    if field == "network":
+        return "add --network proxy (or drop --allow-domain/--resolve to keep the network off)"
+    if source:
+        return f"fix that entry in {source}; its keys are the `sandbox run` flags without the dashes"
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        return (
+            "install bubblewrap: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap "
+            "(Fedora), apk add bubblewrap (Alpine); then check with `sandbox doctor`"
+        )
+    if "--fallback=landlock" in text or "--mode danger-full-access" in text:
+        return _DOCTOR
+    if "does not exist or is not a directory" in text:
+        return "create the directory, or point --workspace/--writable-root at an existing one"
+    return _DOCTOR
+
+
+def rules_hint(message: str) -> str:
+    """An unknown --rules name gets the list of shipped sets; a broken file, the linter."""
+    import shlex
+
+    from policy.shipped import list_shipped, unknown_rules_hint
+
+    words = message.split(":", 1)[0].strip()
+    if words and not os.path.exists(words) and words not in list_shipped():
+        return unknown_rules_hint(words)
+    return f"`execpolicy lint {shlex.quote(words) if words else 'FILE'}` lists every problem in the file"
+
+
+def userns_next_step(reason: str) -> str:
+    """The concrete fix for a host without usable user namespaces."""
+    if "max_user_namespaces" in reason:
+        fix = "enable them: sysctl -w user.max_user_namespaces=15000"
+    elif "unprivileged_userns_clone" in reason:
+        fix = "enable them: sysctl -w kernel.unprivileged_userns_clone=1"
+    elif "apparmor" in reason.lower():
+        fix = "allow them: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile for bwrap)"
+    else:
+        fix = "run where user namespaces are allowed (e.g. a container started with --privileged or a VM)"
+    return f"{fix}; or --fallback=landlock (Landlock + seccomp only); {_DOCTOR}"
+
+
 def _why_setup_failed() -> str | None:
     from sandbox.linux import probe
 
     us = probe.userns_status()
     if not us.available:
-        return us.reason
-    return "see bubblewrap's message above; `sandbox doctor` shows what this host supports"
+        return f"{us.reason}. Next: {userns_next_step(us.reason or '')}"
+    return f"see bubblewrap's message above; {_DOCTOR}"
 
 
 def register(app) -> None:
@@ -192,6 +288,7 @@ def register(app) -> None:
         context_settings={"allow_extra_args": True, "ignore_unknown_options": False},
         help="Run a command confined. Exit: the command's status, 128+N on signal N, 125 if the "
         "sandbox could not be set up.",
+        epilog="\n" + EXAMPLES,
     )
     def run(
         ctx: typer.Context,

@@ -121,19 +121,22 @@ def all_schemas() -> dict[str, dict]:
     return {n: s for n in MODELS if (s := schema_of(n)) is not None}
 
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  sandbox schema --list
+  sandbox schema SandboxPolicy > sandbox-policy.schema.json
+  sandbox schema Decision Evaluation
+"""
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("schema")
+    @app.command("schema", epilog=EXAMPLES)
     def schema(
         names: list[str] = typer.Argument(None, help="Model names (default: all). See --list."),
         list_only: bool = typer.Option(False, "--list", help="Only list the model names available."),
     ) -> None:
-        """Print JSON Schemas of the public models (SandboxPolicy, NetworkPolicy, Evaluation...).
-
-        Examples:
-          sandbox schema --list
-          sandbox schema SandboxPolicy > sandbox-policy.schema.json
-          sandbox schema | jq 'keys'
-        """
+        """Print JSON Schemas of the public models (SandboxPolicy, NetworkPolicy, Evaluation...)."""
         if list_only:
             for n in MODELS:
                 typer.echo(f"{n}{'' if schema_of(n) is not None else '  (not available in this install)'}")
@@ -141,7 +144,10 @@ def register(app: typer.Typer) -> None:
         wanted = names or list(MODELS)
         unknown = [n for n in wanted if n not in MODELS]
         if unknown:
-            typer.echo(f"error: unknown model {unknown[0]!r}; known: {', '.join(MODELS)}", err=True)
+            typer.echo(
+                f"error: unknown model {unknown[0]!r}; known: {', '.join(MODELS)} (`sandbox schema --list`)",
+                err=True,
+            )
             raise typer.Exit(2)
         out = {n: s for n in wanted if (s := schema_of(n)) is not None}
         if names and len(names) == 1:

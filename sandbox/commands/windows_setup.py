@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import typer
 
+# The leading newline keeps the indentation through typer's dedent of help texts.
+EXAMPLES = """
+Examples:
+  sandbox windows-setup --print
+  sandbox windows-setup
+  sandbox windows-setup --uninstall
+"""
+
 
 def register(app: typer.Typer) -> None:
-    @app.command("windows-setup")
+    @app.command("windows-setup", epilog=EXAMPLES)
     def windows_setup(
         print_only: bool = typer.Option(False, "--print", help="Print the PowerShell script; change nothing"),
         uninstall: bool = typer.Option(

@@ -1,0 +1,313 @@
+"""`sandbox` for a first-time user: every --help ends with working examples, errors name a next
+step, a status line appears only for slow work, and shell completion is there. Real subprocesses
+through ``python -m sandbox`` (the console script's entry point, ``run``'s hand parser included)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH", "LINES")}
+    env.update(PYTHONPATH=str(REPO), PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}")
+    env.update(extra)
+    return env
+
+
+def sandbox(*args: str, cwd: Path | str = REPO, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", *args],
+        cwd=cwd,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    """Every command path of the typer app: (), ("run",), ("doctor",), ..."""
+    import typer.main
+
+    from sandbox.cli import app
+
+    out: list[tuple[str, ...]] = []
+
+    def walk(cmd, path: tuple[str, ...]) -> None:
+        out.append(path)
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            walk(sub, (*path, name))
+
+    walk(typer.main.get_command(app), ())
+    return out
+
+
+def examples(help_text: str) -> list[str]:
+    """The example command lines after the last ``Examples:`` (``\\`` continuations joined)."""
+    lines = [ln.strip() for ln in help_text.splitlines()]
+    assert "Examples:" in lines, help_text
+    tail = lines[len(lines) - lines[::-1].index("Examples:") :]
+    out: list[str] = []
+    pending = ""
+    for ln in tail:
+        if not ln:
+            continue
+        if pending:
+            ln, pending = pending + " " + ln, ""
+        if ln.endswith("\\"):
+            pending = ln[:-1].rstrip()
+            continue
+        out.append(ln)
+    return out
+
+
+PATHS = command_paths()
+
+
+# --- --help ---------------------------------------------------------------------------------
+
+
+def test_every_command_is_covered():
+    names = {" ".join(p) for p in PATHS}
+    assert {"", "run", "plan", "doctor", "proxy", "schema", "mcp", "windows-setup", "version"} <= names
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[" ".join(p) or "sandbox" for p in PATHS])
+def test_help_ends_with_examples(path):
+    p = sandbox(*path, "--help")
+    assert p.returncode == 0, p.stderr
+    ex = examples(p.stdout)
+    assert 2 <= len(ex) <= 4, (path, ex)
+    # Every line after the header is a real invocation (so the examples end the help text).
+    assert all(e.split()[0] in ("sandbox", "execpolicy") for e in ex), ex
+
+
+def test_run_help_is_the_same_through_typer():
+    """``sandbox.cli.app`` (embedders, tests) shows run's examples too, the same lines."""
+    from typer.testing import CliRunner
+
+    from sandbox.cli import app
+    from sandbox.commands.run import USAGE
+
+    r = CliRunner().invoke(app, ["run", "--help"])
+    assert r.exit_code == 0
+    assert examples(r.output) == examples(USAGE) == examples(sandbox("run", "--help").stdout)
+
+
+# Examples that need what this machine has not (internet, Windows) or that serve until killed.
+SKIP = ("--allow-domain", "--network on", "sandbox proxy", "sandbox mcp", "npm ")
+
+
+def _runnable(line: str) -> bool:
+    if line.startswith("sandbox windows-setup") and "--print" not in line:
+        return False
+    return line.split()[0] in ("sandbox", "execpolicy") and not any(s in line for s in SKIP)
+
+
+@pytest.mark.sandbox
+def test_examples_run(tmp_path):
+    seen: set[str] = set()
+    ran = 0
+    for path in PATHS:
+        for i, line in enumerate(examples(sandbox(*path, "--help").stdout)):
+            if line in seen or not _runnable(line):
+                continue
+            seen.add(line)
+            if "make" in line.split() and "plan" not in line and shutil.which("make") is None:
+                continue  # the example runs `make test`; this host has no make
+            cwd = tmp_path / f"{'-'.join(path) or 'top'}-{i}"
+            cwd.mkdir()
+            (cwd / "Makefile").write_text("test:\n\t@echo tests pass\n")
+            p = subprocess.run(
+                ["bash", "-c", line],
+                cwd=cwd,
+                env=_env(XDG_CACHE_HOME=str(tmp_path / "cache")),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert p.returncode == 0, (line, p.stdout, p.stderr)
+            ran += 1
+    assert ran >= 10, ran
+    for wanted in ("sandbox doctor", "sandbox plan --json -- make test", "sandbox schema --list"):
+        assert wanted in seen
+
+
+@pytest.mark.sandbox
+def test_run_true_is_quiet(tmp_path):
+    """The plain case prints nothing of its own: no status line, no hint."""
+    p = sandbox("run", "--", "true", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "" and p.stderr == ""
+
+
+# --- shell completion -----------------------------------------------------------------------
+
+
+def test_top_level_help_mentions_completion():
+    out = sandbox("--help").stdout
+    assert "--install-completion" in out and "--show-completion" in out
+
+
+def test_show_completion_prints_a_bash_script():
+    p = sandbox("--show-completion", "bash", SHELL="/bin/bash")
+    assert p.returncode == 0, p.stderr
+    assert "_sandbox_completion()" in p.stdout and "complete " in p.stdout
+    # The protocol that script speaks answers with real candidates.
+    p = sandbox(_SANDBOX_COMPLETE="complete_bash", COMP_WORDS="sandbox do", COMP_CWORD="1")
+    assert p.stdout.split() == ["doctor"]
+    p = sandbox(_SANDBOX_COMPLETE="complete_bash", COMP_WORDS="sandbox run --allow-g", COMP_CWORD="2")
+    assert p.stdout.split() == ["--allow-git-write"]
+
+
+# --- the status line ------------------------------------------------------------------------
+
+
+def test_status_slow_block_prints_one_line():
+    from sandbox.status import status
+
+    out = io.StringIO()
+    with status("probing this host", stream=out):
+        time.sleep(1.3)
+    assert out.getvalue() == "sandbox: probing this host...\n"
+
+
+def test_status_fast_block_prints_nothing_and_leaves_no_thread():
+    from sandbox.status import status
+
+    before = threading.active_count()
+    out = io.StringIO()
+    with status("probing this host", stream=out):
+        pass
+    assert out.getvalue() == ""
+    assert threading.active_count() == before
+
+
+def test_status_survives_an_exception_and_a_closed_stream():
+    from sandbox.status import status
+
+    out = io.StringIO()
+    out.close()
+    with pytest.raises(KeyError), status("x", stream=out, delay=0.05):
+        time.sleep(0.2)
+        raise KeyError("the block's own error propagates")
+
+
+def test_status_goes_to_stderr_by_default(capfd):
+    from sandbox.status import status
+
+    with status("starting the domain-filtering proxy", delay=0.1):
+        time.sleep(0.4)
+    out, err = capfd.readouterr()
+    assert out == "" and err == "sandbox: starting the domain-filtering proxy...\n"
+
+
+def test_status_wraps_the_slow_setup_steps():
+    """The host probe / proxy start call sites use it (run, doctor, proxy)."""
+    for name in ("run", "doctor", "proxy"):
+        src = (REPO / "sandbox" / "commands" / f"{name}.py").read_text()
+        assert "from sandbox.status import status" in src and "with status(" in src, name
+
+
+# --- errors that say what to do next --------------------------------------------------------
+
+
+def test_bad_flags_point_at_help():
+    p = sandbox("run", "--bogus", "--", "true")
+    assert p.returncode == 2 and p.stderr.rstrip().endswith("(see `sandbox run --help`)")
+    p = sandbox("run", "--mode", "sideways", "--", "true")
+    assert p.returncode == 2 and "read-only" in p.stderr and "`sandbox run --help`" in p.stderr
+    p = sandbox("run", "--mode")
+    assert p.returncode == 2 and "--mode needs a value, e.g. --mode read-only" in p.stderr
+    p = sandbox("run")
+    assert p.returncode == 2 and "e.g. sandbox run -- make test" in p.stderr
+
+
+@pytest.mark.sandbox
+def test_unknown_rule_set_lists_the_shipped_ones(tmp_path):
+    p = sandbox("run", "--rules", "defualt", "--", "true", cwd=tmp_path)
+    assert p.returncode == 125
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("sandbox: hint: no rules file 'defualt'") and "default" in last
+    assert last.endswith("(see `execpolicy rules list`)")
+
+
+@pytest.mark.sandbox
+def test_domains_without_proxy_mode_say_which_flag(tmp_path):
+    p = sandbox("run", "--network", "off", "--allow-domain", "pypi.org", "--", "true", cwd=tmp_path)
+    assert p.returncode == 125
+    assert "--network proxy" in p.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.sandbox
+def test_bad_config_field_names_the_file_and_the_fix(tmp_path):
+    cfg = tmp_path / "cordon.toml"
+    cfg.write_text('mode = "sideways"\n')
+    p = sandbox("run", "--config", str(cfg), "--", "true", cwd=tmp_path)
+    assert p.returncode == 125
+    assert f"{cfg} [mode]:" in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == (
+        f"sandbox: hint: fix that entry in {cfg}; its keys are the `sandbox run` flags without the dashes"
+    )
+
+
+@pytest.mark.sandbox
+def test_missing_bubblewrap_says_how_to_install_it(tmp_path):
+    """No bwrap on PATH: refused (125, the command did not run) with the install command."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    marker = tmp_path / "ran"
+    env = _env(PATH=str(empty))
+    p = subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", "--", "/bin/touch", str(marker)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert p.returncode == 125
+    assert not marker.exists()
+    assert "apt-get install bubblewrap" in p.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "reason,fix",
+    [
+        ("user namespaces are disabled: /proc/sys/user/max_user_namespaces is 0", "user.max_user_namespaces"),
+        (
+            "unprivileged user namespaces are disabled: /proc/sys/kernel/unprivileged_userns_clone is 0",
+            "kernel.unprivileged_userns_clone=1",
+        ),
+        (
+            "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)",
+            "kernel.apparmor_restrict_unprivileged_userns=0",
+        ),
+        ("creating a user namespace is not permitted here (EPERM)", "--privileged"),
+    ],
+)
+def test_no_user_namespaces_says_what_to_change(monkeypatch, reason, fix):
+    """What `sandbox run` prints when bwrap could not set up (this host has user namespaces, so
+    the probe's answer is replaced; the texts are what is under test)."""
+    from sandbox.commands import run
+    from sandbox.linux import probe
+
+    monkeypatch.setattr(probe, "userns_status", lambda: probe.UsernsStatus(False, reason))
+    text = run._why_setup_failed()
+    assert text.startswith(reason)
+    assert fix in text
+    assert text.endswith(
+        "--fallback=landlock (Landlock + seccomp only); `sandbox doctor` shows what this host supports"
+    )
