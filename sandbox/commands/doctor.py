@@ -103,4 +103,20 @@ def main_doctor(as_json: bool) -> int:
         print(f"seccomp: {'yes' if d['seccomp'] else 'no'}")
         print(f"inner stage: {'installed' if d['inner_stage'] else 'missing'}")
     print(f"sandbox run will use: {d['run_engine']} -- {d.get('explanation', '')}")
+    if d["run_engine"] == "refuse":
+        print(f"next: {_next_step(d)}")
     return 0
+
+
+def _next_step(d: dict) -> str:
+    """The one thing to change when `sandbox run` would refuse (human output only)."""
+    from sandbox.commands.run import userns_next_step
+
+    if not d["bwrap"]["path"]:
+        return (
+            "install bubblewrap: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)"
+        )
+    us = d["user_namespaces"]
+    if not us["available"]:
+        return userns_next_step(us["reason"] or "", doctor=False)
+    return "run `bwrap --ro-bind / / true` to see bubblewrap's own error; --fallback=landlock avoids it"

@@ -256,9 +256,14 @@ def rules_hint(message: str) -> str:
     return f"`execpolicy lint {shlex.quote(words) if words else 'FILE'}` lists every problem in the file"
 
 
-def userns_next_step(reason: str) -> str:
+def userns_next_step(reason: str, *, doctor: bool = True) -> str:
     """The concrete fix for a host without usable user namespaces."""
-    if "max_user_namespaces" in reason:
+    if "ENOSPC" in reason:
+        fix = (
+            "run it outside the enclosing sandbox or container, or raise user.max_user_namespaces "
+            "where it is 0"
+        )
+    elif "max_user_namespaces" in reason:
         fix = "enable them: sysctl -w user.max_user_namespaces=15000"
     elif "unprivileged_userns_clone" in reason:
         fix = "enable them: sysctl -w kernel.unprivileged_userns_clone=1"
@@ -266,7 +271,7 @@ def userns_next_step(reason: str) -> str:
         fix = "allow them: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile for bwrap)"
     else:
         fix = "run where user namespaces are allowed (e.g. a container started with --privileged or a VM)"
-    return f"{fix}; or --fallback=landlock (Landlock + seccomp only); {_DOCTOR}"
+    return f"{fix}; or --fallback=landlock (Landlock + seccomp only)" + (f"; {_DOCTOR}" if doctor else "")
 
 
 def _why_setup_failed() -> str | None:

@@ -326,6 +326,40 @@ def test_missing_bubblewrap_says_how_to_install_it(tmp_path):
     assert "apt-get install bubblewrap" in p.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.sandbox
+def test_no_user_namespaces_for_real_says_what_to_do(tmp_path):
+    """Inside a bwrap with --disable-userns, bubblewrap cannot start: 125 with the reason and a fix."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        pytest.skip("bubblewrap is not installed on this host")
+    ws = str(tmp_path)
+    outer = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", ws, ws]
+    outer += ["--unshare-user", "--unshare-pid", "--disable-userns", "--die-with-parent", "--chdir", ws]
+    argv = [*outer, "--", sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"]
+    p = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 125, (p.stdout, p.stderr)
+    assert "RAN" not in p.stdout
+    last = p.stderr.strip().splitlines()[-1]
+    assert "the command was not run" in last and "(ENOSPC)" in last
+    assert "Next: run it outside the enclosing sandbox or container" in last
+    assert last.endswith("`sandbox doctor` shows what this host supports")
+
+
+def test_doctor_without_bubblewrap_says_how_to_install_it(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    p = sandbox("doctor", cwd=tmp_path, PATH=str(empty))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert lines[-2].startswith("sandbox run will use: refuse")
+    assert lines[-1].startswith("next: install bubblewrap: apt-get install bubblewrap")
+    # The JSON keeps its shape: no new key for the human hint.
+    import json
+
+    d = json.loads(sandbox("doctor", "--json", cwd=tmp_path, PATH=str(empty)).stdout)
+    assert "next" not in d and d["run_engine"] == "refuse"
+
+
 @pytest.mark.parametrize(
     "reason,fix",
     [
