@@ -38,7 +38,9 @@ def run_apply(cwd: str | Path | None, file: str | Path | None, confine: list[str
         sys.stderr.write(f"Invalid patch: {e.message}\n")
         return 1
     except OSError as e:
-        sys.stderr.write(f"cannot read {file}: {e.strerror}\n")
+        sys.stderr.write(
+            f"cannot read {file}: {e.strerror} (pass a readable --file, or the patch on stdin)\n"
+        )
         return 1
     result = apply_patch(text, cwd=cwd, confine=confine)
     sys.stdout.write(result.stdout)

@@ -196,3 +196,10 @@ def test_usage_errors_say_what_to_type():
     assert p.returncode == 2 and p.stderr.rstrip().endswith("For more information, try '--help'.")
     p = execpolicy("rules", "show", "nope")
     assert p.returncode == 2 and "execpolicy rules list" in p.stderr
+
+
+def test_patch_apply_unreadable_file_says_what_to_pass(tmp_path):
+    p = execpolicy("patch", "apply", "--cwd", str(tmp_path), "--file", str(tmp_path / "nope.patch"))
+    assert p.returncode == 1
+    assert p.stderr.rstrip().endswith("(pass a readable --file, or the patch on stdin)")
+    assert list(tmp_path.iterdir()) == []
