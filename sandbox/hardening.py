@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
 
 from sandbox.errors import SandboxError
+
+TYPE_CHECKING = False  # not typing's: importing typing/collections.abc costs ~3 ms per launch
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 # prctl(2) / ptrace(2) request numbers (stable kernel and XNU ABI).
 PR_SET_DUMPABLE = 4
@@ -139,26 +142,40 @@ def _no_core_dumps() -> None:
         raise HardeningError(f"could not disable core dumps (setrlimit RLIMIT_CORE 0): {e}") from e
 
 
+class _LinuxLibc:
+    """prctl(2) through the ``_ctypes`` binding the inner stage uses: ``import ctypes`` costs
+    ~5-10 ms of class building, at every ``sandbox run``."""
+
+    @staticmethod
+    def prctl(*args: int) -> int:
+        from sandbox.linux.landlock import ffi
+
+        _, prctl, c_long, _, _ = ffi()
+        return prctl(*[c_long(a) for a in args])
+
+
 def _libc():
+    if sys.platform.startswith("linux"):
+        return _LinuxLibc()
     import ctypes
 
     return ctypes.CDLL(None, use_errno=True)
 
 
 def _set_not_dumpable(libc) -> None:
-    import ctypes
+    from _ctypes import get_errno
 
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
+        err = get_errno()
         raise HardeningError(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(err)}")
 
 
 def _deny_attach(libc) -> None:
-    import ctypes
+    from _ctypes import get_errno
 
     # ptrace(PT_DENY_ATTACH, 0, 0, 0): XNU refuses later attaches; returns 0 on success.
     if libc.ptrace(PT_DENY_ATTACH, 0, None, 0) != 0:
-        err = ctypes.get_errno()
+        err = get_errno()
         raise HardeningError(f"ptrace(PT_DENY_ATTACH) failed: {os.strerror(err)}")
 
 
