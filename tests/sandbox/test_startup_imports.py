@@ -1,0 +1,79 @@
+"""`sandbox run` start-up: what the hot path must not import (speed is measured in bench/).
+
+Each of these costs milliseconds at every launch: ``re``/``enum`` ~10 ms together (pip's
+console-script wrapper imports ``re``, which is why ``sandbox`` is the plain script bin/sandbox),
+``ctypes`` ~5-10 ms, ``typing``/``collections`` a few, typer/pydantic/lark ~50 ms each.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HEAVY = (
+    "re",
+    "enum",
+    "ctypes",
+    "typing",
+    "collections",
+    "pathlib",
+    "subprocess",
+    "typer",
+    "pydantic",
+    "lark",
+)
+
+# Run with -S (site imports nothing of its own), so everything new was imported by the script;
+# site-packages are put on the path afterwards (pyseccomp, if the inner-stage cache is cold).
+PROBE = """
+import sys
+before = set(sys.modules)
+sys.path += {site!r}
+sys.argv = [{script!r}, "run", "--", "true"]
+code = None
+try:
+    with open({script!r}) as f:
+        exec(compile(f.read(), {script!r}, "exec"), {{"__name__": "__main__"}})
+except SystemExit as e:
+    code = e.code
+print("RESULT", code, *sorted(set(sys.modules) - before))
+"""
+
+
+def _new_modules(cwd: Path) -> tuple[str, list[str]]:
+    import site
+
+    script = str(REPO / "bin" / "sandbox")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())}
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", PROBE.format(script=script, site=site.getsitepackages())],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1].split()
+    return line[1], line[2:]
+
+
+@pytest.mark.sandbox
+def test_bin_sandbox_is_a_plain_script():
+    text = (REPO / "bin" / "sandbox").read_text()
+    assert text.startswith("#!python\n")
+    assert "import re" not in text
+
+
+@pytest.mark.sandbox
+def test_run_hot_path_imports_nothing_heavy(scratch):
+    ws = Path(scratch)
+    _new_modules(ws)  # the first run may fill the on-disk caches (host probe, inner stage)
+    code, new = _new_modules(ws)
+    assert code == "0"
+    heavy = sorted(m for m in new if m.split(".")[0] in HEAVY)
+    assert heavy == [], f"`sandbox run -- true` imported {heavy}"
