@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -208,11 +209,17 @@ def prepare(
 
     http = f"http://{USER}:{token}@127.0.0.1:{HTTP_PORT}"
     socks = f"socks5h://{USER}:{token}@127.0.0.1:{SOCKS_PORT}"
-    py = python or sys.executable
+    # The forwarder runs inside the sandbox, where this package may be invisible (a checkout or
+    # venv under the private /tmp): a copy goes into the bridge folder, which is always bound in,
+    # and it runs on the real interpreter (-I -S: stdlib only, no venv needed).
+    py = os.path.realpath(python or sys.executable)
+    forwarder = d / "forwarder.py"
+    shutil.copyfile(FORWARDER, forwarder)
+    os.chmod(forwarder, 0o444)
     return Bridge(
         bwrap_args=["--ro-bind", str(d), str(d)],
-        prelude=[py, "-I", "-S", str(FORWARDER), str(sock_path), str(HTTP_PORT), str(SOCKS_PORT)],
-        env=proxy_env(http, socks, token, ssh_helper=[py, "-I", "-S", str(FORWARDER)]),
+        prelude=[py, "-I", "-S", str(forwarder), str(sock_path), str(HTTP_PORT), str(SOCKS_PORT)],
+        env=proxy_env(http, socks, token, ssh_helper=[py, "-I", "-S", str(forwarder)]),
         socket_path=sock_path,
         log_path=log_path,
         _proc=proc,

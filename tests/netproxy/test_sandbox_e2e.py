@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.support.identities import INSIDE_PYTHON
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.network]
 
 if not shutil.which("curl"):
@@ -72,7 +74,7 @@ print(results)
         "--allow-domain",
         f"127.0.0.1:{http_server.port}",
         "--",
-        sys.executable,
+        INSIDE_PYTHON,
         "-c",
         probe,
         str(http_server.port),
@@ -108,7 +110,7 @@ def test_proxy_socket_is_unreachable_for_the_command(identity, http_server):
         "except OSError as e:\n"
         "    print('refused', e.errno)\n"
     )
-    r = run(identity, "--allow-domain", f"127.0.0.1:{http_server.port}", "--", sys.executable, "-c", probe)
+    r = run(identity, "--allow-domain", f"127.0.0.1:{http_server.port}", "--", INSIDE_PYTHON, "-c", probe)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("refused"), r.stdout
 
@@ -209,7 +211,7 @@ def test_live_update_cuts_a_tunnel_of_a_running_sandbox(identity, http_server):
         "from sandbox import SandboxPolicy, spawn\n"
         "from sandbox.model import NetworkPolicy\n"
         f"pol = SandboxPolicy(network=NetworkPolicy(mode='proxy', allow_domains=[{target!r}]))\n"
-        f"p = spawn([sys.executable, {str(script)!r}, {target!r}], policy=pol, stdin=-1, text=True)\n"
+        f"p = spawn([{INSIDE_PYTHON!r}, {str(script)!r}, {target!r}], policy=pol, stdin=-1, text=True)\n"
         "print(p.stdout.readline().strip(), '|', p.stdout.readline().strip(), flush=True)\n"
         "print('cut', p.update_network(allow=['other.test']), flush=True)  # the public library call\n"
         "p.stdin.write('go\\n'); p.stdin.flush()\n"

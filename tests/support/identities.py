@@ -19,6 +19,10 @@ import tempfile
 from pathlib import Path
 
 TEST_USER = "cordon-test"
+# The interpreter for programs run INSIDE a sandbox: the venv's own path may be invisible there
+# (a checkout or venv under the private /tmp), the real interpreter under /usr is not. Programs
+# that use it stick to the standard library.
+INSIDE_PYTHON = os.path.realpath(sys.executable)
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -137,8 +137,11 @@ OPS = HERE / "ops.py"
 
 
 def ops_argv(*ops: str) -> list[str]:
-    """argv that attempts ``ops`` (see ops.py) with this interpreter, no site imports."""
-    return [sys.executable, "-I", "-S", str(OPS), *ops]
+    """argv that attempts ``ops`` (see ops.py) inside a sandbox: the real interpreter, no site
+    imports, and the script's source passed inline (the checkout may be invisible inside)."""
+    from tests.support.identities import INSIDE_PYTHON
+
+    return [INSIDE_PYTHON, "-I", "-S", "-c", OPS.read_text(), *ops]
 
 
 def parse_ops(stdout: str) -> dict[str, str]:
