@@ -3,8 +3,8 @@
 * `sandbox run -- true`, default policy (workspace-write, network off, secrets masked),
   a fresh process per round; Codex gets workspace-write via `-c sandbox_mode=...`
   (its default for `codex sandbox` is read-only); srt runs with its defaults.
-  "python -S" shows what this checkout's editable-install hook costs at start-up (a
-  wheel install has no such hook).
+  "cordon" is a non-editable install of this checkout (what scripts/install.sh gives users);
+  "cordon (editable checkout)" shows what a developer's editable install's import hook adds.
 * `sandbox.run(["true"])` from an already-running Python process (what an agent
   frontend does) against Codex's CLI.
 * Peak RSS is wait4's ru_maxrss, which also counts the pages a child shares with the
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -47,7 +46,9 @@ def _dirs(base: Path, name: str, n: int) -> list[str]:
 
 def cases(ctx) -> list[Case]:
     py = ctx["python"]
-    sandbox_cli = str(Path(py).parent / "sandbox")
+    editable_cli = str(Path(py).parent / "sandbox")
+    installed = ctx.get("cordon_bin")
+    sandbox_cli = str(Path(installed) / "sandbox") if installed else editable_cli
     ws = _workspace()
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
@@ -56,13 +57,7 @@ def cases(ctx) -> list[Case]:
 
     start = {
         "cordon": [sandbox_cli, "run", "--", "true"],
-        "cordon (python -S)": [
-            py,
-            "-S",
-            "-c",
-            f"import sys; sys.path[:0] = [{str(REPO)!r}]; sys.path.append({sysconfig.get_path('purelib')!r}); "
-            "from sandbox.__main__ import main; main(['run', '--', 'true'])",
-        ],
+        "cordon (editable checkout)": [editable_cli, "run", "--", "true"],
     }
     if codex:
         start["codex sandbox (ws-write)"] = [

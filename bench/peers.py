@@ -49,3 +49,23 @@ def codex() -> Path | None:
 def srt() -> Path | None:
     p = CACHE / "node_modules/.bin/srt"
     return p if p.exists() else None
+
+
+def cordon_install(quiet: bool = True) -> Path:
+    """A non-editable install of this checkout in .cache/bench-venv; returns its bin folder.
+
+    Users install Cordon as a wheel (scripts/install.sh); a developer's editable install adds an
+    import hook that costs ~20 ms at every start-up, so start-up is measured on the real thing.
+    """
+    venv = CACHE.parent / "bench-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, capture_output=quiet)
+    # Always refresh Cordon itself (not its dependencies) from the working tree.
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
+        check=True,
+        capture_output=quiet,
+    )
+    return venv / "bin"

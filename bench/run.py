@@ -32,7 +32,13 @@ def main() -> int:
     args = ap.parse_args()
 
     peers.install()
-    ctx = {"codex": peers.codex(), "srt": peers.srt(), "python": sys.executable, "repo": HERE.parent}
+    ctx = {
+        "codex": peers.codex(),
+        "srt": peers.srt(),
+        "python": sys.executable,
+        "repo": HERE.parent,
+        "cordon_bin": peers.cordon_install(),
+    }
     rows: list[dict] = []
     for mod_path in sorted(HERE.glob("bench_*.py")):
         if args.only and not any(o in mod_path.stem for o in args.only):
