@@ -36,8 +36,12 @@ sys.path += {site!r}
 sys.argv = [{script!r}, "run", "--", "true"]
 code = None
 try:
+    # The script's imports, then its main() with explicit argv (as __main__ it would end the
+    # process with os._exit before this could report).
+    scope = {{"__name__": "probe"}}
     with open({script!r}) as f:
-        exec(compile(f.read(), {script!r}, "exec"), {{"__name__": "__main__"}})
+        exec(compile(f.read(), {script!r}, "exec"), scope)
+    scope["main"](["run", "--", "true"])
 except SystemExit as e:
     code = e.code
 print("RESULT", code, *sorted(set(sys.modules) - before))
