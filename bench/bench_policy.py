@@ -77,7 +77,8 @@ def cases(ctx) -> list[Case]:
         files[n].write_text(rules_text(n))
     big = str(files[1000])
     argv = ["git", "status", "arg17", "--short"]
-    script = Path(py).parent / "execpolicy"
+    # The non-editable install users get (bench/peers.cordon_install), else this environment's.
+    script = Path(ctx.get("cordon_bin") or Path(py).parent) / "execpolicy"
     cordon = [str(script)] if script.exists() else [py, "-m", "policy"]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

@@ -25,7 +25,10 @@ def cases(ctx) -> list[Case]:
         ("all-command-sets", ["default", "python", "node", "git-readonly"]),
     ):
         argv = ["git", "push", "--force", "origin", "main"]
-        cordon = [py, "-m", "policy", "check"]
+        installed = Path(ctx["cordon_bin"]) / "execpolicy" if ctx.get("cordon_bin") else None
+        cordon = (
+            [str(installed), "check"] if installed and installed.exists() else [py, "-m", "policy", "check"]
+        )
         peer = [str(codex), "execpolicy", "check"] if codex else None
         for n in names:
             cordon += ["--rules", n]  # by name: the shipped-set lookup is part of the cost
