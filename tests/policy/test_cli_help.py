@@ -4,74 +4,27 @@ script's entry point, hand-parsed hot paths included)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from policy.cli import app as _app
+from tests.support.cli import REPO, cli_env, command_paths, examples, run_module
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH", "LINES")}
-    env.update(PYTHONPATH=str(REPO), PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", **extra)
-    return env
+    return cli_env(**extra)
 
 
 def execpolicy(*args: str, cwd: Path | str = REPO, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "policy", *args],
-        cwd=cwd,
-        env=_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("policy", *args, cwd=cwd, timeout=60, **env)
 
 
-def command_paths() -> list[tuple[str, ...]]:
-    """Every command path of the typer app: (), ("check",), ("rules",), ("rules", "list"), ..."""
-    import typer.main
-
-    from policy.cli import app
-
-    out: list[tuple[str, ...]] = []
-
-    def walk(cmd, path: tuple[str, ...]) -> None:
-        out.append(path)
-        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            walk(sub, (*path, name))
-
-    walk(typer.main.get_command(app), ())
-    return out
-
-
-def examples(help_text: str) -> list[str]:
-    """The example command lines after the last ``Examples:`` (``\\`` continuations joined)."""
-    lines = [ln.strip() for ln in help_text.splitlines()]
-    assert "Examples:" in lines, help_text
-    tail = lines[len(lines) - 1 - lines[::-1].index("Examples:") + 1 :]
-    out: list[str] = []
-    pending = ""
-    for ln in tail:
-        if not ln:
-            continue
-        if pending:
-            ln, pending = pending + " " + ln, ""
-        if ln.endswith("\\"):
-            pending = ln[:-1].rstrip()
-            continue
-        out.append(ln)
-    return out
-
-
-PATHS = command_paths()
+PATHS = command_paths(_app)
 
 
 def test_every_command_is_covered():

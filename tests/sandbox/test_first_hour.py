@@ -5,7 +5,6 @@ through ``python -m sandbox`` (the console script's entry point, ``run``'s hand 
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import subprocess
 import sys
@@ -15,65 +14,19 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from sandbox.cli import app as _app
+from tests.support.cli import REPO, cli_env, command_paths, examples, run_module
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "TERMINAL_WIDTH", "LINES")}
-    env.update(PYTHONPATH=str(REPO), PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}")
-    env.update(extra)
-    return env
+    return cli_env(**extra)
 
 
 def sandbox(*args: str, cwd: Path | str = REPO, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox", *args],
-        cwd=cwd,
-        env=_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_module("sandbox", *args, cwd=cwd, timeout=120, **env)
 
 
-def command_paths() -> list[tuple[str, ...]]:
-    """Every command path of the typer app: (), ("run",), ("doctor",), ..."""
-    import typer.main
-
-    from sandbox.cli import app
-
-    out: list[tuple[str, ...]] = []
-
-    def walk(cmd, path: tuple[str, ...]) -> None:
-        out.append(path)
-        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-            walk(sub, (*path, name))
-
-    walk(typer.main.get_command(app), ())
-    return out
-
-
-def examples(help_text: str) -> list[str]:
-    """The example command lines after the last ``Examples:`` (``\\`` continuations joined)."""
-    lines = [ln.strip() for ln in help_text.splitlines()]
-    assert "Examples:" in lines, help_text
-    tail = lines[len(lines) - lines[::-1].index("Examples:") :]
-    out: list[str] = []
-    pending = ""
-    for ln in tail:
-        if not ln:
-            continue
-        if pending:
-            ln, pending = pending + " " + ln, ""
-        if ln.endswith("\\"):
-            pending = ln[:-1].rstrip()
-            continue
-        out.append(ln)
-    return out
-
-
-PATHS = command_paths()
+PATHS = command_paths(_app)
 
 
 # --- --help ---------------------------------------------------------------------------------
