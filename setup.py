@@ -1,21 +1,80 @@
-"""Package list for setuptools.
+"""Package list and the one native build step for setuptools.
 
 `rules/` lives at the repository root (data anyone can read and diff) but ships inside
 the wheel as the data-only package ``policy.shipped_rules``; pyproject.toml cannot map a
 directory to a package name while also using package discovery, so it is done here.
+
+On Linux, ``sandbox/linux/cordon_inner.c`` is compiled into the executable
+``sandbox/linux/cordon-inner`` (the inner stage without a second Python interpreter: ~10 ms
+less per launch). No C compiler: a warning, and the Python inner stage runs instead
+(``sandbox doctor`` says which one is in use).
 """
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import Distribution, find_packages, setup
+from setuptools.command.build_py import build_py
 
-DATA = ["*.lark", "*.sb", "*.sbpl", "*.rules", "*.json", "*.toml", "*.txt", "py.typed", "README.md"]
+DATA = ["*.lark", "*.sb", "*.sbpl", "*.rules", "*.json", "*.toml", "*.txt", "*.c", "py.typed", "README.md"]
 
 WINDOWS = sys.platform == "win32"
 HAS_RULES = (Path(__file__).parent / "rules").is_dir()
+LINUX = sys.platform.startswith("linux")
+HERE = Path(__file__).resolve().parent
+NATIVE_SRC = HERE / "sandbox" / "linux" / "cordon_inner.c"
+
+
+def build_native(out_dir: Path) -> None:
+    """Compile cordon-inner into ``out_dir``: static if the C library allows (no dynamic
+    loader inside the sandbox before the walls are up), else dynamic, else warn."""
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        print("cordon: WARNING: no C compiler; the Python inner stage will be used", file=sys.stderr)
+        return
+    out = out_dir / "cordon-inner"
+    tmp = out_dir / f".cordon-inner.{os.getpid()}"
+    base = [cc, "-O2", "-Wall", "-o", str(tmp), str(NATIVE_SRC)]
+    for extra in (["-static", "-s"], ["-s"]):
+        r = subprocess.run(base[:1] + extra + base[1:], capture_output=True, text=True)
+        if r.returncode == 0:
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, out)
+            return
+    tmp.unlink(missing_ok=True)
+    print(
+        f"cordon: WARNING: cannot compile {NATIVE_SRC.name} ({r.stderr.strip()[:300]}); "
+        "the Python inner stage will be used",
+        file=sys.stderr,
+    )
+
+
+class BuildPy(build_py):
+    def run(self):
+        super().run()
+        if LINUX and NATIVE_SRC.is_file():
+            # Editable installs import from the checkout, so the helper goes next to the source.
+            where = (
+                NATIVE_SRC.parent
+                if getattr(self, "editable_mode", False)
+                else Path(self.build_lib) / "sandbox" / "linux"
+            )
+            where.mkdir(parents=True, exist_ok=True)
+            build_native(where)
+
+
+class NativeDistribution(Distribution):
+    def has_ext_modules(self):
+        # The wheel carries an executable for this platform: tag it so (not py3-none-any).
+        return LINUX
+
 
 setup(
+    cmdclass={"build_py": BuildPy},
+    distclass=NativeDistribution,
     packages=[*find_packages(include=["policy*", "sandbox*", "netproxy*"])]
     + (["policy.shipped_rules"] * HAS_RULES),
     package_dir={"policy.shipped_rules": "rules"} if HAS_RULES else {},

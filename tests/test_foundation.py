@@ -51,7 +51,9 @@ def test_wheel_contains_data_files(tmp_path):
     # Build from a copy: an in-tree setuptools build leaves build/ and *.egg-info behind.
     src = tmp_path / "src"
     shutil.copytree(
-        REPO, src, ignore=shutil.ignore_patterns(".venv", ".cache", ".git", "__pycache__", "build")
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(".venv", ".cache", ".git", "__pycache__", "build", "cordon-inner"),
     )
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(src)],
@@ -74,6 +76,12 @@ def test_wheel_contains_data_files(tmp_path):
         assert inside in names, f"{rel} missing from the wheel"
     for pkg in ("policy", "sandbox", "netproxy"):
         assert f"{pkg}/py.typed" in names
+    if sys.platform.startswith("linux"):
+        # The native inner stage is compiled by the build (not copied: excluded above),
+        # executable, and the wheel is tagged for this platform.
+        info = zipfile.ZipFile(wheel).getinfo("sandbox/linux/cordon-inner")
+        assert (info.external_attr >> 16) & 0o111 == 0o111
+        assert not wheel.name.endswith("-none-any.whl"), wheel.name
 
 
 def test_identity_fixture_runs_as_that_user(identity):

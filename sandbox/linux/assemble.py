@@ -71,9 +71,11 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
     """The command's environment: the env policy's result plus what tells it it is sandboxed.
 
     Dynamic-loader variables (``LD_PRELOAD``, ``LD_AUDIT``, ``GLIBC_TUNABLES``...) are dropped
-    unless the user sets them explicitly (``--env-set``): this environment is also bwrap's and
-    the inner stage's, and a preloaded library there runs before Landlock and seccomp exist.
-    Interpreter variables (``PYTHONPATH``...) stay: the inner stage runs ``python -I -S``.
+    unless the user sets them explicitly (``--env-set``): a preloaded library in bwrap or the
+    inner stage would run before Landlock and seccomp exist. Explicit ones are kept out of
+    bwrap's own environment (``assemble`` hands them over with ``--setenv``); the native inner
+    stage is static, so only the command loads them. Interpreter variables (``PYTHONPATH``...)
+    stay: the Python inner stage runs ``python -I -S``.
     """
     from sandbox.hardening import is_dynamic_loader_variable
 
@@ -219,6 +221,11 @@ def assemble(
     fds = dict(inner_fds)
     fds[empty_fd] = b""
     full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]
+    from sandbox.hardening import is_dynamic_loader_variable
+
+    for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
+        # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
+        full += ["--setenv", name, env.pop(name)]
     if info.has("--json-status-fd"):
         full += ["--json-status-fd", STATUS_FD_TOKEN]
     else:
@@ -244,8 +251,9 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
                 p == r or p.startswith(r + "/") for r in roots
             ):
                 continue
-            # the package root for sandbox/linux/inner.py (3 up); the prefix (bin/..) for an interpreter
-            up = 3 if p.endswith(".py") else 2
+            # the package root for sandbox/linux/inner.py or cordon-inner (3 up); the prefix
+            # (bin/..) for an interpreter
+            up = 3 if p.endswith((".py", "/cordon-inner")) else 2
             top = p
             for _ in range(up):
                 top = os.path.dirname(top)
@@ -331,7 +339,7 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
 
     here = os.path.dirname(inner_mod.__file__)
     mods = []
-    for name in ("inner.py", "landlock.py", "seccomp.py"):
+    for name in ("inner.py", "landlock.py", "seccomp.py", inner_mod.NATIVE_NAME):
         try:
             st = os.stat(os.path.join(here, name))
             mods.append((name, st.st_mtime_ns, st.st_size))
@@ -341,7 +349,8 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
     # Every policy field (not just the ones the stage reads today) so a change in the inner
     # stage can never be served a stale entry; the environment policy is the launcher's business.
     fields = sorted((k, _plain(x)) for k, x in _fields(policy).items() if k != "env")
-    key = repr((4, fields, under_bwrap, sys.executable, mods, os.uname().release))
+    executor = os.environ.get("CORDON_INNER", "")
+    key = repr((5, fields, under_bwrap, sys.executable, mods, executor, os.uname().release))
     path = os.path.join(probe.cache_dir(), f"inner-{zlib.crc32(key.encode()):08x}.bin")
     try:
         with open(path, "rb") as f:

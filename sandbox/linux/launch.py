@@ -26,7 +26,7 @@ import fcntl
 import os
 import sys
 
-from sandbox.errors import EXIT_SETUP_FAILED
+from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
@@ -40,6 +40,24 @@ def _memfd(data: bytes) -> int:
         view = view[n:]
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
+
+
+def fd_source(data) -> int:
+    """An fd (close-on-exec) for one entry of ``Launch.fds``: ``bytes`` become a memfd holding
+    them; ``("file", path)`` is ``path`` opened read-only on the host (the native inner
+    stage, executed inside as /proc/self/fd/N, so masks and the private /tmp never hide it)."""
+    if isinstance(data, tuple) and data[:1] == ("file",):
+        import stat
+
+        fd = os.open(data[1], os.O_RDONLY | os.O_CLOEXEC)
+        st = os.fstat(fd)
+        # Checked on the descriptor that will run: a regular file only its owner (us or root)
+        # can change.
+        if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
+            os.close(fd)
+            raise SandboxError(f"{data[1]} is not a regular file writable only by its owner (us or root)")
+        return fd
+    return _memfd(data)
 
 
 def _parse_status(buf: bytes) -> tuple[int | None, int | None]:
@@ -74,7 +92,7 @@ class Launch:
         path: str,
         argv: list[str],
         env: dict[str, str],
-        fds: dict[int, bytes] | None = None,
+        fds: dict[int, bytes | tuple[str, str]] | None = None,
         placeholders: list[str] | None = None,
         bridge=None,
         status: bool = True,
@@ -128,7 +146,7 @@ class SandboxProcess:
                 if f is not None:
                     actions.append((os.POSIX_SPAWN_DUP2, f, i))
             for target, data in launch.fds.items():
-                mfd = _memfd(data)
+                mfd = fd_source(data)
                 src = fcntl.fcntl(mfd, fcntl.F_DUPFD_CLOEXEC, 100)  # >= 100: clear of every target
                 os.close(mfd)
                 owned.append(src)

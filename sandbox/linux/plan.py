@@ -115,7 +115,12 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     notes.extend(bplan.notes)
     bridge = ["<proxy bridge bwrap args>"] if net == "proxy" else []
     full = ["bwrap", *bplan.args, *bridge, *inner_bwrap, "--json-status-fd", "{STATUS_FD}", "--", *inner_argv]
-    fds = {k: f"inner stage data ({len(v)} bytes)" for k, v in inner_fds.items()}
+    fds = {
+        k: f"the native inner stage, opened read-only from {v[1]}"
+        if isinstance(v, tuple)
+        else f"inner stage data ({len(v)} bytes)"
+        for k, v in inner_fds.items()
+    }
     fds[empty_fd] = "empty file (masks deny-read files)"
     return LinuxPlan(
         engine="bwrap",

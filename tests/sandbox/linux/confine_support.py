@@ -2,9 +2,11 @@
 
 - ``build_probes``: probes.c compiled once per session into a world-readable folder, so the
   unprivileged test account and every sandbox can run it.
-- ``run_inner(spec, argv, ...)``: the real in-sandbox program (sandbox/linux/inner.py) with
-  ``spec`` on its spec fd, optionally as another identity: the walls applied in a child on
-  this kernel, without bubblewrap, so each wall is tested on its own.
+- ``run_inner(spec, argv, ...)``: the real in-sandbox program with ``spec`` on its spec fd,
+  optionally as another identity: the walls applied in a child on this kernel, without
+  bubblewrap, so each wall is tested on its own. ``executor`` picks the program: "python"
+  (sandbox/linux/inner.py) or "native" (cordon-inner, built by the install); the default is
+  ``EXECUTOR``, which the ``inner_executor`` fixture sets to each in turn.
 - ``sandbox_run(identity, *flags, cmd=[...])``: the real ``sandbox run`` CLI.
 """
 
@@ -23,6 +25,15 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 INNER = REPO / "sandbox" / "linux" / "inner.py"
 SPEC_FD = 200
+NATIVE = REPO / "sandbox" / "linux" / "cordon-inner"
+EXECUTOR = "python"
+
+
+def native_inner() -> Path:
+    """The installed native inner stage; its absence is a failure (the install builds it)."""
+    if not NATIVE.is_file():
+        pytest.fail(f"{NATIVE} is missing: run scripts/install.sh (it compiles cordon_inner.c)")
+    return NATIVE
 
 
 def have_landlock() -> int:
@@ -75,10 +86,17 @@ def run_inner(
     extra_fds=(),
     timeout=60,
     python_args=(),
+    executor=None,
     **kw,
 ):
-    """Run inner.py with ``spec`` as ``identity`` (default: the current user)."""
-    r = spec_fd_source(marshal.dumps(spec))
+    """Run the inner stage with ``spec`` as ``identity`` (default: the current user)."""
+    native = (executor or EXECUTOR) == "native"
+    if native:
+        from sandbox.linux.inner import encode_native
+
+        r = spec_fd_source(encode_native(spec))
+    else:
+        r = spec_fd_source(marshal.dumps(spec))
     saved = None
     try:
         try:
@@ -87,18 +105,10 @@ def run_inner(
             saved = None
         os.dup2(r, SPEC_FD, inheritable=True)
         os.close(r)
-        full = [
-            sys.executable,
-            *python_args,
-            "-I",
-            "-S",
-            "-B",
-            str(INNER),
-            "--spec-fd",
-            str(SPEC_FD),
-            "--",
-            *argv,
-        ]
+        program = (
+            [str(native_inner())] if native else [sys.executable, *python_args, "-I", "-S", "-B", str(INNER)]
+        )
+        full = [*program, "--spec-fd", str(SPEC_FD), "--", *argv]
         pass_fds = (SPEC_FD, *extra_fds)
         env = env if env is not None else (identity.env() if identity else dict(os.environ))
         if identity is not None:

@@ -584,6 +584,31 @@ def test_no_new_privileges_and_no_capabilities(identity):
     assert fields["Seccomp"] == "2"
 
 
+def test_explicit_ld_preload_runs_nothing_before_the_walls(identity, scratch_session):
+    """A dynamic-loader variable set on purpose (``--env-set LD_PRELOAD=...``) reaches the
+    command only: not bwrap (on the host) nor the inner stage (static), where the library
+    would run before Landlock and seccomp exist."""
+    from tests.sandbox.linux.confine_support import HERE, compile_c
+
+    lib = identity.workspace / "preload.so"
+    compile_c(HERE / "preload_probe.c", lib, "-shared", "-fPIC")
+    os.chown(lib, identity.uid, identity.gid)
+    log = identity.workspace / "preload.log"
+    r = sandbox_run(
+        identity,
+        "--env-set",
+        f"LD_PRELOAD={lib}",
+        "--env-set",
+        f"CORDON_PRELOAD_LOG={log}",
+        cmd=["/bin/true"],
+    )
+    assert r.returncode == 0, r.stderr
+    lines = log.read_text().splitlines()
+    assert lines, "the command did not load the library (the attack must be real)"
+    assert all(line.endswith("seccomp=2") for line in lines), lines
+    assert not any("bwrap" in line or "cordon-inner" in line for line in lines), lines
+
+
 # --- proxy mode: the only way out is the domain-filtering proxy --------------------------------------------
 PROXY = ("--network", "proxy", "--allow-domain", "allowed.test")
 

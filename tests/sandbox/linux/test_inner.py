@@ -28,9 +28,9 @@ def test_build_inner_shape(tmp_path):
     stage = inner.build_inner(resolved(tmp_path), ["echo", "hi"])
     assert stage.argv[-3:] == ["--", "echo", "hi"]
     assert stage.argv[stage.argv.index("--spec-fd") + 1] == str(SPEC_FD)
-    assert set(stage.fds) == {SPEC_FD}
+    assert SPEC_FD in stage.fds
     assert stage.bwrap_args == []
-    spec = marshal.loads(stage.fds[SPEC_FD])
+    spec = stage.spec
     assert spec["landlock"]["write"][0] == str(tmp_path)
     assert spec["landlock"]["net"] is True  # network off by default
     assert len(spec["seccomp"]) % 8 == 0 and spec["seccomp"]
@@ -48,25 +48,21 @@ def test_describe_names_what_only_bubblewrap_enforces(tmp_path):
 
 
 def test_network_on_and_read_only_change_the_spec(tmp_path):
-    spec = marshal.loads(
-        inner.build_inner(
-            resolved(tmp_path, mode="read-only", network=NetworkPolicy(mode="on")), ["true"]
-        ).fds[SPEC_FD]
-    )
+    spec = inner.build_inner(
+        resolved(tmp_path, mode="read-only", network=NetworkPolicy(mode="on")), ["true"]
+    ).spec
     assert spec["landlock"]["net"] is False
     assert str(tmp_path) not in spec["landlock"]["write"]
     # Fallback (no bubblewrap) and read-only: the host's /tmp is not writable.
-    spec = marshal.loads(
-        inner.build_inner(resolved(tmp_path, mode="read-only"), ["true"], under_bwrap=False).fds[SPEC_FD]
-    )
+    spec = inner.build_inner(resolved(tmp_path, mode="read-only"), ["true"], under_bwrap=False).spec
     assert "/tmp" not in spec["landlock"]["write"]
 
 
-def test_danger_full_access_has_no_walls(tmp_path):
+def test_danger_full_access_has_no_walls(tmp_path, inner_executor):
     stage = inner.build_inner(
         resolved(tmp_path, mode="danger-full-access"), ["sh", "-c", "echo $CORDON_LANDLOCK"]
     )
-    spec = marshal.loads(stage.fds[SPEC_FD])
+    spec = stage.spec
     assert spec["landlock"] is None and not spec["seccomp"]
     r = run_stage(stage)
     assert r.returncode == 0 and r.stdout.strip() == "not-enforced"  # said, not silent
@@ -82,22 +78,26 @@ def test_empty_command_is_refused(tmp_path):
 def run_stage(stage, *, identity=None, extra_fds=(), wrap=(), **kw):
     """Run a built stage's own argv (bootstrap + shipped code), outside bubblewrap unless
     ``wrap`` is given: the walls inner.py applies itself."""
-    r = spec_fd_source(stage.fds[SPEC_FD])
-    os.dup2(r, SPEC_FD)
-    os.close(r)
+    from sandbox.linux.launch import fd_source
+
+    for target, data in stage.fds.items():
+        r = fd_source(data)
+        os.dup2(r, target)
+        os.close(r)
     try:
         argv = [*wrap, *stage.argv]
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
         kw.setdefault("timeout", 60)
         if identity is not None:
-            return identity.run(argv, pass_fds=(SPEC_FD, *extra_fds), **kw)
-        return subprocess.run(argv, pass_fds=(SPEC_FD, *extra_fds), **kw)
+            return identity.run(argv, pass_fds=(*stage.fds, *extra_fds), **kw)
+        return subprocess.run(argv, pass_fds=(*stage.fds, *extra_fds), **kw)
     finally:
-        os.close(SPEC_FD)
+        for target in stage.fds:
+            os.close(target)
 
 
-def test_stage_does_not_need_its_install_location(tmp_path):
+def test_stage_does_not_need_its_install_location(tmp_path, inner_executor):
     """The in-sandbox program travels in the spec: it runs even where the checkout/venv is
     hidden (here under bubblewrap with the repository masked by an empty tmpfs)."""
     import shutil as sh
@@ -117,13 +117,13 @@ def test_stage_does_not_need_its_install_location(tmp_path):
 
 
 def test_bootstrap_failure_exits_125():
-    stage = inner.build_inner(resolved(Path("/tmp")), ["true"])
+    stage = inner.build_inner(resolved(Path("/tmp")), ["true"], python=os.path.realpath(sys.executable))
     stage.fds[SPEC_FD] = b"garbage"
     r = run_stage(stage)
     assert r.returncode == 125 and "bootstrap" in r.stderr and "not run" in r.stderr
 
 
-def test_full_stage_in_a_child(identity):
+def test_full_stage_in_a_child(identity, inner_executor):
     """All walls at once, built from a policy: write in the workspace only, no sockets, no
     ptrace, no_new_privs and a seccomp filter visible in /proc."""
     ws = identity.workspace
@@ -153,7 +153,7 @@ def test_full_stage_in_a_child(identity):
     assert got["connect:127.0.0.1:9"] == "EPERM"  # socket() refused by seccomp
 
 
-def test_inherited_fds_are_closed(identity, tmp_path):
+def test_inherited_fds_are_closed(identity, tmp_path, inner_executor):
     r_fd, w_fd = os.pipe()
     os.set_inheritable(r_fd, True)
     try:
@@ -197,7 +197,7 @@ def test_missing_spec_fd_exits_125():
     assert p.returncode == 125 and "Bad file descriptor" in p.stderr
 
 
-def test_landlock_failure_exits_125(identity):
+def test_landlock_failure_exits_125(identity, inner_executor):
     # A required ruleset that cannot be built (an unknown access bit) must stop the launch.
     spec = {"v": 1, "landlock": {"read": ["/"], "write": [], "required": True, "net": True}}
     spec["landlock"]["connect_ports"] = [-1]
@@ -206,7 +206,7 @@ def test_landlock_failure_exits_125(identity):
     assert "landlock" in r.stderr
 
 
-def test_command_not_found_is_127():
+def test_command_not_found_is_127(inner_executor):
     r = run_inner({"v": 1, "seccomp": b""}, ["cordon-no-such-command"])
     assert r.returncode == 127 and "cordon-no-such-command" in r.stderr
 
@@ -226,17 +226,15 @@ PRELUDE = textwrap.dedent(
 )
 
 
-def test_prelude_runs_unconfined_and_detached(identity, scratch):
+def test_prelude_runs_unconfined_and_detached(identity, scratch, inner_executor):
     script = scratch / "prelude.py"
     script.write_text(PRELUDE)
     marker = identity.workspace / "prelude.out"
-    spec = marshal.loads(
-        inner.build_inner(
-            resolved(identity.workspace),
-            ["true"],
-            prelude=[sys.executable, "-I", "-S", str(script), str(marker)],
-        ).fds[SPEC_FD]
-    )
+    spec = inner.build_inner(
+        resolved(identity.workspace),
+        ["true"],
+        prelude=[sys.executable, "-I", "-S", str(script), str(marker)],
+    ).spec
     check = (
         "import os,sys; pid=int(open(sys.argv[1]).read().split()[0]); "
         "print(open(f'/proc/{pid}/status').read().split('PPid:')[1].split()[0], os.getpid())"
@@ -260,7 +258,7 @@ def test_prelude_runs_unconfined_and_detached(identity, scratch):
             pass
 
 
-def test_prelude_that_never_gets_ready_fails_125(identity, scratch):
+def test_prelude_that_never_gets_ready_fails_125(identity, scratch, inner_executor):
     spec = {"v": 1, "prelude": ["sh", "-c", "echo starting; exit 3"], "seccomp": b""}
     r = run_inner(spec, ["true"], identity=identity)
     assert r.returncode == 125
@@ -268,7 +266,7 @@ def test_prelude_that_never_gets_ready_fails_125(identity, scratch):
 
 
 @pytest.mark.slow
-def test_prelude_timeout_fails_125(scratch):
+def test_prelude_timeout_fails_125(scratch, inner_executor):
     spec = {"v": 1, "prelude": ["sleep", "30"], "seccomp": b""}
     r = run_inner(spec, ["true"])
     assert r.returncode == 125 and "timed out" in r.stderr
@@ -279,7 +277,9 @@ def test_in_sandbox_program_stays_lean(tmp_path):
     pydantic/typer/lark, not even json, re or ctypes (-X importtime; it runs on every launch)."""
     import copy
 
-    stage = copy.copy(inner.build_inner(resolved(tmp_path), ["true"]))
+    stage = copy.copy(
+        inner.build_inner(resolved(tmp_path), ["true"], python=os.path.realpath(sys.executable))
+    )
     assert "-I" in stage.argv and "-S" in stage.argv
     spec = marshal.loads(stage.fds[SPEC_FD])
     assert spec["landlock"] and spec["seccomp"]
@@ -301,3 +301,112 @@ def test_in_sandbox_program_stays_lean(tmp_path):
         "pyseccomp",
     }
     assert not heavy & imported, heavy & imported
+
+
+# --- the native executor (cordon-inner) -------------------------------------------------------
+def run_native_raw(data: bytes, argv: list[str]):
+    """cordon-inner with ``data`` on its spec fd, as it is (no encoding)."""
+    from tests.sandbox.linux.confine_support import native_inner
+
+    r = spec_fd_source(data)
+    os.dup2(r, SPEC_FD)
+    os.close(r)
+    try:
+        return subprocess.run(
+            [str(native_inner()), "--spec-fd", str(SPEC_FD), "--", *argv],
+            pass_fds=(SPEC_FD,),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(SPEC_FD)
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        (b"", "not a native inner-stage plan"),
+        (b"CORDONI0", "not a native inner-stage plan"),
+        (b"CORDONI1P\x05\x00\x00", "truncated spec"),
+        (b"CORDONI1P\x09\x00\x00\x00true", "truncated spec"),
+        (b"CORDONI1Z\x00\x00\x00\x00", "unknown spec record"),
+        (b"CORDONI1L\x01\x00\x00\x00\x01", "bad Landlock record"),
+        (b"CORDONI1S\x03\x00\x00\x00abc", "not a whole number of instructions"),
+    ],
+)
+def test_native_refuses_a_malformed_plan(data, says, tmp_path):
+    marker = tmp_path / "ran"
+    r = run_native_raw(data, ["touch", str(marker)])
+    assert r.returncode == 125, r.stderr
+    assert says in r.stderr and "the command was not run" in r.stderr
+    assert not marker.exists()
+
+
+def test_native_usage_errors_exit_125():
+    from tests.sandbox.linux.confine_support import native_inner
+
+    for args in (
+        [],
+        ["--spec-fd", "200", "true"],
+        ["--spec-fd", "x", "--", "true"],
+        ["--spec-fd", "250", "--", "true"],
+    ):
+        r = subprocess.run([str(native_inner()), *args], capture_output=True, text=True)
+        assert r.returncode == 125 and "not run" in r.stderr, (args, r.stderr)
+
+
+def test_both_executors_build_the_same_landlock_rules(identity, tmp_path):
+    """The "read / except the secrets" expansion is done by each program as seen from inside:
+    same spec, same number of rules, same walls."""
+    from sandbox.linux.inner import native_helper
+
+    assert native_helper(), "the native inner stage is not installed"
+    policy = resolved(identity.workspace, deny_read=["/etc/ssl", "/usr/share/doc"])
+    spec = inner.build_inner(policy, ["true"]).spec
+    out = {}
+    for executor in ("native", "python"):
+        r = run_inner(
+            spec,
+            [
+                "sh",
+                "-c",
+                'echo "$CORDON_LANDLOCK"; cat /etc/ssl/openssl.cnf >/dev/null 2>&1; echo $?; cat /etc/hostname >/dev/null; echo $?',
+            ],
+            identity=identity,
+            executor=executor,
+            cwd=identity.workspace,
+        )
+        assert r.returncode == 0, r.stderr
+        out[executor] = r.stdout.split("\n")
+    assert out["native"] == out["python"]
+    assert "fs-rules=" in out["native"][0] and out["native"][1:3] == ["1", "0"]
+
+
+def test_native_stage_is_static():
+    """No program interpreter: LD_PRELOAD, LD_AUDIT and the like cannot run code inside the
+    stage, before Landlock and seccomp exist (the install builds it with -static)."""
+    import struct
+
+    from tests.sandbox.linux.confine_support import native_inner
+
+    data = native_inner().read_bytes()
+    assert data[:4] == b"\x7fELF" and data[4] == 2  # 64-bit
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    types = [struct.unpack_from("<I", data, phoff + i * phentsize)[0] for i in range(phnum)]
+    assert 3 not in types  # PT_INTERP
+
+
+def test_launcher_refuses_a_native_stage_others_can_write(tmp_path):
+    from sandbox.errors import SandboxError
+    from sandbox.linux.launch import fd_source
+    from tests.sandbox.linux.confine_support import native_inner
+
+    copy = tmp_path / "cordon-inner"
+    shutil.copy2(native_inner(), copy)
+    copy.chmod(0o777)
+    with pytest.raises(SandboxError, match="writable only by its owner"):
+        fd_source(("file", str(copy)))
+    copy.chmod(0o755)
+    os.close(fd_source(("file", str(copy))))

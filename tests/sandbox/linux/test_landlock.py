@@ -92,7 +92,7 @@ def fs_ops(b: Path) -> list[str]:
     ]
 
 
-def test_filesystem_rules(identity, tree):
+def test_filesystem_rules(identity, tree, inner_executor):
     b = tree
     r = run_inner(spec_for(b), ops_argv(*fs_ops(b)), identity=identity)
     assert r.returncode == 0, r.stderr
@@ -186,7 +186,7 @@ def abstract_listener():
     s.close()
 
 
-def test_network_and_scope_rules(identity, http_server, abstract_listener):
+def test_network_and_scope_rules(identity, http_server, abstract_listener, inner_executor):
     ops = ops_argv(f"connect:127.0.0.1:{http_server.port}", "bind:0", f"abstract:{abstract_listener}")
     control = parse_ops(run_inner({"v": 1}, ops, identity=identity).stdout)
     assert set(control.values()) == {"ok"}, control
@@ -200,7 +200,7 @@ def test_network_and_scope_rules(identity, http_server, abstract_listener):
         assert got[f"abstract:{abstract_listener}"] == "EPERM"
 
 
-def test_signal_scope(identity):
+def test_signal_scope(identity, inner_executor):
     if ABI < 6:
         pytest.skip(f"signal scoping needs Landlock ABI 6, this kernel has {ABI}")
     victim = subprocess.Popen(["sleep", "30"], **identity.popen_kwargs())

@@ -161,7 +161,7 @@ DENIED = [
 ALLOWED = ["getpid", "socketpair_unix", "netlink_route", "personality_query"]
 
 
-def test_filter_in_a_child(identity, probes_bin):
+def test_filter_in_a_child(identity, probes_bin, inner_executor):
     """Every denied family fails with EPERM, clone3 with ENOSYS, int 0x80 is killed; the
     ordinary calls still work (so the failures are the filter's doing)."""
     r = run_inner(
@@ -195,7 +195,7 @@ def test_without_the_filter_the_probes_succeed(identity, probes_bin):
         assert got.get(name) == ("ok", 0), (name, got.get(name))
 
 
-def test_network_modes_change_only_sockets(probes_bin):
+def test_network_modes_change_only_sockets(probes_bin, inner_executor):
     r = run_inner(
         seccomp_spec("on"), [str(probes_bin), "socket_inet", "socket_unix", "packet", "raw", "ptrace"]
     )

@@ -1,0 +1,493 @@
+/*
+ * cordon-inner: the Linux inner stage, native. The last step inside bubblewrap's namespaces
+ * before the command runs; the same contract as inner.py (contract E), without paying for a
+ * second Python interpreter on every launch (~10 ms of a ~25 ms launch).
+ *
+ *   cordon-inner --spec-fd N -- CMD [ARGS...]
+ *
+ * The launcher (inner.py: encode_native) decides everything; this program only executes the
+ * plan it reads from fd N, in the order of inner.py's main():
+ *   prelude (start, wait for its "ready" line), no_new_privs, Landlock (the "read / except
+ *   these" expansion is done here, as seen from inside the sandbox), close every fd above 2,
+ *   drop every capability, own process group, seccomp (a BPF program compiled by the launcher
+ *   with pyseccomp), exec. Any failing step exits 125 and says which step; nothing is run.
+ *
+ * Plan format: "CORDONI1", then records: tag (1 byte), length (u32 little-endian), bytes.
+ *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
+ *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
+ *   c / b TCP connect / bind port (u32) S seccomp program (struct sock_filter[])
+ *
+ * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
+ * Built statically when the C library allows it: no dynamic loader, so no LD_* variable
+ * can run code before the walls are up.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXIT_SETUP_FAILED 125
+#define PRELUDE_TIMEOUT_MS 5000
+
+/* Landlock uapi, spelled out: the build host's headers may predate ABI 4-6. */
+#define SYS_LL_CREATE 444
+#define SYS_LL_ADD 445
+#define SYS_LL_RESTRICT 446
+#define SYS_CLOSE_RANGE_NR 436
+#define LL_VERSION 1
+#define LL_RULE_PATH 1
+#define LL_RULE_PORT 2
+#define FS_EXECUTE (1ULL << 0)
+#define FS_WRITE_FILE (1ULL << 1)
+#define FS_READ_FILE (1ULL << 2)
+#define FS_READ_DIR (1ULL << 3)
+#define FS_REFER (1ULL << 13)
+#define FS_TRUNCATE (1ULL << 14)
+#define FS_IOCTL_DEV (1ULL << 15)
+#define FS_ABI1 ((1ULL << 13) - 1)
+#define FS_ALL ((1ULL << 16) - 1)
+#define FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+#define READ_RIGHTS (FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)
+#define DEVICE_RIGHTS (FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
+#define NET_BIND (1ULL << 0)
+#define NET_CONNECT (1ULL << 1)
+
+struct ll_ruleset_attr {
+    uint64_t handled_fs, handled_net, scoped;
+};
+struct ll_path_attr {
+    uint64_t allowed;
+    int32_t parent_fd;
+} __attribute__((packed));
+struct ll_port_attr {
+    uint64_t allowed, port;
+};
+struct bpf_prog {
+    unsigned short len;
+    void *filter;
+};
+
+static const char *step = "arguments";
+
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    dprintf(2, "sandbox: inner stage failed at %s: %s; the command was not run\n", step, msg);
+    _exit(EXIT_SETUP_FAILED);
+}
+
+static void *xalloc(size_t n) {
+    void *p = calloc(1, n ? n : 1);
+    if (!p) fail("out of memory");
+    return p;
+}
+
+/* ---- the plan ------------------------------------------------------------------------ */
+struct list {
+    char **items;
+    size_t n, cap;
+};
+
+static void push(struct list *l, char *s) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->items = realloc(l->items, l->cap * sizeof *l->items);
+        if (!l->items) fail("out of memory");
+    }
+    l->items[l->n++] = s;
+}
+
+static struct {
+    struct list prelude, read, write, dev, list, deny, cports, bports;
+    uint32_t ll_flags;
+    const char *ll_off;
+    unsigned char *bpf;
+    size_t bpf_len;
+} plan;
+
+static unsigned char *read_all(int fd, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    unsigned char *buf = xalloc(cap);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            if (!buf) fail("out of memory");
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) fail("read spec fd %d: %s", fd, strerror(errno));
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    *len = n;
+    return buf;
+}
+
+static void parse_plan(unsigned char *buf, size_t len) {
+    if (len < 8 || memcmp(buf, "CORDONI1", 8) != 0) fail("the spec is not a native inner-stage plan");
+    size_t i = 8;
+    while (i < len) {
+        if (len - i < 5) fail("truncated spec at byte %zu", i);
+        unsigned char tag = buf[i];
+        uint32_t n = (uint32_t)buf[i + 1] | (uint32_t)buf[i + 2] << 8 | (uint32_t)buf[i + 3] << 16 |
+                     (uint32_t)buf[i + 4] << 24;
+        i += 5;
+        if (n > len - i) fail("truncated spec at byte %zu", i);
+        char *s = xalloc(n + 1); /* NUL-terminated copy (paths never contain NUL) */
+        memcpy(s, buf + i, n);
+        switch (tag) {
+        case 'P': push(&plan.prelude, s); break;
+        case 'r': push(&plan.read, s); break;
+        case 'w': push(&plan.write, s); break;
+        case 'd': push(&plan.dev, s); break;
+        case 'l': push(&plan.list, s); break;
+        case 'x': push(&plan.deny, s); break;
+        case 'c': push(&plan.cports, s); break;
+        case 'b': push(&plan.bports, s); break;
+        case 'O': plan.ll_off = s; break;
+        case 'L':
+            if (n != 4) fail("bad Landlock record");
+            memcpy(&plan.ll_flags, s, 4);
+            break;
+        case 'S':
+            plan.bpf = (unsigned char *)s;
+            plan.bpf_len = n;
+            break;
+        default: fail("unknown spec record %#x at byte %zu", tag, i - 5);
+        }
+        i += n;
+    }
+}
+
+/* ---- prelude ---------------------------------------------------------------------------- */
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start the prelude detached (double fork: it must not be the command's child, whose wait()
+ * would see it) and wait until it prints "ready". */
+static void start_prelude(void) {
+    int out[2], pidp[2];
+    if (pipe2(out, O_CLOEXEC) || pipe2(pidp, O_CLOEXEC)) fail("pipe: %s", strerror(errno));
+    char **argv = xalloc((plan.prelude.n + 1) * sizeof *argv);
+    memcpy(argv, plan.prelude.items, plan.prelude.n * sizeof *argv);
+    pid_t child = fork();
+    if (child < 0) fail("fork: %s", strerror(errno));
+    if (child == 0) {
+        pid_t g = fork();
+        if (g == 0) {
+            dup2(out[1], 1);
+            int null = open("/dev/null", O_RDONLY);
+            if (null >= 0) dup2(null, 0);
+            execvp(argv[0], argv);
+            dprintf(2, "sandbox: prelude %s: %s\n", argv[0], strerror(errno));
+            _exit(127);
+        }
+        if (write(pidp[1], &g, sizeof g) != sizeof g) _exit(127);
+        _exit(0);
+    }
+    close(out[1]);
+    close(pidp[1]);
+    waitpid(child, NULL, 0);
+    pid_t g = 0;
+    if (read(pidp[0], &g, sizeof g) != sizeof g) g = 0;
+    close(pidp[0]);
+    char buf[256];
+    size_t n = 0;
+    long long deadline = now_ms() + PRELUDE_TIMEOUT_MS;
+    while (!memchr(buf, '\n', n)) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {out[0], POLLIN, 0};
+        int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (ready < 0 && errno == EINTR) continue;
+        ssize_t r = ready > 0 ? read(out[0], buf + n, sizeof buf - 1 - n) : 0;
+        if (r <= 0 || n + (size_t)r >= sizeof buf - 1) {
+            if (g > 0) kill(g, SIGKILL);
+            buf[n] = 0;
+            fail("prelude %s %s before printing 'ready' (output: '%s')", argv[0], ready > 0 ? "exited" : "timed out",
+                 buf);
+        }
+        n += (size_t)r;
+    }
+    close(out[0]); /* the prelude must not write to stdout after "ready" */
+    buf[n] = 0;
+    char *line = buf;
+    *strchr(line, '\n') = 0;
+    while (*line == ' ' || *line == '\t' || *line == '\r') line++;
+    size_t m = strlen(line);
+    while (m && (line[m - 1] == ' ' || line[m - 1] == '\t' || line[m - 1] == '\r')) line[--m] = 0;
+    if (strcmp(line, "ready") != 0) {
+        if (g > 0) kill(g, SIGKILL);
+        fail("prelude %s printed '%s' instead of 'ready'", argv[0], line);
+    }
+}
+
+/* ---- Landlock --------------------------------------------------------------------------- */
+static int ruleset = -1, fs_rules = 0;
+static uint64_t handled_fs;
+
+static int under(const char *path, const char *root) {
+    size_t n = strlen(root);
+    while (n > 1 && root[n - 1] == '/') n--;
+    if (strcmp(path, root) == 0 || strcmp(root, "/") == 0) return 1;
+    return strncmp(path, root, n) == 0 && path[n] == '/';
+}
+
+/* Allow `access` beneath `path`. Symlinks are not followed (a rule on a link would land on its
+ * target); a path that cannot be opened gets no rule (the safe side). */
+static void add_path(const char *path, uint64_t access) {
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode)) {
+        if (!S_ISDIR(st.st_mode)) access &= FILE_RIGHTS;
+        access &= handled_fs;
+        if (access) {
+            struct ll_path_attr a = {access, fd};
+            if (syscall(SYS_LL_ADD, ruleset, LL_RULE_PATH, &a, 0) < 0)
+                fail("landlock_add_rule(%s): %s", path, strerror(errno));
+            fs_rules++;
+        }
+    }
+    close(fd);
+}
+
+/* "Read everything beneath `dir` except `denies`": Landlock only allows, so: list-only on
+ * `dir`, full `access` on each entry that holds no denied path, recursion into those that do. */
+static void expand(const char *dir, char **denies, size_t nd, uint64_t access) {
+    add_path(dir, FS_READ_DIR);
+    size_t dl = strlen(dir);
+    while (dl > 0 && dir[dl - 1] == '/') dl--;
+    DIR *d = opendir(dir);
+    if (!d) return; /* unreadable: nothing granted beneath */
+    char **sub = xalloc(nd * sizeof *sub);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *path = xalloc(dl + strlen(e->d_name) + 2);
+        memcpy(path, dir, dl);
+        path[dl] = '/';
+        strcpy(path + dl + 1, e->d_name);
+        size_t nl = strlen(e->d_name), ns = 0;
+        int exact = 0;
+        for (size_t i = 0; i < nd; i++) {
+            const char *rest = denies[i] + dl + 1; /* every deny here is under dir */
+            if (strncmp(rest, e->d_name, nl) == 0 && (rest[nl] == 0 || rest[nl] == '/')) {
+                sub[ns++] = denies[i];
+                if (rest[nl] == 0) exact = 1;
+            }
+        }
+        unsigned char type = e->d_type;
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            type = lstat(path, &st) ? DT_UNKNOWN : S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (ns == 0 || !exact) {
+            if (ns && type == DT_DIR) expand(path, sub, ns, access);
+            else if (type != DT_LNK) add_path(path, access);
+        }
+        free(path);
+    }
+    free(sub);
+    closedir(d);
+}
+
+static uint64_t fs_rights(int abi) {
+    uint64_t r = FS_ABI1;
+    if (abi >= 2) r |= FS_REFER;
+    if (abi >= 3) r |= FS_TRUNCATE;
+    if (abi >= 5) r |= FS_IOCTL_DEV;
+    return r;
+}
+
+static int in_write_root(const char *p) {
+    for (size_t i = 0; i < plan.write.n; i++)
+        if (under(p, plan.write.items[i])) return 1;
+    return 0;
+}
+
+/* Returns the summary exported as CORDON_LANDLOCK (inner.py: _summary). */
+static char *apply_landlock(void) {
+    static char summary[512];
+    long abi = syscall(SYS_LL_CREATE, NULL, 0, LL_VERSION);
+    if (abi < 1) {
+        if (abi < 0 && errno != ENOSYS && errno != EOPNOTSUPP)
+            fail("landlock_create_ruleset(VERSION): %s", strerror(errno));
+        if (plan.ll_flags & 2) fail("Landlock is not available on this kernel (required by the policy)");
+        return "abi=0 not-enforced";
+    }
+    struct ll_ruleset_attr attr = {fs_rights((int)abi), 0, 0};
+    int net = (plan.ll_flags & 4) && abi >= 4, scope = (plan.ll_flags & 8) && abi >= 6;
+    if (net) attr.handled_net = NET_BIND | NET_CONNECT;
+    if (scope) attr.scoped = 3; /* abstract unix sockets, signals */
+    handled_fs = attr.handled_fs;
+    ruleset = (int)syscall(SYS_LL_CREATE, &attr, scope ? 24 : net ? 16 : 8, 0);
+    if (ruleset < 0) fail("landlock_create_ruleset: %s", strerror(errno));
+
+    /* A deny inside a writable root cannot be expressed (a rule there grants everything
+     * beneath); bubblewrap's masks enforce those. */
+    char **deny = xalloc((plan.deny.n + 1) * sizeof *deny);
+    size_t nd = 0;
+    for (size_t i = 0; i < plan.deny.n; i++) {
+        const char *p = plan.deny.items[i];
+        int dup = 0;
+        for (size_t j = 0; j < nd; j++) dup |= !strcmp(deny[j], p);
+        if (!dup && !in_write_root(p)) deny[nd++] = plan.deny.items[i];
+    }
+    char **beneath = xalloc((nd + 1) * sizeof *beneath);
+    for (size_t i = 0; i < plan.read.n; i++) {
+        const char *root = plan.read.items[i];
+        int hidden = 0;
+        size_t nb = 0;
+        for (size_t j = 0; j < nd; j++) {
+            if (under(root, deny[j])) hidden = 1;
+            else if (under(deny[j], root)) beneath[nb++] = deny[j];
+        }
+        if (hidden) continue;
+        if (nb) expand(root, beneath, nb, READ_RIGHTS);
+        else add_path(root, READ_RIGHTS);
+    }
+    for (size_t i = 0; i < plan.write.n; i++) add_path(plan.write.items[i], FS_ALL);
+    for (size_t i = 0; i < plan.dev.n; i++) add_path(plan.dev.items[i], DEVICE_RIGHTS);
+    for (size_t i = 0; i < plan.list.n; i++) add_path(plan.list.items[i], FS_READ_DIR);
+    struct list *ports[2] = {&plan.cports, &plan.bports};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < ports[k]->n && net; i++) {
+            struct ll_port_attr a = {k == 0 ? NET_CONNECT : NET_BIND, strtoull(ports[k]->items[i], NULL, 10)};
+            if (syscall(SYS_LL_ADD, ruleset, LL_RULE_PORT, &a, 0) < 0)
+                fail("landlock_add_rule(port %s): %s", ports[k]->items[i], strerror(errno));
+        }
+    if (syscall(SYS_LL_RESTRICT, ruleset, 0) < 0) fail("landlock_restrict_self: %s", strerror(errno));
+    close(ruleset);
+
+    char missing[200] = "";
+    const char *names[] = {"refer", "truncate", "ioctl_dev"};
+    int abis[] = {2, 3, 5};
+    for (int k = 0; k < 3; k++)
+        if (abi < abis[k]) snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", *missing ? "," : "", names[k]);
+    if ((plan.ll_flags & 4) && abi < 4)
+        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%stcp-bind/connect", *missing ? "," : "");
+    if ((plan.ll_flags & 8) && abi < 6)
+        snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%sabstract-unix-socket-+-signal-scoping",
+                 *missing ? "," : "");
+    snprintf(summary, sizeof summary, "abi=%ld fs-rules=%d tcp=%s scope=%s%s%s", abi, fs_rules, net ? "denied" : "open",
+             scope ? "abstract_unix_socket,signal" : "none", *missing ? " missing=" : "", missing);
+    if (getenv("CORDON_INNER_DEBUG"))
+        dprintf(2, "sandbox: inner: landlock %s (native; %zu deny paths left to bubblewrap)\n", summary,
+                plan.deny.n - nd);
+    return summary;
+}
+
+/* ---- capabilities ----------------------------------------------------------------------- */
+#define PR_CAP_AMBIENT_ 47
+#define PR_CAP_AMBIENT_CLEAR_ALL_ 4
+#define SECUREBITS_LOCKED 0xEF /* NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE + their locks, KEEP_CAPS lock */
+
+/* Nonzero sets among CapInh/CapPrm/CapEff/CapAmb (and CapBnd for uid 0, which regains the
+ * bounding set on exec), written into `held` for the error message. */
+static int caps_held(char *held, size_t size) {
+    int root = getuid() == 0 || geteuid() == 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) fail("/proc/self/status: %s", strerror(errno));
+    char line[256];
+    int any = 0;
+    if (held) *held = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Cap", 3) != 0) continue;
+        if (!strncmp(line, "CapBnd", 6) && !root) continue;
+        char *colon = strchr(line, ':');
+        if (!colon) continue;
+        unsigned long long v = strtoull(colon + 1, NULL, 16);
+        if (v) {
+            any = 1;
+            if (held) {
+                *colon = 0;
+                snprintf(held + strlen(held), size - strlen(held), "%s%s=%#llx", *held ? " " : "", line, v);
+            }
+        }
+    }
+    fclose(f);
+    return any;
+}
+
+static void drop_capabilities(void) {
+    if (!caps_held(NULL, 0)) return;
+    prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED, 0, 0, 0); /* without CAP_SETPCAP the check below reports */
+    for (int cap = 0; cap < 64; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) break; /* EINVAL past the last known cap */
+    prctl(PR_CAP_AMBIENT_, PR_CAP_AMBIENT_CLEAR_ALL_, 0, 0, 0);
+    uint32_t header[2] = {0x20080522, 0}; /* v3, this process */
+    uint32_t data[6] = {0};
+    if (syscall(SYS_capset, header, data) < 0) fail("capset: %s", strerror(errno));
+    char held[512];
+    if (caps_held(held, sizeof held)) fail("capabilities still held: %s", held);
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+int main(int argc, char **argv) {
+    if (argc < 5 || strcmp(argv[1], "--spec-fd") != 0 || strcmp(argv[3], "--") != 0)
+        fail("usage: cordon-inner --spec-fd N -- CMD [ARGS...]");
+    char *end;
+    long fd = strtol(argv[2], &end, 10);
+    if (*end || fd < 0) fail("bad --spec-fd %s", argv[2]);
+    char **command = argv + 4;
+
+    step = "spec";
+    size_t len;
+    unsigned char *buf = read_all((int)fd, &len);
+    parse_plan(buf, len);
+
+    if (plan.prelude.n) {
+        step = "prelude";
+        start_prelude();
+    }
+    step = "no_new_privs";
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("%s", strerror(errno));
+    if (plan.ll_flags & 1) {
+        step = "landlock";
+        setenv("CORDON_LANDLOCK", apply_landlock(), 1);
+    } else if (plan.ll_off) {
+        setenv("CORDON_LANDLOCK", "not-enforced", 1);
+    }
+    step = "close fds";
+    if (syscall(SYS_CLOSE_RANGE_NR, 3, ~0U, 0) < 0)
+        for (int i = 3; i < 65536; i++) close(i); /* close_range missing (< 5.9) */
+    step = "capabilities";
+    drop_capabilities();
+    step = "process group";
+    /* The command leads its own group, so the launcher's killpg reaches it and its children
+     * (but not the prelude, which stays in bwrap's group). EPERM: already a session leader. */
+    if (setpgid(0, 0) < 0 && errno != EPERM) fail("setpgid: %s", strerror(errno));
+    if (plan.bpf_len) {
+        step = "seccomp";
+        if (plan.bpf_len % 8 || plan.bpf_len / 8 > 0xFFFF) fail("seccomp program is not a whole number of instructions");
+        struct bpf_prog prog = {(unsigned short)(plan.bpf_len / 8), plan.bpf};
+        if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) != 0)
+            fail("seccomp filter not installed: %s", strerror(errno));
+    }
+    execvp(command[0], command);
+    /* The command's own failure, reported the way a shell would. */
+    int err = errno;
+    dprintf(2, "sandbox: %s: %s\n", command[0], strerror(err));
+    return err == ENOENT ? 127 : 126;
+}
