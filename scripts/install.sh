@@ -14,6 +14,10 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v ip >/dev/null || need+=(iproute2)
 [[ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 || -e /usr/lib/aarch64-linux-gnu/libseccomp.so.2 ]] || need+=(libseccomp2)
+# A C compiler and the static C library: the install compiles the native inner stage
+# (sandbox/linux/cordon_inner.c); without them the slower Python inner stage is used.
+command -v cc >/dev/null || need+=(gcc)
+compgen -G "/usr/lib/*-linux-gnu/libc.a" >/dev/null || need+=(libc6-dev)
 if [[ -n "$extras" ]]; then
   for t in git make gcc curl; do command -v "$t" >/dev/null || need+=("$t"); done
 fi

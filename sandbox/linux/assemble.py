@@ -208,7 +208,7 @@ def assemble(
             empty_fd=empty_fd,
             options=info.options,
             net_isolated=(net != "on"),
-            keep_read_only=launcher_state(policy.cwd),
+            keep_read_only=launcher_state(policy.cwd) + own_install(policy.writable_roots, notes),
             empty_dirs=empty_dirs(),
         )
     except BaseException:
@@ -276,6 +276,31 @@ def launcher_state(cwd) -> list[str]:
     proj = find_project_config(os.fspath(cwd))
     if proj:
         out.append(proj)
+    return out
+
+
+def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
+    """Cordon's own code (its virtualenv, the folder holding the ``sandbox`` package) when
+    it lies strictly inside a writable root: bound read-only, or a sandboxed command could
+    change what the next launch runs on the host (a ``.pth`` file in site-packages is
+    enough). Equal to a writable root means the user made it writable on purpose (or works
+    on Cordon itself): left writable, and said in ``notes``."""
+    import sandbox
+
+    roots = [os.fspath(r) for r in writable_roots]
+    cands = [os.path.dirname(os.path.dirname(os.path.realpath(sandbox.__file__)))]
+    if sys.prefix != sys.base_prefix:
+        cands.append(os.path.realpath(sys.prefix))
+    out: list[str] = []
+    for p in sorted(set(cands)):  # a parent before its children: one bind covers both
+        if any(p.startswith(o.rstrip("/") + "/") for o in out):
+            continue
+        if any(p.startswith(r.rstrip("/") + "/") for r in roots):
+            out.append(p)
+        elif notes is not None and p in roots:
+            notes.append(
+                f"Cordon's own code ({p}) is a writable root: a command here can change later launches"
+            )
     return out
 
 

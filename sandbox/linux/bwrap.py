@@ -81,6 +81,16 @@ def _within(p: str, root: str) -> bool:
     return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
 
 
+def _creatable_in(directory: str) -> bool:
+    """Could this user create a name in ``directory`` (now, or after a chmod it may do)?"""
+    try:
+        if os.stat(directory).st_uid == os.geteuid():
+            return True
+    except OSError:
+        return True  # unknown: keep the placeholder (bwrap reports what fails)
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
 def build_bwrap_args(
     policy,
     *,
@@ -161,11 +171,17 @@ def build_bwrap_args(
             ro_bind(p)
 
     for r in roots:
+        # An absent name needs a placeholder only where the command could create it: a root
+        # this user neither owns (an owner can chmod it writable) nor can write on the host
+        # stays unwritable inside (same uid, no capabilities), and bwrap could not make the
+        # mount point there anyway.
+        creatable = _creatable_in(r)
         for name in policy.protected_names:
             p = os.path.join(r, name)
             st = _lstat(p)
             if st is None:
-                placeholder(p)
+                if creatable:
+                    placeholder(p)
             elif stat.S_ISLNK(st.st_mode):
                 raise SandboxError(
                     f"{p} is a symlink (-> {os.readlink(p)}) inside a writable root; a protected "
@@ -183,7 +199,8 @@ def build_bwrap_args(
         p = os.path.join(os.fspath(policy.workspace), PROJECT_CONFIG)
         st = _lstat(p)
         if st is None:
-            placeholder(p)
+            if _creatable_in(os.path.dirname(p)):
+                placeholder(p)
         elif stat.S_ISLNK(st.st_mode):
             raise SandboxError(f"{p} is a symlink inside the workspace; the project config must be a file")
 

@@ -42,7 +42,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     from sandbox.errors import SandboxError
     from sandbox.linux import bwrap as _bwrap
     from sandbox.linux import probe
-    from sandbox.linux.assemble import _inner_module, empty_dirs, launcher_state, sandbox_env
+    from sandbox.linux.assemble import _inner_module, empty_dirs, launcher_state, own_install, sandbox_env
 
     mode = str(getattr(policy.mode, "value", policy.mode))
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
@@ -107,7 +107,9 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             empty_fd=empty_fd,
             options=options,
             net_isolated=net != "on",
-            keep_read_only=launcher_state(policy.cwd) if on_linux else (),
+            keep_read_only=(launcher_state(policy.cwd) + own_install(policy.writable_roots))
+            if on_linux
+            else (),
             empty_dirs=empty_dirs() if on_linux else None,
         )
     except SandboxError as e:

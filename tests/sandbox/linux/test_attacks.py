@@ -217,6 +217,30 @@ def test_absent_protected_names_cannot_be_created(identity):
         assert not p.exists() or (p.is_dir() and not any(p.iterdir())), name
 
 
+def test_protected_names_in_a_root_made_read_only_by_its_owner(identity):
+    """A writable root its owner set to 0555: the command (same uid) may chmod it back, so
+    the absent protected names still get placeholders. (A root the user neither owns nor
+    can write gets none: nothing can be created there, and the launch does not fail.)"""
+    ws = identity.workspace / "ro-root"
+    ws.mkdir()
+    os.chown(ws, identity.uid, identity.gid)
+    ws.chmod(0o555)
+    try:
+        got = ops(
+            identity,
+            f"chmod:{ws}",
+            f"mkdir:{ws}/.git",
+            f"write:{ws}/.codex",
+            flags=("--writable-root", str(ws)),
+        )
+    finally:
+        ws.chmod(0o755)
+    assert got[f"chmod:{ws}"] == "ok", got  # the attack's first step works...
+    assert denied(got[f"mkdir:{ws}/.git"]) and denied(got[f"write:{ws}/.codex"]), got
+    assert not any((ws / n).exists() and any((ws / n).iterdir()) for n in (".git",))
+    assert not (ws / ".codex").is_file()
+
+
 def test_protected_name_rename_swap(identity, repo):
     ws = repo
     got = ops(identity, f"rename:{ws}/.git:{ws}/git-old", f"rename:{ws}/.agents:{ws}/agents-old")
@@ -582,6 +606,25 @@ def test_no_new_privileges_and_no_capabilities(identity):
     assert fields["NoNewPrivs"] == "1"
     assert int(fields["CapEff"], 16) == 0 and int(fields["CapBnd"], 16) == 0
     assert fields["Seccomp"] == "2"
+
+
+def test_cordon_install_inside_a_writable_root_stays_read_only(identity):
+    """A writable root that holds Cordon's own virtualenv: a planted ``.pth`` file (or any
+    changed module) would run on the host at the next launch. The venv is bound read-only
+    (EROFS, also for the unprivileged user, whose file permissions alone would say EACCES)."""
+    from sandbox.linux.assemble import own_install
+
+    prefix = os.path.realpath(sys.prefix)
+    assert prefix != os.path.realpath(sys.base_prefix), "the tests run in the venv install.sh makes"
+    parent = os.path.dirname(prefix)
+    assert own_install([parent]) == [prefix]
+    planted = Path(prefix) / f"cordon-attack-{uuid.uuid4().hex[:8]}.pth"
+    try:
+        got = ops(identity, f"write:{planted}", flags=("--writable-root", parent))
+        assert got[f"write:{planted}"] == "EROFS", got
+        assert not planted.exists()
+    finally:
+        planted.unlink(missing_ok=True)
 
 
 def test_explicit_ld_preload_runs_nothing_before_the_walls(identity, scratch_session):
