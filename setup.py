@@ -10,9 +10,7 @@ less per launch). No C compiler: a warning, and the Python inner stage runs inst
 (``sandbox doctor`` says which one is in use).
 """
 
-import os
-import shutil
-import subprocess
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -29,27 +27,14 @@ NATIVE_SRC = HERE / "sandbox" / "linux" / "cordon_inner.c"
 
 
 def build_native(out_dir: Path) -> None:
-    """Compile cordon-inner into ``out_dir``: static if the C library allows (no dynamic
-    loader inside the sandbox before the walls are up), else dynamic, else warn."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not cc:
-        print("cordon: WARNING: no C compiler; the Python inner stage will be used", file=sys.stderr)
-        return
-    out = out_dir / "cordon-inner"
-    tmp = out_dir / f".cordon-inner.{os.getpid()}"
-    base = [cc, "-O2", "-Wall", "-o", str(tmp), str(NATIVE_SRC)]
-    for extra in (["-static", "-s"], ["-s"]):
-        r = subprocess.run(base[:1] + extra + base[1:], capture_output=True, text=True)
-        if r.returncode == 0:
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, out)
-            return
-    tmp.unlink(missing_ok=True)
-    print(
-        f"cordon: WARNING: cannot compile {NATIVE_SRC.name} ({r.stderr.strip()[:300]}); "
-        "the Python inner stage will be used",
-        file=sys.stderr,
+    # By file path: importing the sandbox package would need its dependencies (pydantic),
+    # which pip's isolated build environment does not have.
+    spec = importlib.util.spec_from_file_location(
+        "_cordon_build_native", NATIVE_SRC.parent / "build_native.py"
     )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.build(out_dir)
 
 
 class BuildPy(build_py):

@@ -33,6 +33,11 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q ".${extras}"
+if [[ -n "$extras" ]]; then
+  # The tests import Cordon from this checkout (pytest's pythonpath), so the checkout needs
+  # the native inner stage too (the install above put one in the venv).
+  .venv/bin/python sandbox/linux/build_native.py sandbox/linux
+fi
 # Non-editable installs leave a build/ folder behind; it is not needed.
 rm -rf build ./*.egg-info
 echo "cordon: installed into $(pwd)/.venv" >&2
