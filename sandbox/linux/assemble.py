@@ -21,7 +21,7 @@ import sys
 from sandbox.errors import SandboxError
 from sandbox.linux import bwrap as _bwrap
 from sandbox.linux import probe
-from sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks
+from sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
 from sandbox.resolve import Record, apply_env
 
 
@@ -196,9 +196,9 @@ def assemble(
     info = probe.bwrap_info(bwrap_path, use_cache=use_cache)
     # Taken before the filesystem is inspected, so a finishing sandbox cannot remove a
     # placeholder this one is about to treat as an existing directory.
-    locks = root_locks(
-        [os.fspath(r) for r in policy.writable_roots], os.path.join(probe.cache_dir(), "locks")
-    )
+    lock_dir = os.path.join(probe.cache_dir(), "locks")
+    sweep_orphaned_placeholders(lock_dir)  # left by a launcher killed with SIGKILL
+    locks = root_locks([os.fspath(r) for r in policy.writable_roots], lock_dir)
     empty_fd = 3
     while empty_fd in inner_fds:
         empty_fd += 1
@@ -233,6 +233,7 @@ def assemble(
     full += ["--", *inner_argv]
     launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
     launch.locks = locks
+    launch.lock_dir = lock_dir
     return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
 
 

@@ -85,7 +85,19 @@ def _parse_status(buf: bytes) -> tuple[int | None, int | None]:
 class Launch:
     """Everything needed to start one sandbox: argv, env, fds to map, host cleanups."""
 
-    __slots__ = ("argv", "bridge", "env", "fds", "locks", "mode", "path", "placeholders", "status")
+    __slots__ = (
+        "argv",
+        "bridge",
+        "env",
+        "fds",
+        "journal",
+        "lock_dir",
+        "locks",
+        "mode",
+        "path",
+        "placeholders",
+        "status",
+    )
 
     def __init__(
         self,
@@ -104,6 +116,8 @@ class Launch:
         self.fds = fds or {}
         self.placeholders = placeholders or []
         self.locks: dict[str, int] = {}  # writable root -> fd holding a shared flock (root_locks)
+        self.lock_dir: str | None = None  # where root locks and placeholder journals live
+        self.journal: tuple[str, int] | None = None  # (path, fd holding its exclusive flock)
         self.bridge = bridge
         self.status = status  # False when bwrap is not in the chain (landlock fallback)
         self.mode = mode
@@ -129,6 +143,7 @@ class SandboxProcess:
             for fd in launch.locks.values():
                 os.close(fd)
             launch.locks = {}
+            _drop_journal(launch, [])
             if launch.bridge is not None:
                 launch.bridge.close()
             raise
@@ -136,6 +151,7 @@ class SandboxProcess:
     # -- start -------------------------------------------------------------------------
     def _spawn(self, stdin, stdout, stderr) -> int:
         launch = self.launch
+        _write_journal(launch)
         actions = []
         owned: list[int] = []
         targets = set(launch.fds)
@@ -312,14 +328,15 @@ class SandboxProcess:
                 free[root] = True
             except OSError:
                 free[root] = False
-        doomed = []
+        doomed, kept = [], []
         for p in reversed(self.launch.placeholders):
-            root = os.path.dirname(p)
-            while root not in free and root not in ("/", ""):
-                root = os.path.dirname(root)
-            if free.get(root, False):  # else in use by another sandbox: leave it, empty and harmless
+            root = _root_of(p, free)
+            if free.get(root, False):
                 doomed.append(p)
+            else:  # in use by another sandbox: empty and harmless; a later launch sweeps it
+                kept.append((root, p))
         _rmdirs(doomed)
+        _drop_journal(self.launch, kept)
         for fd in self.launch.locks.values():
             os.close(fd)
         self.launch.locks = {}
@@ -368,24 +385,141 @@ def _rmdirs(paths: list[str]) -> None:
         t.join()
 
 
-def root_locks(roots, lock_dir: str) -> dict[str, int]:
-    """A shared flock per writable root, held while the sandbox runs (see cleanup)."""
+def _lock_name(root: str) -> str:
     import zlib
 
+    return f"{zlib.crc32(root.encode()):08x}-{os.path.basename(root)[:40] or 'root'}.lock"
+
+
+def _root_of(p: str, roots) -> str:
+    root = os.path.dirname(p)
+    while root not in roots and root not in ("/", ""):
+        root = os.path.dirname(root)
+    return root
+
+
+def root_locks(roots, lock_dir: str) -> dict[str, int]:
+    """A shared flock per writable root, held while the sandbox runs (see cleanup)."""
     locks: dict[str, int] = {}
     try:
         os.makedirs(lock_dir, exist_ok=True)
     except OSError:
         return locks
     for root in roots:
-        name = f"{zlib.crc32(root.encode()):08x}-{os.path.basename(root)[:40] or 'root'}.lock"
         try:
-            fd = os.open(os.path.join(lock_dir, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = os.open(
+                os.path.join(lock_dir, _lock_name(root)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
         except OSError:
             continue
         fcntl.flock(fd, fcntl.LOCK_SH)
         locks[root] = fd
     return locks
+
+
+# --- placeholder journals: what a launcher killed by SIGKILL leaves is swept later --------------
+# Before bwrap starts, the launcher writes the placeholders it is about to create (with their
+# writable roots) to a journal (cache/journals) and holds an exclusive flock on it for its
+# lifetime. cleanup() removes the journal; a later launch that can lock a journal knows its
+# launcher is gone (the kernel drops the lock with the last fd) and removes what is listed
+# there, root by root, under the same rule as cleanup(): only when no sandbox uses the root.
+JOURNAL_PREFIX = "journal-"
+
+
+def journal_dir(lock_dir: str) -> str:
+    # Beside the lock folder, not in it: that one holds a file per root ever used, and the
+    # sweep lists this folder at every launch.
+    return os.path.join(os.path.dirname(lock_dir), "journals")
+
+
+def _write_journal(launch: Launch) -> None:
+    if not launch.placeholders or not launch.lock_dir or not launch.locks:
+        return
+    entries = [(_root_of(p, launch.locks), p) for p in launch.placeholders]
+    folder = journal_dir(launch.lock_dir)
+    path = os.path.join(folder, f"{JOURNAL_PREFIX}{os.getpid()}-{os.urandom(4).hex()}")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # no journal: a SIGKILL would leave empty placeholders behind, nothing worse
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, _encode_entries(entries))
+    launch.journal = (path, fd)
+
+
+def _encode_entries(entries) -> bytes:
+    return b"".join(os.fsencode(root) + b"\0" + os.fsencode(p) + b"\0" for root, p in entries)
+
+
+def _drop_journal(launch: Launch, kept: list[tuple[str, str]]) -> None:
+    """After cleanup: delete the journal, or leave only what is still there to remove."""
+    if launch.journal is None:
+        return
+    path, fd = launch.journal
+    launch.journal = None
+    try:
+        if kept:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, _encode_entries(kept), 0)
+        else:
+            os.unlink(path)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)  # releases the lock: a later launch may sweep what was kept
+
+
+def sweep_orphaned_placeholders(lock_dir: str) -> None:
+    """Remove placeholders listed in journals whose launcher is gone (see above). Runs before
+    this launch takes its own root locks (an own shared lock would block the check)."""
+    folder = journal_dir(lock_dir)
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(JOURNAL_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its launcher is alive
+            chunks = []
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            parts = b"".join(chunks).split(b"\0")[:-1]
+            by_root: dict[str, list[str]] = {}
+            for i in range(0, len(parts) - 1, 2):
+                by_root.setdefault(os.fsdecode(parts[i]), []).append(os.fsdecode(parts[i + 1]))
+            kept = []
+            for root, paths in by_root.items():
+                try:
+                    lfd = os.open(
+                        os.path.join(lock_dir, _lock_name(root)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+                    )
+                except OSError:
+                    continue
+                try:
+                    fcntl.flock(lfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    _rmdirs(paths)
+                except OSError:
+                    kept.extend((root, p) for p in paths)  # a sandbox uses this root now
+                finally:
+                    os.close(lfd)
+            if kept:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, _encode_entries(kept), 0)
+            else:
+                os.unlink(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> int:

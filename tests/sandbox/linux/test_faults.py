@@ -59,6 +59,8 @@ def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
                 break
             time.sleep(0.05)
         assert len(tree) >= 4, tree  # bwrap, its PID 1, the command and its sleep
+        placeholders = [ws / n for n in (".git", ".codex", ".agents", ".cordon.toml")]
+        assert all(x.is_dir() for x in placeholders)  # bwrap's mount points, on the host
         os.kill(p.pid, signal.SIGKILL)
         p.wait(timeout=10)
         deadline = time.monotonic() + 10
@@ -71,9 +73,44 @@ def test_launcher_sigkill_leaves_no_process_or_mount(identity) -> None:
         assert _alive(leftovers) == []
         # Sandbox mounts live in the sandbox's own mount namespace: the host table is unchanged.
         assert str(ws) not in Path("/proc/self/mountinfo").read_text().replace(mounts_before, "")
+        # The placeholders outlive a SIGKILLed launcher (nobody was left to remove them); the
+        # next launch finds its journal unlocked and sweeps them.
+        assert any(x.exists() for x in placeholders)
+        r = identity.run(identity.sandbox_argv("run", "--", "true"), cwd=ws)
+        assert r.returncode == 0, r.stderr
+        assert [x for x in placeholders if x.exists()] == []
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_sweep_spares_a_running_sandbox(identity) -> None:
+    """Another launch (which sweeps orphaned placeholders) while a sandbox runs in the same
+    workspace: the running sandbox's placeholders stay, and keep protecting the names."""
+    ws = identity.workspace
+    script = "echo ready; read go; mkdir .codex/x 2>/dev/null && echo made || echo denied; mkdir .git 2>/dev/null && echo made || echo denied"
+    p = subprocess.Popen(
+        identity.sandbox_argv("run", "--", "sh", "-c", script),
+        cwd=ws,
+        env=identity.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **identity.popen_kwargs(),
+    )
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        r = identity.run(identity.sandbox_argv("run", "--", "true"), cwd=ws)
+        assert r.returncode == 0, r.stderr
+        assert (ws / ".codex").is_dir() and (ws / ".git").is_dir()  # still the first sandbox's
+        out, err = p.communicate("go\n", timeout=30)
+        assert p.returncode == 0, err
+        assert out.split() == ["denied", "denied"]
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert not (ws / ".codex").exists() and not (ws / ".git").exists()  # its own cleanup ran
 
 
 def test_bwrap_missing_exits_125_with_reason(identity) -> None:
