@@ -140,7 +140,7 @@ class SandboxProcess:
         try:
             self.pid = self._spawn(stdin, stdout, stderr)
         except BaseException:
-            for fd in launch.locks.values():
+            for fd in set(launch.locks.values()):
                 os.close(fd)
             launch.locks = {}
             _drop_journal(launch, [])
@@ -337,7 +337,7 @@ class SandboxProcess:
                 kept.append((root, p))
         _rmdirs(doomed)
         _drop_journal(self.launch, kept)
-        for fd in self.launch.locks.values():
+        for fd in set(self.launch.locks.values()):
             os.close(fd)
         self.launch.locks = {}
         if self.launch.bridge is not None:
@@ -385,10 +385,17 @@ def _rmdirs(paths: list[str]) -> None:
         t.join()
 
 
+# Roots share LOCK_BUCKETS lock files (by hash): a file per root ever used would pile up
+# forever, and a lock file cannot be deleted while someone may hold it. Sharing only makes
+# cleanup more careful (a placeholder stays while a sandbox of another root in the same
+# bucket runs; its journal lets a later launch remove it).
+LOCK_BUCKETS = 256
+
+
 def _lock_name(root: str) -> str:
     import zlib
 
-    return f"{zlib.crc32(root.encode()):08x}-{os.path.basename(root)[:40] or 'root'}.lock"
+    return f"root-{zlib.crc32(root.encode()) % LOCK_BUCKETS:02x}.lock"
 
 
 def _root_of(p: str, roots) -> str:
@@ -399,21 +406,24 @@ def _root_of(p: str, roots) -> str:
 
 
 def root_locks(roots, lock_dir: str) -> dict[str, int]:
-    """A shared flock per writable root, held while the sandbox runs (see cleanup)."""
+    """A shared flock per writable root (per bucket, see LOCK_BUCKETS), held while the sandbox
+    runs (see cleanup)."""
     locks: dict[str, int] = {}
     try:
         os.makedirs(lock_dir, exist_ok=True)
     except OSError:
         return locks
+    opened: dict[str, int] = {}  # one fd per bucket: an own second fd would block cleanup's upgrade
     for root in roots:
-        try:
-            fd = os.open(
-                os.path.join(lock_dir, _lock_name(root)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-            )
-        except OSError:
-            continue
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        locks[root] = fd
+        name = _lock_name(root)
+        if name not in opened:
+            try:
+                fd = os.open(os.path.join(lock_dir, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            opened[name] = fd
+        locks[root] = opened[name]
     return locks
 
 

@@ -231,3 +231,57 @@ def test_usage_errors_exit_2_and_run_nothing(identity) -> None:
     assert r.returncode == 2 and "RAN" not in r.stdout and "--network" in r.stderr
     r = identity.run(identity.sandbox_argv("run", "--bogus", "--", "/bin/echo", "RAN"))
     assert r.returncode == 2 and "unknown option --bogus" in r.stderr
+
+
+def test_root_locks_are_bounded_and_shared_per_bucket(tmp_path) -> None:
+    """One lock file per bucket, not per root ever used (they could never be deleted)."""
+    from sandbox.linux.launch import LOCK_BUCKETS, root_locks
+
+    roots = [f"/nonexistent/cordon-root-{i}" for i in range(3 * LOCK_BUCKETS)]
+    locks = root_locks(roots, str(tmp_path / "locks"))
+    try:
+        assert set(locks) == set(roots)
+        assert len(os.listdir(tmp_path / "locks")) == len(set(locks.values())) <= LOCK_BUCKETS
+    finally:
+        for fd in set(locks.values()):
+            os.close(fd)
+
+
+def test_roots_sharing_a_lock_bucket_are_cleaned_up(identity) -> None:
+    """Two writable roots of one launch in the same bucket: one fd holds the bucket, so the
+    cleanup's upgrade to an exclusive lock succeeds and both roots' placeholders go."""
+    import zlib
+
+    from sandbox.linux.launch import LOCK_BUCKETS
+
+    base = identity.workspace
+    buckets: dict[int, Path] = {}
+    pair = None
+    for i in range(10 * LOCK_BUCKETS):
+        d = base / f"r{i}"
+        b = zlib.crc32(os.fsencode(os.path.realpath(d))) % LOCK_BUCKETS
+        if b in buckets:
+            pair = (buckets[b], d)
+            break
+        buckets[b] = d
+    assert pair is not None
+    for d in pair:
+        d.mkdir()
+        os.chown(d, identity.uid, identity.gid)
+    r = identity.run(
+        identity.sandbox_argv(
+            "run",
+            "--writable-root",
+            str(pair[0]),
+            "--writable-root",
+            str(pair[1]),
+            "--",
+            "sh",
+            "-c",
+            "test -d .codex",
+        ),
+        cwd=pair[0],
+    )
+    assert r.returncode == 0, r.stderr  # the placeholder was there inside
+    left = [p for d in pair for p in d.iterdir()]
+    assert left == [], left
