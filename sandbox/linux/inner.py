@@ -556,7 +556,7 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             pass  # already a session leader (no bwrap, --fallback): it leads its group already
         if sc is not None:
             step = "seccomp"
-            sc.load_bpf(spec["seccomp"])
+            sc.load_bpf(spec["seccomp"], ll.ffi())
     except Exception as exc:  # any failure before exec: refuse to run the command
         os.write(2, f"sandbox: inner stage failed at {step}: {exc}; the command was not run\n".encode())
         return EXIT_SETUP_FAILED

@@ -3,7 +3,9 @@
 Owns: the rule list (as data, for ``sandbox plan``), compiling it to classic BPF with
 libseccomp (``pyseccomp``, launcher side, imported lazily) plus a hand-written prefix
 (x32 guard, ENOSYS above the newest reviewed syscall), and loading a compiled program
-(``_ctypes`` only, so the in-sandbox program can use it without importing pyseccomp). Must not touch: Landlock, mounts, the policy model.
+(through landlock.py's ``_ctypes`` binding, so the Python inner stage can use it without
+importing pyseccomp; the native stage, cordon-inner, loads the same bytes). Must not touch:
+Landlock's rules, mounts, the policy model.
 
 Denied calls fail with EPERM so tools report a clean error; a foreign architecture
 (i386 ``int 0x80`` from a 64-bit process) kills the process, because its syscall
@@ -309,34 +311,23 @@ def _libseccomp_program(network: str) -> bytes:
         return tf.read()
 
 
-def load_bpf(program: bytes) -> None:
+def load_bpf(program: bytes, ffi: tuple | None = None) -> None:
     """Install ``program`` on the calling thread. Needs no_new_privs (or CAP_SYS_ADMIN).
 
-    Runs in the in-sandbox program right before exec: ``_ctypes`` only (``import ctypes``
-    costs ~5 ms of class building on every launch).
+    Runs in the Python inner stage right before exec. ``ffi`` is ``landlock.ffi()`` (the
+    Linux backend's one small ``_ctypes`` binding), which the inner stage has already built;
+    elsewhere (tests) it is imported.
     """
-    import _ctypes
-
     if not program or len(program) % 8:
         raise OSError(errno.EINVAL, "seccomp program is empty or not a whole number of instructions")
+    if ffi is None:
+        from sandbox.linux.landlock import ffi as make_ffi
 
-    class c_long(_ctypes._SimpleCData):
-        _type_ = "l"
-
-    class c_char(_ctypes._SimpleCData):
-        _type_ = "c"
-
-    class Func(_ctypes.CFuncPtr):
-        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
-        _restype_ = c_long
-
-    class libc:  # what CFuncPtr((name, dll)) reads from a CDLL
-        _handle = _ctypes.dlopen(None, os.RTLD_NOW)
-
-    prctl = Func(("prctl", libc))
-    insns = (c_char * len(program)).from_buffer_copy(program)
-    fprog = struct.pack("=HxxxxxxQ", len(program) // 8, _ctypes.addressof(insns))  # struct sock_fprog
+        ffi = make_ffi()
+    _, prctl, c_long, get_errno, buffer_address = ffi
+    _buf, address = buffer_address(program)  # `_buf` keeps the C copy alive until prctl returns
+    fprog = struct.pack("=HxxxxxxQ", len(program) // 8, address)  # struct sock_fprog
     pr_set_seccomp, seccomp_mode_filter = 22, 2
     if prctl(c_long(pr_set_seccomp), c_long(seccomp_mode_filter), fprog, c_long(0), c_long(0)) != 0:
-        err = _ctypes.get_errno()
+        err = get_errno()
         raise OSError(err, f"seccomp filter not installed: {os.strerror(err)}")
