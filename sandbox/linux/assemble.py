@@ -252,9 +252,8 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
                 p == r or p.startswith(r + "/") for r in roots
             ):
                 continue
-            # the package root for sandbox/linux/inner.py or cordon-inner (3 up); the prefix
-            # (bin/..) for an interpreter
-            up = 3 if p.endswith((".py", "/cordon-inner")) else 2
+            # the package root for sandbox/linux/inner.py (3 up); the prefix (bin/..) for an interpreter
+            up = 3 if p.endswith(".py") else 2
             top = p
             for _ in range(up):
                 top = os.path.dirname(top)
@@ -294,9 +293,9 @@ def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
         cands.append(os.path.realpath(sys.prefix))
     out: list[str] = []
     for p in sorted(set(cands)):  # a parent before its children: one bind covers both
-        if any(p.startswith(o.rstrip("/") + "/") for o in out):
+        if any(_bwrap._within(p, o) for o in out):
             continue
-        if any(p.startswith(r.rstrip("/") + "/") for r in roots):
+        if any(p != r and _bwrap._within(p, r) for r in roots):
             out.append(p)
         elif notes is not None and p in roots:
             notes.append(

@@ -199,7 +199,7 @@ def build_inner(
 
 
 # ---- the native executor ------------------------------------------------------------------
-NATIVE_NAME = "cordon-inner"  # built from cordon_inner.c at install time (setup.py)
+NATIVE_NAME = "cordon-inner"  # built from cordon_inner.c at install time (build_native.py)
 _native: list = []
 
 
@@ -212,9 +212,7 @@ def native_helper() -> str | None:
     """
     if os.environ.get("CORDON_INNER") == "python":
         return None
-    if not _native:
-        _native.append(_find_native())
-    return _native[0][0]
+    return native_status()[0]
 
 
 def native_status() -> tuple[str | None, str]:
@@ -225,18 +223,15 @@ def native_status() -> tuple[str | None, str]:
 
 
 def _find_native() -> tuple[str | None, str]:
-    import stat as st_
+    from sandbox.linux.launch import untrusted  # launcher side only
 
     path = os.path.join(_HERE, NATIVE_NAME)
     try:
         st = os.stat(path)
     except OSError:
         return None, f"{path} was not built (no C compiler when Cordon was installed)"
-    if not st_.S_ISREG(st.st_mode) or not st.st_mode & 0o100:
-        return None, f"{path} is not an executable file"
-    if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
-        return None, f"{path} is writable by others or owned by uid {st.st_uid}: not trusted"
-    return path, ""
+    why = untrusted(st) or (None if st.st_mode & 0o100 else "is not executable")
+    return (None, f"{path} {why}: not used") if why else (path, "")
 
 
 def encode_native(spec: dict) -> bytes:

@@ -42,20 +42,30 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
+def untrusted(st) -> str | None:
+    """Why a file with stat ``st`` must not run inside a sandbox before the walls, or None:
+    it must be a regular file only its owner (this user or root) can change."""
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
+        return f"is writable by others or owned by uid {st.st_uid}"
+    return None
+
+
 def fd_source(data) -> int:
     """An fd (close-on-exec) for one entry of ``Launch.fds``: ``bytes`` become a memfd holding
     them; ``("file", path)`` is ``path`` opened read-only on the host (the native inner
     stage, executed inside as /proc/self/fd/N, so masks and the private /tmp never hide it)."""
     if isinstance(data, tuple) and data[:1] == ("file",):
-        import stat
-
         fd = os.open(data[1], os.O_RDONLY | os.O_CLOEXEC)
-        st = os.fstat(fd)
-        # Checked on the descriptor that will run: a regular file only its owner (us or root)
-        # can change.
-        if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
+        why = untrusted(os.fstat(fd))  # checked on the descriptor that will run
+        if why:
             os.close(fd)
-            raise SandboxError(f"{data[1]} is not a regular file writable only by its owner (us or root)")
+            raise SandboxError(
+                f"{data[1]} {why}; it must be a regular file writable only by its owner (us or root)"
+            )
         return fd
     return _memfd(data)
 
@@ -469,15 +479,20 @@ def _drop_journal(launch: Launch, kept: list[tuple[str, str]]) -> None:
     path, fd = launch.journal
     launch.journal = None
     try:
-        if kept:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, _encode_entries(kept), 0)
-        else:
-            os.unlink(path)
+        _settle_journal(path, fd, kept)
     except OSError:
         pass
     finally:
         os.close(fd)  # releases the lock: a later launch may sweep what was kept
+
+
+def _settle_journal(path: str, fd: int, kept: list[tuple[str, str]]) -> None:
+    """Leave only ``kept`` in a locked journal, or delete it when nothing is left."""
+    if kept:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, _encode_entries(kept), 0)
+    else:
+        os.unlink(path)
 
 
 def sweep_orphaned_placeholders(lock_dir: str) -> None:
@@ -521,11 +536,7 @@ def sweep_orphaned_placeholders(lock_dir: str) -> None:
                     kept.extend((root, p) for p in paths)  # a sandbox uses this root now
                 finally:
                     os.close(lfd)
-            if kept:
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, _encode_entries(kept), 0)
-            else:
-                os.unlink(path)
+            _settle_journal(path, fd, kept)
         except OSError:
             pass
         finally:
