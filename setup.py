@@ -1,8 +1,10 @@
 """Package list and the one native build step for setuptools.
 
-`rules/` lives at the repository root (data anyone can read and diff) but ships inside
-the wheel as the data-only package ``policy.shipped_rules``; pyproject.toml cannot map a
-directory to a package name while also using package discovery, so it is done here.
+The import namespace is ``cordon``, but its parts live at the repository root (``policy/``,
+``sandbox/``, ``netproxy/``, ``integrations/``; ``cordon/`` holds only the namespace root).
+They are mapped under ``cordon`` here with ``package_dir``; ``rules/`` (data anyone can read and
+diff) ships as the data-only package ``cordon.policy.shipped_rules``. pyproject.toml cannot map
+directories to package names while also discovering packages, so it is done here.
 
 On Linux, ``sandbox/linux/cordon_inner.c`` is compiled into the executable
 ``sandbox/linux/cordon-inner`` (the inner stage without a second Python interpreter: ~10 ms
@@ -45,7 +47,7 @@ class BuildPy(build_py):
             where = (
                 NATIVE_SRC.parent
                 if getattr(self, "editable_mode", False)
-                else Path(self.build_lib) / "sandbox" / "linux"
+                else Path(self.build_lib) / "cordon" / "sandbox" / "linux"
             )
             where.mkdir(parents=True, exist_ok=True)
             build_native(where)
@@ -57,20 +59,33 @@ class NativeDistribution(Distribution):
         return LINUX
 
 
+# Top-level folder -> the name it has under the cordon namespace.
+PARTS = {"policy": "cordon.policy", "sandbox": "cordon.sandbox", "netproxy": "cordon.netproxy"}
+if (HERE / "integrations").is_dir():
+    PARTS["integrations"] = "cordon.integrations"
+PACKAGES = ["cordon"] + [
+    PARTS[name.split(".", 1)[0]] + name[len(name.split(".", 1)[0]) :]
+    for name in find_packages(include=[f"{p}*" for p in PARTS])
+]
+PACKAGE_DIR = {"cordon": "cordon", **{dotted: folder for folder, dotted in PARTS.items()}}
+if HAS_RULES:
+    PACKAGES.append("cordon.policy.shipped_rules")
+    PACKAGE_DIR["cordon.policy.shipped_rules"] = "rules"
+
+
 setup(
     cmdclass={"build_py": BuildPy},
     distclass=NativeDistribution,
-    packages=[*find_packages(include=["policy*", "sandbox*", "netproxy*"])]
-    + (["policy.shipped_rules"] * HAS_RULES),
-    package_dir={"policy.shipped_rules": "rules"} if HAS_RULES else {},
-    package_data={"": DATA, "policy.shipped_rules": ["*.rules", "README.md"]},
+    packages=PACKAGES,
+    package_dir=PACKAGE_DIR,
+    package_data={"": DATA, "cordon.policy.shipped_rules": ["*.rules", "README.md"]},
     include_package_data=True,
     # `sandbox run` is the hot path. pip's generated console-script wrapper imports `re` (~10 ms,
     # with enum) on every start, so on POSIX `sandbox` is the plain script bin/sandbox; Windows
     # keeps the entry point for its .exe launcher.
     scripts=[] if WINDOWS else ["bin/sandbox"],
     entry_points={
-        "console_scripts": ["execpolicy = policy.__main__:main"]
-        + (["sandbox = sandbox.__main__:main"] if WINDOWS else [])
+        "console_scripts": ["execpolicy = cordon.policy.__main__:main"]
+        + (["sandbox = cordon.sandbox.__main__:main"] if WINDOWS else [])
     },
 )

@@ -69,7 +69,7 @@ def cases(ctx) -> list[Case]:
     client.write_text(CLIENT)
     py = ctx["python"]
     allow = f"127.0.0.1:{srv.port}"
-    cordon = [py, "-m", "sandbox", "run", "--allow-domain", allow, "--"]
+    cordon = [py, "-m", "cordon.sandbox", "run", "--allow-domain", allow, "--"]
     srt = ctx.get("srt")
     srt_argv = None
     if srt:

@@ -79,7 +79,7 @@ def cases(ctx) -> list[Case]:
     argv = ["git", "status", "arg17", "--short"]
     # The non-editable install users get (bench/peers.cordon_install), else this environment's.
     script = Path(ctx.get("cordon_bin") or Path(py).parent) / "execpolicy"
-    cordon = [str(script)] if script.exists() else [py, "-m", "policy"]
+    cordon = [str(script)] if script.exists() else [py, "-m", "cordon.policy"]
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp),
@@ -100,7 +100,7 @@ def cases(ctx) -> list[Case]:
             with_peer(
                 {
                     "cordon": [*cordon, "check", "-r", big, *argv],
-                    "cordon (python -S)": [py, "-S", "-m", "policy", "check", "-r", big, *argv],
+                    "cordon (python -S)": [py, "-S", "-m", "cordon.policy", "check", "-r", big, *argv],
                 },
                 ["-r", big, *argv],
             ),
@@ -118,7 +118,7 @@ def cases(ctx) -> list[Case]:
         )
     )
 
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     policy = load_policy(big)
     argvs = [["git", "status", f"arg{i}", "-s"] for i in range(1000)] + [

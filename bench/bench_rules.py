@@ -27,7 +27,9 @@ def cases(ctx) -> list[Case]:
         argv = ["git", "push", "--force", "origin", "main"]
         installed = Path(ctx["cordon_bin"]) / "execpolicy" if ctx.get("cordon_bin") else None
         cordon = (
-            [str(installed), "check"] if installed and installed.exists() else [py, "-m", "policy", "check"]
+            [str(installed), "check"]
+            if installed and installed.exists()
+            else [py, "-m", "cordon.policy", "check"]
         )
         peer = [str(codex), "execpolicy", "check"] if codex else None
         for n in names:

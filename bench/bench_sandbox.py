@@ -75,7 +75,7 @@ def cases(ctx) -> list[Case]:
     def in_process() -> None:
         # Imported on first call, not while the cases are built: a big harness process
         # inflates every child's ru_maxrss (the child shares its pages until exec).
-        from sandbox import run
+        from cordon.sandbox import run
 
         r = run(["true"], cwd=ws)
         if r.returncode != 0:

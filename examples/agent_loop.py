@@ -23,8 +23,9 @@ import selectors
 import sys
 from pathlib import Path
 
-import policy
-from sandbox import SandboxPolicy, spawn
+from cordon.sandbox import SandboxPolicy, spawn
+
+from cordon import policy
 
 
 def ask(question: str, answers) -> str:

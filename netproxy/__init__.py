@@ -4,7 +4,7 @@ Owns: network policy (domain patterns, canonical hosts, address vetting), the pr
 the bridge into a sandbox's network namespace (``sandbox_bridge`` + the in-sandbox
 ``forwarder``). Must not touch: filesystem confinement, the launcher's namespaces.
 
-Public API (imported lazily, so ``import netproxy`` is free):
+Public API (imported lazily, so ``import cordon.netproxy`` is free):
 ``start(allow, deny, ...) -> Proxy`` (``Proxy.update``, ``Proxy.stop``), ``NetPolicy``,
 ``PatternError``, ``canonical_host``.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "start": "netproxy.api",
-    "Proxy": "netproxy.api",
-    "NetPolicy": "netproxy.policy",
-    "Decision": "netproxy.policy",
-    "PatternError": "netproxy.patterns",
-    "canonical_host": "netproxy.hosts",
-    "HostError": "netproxy.hosts",
+    "start": "cordon.netproxy.api",
+    "Proxy": "cordon.netproxy.api",
+    "NetPolicy": "cordon.netproxy.policy",
+    "Decision": "cordon.netproxy.policy",
+    "PatternError": "cordon.netproxy.patterns",
+    "canonical_host": "cordon.netproxy.hosts",
+    "HostError": "cordon.netproxy.hosts",
 }
 
 __all__ = sorted(_LAZY)
@@ -29,4 +29,4 @@ __all__ = sorted(_LAZY)
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'netproxy' has no attribute {name!r}")
+    raise AttributeError(f"module 'cordon.netproxy' has no attribute {name!r}")

@@ -12,9 +12,9 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 
-from netproxy.hosts import format_authority
-from netproxy.policy import NetPolicy
-from netproxy.server import ProxyServer
+from cordon.netproxy.hosts import format_authority
+from cordon.netproxy.policy import NetPolicy
+from cordon.netproxy.server import ProxyServer
 
 USER = "cordon"
 

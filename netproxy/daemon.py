@@ -21,14 +21,14 @@ import threading
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command; the launcher stops us
     try:
-        from sandbox.hardening import harden_process
+        from cordon.sandbox.hardening import harden_process
     except ImportError:  # TODO(lead): sandbox.hardening (contract G) not landed yet
         harden_process = None
     if harden_process is not None:
         harden_process()
 
-    from netproxy.policy import NetPolicy
-    from netproxy.server import ProxyServer, _Parsers
+    from cordon.netproxy.policy import NetPolicy
+    from cordon.netproxy.server import ProxyServer, _Parsers
 
     config = json.loads(sys.stdin.readline())
     policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
-from netproxy.hosts import HostError, IPAddress, canonical_host, ip_of, parse_port
+from cordon.netproxy.hosts import HostError, IPAddress, canonical_host, ip_of, parse_port
 
 
 class PatternError(ValueError):

@@ -15,8 +15,8 @@ import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
 
-from netproxy.hosts import HostError, IPAddress, canonical_host, ip_of
-from netproxy.patterns import Pattern, PatternError, parse_pattern
+from cordon.netproxy.hosts import HostError, IPAddress, canonical_host, ip_of
+from cordon.netproxy.patterns import Pattern, PatternError, parse_pattern
 
 # Reasons; they double as the X-Proxy-Error values the proxy answers with.
 ALLOWED = "allowed"

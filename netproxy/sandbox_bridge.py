@@ -34,7 +34,10 @@ HTTP_PORT = 3128
 SOCKS_PORT = 1080
 USER = "cordon"
 FORWARDER = Path(__file__).with_name("forwarder.py")
-_PKG_ROOT = str(Path(__file__).resolve().parents[1])
+# The folder holding the ``cordon`` package (site-packages, or a checkout's root), for the daemon.
+_PKG_ROOT = str(
+    Path(__file__).resolve().parents[2 if Path(__file__).resolve().parents[1].name == "cordon" else 1]
+)
 
 
 @dataclasses.dataclass
@@ -57,7 +60,7 @@ class Bridge:
         resolve: Mapping[str, str] | None = None,
     ) -> int:
         """Replace the lists given, live; returns how many open connections were cut."""
-        from netproxy.policy import NetPolicy
+        from cordon.netproxy.policy import NetPolicy
 
         new = {
             "allow": list(self._policy["allow"] if allow is None else allow),
@@ -148,8 +151,8 @@ def prepare(
     ``network`` is a ``sandbox.model.NetworkPolicy``; ``extra_allow``/``extra_deny`` come from
     ``network_rule`` entries (``netproxy.policy.lists_from_rules``).
     """
-    from netproxy.patterns import PatternError
-    from netproxy.policy import NetPolicy
+    from cordon.netproxy.patterns import PatternError
+    from cordon.netproxy.policy import NetPolicy
 
     allow = [*network.allow_domains, *extra_allow]
     deny = [*network.deny_domains, *extra_deny]
@@ -190,7 +193,7 @@ def prepare(
                 python or sys.executable,
                 "-I",
                 "-c",
-                f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); from netproxy.daemon import main; sys.exit(main())",
+                f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); from cordon.netproxy.daemon import main; sys.exit(main())",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -315,7 +318,7 @@ def _field_of(pattern: str, network) -> str:
 
 def _config_error(message: str, field: str):
     try:
-        from sandbox.errors import ConfigError
+        from cordon.sandbox.errors import ConfigError
 
         return ConfigError(message, field=field)
     except ImportError:

@@ -33,8 +33,8 @@ import socket
 import threading
 from collections.abc import Callable
 
-from netproxy.hosts import HostError, canonical_host, format_authority, split_authority
-from netproxy.policy import (
+from cordon.netproxy.hosts import HostError, canonical_host, format_authority, split_authority
+from cordon.netproxy.policy import (
     AUTH_REQUIRED,
     BAD_REQUEST,
     HOST_MISMATCH,

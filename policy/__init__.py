@@ -14,38 +14,38 @@ import importlib
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs milliseconds here
 
 _LAZY = {
-    "load_policy": "policy.engine",
-    "Policy": "policy.engine",
-    "Evaluation": "policy.engine",
-    "RulesError": "policy.engine",
-    "load_rules_dirs": "policy.engine",
-    "discover_rules": "policy.engine",
-    "PolicyError": "policy.errors",
-    "CordonError": "policy.errors",
-    "PatchError": "policy.errors",
-    "NetworkRule": "policy.models",
-    "RuleMatch": "policy.models",
-    "decide": "policy.decision",
-    "Decision": "policy.decision",
-    "assess_patch": "policy.patch",
-    "apply_patch": "policy.patch",
-    "apply_env_policy": "policy.envpolicy",
-    "EnvironmentPolicy": "policy.envpolicy",
+    "load_policy": "cordon.policy.engine",
+    "Policy": "cordon.policy.engine",
+    "Evaluation": "cordon.policy.engine",
+    "RulesError": "cordon.policy.engine",
+    "load_rules_dirs": "cordon.policy.engine",
+    "discover_rules": "cordon.policy.engine",
+    "PolicyError": "cordon.policy.errors",
+    "CordonError": "cordon.policy.errors",
+    "PatchError": "cordon.policy.errors",
+    "NetworkRule": "cordon.policy.models",
+    "RuleMatch": "cordon.policy.models",
+    "decide": "cordon.policy.decision",
+    "Decision": "cordon.policy.decision",
+    "assess_patch": "cordon.policy.patch",
+    "apply_patch": "cordon.policy.patch",
+    "apply_env_policy": "cordon.policy.envpolicy",
+    "EnvironmentPolicy": "cordon.policy.envpolicy",
 }
 
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from policy.engine import Evaluation, Policy, RulesError, load_policy  # noqa: F401
-    from policy.envpolicy import EnvironmentPolicy, apply_env_policy  # noqa: F401
-    from policy.errors import CordonError, PatchError, PolicyError  # noqa: F401
-    from policy.models import NetworkRule, RuleMatch  # noqa: F401
+    from cordon.policy.engine import Evaluation, Policy, RulesError, load_policy  # noqa: F401
+    from cordon.policy.envpolicy import EnvironmentPolicy, apply_env_policy  # noqa: F401
+    from cordon.policy.errors import CordonError, PatchError, PolicyError  # noqa: F401
+    from cordon.policy.models import NetworkRule, RuleMatch  # noqa: F401
 
 
 def __getattr__(name: str):
     mod = _LAZY.get(name)
     if mod is None:
-        raise AttributeError(f"module 'policy' has no attribute {name!r}")
+        raise AttributeError(f"module 'cordon.policy' has no attribute {name!r}")
     value = getattr(importlib.import_module(mod), name)
     globals()[name] = value
     return value

@@ -15,9 +15,9 @@ def _fast(args: list[str]) -> int | None:
     if head in ("check", "decide", "assess"):
         from importlib import import_module
 
-        return import_module(f"policy.commands.{head}").run(args[1:])
+        return import_module(f"cordon.policy.commands.{head}").run(args[1:])
     if args[:2] == ["patch", "apply"]:
-        from policy.commands.patch import fast_apply
+        from cordon.policy.commands.patch import fast_apply
 
         return fast_apply(args[2:])
     return None
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     code = _fast(args)
     if code is not None:
         sys.exit(code)
-    from policy.cli import app
+    from cordon.policy.cli import app
 
     app(args=args, prog_name="execpolicy")
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from policy.errors import PolicyError
+from cordon.policy.errors import PolicyError
 
 NETWORK_DECISIONS = ("allow", "deny")  # Codex's writer also allows "ask", its parser rejects it
 NETWORK_PROTOCOLS = ("http", "https")

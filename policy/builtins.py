@@ -6,8 +6,8 @@ They append to a :class:`RuleSink` owned by the loader; they never touch the OS.
 
 from __future__ import annotations
 
-from policy.rules import DECISIONS, Rule, canon, normalize_path
-from policy.starlark.interp import Builtin, srepr, type_name
+from cordon.policy.rules import DECISIONS, Rule, canon, normalize_path
+from cordon.policy.starlark.interp import Builtin, srepr, type_name
 
 _MISSING = object()
 
@@ -88,7 +88,7 @@ def _validate_pattern(interp, pattern: list) -> tuple:
 
 
 def _validate_examples(interp, examples: list) -> list:
-    from policy import shellwords
+    from cordon.policy import shellwords
 
     out = []
     for ex in examples:
@@ -280,7 +280,7 @@ def make_builtins(sink: RuleSink, lint_errors: list | None = None) -> dict:
 
 
 def _recording(fn, errors: list):
-    from policy.starlark.interp import EvalError
+    from cordon.policy.starlark.interp import EvalError
 
     def call(interp, args, kwargs):
         try:

@@ -35,4 +35,4 @@ def _root() -> None:
 COMMANDS: list[str] = ["check", "lint", "rules", "assess", "decide", "patch", "version"]
 
 for _name in COMMANDS:
-    importlib.import_module(f"policy.commands.{_name}").register(app)
+    importlib.import_module(f"cordon.policy.commands.{_name}").register(app)

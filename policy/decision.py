@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
-from policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
+from cordon.policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
+from cordon.policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
 DecisionKind = Literal["allow", "prompt", "forbidden"]
 _RANK = {"allow": 0, "prompt": 1, "forbidden": 2}
@@ -146,9 +146,9 @@ def _decide_patch(
     writable_roots: Sequence[str | os.PathLike[str]],
 ) -> Decision | None:
     """The decision for an apply_patch invocation, or None when ``argv`` is not one."""
-    from policy.errors import PatchError
-    from policy.patch import assess_patch
-    from policy.patch.detect import detect_patch
+    from cordon.policy.errors import PatchError
+    from cordon.policy.patch import assess_patch
+    from cordon.policy.patch.detect import detect_patch
 
     found = detect_patch(argv)
     if found.status == "not_patch":

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from policy.errors import PolicyError
-from policy.rules import Match, Matcher, Rule, compile_rules
+from cordon.policy.errors import PolicyError
+from cordon.policy.rules import Match, Matcher, Rule, compile_rules
 
 ENGINE_VERSION = "cordon-engine-1"
 
@@ -56,7 +56,7 @@ class Evaluation:
     @property
     def matched_rules(self) -> list:
         """Pydantic models (policy.models.RuleMatch) of every match, in Codex's order."""
-        from policy.models import RuleMatch
+        from cordon.policy.models import RuleMatch
 
         return [RuleMatch.model_validate(m.to_dict()) for m in self.matches]
 
@@ -69,7 +69,7 @@ class Evaluation:
 
     def to_json(self, pretty: bool = False) -> str:
         """Exactly what ``codex execpolicy check`` prints (without the trailing newline)."""
-        from policy.jsonout import dumps
+        from cordon.policy.jsonout import dumps
 
         return dumps(self.to_dict(), pretty)
 
@@ -132,7 +132,7 @@ class Policy:
     @property
     def network_rules(self) -> list:
         """``network_rule`` declarations as pydantic models (policy.models.NetworkRule)."""
-        from policy.models import NetworkRule
+        from cordon.policy.models import NetworkRule
 
         return [NetworkRule(**d) for d in self._network]
 
@@ -179,7 +179,7 @@ def _read(source) -> tuple[str, str, bytes]:
     else:
         path = _shipped_fast(given)
         if path is None:
-            from policy.shipped import resolve_rules_path
+            from cordon.policy.shipped import resolve_rules_path
 
             path = os.fspath(resolve_rules_path(given))
     try:
@@ -232,7 +232,7 @@ def load_policy(
         inputs.append((name, text))
     key = None
     if cache:
-        from policy import cache as _cache
+        from cordon.policy import cache as _cache
 
         key = _cache.key(ENGINE_VERSION, inputs)
         data = _cache.get(key)
@@ -240,7 +240,7 @@ def load_policy(
             return Policy.from_data(data)
     policy, cacheable = _load_inputs(inputs)
     if key is not None and cacheable:
-        from policy import cache as _cache
+        from cordon.policy import cache as _cache
 
         _cache.put(key, policy.to_data())
     return policy
@@ -278,7 +278,7 @@ def load_rules_dirs(*dirs: str | os.PathLike, cache: bool = False) -> Policy:
 
 
 def _load_inputs(inputs) -> tuple[Policy, bool]:
-    from policy.builtins import RuleSink
+    from cordon.policy.builtins import RuleSink
 
     sink = RuleSink()
     cacheable = True
@@ -298,11 +298,11 @@ def load_source(sink, given: str, src: str, collect: list | None = None) -> bool
 
     With ``collect`` (lint), errors that leave the file usable (a rejected builtin call, a failed
     example, each unknown name) are appended as RulesError and evaluation goes on where it can."""
-    from policy import diagnostics
-    from policy.builtins import make_builtins
-    from policy.starlark import stdlib
-    from policy.starlark.interp import EvalError, Interpreter
-    from policy.starlark.syntax import StarlarkSyntaxError, parse
+    from cordon.policy import diagnostics
+    from cordon.policy.builtins import make_builtins
+    from cordon.policy.starlark import stdlib
+    from cordon.policy.starlark.interp import EvalError, Interpreter
+    from cordon.policy.starlark.syntax import StarlarkSyntaxError, parse
 
     lines = src.replace("\r\n", "\n").split("\n")
     try:
@@ -345,8 +345,8 @@ def load_source(sink, given: str, src: str, collect: list | None = None) -> bool
 def validate_examples(sink, given: str, collect: list | None = None) -> bool:
     """Codex's load-time unit tests: per call, ``not_match`` then ``match``, against only that
     call's rules with host resolution on and this file's final host_executable table."""
-    from policy import shellwords
-    from policy.rules import rust_str
+    from cordon.policy import shellwords
+    from cordon.policy.rules import rust_str
 
     cacheable = True
     for rules, match, not_match, span in sink.pending_examples:

@@ -19,9 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from policy.envfilter import (  # noqa: F401  (re-exported: the public names live here too)
+from cordon.policy.envfilter import (  # noqa: F401  (re-exported: the public names live here too)
     CORE_VARS_UNIX,
     CORE_VARS_WINDOWS,
     DEFAULT_EXCLUDES,
@@ -29,6 +27,7 @@ from policy.envfilter import (  # noqa: F401  (re-exported: the public names liv
     filter_environ,
     matches,
 )
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class EnvironmentPolicy(BaseModel):

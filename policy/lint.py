@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 
-from policy.models import Diagnostic
-from policy.rules import Rule, canon
+from cordon.policy.models import Diagnostic
+from cordon.policy.rules import Rule, canon
 
 
 def _mk(file, line, column, severity, code, message) -> Diagnostic:
@@ -27,8 +27,8 @@ def _mk(file, line, column, severity, code, message) -> Diagnostic:
 
 def lint_files(paths: list[str]) -> list[Diagnostic]:
     """Lint files as ``execpolicy check --rules`` would merge them (in order)."""
-    from policy.builtins import RuleSink
-    from policy.engine import RulesError, _decode, _read, load_source
+    from cordon.policy.builtins import RuleSink
+    from cordon.policy.engine import RulesError, _decode, _read, load_source
 
     diags: list[Diagnostic] = []
     sink = RuleSink()
@@ -189,7 +189,7 @@ def _tok(t) -> str:
 
 
 def _example_warnings(sink) -> list[Diagnostic]:
-    from policy.rules import file_name
+    from cordon.policy.rules import file_name
 
     out = []
     for rules, _match, not_match, span in sink.pending_examples:

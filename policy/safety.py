@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from functools import cache
 
-from policy.shell import SHELLS, literal_commands, split_plain, stdin_scripts
+from cordon.policy.shell import SHELLS, literal_commands, split_plain, stdin_scripts
 
 MAX_UNWRAP_DEPTH = 8  # Codex: deeper wrapper nesting counts as dangerous
 

@@ -127,7 +127,7 @@ def shell_script(argv: Sequence[str]) -> str | None:
     """
     if len(argv) != 3 or argv[1] not in SHELL_FLAGS:
         return None
-    from policy.safety import program_name  # (safety imports this module)
+    from cordon.policy.safety import program_name  # (safety imports this module)
 
     # Beyond Codex: `/tmp/bash -lc 'git status'` runs /tmp/bash, not the commands of its script.
     if program_name(argv[0]) not in SHELLS:

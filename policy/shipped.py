@@ -22,7 +22,7 @@ def shipped_rules_dir() -> Path:
     try:
         from importlib.resources import files
 
-        return Path(str(files("policy.shipped_rules")))
+        return Path(str(files("cordon.policy.shipped_rules")))
     except (ModuleNotFoundError, TypeError):
         return Path(_HERE).parent / "rules"
 

@@ -13,14 +13,14 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "run":
-        from sandbox.commands.run import main_run
+        from cordon.sandbox.commands.run import main_run
 
         code = main_run(args[1:])
         if argv is None:  # the `sandbox` program itself, not a caller in a longer-lived process
             _exit(code)
         sys.exit(code)
-    # Import the CLI only when called: `import sandbox` must stay cheap for embedders.
-    from sandbox.cli import app
+    # Import the CLI only when called: `import cordon.sandbox` must stay cheap for embedders.
+    from cordon.sandbox.cli import app
 
     app(args=args, prog_name="sandbox")
 

@@ -1,6 +1,6 @@
 """The library API for agent frontends: ``run``, ``spawn`` and ``arun``.
 
-    from sandbox import SandboxPolicy, run
+    from cordon.sandbox import SandboxPolicy, run
     r = run(["pytest", "-q"], policy=SandboxPolicy(), cwd="/src/proj", timeout=600)
     r.returncode, r.stdout, r.stderr
 
@@ -29,8 +29,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from sandbox.errors import SandboxError
-from sandbox.model import SandboxPolicy
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.model import SandboxPolicy
 
 log = logging.getLogger("sandbox")
 
@@ -53,7 +53,7 @@ class SandboxTimeout(subprocess.TimeoutExpired):
 
 def load_config(cwd: str | os.PathLike[str] | None = None, config_files: Sequence[str] = ()) -> SandboxPolicy:
     """The ``SandboxPolicy`` the CLI would use in ``cwd`` (user, project and given config files)."""
-    from sandbox.config import load_layers, to_policy
+    from cordon.sandbox.config import load_layers, to_policy
 
     return to_policy(load_layers(os.fspath(cwd or os.getcwd()), list(config_files)))
 
@@ -255,12 +255,12 @@ def spawn(
     resolved = policy.resolve(cwd=cwd)
     environ = dict(os.environ if env is None else env)
     if sys.platform.startswith("linux"):
-        from sandbox.linux.assemble import assemble
+        from cordon.sandbox.linux.assemble import assemble
 
         asm = assemble(resolved, argv, environ, warn=lambda m: log.warning("%s", m))
         engine = asm.mode
     else:
-        from sandbox.backend import spawn_other
+        from cordon.sandbox.backend import spawn_other
 
         return spawn_other(resolved, argv, environ, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
     owned: list[int] = []
@@ -279,7 +279,7 @@ def spawn(
                 start_new_session=True,
             )
         else:
-            from sandbox.linux.launch import SandboxProcess
+            from cordon.sandbox.linux.launch import SandboxProcess
 
             proc = SandboxProcess(asm.launch, *fds)
     except BaseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from sandbox.errors import SandboxError
+from cordon.sandbox.errors import SandboxError
 
 PLATFORMS = ("linux", "macos", "windows")
 
@@ -29,7 +29,7 @@ def current() -> str:
 def backend_module(platform: str):
     if platform not in PLATFORMS:
         raise SandboxError(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
-    name = "sandbox.linux.plan" if platform == "linux" else f"sandbox.{platform}"
+    name = "cordon.sandbox.linux.plan" if platform == "linux" else f"cordon.sandbox.{platform}"
     try:
         mod = importlib.import_module(name)
     except ImportError as e:
@@ -48,8 +48,8 @@ def _full_policy(policy):
     """The pydantic ResolvedPolicy for backends that want it (the CLI hot path has a plain one)."""
     if hasattr(policy, "model_dump"):
         return policy
-    from policy.envpolicy import EnvironmentPolicy
-    from sandbox.model import NetworkPolicy, ResolvedPolicy
+    from cordon.policy.envpolicy import EnvironmentPolicy
+    from cordon.sandbox.model import NetworkPolicy, ResolvedPolicy
 
     data = dict(vars(policy))
     data["network"] = NetworkPolicy(**{k: v for k, v in vars(policy.network).items() if v is not None})
@@ -69,7 +69,7 @@ def run_cli_other(policy, argv: list[str], opts: dict) -> int:
             f"sandbox: engine {platform}; writable: {', '.join(map(str, full.writable_roots)) or 'nothing'}",
             file=sys.stderr,
         )
-    pkg = importlib.import_module(f"sandbox.{platform}")
+    pkg = importlib.import_module(f"cordon.sandbox.{platform}")
     return pkg.run(full, argv, dict(os.environ))
 
 

@@ -40,4 +40,4 @@ def _root() -> None:
 COMMANDS: list[str] = ["run", "plan", "doctor", "version", "schema", "proxy", "mcp", "windows_setup"]
 
 for _name in COMMANDS:
-    importlib.import_module(f"sandbox.commands.{_name}").register(app)
+    importlib.import_module(f"cordon.sandbox.commands.{_name}").register(app)

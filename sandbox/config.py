@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from sandbox.errors import ConfigError
+from cordon.sandbox.errors import ConfigError
 
 # key -> (flag, kind). kinds: str, path, bool, list, choice:<a|b|c>, table
 KEYS: dict[str, tuple[str, str]] = {
@@ -319,7 +319,7 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
 def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
     """allow/deny domains from the ``network_rule`` entries of rule files (policy engine)."""
     try:
-        from policy import load_policy
+        from cordon.policy import load_policy
     except ImportError as e:  # pragma: no cover - the engine ships with Cordon
         raise ConfigError(f"--rules needs the policy engine: {e}", field="rules") from None
     try:
@@ -340,7 +340,7 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
 
 def to_inputs(opts: dict) -> dict:
     """Merged options -> keyword arguments of ``sandbox.resolve.resolve`` (plain values)."""
-    from sandbox.resolve import DEFAULT_DENY_READ, Record
+    from cordon.sandbox.resolve import DEFAULT_DENY_READ, Record
 
     allow = list(opts.get("allow_domains", []))
     deny = list(opts.get("deny_domains", []))
@@ -389,9 +389,8 @@ def to_inputs(opts: dict) -> dict:
 
 def to_policy(opts: dict):
     """Merged options -> a pydantic ``SandboxPolicy`` (for the library API and ``sandbox plan``)."""
+    from cordon.sandbox.model import SandboxPolicy
     from pydantic import ValidationError
-
-    from sandbox.model import SandboxPolicy
 
     kw = to_inputs(opts)
     kw["network"] = vars(kw["network"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policy.errors import CordonError
+from cordon.policy.errors import CordonError
 
 # Exit status of `sandbox run` when the sandbox itself could not be set up.
 EXIT_SETUP_FAILED = 125

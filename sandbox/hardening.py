@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 
-from sandbox.errors import SandboxError
+from cordon.sandbox.errors import SandboxError
 
 TYPE_CHECKING = False  # not typing's: importing typing/collections.abc costs ~3 ms per launch
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class _LinuxLibc:
 
     @staticmethod
     def prctl(*args: int) -> int:
-        from sandbox.linux.landlock import ffi
+        from cordon.sandbox.linux.landlock import ffi
 
         _, prctl, c_long, _, _ = ffi()
         return prctl(*[c_long(a) for a in args])

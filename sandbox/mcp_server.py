@@ -42,7 +42,7 @@ class ServerConfig:
     timeout: float = 120.0
 
     def sandbox_policy(self):
-        from sandbox import SandboxPolicy
+        from cordon.sandbox import SandboxPolicy
 
         net: dict[str, Any] = {"mode": self.network}
         if self.allow_domains:
@@ -100,7 +100,7 @@ def build_server(cfg: ServerConfig):
     policy_cache: dict[tuple[str, ...], Any] = {}
 
     def load(rules: list[str] | None):
-        import policy
+        from cordon import policy
 
         names = tuple(rules or cfg.rules or ["default"])
         if names not in policy_cache:
@@ -108,7 +108,7 @@ def build_server(cfg: ServerConfig):
         return policy_cache[names]
 
     def _decide(argv: list[str]):
-        from policy.decision import decide
+        from cordon.policy.decision import decide
 
         return decide(argv, policy=load(None), approval=cfg.approval, sandbox=cfg.mode)
 
@@ -136,9 +136,9 @@ def build_server(cfg: ServerConfig):
             work = cfg.workspace / work
         limit = timeout or cfg.timeout
 
-        from sandbox import arun
-        from sandbox.api import SandboxTimeout
-        from sandbox.errors import SandboxError
+        from cordon.sandbox import arun
+        from cordon.sandbox.api import SandboxTimeout
+        from cordon.sandbox.errors import SandboxError
 
         try:
             res = await arun(argv, policy=cfg.sandbox_policy(), cwd=str(work), timeout=limit, text=True)
@@ -187,7 +187,7 @@ def build_server(cfg: ServerConfig):
 
 def serve(cfg: ServerConfig) -> None:
     """Run the server on stdin/stdout until the client closes the pipe."""
-    from sandbox.hardening import harden_process
+    from cordon.sandbox.hardening import harden_process
 
     # A long-lived process that brokers commands: no core dumps, no same-user ptrace. The
     # environment is left alone here; the launcher scrubs what each command gets.

@@ -13,12 +13,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from policy.envpolicy import EnvironmentPolicy
+from cordon.policy.envpolicy import EnvironmentPolicy
 
 # The defaults live in sandbox.resolve (no pydantic there: the `sandbox run` hot path).
-from sandbox.resolve import DEFAULT_DENY_READ, DEFAULT_DENY_SOCKETS, PROTECTED_NAMES
+from cordon.sandbox.resolve import DEFAULT_DENY_READ, DEFAULT_DENY_SOCKETS, PROTECTED_NAMES
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class SandboxMode(StrEnum):
@@ -76,7 +75,7 @@ class SandboxPolicy(BaseModel):
 
     def resolve(self, cwd: str | os.PathLike[str] | None = None, home: str | None = None) -> ResolvedPolicy:
         """Absolute, canonical paths; the form every backend consumes."""
-        from sandbox.resolve import resolve
+        from cordon.sandbox.resolve import resolve
 
         r = resolve(
             mode=self.mode.value,

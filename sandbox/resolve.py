@@ -161,10 +161,10 @@ def apply_env(env_policy, environ) -> dict[str, str]:
     path) is handled here with the same steps (a test checks both agree).
     """
     if hasattr(env_policy, "model_dump"):
-        from policy.envpolicy import apply_env_policy
+        from cordon.policy.envpolicy import apply_env_policy
 
         return apply_env_policy(env_policy, environ)
-    from policy.envfilter import filter_environ
+    from cordon.policy.envfilter import filter_environ
 
     filters = getattr(env_policy, "filters", None) or {}
     return filter_environ(

@@ -17,15 +17,13 @@ from tests.support.identities import REPO
 
 
 def test_import_packages():
-    import netproxy
-    import policy
-    import sandbox
+    from cordon import netproxy, policy, sandbox
 
     for mod in (policy, sandbox, netproxy):
         assert mod.__doc__ and "Must not touch" in mod.__doc__
 
 
-@pytest.mark.parametrize("module,prog", [("sandbox", "sandbox"), ("policy", "execpolicy")])
+@pytest.mark.parametrize("module,prog", [("cordon.sandbox", "sandbox"), ("cordon.policy", "execpolicy")])
 def test_python_dash_m_help(module, prog):
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
@@ -61,7 +59,7 @@ def test_wheel_contains_data_files(tmp_path):
         text=True,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    wheel = next(tmp_path.glob("cordon-*.whl"))
+    wheel = next(tmp_path.glob("cordon_sandbox-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = [
         p.relative_to(REPO)
@@ -71,15 +69,21 @@ def test_wheel_contains_data_files(tmp_path):
     ]
     for rel in expected:
         inside = (
-            str(rel).replace("rules/", "policy/shipped_rules/", 1) if rel.parts[0] == "rules" else str(rel)
+            str(rel).replace("rules/", "cordon/policy/shipped_rules/", 1)
+            if rel.parts[0] == "rules"
+            else f"cordon/{rel}"
         )
         assert inside in names, f"{rel} missing from the wheel"
     for pkg in ("policy", "sandbox", "netproxy"):
-        assert f"{pkg}/py.typed" in names
+        assert f"cordon/{pkg}/py.typed" in names
+    # Nothing but the cordon namespace at the top level: no `policy`, `sandbox` or `netproxy`
+    # package that another distribution (or a user's policy.py) could collide with.
+    tops = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}
+    assert tops == {"cordon"}, tops
     if sys.platform.startswith("linux"):
         # The native inner stage is compiled by the build (not copied: excluded above),
         # executable, and the wheel is tagged for this platform.
-        info = zipfile.ZipFile(wheel).getinfo("sandbox/linux/cordon-inner")
+        info = zipfile.ZipFile(wheel).getinfo("cordon/sandbox/linux/cordon-inner")
         assert (info.external_attr >> 16) & 0o111 == 0o111
         assert not wheel.name.endswith("-none-any.whl"), wheel.name
 

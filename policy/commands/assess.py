@@ -27,8 +27,8 @@ Examples:
 
 def assess_argv(argv: list[str]) -> dict:
     """The JSON ``assess`` prints (a thin view over policy.shell and policy.safety)."""
-    from policy.safety import command_might_be_dangerous, is_known_safe_command, unwrap_command
-    from policy.shell import split_for_exec_policy
+    from cordon.policy.safety import command_might_be_dangerous, is_known_safe_command, unwrap_command
+    from cordon.policy.shell import split_for_exec_policy
 
     split = split_for_exec_policy(argv)
     return {
@@ -93,6 +93,6 @@ def run(args: list[str]) -> int:
 
 
 def register(app) -> None:
-    from policy.commands._raw import register_raw
+    from cordon.policy.commands._raw import register_raw
 
     register_raw(app, "assess", run, "Split a command like Codex does and report known-safe / dangerous.")

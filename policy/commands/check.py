@@ -136,12 +136,12 @@ def run(args: list[str]) -> int:
     except Usage as e:
         sys.stderr.write(str(e))
         return 2
-    from policy.engine import RulesError, load_policy
+    from cordon.policy.engine import RulesError, load_policy
 
     try:
         policy = load_policy(*opts["rules"], cache=opts["cache"])
     except RulesError as e:
-        from policy.diagnostics import envelope
+        from cordon.policy.diagnostics import envelope
 
         sys.stderr.write(envelope(e.stage, e.source or "", e.report))
         hint = _unknown_name_hint(e)
@@ -171,13 +171,13 @@ def _unknown_name_hint(e) -> str | None:
     src = e.source or ""
     if e.stage != "read" or not src or "/" in src or "." in src or os.path.exists(src):
         return None
-    from policy.shipped import unknown_rules_hint
+    from cordon.policy.shipped import unknown_rules_hint
 
     return unknown_rules_hint(src)
 
 
 def register(app) -> None:
-    from policy.commands._raw import register_raw
+    from cordon.policy.commands._raw import register_raw
 
     register_raw(
         app, "check", run, "Check a command against .rules files; prints Codex-compatible JSON (exit 0/1/2)."

@@ -109,7 +109,7 @@ def run(args: list[str]) -> int:
     """Entry point shared by the fast path and the typer command; returns the exit code."""
     import json
 
-    from policy.decision import SANDBOX_MODES, Approval, decide
+    from cordon.policy.decision import SANDBOX_MODES, Approval, decide
 
     try:
         opts = parse_args(args)
@@ -141,8 +141,8 @@ def run(args: list[str]) -> int:
 
     policy = None
     if opts["rules"]:
-        from policy.engine import load_policy
-        from policy.errors import PolicyError
+        from cordon.policy.engine import load_policy
+        from cordon.policy.errors import PolicyError
 
         try:
             policy = load_policy(*opts["rules"], cache=True)  # the parsed-policy cache `check` uses
@@ -174,7 +174,7 @@ def _rules_hint(exc: Exception, rules: list[str]) -> str:
     """The next step after a rules file failed to load: a shipped name, a readable path, or lint."""
     import os
 
-    from policy.shipped import list_shipped, unknown_rules_hint
+    from cordon.policy.shipped import list_shipped, unknown_rules_hint
 
     shipped = list_shipped()
     for r in rules:
@@ -188,7 +188,7 @@ def _rules_hint(exc: Exception, rules: list[str]) -> str:
 
 
 def register(app) -> None:
-    from policy.commands._raw import register_raw
+    from cordon.policy.commands._raw import register_raw
 
     register_raw(
         app,

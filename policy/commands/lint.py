@@ -10,7 +10,7 @@ import sys
 
 
 def run(files: list[str], as_json: bool = False, strict: bool = False) -> int:
-    from policy.lint import lint_files
+    from cordon.policy.lint import lint_files
 
     diags = lint_files(files)
     if as_json:

@@ -30,7 +30,7 @@ def run_apply(cwd: str | Path | None, file: str | Path | None, confine: list[str
     """Apply the patch from ``file`` (or stdin) under ``cwd``; print Codex's texts; return the exit code.
 
     ``confine`` (a list, possibly empty, of extra writable roots) turns on Cordon's path checks."""
-    from policy.patch import apply_patch
+    from cordon.policy.patch import apply_patch
 
     try:
         text = _read_patch(Path(file) if file is not None else None)
@@ -84,8 +84,8 @@ def run_check(
     command: list[str] | None,
 ) -> tuple[int, str]:
     """``patch check`` as data: (exit code, the JSON line to print). ValueError for bad policy names."""
-    from policy.errors import PatchError
-    from policy.patch import assess_patch, detect_patch
+    from cordon.policy.errors import PatchError
+    from cordon.policy.patch import assess_patch, detect_patch
 
     def error(kind: str, line: int | None, message: str) -> tuple[int, str]:
         return 1, json.dumps({"error": {"kind": kind, "line": line, "message": message}})

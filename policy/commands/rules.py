@@ -31,7 +31,7 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
     """List the shipped rule sets."""
-    from policy.shipped import describe_shipped
+    from cordon.policy.shipped import describe_shipped
 
     sets = describe_shipped()
     if as_json:
@@ -60,7 +60,7 @@ Examples:
 )
 def show_cmd(name: str = typer.Argument(..., help="A shipped set's name, e.g. default.")) -> None:
     """Print a shipped rule set's source, to read it or copy it as a starting point."""
-    from policy.shipped import list_shipped, unknown_rules_hint
+    from cordon.policy.shipped import list_shipped, unknown_rules_hint
 
     path = list_shipped().get(name)
     if path is None:

@@ -4,22 +4,22 @@ Owns the apply_patch format and everything Cordon decides about patches. Pure li
 ``apply_patch``, which writes the tree it is given (and nothing else); it never starts processes.
 Must not touch: command rules (``policy.engine``/``policy.decide``), the sandbox, the network.
 
-    from policy.patch import parse_patch, apply_patch, assess_patch, detect_patch
+    from cordon.policy.patch import parse_patch, apply_patch, assess_patch, detect_patch
 """
 
 from __future__ import annotations
 
-from policy.errors import PatchError
-from policy.patch.apply import ApplyResult, apply_patch, stage_patch
-from policy.patch.detect import Detection, detect_patch
-from policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
-from policy.patch.parser import parse_patch
-from policy.patch.safety import PatchAssessment, PatchChange, assess_patch
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.apply import ApplyResult, apply_patch, stage_patch
+from cordon.policy.patch.detect import Detection, detect_patch
+from cordon.policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
+from cordon.policy.patch.parser import parse_patch
+from cordon.policy.patch.safety import PatchAssessment, PatchChange, assess_patch
 
 
 def validate_patch(text: str) -> Patch:
     """Strict check against the published Lark grammar (imports Lark, so only on demand)."""
-    from policy.patch.grammar import validate_patch as _validate
+    from cordon.policy.patch.grammar import validate_patch as _validate
 
     return _validate(text)
 

@@ -25,10 +25,10 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from policy.errors import PatchError
-from policy.patch.model import AddFile, DeleteFile, Patch, UpdateFile
-from policy.patch.parser import parse_patch
-from policy.patch.seek import compute_update
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.model import AddFile, DeleteFile, Patch, UpdateFile
+from cordon.policy.patch.parser import parse_patch
+from cordon.policy.patch.seek import compute_update
 
 _MISSING = object()
 _counter = itertools.count()
@@ -356,7 +356,7 @@ def _summary(patch: Patch) -> tuple[list[str], list[str], list[str]]:
 
 
 def _guard(base: str, roots: Iterable[str | os.PathLike[str]]) -> Guard:
-    from policy.patch.safety import _Roots
+    from cordon.policy.patch.safety import _Roots
 
     checker = _Roots([base, *(absolute(base, os.fspath(r)) for r in roots)])
     return lambda path, writes: checker.lexical_problem(path) or checker.resolved_problem(path, writes)

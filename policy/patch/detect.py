@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from policy.errors import PatchError
-from policy.patch.model import Patch
-from policy.patch.parser import parse_patch
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.model import Patch
+from cordon.policy.patch.parser import parse_patch
 
 APPLY_NAMES = ("apply_patch", "applypatch")
 IMPLICIT_MESSAGE = 'patch detected without explicit call to apply_patch. Rerun as ["apply_patch", "<patch>"]'

@@ -10,10 +10,9 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
 from lark import Lark, Token, Transformer, UnexpectedInput
-
-from policy.errors import PatchError
-from policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
 
 GRAMMAR = Path(__file__).with_name("apply_patch.lark")
 

@@ -9,8 +9,8 @@ number Codex reports (``*** Begin Patch`` is line 1).
 
 from __future__ import annotations
 
-from policy.errors import PatchError
-from policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.model import AddFile, Chunk, DeleteFile, Patch, UpdateFile
 
 BEGIN = "*** Begin Patch"
 END = "*** End Patch"

@@ -25,10 +25,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from policy.errors import PatchError
-from policy.patch.apply import absolute, stage_patch
-from policy.patch.model import AddFile, DeleteFile, Patch
-from policy.patch.parser import parse_patch
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.apply import absolute, stage_patch
+from cordon.policy.patch.model import AddFile, DeleteFile, Patch
+from cordon.policy.patch.parser import parse_patch
 
 PROTECTED_NAMES = (".git", ".codex", ".agents")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")

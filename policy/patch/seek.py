@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from policy.errors import PatchError
-from policy.patch.model import Chunk
-from policy.patch.parser import _WS
+from cordon.policy.errors import PatchError
+from cordon.policy.patch.model import Chunk
+from cordon.policy.patch.parser import _WS
 
 _ENDING = re.compile(r"(\r\n|\n|\r)")
 

@@ -984,7 +984,7 @@ class Interpreter:
         return out
 
     def getattr(self, obj, name, pos):
-        from policy.starlark import stdlib
+        from cordon.policy.starlark import stdlib
 
         fn = stdlib.method(obj, name)
         if fn is None:

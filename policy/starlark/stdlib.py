@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from policy.starlark.interp import MAX_SIZE, BoundMethod, Builtin, Function, srepr, sstr, truth, type_name
+from cordon.policy.starlark.interp import (
+    MAX_SIZE,
+    BoundMethod,
+    Builtin,
+    Function,
+    srepr,
+    sstr,
+    truth,
+    type_name,
+)
 
 # Not predeclared in the reference either: print, struct, json, set, isinstance.
 
@@ -413,7 +422,7 @@ def _s_index(i, s, a, k):
 
 
 def _s_elems(i, s, a, k):
-    from policy.starlark.interp import IteratorList
+    from cordon.policy.starlark.interp import IteratorList
 
     return IteratorList(s)
 

@@ -30,13 +30,13 @@ def diagnose(cwd: str | None = None) -> dict:
     import os
     import sys
 
-    from sandbox.backend import current
+    from cordon.sandbox.backend import current
 
     out: dict = {"platform": current(), "uid": os.geteuid() if hasattr(os, "geteuid") else None}
     if not sys.platform.startswith("linux"):
         out["run_engine"] = out["platform"]
         return out
-    from sandbox.linux import probe
+    from cordon.sandbox.linux import probe
 
     cwd = os.path.realpath(cwd or os.getcwd())
     path = probe.find_bwrap([cwd])
@@ -46,7 +46,7 @@ def diagnose(cwd: str | None = None) -> dict:
     abi = probe.landlock_abi()
     sec = probe.seccomp_available()
     try:
-        from sandbox.linux import inner
+        from cordon.sandbox.linux import inner
 
         inner_ok = True
         native, why_python = inner.native_status()
@@ -94,7 +94,7 @@ def diagnose(cwd: str | None = None) -> dict:
 def main_doctor(as_json: bool) -> int:
     import json
 
-    from sandbox.status import status
+    from cordon.sandbox.status import status
 
     with status("probing this host for bubblewrap, user namespaces, Landlock, seccomp"):
         d = diagnose()
@@ -124,7 +124,7 @@ def main_doctor(as_json: bool) -> int:
 
 def _next_step(d: dict) -> str:
     """The one thing to change when `sandbox run` would refuse (human output only)."""
-    from sandbox.commands.run import userns_next_step
+    from cordon.sandbox.commands.run import userns_next_step
 
     if not d["bwrap"]["path"]:
         return (

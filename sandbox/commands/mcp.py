@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         from pathlib import Path
 
         try:
-            from sandbox.mcp_server import ServerConfig, serve
+            from cordon.sandbox.mcp_server import ServerConfig, serve
         except ImportError as e:  # pragma: no cover - depends on the optional extra
             typer.echo(
                 f"error: sandbox mcp needs the `mcp` package ({e}); pip install 'cordon[mcp]'", err=True
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: --workspace {ws} is not a directory", err=True)
             raise typer.Exit(2)
         if rules:
-            import policy
+            from cordon import policy
 
             try:
                 policy.load_policy(*rules)  # fail now, before a client connects, with file:line:col

@@ -36,10 +36,10 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     import os
     import sys
 
-    from sandbox import backend
-    from sandbox.commands.run import USAGE, UsageError, parse_run_args
-    from sandbox.config import load_layers, merge, to_policy
-    from sandbox.errors import SandboxError
+    from cordon.sandbox import backend
+    from cordon.sandbox.commands.run import USAGE, UsageError, parse_run_args
+    from cordon.sandbox.config import load_layers, merge, to_policy
+    from cordon.sandbox.errors import SandboxError
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)
@@ -62,7 +62,7 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
         policy = to_policy(opts).resolve(cwd=cwd)
         plan = backend.build_plan(platform, policy, cmd, dict(os.environ))
     except SandboxError as e:
-        from sandbox.commands.run import next_step
+        from cordon.sandbox.commands.run import next_step
 
         print(f"sandbox: {e}", file=sys.stderr)
         hint = next_step(e)

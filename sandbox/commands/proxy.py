@@ -34,9 +34,9 @@ def register(app: typer.Typer) -> None:
         import sys
         import threading
 
-        from netproxy.api import start
-        from netproxy.hosts import HostError, canonical_host
-        from netproxy.patterns import PatternError
+        from cordon.netproxy.api import start
+        from cordon.netproxy.hosts import HostError, canonical_host
+        from cordon.netproxy.patterns import PatternError
 
         def address(text: str, option: str) -> tuple[str, int]:
             host, sep, port = text.rpartition(":")
@@ -49,20 +49,20 @@ def register(app: typer.Typer) -> None:
 
         allow, deny = list(allow_domain or []), list(deny_domain or [])
         if rules:
-            from netproxy.policy import lists_from_rules
-            from policy import load_policy
+            from cordon.netproxy.policy import lists_from_rules
+            from cordon.policy import load_policy
 
             try:
                 more_allow, more_deny = lists_from_rules(load_policy(*rules).network_rules)
             except Exception as e:  # PolicyError carries file:line:col in its message
-                from sandbox.commands.run import rules_hint
+                from cordon.sandbox.commands.run import rules_hint
 
                 raise _fail(f"{e}\nhint: {rules_hint(str(e))}") from None
             allow += more_allow
             deny += more_deny
         pins = [r.replace(":", "=", 1) if "=" not in r else r for r in resolve or []]
         auth: bool | str = True if credential is None else (False if credential == "none" else credential)
-        from sandbox.status import status
+        from cordon.sandbox.status import status
 
         try:
             with status("starting the domain-filtering proxy"):

@@ -13,7 +13,7 @@ not be set up (the command was not run); 2 for a usage error.
 import os
 import sys
 
-from sandbox.config import KEYS
+from cordon.sandbox.config import KEYS
 
 EXIT_USAGE = 2
 # Flags that are not policy keys.
@@ -33,7 +33,7 @@ def all_flags() -> set[str]:
 
 def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
     """argv after ``run`` -> (flag options keyed like config, --config files, command, help)."""
-    from sandbox.config import _check
+    from cordon.sandbox.config import _check
 
     opts: dict = {}
     configs: list[str] = []
@@ -67,7 +67,7 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
                 configs.append(value)
                 continue
             key = VALUE_FLAGS[name]
-            from sandbox.errors import ConfigError
+            from cordon.sandbox.errors import ConfigError
 
             try:
                 if KEYS[key][1] == "list":
@@ -136,8 +136,8 @@ _EXAMPLE_VALUE = {
 
 def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
     """Flags + config files -> (merged options, resolved lean policy)."""
-    from sandbox.config import load_layers, merge, to_inputs
-    from sandbox.resolve import resolve
+    from cordon.sandbox.config import load_layers, merge, to_inputs
+    from cordon.sandbox.resolve import resolve
 
     cwd = cwd or os.getcwd()
     opts = merge([load_layers(cwd, configs), flags])
@@ -146,7 +146,7 @@ def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
 
 def _harden() -> None:
     try:
-        from sandbox.hardening import harden_process
+        from cordon.sandbox.hardening import harden_process
     except ImportError:  # TODO(lead): sandbox.hardening (H8) not present in this checkout
         return
     harden_process()
@@ -154,7 +154,7 @@ def _harden() -> None:
 
 def main_run(args: list[str]) -> int:
     """The whole of ``sandbox run``; returns the exit status."""
-    from sandbox.errors import SandboxError
+    from cordon.sandbox.errors import SandboxError
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)
@@ -172,12 +172,12 @@ def main_run(args: list[str]) -> int:
     try:
         opts, policy = resolve_for_cli(flags, configs)
         if not sys.platform.startswith("linux"):
-            from sandbox.backend import run_cli_other
+            from cordon.sandbox.backend import run_cli_other
 
             return run_cli_other(policy, cmd, opts)
-        from sandbox.linux.assemble import assemble, explain
-        from sandbox.linux.launch import run_foreground
-        from sandbox.status import status
+        from cordon.sandbox.linux.assemble import assemble, explain
+        from cordon.sandbox.linux.launch import run_foreground
+        from cordon.sandbox.status import status
 
         # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
         with status(_setup_message(policy)):
@@ -248,7 +248,7 @@ def rules_hint(message: str) -> str:
     """An unknown --rules name gets the list of shipped sets; a broken file, the linter."""
     import shlex
 
-    from policy.shipped import list_shipped, unknown_rules_hint
+    from cordon.policy.shipped import list_shipped, unknown_rules_hint
 
     words = message.split(":", 1)[0].strip()
     if words and not os.path.exists(words) and words not in list_shipped():
@@ -275,7 +275,7 @@ def userns_next_step(reason: str, *, doctor: bool = True) -> str:
 
 
 def _why_setup_failed() -> str | None:
-    from sandbox.linux import probe
+    from cordon.sandbox.linux import probe
 
     us = probe.userns_status()
     if not us.available:

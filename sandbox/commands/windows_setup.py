@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         import subprocess
         import sys
 
-        from sandbox.windows.setup import elevated_argv, provision_script, uninstall_script
+        from cordon.sandbox.windows.setup import elevated_argv, provision_script, uninstall_script
 
         script = uninstall_script() if uninstall else provision_script()
         if print_only:
@@ -52,9 +52,9 @@ def register(app: typer.Typer) -> None:
 
     def _verify() -> int:
         """Probe what `sandbox run` will probe; 0 if everything is in place."""
-        from sandbox.model import NetworkMode, NetworkPolicy, SandboxPolicy
-        from sandbox.windows import build_plan
-        from sandbox.windows.win32 import probe
+        from cordon.sandbox.model import NetworkMode, NetworkPolicy, SandboxPolicy
+        from cordon.sandbox.windows import build_plan
+        from cordon.sandbox.windows.win32 import probe
 
         bad = 0
         for mode in (NetworkMode.OFF, NetworkMode.ON):

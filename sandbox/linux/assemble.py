@@ -18,11 +18,11 @@ import os
 import stat
 import sys
 
-from sandbox.errors import SandboxError
-from sandbox.linux import bwrap as _bwrap
-from sandbox.linux import probe
-from sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
-from sandbox.resolve import Record, apply_env
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.linux import bwrap as _bwrap
+from cordon.sandbox.linux import probe
+from cordon.sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
+from cordon.sandbox.resolve import Record, apply_env
 
 
 class Assembly(Record):
@@ -31,7 +31,7 @@ class Assembly(Record):
 
 def _inner_module():
     try:
-        from sandbox.linux import inner
+        from cordon.sandbox.linux import inner
     except ImportError:
         return None
     return inner
@@ -77,7 +77,7 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
     stage is static, so only the command loads them. Interpreter variables (``PYTHONPATH``...)
     stay: the Python inner stage runs ``python -I -S``.
     """
-    from sandbox.hardening import is_dynamic_loader_variable
+    from cordon.sandbox.hardening import is_dynamic_loader_variable
 
     explicit = policy.env.set
     env = {
@@ -163,7 +163,7 @@ def assemble(
             raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
         if start_bridge:
             try:
-                from netproxy import sandbox_bridge
+                from cordon.netproxy import sandbox_bridge
             except ImportError as e:
                 raise SandboxError(f"proxy network mode is unavailable: {e}") from e
             # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
@@ -221,7 +221,7 @@ def assemble(
     fds = dict(inner_fds)
     fds[empty_fd] = b""
     full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]
-    from sandbox.hardening import is_dynamic_loader_variable
+    from cordon.sandbox.hardening import is_dynamic_loader_variable
 
     for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
         # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
@@ -265,7 +265,7 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
 def launcher_state(cwd) -> list[str]:
     """Cordon's own state a sandbox must never write: its cache (the probe and inner-stage
     caches steer later launches), the user config (trusted_projects) and the project file."""
-    from sandbox.config import find_project_config, user_config_path
+    from cordon.sandbox.config import find_project_config, user_config_path
 
     cache = probe.cache_dir()
     try:
@@ -280,15 +280,16 @@ def launcher_state(cwd) -> list[str]:
 
 
 def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
-    """Cordon's own code (its virtualenv, the folder holding the ``sandbox`` package) when
+    """Cordon's own code (its virtualenv, the folder holding the ``cordon`` package) when
     it lies strictly inside a writable root: bound read-only, or a sandboxed command could
     change what the next launch runs on the host (a ``.pth`` file in site-packages is
     enough). Equal to a writable root means the user made it writable on purpose (or works
     on Cordon itself): left writable, and said in ``notes``."""
-    import sandbox
+    import cordon
 
     roots = [os.fspath(r) for r in writable_roots]
-    cands = [os.path.dirname(os.path.dirname(os.path.realpath(sandbox.__file__)))]
+    # The folder holding the cordon package: site-packages, or a checkout's root.
+    cands = [os.path.dirname(os.path.dirname(os.path.realpath(cordon.__file__)))]
     if sys.prefix != sys.base_prefix:
         cands.append(os.path.realpath(sys.prefix))
     out: list[str] = []

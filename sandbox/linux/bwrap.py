@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import stat
 
-from sandbox.errors import SandboxError
+from cordon.sandbox.errors import SandboxError
 
 # Inside .git, what stays read-only in the audited git-write mode: everything git reads
 # code or settings from. objects/, refs/, logs/, index, HEAD and lock files stay writable.

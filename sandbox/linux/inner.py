@@ -68,7 +68,7 @@ class InnerStage:
 
     def describe(self) -> dict:
         """Landlock and seccomp rules as data, for ``sandbox plan``."""
-        from sandbox.linux import landlock, seccomp
+        from cordon.sandbox.linux import landlock, seccomp
 
         spec = self._spec
         out: dict = {
@@ -124,8 +124,8 @@ def build_inner(
     interpreter's marshal format). Raises ``SandboxError`` when the kernel cannot give what
     the mode requires.
     """
-    from sandbox.errors import SandboxError
-    from sandbox.linux import landlock, seccomp
+    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.linux import landlock, seccomp
 
     if not argv:
         raise SandboxError("no command given")
@@ -223,7 +223,7 @@ def native_status() -> tuple[str | None, str]:
 
 
 def _find_native() -> tuple[str | None, str]:
-    from sandbox.linux.launch import untrusted  # launcher side only
+    from cordon.sandbox.linux.launch import untrusted  # launcher side only
 
     path = os.path.join(_HERE, NATIVE_NAME)
     try:

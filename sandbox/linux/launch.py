@@ -26,7 +26,7 @@ import fcntl
 import os
 import sys
 
-from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 

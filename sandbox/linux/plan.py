@@ -39,10 +39,16 @@ class LinuxPlan(BaseModel):
 
 def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     """The launch ``sandbox run`` would perform for ``argv`` under ``policy`` (resolved)."""
-    from sandbox.errors import SandboxError
-    from sandbox.linux import bwrap as _bwrap
-    from sandbox.linux import probe
-    from sandbox.linux.assemble import _inner_module, empty_dirs, launcher_state, own_install, sandbox_env
+    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.linux import bwrap as _bwrap
+    from cordon.sandbox.linux import probe
+    from cordon.sandbox.linux.assemble import (
+        _inner_module,
+        empty_dirs,
+        launcher_state,
+        own_install,
+        sandbox_env,
+    )
 
     mode = str(getattr(policy.mode, "value", policy.mode))
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
@@ -52,7 +58,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         "deny_domains": list(policy.network.deny_domains),
     }
     if mode == "danger-full-access":
-        from sandbox.resolve import apply_env
+        from cordon.sandbox.resolve import apply_env
 
         return LinuxPlan(
             engine="none",

@@ -321,7 +321,7 @@ def load_bpf(program: bytes, ffi: tuple | None = None) -> None:
     if not program or len(program) % 8:
         raise OSError(errno.EINVAL, "seccomp program is empty or not a whole number of instructions")
     if ffi is None:
-        from sandbox.linux.landlock import ffi as make_ffi
+        from cordon.sandbox.linux.landlock import ffi as make_ffi
 
         ffi = make_ffi()
     _, prctl, c_long, get_errno, buffer_address = ffi

@@ -6,13 +6,13 @@ Owns: turning a ``ResolvedPolicy`` into an SBPL profile (``base.sbpl`` + generat
 Must not touch: the policy model (``sandbox.model``) or other backends.
 """
 
-from sandbox.macos.plan import MacosPlan, build_plan
+from cordon.sandbox.macos.plan import MacosPlan, build_plan
 
 __all__ = ["MacosPlan", "build_plan", "run"]
 
 
 def run(policy, argv, env, *, proxy_port=None) -> int:
     """Run ``argv`` confined on macOS; returns the exit status (125: sandbox not set up)."""
-    from sandbox.macos.execute import main
+    from cordon.sandbox.macos.execute import main
 
     return main(policy, argv, env, proxy_port=proxy_port)

@@ -16,9 +16,9 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
-from sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
-from sandbox.model import NetworkMode, ResolvedPolicy
+from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
+from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -48,7 +48,7 @@ def start_proxy(policy: ResolvedPolicy):
     the profile lets the command reach only that port. The credential keeps other local
     processes from using it as an open relay.
     """
-    from netproxy.api import start
+    from cordon.netproxy.api import start
 
     net = policy.network
     try:

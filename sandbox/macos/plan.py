@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from cordon.policy.envpolicy import apply_env_policy
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.macos.profile import darwin_path, render
+from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 from pydantic import BaseModel, ConfigDict
-
-from policy.envpolicy import apply_env_policy
-from sandbox.errors import ConfigError
-from sandbox.macos.profile import darwin_path, render
-from sandbox.model import NetworkMode, ResolvedPolicy
 
 # Hard-coded, never looked up on PATH: a PATH entry the command controls must not
 # be able to stand in for the sandbox itself.

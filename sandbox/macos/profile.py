@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import PurePosixPath
 
-from sandbox.errors import ConfigError
-from sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 
 # On macOS these top-level names are symlinks into /private; Seatbelt sees the real path.
 PRIVATE_ALIASES = ("/tmp", "/var", "/etc")
@@ -46,7 +46,7 @@ _REGEX_SPECIAL = set(".^$|()[]{}*+?\\")
 
 def base_profile() -> str:
     """The static part of every profile (package data ``base.sbpl``)."""
-    return resources.files("sandbox.macos").joinpath("base.sbpl").read_text(encoding="utf-8")
+    return resources.files("cordon.sandbox.macos").joinpath("base.sbpl").read_text(encoding="utf-8")
 
 
 def darwin_path(p: os.PathLike[str] | str) -> str:

@@ -7,7 +7,7 @@ OS), and the runner started as the sandbox account (``inner.py``). Must not touc
 the policy model (``sandbox.model``) or other backends.
 """
 
-from sandbox.windows.plan import WindowsPlan, build_plan
+from cordon.sandbox.windows.plan import WindowsPlan, build_plan
 
 __all__ = ["WindowsPlan", "build_plan", "run"]
 
@@ -23,10 +23,10 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
     """
     import sys
 
-    from sandbox.errors import EXIT_SETUP_FAILED, ConfigError, SandboxError
-    from sandbox.model import NetworkMode
-    from sandbox.windows.plan import GUARANTEES, METHOD_TOKEN, METHOD_USER, refusal
-    from sandbox.windows.win32 import launch, load_api, probe
+    from cordon.sandbox.errors import EXIT_SETUP_FAILED, ConfigError, SandboxError
+    from cordon.sandbox.model import NetworkMode
+    from cordon.sandbox.windows.plan import GUARANTEES, METHOD_TOKEN, METHOD_USER, refusal
+    from cordon.sandbox.windows.win32 import launch, load_api, probe
 
     if warn is None:
 
@@ -72,8 +72,8 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
 
 def _start_proxy(policy, port: int):
     """Cordon's proxy on host loopback: the provisioned port (sandbox-user) or any free one."""
-    from netproxy.api import start
-    from sandbox.errors import SandboxError
+    from cordon.netproxy.api import start
+    from cordon.sandbox.errors import SandboxError
 
     net = policy.network
     try:

@@ -15,9 +15,9 @@ import sys
 
 
 def main(args: list[str], api=None) -> int:
-    from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
-    from sandbox.windows.plan import METHOD_TOKEN, WindowsPlan
-    from sandbox.windows.win32 import launch
+    from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+    from cordon.sandbox.windows.plan import METHOD_TOKEN, WindowsPlan
+    from cordon.sandbox.windows.win32 import launch
 
     if len(args) != 1:
         print("usage: python -m sandbox.windows.inner SPEC", file=sys.stderr)

@@ -29,12 +29,11 @@ import os
 import subprocess
 from collections.abc import Mapping
 
+from cordon.policy.envpolicy import apply_env_policy
+from cordon.sandbox.config import UNENFORCEABLE
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 from pydantic import BaseModel, ConfigDict, Field
-
-from policy.envpolicy import apply_env_policy
-from sandbox.config import UNENFORCEABLE
-from sandbox.errors import ConfigError
-from sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 
 EVERYONE_SID = "S-1-1-0"
 SYSTEM_SID = "S-1-5-18"
@@ -126,7 +125,7 @@ CREDENTIAL_TARGET = "cordon-sandbox/{user}"
 # running Cordon (the runner must be readable by the account).
 ACCOUNT_PREFIX = "account:"
 RUNNER_PYTHON = "python-of-this-cordon"
-RUNNER = (RUNNER_PYTHON, "-m", "sandbox.windows.inner")
+RUNNER = (RUNNER_PYTHON, "-m", "cordon.sandbox.windows.inner")
 FIREWALL_RULES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy\FirewallRules"
 FIREWALL_PROFILES_KEY = r"SYSTEM\CurrentControlSet\Services\SharedAccess\Parameters\FirewallPolicy"
 FIREWALL_PROFILES = ("DomainProfile", "StandardProfile", "PublicProfile")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 
-from sandbox.windows.plan import (
+from cordon.sandbox.windows.plan import (
     CREDENTIAL_TARGET,
     USER_OFFLINE,
     USER_ONLINE,

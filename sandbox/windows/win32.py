@@ -27,8 +27,8 @@ from contextlib import ExitStack
 from types import SimpleNamespace
 from typing import Any
 
-from sandbox.errors import SandboxError
-from sandbox.windows.plan import (
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.windows.plan import (
     ACCOUNT_PREFIX,
     FIREWALL_PROFILES_KEY,
     FIREWALL_RULES_KEY,

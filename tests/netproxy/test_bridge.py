@@ -13,9 +13,9 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from cordon.netproxy import sandbox_bridge
 
-import netproxy
-from netproxy import sandbox_bridge
+from cordon import netproxy
 
 pytestmark = pytest.mark.network
 
@@ -134,7 +134,7 @@ def test_user_net_log_summary_counts_only_this_run(tmp_path):
     ],
 )
 def test_bad_configuration_is_a_config_error(tmp_path, kw, field):
-    from sandbox.errors import ConfigError
+    from cordon.sandbox.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
         sandbox_bridge.prepare(network(**kw), runtime_dir=tmp_path / "run")
@@ -183,7 +183,14 @@ def test_ssh_proxy_command_helper(http_server):
 
 def test_sandbox_proxy_command(http_server, tmp_path):
     log = tmp_path / "log.jsonl"
-    argv = [sys.executable, "-m", "sandbox", "proxy", "--allow-domain", f"127.0.0.1:{http_server.port}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "cordon.sandbox",
+        "proxy",
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+    ]
     argv += ["--listen", "127.0.0.1:0", "--socks", "127.0.0.1:0", "--net-log", str(log)]
     proc = subprocess.Popen(
         argv,
@@ -216,7 +223,7 @@ def test_sandbox_proxy_command(http_server, tmp_path):
 
 def test_sandbox_proxy_rejects_bad_patterns():
     r = subprocess.run(
-        [sys.executable, "-m", "sandbox", "proxy", "--allow-domain", "*.1.2.3.4"],
+        [sys.executable, "-m", "cordon.sandbox", "proxy", "--allow-domain", "*.1.2.3.4"],
         capture_output=True,
         text=True,
     )
@@ -230,7 +237,7 @@ def test_sandbox_proxy_takes_network_rules(http_server, tmp_path):
         'network_rule(host="127.0.0.1", protocol="http", decision="allow")\n'
         'network_rule(host="evil.test", protocol="http", decision="forbidden")\n'
     )
-    argv = [sys.executable, "-m", "sandbox", "proxy", "--rules", str(rules), "--listen", "127.0.0.1:0"]
+    argv = [sys.executable, "-m", "cordon.sandbox", "proxy", "--rules", str(rules), "--listen", "127.0.0.1:0"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip().split("=", 1)[1]
@@ -248,7 +255,7 @@ def test_sandbox_proxy_takes_network_rules(http_server, tmp_path):
     bad = tmp_path / "bad.rules"
     bad.write_text('network_rule(host="a.test", protocol="http", decision="allow"\n')
     r = subprocess.run(
-        [sys.executable, "-m", "sandbox", "proxy", "--rules", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "cordon.sandbox", "proxy", "--rules", str(bad)], capture_output=True, text=True
     )
     assert r.returncode == 2 and f"{bad}:1:" in r.stderr
 

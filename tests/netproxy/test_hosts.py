@@ -5,9 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
-from netproxy.hosts import HostError, canonical_host, split_authority
-from netproxy.patterns import PatternError, parse_pattern
+from cordon.netproxy.hosts import HostError, canonical_host, split_authority
+from cordon.netproxy.patterns import PatternError, parse_pattern
 
 
 @pytest.mark.parametrize(

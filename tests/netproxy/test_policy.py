@@ -6,9 +6,8 @@ import ipaddress
 from types import SimpleNamespace
 
 import pytest
-
-from netproxy.patterns import PatternError
-from netproxy.policy import NetPolicy, lists_from_rules, local_addresses
+from cordon.netproxy.patterns import PatternError
+from cordon.netproxy.policy import NetPolicy, lists_from_rules, local_addresses
 
 
 class Resolver:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-import netproxy
+from cordon import netproxy
 
 pytestmark = pytest.mark.network
 
@@ -558,7 +558,7 @@ def test_invalid_update_keeps_old_policy(make_proxy, http_server):
 @pytest.mark.parametrize("splice", [True, False], ids=["splice", "copy-loop"])
 def test_bulk_transfer_is_complete(make_proxy, http_server, monkeypatch, splice):
     """Both byte movers: splice(2) on Linux, the copy loop used where splice does not exist."""
-    from netproxy import server
+    from cordon.netproxy import server
 
     if not splice:
         monkeypatch.setattr(server, "_HAVE_SPLICE", False)

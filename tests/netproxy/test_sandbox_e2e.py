@@ -208,8 +208,8 @@ def test_live_update_cuts_a_tunnel_of_a_running_sandbox(identity, http_server):
     script.chmod(0o644)
     runner = (
         "import sys\n"
-        "from sandbox import SandboxPolicy, spawn\n"
-        "from sandbox.model import NetworkPolicy\n"
+        "from cordon.sandbox import SandboxPolicy, spawn\n"
+        "from cordon.sandbox.model import NetworkPolicy\n"
         f"pol = SandboxPolicy(network=NetworkPolicy(mode='proxy', allow_domains=[{target!r}]))\n"
         f"p = spawn([{INSIDE_PYTHON!r}, {str(script)!r}, {target!r}], policy=pol, stdin=-1, text=True)\n"
         "print(p.stdout.readline().strip(), '|', p.stdout.readline().strip(), flush=True)\n"

@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policy.amend import (
+from cordon.policy.amend import (
     append_allow_rule,
     append_network_rule,
     append_rule_line,
     format_allow_rule,
     format_network_rule,
 )
-from policy.errors import PolicyError
+from cordon.policy.errors import PolicyError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,7 +137,7 @@ def test_unwritable_target_is_a_located_error(tmp_path):
 
 
 def test_appended_rules_parse_with_the_engine(tmp_path):
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     rules = tmp_path / "default.rules"
     for prefix in (["echo", "Hello, world!"], ["say", 'a "q" \\ é'], ["x\ny"]):
@@ -152,7 +151,7 @@ def test_appended_rules_parse_with_the_engine(tmp_path):
 
 WRITER = """
 import sys
-from policy.amend import append_allow_rule
+from cordon.policy.amend import append_allow_rule
 path, who, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(count):
     append_allow_rule(path, ["tool", who, str(i)])
@@ -196,7 +195,7 @@ def test_appended_text_is_byte_identical_to_the_recorded_file(tmp_path):
 
 @pytest.mark.parametrize("check", CODEX_RECORD["checks"], ids=lambda c: repr(c["argv"])[:40])
 def test_codex_reads_our_amendments_like_our_engine(tmp_path, check):
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     rules = tmp_path / "default.rules"
     rules.write_text(CODEX_RECORD["rules"], "utf-8")

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cordon.policy.cli import app as _app
 
-from policy.cli import app as _app
 from tests.support.cli import REPO, cli_env, command_paths, examples, run_module
 
 PATCH = "*** Begin Patch\n*** Add File: hello.txt\n+hello\n*** End Patch\n"
@@ -21,7 +21,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def execpolicy(*args: str, cwd: Path | str = REPO, **env: str) -> subprocess.CompletedProcess:
-    return run_module("policy", *args, cwd=cwd, timeout=60, **env)
+    return run_module("cordon.policy", *args, cwd=cwd, timeout=60, **env)
 
 
 PATHS = command_paths(_app)
@@ -65,7 +65,7 @@ def _runnable(line: str) -> bool:
 
 def _workdir(tmp_path: Path) -> Path:
     """A directory with the files the examples name (my.rules, base.rules, change.patch...)."""
-    from policy.shipped import list_shipped
+    from cordon.policy.shipped import list_shipped
 
     shipped = list_shipped()
     d = tmp_path / "w"

@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from policy.decision import (
+from cordon.policy.decision import (
     REASON_FORCED_RM,
     REASON_GRANULAR_RULES,
     REASON_GRANULAR_SANDBOX,
@@ -21,6 +18,8 @@ from policy.decision import (
     decide,
     is_banned_prefix,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,7 +37,7 @@ prefix_rule(pattern=["echo"], decision="allow")
 
 @pytest.fixture(scope="module")
 def rules():
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     return load_policy(text=RULES, name="test.rules")
 
@@ -426,7 +425,7 @@ def test_outcome(decision, bypass, outcome):
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "policy", *args],
+        [sys.executable, "-m", "cordon.policy", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -554,7 +553,7 @@ def test_random_commands_always_get_a_consistent_decision(argv, approval, sandbo
 
 
 def test_basename_allow_through_an_undeclared_path_stays_sandboxed():
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     declared = load_policy(
         text='prefix_rule(pattern=["git", "status"])\nhost_executable(name="git", paths=["/opt/git/bin/git"])\n'
@@ -606,7 +605,7 @@ def test_cli_help_and_unknown_options():
 def test_fast_path_imports_neither_typer_nor_pydantic():
     code = (
         "import sys, io\n"
-        "from policy.commands import decide, assess\n"
+        "from cordon.policy.commands import decide, assess\n"
         "sys.stdout = io.StringIO()\n"
         "assert decide.run(['--approval', 'untrusted', '--', 'bash', '-lc', 'ls | wc']) == 0\n"
         "assert assess.run(['--json', 'ls']) == 0\n"
@@ -621,7 +620,7 @@ def test_policy_decide_is_the_function_even_after_importing_the_module():
     """`policy.decide` must stay the function: the module is named policy.decision so that
     importing it can never rebind the package attribute to a module."""
     code = (
-        "import policy.decision, policy, types\n"
+        "import cordon.policy.decision, types\nfrom cordon import policy\n"
         "assert isinstance(policy.decide, types.FunctionType), policy.decide\n"
         "assert policy.decide is policy.decision.decide\n"
     )
@@ -677,7 +676,7 @@ def test_patch_check_cli_cd_does_not_widen_the_writable_roots(tmp_path):
         [
             sys.executable,
             "-m",
-            "policy",
+            "cordon.policy",
             "patch",
             "check",
             "--cwd",
@@ -702,7 +701,7 @@ def test_decide_cli_judges_patches_with_cwd(tmp_path):
     base = [
         sys.executable,
         "-m",
-        "policy",
+        "cordon.policy",
         "decide",
         "--approval",
         "on-request",

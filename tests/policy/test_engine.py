@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
-from policy import Evaluation, Policy, PolicyError, load_policy
-from policy.engine import RulesError
+from cordon.policy import Evaluation, Policy, PolicyError, load_policy
+from cordon.policy.engine import RulesError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -251,7 +250,7 @@ def test_cache_hit_skips_parsing(tmp_path, monkeypatch):
     f = tmp_path / "c.rules"
     f.write_text(RULES)
     first = load_policy(f, cache=True)
-    import policy.engine as engine
+    import cordon.policy.engine as engine
 
     def boom(*a, **k):
         raise AssertionError("parsed again")
@@ -309,7 +308,7 @@ def test_check_hot_path_avoids_heavy_imports(tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
     code = (
         "import sys, io, contextlib\n"
-        "from policy.commands.check import run\n"
+        "from cordon.policy.commands.check import run\n"
         f"run(['-r', {str(f)!r}, 'git', 'status'])\n"
         "print(sorted(m for m in ('lark', 'pydantic', 'typer', 'json', 're') if m in sys.modules), file=sys.stderr)\n"
     )
@@ -322,10 +321,9 @@ def test_check_hot_path_avoids_heavy_imports(tmp_path):
 
 
 def test_typer_command_behaves_like_fast_path(tmp_path, monkeypatch, capsys):
+    from cordon.policy.cli import app
+    from cordon.policy.commands.check import run
     from typer.testing import CliRunner
-
-    from policy.cli import app
-    from policy.commands.check import run
 
     f = tmp_path / "t.rules"
     f.write_text(RULES)
@@ -346,7 +344,7 @@ def test_typer_command_behaves_like_fast_path(tmp_path, monkeypatch, capsys):
 
 
 def test_rules_dirs_like_codex_but_never_silent(tmp_path):
-    from policy import discover_rules, load_rules_dirs
+    from cordon.policy import discover_rules, load_rules_dirs
 
     user = tmp_path / "user"
     proj = tmp_path / "proj"
@@ -377,7 +375,7 @@ def test_rules_dirs_like_codex_but_never_silent(tmp_path):
 
 
 def test_grammar_cache_is_only_trusted_when_private(tmp_path, monkeypatch):
-    from policy.starlark import syntax
+    from cordon.policy.starlark import syntax
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     path = syntax._cache_file()
@@ -403,8 +401,8 @@ def test_budget_leaves_room_for_real_files():
 
 
 def test_shipped_names_resolve_like_policy_shipped(tmp_path, monkeypatch):
-    from policy.engine import _read
-    from policy.shipped import list_shipped, resolve_rules_path
+    from cordon.policy.engine import _read
+    from cordon.policy.shipped import list_shipped, resolve_rules_path
 
     monkeypatch.chdir(tmp_path)  # no local file shadows a shipped name
     shipped = list_shipped()

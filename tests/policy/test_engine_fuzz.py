@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from cordon.policy import PolicyError, load_policy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policy import PolicyError, load_policy
 from tests.policy.conformance.cases import CASES
 
 TOKENS = [

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from policy.lint import lint_files
+from cordon.policy.lint import lint_files
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,7 @@ def test_canonical_and_alternatives_coverage(tmp_path):
 def test_clean_file_and_cli(tmp_path):
     good = _write(tmp_path, "good.rules", 'prefix_rule(pattern=["ls"])\n')
     assert lint_files([good]) == []
-    env_cmd = [sys.executable, "-m", "policy", "lint"]
+    env_cmd = [sys.executable, "-m", "cordon.policy", "lint"]
     ok = subprocess.run([*env_cmd, good], cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout == ""
     bad = _write(
@@ -113,7 +113,7 @@ def test_clean_file_and_cli(tmp_path):
 
 def _brute_force(rules):
     """The warning rules applied to every pair (what the indexed rule_warnings must equal)."""
-    from policy.lint import _same, covers
+    from cordon.policy.lint import _same, covers
 
     out = []
     for j, b in enumerate(rules):
@@ -149,11 +149,10 @@ def _brute_force(rules):
 
 
 def test_indexed_warnings_equal_brute_force():
+    from cordon.policy import load_policy
+    from cordon.policy.lint import rule_warnings
     from hypothesis import given, settings
     from hypothesis import strategies as st
-
-    from policy import load_policy
-    from policy.lint import rule_warnings
 
     tok = st.sampled_from(["a", "b", "A"])
     elem = st.one_of(tok, st.lists(tok, min_size=1, max_size=2))
@@ -183,7 +182,7 @@ def test_indexed_warnings_equal_brute_force():
 
 
 def _lint_warnings(tmp_path, *texts):
-    from policy.lint import lint_files
+    from cordon.policy.lint import lint_files
 
     paths = []
     for n, text in enumerate(texts):

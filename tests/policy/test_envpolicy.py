@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
-
-from policy.envpolicy import (
+from cordon.policy.envpolicy import (
     CORE_VARS_UNIX,
     DEFAULT_EXCLUDES,
     WINDOWS_DEFAULT_PATHEXT,
@@ -15,6 +11,9 @@ from policy.envpolicy import (
     apply_env_policy,
     matches,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 PARENT = {
     "PATH": "/usr/bin",

@@ -5,8 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-
-from policy.safety import (
+from cordon.policy.safety import (
     command_might_be_dangerous,
     data,
     is_forced_rm,

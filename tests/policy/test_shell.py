@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from policy.shell import (
+from cordon.policy.shell import (
     literal_commands,
     parse_heredoc_command_prefix,
     parse_plain_commands,
@@ -15,6 +12,8 @@ from policy.shell import (
     split_plain,
     stdin_scripts,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 
 def plain(script: str):
@@ -299,7 +298,7 @@ def test_stdin_scripts(script, expected):
 
 @pytest.mark.parametrize("depth", [2000])
 def test_deeply_nested_scripts_do_not_exhaust_the_stack(depth):
-    from policy.safety import command_might_be_dangerous
+    from cordon.policy.safety import command_might_be_dangerous
 
     script = "( " * depth + "rm -rf x" + " )" * depth
     assert plain(script) is None

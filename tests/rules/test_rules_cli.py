@@ -8,15 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policy.shipped import describe_shipped, list_shipped, resolve_rules_path
+from cordon.policy.shipped import describe_shipped, list_shipped, resolve_rules_path
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def execpolicy(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "policy", *args], capture_output=True, text=True, cwd=REPO, timeout=60
+        [sys.executable, "-m", "cordon.policy", *args], capture_output=True, text=True, cwd=REPO, timeout=60
     )
 
 
@@ -95,7 +94,7 @@ def test_sandbox_run_takes_network_rules_from_a_shipped_set_by_name(scratch):
 
 def _run_explain(scratch, home):
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", "--rules", "net-pypi", "--explain", "--", "true"],
+        [sys.executable, "-m", "cordon.sandbox", "run", "--rules", "net-pypi", "--explain", "--", "true"],
         capture_output=True,
         text=True,
         cwd=scratch,

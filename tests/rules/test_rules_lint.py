@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policy.lint import lint_files
+from cordon.policy.lint import lint_files
 
 REPO = Path(__file__).resolve().parents[2]
 RULES = REPO / "rules"
@@ -45,7 +44,7 @@ def test_each_opt_in_set_stacked_on_default_is_lint_clean(name):
 
 def test_cli_strict_exits_zero_on_the_shipped_files():
     r = subprocess.run(
-        [sys.executable, "-m", "policy", "lint", "--strict", *FILES],
+        [sys.executable, "-m", "cordon.policy", "lint", "--strict", *FILES],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -92,7 +91,7 @@ WHOLE_SET = [
 
 @pytest.mark.parametrize(("sets", "argv", "want"), WHOLE_SET, ids=lambda v: " ".join(v) if v else str(v))
 def test_whole_set_decisions(sets, argv, want):
-    from policy import load_policy
+    from cordon.policy import load_policy
 
     pol = load_policy(*[RULES / f"{s}.rules" for s in sets])
     assert pol.check(argv).decision == want

@@ -100,7 +100,7 @@ def test_registries_is_the_union_of_the_net_sets():
 
 
 def _engine():
-    import policy
+    from cordon import policy
 
     try:
         return policy.load_policy

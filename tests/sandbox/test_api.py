@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from cordon.sandbox import SandboxPolicy, arun, run, spawn
 
-import sandbox
-from sandbox import SandboxPolicy, arun, run, spawn
+from cordon import sandbox
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -156,8 +156,8 @@ def test_load_config_reads_files(scratch: Path, monkeypatch) -> None:
 
 
 def test_update_network_needs_proxy_mode(tmp_path):
-    from sandbox import SandboxPolicy, spawn
-    from sandbox.errors import SandboxError
+    from cordon.sandbox import SandboxPolicy, spawn
+    from cordon.sandbox.errors import SandboxError
 
     p = spawn(["sleep", "5"], policy=SandboxPolicy(workspace=tmp_path), cwd=tmp_path)
     try:

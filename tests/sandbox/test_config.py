@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sandbox.commands.run import UsageError, all_flags, parse_run_args
-from sandbox.config import KEYS, load_file, load_layers, merge, to_inputs, to_policy
-from sandbox.errors import ConfigError
+from cordon.sandbox.commands.run import UsageError, all_flags, parse_run_args
+from cordon.sandbox.config import KEYS, load_file, load_layers, merge, to_inputs, to_policy
+from cordon.sandbox.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -179,8 +178,7 @@ def test_to_inputs_and_policy() -> None:
 def test_hand_parser_matches_typer_command() -> None:
     """`sandbox run` is parsed by hand on the hot path; typer must declare exactly the same flags."""
     import typer
-
-    from sandbox.cli import app
+    from cordon.sandbox.cli import app
 
     cmd = typer.main.get_command(app).commands["run"]
     typer_flags = {o for p in cmd.params if p.param_type_name == "option" for o in p.opts}
@@ -212,9 +210,8 @@ def test_hand_parser_forms() -> None:
 
 
 def test_typer_entry_runs_the_same(tmp_path: Path) -> None:
+    from cordon.sandbox.cli import app
     from typer.testing import CliRunner
-
-    from sandbox.cli import app
 
     r = CliRunner().invoke(app, ["run", "--network", "sideways", "--", "true"])
     assert r.exit_code == 2
@@ -224,7 +221,7 @@ def test_cli_reports_config_error_with_field(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.toml", 'share_tmp = "yes"\n')
     env = dict(os.environ, PYTHONPATH=str(REPO))
     r = subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", "--config", str(bad), "--", "/bin/echo", "RAN"],
+        [sys.executable, "-m", "cordon.sandbox", "run", "--config", str(bad), "--", "/bin/echo", "RAN"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -256,7 +253,7 @@ def test_run_hot_path_imports_no_framework(tmp_path: Path) -> None:
     """`sandbox run` must not pay for typer, pydantic or lark (~50 ms of imports each)."""
     code = (
         "import sys\n"
-        "from sandbox.commands.run import main_run\n"
+        "from cordon.sandbox.commands.run import main_run\n"
         "rc = main_run(['--', 'true'])\n"
         "print(sorted(m for m in ('pydantic', 'typer', 'lark', 'click') if m in sys.modules))\n"
         "sys.exit(rc)\n"
@@ -279,14 +276,14 @@ def test_run_hot_path_imports_no_framework(tmp_path: Path) -> None:
     ],
 )
 def test_resolve_pins_take_host_equals_addr_and_host_colon_addr(item, expected) -> None:
-    from sandbox.config import split_pin
+    from cordon.sandbox.config import split_pin
 
     assert dict([split_pin(item)]) == expected
     assert to_inputs({"allow_domains": ["api.test"], "resolve": [item]})["network"].resolve == expected
 
 
 def test_resolve_pin_without_an_address_names_the_field(tmp_path) -> None:
-    from sandbox.config import load_file
+    from cordon.sandbox.config import load_file
 
     f = tmp_path / "c.toml"
     f.write_text('allow_domains = ["x.test"]\nresolve = ["x.test="]\n')
@@ -296,7 +293,7 @@ def test_resolve_pin_without_an_address_names_the_field(tmp_path) -> None:
 
 
 def test_allow_unenforced_reaches_the_resolved_policy_and_rejects_unknown_names(tmp_path) -> None:
-    from sandbox.config import load_file
+    from cordon.sandbox.config import load_file
 
     assert to_inputs({"allow_unenforced": ["network"]})["allow_unenforced"] == ["network"]
     assert to_policy({"allow_unenforced": ["deny-read"]}).allow_unenforced == ["deny-read"]
@@ -311,7 +308,7 @@ def test_allow_unenforced_flag_plans_the_windows_fallback(tmp_path) -> None:
     """Without the opt-out the Windows plan lists what it cannot enforce; with it, it is accepted."""
     import json
 
-    base = [sys.executable, "-m", "sandbox", "plan", "--platform", "windows", "--json"]
+    base = [sys.executable, "-m", "cordon.sandbox", "plan", "--platform", "windows", "--json"]
     r = subprocess.run(
         [*base, "--allow-unenforced", "network", "--", "cmd"],
         capture_output=True,

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cordon.sandbox.cli import app as _app
 
-from sandbox.cli import app as _app
 from tests.support.cli import REPO, cli_env, command_paths, examples, run_module
 
 
@@ -23,7 +23,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def sandbox(*args: str, cwd: Path | str = REPO, **env: str) -> subprocess.CompletedProcess:
-    return run_module("sandbox", *args, cwd=cwd, timeout=120, **env)
+    return run_module("cordon.sandbox", *args, cwd=cwd, timeout=120, **env)
 
 
 PATHS = command_paths(_app)
@@ -49,10 +49,9 @@ def test_help_ends_with_examples(path):
 
 def test_run_help_is_the_same_through_typer():
     """``sandbox.cli.app`` (embedders, tests) shows run's examples too, the same lines."""
+    from cordon.sandbox.cli import app
+    from cordon.sandbox.commands.run import USAGE
     from typer.testing import CliRunner
-
-    from sandbox.cli import app
-    from sandbox.commands.run import USAGE
 
     r = CliRunner().invoke(app, ["run", "--help"])
     assert r.exit_code == 0
@@ -131,7 +130,7 @@ def test_show_completion_prints_a_bash_script():
 
 
 def test_status_slow_block_prints_one_line():
-    from sandbox.status import status
+    from cordon.sandbox.status import status
 
     out = io.StringIO()
     with status("probing this host", stream=out):
@@ -140,7 +139,7 @@ def test_status_slow_block_prints_one_line():
 
 
 def test_status_fast_block_prints_nothing_and_leaves_no_thread():
-    from sandbox.status import status
+    from cordon.sandbox.status import status
 
     before = threading.active_count()
     out = io.StringIO()
@@ -151,7 +150,7 @@ def test_status_fast_block_prints_nothing_and_leaves_no_thread():
 
 
 def test_status_survives_an_exception_and_a_closed_stream():
-    from sandbox.status import status
+    from cordon.sandbox.status import status
 
     out = io.StringIO()
     out.close()
@@ -161,7 +160,7 @@ def test_status_survives_an_exception_and_a_closed_stream():
 
 
 def test_status_goes_to_stderr_by_default(capfd):
-    from sandbox.status import status
+    from cordon.sandbox.status import status
 
     with status("starting the domain-filtering proxy", delay=0.1):
         time.sleep(0.4)
@@ -269,7 +268,7 @@ def test_missing_bubblewrap_says_how_to_install_it(tmp_path):
     marker = tmp_path / "ran"
     env = _env(PATH=str(empty))
     p = subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", "--", "/bin/touch", str(marker)],
+        [sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/touch", str(marker)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -290,7 +289,7 @@ def test_no_user_namespaces_for_real_says_what_to_do(tmp_path):
     ws = str(tmp_path)
     outer = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--bind", ws, ws]
     outer += ["--unshare-user", "--unshare-pid", "--disable-userns", "--die-with-parent", "--chdir", ws]
-    argv = [*outer, "--", sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"]
+    argv = [*outer, "--", sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"]
     p = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=60)
     assert p.returncode == 125, (p.stdout, p.stderr)
     assert "RAN" not in p.stdout
@@ -333,8 +332,8 @@ def test_doctor_without_bubblewrap_says_how_to_install_it(tmp_path):
 def test_no_user_namespaces_says_what_to_change(monkeypatch, reason, fix):
     """What `sandbox run` prints when bwrap could not set up (this host has user namespaces, so
     the probe's answer is replaced; the texts are what is under test)."""
-    from sandbox.commands import run
-    from sandbox.linux import probe
+    from cordon.sandbox.commands import run
+    from cordon.sandbox.linux import probe
 
     monkeypatch.setattr(probe, "userns_status", lambda: probe.UsernsStatus(False, reason))
     text = run._why_setup_failed()

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sandbox import hardening
-from sandbox.hardening import harden_process, is_loader_variable, scrub_loader_env
+from cordon.sandbox import hardening
+from cordon.sandbox.hardening import harden_process, is_loader_variable, scrub_loader_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; Linux only")
 
@@ -31,7 +30,7 @@ soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
 resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
 os.umask(0)
 if sys.argv[1] == "harden":
-    from sandbox.hardening import harden_process
+    from cordon.sandbox.hardening import harden_process
     harden_process()
 child = subprocess.Popen(["sleep", "120"], stderr=subprocess.DEVNULL)
 print(child.pid, flush=True)
@@ -221,7 +220,7 @@ def test_harden_in_process_keeps_named_variables(monkeypatch):
     import subprocess
 
     code = (
-        "import os; from sandbox.hardening import harden_process, is_dumpable;"
+        "import os; from cordon.sandbox.hardening import harden_process, is_dumpable;"
         "harden_process(keep_env=['LD_LIBRARY_PATH']);"
         "print(sorted(k for k in os.environ if k.startswith('LD_')), is_dumpable())"
     )

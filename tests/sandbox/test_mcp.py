@@ -26,7 +26,7 @@ pytestmark = [
 
 
 def server_params(identity, *extra: str) -> StdioServerParameters:
-    argv = [sys.executable, "-m", "sandbox", "mcp", "--workspace", str(identity.workspace), *extra]
+    argv = [sys.executable, "-m", "cordon.sandbox", "mcp", "--workspace", str(identity.workspace), *extra]
     if os.geteuid() != identity.uid:  # launch the server itself as the unprivileged user
         argv = [
             "setpriv",

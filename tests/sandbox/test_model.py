@@ -6,12 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from cordon.policy.envpolicy import EnvironmentPolicy, apply_env_policy
+from cordon.sandbox.model import DEFAULT_DENY_READ, ResolvedPolicy, SandboxMode, SandboxPolicy
+from cordon.sandbox.resolve import Record, apply_env, resolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from policy.envpolicy import EnvironmentPolicy, apply_env_policy
-from sandbox.model import DEFAULT_DENY_READ, ResolvedPolicy, SandboxMode, SandboxPolicy
-from sandbox.resolve import Record, apply_env, resolve
 
 
 def test_defaults_are_the_safe_choice() -> None:

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-
-from sandbox.commands.schema import MODELS, all_schemas, schema_of
+from cordon.sandbox.commands.schema import MODELS, all_schemas, schema_of
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox", "schema", *args],
+        [sys.executable, "-m", "cordon.sandbox", "schema", *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -36,7 +35,7 @@ def test_all_schemas_printed_as_one_json_object():
 
 
 def test_sandbox_policy_schema_accepts_real_policies_and_rejects_bad_ones():
-    from sandbox.model import SandboxPolicy
+    from cordon.sandbox.model import SandboxPolicy
 
     schema = json.loads(cli("SandboxPolicy").stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -52,7 +51,7 @@ def test_sandbox_policy_schema_accepts_real_policies_and_rejects_bad_ones():
 def test_evaluation_schema_matches_execpolicy_check_output():
     if schema_of("Evaluation") is None:
         pytest.skip("the engine's Evaluation model is not in this checkout")
-    import policy
+    from cordon import policy
 
     pol = policy.load_policy(
         text='prefix_rule(pattern=["git", "push"], decision="prompt", justification="j")'
@@ -81,8 +80,9 @@ def test_list_and_errors():
     ],
 )
 def test_decision_schema_matches_real_decisions(argv):
-    import policy
-    from policy.decision import decide
+    from cordon.policy.decision import decide
+
+    from cordon import policy
 
     schema = schema_of("Decision")
     pol = policy.load_policy("default")
@@ -91,7 +91,7 @@ def test_decision_schema_matches_real_decisions(argv):
 
 
 def test_patch_assessment_schema_matches_real_assessments(tmp_path):
-    import policy
+    from cordon import policy
 
     schema = schema_of("PatchAssessment")
     ws, elsewhere = tmp_path / "ws", tmp_path / "elsewhere"

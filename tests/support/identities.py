@@ -75,7 +75,7 @@ class Identity:
 
     def sandbox_argv(self, *args: str) -> list[str]:
         """argv that runs the ``sandbox`` CLI from this checkout with this interpreter."""
-        return [sys.executable, "-m", "sandbox", *args]
+        return [sys.executable, "-m", "cordon.sandbox", *args]
 
 
 def ensure_test_user() -> pwd.struct_passwd:

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cordon.policy.commands.check import Usage, parse_args, run
+from cordon.policy.diagnostics import envelope
+from cordon.policy.engine import RulesError, load_policy
 
-from policy.commands.check import Usage, parse_args, run
-from policy.diagnostics import envelope
-from policy.engine import RulesError, load_policy
 from tests.policy.conformance.generate import materialise
 
 HERE = Path(__file__).resolve().parent
@@ -124,7 +124,10 @@ def test_cli_subprocess(case, casedir):
         "PYTHONPATH": str(REPO),
     }
     p = subprocess.run(
-        [sys.executable, "-m", "policy", "check", *_args(case)], cwd=casedir, env=env, capture_output=True
+        [sys.executable, "-m", "cordon.policy", "check", *_args(case)],
+        cwd=casedir,
+        env=env,
+        capture_output=True,
     )
     got = {"stdout": p.stdout.decode(), "stderr": p.stderr.decode(), "exit": p.returncode}
     _compare(case, got, expected(case, casedir))

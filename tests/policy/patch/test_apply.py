@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cordon.policy.patch import apply_patch
 
-from policy.patch import apply_patch
 from tests.policy.patch.casefmt import snapshot
 
 REPO = Path(__file__).resolve().parents[3]
@@ -64,7 +64,7 @@ def test_failure_during_commit_rolls_everything_back(identity):
         *([big] * 100),  # ~100 KB: passes staging, fails for real when written
     )
     proc = identity.run(
-        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(ws)],
+        [sys.executable, "-m", "cordon.policy", "patch", "apply", "--cwd", str(ws)],
         input=patch,
         cwd=REPO,
         preexec_fn=_limit_file_size,
@@ -82,7 +82,7 @@ def test_unwritable_directory_fails_before_anything_is_written(identity, scratch
     os.chown(ws / "a.txt", identity.uid, identity.gid)
     locked = locked_dir(scratch)
     patch = P("*** Update File: a.txt", "@@", "-x", "+y", f"*** Add File: {locked}/new.txt", "+z")
-    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=patch, cwd=ws)
+    proc = identity.run([sys.executable, "-m", "cordon.policy", "patch", "apply"], input=patch, cwd=ws)
     if identity.is_root:
         assert proc.returncode == 0, proc.stderr
         assert (ws / "a.txt").read_text() == "y\n"
@@ -143,7 +143,7 @@ def test_move_out_of_unwritable_directory(identity, scratch, locked_dir):
     locked = locked_dir(scratch, a="x\n")
     os.chmod(locked / "a", 0o666)
     move = P(f"*** Update File: {locked}/a", "*** Move to: b", "@@", "-x", "+y")
-    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=move, cwd=ws)
+    proc = identity.run([sys.executable, "-m", "cordon.policy", "patch", "apply"], input=move, cwd=ws)
     if identity.is_root:
         assert proc.returncode == 0, proc.stderr
         assert (ws / "b").read_text() == "y\n" and not (locked / "a").exists()
@@ -152,7 +152,7 @@ def test_move_out_of_unwritable_directory(identity, scratch, locked_dir):
     assert not (ws / "b").exists()
     assert (locked / "a").read_text() == "x\n"
     edit = P(f"*** Update File: {locked}/a", "@@", "-x", "+z")
-    proc = identity.run([sys.executable, "-m", "policy", "patch", "apply"], input=edit, cwd=ws)
+    proc = identity.run([sys.executable, "-m", "cordon.policy", "patch", "apply"], input=edit, cwd=ws)
     assert proc.returncode == 0, proc.stderr
     assert (locked / "a").read_text() == "z\n"
 
@@ -170,7 +170,7 @@ def test_confined_apply_refuses_escapes_and_changes_nothing(identity, scratch):
     for p in ws.iterdir():
         os.lchown(p, identity.uid, identity.gid)
     before = snapshot(ws)
-    cli = [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(ws), "--confine"]
+    cli = [sys.executable, "-m", "cordon.policy", "patch", "apply", "--cwd", str(ws), "--confine"]
     for patch, message in (
         (
             P("*** Update File: a.txt", "@@", "-x", "+y", "*** Add File: esc/x", "+x"),
@@ -194,8 +194,8 @@ def test_confined_apply_refuses_escapes_and_changes_nothing(identity, scratch):
 
 def test_confined_commit_catches_a_symlink_swapped_in_after_staging(tmp_path):
     """A race: the directory is replaced by a symlink out of the root between staging and commit."""
-    from policy.patch.apply import _commit, _guard, stage_patch
-    from policy.patch.parser import parse_patch
+    from cordon.policy.patch.apply import _commit, _guard, stage_patch
+    from cordon.policy.patch.parser import parse_patch
 
     ws, outside = tmp_path / "ws", tmp_path / "outside"
     (ws / "sub").mkdir(parents=True)
@@ -218,8 +218,9 @@ def test_confined_commit_catches_a_symlink_swapped_in_after_staging(tmp_path):
 
 def test_contract_exports():
     """Contract C: ``policy`` lazily exports the patch API."""
-    import policy
-    import policy.patch
+    import cordon.policy.patch
 
-    assert policy.apply_patch is policy.patch.apply_patch
-    assert policy.assess_patch is policy.patch.assess_patch
+    from cordon import policy
+
+    assert policy.apply_patch is cordon.policy.patch.apply_patch
+    assert policy.assess_patch is cordon.policy.patch.assess_patch

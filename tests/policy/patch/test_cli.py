@@ -14,7 +14,7 @@ PATCH = "*** Begin Patch\n*** Update File: a.txt\n@@\n-x\n+y\n*** Add File: sub/
 
 def run(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "policy", "patch", *args],
+        [sys.executable, "-m", "cordon.policy", "patch", *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -133,7 +133,7 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
     assert proc.stdout == "Success. Updated the following files:\nA sub/n.txt\nM a.txt\n"
     assert (tmp_path / "a.txt").read_text() == "y\n"
     proc = subprocess.run(
-        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(tmp_path)],
+        [sys.executable, "-m", "cordon.policy", "patch", "apply", "--cwd", str(tmp_path)],
         input=b"*** Begin Patch\n*** Add File: q\n+\xff\n*** End Patch",
         capture_output=True,
         cwd=REPO,
@@ -145,7 +145,7 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
 
 def test_fast_path_matches_the_typer_command(tmp_path):
     """``fast_apply`` (typer-free, for policy/__main__.py) behaves like ``patch apply``."""
-    code = "import sys; from policy.commands.patch import fast_apply; r = fast_apply(sys.argv[1:]); sys.exit(99 if r is None else r)"
+    code = "import sys; from cordon.policy.commands.patch import fast_apply; r = fast_apply(sys.argv[1:]); sys.exit(99 if r is None else r)"
     cases = (
         ([], PATCH),
         (["--cwd", "."], "junk"),
@@ -157,7 +157,7 @@ def test_fast_path_matches_the_typer_command(tmp_path):
         outs = []
         for argv in (
             [sys.executable, "-c", code, *args],
-            [sys.executable, "-m", "policy", "patch", "apply", *args],
+            [sys.executable, "-m", "cordon.policy", "patch", "apply", *args],
         ):
             for name in ("a.txt", "sub/n.txt"):
                 (tmp_path / name).unlink(missing_ok=True)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from cordon.policy.patch import apply_patch
 
-from policy.patch import apply_patch
 from tests.policy.patch.casefmt import build_tree, from_token, hand_over, load_cases, snapshot
 from tests.support import identities
 
@@ -75,7 +75,7 @@ CLI_CASES = [c for i, c in enumerate(CASES) if i % 3 == 0 or c["difference"]]
 def test_cli_matches_codex(case: dict, root: Path):
     build_tree(root, case["tree"])
     proc = subprocess.run(
-        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(root)],
+        [sys.executable, "-m", "cordon.policy", "patch", "apply", "--cwd", str(root)],
         input=case["patch"].encode(),
         capture_output=True,
         cwd=REPO,
@@ -104,7 +104,9 @@ def test_permission_cases_match_codex_as_the_user(case: dict, user: identities.I
     build_tree(root, case["tree"])
     hand_over(root, case["tree"], user.uid, user.gid)
     proc = user.run(
-        [sys.executable, "-m", "policy", "patch", "apply", "--cwd", str(root)], input=case["patch"], cwd=REPO
+        [sys.executable, "-m", "cordon.policy", "patch", "apply", "--cwd", str(root)],
+        input=case["patch"],
+        cwd=REPO,
     )
     exp = case["expected"]
     assert proc.stdout == exp["stdout"]

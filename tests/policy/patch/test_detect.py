@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from policy.patch import detect_patch
-from policy.patch.detect import IMPLICIT_MESSAGE
+from cordon.policy.patch import detect_patch
+from cordon.policy.patch.detect import IMPLICIT_MESSAGE
 
 PATCH = "*** Begin Patch\n*** Add File: a\n+x\n*** End Patch"
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from policy.errors import PatchError
-from policy.patch import AddFile, Chunk, DeleteFile, UpdateFile, parse_patch, validate_patch
-from policy.patch.parser import split_lines, trim
+from cordon.policy.errors import PatchError
+from cordon.policy.patch import AddFile, Chunk, DeleteFile, UpdateFile, parse_patch, validate_patch
+from cordon.policy.patch.parser import split_lines, trim
 
 
 def P(*lines: str) -> str:

@@ -9,12 +9,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cordon.policy.errors import PatchError
+from cordon.policy.patch import apply_patch, parse_patch, validate_patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark import Lark, UnexpectedInput
 
-from policy.errors import PatchError
-from policy.patch import apply_patch, parse_patch, validate_patch
 from tests.policy.patch.casefmt import build_tree, snapshot
 
 # Lines that exercise every branch of the parser, plus arbitrary text.

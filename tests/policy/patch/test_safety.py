@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policy.errors import PatchError
-from policy.patch import assess_patch, detect_patch
-from policy.patch.safety import REASON_EMPTY, REASON_OUTSIDE, REASON_READ_ONLY
+from cordon.policy.errors import PatchError
+from cordon.policy.patch import assess_patch, detect_patch
+from cordon.policy.patch.safety import REASON_EMPTY, REASON_OUTSIDE, REASON_READ_ONLY
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -170,7 +169,7 @@ def check_as(identity, patch: str, cwd: Path, *extra: str):
         [
             sys.executable,
             "-m",
-            "policy",
+            "cordon.policy",
             "patch",
             "check",
             "--cwd",

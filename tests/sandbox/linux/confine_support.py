@@ -37,7 +37,7 @@ def native_inner() -> Path:
 
 
 def have_landlock() -> int:
-    from sandbox.linux import landlock
+    from cordon.sandbox.linux import landlock
 
     return landlock.abi_version()
 
@@ -92,7 +92,7 @@ def run_inner(
     """Run the inner stage with ``spec`` as ``identity`` (default: the current user)."""
     native = (executor or EXECUTOR) == "native"
     if native:
-        from sandbox.linux.inner import encode_native
+        from cordon.sandbox.linux.inner import encode_native
 
         r = spec_fd_source(encode_native(spec))
     else:
@@ -132,7 +132,7 @@ def spec_fd_source(data: bytes) -> int:
 
 
 def seccomp_spec(network: str = "off") -> dict:
-    from sandbox.linux import seccomp
+    from cordon.sandbox.linux import seccomp
 
     return {"v": 1, "seccomp": seccomp.compile_bpf(network)}
 

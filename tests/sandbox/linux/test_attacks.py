@@ -408,7 +408,7 @@ def test_host_abstract_socket(identity, abstract_listener):
 
 def test_host_abstract_socket_with_network_on(identity, abstract_listener):
     """With the host network, abstract sockets are shared: Landlock's scope (ABI 6) blocks them."""
-    from sandbox.linux import landlock
+    from cordon.sandbox.linux import landlock
 
     if landlock.abi_version() < 6:
         pytest.skip("abstract-socket scoping needs Landlock ABI 6")
@@ -612,7 +612,7 @@ def test_cordon_install_inside_a_writable_root_stays_read_only(identity):
     """A writable root that holds Cordon's own virtualenv: a planted ``.pth`` file (or any
     changed module) would run on the host at the next launch. The venv is bound read-only
     (EROFS, also for the unprivileged user, whose file permissions alone would say EACCES)."""
-    from sandbox.linux.assemble import own_install
+    from cordon.sandbox.linux.assemble import own_install
 
     prefix = os.path.realpath(sys.prefix)
     assert prefix != os.path.realpath(sys.base_prefix), "the tests run in the venv install.sh makes"
@@ -731,7 +731,7 @@ def test_fallback_network_and_processes(identity, no_bwrap_env, http_server, abs
     specs = [f"connect:127.0.0.1:{http_server.port}", f"abstract:{abstract_listener}", f"kill:{victim.pid}"]
     got = fallback_ops(identity, no_bwrap_env, *specs)
     assert denied(got[specs[0]]) and denied(got[specs[1]])
-    from sandbox.linux import landlock
+    from cordon.sandbox.linux import landlock
 
     if landlock.abi_version() >= 6:  # no PID namespace here: Landlock's signal scope is the wall
         assert got[specs[2]] == "EPERM"

@@ -14,10 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from sandbox.errors import SandboxError
-from sandbox.linux.bwrap import build_bwrap_args
-from sandbox.resolve import resolve
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.linux.bwrap import build_bwrap_args
+from cordon.sandbox.resolve import resolve
 
 ALL_OPTS = {"--perms", "--disable-userns", "--unshare-cgroup-try", "--json-status-fd"}
 
@@ -192,7 +191,7 @@ def test_plan_cli_json(scratch: Path) -> None:
         [
             sys.executable,
             "-m",
-            "sandbox",
+            "cordon.sandbox",
             "plan",
             "--platform",
             "linux",
@@ -224,7 +223,7 @@ def test_plan_cli_other_platforms_or_clear_error(scratch: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[3]))
     for platform in ("macos", "windows"):
         p = subprocess.run(
-            [sys.executable, "-m", "sandbox", "plan", "--platform", platform, "--json", "--", "ls"],
+            [sys.executable, "-m", "cordon.sandbox", "plan", "--platform", platform, "--json", "--", "ls"],
             cwd=scratch,
             env=env,
             capture_output=True,
@@ -236,7 +235,7 @@ def test_plan_cli_other_platforms_or_clear_error(scratch: Path) -> None:
         else:
             assert p.returncode == 125 and platform in p.stderr
     p = subprocess.run(
-        [sys.executable, "-m", "sandbox", "plan", "--platform", "beos", "--", "ls"],
+        [sys.executable, "-m", "cordon.sandbox", "plan", "--platform", "beos", "--", "ls"],
         cwd=scratch,
         env=env,
         capture_output=True,
@@ -361,7 +360,7 @@ def test_launcher_state_read_only_when_inside_workspace(identity) -> None:
 
 def test_inner_stage_cache_gives_the_same_launch(scratch: Path, monkeypatch) -> None:
     """The on-disk inner-stage cache must never change what runs: cached == freshly built."""
-    from sandbox.linux import assemble as asm_mod
+    from cordon.sandbox.linux import assemble as asm_mod
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(scratch / "cache"))
     pol = resolve(cwd=scratch)
@@ -447,7 +446,7 @@ def test_policy_flags_take_effect(identity) -> None:
 
 
 def test_inner_stage_files_under_private_tmp_stay_visible(scratch: Path) -> None:
-    from sandbox.linux.assemble import _visible_tools
+    from cordon.sandbox.linux.assemble import _visible_tools
 
     pol = resolve(cwd="/")  # read-only-ish: no writable root under /tmp
     pol.writable_roots = []

@@ -115,7 +115,7 @@ def test_sweep_spares_a_running_sandbox(identity) -> None:
 
 def test_bwrap_missing_exits_125_with_reason(identity) -> None:
     env = identity.env(PATH=str(Path(sys.executable).parent))  # a PATH without bubblewrap
-    r = identity.run([sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"], env=env)
+    r = identity.run([sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"], env=env)
     assert r.returncode == 125
     assert "RAN" not in r.stdout
     assert "bubblewrap (bwrap) was not found" in r.stderr and "unconfined" in r.stderr
@@ -128,7 +128,7 @@ def test_fake_bwrap_in_workspace_is_ignored(identity) -> None:
     fake.chmod(0o755)
     os.chown(fake, identity.uid, identity.gid)
     env = identity.env(PATH=f"{ws}:{identity.env()['PATH']}")
-    r = identity.run([sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "ran"], env=env)
+    r = identity.run([sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "ran"], env=env)
     assert r.returncode == 0, r.stderr
     assert "FAKE-BWRAP" not in r.stdout and r.stdout.strip() == "ran"
 
@@ -140,7 +140,7 @@ def test_bwrap_missing_with_landlock_fallback_is_stated_and_confined(identity) -
         [
             sys.executable,
             "-m",
-            "sandbox",
+            "cordon.sandbox",
             "run",
             "--fallback=landlock",
             "--",
@@ -188,7 +188,9 @@ def _outer_disable_userns(identity, inner: list[str]) -> list[str]:
 
 
 def test_user_namespaces_unavailable_exits_125_with_reason(identity) -> None:
-    argv = _outer_disable_userns(identity, [sys.executable, "-m", "sandbox", "run", "--", "/bin/echo", "RAN"])
+    argv = _outer_disable_userns(
+        identity, [sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"]
+    )
     r = identity.run(argv)
     assert r.returncode == 125, (r.stdout, r.stderr)
     assert "RAN" not in r.stdout
@@ -197,7 +199,7 @@ def test_user_namespaces_unavailable_exits_125_with_reason(identity) -> None:
 
 
 def test_user_namespaces_unavailable_doctor_says_why(identity) -> None:
-    argv = _outer_disable_userns(identity, [sys.executable, "-m", "sandbox", "doctor", "--json"])
+    argv = _outer_disable_userns(identity, [sys.executable, "-m", "cordon.sandbox", "doctor", "--json"])
     r = identity.run(argv)
     assert r.returncode == 0, r.stderr
     import json
@@ -210,7 +212,8 @@ def test_user_namespaces_unavailable_doctor_says_why(identity) -> None:
 
 def test_user_namespaces_unavailable_fallback_landlock(identity) -> None:
     argv = _outer_disable_userns(
-        identity, [sys.executable, "-m", "sandbox", "run", "--fallback", "landlock", "--", "/bin/echo", "RAN"]
+        identity,
+        [sys.executable, "-m", "cordon.sandbox", "run", "--fallback", "landlock", "--", "/bin/echo", "RAN"],
     )
     r = identity.run(argv)
     if r.returncode == 125 and "inner" in r.stderr:
@@ -235,7 +238,7 @@ def test_usage_errors_exit_2_and_run_nothing(identity) -> None:
 
 def test_root_locks_are_bounded_and_shared_per_bucket(tmp_path) -> None:
     """One lock file per bucket, not per root ever used (they could never be deleted)."""
-    from sandbox.linux.launch import LOCK_BUCKETS, root_locks
+    from cordon.sandbox.linux.launch import LOCK_BUCKETS, root_locks
 
     roots = [f"/nonexistent/cordon-root-{i}" for i in range(3 * LOCK_BUCKETS)]
     locks = root_locks(roots, str(tmp_path / "locks"))
@@ -252,7 +255,7 @@ def test_roots_sharing_a_lock_bucket_are_cleaned_up(identity) -> None:
     cleanup's upgrade to an exclusive lock succeeds and both roots' placeholders go."""
     import zlib
 
-    from sandbox.linux.launch import LOCK_BUCKETS
+    from cordon.sandbox.linux.launch import LOCK_BUCKETS
 
     base = identity.workspace
     buckets: dict[int, Path] = {}

@@ -12,9 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cordon.sandbox.linux import inner, landlock
+from cordon.sandbox.model import NetworkPolicy, SandboxPolicy
 
-from sandbox.linux import inner, landlock
-from sandbox.model import NetworkPolicy, SandboxPolicy
 from tests.sandbox.linux.confine_support import INNER, SPEC_FD, ops_argv, parse_ops, run_inner, spec_fd_source
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux inner stage")
@@ -69,7 +69,7 @@ def test_danger_full_access_has_no_walls(tmp_path, inner_executor):
 
 
 def test_empty_command_is_refused(tmp_path):
-    from sandbox.errors import SandboxError
+    from cordon.sandbox.errors import SandboxError
 
     with pytest.raises(SandboxError):
         inner.build_inner(resolved(tmp_path), [])
@@ -78,7 +78,7 @@ def test_empty_command_is_refused(tmp_path):
 def run_stage(stage, *, identity=None, extra_fds=(), wrap=(), **kw):
     """Run a built stage's own argv (bootstrap + shipped code), outside bubblewrap unless
     ``wrap`` is given: the walls inner.py applies itself."""
-    from sandbox.linux.launch import fd_source
+    from cordon.sandbox.linux.launch import fd_source
 
     for target, data in stage.fds.items():
         r = fd_source(data)
@@ -359,7 +359,7 @@ def test_native_usage_errors_exit_125():
 def test_both_executors_build_the_same_landlock_rules(identity, tmp_path):
     """The "read / except the secrets" expansion is done by each program as seen from inside:
     same spec, same number of rules, same walls."""
-    from sandbox.linux.inner import native_helper
+    from cordon.sandbox.linux.inner import native_helper
 
     assert native_helper(), "the native inner stage is not installed"
     policy = resolved(identity.workspace, deny_read=["/etc/ssl", "/usr/share/doc"])
@@ -399,8 +399,9 @@ def test_native_stage_is_static():
 
 
 def test_launcher_refuses_a_native_stage_others_can_write(tmp_path):
-    from sandbox.errors import SandboxError
-    from sandbox.linux.launch import fd_source
+    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.linux.launch import fd_source
+
     from tests.sandbox.linux.confine_support import native_inner
 
     copy = tmp_path / "cordon-inner"

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cordon.sandbox.linux import landlock
+from cordon.sandbox.linux.inner import DEVICES
 
-from sandbox.linux import landlock
-from sandbox.linux.inner import DEVICES
 from tests.sandbox.linux.confine_support import ops_argv, parse_ops, run_inner
 
 ABI = landlock.abi_version() if sys.platform == "linux" else 0

@@ -10,8 +10,8 @@ import struct
 import sys
 
 import pytest
+from cordon.sandbox.linux import seccomp
 
-from sandbox.linux import seccomp
 from tests.sandbox.linux.confine_support import build_probes, parse_probes, run_inner, seccomp_spec
 
 pytestmark = pytest.mark.skipif(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policy.envpolicy import EnvironmentPolicy
-from sandbox.model import (
+from cordon.policy.envpolicy import EnvironmentPolicy
+from cordon.sandbox.model import (
     DEFAULT_DENY_READ,
     DEFAULT_DENY_SOCKETS,
     PROTECTED_NAMES,

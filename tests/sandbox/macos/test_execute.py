@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from cordon.sandbox.macos import execute
+from cordon.sandbox.macos import plan as plan_mod
 
-from sandbox.errors import EXIT_SETUP_FAILED, SandboxError
-from sandbox.macos import execute
-from sandbox.macos import plan as plan_mod
 from tests.sandbox.macos.policies import resolved
 
 STAND_IN = """#!{python}
@@ -155,7 +155,7 @@ open(os.environ["RESULT"], "w").write(proxy + "\\n" + " ".join(out))
 
 @pytest.mark.network
 def test_proxy_mode_starts_cordons_proxy_and_allows_only_its_port(tmp_path, stand_in, http_server):
-    from sandbox.model import NetworkMode, NetworkPolicy
+    from cordon.sandbox.model import NetworkMode, NetworkPolicy
 
     result = tmp_path / "result"
     policy = resolved(
@@ -187,7 +187,7 @@ def test_proxy_mode_starts_cordons_proxy_and_allows_only_its_port(tmp_path, stan
 
 
 def test_proxy_mode_off_macos_refuses_before_starting_anything(tmp_path, capsys):
-    from sandbox.model import NetworkMode, NetworkPolicy
+    from cordon.sandbox.model import NetworkMode, NetworkPolicy
 
     policy = resolved(workspace=str(tmp_path), network=NetworkPolicy(mode=NetworkMode.PROXY))
     assert execute.main(policy, ["true"], {}) == 125

@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
+from cordon.policy.envpolicy import EnvironmentPolicy
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.macos import MacosPlan, build_plan
+from cordon.sandbox.macos.plan import SANDBOX_EXEC, TMPDIR_PLACEHOLDER
+from cordon.sandbox.model import NetworkMode, NetworkPolicy
 
-from policy.envpolicy import EnvironmentPolicy
-from sandbox.errors import ConfigError
-from sandbox.macos import MacosPlan, build_plan
-from sandbox.macos.plan import SANDBOX_EXEC, TMPDIR_PLACEHOLDER
-from sandbox.model import NetworkMode, NetworkPolicy
 from tests.sandbox.macos.policies import CASES, resolved
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -152,16 +152,16 @@ def test_cwd_uses_private_alias():
 
 
 def test_package_level_names_exist_for_the_plan_command():
-    import sandbox.macos
-    import sandbox.windows
+    import cordon.sandbox.macos
+    import cordon.sandbox.windows
 
-    assert callable(sandbox.macos.build_plan) and callable(sandbox.windows.build_plan)
+    assert callable(cordon.sandbox.macos.build_plan) and callable(cordon.sandbox.windows.build_plan)
 
 
 def test_base_profile_ships_as_package_data():
     from importlib import resources
 
-    text = resources.files("sandbox.macos").joinpath("base.sbpl").read_text()
+    text = resources.files("cordon.sandbox.macos").joinpath("base.sbpl").read_text()
     assert text.count("(deny default)") == 1
 
 
@@ -172,7 +172,18 @@ def test_sandbox_plan_cli_prints_the_plan_for_another_platform(platform, tmp_pat
 
     repo = Path(__file__).resolve().parents[3]
     r = subprocess.run(
-        [sys.executable, "-m", "sandbox", "plan", "--platform", platform, "--json", "--", "make", "-j2"],
+        [
+            sys.executable,
+            "-m",
+            "cordon.sandbox",
+            "plan",
+            "--platform",
+            platform,
+            "--json",
+            "--",
+            "make",
+            "-j2",
+        ],
         cwd=tmp_path,
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(repo), "HOME": str(tmp_path), "API_KEY": "x"},
         capture_output=True,
@@ -184,7 +195,7 @@ def test_sandbox_plan_cli_prints_the_plan_for_another_platform(platform, tmp_pat
     assert d["platform"] == platform and "API_KEY" not in d["env"]
     if platform == "macos":
         assert d["argv"][:3] == [SANDBOX_EXEC, "-p", d["profile"]] and d["argv"][-3:] == ["--", "make", "-j2"]
-        from sandbox.macos.profile import darwin_path
+        from cordon.sandbox.macos.profile import darwin_path
 
         assert f"WRITABLE_ROOT_0={darwin_path(tmp_path.resolve())}" in d["argv"]
     else:

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.macos import build_plan
+from cordon.sandbox.macos.profile import darwin_path, regex_escape, sbpl_string
+from cordon.sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
 
-from sandbox.errors import ConfigError
-from sandbox.macos import build_plan
-from sandbox.macos.profile import darwin_path, regex_escape, sbpl_string
-from sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
 from tests.sandbox.macos.policies import CASES, HOME, TRICKY, WORKSPACE, resolved
 from tests.sandbox.macos.sbpl import Profile, Query, Str, read
 

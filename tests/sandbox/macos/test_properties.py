@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from cordon.sandbox.macos import build_plan
+from cordon.sandbox.macos.profile import sbpl_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.macos import build_plan
-from sandbox.macos.profile import sbpl_string
 from tests.sandbox.macos.policies import resolved
 from tests.sandbox.macos.sbpl import Profile, read
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 
-from sandbox.windows import win32
+from cordon.sandbox.windows import win32
 
 LOGON_SID_TEXT = "S-1-5-5-0-271828"
 ACCOUNT_SIDS = {

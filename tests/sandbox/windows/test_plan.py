@@ -8,12 +8,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from policy.envpolicy import EnvironmentPolicy
-from sandbox.errors import ConfigError
-from sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
-from sandbox.windows import WindowsPlan, build_plan
-from sandbox.windows.plan import (
+from cordon.policy.envpolicy import EnvironmentPolicy
+from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.model import NetworkMode, NetworkPolicy, SandboxMode
+from cordon.sandbox.windows import WindowsPlan, build_plan
+from cordon.sandbox.windows.plan import (
     DENY_READ_RIGHTS,
     DENY_WRITE_RIGHTS,
     EVERYONE_SID,
@@ -27,6 +26,7 @@ from sandbox.windows.plan import (
     derive_capability_sid,
     environment_block,
 )
+
 from tests.sandbox.macos.policies import resolved
 
 WS = r"C:\Users\dev\proj"
@@ -201,7 +201,7 @@ def test_sandbox_user_identity_and_requirements():
         "account": "CordonSandboxOffline",
         "account_sid": "account:CordonSandboxOffline",
         "credential": "cordon-sandbox/CordonSandboxOffline",
-        "runner": ["python-of-this-cordon", "-m", "sandbox.windows.inner"],
+        "runner": ["python-of-this-cordon", "-m", "cordon.sandbox.windows.inner"],
     }
     # the token is still write-restricted, now derived from the account's token in the runner
     assert p.token.flags == ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN", "WRITE_RESTRICTED"]
@@ -324,7 +324,7 @@ def test_unknown_method_is_a_config_error():
 
 
 def test_refusal_message_says_why_and_what_to_do():
-    from sandbox.windows.plan import refusal
+    from cordon.sandbox.windows.plan import refusal
 
     msg = refusal(["network", "deny-read"], ["local account CordonSandboxOffline"], "CordonSandboxOffline")
     assert msg.startswith("refusing to run: network, deny-read cannot be enforced")

@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 
+import cordon.sandbox.windows
 import pytest
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.model import NetworkMode, NetworkPolicy
+from cordon.sandbox.windows import inner, win32
+from cordon.sandbox.windows.plan import METHOD_TOKEN, METHOD_USER
 
-import sandbox.windows
-from sandbox.errors import SandboxError
-from sandbox.model import NetworkMode, NetworkPolicy
-from sandbox.windows import inner, win32
-from sandbox.windows.plan import METHOD_TOKEN, METHOD_USER
 from tests.sandbox.windows.fake_win32 import (
     ACCOUNT_SIDS,
     PASSWORD,
@@ -43,7 +43,7 @@ def user_plan(**kw):
 
 def run(pol, fake, argv=("cmd", "/c", "exit 7")):
     warnings: list[str] = []
-    code = sandbox.windows.run(
+    code = cordon.sandbox.windows.run(
         pol, list(argv), {"USERPROFILE": r"C:\Users\dev"}, api=fake, warn=warnings.append
     )
     return code, warnings
@@ -225,7 +225,7 @@ def test_provisioned_machine_runs_as_the_account_every_call():
     grant = 0x120089 | 0x120116 | 0x1200A0 | 0x10000
     spec = json.loads(_last_arg(launch[launch.index(_first(launch, "CreateProcessWithLogonW"))][6]))
     expected_cmdline = subprocess.list2cmdline(
-        [sys.executable, "-m", "sandbox.windows.inner", json.dumps(spec, separators=(",", ":"))]
+        [sys.executable, "-m", "cordon.sandbox.windows.inner", json.dumps(spec, separators=(",", ":"))]
     )
     create = _first(launch, "CreateProcessWithLogonW")
     assert launch == [
@@ -369,7 +369,7 @@ def test_sandbox_user_runner_outside_the_job_is_terminated(step):
 
 
 def test_proxy_mode_on_a_provisioned_machine_uses_the_fixed_port(monkeypatch):
-    import sandbox.windows.plan as plan_mod
+    import cordon.sandbox.windows.plan as plan_mod
 
     with socket.socket() as s:  # a free port stands in for the provisioned one
         s.bind(("127.0.0.1", 0))
@@ -385,7 +385,7 @@ def test_proxy_mode_on_a_provisioned_machine_uses_the_fixed_port(monkeypatch):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()  # the proxy listens there
             return super().CreateProcessWithLogonW(*a)
 
-    plan = sandbox.windows.build_plan(pol, ["curl"], {})
+    plan = cordon.sandbox.windows.build_plan(pol, ["curl"], {})
     assert plan.network.proxy_port == port and plan.network.firewall_rules[1].remote_ports == (
         f"1-{port - 1},{port + 1}-65535"
     )

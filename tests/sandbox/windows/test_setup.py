@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sandbox.windows.setup import elevated_argv, provision_script, rule_command, uninstall_script
+from cordon.sandbox.windows.setup import elevated_argv, provision_script, rule_command, uninstall_script
+
 from tests.sandbox.windows.test_win32 import make_plan
 
 REPO = Path(__file__).resolve().parents[3]
@@ -52,7 +53,7 @@ def test_script_follows_a_changed_proxy_port():
 
 
 def test_rule_command_quotes_names():
-    from sandbox.windows.plan import FirewallRule
+    from cordon.sandbox.windows.plan import FirewallRule
 
     rule = FirewallRule(
         name="it's", protocol="UDP", remote_addresses=["::1"], local_user="O:LSD:(A;;CC;;;S-1)"
@@ -81,7 +82,7 @@ def test_elevated_argv_carries_the_script_intact():
 
 def test_cli_prints_the_script_anywhere_and_refuses_to_run_it_off_windows(tmp_path):
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO), "HOME": str(tmp_path)}
-    cmd = [sys.executable, "-m", "sandbox", "windows-setup"]
+    cmd = [sys.executable, "-m", "cordon.sandbox", "windows-setup"]
     r = subprocess.run([*cmd, "--print"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == provision_script()
     r = subprocess.run([*cmd, "--print", "--uninstall"], env=env, capture_output=True, text=True, timeout=60)
@@ -91,6 +92,6 @@ def test_cli_prints_the_script_anywhere_and_refuses_to_run_it_off_windows(tmp_pa
 
 
 def test_refusal_points_at_windows_setup():
-    from sandbox.windows.plan import refusal
+    from cordon.sandbox.windows.plan import refusal
 
     assert "`sandbox windows-setup`" in refusal(["network"], ["x"], "CordonSandboxOffline")

@@ -11,10 +11,10 @@ import subprocess
 import sys
 
 import pytest
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.windows import build_plan, win32
+from cordon.sandbox.windows.plan import METHOD_TOKEN
 
-from sandbox.errors import SandboxError
-from sandbox.windows import build_plan, win32
-from sandbox.windows.plan import METHOD_TOKEN
 from tests.sandbox.macos.policies import resolved
 from tests.sandbox.windows.fake_win32 import LOGON_SID_TEXT, PSEUDO_PROCESS, STD, FakeWin32
 
@@ -47,7 +47,11 @@ def launch(fake, plan=None):
 def test_module_is_import_safe_and_load_api_refuses_off_windows():
     # a fresh interpreter imports the backend (and the package) without touching Win32
     r = subprocess.run(
-        [sys.executable, "-c", "import sandbox.windows.win32, sandbox.windows, sandbox.macos.execute"],
+        [
+            sys.executable,
+            "-c",
+            "import cordon.sandbox.windows.win32, sandbox.windows, cordon.sandbox.macos.execute",
+        ],
         capture_output=True,
         text=True,
     )
@@ -249,7 +253,7 @@ def test_ctrl_c_while_waiting_kills_the_job_and_returns_130():
 def test_danger_mode_passes_no_restricting_sids():
     fake = FakeWin32()
     plan = make_plan(
-        mode=__import__("sandbox.model", fromlist=["SandboxMode"]).SandboxMode.DANGER_FULL_ACCESS
+        mode=__import__("cordon.sandbox.model", fromlist=["SandboxMode"]).SandboxMode.DANGER_FULL_ACCESS
     )
     launch(fake, plan)
     (call,) = [c for c in fake.calls if c[0] == "CreateRestrictedToken"]
@@ -268,27 +272,27 @@ def test_unknown_flag_in_a_tampered_plan_is_refused():
 
 
 def test_package_run_turns_setup_failure_into_125(capsys):
-    import sandbox.windows
+    import cordon.sandbox.windows
 
-    code = sandbox.windows.run(resolved(workspace=WS), ["cmd"], {})
+    code = cordon.sandbox.windows.run(resolved(workspace=WS), ["cmd"], {})
     assert code == 125  # this host has no ctypes.windll
     assert "only on Windows" in capsys.readouterr().err
 
 
 def test_package_run_with_the_fake_returns_the_exit_code():
-    import sandbox.windows
+    import cordon.sandbox.windows
 
     fake = FakeWin32(exit_code=42)
     pol = policy(allow=["network", "deny-read"])
-    assert sandbox.windows.run(pol, ["cmd", "/c", "exit 42"], {}, api=fake, warn=lambda _: None) == 42
+    assert cordon.sandbox.windows.run(pol, ["cmd", "/c", "exit 42"], {}, api=fake, warn=lambda _: None) == 42
     assert fake.handles == {} and fake.allocs == {}
 
 
 def test_package_run_in_proxy_mode_points_the_command_at_a_live_proxy_and_stops_it():
     import socket
 
-    import sandbox.windows
-    from sandbox.model import NetworkMode, NetworkPolicy
+    import cordon.sandbox.windows
+    from cordon.sandbox.model import NetworkMode, NetworkPolicy
 
     seen = {}
 
@@ -308,7 +312,7 @@ def test_package_run_in_proxy_mode_points_the_command_at_a_live_proxy_and_stops_
         allow=["network", "deny-read"],
         network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["x.test"]),
     )
-    assert sandbox.windows.run(pol, ["curl", "https://x.test"], {}, api=fake, warn=lambda _: None) == 0
+    assert cordon.sandbox.windows.run(pol, ["curl", "https://x.test"], {}, api=fake, warn=lambda _: None) == 0
     assert seen["HTTPS_PROXY"].startswith("http://cordon:") and seen["HTTP_PROXY"] == seen["HTTPS_PROXY"]
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", seen["port"]), timeout=1).close()
