@@ -125,8 +125,27 @@ DENIED_SYSCALLS: dict[str, tuple[str, ...]] = {
     ),
 }
 # clone3 passes its flags in a struct seccomp cannot read: ENOSYS makes libc fall back to
-# clone(), whose flags we can check.
-ENOSYS_SYSCALLS = ("clone3",)
+# clone(), whose flags we can check. openat2 likewise hides its mode in a struct (see below);
+# libc never uses it on its own, and the programs that do fall back to openat on ENOSYS.
+ENOSYS_SYSCALLS = ("clone3", "openat2")
+
+# Set-uid/set-gid bits. A file keeps its owner on the host: a root launch that marks a copied
+# shell 4755 leaves a root shell for every local user; an unprivileged one leaves a set-uid-as-
+# the-user file. Refused wherever a mode is given: the chmod family (fchmodat2's extra flags
+# argument does not move the mode, arg 2, so the same test covers it), mknod (S_IFREG files),
+# and file creation (open/openat/creat with O_CREAT keep S_ISUID in the new file's mode).
+S_ISUID, S_ISGID = 0o4000, 0o2000
+SETID_MODE_ARG = {
+    "chmod": 1,
+    "fchmod": 1,
+    "fchmodat": 2,
+    "fchmodat2": 2,
+    "mknod": 1,
+    "mknodat": 2,
+    "open": 2,
+    "openat": 3,
+    "creat": 1,
+}
 
 
 def socket_families(network: str) -> dict[str, bool]:
@@ -182,6 +201,15 @@ def rules(network: str = "off") -> list[dict]:
     for name in ("clone", "unshare"):
         out.append({"syscall": name, "when": "any CLONE_NEW* flag", "action": "ERRNO(EPERM)"})
     out.append({"syscall": "ioctl", "when": "request == TIOCSTI or TIOCLINUX", "action": "ERRNO(EPERM)"})
+    for name, arg in SETID_MODE_ARG.items():
+        out.append(
+            {
+                "syscall": name,
+                "when": f"arg{arg} (mode) has S_ISUID or S_ISGID",
+                "action": "ERRNO(EPERM)",
+                "why": "set-id files outlive the sandbox",
+            }
+        )
     out.append(
         {
             "syscall": "personality",
@@ -302,6 +330,14 @@ def _libseccomp_program(network: str) -> bytes:
         f.add_rule(eperm, "unshare", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     for req in (TIOCSTI, TIOCLINUX):
         f.add_rule(eperm, "ioctl", lo32(1, req))
+    for name, arg in SETID_MODE_ARG.items():
+        for bit in (S_ISUID, S_ISGID):
+            try:
+                f.add_rule(eperm, name, sc.Arg(arg, sc.MASKED_EQ, bit, bit))
+            except (RuntimeError, ValueError, OSError):
+                if name in ("chmod", "mknod", "open", "creat"):
+                    continue  # not a system call on this architecture (aarch64 has only the *at forms)
+                raise
 
     # personality() is checked in _prefix(): "not in a set" needs one BPF test per value.
 

@@ -3,12 +3,51 @@
 Run inside a sandbox (or under one wall) by the confinement tests. Standard library only.
 Ops: write:P append:P openw:P reopen:P cat:P read:P list:P mkdir:P rmdir:P unlink:P symlink:TARGET:LINK
 hardlink:SRC:DST rename:SRC:DST chmod:P connect:HOST:PORT bind:PORT unix:PATH
-abstract:NAME kill:PID fd:N env:NAME exists:P
+abstract:NAME kill:PID fd:N env:NAME exists:P setid:SYSCALL:MODE:P (x86_64: one raw system
+call that sets MODE, octal, on P or creates P with it: chmod fchmod fchmodat fchmodat2 mknod
+mknodat open openat creat openat2)
 """
 
 import os
 import socket
 import sys
+
+
+def setid(call: str, mode: int, path: str) -> None:
+    import ctypes
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    p = ctypes.c_char_p(path.encode())
+    at, creat, wr = -100, 0o100, 0o1  # AT_FDCWD, O_CREAT, O_WRONLY
+    L = ctypes.c_long
+    fd = None
+    if call == "fchmod":
+        fd = os.open(path, os.O_RDONLY)
+    args = {
+        "chmod": (90, p, L(mode)),
+        "fchmod": (91, L(fd or 0), L(mode)),
+        "fchmodat": (268, L(at), p, L(mode)),
+        "fchmodat2": (452, L(at), p, L(mode), L(0)),
+        "mknod": (133, p, L(0o100000 | mode), L(0)),
+        "mknodat": (259, L(at), p, L(0o100000 | mode), L(0)),
+        "open": (2, p, L(creat | wr), L(mode)),
+        "openat": (257, L(at), p, L(creat | wr), L(mode)),
+        "creat": (85, p, L(mode)),
+    }
+    if call == "openat2":
+        how = ctypes.create_string_buffer(struct.pack("=QQQ", creat | wr, mode, 0))
+        args["openat2"] = (437, L(at), p, how, L(24))
+    nr, *rest = args[call]
+    rc = libc.syscall(L(nr), *rest)
+    if fd is not None:
+        os.close(fd)
+    if rc < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    if call in ("open", "openat", "creat", "openat2"):
+        os.close(rc)
 
 
 def op(spec: str) -> None:
@@ -75,6 +114,8 @@ def op(spec: str) -> None:
             raise OSError(2, "unset")
     elif kind == "exists":
         os.lstat(arg)
+    elif kind == "setid":
+        setid(a[0], int(a[1], 8), ":".join(a[2:]))
     else:
         raise SystemExit(f"unknown op {spec}")
 

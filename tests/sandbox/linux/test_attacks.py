@@ -773,3 +773,45 @@ def test_fallback_env_and_fds(identity, no_bwrap_env, secrets):
         os.close(fd)
     got = parse_ops(r.stdout)
     assert got[f"fd:{fd}"] == "EBADF" and got["env:GITHUB_TOKEN"] != "ok", got
+
+
+# --- set-id files (they outlive the sandbox: the host would run them with the file's owner) ---
+SETID_CHMOD = ("chmod", "fchmod", "fchmodat", "fchmodat2")
+SETID_CREATE = ("mknod", "mknodat", "open", "openat", "creat")
+
+
+def setid_specs(ws: Path, tag: str) -> tuple[list[str], Path]:
+    """Every way to give a file a set-uid or set-gid mode, on a copied binary or a new file."""
+    target = ws / f"copied-true-{tag}"
+    shutil.copy2("/bin/true", target)
+    specs = []
+    for mode in ("4755", "2755", "6755"):
+        specs += [f"setid:{call}:{mode}:{target}" for call in SETID_CHMOD]
+        specs += [f"setid:{call}:{mode}:{ws}/new-{call}-{mode}-{tag}" for call in SETID_CREATE]
+    return specs, target
+
+
+def setid_files(ws: Path) -> list[str]:
+    return sorted(p.name for p in ws.iterdir() if p.lstat().st_mode & 0o6000)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the probe issues raw x86_64 system calls")
+def test_set_id_bits_are_refused(identity):
+    ws = identity.workspace
+    specs, target = setid_specs(ws, "boxed")
+    os.chown(target, identity.uid, identity.gid)
+    plain = [f"setid:chmod:755:{target}", f"setid:openat:644:{ws}/plain-new"]
+    got = ops(identity, *specs, f"setid:openat2:4755:{ws}/new-openat2", *plain)
+    for s in specs:
+        assert got[s] == "EPERM", (s, got[s])
+    assert got[f"setid:openat2:4755:{ws}/new-openat2"] == "ENOSYS"  # its mode hides in a struct
+    assert all(got[s] == "ok" for s in plain), got  # ordinary modes still work
+    assert setid_files(ws) == []
+    # Control: the same calls, unconfined, as the same identity, leave set-id files behind.
+    ctl_specs, ctl_target = setid_specs(ws, "free")
+    os.chown(ctl_target, identity.uid, identity.gid)
+    r = identity.run(ops_argv(*ctl_specs, f"setid:openat2:4755:{ws}/free-openat2"))
+    assert r.returncode == 0, r.stderr
+    assert all(v == "ok" for v in parse_ops(r.stdout).values()), r.stdout
+    left = setid_files(ws)
+    assert ctl_target.name in left and "new-open-4755-free" in left and "free-openat2" in left, left

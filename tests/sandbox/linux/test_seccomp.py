@@ -140,6 +140,25 @@ def test_ioctl_and_personality_compare_the_low_half(progs):
     assert run_bpf(p, 435) == eperm(errno.ENOSYS)  # clone3
 
 
+@pytest.mark.parametrize(
+    "name,nr,arg", [("chmod", 90, 1), ("fchmod", 91, 1), ("fchmodat", 268, 2), ("fchmodat2", 452, 2),
+                    ("mknod", 133, 1), ("mknodat", 259, 2), ("open", 2, 2), ("openat", 257, 3), ("creat", 85, 1)],
+)  # fmt: skip
+def test_set_id_modes_are_refused(progs, name, nr, arg):
+    for prog in progs.values():
+        for mode in (0o4755, 0o2755, 0o6777, 0o104755, 0xFFFF_0000_0000_0800):
+            args = [0] * 6
+            args[arg] = mode
+            assert run_bpf(prog, nr, args) == eperm(), (name, oct(mode))
+        for mode in (0o755, 0o1777, 0o100644, 0o777):  # sticky and plain modes pass
+            args = [0] * 6
+            args[arg] = mode
+            if name == "fchmodat2":
+                args[3] = 0x100  # AT_SYMLINK_NOFOLLOW: the flags do not move the mode
+            assert run_bpf(prog, nr, args) == RET_ALLOW, (name, oct(mode))
+    assert run_bpf(progs["on"], 437) == eperm(errno.ENOSYS)  # openat2: mode inside a struct
+
+
 def test_rules_data_matches_the_program(progs):
     rules = seccomp.rules("off")
     json.dumps(rules)
@@ -147,6 +166,7 @@ def test_rules_data_matches_the_program(progs):
     for names in seccomp.DENIED_SYSCALLS.values():
         assert set(names) <= named
     assert any("x32" in r["when"] for r in rules)
+    assert set(seccomp.SETID_MODE_ARG) <= named
 
 
 # What each probe must give under the filter (errno EPERM unless stated).
