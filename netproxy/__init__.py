@@ -1,4 +1,4 @@
-"""Cordon's domain-filtering network proxy (HTTP, CONNECT, SOCKS5); mitmproxy parses, we splice.
+"""Cordon's domain-filtering network proxy (HTTP, CONNECT, SOCKS5); h11 parses HTTP, we read the TLS SNI and splice.
 
 Owns: network policy (domain patterns, canonical hosts, address vetting), the proxy, and
 the bridge into a sandbox's network namespace (``sandbox_bridge`` + the in-sandbox

@@ -28,13 +28,13 @@ def main() -> int:
         harden_process()
 
     from cordon.netproxy.policy import NetPolicy
-    from cordon.netproxy.server import ProxyServer, _Parsers
+    from cordon.netproxy.server import ProxyServer
 
     config = json.loads(sys.stdin.readline())
     policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))
     server = ProxyServer(policy, token=config.get("token"), log_path=config.get("log"))
     server.serve_handoff(socket.socket(fileno=int(config["fd"])))
-    threading.Thread(target=_warm_up, args=(_Parsers,), daemon=True).start()
+    threading.Thread(target=_warm_up, daemon=True).start()
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -50,14 +50,14 @@ def main() -> int:
     return 0
 
 
-def _warm_up(parsers) -> None:
-    """Import mitmproxy's parsers (~0.2 s) at low priority: the sandbox is starting on the
-    same cores and comes first; a request arriving meanwhile waits on the import lock."""
+def _warm_up() -> None:
+    """Import the HTTP parser (h11) at low priority: the sandbox is starting on the same
+    cores and comes first; a request arriving meanwhile waits on the import lock."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only (Linux)
     except OSError:
         pass
-    parsers.load()
+    import h11  # noqa: F401
 
 
 if __name__ == "__main__":

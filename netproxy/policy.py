@@ -24,6 +24,8 @@ DENY_LISTED = "deny-listed"
 NOT_ALLOWED = "not-allowed"
 PRIVATE_ADDRESS = "private-address"
 SNI_MISMATCH = "sni-mismatch"
+SNI_INVALID = "sni-invalid"
+SNI_MISSING = "sni-missing"
 HOST_MISMATCH = "host-mismatch"
 BAD_REQUEST = "bad-request"
 AUTH_REQUIRED = "auth-required"
@@ -141,6 +143,15 @@ class NetPolicy:
             if not v.allowed:
                 return Decision(False, SNI_MISMATCH, f"SNI {sni} {v.reason}", host, port)
         return verdict
+
+    def sni_optional(self, host: str) -> bool:
+        """May a TLS ClientHello to ``host`` (canonical) carry no server_name?
+
+        Only for an IP-literal destination: there is no name to send (RFC 6066 forbids
+        addresses in server_name) and the address itself was judged. A client that reaches a
+        *name* without saying which one leaves the server to pick any site it hosts.
+        """
+        return ip_of(host) is not None
 
     # -- resolution and vetting ------------------------------------------------------------
     def resolve(self, host: str, port: int, resolver=None) -> list[IPAddress]:

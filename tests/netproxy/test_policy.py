@@ -166,3 +166,12 @@ def test_revocation_rejudges_without_dns():
     p2 = NetPolicy.from_lists(["a.test"])
     assert p2.still_allowed("a.test", 80, ipaddress.ip_address("127.0.0.1"), None).reason == "private-address"
     assert NetPolicy.from_lists([]).still_allowed("a.test", 80, None, None).reason == "not-allowed"
+
+
+def test_idn_allow_pattern_loads_and_matches_its_punycode():
+    """IDN patterns need the declared ``idna`` dependency (they used to abort without it)."""
+    from cordon.netproxy.policy import NetPolicy
+
+    policy = NetPolicy.from_lists(["bücher.example"], [])
+    assert policy.allow[0].host == "xn--bcher-kva.example"
+    assert policy.judge("xn--bcher-kva.example", 443).allowed

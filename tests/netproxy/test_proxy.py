@@ -13,6 +13,7 @@ import time
 import pytest
 
 from cordon import netproxy
+from tests.support.tls import client_hello, server_names, with_server_name
 
 pytestmark = pytest.mark.network
 
@@ -81,17 +82,6 @@ def tunnel(p, target: str, auth: bool = True) -> tuple[socket.socket, bytes]:
             break
         head += chunk
     return s, head
-
-
-def client_hello(sni: str | None) -> bytes:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
-    with contextlib.suppress(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return outgoing.read()
 
 
 def socks_connect(
@@ -316,6 +306,62 @@ def test_sni_mismatch_never_reaches_upstream(make_proxy, tcp_recorder, tmp_path)
     assert tcp_recorder.received == []
     denial = log_lines(tmp_path)[-1]
     assert (denial["verdict"], denial["reason"]) == ("deny", "sni-mismatch")
+
+
+@pytest.mark.parametrize(
+    ("ext", "reason"),
+    [
+        (server_names((0, b"evil.test:443")), "sni-invalid"),
+        (server_names((1, b"x"), (0, b"evil.test")), "sni-invalid"),
+        (server_names((0, b"allowed.test"), (0, b"evil.test")), "sni-invalid"),
+        (server_names((0, b"127.0.0.1")), "sni-invalid"),
+        (server_names((0, b"evil.test")), "sni-mismatch"),
+        (None, "sni-missing"),
+    ],
+    ids=["port", "odd-entry-first", "two-names", "address", "deny-listed", "no-sni-for-a-name"],
+)
+@pytest.mark.parametrize("via", ["connect", "socks5"])
+def test_odd_sni_is_refused_before_the_upstream(make_proxy, tcp_recorder, tmp_path, ext, reason, via):
+    """The review's fail-open cases: each hello is a real one with its server_name replaced."""
+    port = tcp_recorder.port
+    p = make_proxy([f"allowed.test:{port}", f"127.0.0.1:{port}"], ["evil.test"], resolve={"allowed.test": "127.0.0.1"},
+                   socks=("127.0.0.1", 0))  # fmt: skip
+    if via == "connect":
+        s, head = tunnel(p, f"allowed.test:{port}")
+        assert parse(head)[0] == 200
+    else:
+        s, code = socks_connect(p, "allowed.test", port)
+        assert code == 0
+    s.sendall(with_server_name(client_hello("allowed.test"), ext))
+    reply = b""
+    with contextlib.suppress(OSError):
+        while chunk := s.recv(100):
+            reply += chunk
+    s.close()
+    assert reply.startswith(b"\x15\x03")  # a TLS alert, then close
+    time.sleep(0.3)
+    assert [r for r in tcp_recorder.received if r] == []
+    denial = log_lines(tmp_path)[-1]
+    assert (denial["verdict"], denial["reason"], denial["host"], denial["port"]) == (
+        "deny",
+        reason,
+        "allowed.test",
+        port,
+    )
+
+
+def test_well_formed_sni_to_a_named_target_passes(make_proxy, tcp_recorder):
+    """Positive control for the test above: the unaltered hello reaches the upstream."""
+    port = tcp_recorder.port
+    p = make_proxy([f"allowed.test:{port}", f"127.0.0.1:{port}"], resolve={"allowed.test": "127.0.0.1"})
+    s, _ = tunnel(p, f"allowed.test:{port}")
+    hello = with_server_name(client_hello("allowed.test"), server_names((0, b"allowed.test")))
+    s.sendall(hello)
+    deadline = time.time() + 3
+    while not any(tcp_recorder.received) and time.time() < deadline:
+        time.sleep(0.05)
+    s.close()
+    assert any(r.startswith(hello[:100]) for r in tcp_recorder.received)
 
 
 def test_sni_of_another_allowed_host_passes(make_proxy, tcp_recorder):
@@ -592,7 +638,7 @@ def test_connect_tls_to_ipv6_upstream(make_proxy):
 
 
 def test_half_closed_client_still_gets_its_response(make_proxy, http_server):
-    """srt and plain mitmproxy answer nothing when the client sends FIN right after its request."""
+    """srt answers nothing when the client sends FIN right after its request; Cordon still answers."""
     p = make_proxy([f"127.0.0.1:{http_server.port}"])
     with socket.create_connection(p.address, timeout=5) as s:
         s.sendall(
