@@ -208,7 +208,8 @@ def assemble(
             empty_fd=empty_fd,
             options=info.options,
             net_isolated=(net != "on"),
-            keep_read_only=launcher_state(policy.cwd) + own_install(policy.writable_roots, notes),
+            keep_read_only=launcher_state(policy.cwd, policy.writable_roots)
+            + own_install(policy.writable_roots, notes),
             empty_dirs=empty_dirs(),
         )
     except BaseException:
@@ -262,17 +263,37 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
     return [x for t in out for x in ("--ro-bind", t, t)]
 
 
-def launcher_state(cwd) -> list[str]:
-    """Cordon's own state a sandbox must never write: its cache (the probe and inner-stage
-    caches steer later launches), the user config (trusted_projects) and the project file."""
-    from cordon.sandbox.config import find_project_config, user_config_path
+def state_dirs(environ=None) -> list[str]:
+    """Cordon's state that steers later launches: its cache and user-config folders, where
+    this environment puts them and at their default places under $HOME too (a launch run
+    with another XDG_CACHE_HOME/XDG_CONFIG_HOME must not leave the default ones writable)."""
+    from cordon.sandbox.config import user_config_path
 
-    cache = probe.cache_dir()
-    try:
-        os.makedirs(cache, exist_ok=True)  # must exist, or a sandbox could create it
-    except OSError:
-        pass
-    out = [cache, os.path.dirname(user_config_path())]
+    environ = os.environ if environ is None else environ
+    home = environ.get("HOME") or os.path.expanduser("~")
+    cands = [probe.cache_dir(), os.path.dirname(user_config_path(environ))]
+    cands += [os.path.join(home, ".cache", "cordon"), os.path.join(home, ".config", "cordon")]
+    # Canonical: a symlinked ~/.cache inside a writable root is followed to what it names now
+    # (the trust rules refuse whatever it names later, see sandbox/trust.py).
+    return list(dict.fromkeys(os.path.realpath(c) for c in cands))
+
+
+def launcher_state(cwd, writable_roots=()) -> list[str]:
+    """Cordon's own state a sandbox must never write, for ``keep_read_only``: its cache (the
+    probe and seccomp caches), the user config (trusted_projects, mode) and the project
+    files. Bound read-only with their ancestors pinned (bwrap.immovable_ancestors) when
+    inside a writable root. A state folder absent there is created first (mode 0700), or the
+    command could create it and plant a config.toml for the next launch."""
+    from cordon.sandbox.config import find_project_config
+
+    roots = [os.fspath(r) for r in writable_roots]
+    out = state_dirs()
+    for i, d in enumerate(out):
+        if i == 0 or any(_bwrap._within(d, r) for r in roots):
+            try:
+                os.makedirs(d, mode=0o700, exist_ok=True)  # an absent one gets a placeholder
+            except OSError:
+                pass
     proj = find_project_config(os.fspath(cwd))
     if proj:
         out.append(proj)

@@ -15,6 +15,9 @@ Order matters (later mounts win):
   5. deny-read masks: an empty mode-000 tmpfs over a directory, an empty mode-000 file
      (from a memfd, never from a host path a sandbox could have swapped) over a file or
      socket; host control sockets likewise.
+  3-5 are preceded by the pins of ``immovable_ancestors``: every directory between a writable
+     root and a path protected in 3-5 is bound onto itself, so no parent of a protected path
+     can be renamed away (taking the protection with it) and rebuilt with planted content.
   6. namespaces user/pid/ipc/uts/cgroup(+net), ``--die-with-parent``, ``--new-session``,
      ``--cap-drop ALL``, ``--disable-userns`` when this bwrap has it.
 
@@ -59,13 +62,14 @@ GIT_PLACEHOLDER_DIRS = ("hooks", "info")
 class BwrapPlan:
     """The argv fragment plus what the launcher must know (placeholders it may clean up)."""
 
-    __slots__ = ("args", "masked", "notes", "placeholders", "protected", "writable")
+    __slots__ = ("args", "masked", "notes", "pinned", "placeholders", "protected", "writable")
 
     def __init__(self) -> None:
         self.args: list[str] = []
         self.placeholders: list[str] = []  # host paths bwrap will create as mount points
         self.masked: list[str] = []  # deny-read paths actually masked
         self.protected: list[str] = []  # read-only carve-outs inside writable roots
+        self.pinned: list[str] = []  # directories bound onto themselves (immovable_ancestors)
         self.writable: list[str] = []
         self.notes: list[str] = []
 
@@ -79,6 +83,37 @@ def _lstat(p: str):
 
 def _within(p: str, root: str) -> bool:
     return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
+
+
+def immovable_ancestors(paths, roots) -> list[str]:
+    """The directories to bind onto themselves (``--bind D D``, in the returned order, before
+    any carve-out) so that no path in ``paths`` can be moved for the sandbox's lifetime.
+
+    A bind mount on P pins P's own dentry only: when P lies two or more levels below a
+    writable root, ``mv parent elsewhere`` carries the mount along and frees the name P for
+    planted content (a read-only carve-out with new content, a deny-read file readable at
+    its new path, a planted cache or config for the next launch). A mount point cannot be
+    renamed or removed (EBUSY), so pinning every ancestor of P strictly inside the writable
+    root closes that. Writable roots nested inside another root are pinned too: a pin of
+    their parent (a recursive bind from the host tree) would otherwise hide their own bind.
+    Shallow first, so a deeper pin is never hidden by a shallower one. Stays writable: a
+    pin changes what can be moved, never what can be written.
+    """
+    roots = [r.rstrip("/") or "/" for r in (os.fspath(x) for x in roots)]
+    out: set[str] = {r for r in roots if any(r != o and _within(r, o) for o in roots)}
+    for p in (os.fspath(x) for x in paths):
+        d = os.path.dirname(p.rstrip("/"))
+        while d not in ("/", "") and any(d != r and _within(d, r) for r in roots):
+            if d in out:
+                break  # its own ancestors are in already
+            out.add(d)
+            d = os.path.dirname(d)
+    pins = []
+    for d in sorted(out, key=lambda x: (x.count("/"), x)):
+        st = _lstat(d)
+        if st is not None and stat.S_ISDIR(st.st_mode):  # canonical paths: a real directory
+            pins.append(d)
+    return pins
 
 
 def _creatable_in(directory: str) -> bool:
@@ -152,9 +187,13 @@ def build_bwrap_args(
     if not share_tmp and _within(cwd, "/tmp") and not any(_within(cwd, r) for r in roots):
         a += ["--ro-bind", cwd, cwd]  # e.g. read-only mode in a directory under /tmp: keep it visible
 
+    carve_start = len(a)  # the pins of every carve-out below go here (immovable_ancestors)
+    targets: list[str] = []  # every path a carve-out below binds, masks or holds a placeholder on
+
     def ro_bind(p: str) -> None:
         a.extend(("--ro-bind", p, p))
         plan.protected.append(p)
+        targets.append(p)
 
     def placeholder(p: str) -> None:
         if empty_dirs:
@@ -165,6 +204,7 @@ def build_bwrap_args(
             a.extend(("--tmpfs", p, "--remount-ro", p))
         plan.placeholders.append(p)
         plan.protected.append(p)
+        targets.append(p)
 
     for p in (os.fspath(x) for x in policy.read_only_paths):
         if _lstat(p) is not None and any(_within(p, r) for r in roots):
@@ -206,8 +246,19 @@ def build_bwrap_args(
 
     for p in keep_read_only:
         p = os.fspath(p)
+        if not any(_within(p, r) for r in roots):
+            continue
         st = _lstat(p)
-        if st is not None and not stat.S_ISLNK(st.st_mode) and any(_within(p, r) for r in roots):
+        if st is None:
+            parent = os.path.dirname(p)
+            if _lstat(parent) is not None and _creatable_in(parent) and p not in plan.placeholders:
+                placeholder(p)  # absent: it must not be creatable either
+        elif stat.S_ISLNK(st.st_mode):
+            raise SandboxError(
+                f"{p} (Cordon's own state) is a symlink inside a writable root; it could be swapped for "
+                "a folder the command writes. Replace it with a real folder or file."
+            )
+        elif p not in plan.protected:
             ro_bind(p)
 
     for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets)):
@@ -231,6 +282,11 @@ def build_bwrap_args(
                 a.extend(("--perms", "0000"))
             a.extend(("--ro-bind-data", str(empty_fd), p))
         plan.masked.append(p)
+        targets.append(p)
+
+    pins = immovable_ancestors(targets, roots)
+    a[carve_start:carve_start] = [x for d in pins for x in ("--bind", d, d)]
+    plan.pinned = pins
 
     a += ["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     a.append("--unshare-cgroup-try" if "--unshare-cgroup-try" in opts else "--unshare-cgroup")
@@ -253,6 +309,7 @@ def build_bwrap_args(
 def _git_write(git: str, a: list[str], plan: BwrapPlan, ro_bind, placeholder) -> None:
     """Audited git mode: .git writable but pinned; everything that configures git read-only."""
     a.extend(("--bind", git, git))  # a mount point cannot be renamed away and replaced
+    # (.git sits directly in a writable root: its read-only children need no further pins)
     plan.writable.append(git)
     for name in GIT_READ_ONLY:
         p = os.path.join(git, name)

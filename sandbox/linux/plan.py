@@ -113,7 +113,9 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             empty_fd=empty_fd,
             options=options,
             net_isolated=net != "on",
-            keep_read_only=(launcher_state(policy.cwd) + own_install(policy.writable_roots))
+            keep_read_only=(
+                launcher_state(policy.cwd, policy.writable_roots) + own_install(policy.writable_roots)
+            )
             if on_linux
             else (),
             empty_dirs=empty_dirs() if on_linux else None,

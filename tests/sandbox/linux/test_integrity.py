@@ -1,0 +1,215 @@
+"""Integrity across launches (issue 14): nothing a sandboxed command writes can weaken a later
+launch. Each attack runs through the real ``sandbox run`` CLI as root and as the unprivileged
+account; each has a positive control showing the same operation works where the protection
+does not apply (the same rename of an unprotected sibling inside the same sandbox, or the
+operation done unconfined), so a test cannot pass because the operation was impossible anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.linux.confine_support import ops_argv, parse_ops, sandbox_run
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(
+        sys.platform != "linux" or shutil.which("bwrap") is None, reason="needs Linux and bubblewrap"
+    ),
+]
+
+
+def _own(identity, *paths: Path) -> None:
+    for p in paths:
+        os.chown(p, identity.uid, identity.gid)
+
+
+def _tree(identity, base: Path, rel: str, content: str | None = None) -> Path:
+    """``base/rel`` created as ``identity`` would have (every new folder and file owned by it)."""
+    p = base
+    parts = Path(rel).parts
+    for i, part in enumerate(parts):
+        p = p / part
+        last = i == len(parts) - 1
+        if last and content is not None:
+            p.write_text(content)
+        elif not p.exists():
+            p.mkdir()
+        _own(identity, p)
+    return p
+
+
+def _ops(identity, *specs: str, flags=(), env=None) -> dict[str, str]:
+    r = sandbox_run(identity, *flags, cmd=ops_argv(*specs), env=env)
+    assert r.returncode == 0, f"sandbox run failed ({r.returncode}): {r.stderr}"
+    got = parse_ops(r.stdout)
+    assert set(got) == set(specs), (got, r.stderr)
+    return got
+
+
+# --- class 1: renaming a parent of a protected path ------------------------------------------------
+def _rename_attack(identity, protected_parent: Path, control_parent: Path, *, flags=(), env=None) -> None:
+    """Rename ``protected_parent`` (an ancestor, two levels up, of a protected path) inside the
+    sandbox: must fail with EBUSY (it is pinned). ``control_parent`` has the same shape but
+    holds nothing protected: its rename in the same sandbox succeeds."""
+    moved = protected_parent.with_name(protected_parent.name + "-moved")
+    cmoved = control_parent.with_name(control_parent.name + "-moved")
+    got = _ops(
+        identity,
+        f"rename:{protected_parent}:{moved}",
+        f"rename:{control_parent}:{cmoved}",
+        flags=flags,
+        env=env,
+    )
+    assert got[f"rename:{control_parent}:{cmoved}"] == "ok", got  # positive control
+    cmoved.rename(control_parent)  # back, for the next attempt
+    assert got[f"rename:{protected_parent}:{moved}"] == "EBUSY", got
+    assert protected_parent.is_dir() and not moved.exists()
+
+
+def test_cache_inside_the_workspace_cannot_be_moved_away(identity):
+    """XDG_CACHE_HOME inside the project (as CI setups do): renaming a parent of Cordon's cache
+    would let the command rebuild the cache path with planted entries for the next launch."""
+    ws = identity.workspace
+    cache_home = _tree(identity, ws, "ci/xdg/cache")
+    control = _tree(identity, ws, "other/xdg/cache")
+    env = identity.env(XDG_CACHE_HOME=str(cache_home))
+    _rename_attack(identity, ws / "ci", ws / "other", env=env)
+    _rename_attack(identity, ws / "ci" / "xdg", ws / "other" / "xdg", env=env)
+    assert (cache_home / "cordon").is_dir()
+    del control
+
+
+def test_cache_in_a_writable_home_cannot_be_moved_away(identity):
+    """The whole home writable (``--workspace ~``): ``~/.cache`` is pinned, ``~/.cache/cordon``
+    read-only. Runs with the default cache location (HOME's)."""
+    home = identity.home
+    tag = uuid.uuid4().hex[:8]
+    control = _tree(identity, home, f".cordon-control-{tag}/cordon")
+    try:
+        got = _ops(
+            identity,
+            f"rename:{home}/.cache:{home}/.cache-{tag}",
+            f"write:{home}/.cache/cordon/planted-{tag}",
+            f"rename:{control.parent}:{control.parent}-moved",
+            flags=("--workspace", str(home)),
+        )
+        assert got[f"rename:{control.parent}:{control.parent}-moved"] == "ok", got
+        assert got[f"rename:{home}/.cache:{home}/.cache-{tag}"] == "EBUSY", got
+        assert got[f"write:{home}/.cache/cordon/planted-{tag}"] == "EROFS", got
+        assert not (home / f".cache-{tag}").exists()
+    finally:
+        shutil.rmtree(home / f".cordon-control-{tag}", ignore_errors=True)
+        shutil.rmtree(home / f".cordon-control-{tag}-moved", ignore_errors=True)
+
+
+def test_absent_user_config_cannot_be_created(identity):
+    """``--writable-root`` over XDG_CONFIG_HOME with no cordon folder yet: without protection
+    the command plants ``cordon/config.toml`` with ``mode = "danger-full-access"`` and the
+    next launch runs unconfined. The folder is created (0700) and bound read-only, its
+    parents pinned."""
+    ws = identity.workspace
+    cfg_home = _tree(identity, ws, "cfg/xdg")
+    control = _tree(identity, ws, "ctl/xdg")
+    env = identity.env(XDG_CONFIG_HOME=str(cfg_home))
+    planted = cfg_home / "cordon" / "config.toml"
+    got = _ops(
+        identity,
+        f"mkdir:{cfg_home}/cordon",
+        f"write:{planted}",
+        f"write:{control}/config.toml",  # positive control: the same folder shape, unprotected
+        flags=("--writable-root", str(cfg_home)),
+        env=env,
+    )
+    assert got[f"write:{control}/config.toml"] == "ok", got
+    assert got[f"write:{planted}"] in ("EROFS", "EACCES"), got
+    assert not planted.exists()
+    st = (cfg_home / "cordon").stat()
+    assert st.st_mode & 0o777 == 0o700 and st.st_uid == identity.uid
+    _rename_attack(identity, ws / "cfg", ws / "ctl", env=env)
+
+
+def test_existing_user_config_cannot_be_replaced_through_its_parent(identity):
+    ws = identity.workspace
+    cfg_home = _tree(identity, ws, "cfg/xdg")
+    _tree(identity, cfg_home, "cordon/config.toml", 'mode = "workspace-write"\n')
+    _tree(identity, ws, "ctl/xdg")
+    env = identity.env(XDG_CONFIG_HOME=str(cfg_home))
+    _rename_attack(identity, ws / "cfg", ws / "ctl", env=env)
+    _rename_attack(identity, cfg_home, ws / "ctl" / "xdg", env=env)
+    assert (cfg_home / "cordon" / "config.toml").read_text() == 'mode = "workspace-write"\n'
+
+
+def test_read_only_carve_out_cannot_be_moved_and_rebuilt(identity):
+    """``--read-only a/b/file``: renaming ``a`` and recreating ``a/b/file`` would change its
+    content at the same path."""
+    ws = identity.workspace
+    _tree(identity, ws, "a/b/file", "original\n")
+    _tree(identity, ws, "c/b/file", "original\n")
+    flags = ("--read-only", "a/b/file")
+    _rename_attack(identity, ws / "a", ws / "c", flags=flags)
+    _rename_attack(identity, ws / "a" / "b", ws / "c" / "b", flags=flags)
+    got = _ops(identity, f"write:{ws}/a/b/file", f"write:{ws}/c/b/file", flags=flags)
+    assert got[f"write:{ws}/c/b/file"] == "ok" and got[f"write:{ws}/a/b/file"] == "EROFS", got
+    assert (ws / "a" / "b" / "file").read_text() == "original\n"
+
+
+def test_deny_read_mask_cannot_be_moved_to_a_readable_path(identity):
+    """``--deny-read conf/secret.env`` two levels down: moving ``conf`` in one launch would make
+    the secret readable at ``conf-moved/...`` in the next."""
+    ws = identity.workspace
+    tag = uuid.uuid4().hex[:8]
+    _tree(identity, ws, "conf/env/secret.env", f"SECRET-{tag}\n")
+    _tree(identity, ws, "open/env/secret.env", f"PUBLIC-{tag}\n")
+    flags = ("--deny-read", "conf/env/secret.env")
+    _rename_attack(identity, ws / "conf", ws / "open", flags=flags)
+    _rename_attack(identity, ws / "conf" / "env", ws / "open" / "env", flags=flags)
+    # The next launch, same configuration: the secret is still where the mask is.
+    r = sandbox_run(identity, *flags, cmd=["sh", "-c", f"cat {ws}/conf*/env/secret.env; echo end"])
+    assert r.returncode == 0, r.stderr
+    assert f"SECRET-{tag}" not in r.stdout
+    # Positive control: unconfined, the same file is readable (the test's content is real).
+    assert (ws / "conf" / "env" / "secret.env").read_text() == f"SECRET-{tag}\n"
+
+
+def test_cordon_install_ancestors_are_pinned(tmp_path):
+    """Cordon's install two levels inside a writable root: the folder between them is pinned
+    (a live rename of the real install is not attempted: it would break every other run)."""
+    from cordon.sandbox.linux import bwrap
+    from cordon.sandbox.linux.assemble import own_install
+    from cordon.sandbox.resolve import resolve
+
+    install = own_install([os.path.dirname(os.path.dirname(os.path.realpath(sys.prefix)))])
+    assert install, "the checkout or venv must count as Cordon's install"
+    root = os.path.dirname(os.path.dirname(install[0]))
+    pol = resolve(cwd=root)
+    plan = bwrap.build_bwrap_args(pol, empty_fd=9, keep_read_only=own_install([root]))
+    mid = os.path.dirname(own_install([root])[0])
+    assert mid in plan.pinned
+    i = plan.args.index(mid)
+    assert plan.args[i - 1 : i + 2] == ["--bind", mid, mid]
+    # before the read-only bind of the install itself (a later pin would hide it)
+    j = plan.args.index(own_install([root])[0])
+    assert i < j
+
+
+def test_immovable_ancestors_pins_every_level_and_nested_roots(tmp_path):
+    from cordon.sandbox.linux.bwrap import immovable_ancestors
+
+    r = tmp_path / "r"
+    (r / "a" / "b" / "c").mkdir(parents=True)
+    (r / "n" / "m").mkdir(parents=True)
+    r, a, b, n, m = (str(x) for x in (r, r / "a", r / "a" / "b", r / "n", r / "n" / "m"))
+    assert immovable_ancestors([f"{b}/c/file"], [r]) == [a, b, f"{b}/c"]
+    assert immovable_ancestors([f"{a}/file"], [r]) == [a]
+    assert immovable_ancestors([f"{r}/file", "/etc/passwd"], [r]) == []  # nothing between
+    # a root nested in another is pinned (shallow first), whatever is protected
+    assert (
+        immovable_ancestors([f"{m}/x/y"], [r, m]) == [n, m, f"{m}/x"] if os.path.isdir(f"{m}/x") else [n, m]
+    )
