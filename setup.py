@@ -26,6 +26,7 @@ HAS_RULES = (Path(__file__).parent / "rules").is_dir()
 LINUX = sys.platform.startswith("linux")
 HERE = Path(__file__).resolve().parent
 NATIVE_SRC = HERE / "sandbox" / "linux" / "cordon_inner.c"
+STARLARK_SYNTAX = HERE / "policy" / "starlark" / "syntax.py"
 
 
 def build_native(out_dir: Path) -> None:
@@ -39,9 +40,21 @@ def build_native(out_dir: Path) -> None:
     module.build(out_dir)
 
 
+def build_parser_tables(out_dir: Path) -> None:
+    # The Starlark parser's LALR tables, built once here instead of on every first
+    # `execpolicy check` (policy/starlark/syntax.py, TABLES_PATH). By file path, like the native
+    # stage: syntax.py needs only Lark (a build requirement), not the cordon package.
+    spec = importlib.util.spec_from_file_location("_cordon_build_syntax", STARLARK_SYNTAX)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_tables(out_dir / module.TABLES_PATH.name)
+
+
 class BuildPy(build_py):
     def run(self):
         super().run()
+        if not getattr(self, "editable_mode", False):
+            build_parser_tables(Path(self.build_lib) / "cordon" / "policy" / "starlark")
         if LINUX and NATIVE_SRC.is_file():
             # Editable installs import from the checkout, so the helper goes next to the source.
             where = (

@@ -37,6 +37,8 @@ if [[ -n "$extras" ]]; then
   # The tests import Cordon from this checkout (pytest's pythonpath), so the checkout needs
   # the native inner stage too (the install above put one in the venv).
   .venv/bin/python sandbox/linux/build_native.py sandbox/linux
+  # ... and the Starlark parser tables (the wheel has its own, built by setup.py).
+  .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy.starlark import syntax; syntax.write_tables()'
 fi
 # Non-editable installs leave a build/ folder behind; it is not needed.
 rm -rf build ./*.egg-info

@@ -51,7 +51,9 @@ def test_wheel_contains_data_files(tmp_path):
     shutil.copytree(
         REPO,
         src,
-        ignore=shutil.ignore_patterns(".venv", ".cache", ".git", "__pycache__", "build", "cordon-inner"),
+        ignore=shutil.ignore_patterns(
+            ".venv", ".cache", ".git", "__pycache__", "build", "cordon-inner", "starlark.tables"
+        ),
     )
     out = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(src)],
@@ -76,6 +78,7 @@ def test_wheel_contains_data_files(tmp_path):
         assert inside in names, f"{rel} missing from the wheel"
     for pkg in ("policy", "sandbox", "netproxy"):
         assert f"cordon/{pkg}/py.typed" in names
+    assert "cordon/policy/starlark/starlark.tables" in names  # built by setup.py, not copied
     # Nothing but the cordon namespace at the top level: no `policy`, `sandbox` or `netproxy`
     # package that another distribution (or a user's policy.py) could collide with.
     tops = {n.split("/", 1)[0] for n in names if not n.split("/", 1)[0].endswith((".dist-info", ".data"))}

@@ -7,7 +7,6 @@ Every node is a tuple ``(kind, pos, *fields)`` where ``pos`` is
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -518,30 +517,54 @@ def _check_params(ps):
 
 _parsers: dict[str, Lark] = {}
 
+# The LALR tables, built from the grammar when Cordon is built or installed (setup.py, and
+# scripts/install.sh for a checkout) and shipped beside it: building them costs ~0.3 s, which
+# every first `execpolicy check` would pay. They live in the install (as trusted as the code),
+# never in a user cache a sandboxed command could write, and they are marshal data (no pickle,
+# nothing that runs when loaded). A file built from another grammar or Lark is ignored.
+TABLES_PATH = GRAMMAR_PATH.with_name("starlark.tables")
+_TABLES_FORMAT = 1
 
-def _cache_file() -> str | None:
-    """Lark's grammar cache (a pickle) under $XDG_CACHE_HOME/cordon, or None when unsafe.
 
-    A pickle runs code when loaded, so it is used only from a directory and file that this
-    user owns and nobody else can write.
-    """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    grammar = GRAMMAR_PATH.read_bytes()
-    digest = hashlib.sha256(grammar + b"lark-cache-v1").hexdigest()[:16]
-    d = os.path.join(base, "cordon")
-    path = os.path.join(d, f"starlark-grammar-{digest}.lark-cache")
+def _lark_options() -> dict:
+    return dict(parser="lalr", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst())
+
+
+def _tables_stamp(grammar: str) -> tuple:
+    import lark
+
+    return (_TABLES_FORMAT, lark.__version__, grammar)
+
+
+def write_tables(path: str | os.PathLike = TABLES_PATH) -> None:
+    """Build the parser from the grammar and store its tables (atomically) at ``path``."""
+    import marshal
+
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = GRAMMAR_PATH.read_text()
+    data, memo = Lark(grammar, **_lark_options()).memo_serialize([TerminalDef, Rule])
+    # Instances, not data: _load_tables passes fresh ones.
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("postlex", "transformer")}
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        marshal.dump((_tables_stamp(grammar), data, memo), f)
+    os.replace(tmp, path)
+
+
+def _load_tables(grammar: str) -> Lark | None:
+    import marshal
+
     try:
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        uid = os.getuid()
-        for p in (d, path):
-            if p == path and not os.path.exists(p):
-                break
-            st = os.stat(p)
-            if st.st_uid != uid or st.st_mode & 0o022:
-                return None
-    except OSError:
+        with open(TABLES_PATH, "rb") as f:
+            stamp, data, memo = marshal.load(f)
+        if stamp != _tables_stamp(grammar):
+            return None
+        opts = _lark_options()
+        return Lark._load_from_dict(data, memo, postlex=opts["postlex"], transformer=opts["transformer"])
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None
-    return path
 
 
 def parser() -> Lark:
@@ -551,17 +574,8 @@ def parser() -> Lark:
 def _parser_for(role: str) -> Lark:
     p = _parsers.get(role)
     if p is None:
-        kw = dict(
-            parser="lalr",
-            postlex=_Indent(),
-            maybe_placeholders=True,
-            transformer=_ToAst(),
-        )
-        cache = _cache_file()
-        try:
-            p = Lark(GRAMMAR_PATH.read_text(), cache=cache or False, **kw)
-        except Exception:  # an unreadable/corrupt/unwritable cache: build the tables afresh
-            p = Lark(GRAMMAR_PATH.read_text(), **kw)
+        grammar = GRAMMAR_PATH.read_text()
+        p = _load_tables(grammar) or Lark(grammar, **_lark_options())
         _parsers[role] = p
     return p
 

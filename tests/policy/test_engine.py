@@ -374,20 +374,50 @@ def test_rules_dirs_like_codex_but_never_silent(tmp_path):
     assert ei.value.file.endswith("c.rules")
 
 
-def test_grammar_cache_is_only_trusted_when_private(tmp_path, monkeypatch):
+def test_parser_tables_are_built_from_the_grammar_and_a_stale_file_is_ignored(tmp_path, monkeypatch):
     from cordon.policy.starlark import syntax
+    from lark import Lark
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    path = syntax._cache_file()
-    assert path is not None and path.startswith(str(tmp_path / "xdg" / "cordon"))
-    Path(path).write_bytes(b"not a pickle")
-    os.chmod(path, 0o666)  # writable by others: never loaded
-    assert syntax._cache_file() is None
-    os.chmod(path, 0o600)
-    assert syntax._cache_file() == path
-    # a corrupt cache is rebuilt, not fatal
+    src = (REPO / "rules" / "default.rules").read_text()
+    tables = tmp_path / "starlark.tables"
+    monkeypatch.setattr(syntax, "TABLES_PATH", tables)
+    syntax.write_tables(tables)
+    grammar = syntax.GRAMMAR_PATH.read_text()
+    loaded = syntax._load_tables(grammar)
+    assert loaded is not None
+    fresh = Lark(grammar, **syntax._lark_options())
+    assert loaded.parse(src) == fresh.parse(src)
+    # Tables of another grammar (or another Lark) are never used: the parser is built afresh.
+    assert syntax._load_tables(grammar + "\n// changed\n") is None
+    tables.write_bytes(b"\x00garbage")
+    assert syntax._load_tables(grammar) is None
     monkeypatch.setattr(syntax, "_parsers", {})
     assert syntax.parse("x = 1\n")[0][0] == "assign"
+
+
+def test_parser_state_is_never_read_from_a_user_cache(tmp_path, monkeypatch):
+    """The parser used to keep Lark's grammar cache (a pickle: code runs when it loads) in
+    $XDG_CACHE_HOME, which a sandboxed command may be able to write. Nothing of the parser may
+    come from there now: the tables ship with the install."""
+    import builtins
+
+    from cordon.policy.starlark import syntax
+
+    xdg = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.setattr(syntax, "_parsers", {})
+    opened: list[str] = []
+    real_open = builtins.open
+
+    def spy(file, *a, **kw):
+        opened.append(os.fspath(file) if isinstance(file, str | os.PathLike) else repr(file))
+        return real_open(file, *a, **kw)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    assert syntax.parse("x = 1\n")[0][0] == "assign"
+    assert opened, "the spy saw no file at all: it proves nothing"
+    assert not [p for p in opened if p.startswith(str(xdg))], opened
+    assert not xdg.exists()
 
 
 def test_budget_leaves_room_for_real_files():
