@@ -16,6 +16,7 @@
  *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
  *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
  *   c / b TCP connect / bind port (u32) S seccomp program (struct sock_filter[])
+ * Every record but L and S is text and must hold no NUL byte (exit 125 otherwise).
  *
  * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
  * Built statically when the C library allows it: no dynamic loader, so no LD_* variable
@@ -151,8 +152,12 @@ static void parse_plan(unsigned char *buf, size_t len) {
                      (uint32_t)buf[i + 4] << 24;
         i += 5;
         if (n > len - i) fail("truncated spec at byte %zu", i);
-        char *s = xalloc(n + 1); /* NUL-terminated copy (paths never contain NUL) */
+        char *s = xalloc(n + 1); /* NUL-terminated copy */
         memcpy(s, buf + i, n);
+        /* Text records (paths, arguments, ports, reasons) become C strings: an embedded NUL
+         * would silently cut one short (a deny path naming its parent, say). */
+        if (tag != 'S' && tag != 'L' && memchr(s, 0, n))
+            fail("spec record '%c' at byte %zu holds a NUL byte", tag, i - 5);
         switch (tag) {
         case 'P': push(&plan.prelude, s); break;
         case 'r': push(&plan.read, s); break;
@@ -231,8 +236,12 @@ static void start_prelude(void) {
     }
     close(out[0]); /* the prelude must not write to stdout after "ready" */
     buf[n] = 0;
-    char *line = buf;
-    *strchr(line, '\n') = 0;
+    char *line = buf, *nl = memchr(buf, '\n', n);
+    if (memchr(buf, 0, (size_t)(nl - buf))) {
+        if (g > 0) kill(g, SIGKILL);
+        fail("prelude %s printed a NUL byte before its first line ended (expected 'ready')", argv[0]);
+    }
+    *nl = 0;
     while (*line == ' ' || *line == '\t' || *line == '\r') line++;
     size_t m = strlen(line);
     while (m && (line[m - 1] == ' ' || line[m - 1] == '\t' || line[m - 1] == '\r')) line[--m] = 0;

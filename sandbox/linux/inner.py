@@ -241,6 +241,10 @@ def encode_native(spec: dict) -> bytes:
     out = [b"CORDONI1"]
 
     def rec(tag: bytes, data: bytes) -> None:
+        if b"\0" in data and tag not in (b"L", b"S"):
+            from cordon.sandbox.errors import SandboxError
+
+            raise SandboxError(f"the inner-stage plan holds a NUL byte in {data!r} (record {tag.decode()})")
         out.append(tag + struct.pack("<I", len(data)) + data)
 
     for arg in spec.get("prelude") or ():

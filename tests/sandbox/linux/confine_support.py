@@ -89,9 +89,12 @@ def run_inner(
     executor=None,
     **kw,
 ):
-    """Run the inner stage with ``spec`` as ``identity`` (default: the current user)."""
+    """Run the inner stage with ``spec`` (a dict, or the exact bytes for the spec fd) as
+    ``identity`` (default: the current user)."""
     native = (executor or EXECUTOR) == "native"
-    if native:
+    if isinstance(spec, bytes):  # an already encoded plan, as is (malformed-input tests)
+        r = spec_fd_source(spec)
+    elif native:
         from cordon.sandbox.linux.inner import encode_native
 
         r = spec_fd_source(encode_native(spec))

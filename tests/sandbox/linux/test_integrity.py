@@ -213,3 +213,108 @@ def test_immovable_ancestors_pins_every_level_and_nested_roots(tmp_path):
     assert (
         immovable_ancestors([f"{m}/x/y"], [r, m]) == [n, m, f"{m}/x"] if os.path.isdir(f"{m}/x") else [n, m]
     )
+
+
+# --- class 4: the native inner stage, the seccomp table ---------------------------------------------
+def _native_plan(*records: tuple[bytes, bytes]) -> bytes:
+    import struct
+
+    return b"CORDONI1" + b"".join(t + struct.pack("<I", len(d)) + d for t, d in records)
+
+
+def test_native_stage_refuses_nul_in_a_text_record(identity):
+    """A path record ``/tmp\\0/x`` would be cut to ``/tmp`` by C string handling: a narrower
+    rule silently becomes a wider one. Refused with 125 and a message (no crash)."""
+    from tests.sandbox.linux.confine_support import native_inner, run_inner
+
+    native_inner()
+    ll = (b"L", (1 | 2).to_bytes(4, "little"))
+    good = _native_plan(ll, (b"r", b"/"), (b"w", b"/dev/null"))
+    r = run_inner(good, ["true"], identity=identity, executor="native")
+    assert r.returncode == 0, r.stderr  # positive control: the same plan without the NUL runs
+    bad = _native_plan(ll, (b"r", b"/"), (b"w", b"/dev/null\0/x"))
+    r = run_inner(bad, ["true"], identity=identity, executor="native")
+    assert r.returncode == 125, (r.returncode, r.stderr)
+    assert "NUL byte" in r.stderr and "the command was not run" in r.stderr
+
+
+def test_launcher_refuses_to_encode_a_nul(tmp_path):
+    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.linux.inner import encode_native
+
+    assert encode_native({"prelude": ["a"]})  # control
+    with pytest.raises(SandboxError, match="NUL"):
+        encode_native({"prelude": ["a\0b"]})
+
+
+@pytest.mark.parametrize("output", ["rea\\0dy\\n", "\\0ready\\n", "ready\\0\\n"])
+def test_prelude_printing_a_nul_fails_125(identity, inner_executor, output):
+    """The native stage crashed (SIGSEGV) on a NUL before the newline; both stages refuse."""
+    from tests.sandbox.linux.confine_support import run_inner
+
+    ok = run_inner({"v": 1, "prelude": ["printf", "ready\\n"], "seccomp": b""}, ["true"], identity=identity)
+    assert ok.returncode == 0, ok.stderr  # positive control
+    spec = {"v": 1, "prelude": ["printf", output], "seccomp": b""}
+    r = run_inner(spec, ["true"], identity=identity)
+    assert r.returncode == 125, (r.returncode, r.stderr)
+    assert "prelude" in r.stderr and "the command was not run" in r.stderr
+
+
+# The kernel's system-call table (x86_64, as of 6.18) for every call that changes mounts or
+# joins namespaces by number alone (clone/unshare are checked by flags in test_seccomp).
+MOUNT_AND_NAMESPACE_X86_64 = {
+    "pivot_root": 155,
+    "chroot": 161,
+    "mount": 165,
+    "umount2": 166,
+    "open_by_handle_at": 304,
+    "setns": 308,
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "mount_setattr": 442,
+    "open_tree_attr": 467,
+}
+_CALL_ALL = (
+    "import ctypes,sys\n"
+    "libc=ctypes.CDLL(None,use_errno=True)\n"
+    "for nr in sys.argv[1:]:\n"
+    "    r=libc.syscall(int(nr),-1,-1,-1,-1,-1)\n"
+    "    print(nr,0 if r==0 else ctypes.get_errno())\n"
+)
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the table above is x86_64's")
+def test_every_mount_and_namespace_call_is_denied(identity, inner_executor):
+    import errno
+
+    from cordon.sandbox.linux import seccomp
+
+    from tests.sandbox.linux.confine_support import run_inner, seccomp_spec
+    from tests.sandbox.linux.test_seccomp import eperm, run_bpf
+    from tests.support.identities import INSIDE_PYTHON
+
+    names = {n for group in seccomp.DENIED_SYSCALLS.values() for n in group}
+    assert set(MOUNT_AND_NAMESPACE_X86_64) <= names
+    for name, nr in MOUNT_AND_NAMESPACE_X86_64.items():
+        if name in seccomp.UNIFIED_NUMBERS:
+            assert seccomp.UNIFIED_NUMBERS[name] == nr, name
+    for network in ("off", "proxy", "on"):
+        prog = seccomp.compile_bpf(network)
+        for name, nr in MOUNT_AND_NAMESPACE_X86_64.items():
+            assert run_bpf(prog, nr) == eperm(), (network, name)
+    argv = [INSIDE_PYTHON, "-I", "-S", "-c", _CALL_ALL, *map(str, MOUNT_AND_NAMESPACE_X86_64.values())]
+    free = dict(line.split() for line in identity.run(argv).stdout.splitlines())
+    confined = dict(
+        line.split() for line in run_inner(seccomp_spec(), argv, identity=identity).stdout.splitlines()
+    )
+    for name, nr in MOUNT_AND_NAMESPACE_X86_64.items():
+        # positive control: this kernel implements the call, and for root nothing but the
+        # filter answers EPERM (the arguments are invalid, the capabilities are there)
+        assert int(free[str(nr)]) != errno.ENOSYS, (name, free)
+        if identity.is_root:
+            assert int(free[str(nr)]) != errno.EPERM, (name, free)
+        assert int(confined[str(nr)]) == errno.EPERM, (name, confined)
