@@ -69,3 +69,20 @@ def cordon_install(quiet: bool = True) -> Path:
         capture_output=quiet,
     )
     return venv / "bin"
+
+
+def sandlock_python(install: bool = False) -> Path | None:
+    """The interpreter of a venv in the cache that has sandlock (a Landlock+seccomp sandbox
+    without namespaces, from PyPI), made on request. A separate venv: never a dependency."""
+    venv = CACHE / "sandlock-venv"
+    py = venv / "bin" / "python"
+    if not py.exists() and install:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "sandlock"], check=True, capture_output=True)
+    return py if py.exists() else None
+
+
+def firejail() -> str | None:
+    """firejail from the system (apt-get install firejail), when present."""
+    return shutil.which("firejail")

@@ -1,4 +1,4 @@
-"""Run Cordon's benchmarks side by side with its peers (Codex, srt) and report ratios.
+"""Run Cordon's benchmarks side by side with its peers (Codex, srt, sandlock, firejail, bare bwrap) and report ratios.
 
     .venv/bin/python bench/run.py            # every bench/bench_*.py
     .venv/bin/python bench/run.py policy     # only modules whose name contains "policy"
@@ -38,6 +38,8 @@ def main() -> int:
         "python": sys.executable,
         "repo": HERE.parent,
         "cordon_bin": peers.cordon_install(),
+        "sandlock_python": peers.sandlock_python(install=True),
+        "firejail": peers.firejail(),
     }
     rows: list[dict] = []
     for mod_path in sorted(HERE.glob("bench_*.py")):
@@ -49,6 +51,7 @@ def main() -> int:
             if args.rounds:
                 case.rounds = args.rounds
             rows += harness.report(case, harness.measure(case))
+        rows += ctx.pop("extra_rows", [])  # tables a module measured with its own drivers
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,89 @@
+"""Launch `true` in a sandbox from a running Python process, many times; print timings as JSON.
+
+Runs under whichever interpreter has the tool installed (Cordon's bench venv, or the
+sandlock venv in .cache/peers), so each tool is measured in-process the way an embedder
+uses it:
+
+    python launch_driver.py TOOL serial N WORKSPACE        -> {"ms": [per-launch ms, ...]}
+    python launch_driver.py TOOL parallel N WORKSPACE K    -> {"per_s": launches/s with K threads}
+
+TOOL: cordon (``cordon.sandbox.run``), sandlock (``sandlock.Sandbox.run``) or bwrap (bare
+``bwrap --unshare-all``, started with subprocess: the floor for a namespace sandbox).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+
+def launcher(tool: str, ws: str):
+    if tool == "cordon":
+        from cordon.sandbox import run
+
+        def go() -> None:
+            r = run(["true"], cwd=ws)
+            assert r.returncode == 0, r.stderr
+
+    elif tool == "sandlock":
+        import sandlock
+
+        def go() -> None:
+            # Read-only system, writable workspace: the same work as Cordon's default policy.
+            sb = sandlock.Sandbox(fs_readable=["/usr", "/lib", "/lib64", "/bin", "/etc"], fs_writable=[ws])
+            r = sb.run(["true"])
+            assert getattr(r, "exit_code", 0) in (0, None) and getattr(r, "success", True), r
+
+    elif tool == "bwrap":
+        argv = ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"]
+
+        def go() -> None:
+            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
+
+    else:
+        raise SystemExit(f"unknown tool {tool}")
+    return go
+
+
+def main() -> int:
+    tool, mode, n, ws = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    go = launcher(tool, ws)
+    for _ in range(3):  # warm-up: imports, probe caches
+        go()
+    if mode == "serial":
+        ms = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            go()
+            ms.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps({"ms": ms}))
+        return 0
+    threads = int(sys.argv[5])
+    per_thread = max(1, n // threads)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(per_thread):
+                go()
+        except BaseException as e:  # reported, not swallowed
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    el = time.perf_counter() - t0
+    if errors:
+        raise errors[0]
+    print(json.dumps({"per_s": per_thread * threads / el}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
