@@ -19,11 +19,9 @@ from typing import Any, Literal
 from cordon.policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
 from cordon.policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
-DecisionKind = Literal["allow", "prompt", "forbidden"]
-_RANK = {"allow": 0, "prompt": 1, "forbidden": 2}
+from cordon.vocabulary import Approval, parse_sandbox_mode, strictest
 
-SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
-APPROVAL_KINDS = ("untrusted", "on-failure", "on-request", "never", "granular")
+DecisionKind = Literal["allow", "prompt", "forbidden"]  # vocabulary.DECISIONS, for type checkers
 
 REASON_NEVER = "approval required by policy, but AskForApproval is set to Never"
 REASON_GRANULAR_RULES = "approval required by policy rule, but AskForApproval::Granular.rules is false"
@@ -31,40 +29,6 @@ REASON_GRANULAR_SANDBOX = (
     "approval required by policy, but AskForApproval::Granular.sandbox_approval is false"
 )
 REASON_FORCED_RM = "rm -f style commands are not permitted. Use a safer approach"
-
-
-@dataclass(frozen=True)
-class Approval:
-    """An approval policy. ``granular`` carries Codex's ``rules`` and ``sandbox_approval`` switches."""
-
-    kind: str
-    rules: bool = True
-    sandbox_approval: bool = True
-
-    @classmethod
-    def parse(cls, text: str | Approval) -> Approval:
-        """``untrusted``, ``on-request``, ``on-failure``, ``never``, ``granular``, or
-        ``granular:rules=false,sandbox_approval=true`` (``unless-trusted`` = ``untrusted``)."""
-        if isinstance(text, Approval):
-            return text
-        kind, _, options = text.strip().partition(":")
-        kind = {"unless-trusted": "untrusted", "onrequest": "on-request"}.get(kind, kind)
-        if kind not in APPROVAL_KINDS:
-            raise ValueError(f"unknown approval policy {text!r}; expected one of {', '.join(APPROVAL_KINDS)}")
-        values = {"rules": True, "sandbox_approval": True}
-        if options:
-            if kind != "granular":
-                raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
-            for item in options.split(","):
-                key, eq, value = (part.strip() for part in item.partition("="))
-                key = key.replace("-", "_")
-                if key not in values or not eq or value.lower() not in ("true", "false"):
-                    raise ValueError(
-                        f"bad granular option {item.strip()!r}; expected rules=true|false or "
-                        "sandbox_approval=true|false"
-                    )
-                values[key] = value.lower() == "true"
-        return cls(kind, values["rules"], values["sandbox_approval"])
 
 
 @dataclass(frozen=True)
@@ -255,8 +219,7 @@ def decide(
     if not argv:
         raise ValueError("empty command")
     appr = Approval.parse(approval)
-    if sandbox not in SANDBOX_MODES:
-        raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    sandbox = parse_sandbox_mode(sandbox)
     if cwd is not None:
         patch_decision = _decide_patch(argv, approval, appr, sandbox, cwd, writable_roots)
         if patch_decision is not None:
@@ -268,7 +231,7 @@ def decide(
     for command in split.commands:
         matches = rule_matches(policy, command.argv)
         if matches:
-            worst = max((m.decision for m in matches), key=_RANK.__getitem__)
+            worst = strictest(m.decision for m in matches)
             segments.append(Segment(command, worst, "rule", matches))
         else:
             # A heredoc split keeps only the command's words; the body may be a script for a shell
@@ -321,7 +284,7 @@ def _aggregate(
     requested_prefix: Sequence[str] | None,
 ) -> Decision:
     cmd = shlex.join(argv)
-    overall: DecisionKind = max((s.decision for s in segments), key=_RANK.__getitem__)
+    overall: DecisionKind = strictest(s.decision for s in segments)
 
     def result(decision: DecisionKind, bypass: bool, reason: str | None, amendment: list[str] | None):
         return Decision(decision, bypass, reason, amendment, split.kind, segments)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-PROTECTED_NAMES = (".git", ".codex", ".agents")
+from cordon.vocabulary import PROTECTED_NAMES
 
 # Secrets hidden by default. "~" means the invoking user's home (and, when launched as
 # root, also /root); entries that do not exist are still masked where the backend can.

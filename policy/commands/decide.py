@@ -109,7 +109,9 @@ def run(args: list[str]) -> int:
     """Entry point shared by the fast path and the typer command; returns the exit code."""
     import json
 
-    from cordon.policy.decision import SANDBOX_MODES, Approval, decide
+    from cordon.policy.decision import decide
+
+    from cordon.vocabulary import SANDBOX_MODES, Approval, parse_sandbox_mode
 
     try:
         opts = parse_args(args)
@@ -120,11 +122,13 @@ def run(args: list[str]) -> int:
             approval = Approval.parse(opts["approval"])
         except ValueError as exc:
             raise Usage(f"error: invalid value for '--approval': {exc}") from exc
-        if opts["sandbox"] not in SANDBOX_MODES:
+        try:
+            parse_sandbox_mode(opts["sandbox"])
+        except ValueError:
             raise Usage(
                 f"error: invalid value '{opts['sandbox']}' for '--sandbox': expected one of "
                 f"{', '.join(SANDBOX_MODES)}"
-            )
+            ) from None
         requested = None
         if opts["prefix_rule"] is not None:
             try:

@@ -30,9 +30,7 @@ from cordon.policy.patch.apply import absolute, stage_patch
 from cordon.policy.patch.model import AddFile, DeleteFile, Patch
 from cordon.policy.patch.parser import parse_patch
 
-PROTECTED_NAMES = (".git", ".codex", ".agents")
-SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
-APPROVALS = ("untrusted", "on-failure", "on-request", "never", "granular")
+from cordon.vocabulary import PROTECTED_NAMES, Approval, parse_sandbox_mode
 
 REASON_EMPTY = "empty patch"
 REASON_READ_ONLY = "writing is blocked by read-only sandbox; rejected by user approval settings"
@@ -86,25 +84,9 @@ class PatchAssessment:
 
 
 def parse_approval(text: str) -> tuple[str, bool]:
-    """``(kind, sandbox_approval)`` from ``untrusted``/``on-request``/``on-failure``/``never``/``granular``
-    (``granular:sandbox_approval=false`` and ``rules=...`` accepted, ``unless-trusted`` = untrusted)."""
-    kind, _, options = text.strip().partition(":")
-    kind = {"unless-trusted": "untrusted"}.get(kind, kind)
-    if kind not in APPROVALS:
-        raise ValueError(f"unknown approval policy {text!r}; expected one of {', '.join(APPROVALS)}")
-    sandbox_approval = True
-    if options:
-        if kind != "granular":
-            raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
-        for item in options.split(","):
-            key, _, value = item.strip().partition("=")
-            if key not in ("rules", "sandbox_approval") or value not in ("true", "false"):
-                raise ValueError(
-                    f"bad granular option {item.strip()!r}; expected sandbox_approval=true|false"
-                )
-            if key == "sandbox_approval":
-                sandbox_approval = value == "true"
-    return kind, sandbox_approval
+    """``(kind, sandbox_approval)`` of an approval policy (``vocabulary.Approval.parse`` reads it)."""
+    appr = Approval.parse(text)
+    return appr.kind, appr.sandbox_approval
 
 
 def _inside(path: str, root: str) -> bool:
@@ -233,9 +215,7 @@ def assess_patch(
     from ``cwd``: for ``cd DIR && apply_patch``, paths resolve against DIR but DIR does not become
     writable. It defaults to ``cwd``.
     """
-    sandbox = {"external-sandbox": "external"}.get(sandbox, sandbox)
-    if sandbox not in SANDBOX_MODES:
-        raise ValueError(f"unknown sandbox mode {sandbox!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    sandbox = parse_sandbox_mode(sandbox)
     kind, sandbox_approval = parse_approval(approval)
     base = absolute("/", os.path.abspath(os.fspath(cwd)))
     parsed = patch if isinstance(patch, Patch) else parse_patch(patch)

@@ -1,0 +1,99 @@
+"""The words Cordon's parts share, defined once: decisions, sandbox modes, approval policies
+and the protected names. ``cordon.policy``, ``cordon.sandbox`` and ``cordon.netproxy`` import
+them from here and define none of their own.
+
+Standard library only, and nothing heavy: ``sandbox run`` imports this on every launch.
+"""
+
+from __future__ import annotations
+
+# A command's verdict, mildest first: combining verdicts keeps the strictest (Codex's order).
+DECISIONS = ("allow", "prompt", "forbidden")
+_DECISION_RANK = {d: i for i, d in enumerate(DECISIONS)}
+
+
+def strictest(decisions) -> str:
+    """The strictest of ``decisions`` (an iterable of DECISIONS; ValueError when empty)."""
+    return max(decisions, key=_DECISION_RANK.__getitem__)
+
+
+# Codex's sandbox modes. "external" means: another sandbox (not Codex's) confines the command.
+SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
+_SANDBOX_ALIASES = {"external-sandbox": "external"}
+
+
+def parse_sandbox_mode(text: str) -> str:
+    """A sandbox mode from its name (Codex's ``external-sandbox`` spelling is accepted)."""
+    mode = _SANDBOX_ALIASES.get(text, text)
+    if mode not in SANDBOX_MODES:
+        raise ValueError(f"unknown sandbox mode {text!r}; expected one of {', '.join(SANDBOX_MODES)}")
+    return mode
+
+
+# Codex's AskForApproval values; ``granular`` takes options (see Approval.parse).
+APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never", "granular")
+# Older spellings Codex still reads.
+_APPROVAL_ALIASES = {"unless-trusted": "untrusted", "onrequest": "on-request"}
+
+
+class Approval:
+    """An approval policy. ``granular`` carries Codex's ``rules`` and ``sandbox_approval`` switches
+    (both true unless the text turns one off). Immutable and comparable."""
+
+    __slots__ = ("kind", "rules", "sandbox_approval")
+
+    def __init__(self, kind: str, rules: bool = True, sandbox_approval: bool = True):
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "rules", rules)
+        object.__setattr__(self, "sandbox_approval", sandbox_approval)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Approval is immutable")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Approval):
+            return NotImplemented
+        return (self.kind, self.rules, self.sandbox_approval) == (
+            other.kind,
+            other.rules,
+            other.sandbox_approval,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.rules, self.sandbox_approval))
+
+    def __repr__(self) -> str:
+        return f"Approval({self.kind!r}, rules={self.rules}, sandbox_approval={self.sandbox_approval})"
+
+    @classmethod
+    def parse(cls, text: str | Approval) -> Approval:
+        """``untrusted``, ``on-request``, ``on-failure``, ``never``, ``granular``, or
+        ``granular:rules=false,sandbox_approval=true`` (``unless-trusted`` = ``untrusted``,
+        ``onrequest`` = ``on-request``). The one parser every entry point uses."""
+        if isinstance(text, Approval):
+            return text
+        kind, _, options = text.strip().partition(":")
+        kind = _APPROVAL_ALIASES.get(kind, kind)
+        if kind not in APPROVAL_POLICIES:
+            raise ValueError(
+                f"unknown approval policy {text!r}; expected one of {', '.join(APPROVAL_POLICIES)}"
+            )
+        values = {"rules": True, "sandbox_approval": True}
+        if options:
+            if kind != "granular":
+                raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
+            for item in options.split(","):
+                key, eq, value = (part.strip() for part in item.partition("="))
+                key = key.replace("-", "_")
+                if key not in values or not eq or value.lower() not in ("true", "false"):
+                    raise ValueError(
+                        f"bad granular option {item.strip()!r}; expected rules=true|false or "
+                        "sandbox_approval=true|false"
+                    )
+                values[key] = value.lower() == "true"
+        return cls(kind, values["rules"], values["sandbox_approval"])
+
+
+# Names that stay read-only wherever they appear under a writable root (also when absent:
+# the sandbox may not create them). They hold what later runs or steers the host's tools.
+PROTECTED_NAMES = (".git", ".codex", ".agents")

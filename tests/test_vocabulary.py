@@ -1,0 +1,66 @@
+"""The shared vocabulary: one definition of each word, and every entry point reads it the same way."""
+
+from __future__ import annotations
+
+import pytest
+from cordon.policy import decide
+from cordon.policy.patch import assess_patch
+
+from cordon import vocabulary
+
+PATCH = "*** Begin Patch\n*** Add File: new.txt\n+hi\n*** End Patch\n"
+
+
+def test_strictest_follows_the_rank_order():
+    assert vocabulary.strictest(["allow", "prompt"]) == "prompt"
+    assert vocabulary.strictest(["forbidden", "allow", "prompt"]) == "forbidden"
+    assert vocabulary.strictest(["allow"]) == "allow"
+    with pytest.raises(ValueError):
+        vocabulary.strictest([])
+
+
+@pytest.mark.parametrize(
+    "spelling", ["on-request", "onrequest", "unless-trusted", "never", "granular:sandbox_approval=false"]
+)
+def test_commands_and_patches_accept_the_same_approval_spellings(spelling, tmp_path):
+    # decide() used to accept "onrequest" while the patch path raised ValueError for it.
+    assert decide(["ls"], approval=spelling, sandbox="workspace-write").decision in vocabulary.DECISIONS
+    assert assess_patch(PATCH, cwd=tmp_path, approval=spelling, sandbox="workspace-write").decision
+
+
+@pytest.mark.parametrize("spelling", ["on_request", "sometimes", "never:rules=false", "granular:x=1"])
+def test_commands_and_patches_refuse_the_same_approval_spellings(spelling, tmp_path):
+    with pytest.raises(ValueError):
+        decide(["ls"], approval=spelling, sandbox="workspace-write")
+    with pytest.raises(ValueError):
+        assess_patch(PATCH, cwd=tmp_path, approval=spelling, sandbox="workspace-write")
+
+
+@pytest.mark.parametrize("mode", ["external-sandbox", *vocabulary.SANDBOX_MODES])
+def test_commands_and_patches_accept_the_same_sandbox_modes(mode, tmp_path):
+    # decide() used to refuse Codex's "external-sandbox" spelling, which the patch path took.
+    assert decide(["ls"], approval="on-request", sandbox=mode).decision in vocabulary.DECISIONS
+    assert assess_patch(PATCH, cwd=tmp_path, approval="on-request", sandbox=mode).decision
+    with pytest.raises(ValueError):
+        decide(["ls"], approval="on-request", sandbox=mode + "x")
+    with pytest.raises(ValueError):
+        assess_patch(PATCH, cwd=tmp_path, approval="on-request", sandbox=mode + "x")
+
+
+def test_each_word_is_defined_once():
+    """No module of the packages keeps its own copy of the vocabulary."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(vocabulary.__file__).resolve().parents[1]
+    pattern = re.compile(r"^(PROTECTED_NAMES|SANDBOX_MODES|APPROVAL\w*|_RANK)\s*=", re.M)
+    copies = [
+        str(p.relative_to(root))
+        for pkg in ("policy", "sandbox", "netproxy")
+        for p in (root / pkg).rglob("*.py")
+        if pattern.search(p.read_text())
+    ]
+    assert copies == [], copies
+    assert vocabulary.Approval.parse("onrequest") == vocabulary.Approval("on-request")
+    with pytest.raises(AttributeError):
+        vocabulary.Approval("never").kind = "untrusted"
