@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 
 from cordon.netproxy.hosts import format_authority
+from cordon.netproxy.limits import Limits, raise_fd_limit
 from cordon.netproxy.policy import NetPolicy
 from cordon.netproxy.server import ProxyServer
 
@@ -82,15 +83,19 @@ def start(
     auth: bool | str = True,
     net_log: str | os.PathLike | None = None,
     on_event: Callable[[dict], None] | None = None,
+    limits: Limits | None = None,
 ) -> Proxy:
     """Validate the policy (``PatternError`` on a bad entry) and start listening.
 
     ``auth``: True = a fresh random credential, a string = that token, False = none.
     Every listener speaks HTTP/CONNECT and SOCKS5 (told apart by the first byte).
+    The process's soft descriptor limit is raised to its hard limit first; ``limits``
+    overrides the connection caps and timeouts (``netproxy.limits.Limits``).
     """
     policy = NetPolicy.from_lists(allow, deny, resolve)
     token = secrets.token_hex(16) if auth is True else (auth or None)
-    server = ProxyServer(policy, token=token, log_path=net_log, on_event=on_event)
+    raise_fd_limit()
+    server = ProxyServer(policy, token=token, log_path=net_log, on_event=on_event, limits=limits)
     try:
         addr = server.listen_tcp(*listen)
         socks_addr = server.listen_tcp(*socks) if socks else None

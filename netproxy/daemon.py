@@ -10,6 +10,7 @@ launcher *before* this process starts, so nothing waits for our imports). stdin 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -27,12 +28,17 @@ def main() -> int:
     if harden_process is not None:
         harden_process()
 
+    from cordon.netproxy.limits import Limits, raise_fd_limit
     from cordon.netproxy.policy import NetPolicy
     from cordon.netproxy.server import ProxyServer
 
     config = json.loads(sys.stdin.readline())
     policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))
-    server = ProxyServer(policy, token=config.get("token"), log_path=config.get("log"))
+    raise_fd_limit()
+    limits = Limits().resolved()
+    # One client (the sandbox): its cap is the whole proxy's.
+    limits = dataclasses.replace(limits, max_per_client=limits.max_connections)
+    server = ProxyServer(policy, token=config.get("token"), log_path=config.get("log"), limits=limits)
     server.serve_handoff(socket.socket(fileno=int(config["fd"])))
     threading.Thread(target=_warm_up, daemon=True).start()
     for line in sys.stdin:

@@ -32,6 +32,8 @@ AUTH_REQUIRED = "auth-required"
 UNSUPPORTED = "unsupported"
 UPSTREAM_FAILED = "upstream-failed"
 RESOLVE_FAILED = "resolve-failed"
+CAPACITY = "capacity"  # a connection cap was reached (503 / SOCKS general failure)
+TIMEOUT = "timeout"  # a request head did not arrive in time (408)
 
 # Cloud metadata endpoints that are globally routable (the rest sit in non-global ranges).
 _METADATA = (ipaddress.ip_address("168.63.129.16"),)
@@ -50,6 +52,7 @@ class Decision:
     host: str = ""
     port: int = 0
     addresses: tuple[IPAddress, ...] = ()  # vetted, in dial order (allowed decisions only)
+    refused_address: IPAddress | None = None  # private-address: the first address refused
 
 
 class NetPolicy:
@@ -118,15 +121,16 @@ class NetPolicy:
             return Decision(False, RESOLVE_FAILED, str(e)[:120], host, port)
         good: list[IPAddress] = []
         first_problem: tuple[str, str] | None = None
+        refused: IPAddress | None = None
         for addr in candidates:
             problem = self.vet(host, addr, port)
             if problem is None:
                 good.append(addr)
             elif first_problem is None:
-                first_problem = problem
+                first_problem, refused = problem, addr
         if not good:
             reason, detail = first_problem or (RESOLVE_FAILED, "no addresses")
-            return Decision(False, reason, detail, host, port)
+            return Decision(False, reason, detail, host, port, refused_address=refused)
         return dataclasses.replace(verdict, addresses=tuple(good))
 
     def still_allowed(self, host: str, port: int, address: IPAddress | None, sni: str | None) -> Decision:

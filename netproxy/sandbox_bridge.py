@@ -96,14 +96,22 @@ class Bridge:
         return out
 
     def summary(self) -> str | None:
-        """One line about denied connections, or None when nothing was denied."""
+        """One line about denied connections, or None when nothing was denied.
+
+        Host names come from the sandboxed command: control characters (ESC, BEL, CR...) and
+        invisible formatting characters are escaped so they cannot drive the user's terminal.
+        """
         denied = [e for e in self.events() if e.get("verdict") == "deny"]
         if not denied:
             return None
         seen: dict[str, None] = {}
         for e in denied:
-            target = f"{e.get('host') or '?'}:{e.get('port')}" if e.get("port") else e.get("host") or "?"
-            seen.setdefault(f"{target} ({e.get('reason')})", None)
+            host = printable(str(e.get("host") or "?"))
+            target = f"{host}:{e.get('port')}" if e.get("port") else host
+            why = printable(str(e.get("reason")))
+            if e.get("allow_with") and e.get("reason") == "private-address":
+                why += f"; allow with {printable(str(e['allow_with']))}"
+            seen.setdefault(f"{target} ({why})", None)
         shown = list(seen)[:5]
         more = f", +{len(seen) - 5} more" if len(seen) > 5 else ""
         return f"network: {len(denied)} connection(s) denied: {', '.join(shown)}{more}"
@@ -145,11 +153,13 @@ def prepare(
     extra_allow: Iterable[str] = (),
     extra_deny: Iterable[str] = (),
     python: str | None = None,
+    explicit_env: Mapping[str, str] | None = None,
 ) -> Bridge:
     """Start (in the background) the proxy for one sandbox; see the module docstring.
 
     ``network`` is a ``sandbox.model.NetworkPolicy``; ``extra_allow``/``extra_deny`` come from
-    ``network_rule`` entries (``netproxy.policy.lists_from_rules``).
+    ``network_rule`` entries (``netproxy.policy.lists_from_rules``); ``explicit_env`` is what the
+    user set for the command (``--env-set``): a ``NO_PROXY`` there is merged with Cordon's.
     """
     from cordon.netproxy.patterns import PatternError
     from cordon.netproxy.policy import NetPolicy
@@ -158,7 +168,7 @@ def prepare(
     deny = [*network.deny_domains, *extra_deny]
     resolve = dict(network.resolve or {})
     try:
-        NetPolicy.from_lists(allow, deny, resolve)
+        policy = NetPolicy.from_lists(allow, deny, resolve)
     except PatternError as e:
         field = "network.resolve" if "=" in e.pattern else _field_of(e.pattern, network)
         raise _config_error(f"invalid network pattern {e}", field) from None
@@ -222,7 +232,13 @@ def prepare(
     return Bridge(
         bwrap_args=["--ro-bind", str(d), str(d)],
         prelude=[py, "-I", "-S", str(forwarder), str(sock_path), str(HTTP_PORT), str(SOCKS_PORT)],
-        env=proxy_env(http, socks, token, ssh_helper=[py, "-I", "-S", str(forwarder)]),
+        env=proxy_env(
+            http,
+            socks,
+            token,
+            ssh_helper=[py, "-I", "-S", str(forwarder)],
+            no_proxy=no_proxy_for(policy, explicit_env or {}),
+        ),
         socket_path=sock_path,
         log_path=log_path,
         _proc=proc,
@@ -261,9 +277,51 @@ def update_policy(bridge: Bridge, **lists) -> int:
     return bridge.update_policy(**lists)
 
 
-def proxy_env(http: str, socks: str, token: str, *, ssh_helper: list[str] | None = None) -> dict[str, str]:
-    """Environment that points common tools at the proxy. NO_PROXY is empty on purpose:
-    an allow-listed ``localhost`` must go through the proxy (the namespace's loopback is not the host's)."""
+NO_PROXY_VARS = ("NO_PROXY", "no_proxy", "npm_config_noproxy", "YARN_NO_PROXY", "BUNDLE_NO_PROXY")
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def no_proxy_for(policy, explicit_env: Mapping[str, str]) -> str:
+    """The NO_PROXY list for a sandbox: the user's own entries, then the loopback names.
+
+    Loopback bypasses the proxy so that servers the command starts inside its namespace are
+    reachable by clients that honour proxy variables. Not when the policy allows a loopback
+    destination: then the user asked for a *host* service, which only the proxy can reach
+    (the namespace's loopback is not the host's).
+    """
+    user: list[str] = []
+    for name in NO_PROXY_VARS:
+        for item in (explicit_env.get(name) or "").split(","):
+            if item.strip() and item.strip() not in user:
+                user.append(item.strip())
+    ours = [] if allows_loopback(policy) else [n for n in LOOPBACK_NAMES if n not in user]
+    return ",".join(user + ours)
+
+
+def allows_loopback(policy) -> bool:
+    """Does an allow pattern name loopback (``localhost``, 127.0.0.0/8, ::1)?"""
+    import ipaddress
+
+    probes = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
+    for p in policy.allow:
+        if p.kind in ("exact", "apex+subdomains") and (
+            p.host == "localhost" or p.host.endswith(".localhost")
+        ):
+            return True
+        if p.kind == "subdomains" and p.host == "localhost":
+            return True
+        if p.kind in ("ip", "cidr") and p.network is not None:
+            if any(a.version == p.network.version and a in p.network for a in probes):
+                return True
+            if p.network.version == 4 and p.network.overlaps(ipaddress.ip_network("127.0.0.0/8")):
+                return True
+    return False
+
+
+def proxy_env(
+    http: str, socks: str, token: str, *, ssh_helper: list[str] | None = None, no_proxy: str = ""
+) -> dict[str, str]:
+    """Environment that points common tools at the proxy; ``NO_PROXY`` (and its spellings) = ``no_proxy``."""
     env: dict[str, str] = {}
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "GRPC_PROXY", "WS_PROXY", "WSS_PROXY", "DOCKER_HTTP_PROXY",
                  "DOCKER_HTTPS_PROXY", "YARN_HTTP_PROXY", "YARN_HTTPS_PROXY", "BUNDLE_HTTP_PROXY",
@@ -271,14 +329,15 @@ def proxy_env(http: str, socks: str, token: str, *, ssh_helper: list[str] | None
         env[name] = http
         if not name.startswith(("DOCKER", "YARN", "BUNDLE", "PIP")):
             env[name.lower()] = http
-    for name in ("npm_config_proxy", "npm_config_http_proxy", "npm_config_https_proxy"):
-        env[name] = http
-        env[name.upper()] = http
+    # npm reads its settings from npm_config_<key> for its own keys only (proxy, https-proxy,
+    # noproxy); anything else, such as npm_config_http_proxy, makes every npm command warn.
+    env["npm_config_proxy"] = http
+    env["npm_config_https_proxy"] = http
     for name in ("ALL_PROXY", "FTP_PROXY"):
         env[name] = socks
         env[name.lower()] = socks
-    for name in ("NO_PROXY", "no_proxy", "npm_config_noproxy", "NPM_CONFIG_NOPROXY", "YARN_NO_PROXY"):
-        env[name] = ""
+    for name in NO_PROXY_VARS:
+        env[name] = no_proxy
     env.update(
         {
             "RSYNC_PROXY": f"{USER}:{token}@127.0.0.1:{HTTP_PORT}",
@@ -300,6 +359,25 @@ def proxy_env(http: str, socks: str, token: str, *, ssh_helper: list[str] | None
         # ssh's ProxyCommand is run by a shell; %h/%p are ssh's tokens.
         env["GIT_SSH_COMMAND"] = f"ssh -o ProxyCommand={_shquote(cmd + ' --connect %h %p')}"
     return env
+
+
+_INVISIBLE = frozenset(
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (C0, DEL, C1) and bidi/zero-width marks escaped."""
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if o < 0x20 or 0x7F <= o < 0xA0:
+            out.append(f"\\x{o:02x}")
+        elif ch in _INVISIBLE:
+            out.append(f"\\u{o:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _shquote(s: str) -> str:

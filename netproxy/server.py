@@ -1,19 +1,24 @@
 """The proxy: HTTP (absolute- and origin-form), CONNECT and SOCKS5 on one port, judged by ``NetPolicy``.
 
-h11 parses HTTP/1.1 request heads (strict, sans-IO); ``clienthello`` is our own reader
-of the TLS server_name; this module does the decisions and moves the bytes itself. Each
-connection gets a thread; once the destination is decided the two sockets are joined with
-``os.splice`` (kernel to kernel, no per-byte Python work).
+Who does what: h11 parses HTTP/1.1 (``http1``: keep-alive, every request judged, strict
+framing); ``clienthello`` reads the TLS server_name; ``relay`` moves the bytes of every
+established tunnel in one event loop with ``splice(2)``; ``limits`` bounds descriptors,
+connections and waits. This module accepts connections, admits or refuses them, speaks
+SOCKS, sets up tunnels, and writes one structured log line per decision.
 
-Tunnels (CONNECT, SOCKS5) are dialled lazily: the proxy answers "established", waits up
-to ``FIRST_BYTES_WAIT`` for the client's first bytes, and when they are a TLS ClientHello
-requires its SNI to equal the target host or be allowed itself *before* connecting
-upstream, so a refused hello never reaches the upstream. A malformed server_name (a port,
-several names, a non-host-name entry) is refused, never taken for "no SNI"; a hello without
-server_name passes only where ``NetPolicy.sni_optional`` says so (an IP-literal target). Non-TLS bytes are relayed
-opaquely to the judged destination (ssh, plain protocols). If the client stays silent
-(server-speaks-first protocols) the proxy dials after the wait and still inspects the
-first bytes the client sends before forwarding them.
+Tunnels (CONNECT, SOCKS5): the destination is judged, vetted and dialled *before* the
+client hears "established" (an unreachable upstream gets 502 / a SOCKS failure code). The
+client's first bytes are then read before anything of theirs is forwarded: a TLS
+ClientHello must carry a well-formed SNI equal to the target host or allowed itself (no
+SNI only where ``NetPolicy.sni_optional`` says so), else the client gets a TLS alert and
+the upstream, which has only seen a TCP handshake, gets nothing. Non-TLS bytes go to the
+judged destination opaquely. Bytes the server sends first (ssh banners) are passed on
+while the client's first bytes are awaited.
+
+Capacity: a connection over the global cap or its client's cap is answered 503 (HTTP) or
+a SOCKS failure, and logged with the host and port it asked for; the oldest connection
+that has not authenticated yet is dropped when too many are waiting; ``accept`` failing for
+lack of descriptors backs off instead of spinning.
 """
 
 from __future__ import annotations
@@ -23,89 +28,100 @@ import base64
 import collections
 import contextlib
 import datetime
+import errno
 import hmac
 import ipaddress
 import json
 import os
-import re
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 from cordon.netproxy import clienthello
-from cordon.netproxy.hosts import HostError, canonical_host, format_authority, split_authority
+from cordon.netproxy.hosts import HostError, canonical_host, format_authority
+from cordon.netproxy.limits import Limits
 from cordon.netproxy.policy import (
+    ALLOWED,
     AUTH_REQUIRED,
     BAD_REQUEST,
+    CAPACITY,
+    DENY_LISTED,
     HOST_MISMATCH,
+    NOT_ALLOWED,
+    PRIVATE_ADDRESS,
+    RESOLVE_FAILED,
     SNI_INVALID,
     SNI_MISMATCH,
     SNI_MISSING,
+    TIMEOUT,
     UNSUPPORTED,
     UPSTREAM_FAILED,
     Decision,
     NetPolicy,
 )
+from cordon.netproxy.relay import Relay
 
-HANDSHAKE_TIMEOUT = 30.0
-FIRST_BYTES_WAIT = 0.5
-DIAL_TIMEOUT = 10.0
 MAX_HEAD = 64 * 1024
-_PIPE_SIZE = 1 << 20
-_F_SETPIPE_SZ = 1031
-_HAVE_SPLICE = hasattr(os, "splice") and hasattr(os, "pipe2")
 _TLS_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"
+_SHED_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
-_REQUEST_LINE = re.compile(rb"^([A-Z]{1,20}) (\S{1,16384}) HTTP/1\.([01])$")
 _STATUS = {
     400: "Bad Request",
     403: "Forbidden",
     407: "Proxy Authentication Required",
+    408: "Request Timeout",
     431: "Request Header Fields Too Large",
     502: "Bad Gateway",
+    503: "Service Unavailable",
 }
-_HOP_BY_HOP = {
-    b"proxy-authorization",
-    b"proxy-connection",
-    b"connection",
-    b"keep-alive",
-    b"te",
-    b"trailer",
-    b"upgrade",
+# Which part of the proxy decided, for reasons that no pattern decides ("rule" in the log).
+_RULES = {
+    NOT_ALLOWED: "default-deny",
+    PRIVATE_ADDRESS: "address-vetting",
+    SNI_INVALID: "sni-check",
+    SNI_MISSING: "sni-check",
+    SNI_MISMATCH: "sni-check",
+    HOST_MISMATCH: "http-framing",
+    BAD_REQUEST: "http-framing",
+    UNSUPPORTED: "protocol",
+    AUTH_REQUIRED: "proxy-credential",
+    CAPACITY: "connection-limits",
+    TIMEOUT: "timeouts",
+    UPSTREAM_FAILED: "upstream",
+    RESOLVE_FAILED: "upstream",
 }
+# SOCKS5 reply codes for a failed dial (RFC 1928 6).
+_SOCKS_FOR_ERRNO = {errno.ECONNREFUSED: 5, errno.ENETUNREACH: 3, errno.EHOSTUNREACH: 4, errno.ETIMEDOUT: 4}
 
 
-def _status_for(reason: str) -> int:
+def status_for(reason: str) -> int:
     if reason in (BAD_REQUEST, HOST_MISMATCH, UNSUPPORTED):
         return 400
     if reason == AUTH_REQUIRED:
         return 407
-    if reason in (UPSTREAM_FAILED, "resolve-failed"):
+    if reason in (UPSTREAM_FAILED, RESOLVE_FAILED):
         return 502
+    if reason == CAPACITY:
+        return 503
+    if reason == TIMEOUT:
+        return 408
     return 403
 
 
-def _request_head(head: bytes):
-    """The ``h11.Request`` in ``head`` (a complete head); ``ValueError`` saying why not."""
-    import h11
+class Client:
+    """One accepted client connection and what the proxy knows about it."""
 
-    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-    conn.receive_data(head)
-    try:
-        event = conn.next_event()
-    except h11.RemoteProtocolError as e:
-        raise ValueError(f"malformed request: {e}") from None
-    if not isinstance(event, h11.Request):
-        raise ValueError("malformed request head")
-    return event
+    __slots__ = ("handed_off", "key", "refusal", "sock")
+
+    def __init__(self, sock: socket.socket, key: object, refusal: str | None):
+        self.sock, self.key, self.refusal = sock, key, refusal
+        self.handed_off = False  # the relay owns the sockets (and the admission slot) now
 
 
-def _header_values(req, name: bytes) -> list[str]:
-    return [v.decode("latin-1") for n, v in req.headers if n == name]
-
-
-class _Session:
-    """One client connection the proxy may have to cut when the policy changes."""
+class Session:
+    """One connection the proxy may have to cut when the policy changes."""
 
     __slots__ = ("address", "host", "port", "proto", "sni", "sockets")
 
@@ -131,18 +147,26 @@ class ProxyServer:
         token: str | None = None,
         log_path: str | os.PathLike | None = None,
         on_event: Callable[[dict], None] | None = None,
+        limits: Limits | None = None,
     ):
         self.policy = policy
         self.token = token
         self.on_event = on_event
+        self.limits = (limits or Limits()).resolved()
         self.denials: collections.deque[dict] = collections.deque(maxlen=200)
         self.counts = {"allow": 0, "deny": 0}
+        self.relay = Relay()
         self._lock = threading.Lock()
         self._log_lock = threading.Lock()
-        self._sessions: set[_Session] = set()
+        self._sessions: set[Session] = set()
         self._listeners: list[socket.socket] = []
         self._closed = False
         self._generation = 0
+        self._active = 0
+        self._per_client: collections.Counter = collections.Counter()
+        self._unauthenticated: dict[int, socket.socket] = {}  # insertion order = age
+        self._refusing = 0
+        self._quiet: dict[str, list] = {}  # rate-limited log lines: reason -> [last time, suppressed]
         self._log = open(log_path, "a", buffering=1, encoding="utf-8") if log_path else None  # noqa: SIM115
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -152,7 +176,7 @@ class ProxyServer:
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host, port))
-        s.listen(256)
+        s.listen(1024)
         self._listeners.append(s)
         threading.Thread(target=self._accept_loop, args=(s,), daemon=True, name="np-accept").start()
         return s.getsockname()[:2]
@@ -178,7 +202,7 @@ class ProxyServer:
             if not v.allowed:
                 s.cut()
                 cut += 1
-                self._event(s.proto, s.host, s.port, False, v.reason, "revoked: " + (v.detail or v.reason))
+                self.event(s.proto, s.host, s.port, False, v.reason, "revoked: " + (v.detail or v.reason))
         return cut
 
     def close(self) -> None:
@@ -191,29 +215,41 @@ class ProxyServer:
             sessions = list(self._sessions)
         for s in sessions:
             s.cut()
+        self.relay.stop()
         if self._log:
             with self._log_lock:
                 self._log.close()
                 self._log = None
 
+    @property
+    def open_connections(self) -> int:
+        return self._active
+
     # -- accept paths ----------------------------------------------------------------------
     def _accept_loop(self, listener: socket.socket) -> None:
         while not self._closed:
             try:
-                conn, _ = listener.accept()
-            except OSError:
+                conn, peer = listener.accept()
+            except OSError as e:
                 if self._closed:
                     return
+                if e.errno in _SHED_ERRNOS:
+                    # Out of descriptors: the pending connection keeps the listener readable,
+                    # so retrying at once would spin. Back off; the caps keep this rare.
+                    self._quiet_event(CAPACITY, "accept failed: out of file descriptors; backing off")
+                    time.sleep(0.05)
                 continue
-            self._spawn(conn)
+            self._admit_and_serve(conn, peer[0] if isinstance(peer, tuple) else "local")
 
     def _handoff_loop(self, listener: socket.socket) -> None:
         while not self._closed:
             try:
                 conn, _ = listener.accept()
-            except OSError:
+            except OSError as e:
                 if self._closed:
                     return
+                if e.errno in _SHED_ERRNOS:
+                    time.sleep(0.05)
                 continue
             if not _same_user(conn):
                 conn.close()
@@ -222,14 +258,20 @@ class ProxyServer:
             threading.Thread(target=self._receive_fds, args=(conn,), daemon=True).start()
 
     def _receive_fds(self, conn: socket.socket) -> None:
+        key = ("sandbox", conn.fileno())  # one client: the sandbox behind this forwarder link
         with conn:
             while not self._closed:
                 try:
-                    msg, anc, _, _ = conn.recvmsg(64, socket.CMSG_SPACE(64 * 4))
-                except OSError:
+                    msg, anc, flags, _ = conn.recvmsg(64, socket.CMSG_SPACE(64 * 4))
+                except OSError as e:
+                    if e.errno in _SHED_ERRNOS:
+                        time.sleep(0.05)
+                        continue
                     return
                 if not msg and not anc:
                     return
+                if flags & socket.MSG_CTRUNC:
+                    self._quiet_event(CAPACITY, "a sandbox connection was lost: out of file descriptors")
                 for level, kind, data in anc:
                     if level != socket.SOL_SOCKET or kind != socket.SCM_RIGHTS:
                         continue
@@ -244,168 +286,96 @@ class ProxyServer:
                         if s.type != socket.SOCK_STREAM or s.family not in (socket.AF_INET, socket.AF_INET6):
                             s.close()
                             continue
-                        self._spawn(s)
+                        self._admit_and_serve(s, key)
 
-    def _spawn(self, conn: socket.socket) -> None:
-        threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+    # -- admission ---------------------------------------------------------------------------
+    def _admit_and_serve(self, conn: socket.socket, key: object) -> None:
+        lim = self.limits
+        with self._lock:
+            if self._active >= lim.max_connections:
+                refusal = f"{self._active} connections open, the proxy's limit is {lim.max_connections}"
+            elif self._per_client[key] >= lim.max_per_client:
+                refusal = f"this client has {self._per_client[key]} connections open, the limit is {lim.max_per_client}"
+            else:
+                refusal = None
+                self._active += 1
+                self._per_client[key] += 1
+            if refusal is not None:
+                if self._refusing >= lim.max_refusing:
+                    refusal = ""  # too many refusals in flight already: just close
+                else:
+                    self._refusing += 1
+        if refusal == "":
+            conn.close()
+            self._quiet_event(CAPACITY, "connection closed unanswered: too many connections being refused")
+            return
+        client = Client(conn, key, refusal)
+        try:
+            threading.Thread(target=self._handle, args=(client,), daemon=True).start()
+        except RuntimeError:  # cannot start a thread (memory, limits): shed it
+            self._release(client)
+            conn.close()
+            self._quiet_event(CAPACITY, "connection closed unanswered: cannot start a thread")
+
+    def _release(self, client: Client) -> None:
+        with self._lock:
+            self._unauthenticated.pop(id(client), None)
+            if client.refusal is not None:
+                self._refusing -= 1
+                return
+            self._active -= 1
+            self._per_client[client.key] -= 1
+            if self._per_client[client.key] <= 0:
+                del self._per_client[client.key]
+
+    def _waiting_for_credentials(self, client: Client) -> None:
+        """Count ``client`` among the unauthenticated; drop the oldest of them when there are too many."""
+        victim = None
+        with self._lock:
+            self._unauthenticated[id(client)] = client.sock
+            if len(self._unauthenticated) > self.limits.max_unauthenticated:
+                oldest = next(iter(self._unauthenticated))
+                victim = self._unauthenticated.pop(oldest)
+        if victim is not None:
+            with contextlib.suppress(OSError):
+                victim.shutdown(socket.SHUT_RDWR)
+            self._quiet_event(
+                CAPACITY,
+                f"dropped the oldest of {self.limits.max_unauthenticated} connections that had not authenticated",
+            )
+
+    def authenticated(self, client: Client) -> None:
+        with self._lock:
+            self._unauthenticated.pop(id(client), None)
 
     # -- per connection --------------------------------------------------------------------
-    def _handle(self, client: socket.socket) -> None:
+    def _handle(self, client: Client) -> None:
+        sock = client.sock
         try:
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client.settimeout(HANDSHAKE_TIMEOUT)
-            first = client.recv(1, socket.MSG_PEEK)
+            if client.refusal is None:
+                self._waiting_for_credentials(client)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.limits.head_timeout if client.refusal is None else 2.0)
+            first = sock.recv(1, socket.MSG_PEEK)
             if first == b"\x05":
                 self._socks5(client)
             elif first == b"\x04":
-                self._event("socks4", "", 0, False, UNSUPPORTED, "SOCKS4 is not supported; use SOCKS5")
+                self._socks4(client)
             elif first:
-                self._http(client)
+                from cordon.netproxy.http1 import serve_http
+
+                serve_http(self, client)
         except (OSError, ValueError, EOFError):
-            pass  # the client went away or sent garbage mid-handshake
+            pass  # the client went away, timed out, or sent garbage mid-handshake
         except Exception as e:  # a bug must not print into the sandboxed command's stderr
-            self._event("internal", "", 0, False, "internal-error", f"{type(e).__name__}: {e}"[:200])
+            self.event("internal", "", 0, False, "internal-error", f"{type(e).__name__}: {e}"[:200])
         finally:
-            with contextlib.suppress(OSError):
-                client.close()
-
-    # HTTP ------------------------------------------------------------------------------------
-    def _http(self, client: socket.socket) -> None:
-        try:
-            head, rest = _read_head(client)
-        except _HeadTooLarge:
-            return self._refuse_http(client, "http", "", 0, BAD_REQUEST, "request head too large", status=431)
-        except EOFError:
-            return None
-        lines = re.split(rb"\r?\n", head.rstrip(b"\r\n"))
-        m = _REQUEST_LINE.match(lines[0])
-        if not m:
-            return self._refuse_http(
-                client, "http", "", 0, BAD_REQUEST, "malformed request line (HTTP/1.x only)"
-            )
-        method, target = m.group(1).decode(), m.group(2).decode("ascii", "replace")
-        try:
-            req = _request_head(head)
-        except ValueError as e:
-            return self._refuse_http(client, "http", "", 0, BAD_REQUEST, str(e)[:200])
-        user = self._check_auth(_header_values(req, b"proxy-authorization"))
-        if user is None:
-            return self._refuse_http(
-                client, "http", "", 0, AUTH_REQUIRED, "proxy credential missing or wrong"
-            )
-        hosts = _header_values(req, b"host")
-        if len(hosts) > 1:
-            return self._refuse_http(client, "http", "", 0, BAD_REQUEST, "more than one Host header")
-        if method == "CONNECT":
-            return self._connect(client, target, rest, user)
-        try:
-            if target.startswith("/"):
-                if not hosts:
-                    raise HostError("origin-form request without Host")
-                host, port = split_authority(hosts[0], 80)
-                path = target
-            else:
-                scheme, sep, remainder = target.partition("://")
-                if not sep or scheme.lower() not in ("http", "ws"):
-                    return self._refuse_http(
-                        client, "http", "", 0, UNSUPPORTED, "only http:// targets; use CONNECT for TLS"
-                    )
-                authority, slash, path = remainder.partition("/")
-                authority, _, _ = authority.partition("?")
-                path = "/" + path if slash else "/"
-                host, port = split_authority(authority, 80)
-                if hosts and split_authority(hosts[0], 80) != (host, port):
-                    return self._refuse_http(
-                        client, "http", host, port, HOST_MISMATCH, f"Host {hosts[0][:100]!r} != target"
-                    )
-        except HostError as e:
-            return self._refuse_http(client, "http", "", 0, BAD_REQUEST, str(e))
-        d, gen = self._decide("http", host, port, method=method, user=user)
-        if not d.allowed:
-            return self._refuse_http(client, "http", host, port, d.reason, d.detail, logged=True)
-        upstream = self._dial(d)
-        if upstream is None:
-            return self._refuse_http(client, "http", host, port, UPSTREAM_FAILED, "could not connect")
-        session = self._open_session("http", d, upstream)
-        session.sockets.append(client)
-        try:
-            if not self._recheck(session, gen):
-                return
-            conn_tokens = {
-                t.strip().lower() for v in _header_values(req, b"connection") for t in v.split(",")
-            }
-            conn_tokens.discard("host")  # "Connection: host" must not drop the judged Host header
-            upgrades = _header_values(req, b"upgrade")
-            upgrade = "upgrade" in conn_tokens and bool(upgrades)
-            out = [f"{method} {path} HTTP/1.{m.group(3).decode()}".encode()]
-            for name, value in req.headers.raw_items():
-                if name.lower() in _HOP_BY_HOP or name.lower().decode() in conn_tokens:
-                    continue
-                out.append(name + b": " + value)
-            if not hosts:
-                out.append(b"Host: " + format_authority(host, port).encode())
-            if upgrade:
-                out.append(b"Connection: Upgrade")
-                out.append(b"Upgrade: " + upgrades[0].encode("latin-1"))
-            else:
-                out.append(b"Connection: close")
-            upstream.sendall(b"\r\n".join(out) + b"\r\n\r\n" + rest)
-            client.settimeout(None)
-            upstream.settimeout(None)
-            pump = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
-            pump.start()
-            if not upgrade:
-                _relay_response_head(upstream, client)
-            _pump(upstream, client)
-            if not upgrade:
-                # One request per client connection: the upstream closed after its response.
+            if not client.handed_off:
+                self._release(client)
                 with contextlib.suppress(OSError):
-                    client.shutdown(socket.SHUT_RDWR)
-            pump.join()
-        finally:
-            self._close_session(session)
+                    sock.close()
 
-    def _connect(self, client: socket.socket, target: str, rest: bytes, user: str) -> None:
-        try:
-            host, port = split_authority(target)
-        except HostError as e:
-            return self._refuse_http(client, "connect", target[:100], 0, BAD_REQUEST, str(e))
-        d, gen = self._decide("connect", host, port, user=user)
-        if not d.allowed:
-            return self._refuse_http(client, "connect", host, port, d.reason, d.detail, logged=True)
-        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        self._tunnel(client, d, gen, "connect", rest)
-
-    def _refuse_http(
-        self,
-        client: socket.socket,
-        proto: str,
-        host: str,
-        port: int,
-        reason: str,
-        detail: str,
-        *,
-        status: int | None = None,
-        logged: bool = False,
-    ) -> None:
-        if not logged:
-            self._event(proto, host, port, False, reason, detail)
-        status = status or _status_for(reason)
-        body = json.dumps({"error": reason, "host": host, "port": port, "detail": detail}).encode() + b"\n"
-        head = [
-            f"HTTP/1.1 {status} {_STATUS.get(status, 'Error')}",
-            f"X-Proxy-Error: {reason}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-            "Connection: close",
-        ]
-        if status == 407:
-            head.append('Proxy-Authenticate: Basic realm="cordon"')
-        with contextlib.suppress(OSError):
-            client.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
-            client.shutdown(socket.SHUT_WR)
-
-    def _check_auth(self, values: list[str]) -> str | None:
+    def check_auth(self, values: list[str]) -> str | None:
         """The user name from a valid Proxy-Authorization, "" when no credential is required, else None."""
         if self.token is None:
             return ""
@@ -421,173 +391,247 @@ class ProxyServer:
                 return user
         return None
 
-    # SOCKS5 ----------------------------------------------------------------------------------
-    def _socks5(self, client: socket.socket) -> None:
-        _, n = _recv_exact(client, 2)
-        methods = _recv_exact(client, n)
+    def refuse_http(
+        self,
+        sock: socket.socket,
+        proto: str,
+        host: str,
+        port: int,
+        reason: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        logged: bool = False,
+        allow_with: str | None = None,
+    ) -> None:
+        """Answer an HTTP refusal (JSON body, ``X-Proxy-Error``), log it unless ``logged``, end the response."""
+        if not logged:
+            self.event(proto, host, port, False, reason, detail, allow_with=allow_with)
+        status = status or status_for(reason)
+        doc = {"error": reason, "host": host, "port": port, "detail": detail}
+        if allow_with:
+            doc["allow_with"] = allow_with
+        body = json.dumps(doc).encode() + b"\n"
+        head = [
+            f"HTTP/1.1 {status} {_STATUS.get(status, 'Error')}",
+            f"X-Proxy-Error: {reason}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            "Connection: close",
+        ]
+        if status == 407:
+            head.append('Proxy-Authenticate: Basic realm="cordon"')
+        with contextlib.suppress(OSError):
+            sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            sock.shutdown(socket.SHUT_WR)
+
+    # SOCKS -----------------------------------------------------------------------------------
+    def _socks5(self, client: Client) -> None:
+        sock = client.sock
+        _, n = _recv_exact(sock, 2)
+        methods = _recv_exact(sock, n)
         user = ""
         if self.token is not None:
             if 2 not in methods:
-                client.sendall(b"\x05\xff")
-                return self._event(
+                sock.sendall(b"\x05\xff")
+                return self.event(
                     "socks5", "", 0, False, AUTH_REQUIRED, "no username/password method offered"
                 )
-            client.sendall(b"\x05\x02")
-            ver, ulen = _recv_exact(client, 2)
-            uname = _recv_exact(client, ulen)
-            (plen,) = _recv_exact(client, 1)
-            password = _recv_exact(client, plen)
-            if ver != 1 or not hmac.compare_digest(password, self.token.encode()):
-                client.sendall(b"\x01\x01")
-                return self._event("socks5", "", 0, False, AUTH_REQUIRED, "wrong proxy credential")
-            client.sendall(b"\x01\x00")
+            sock.sendall(b"\x05\x02")
+            ver, ulen = _recv_exact(sock, 2)
+            uname = _recv_exact(sock, ulen)
+            (plen,) = _recv_exact(sock, 1)
+            password = _recv_exact(sock, plen)
+            good = ver == 1 and hmac.compare_digest(password, self.token.encode())
+            sock.sendall(b"\x01\x00" if good else b"\x01\x01")
+            if not good:
+                # The target comes after authentication, so this one line cannot name it.
+                return self.event("socks5", "", 0, False, AUTH_REQUIRED, "wrong proxy credential")
             user = uname.decode("utf-8", "replace")
         else:
-            client.sendall(b"\x05\x00")
-        ver, cmd, _, atyp = _recv_exact(client, 4)
+            sock.sendall(b"\x05\x00")
+        ver, cmd, _, atyp = _recv_exact(sock, 4)
         if atyp == 1:
-            host = str(ipaddress.IPv4Address(_recv_exact(client, 4)))
+            host = str(ipaddress.IPv4Address(_recv_exact(sock, 4)))
         elif atyp == 4:
-            host = str(ipaddress.IPv6Address(_recv_exact(client, 16)))
+            host = str(ipaddress.IPv6Address(_recv_exact(sock, 16)))
         elif atyp == 3:
-            (ln,) = _recv_exact(client, 1)
-            host = _recv_exact(client, ln).decode("ascii", "replace")
+            (ln,) = _recv_exact(sock, 1)
+            host = _recv_exact(sock, ln).decode("ascii", "backslashreplace")
         else:
-            return _socks_reply(client, 8)
-        port = _port(client)
+            return _socks_reply(sock, 8)
+        port = _port(sock)
+        self.authenticated(client)
         if cmd != 1:
             what = {2: "BIND", 3: "UDP ASSOCIATE"}.get(cmd, f"command {cmd}")
-            self._event("socks5", host[:100], port, False, UNSUPPORTED, f"{what} is not supported")
-            return _socks_reply(client, 7)
-        d, gen = self._decide("socks5", host, port, user=user)
+            self.event("socks5", host[:100], port, False, UNSUPPORTED, f"{what} is not supported")
+            return _socks_reply(sock, 7)
+        if client.refusal is not None:
+            self.event("socks5", host[:100], port, False, CAPACITY, client.refusal)
+            return _socks_reply(sock, 1)
+        d, gen = self.decide("socks5", host, port, user=user)
         if not d.allowed:
-            return _socks_reply(client, 2)
-        _socks_reply(client, 0)
-        self._tunnel(client, d, gen, "socks5", b"")
+            return _socks_reply(sock, 2)
+
+        def reply(ok: bool, err: int | None) -> None:
+            _socks_reply(sock, 0 if ok else _SOCKS_FOR_ERRNO.get(err or 0, 1))
+
+        self.tunnel(client, d, gen, "socks5", b"", reply)
+
+    def _socks4(self, client: Client) -> None:
+        """SOCKS4/4a is refused (no authentication), but the log still names the target."""
+        sock = client.sock
+        _, _cmd, hi, lo, *ip = _recv_exact(sock, 8)
+        port = hi << 8 | lo
+        user = _recv_until_nul(sock)
+        host = ".".join(map(str, ip))
+        if ip[:3] == [0, 0, 0] and ip[3]:  # SOCKS4a: the name follows the user id
+            host = _recv_until_nul(sock).decode("ascii", "backslashreplace")
+        del user
+        self.event("socks4", host[:100], port, False, UNSUPPORTED, "SOCKS4 is not supported; use SOCKS5")
+        with contextlib.suppress(OSError):
+            sock.sendall(b"\x00\x5b" + bytes(6))
 
     # tunnels -----------------------------------------------------------------------------------
-    def _tunnel(self, client: socket.socket, d: Decision, gen: int, proto: str, pending: bytes) -> None:
-        session = self._open_session(proto, d, None)
-        session.sockets.append(client)
+    def tunnel(
+        self,
+        client: Client,
+        d: Decision,
+        gen: int,
+        proto: str,
+        pending: bytes,
+        reply: Callable[[bool, int | None], None],
+    ) -> None:
+        """Dial the judged destination, answer ``reply(ok, errno)``, check the first bytes, hand to the relay."""
+        sock = client.sock
+        upstream, err = self.dial(d)
+        if upstream is None:
+            self.event(
+                proto, d.host, d.port, False, UPSTREAM_FAILED, f"could not connect: {os.strerror(err)}"
+            )
+            return reply(False, err)
+        session = self.open_session(proto, d, upstream)
+        session.sockets.append(sock)
         try:
-            first = pending
+            if not self.recheck(session, gen):
+                return reply(False, None)
+            reply(True, None)
+            first = pending or self._first_bytes(sock, upstream)
             if not first:
-                client.settimeout(FIRST_BYTES_WAIT)
-                try:
-                    first = client.recv(65536)
-                    if not first:
-                        return
-                except TimeoutError:
-                    first = b""
-            client.settimeout(HANDSHAKE_TIMEOUT)
-            if first:
-                first = self._inspect(client, first, d, proto, session)
-                if first is None:
-                    return
-            upstream = self._dial(d)
-            if upstream is None:
-                self._event(proto, d.host, d.port, False, UPSTREAM_FAILED, "could not connect")
                 return
-            session.sockets.append(upstream)
-            session.address = d.addresses[0] if len(d.addresses) == 1 else _peer_ip(upstream)
-            if not self._recheck(session, gen):
-                return
-            upstream.settimeout(None)
-            if not first:
-                # Server speaks first: relay its bytes, still inspect the client's first ones.
-                down = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-                down.start()
-                client.settimeout(None)
-                first = client.recv(65536)
-                if first:
-                    client.settimeout(HANDSHAKE_TIMEOUT)
-                    first = self._inspect(client, first, d, proto, session)
-                if not first:
-                    session.cut()
-                    down.join()
-                    return
-                upstream.sendall(first)
-                client.settimeout(None)
-                _pump(client, upstream)
-                down.join()
+            first = self._inspect(sock, first, d, proto, session)
+            if first is None:
                 return
             upstream.sendall(first)
-            client.settimeout(None)
-            up = threading.Thread(target=_pump, args=(client, upstream), daemon=True)
-            up.start()
-            _pump(upstream, client)
-            up.join()
+            if not self.recheck(session, gen):
+                return
+            self.hand_off(client, upstream, session)
         finally:
-            self._close_session(session)
+            if not client.handed_off:
+                self.close_session(session)
+
+    def hand_off(self, client: Client, upstream: socket.socket, session: Session) -> None:
+        """Give both sockets to the relay; it closes them, ends the session and frees the slot."""
+        client.handed_off = True
+
+        def done() -> None:
+            self.close_session(session)
+            self._release(client)
+
+        self.relay.add(client.sock, upstream, done)
+
+    def _first_bytes(self, sock: socket.socket, upstream: socket.socket) -> bytes | None:
+        """Wait for the client's first bytes; pass on what the server sends first meanwhile."""
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(upstream, select.POLLIN)
+        deadline = time.monotonic() + self.limits.first_bytes_timeout
+        while (left := deadline - time.monotonic()) > 0:
+            for fd, _ in poller.poll(left * 1000):
+                if fd == sock.fileno():
+                    return sock.recv(65536) or None
+                data = upstream.recv(65536)
+                if not data:
+                    return None
+                sock.sendall(data)
+        return None
 
     def _inspect(
-        self, client: socket.socket, buf: bytes, d: Decision, proto: str, session: _Session
+        self, sock: socket.socket, buf: bytes, d: Decision, proto: str, session: Session
     ) -> bytes | None:
         """Check the client's first bytes. Returns what to forward, or None after refusing."""
         if buf[0] != 0x16:
             return buf  # not TLS: relayed opaquely to the judged, vetted destination
         try:
             while (message := clienthello.handshake_message(buf)) is None:
-                more = client.recv(65536)
+                more = sock.recv(65536)
                 if not more:
                     return None
                 buf += more
             hello = clienthello.parse(message)
         except clienthello.HelloError as e:
-            return self._refuse_hello(client, proto, d, SNI_INVALID, f"TLS ClientHello refused: {e}")
+            return self._refuse_hello(sock, proto, d, SNI_INVALID, f"TLS ClientHello refused: {e}")
         sni = hello.server_name
         if sni is None:
             if not self.policy.sni_optional(d.host):
-                return self._refuse_hello(
-                    client,
-                    proto,
-                    d,
-                    SNI_MISSING,
-                    f"TLS ClientHello without server_name for the name {d.host}",
-                )
+                detail = f"TLS ClientHello without server_name for the name {d.host}"
+                return self._refuse_hello(sock, proto, d, SNI_MISSING, detail)
             return buf
         try:
             canon = canonical_host(sni)
         except HostError as e:
-            return self._refuse_hello(client, proto, d, SNI_INVALID, f"server name {sni[:100]!r}: {e}")
+            return self._refuse_hello(sock, proto, d, SNI_INVALID, f"server name {sni[:100]!r}: {e}")
         if canon != d.host and not self.policy.judge(canon, d.port).allowed:
-            return self._refuse_hello(
-                client, proto, d, SNI_MISMATCH, f"SNI {canon} is not {d.host} and not allowed"
-            )
+            detail = f"SNI {canon} is not {d.host} and not allowed"
+            allow = f"--allow-domain {format_authority(canon, d.port)}"
+            return self._refuse_hello(sock, proto, d, SNI_MISMATCH, detail, allow_with=allow)
         session.sni = canon
         return buf
 
-    def _refuse_hello(self, client: socket.socket, proto: str, d: Decision, reason: str, detail: str) -> None:
+    def _refuse_hello(
+        self,
+        sock: socket.socket,
+        proto: str,
+        d: Decision,
+        reason: str,
+        detail: str,
+        allow_with: str | None = None,
+    ) -> None:
         """Log the refusal and answer with a TLS access_denied alert; the upstream never sees the hello."""
-        self._event(proto, d.host, d.port, False, reason, detail)
+        self.event(proto, d.host, d.port, False, reason, detail, allow_with=allow_with)
         with contextlib.suppress(OSError):
-            client.sendall(_TLS_ACCESS_DENIED)
+            sock.sendall(_TLS_ACCESS_DENIED)
         return None
 
     # shared helpers ------------------------------------------------------------------------------
-    def _decide(self, proto: str, host: str, port: int, **extra) -> tuple[Decision, int]:
+    def decide(self, proto: str, host: str, port: int, **extra) -> tuple[Decision, int]:
         gen = self._generation
         d = self.policy.decide(host, port)
-        self._event(
+        self.log_decision(proto, d, **extra)
+        return d, gen
+
+    def log_decision(self, proto: str, d: Decision, **extra) -> None:
+        address = d.addresses[0] if d.addresses else d.refused_address
+        self.event(
             proto,
             d.host,
-            port,
+            d.port,
             d.allowed,
             d.reason,
             d.detail,
-            address=str(d.addresses[0]) if d.addresses else None,
+            address=str(address) if address else None,
+            allow_with=allow_with(d),
             **extra,
         )
-        return d, gen
 
-    def _recheck(self, session: _Session, gen: int) -> bool:
+    def recheck(self, session: Session, gen: int) -> bool:
         """A policy update may have landed between the decision and now: judge again if so."""
         if gen == self._generation:
             return True
         v = self.policy.still_allowed(session.host, session.port, session.address, session.sni)
         if not v.allowed:
             session.cut()
-            self._event(
+            self.event(
                 session.proto,
                 session.host,
                 session.port,
@@ -597,18 +641,29 @@ class ProxyServer:
             )
         return v.allowed
 
-    def _dial(self, d: Decision) -> socket.socket | None:
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def dial(self, d: Decision) -> tuple[socket.socket | None, int]:
+        """Connect to the first vetted address that answers: (socket, 0) or (None, errno)."""
+        err = errno.EHOSTUNREACH
         for addr in d.addresses:
             try:
-                s = socket.create_connection((str(addr), d.port), timeout=DIAL_TIMEOUT)
-            except OSError:
+                s = socket.create_connection((str(addr), d.port), timeout=self.limits.dial_timeout)
+            except TimeoutError:
+                err = errno.ETIMEDOUT
+                continue
+            except OSError as e:
+                err = e.errno or errno.EHOSTUNREACH
                 continue
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return s
-        return None
+            s.settimeout(None)
+            return s, 0
+        return None, err
 
-    def _open_session(self, proto: str, d: Decision, upstream: socket.socket | None) -> _Session:
-        s = _Session(proto, d.host, d.port)
+    def open_session(self, proto: str, d: Decision, upstream: socket.socket | None) -> Session:
+        s = Session(proto, d.host, d.port)
         if upstream is not None:
             s.sockets.append(upstream)
             s.address = _peer_ip(upstream)
@@ -616,16 +671,28 @@ class ProxyServer:
             self._sessions.add(s)
         return s
 
-    def _close_session(self, s: _Session) -> None:
+    def close_session(self, s: Session) -> None:
         with self._lock:
             self._sessions.discard(s)
         for sock in s.sockets:
             with contextlib.suppress(OSError):
                 sock.close()
 
-    def _event(
-        self, proto: str, host: str, port: int, allowed: bool, reason: str, detail: str = "", **extra
+    def event(
+        self,
+        proto: str,
+        host: str,
+        port: int,
+        allowed: bool,
+        reason: str,
+        detail: str = "",
+        *,
+        rule: str | None = None,
+        **extra,
     ) -> None:
+        """One structured decision line: time, proto, host, port, verdict, reason, rule (+ detail, ...)."""
+        if rule is None:
+            rule = detail if reason in (ALLOWED, DENY_LISTED) else _RULES.get(reason, reason)
         ev = {
             "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
             "proto": proto,
@@ -633,6 +700,7 @@ class ProxyServer:
             "port": port,
             "verdict": "allow" if allowed else "deny",
             "reason": reason,
+            "rule": rule,
         }
         if detail:
             ev["detail"] = detail
@@ -647,86 +715,28 @@ class ProxyServer:
             with contextlib.suppress(Exception):
                 self.on_event(ev)
 
-
-# -- byte moving -------------------------------------------------------------------------------------
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    """Move bytes src -> dst until EOF with splice(2) (Linux; a copy loop elsewhere); then half-close dst."""
-    if not _HAVE_SPLICE:
-        return _copy(src, dst)
-    try:
-        r, w = os.pipe2(os.O_CLOEXEC)
-    except OSError:
-        return _copy(src, dst)
-    try:
-        with contextlib.suppress(OSError):
-            import fcntl
-
-            fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
-        sfd, dfd = src.fileno(), dst.fileno()
-        while True:
-            n = os.splice(sfd, w, _PIPE_SIZE, flags=os.SPLICE_F_MOVE)
-            if n == 0:
-                break
-            while n:
-                n -= os.splice(r, dfd, n, flags=os.SPLICE_F_MOVE)
-    except OSError:
-        pass
-    finally:
-        os.close(r)
-        os.close(w)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+    def _quiet_event(self, reason: str, detail: str) -> None:
+        """Log at most one line a second per ``detail`` (a flood must not flood the log too)."""
+        now = time.monotonic()
+        with self._lock:
+            slot = self._quiet.setdefault(detail, [0.0, 0])
+            if now - slot[0] < 1.0:
+                slot[1] += 1
+                return
+            suppressed, slot[0], slot[1] = slot[1], now, 0
+        self.event("proxy", "", 0, False, reason, detail, suppressed=suppressed or None)
 
 
-def _copy(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(1 << 16):
-            dst.sendall(data)
-    except OSError:
-        pass
-    with contextlib.suppress(OSError):
-        dst.shutdown(socket.SHUT_WR)
+def allow_with(d: Decision) -> str | None:
+    """The smallest ``--allow-domain`` that would have allowed ``d`` (None if none would)."""
+    if d.reason == NOT_ALLOWED:
+        return f"--allow-domain {format_authority(d.host, d.port)}"
+    if d.reason == PRIVATE_ADDRESS and d.refused_address is not None:
+        return f"--allow-domain {format_authority(str(d.refused_address), d.port)}"
+    return None
 
 
-def _relay_response_head(upstream: socket.socket, client: socket.socket) -> None:
-    """Forward the response head, marking a final response ``Connection: close``."""
-    try:
-        head, rest = _read_head(upstream)
-    except (_HeadTooLarge, EOFError, OSError):
-        return
-    lines = re.split(rb"\r?\n", head.rstrip(b"\r\n"))
-    parts = lines[0].split(b" ", 2)
-    if len(parts) >= 2 and parts[1][:1] != b"1":
-        lines = [ln for ln in lines if not ln.lower().startswith((b"connection:", b"keep-alive:"))]
-        lines.append(b"Connection: close")
-        head = b"\r\n".join(lines) + b"\r\n\r\n"
-    client.sendall(head + rest)
-
-
-class _HeadTooLarge(Exception):
-    pass
-
-
-def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
-    buf = b""
-    while True:
-        i = buf.find(b"\r\n\r\n")
-        end = i + 4 if i >= 0 else -1
-        if end < 0:
-            j = buf.find(b"\n\n")
-            end = j + 2 if j >= 0 else -1
-        if end > MAX_HEAD or (end < 0 and len(buf) > MAX_HEAD):
-            raise _HeadTooLarge
-        if end >= 0:
-            return buf[:end], buf[end:]
-        if len(buf) > MAX_HEAD:
-            raise _HeadTooLarge
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise EOFError
-        buf += chunk
-
-
+# -- small socket helpers ----------------------------------------------------------------------------
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = b""
     while len(buf) < n:
@@ -735,6 +745,16 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
             raise EOFError
         buf += chunk
     return buf
+
+
+def _recv_until_nul(sock: socket.socket, limit: int = 256) -> bytes:
+    out = b""
+    while len(out) < limit:
+        c = _recv_exact(sock, 1)
+        if c == b"\x00":
+            return out
+        out += c
+    raise ValueError("SOCKS4 field too long")
 
 
 def _port(sock: socket.socket) -> int:

@@ -170,7 +170,9 @@ def assemble(
             runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
             from pathlib import Path
 
-            bridge = sandbox_bridge.prepare(policy.network, runtime_dir=Path(runtime))
+            bridge = sandbox_bridge.prepare(
+                policy.network, runtime_dir=Path(runtime), explicit_env=dict(policy.env.set or {})
+            )
             prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)
     if inner_mod is None:  # a broken install: half the confinement is not half as good
         if bridge is not None:

@@ -148,6 +148,63 @@ def test_environment_for_the_command():
     assert env["ALL_PROXY"].startswith("socks5h://") and env["all_proxy"] == env["ALL_PROXY"]
     assert env["NO_PROXY"] == env["no_proxy"] == ""
     assert env["CLOUDSDK_PROXY_PASSWORD"] == "t"
+    # npm: only keys npm knows (npm_config_http_proxy made every npm command warn).
+    assert env["npm_config_https_proxy"] == env["HTTP_PROXY"]
+    assert not any(k.lower() == "npm_config_http_proxy" for k in env)
+
+
+def _policy(allow):
+    from cordon.netproxy.policy import NetPolicy
+
+    return NetPolicy.from_lists(allow, [])
+
+
+@pytest.mark.parametrize(
+    ("allow", "explicit", "expected"),
+    [
+        (["pypi.org"], {}, "localhost,127.0.0.1,::1"),
+        (["pypi.org"], {"NO_PROXY": "corp.example, .internal"}, "corp.example,.internal,localhost,127.0.0.1,::1"),
+        (["pypi.org"], {"no_proxy": "a.example", "NO_PROXY": "b.example,a.example"}, "b.example,a.example,localhost,127.0.0.1,::1"),
+        (["pypi.org"], {"NO_PROXY": "localhost"}, "localhost,127.0.0.1,::1"),
+        # A loopback destination on the allow list is a host service: only the proxy reaches it.
+        (["127.0.0.1:8080"], {}, ""),
+        (["localhost"], {"NO_PROXY": "corp.example"}, "corp.example"),
+        (["[::1]:9000"], {}, ""),
+        (["127.0.0.0/8"], {}, ""),
+        (["10.0.0.0/8"], {}, "localhost,127.0.0.1,::1"),
+    ],
+)  # fmt: skip
+def test_no_proxy_merges_the_users_and_loopback(allow, explicit, expected):
+    assert sandbox_bridge.no_proxy_for(_policy(allow), explicit) == expected
+
+
+def test_prepare_puts_the_merged_no_proxy_in_every_spelling(tmp_path):
+    with sandbox_bridge.prepare(
+        network(allow_domains=["pypi.org"]),
+        runtime_dir=tmp_path / "run",
+        explicit_env={"NO_PROXY": "corp.example"},
+    ) as bridge:
+        for name in sandbox_bridge.NO_PROXY_VARS:
+            assert bridge.env[name] == "corp.example,localhost,127.0.0.1,::1", name
+
+
+def test_summary_escapes_control_characters_and_says_how_to_allow(tmp_path):
+    log = tmp_path / "events.jsonl"
+    events = [
+        {"verdict": "deny", "host": "evil\x1b]0;pwned\x07\r.test", "port": 80, "reason": "bad-request"},
+        {"verdict": "deny", "host": "\u202eexample.com", "port": 443, "reason": "not-allowed"},
+        {"verdict": "deny", "host": "mirror.test", "port": 443, "reason": "private-address",
+         "allow_with": "--allow-domain 192.0.2.7:443"},
+    ]  # fmt: skip
+    log.write_text("".join(json.dumps(e) + "\n" for e in events))
+    bridge = sandbox_bridge.Bridge(
+        bwrap_args=[], prelude=[], env={}, socket_path=tmp_path / "s", log_path=log
+    )
+    line = bridge.summary()
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in line), line
+    assert "evil\\x1b]0;pwned\\x07\\x0d.test:80" in line
+    assert "\\u202eexample.com:443" in line
+    assert "mirror.test:443 (private-address; allow with --allow-domain 192.0.2.7:443)" in line
 
 
 def test_ssh_proxy_command_helper(http_server):

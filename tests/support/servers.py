@@ -110,6 +110,7 @@ class TcpRecorder:
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.received: list[bytes] = []
+        self.connections = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -126,7 +127,11 @@ class TcpRecorder:
                 data = conn.recv(65536)
             except OSError:
                 pass
-            self.received.append(data)
+            # The proxy dials before it answers a tunnel (to report an unreachable upstream),
+            # so a connection that carries no byte is not something the client sent.
+            self.connections += 1
+            if data:
+                self.received.append(data)
             conn.close()
 
     def __enter__(self) -> TcpRecorder:

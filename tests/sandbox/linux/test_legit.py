@@ -227,7 +227,13 @@ def test_network_modes_through_the_cli(identity, http_server) -> None:
         identity, curl, flags=["--allow-domain", f"127.0.0.1:{http_server.port}"], timeout=120, env=env
     )
     assert proxied.stdout.strip() == "200", proxied.stderr
-    denied = sh(identity, curl, flags=["--allow-domain", "example.invalid"], timeout=120)
+    # Loopback is in NO_PROXY (servers inside the sandbox), so ask curl to use the proxy anyway.
+    denied = sh(
+        identity,
+        curl.replace("curl ", "curl --noproxy '' "),
+        flags=["--allow-domain", "example.invalid"],
+        timeout=120,
+    )
     assert denied.stdout.strip() == "403", denied.stderr
     assert "denied" in denied.stderr  # the launcher prints the proxy's one-line summary
 

@@ -1,0 +1,482 @@
+"""The HTTP side of the proxy: persistent client connections, every request judged, strict framing.
+
+h11 parses what the client sends (``SERVER`` role) and what the upstream answers
+(``CLIENT`` role); the proxy re-serialises both, so the upstream only ever sees one request
+at a time, framed the way the proxy understood it. That closes the smuggling routes a
+byte relay leaves open:
+
+* ``Content-Length`` with ``Transfer-Encoding``, several lengths, an unknown coding or any
+  other head h11 will not parse: 400, connection closed.
+* Pipelined requests stay in h11's buffer until the current response is done; each is
+  then judged like the first (keep-alive is the normal case, not a bypass).
+* ``Connection: Upgrade`` is forwarded only for ``websocket``; raw bytes are relayed only
+  after the upstream really answered ``101 Switching Protocols``. An ordinary response to
+  an upgrade request leaves the connection in HTTP, judged request by request.
+* A request body is forwarded exactly as framed; nothing after it is passed on unparsed.
+
+The upstream connection is kept for the next request to the same host and port (the
+address it was dialled at is re-vetted against the current policy each time, no new DNS
+lookup). CONNECT ends the HTTP part: the connection becomes a tunnel (``ProxyServer.tunnel``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import select
+import socket
+import time
+
+import h11
+from cordon.netproxy.hosts import HostError, format_authority, split_authority
+from cordon.netproxy.policy import (
+    AUTH_REQUIRED,
+    BAD_REQUEST,
+    CAPACITY,
+    HOST_MISMATCH,
+    TIMEOUT,
+    UNSUPPORTED,
+    UPSTREAM_FAILED,
+)
+from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session
+
+# Hop-by-hop: meaningful for one connection only, never forwarded (RFC 9110 7.6.1).
+_HOP_BY_HOP = frozenset(
+    {b"connection", b"keep-alive", b"proxy-authorization", b"proxy-authenticate", b"proxy-connection",
+     b"te", b"trailer", b"upgrade"}
+)  # fmt: skip
+_UPGRADES = frozenset({b"websocket"})  # protocols a client may switch to after a real 101
+_RECV = 65536
+_METHOD = re.compile(rb"^[A-Z][A-Z-]{0,19}$")  # methods are case-sensitive; "get" is not GET
+
+
+class _Upstream:
+    __slots__ = ("conn", "host", "port", "sock")
+
+    def __init__(self, sock: socket.socket, host: str, port: int):
+        self.sock, self.host, self.port = sock, host, port
+        self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+
+
+class _Close(Exception):
+    """End this client connection (the response, if any, has been sent)."""
+
+
+def serve_http(server: ProxyServer, client: Client) -> None:
+    """Serve requests on ``client`` until it closes, times out, is refused or becomes a tunnel."""
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    exchange = _Exchange(server, client, conn)
+    try:
+        while exchange.next_request():
+            if client.handed_off:
+                return
+            if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+                conn.start_next_cycle()
+            else:
+                return
+    except _Close:
+        return
+    except h11.ProtocolError:
+        return  # the upstream or client broke HTTP mid-response: nothing sane left to say
+    finally:
+        exchange.close()
+
+
+class _Exchange:
+    def __init__(self, server: ProxyServer, client: Client, conn: h11.Connection):
+        self.server, self.client, self.conn = server, client, conn
+        self.sock = client.sock
+        self.up: _Upstream | None = None
+        self.session: Session | None = None
+        self.first = True
+
+    def close(self) -> None:
+        if self.client.handed_off:
+            return
+        if self.session is not None:
+            self.server.close_session(self.session)
+            self.session = None
+        self._drop_upstream()
+
+    def _drop_upstream(self) -> None:
+        if self.up is not None:
+            with contextlib.suppress(OSError):
+                self.up.sock.close()
+            if self.session is not None and self.up.sock in self.session.sockets:
+                self.session.sockets.remove(self.up.sock)
+            self.up = None
+
+    # -- reading the request -------------------------------------------------------------------
+    def _read_request(self) -> tuple[h11.Request, bytes] | None:
+        """The next request head (and the raw bytes it came in, for error reports), or None at the end."""
+        lim = self.server.limits
+        idle = lim.head_timeout if self.first else lim.idle_timeout
+        start = time.monotonic()
+        head_deadline = start + lim.head_timeout if self.conn.trailing_data[0] else None
+        raw = self.conn.trailing_data[0][:4096]
+        received = len(self.conn.trailing_data[0])
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as e:
+                status = 431 if e.error_status_hint == 431 or received > MAX_HEAD else 400
+                host, port = _target_of(raw)
+                self.server.refuse_http(self.sock, "http", host, port, BAD_REQUEST, f"malformed request: {e}"[:200],
+                                        status=status)  # fmt: skip
+                return None
+            if isinstance(event, h11.Request):
+                return event, raw
+            if event is not h11.NEED_DATA:
+                return None  # ConnectionClosed, or PAUSED after an early close
+            now = time.monotonic()
+            deadline = head_deadline if head_deadline is not None else start + idle
+            if now >= deadline:
+                if head_deadline is not None:
+                    host, port = _target_of(raw)
+                    self.server.refuse_http(
+                        self.sock, "http", host, port, TIMEOUT,
+                        f"the request head did not arrive within {lim.head_timeout:g} s",
+                    )  # fmt: skip
+                return None
+            self.sock.settimeout(deadline - now)
+            try:
+                data = self.sock.recv(_RECV)
+            except TimeoutError:
+                continue
+            if data and head_deadline is None:
+                head_deadline = time.monotonic() + lim.head_timeout
+            received += len(data)
+            if len(raw) < 4096:
+                raw += data[: 4096 - len(raw)]
+            self.conn.receive_data(data)
+
+    # -- one request -------------------------------------------------------------------------------
+    def next_request(self) -> bool:
+        """Serve one request; False when the connection is finished."""
+        got = self._read_request()
+        if got is None:
+            return False
+        req, raw = got
+        self.first = False
+        server, sock = self.server, self.sock
+        method = req.method.decode("ascii", "replace")
+        if not _METHOD.match(req.method):
+            host, port = _target_of(raw)
+            server.refuse_http(
+                sock, "http", host, port, BAD_REQUEST, f"method {method[:20]!r} is not an HTTP method"
+            )
+            return False
+        target = req.target.decode("ascii", "replace")
+        values = _values(req.headers)
+        connect = method == "CONNECT"
+        try:
+            if connect:
+                host, port = split_authority(target)
+                path = ""
+            elif target.startswith("/"):
+                if not values.get(b"host"):
+                    raise HostError("origin-form request without Host")
+                host, port = split_authority(values[b"host"][0].decode("latin-1"), 80)
+                path = target
+            else:
+                scheme, sep, rest = target.partition("://")
+                if not sep or scheme.lower() not in ("http", "ws"):
+                    host, port = _target_of(raw)
+                    server.refuse_http(
+                        sock, "http", host, port, UNSUPPORTED, "only http:// targets; use CONNECT for TLS"
+                    )
+                    return False
+                authority, slash, path = rest.partition("/")
+                authority, _, query = authority.partition("?")
+                path = "/" + path if slash else ("/?" + query if query else "/")
+                host, port = split_authority(authority, 80)
+        except HostError as e:
+            host, port = _target_of(raw)
+            server.refuse_http(sock, "connect" if connect else "http", host, port, BAD_REQUEST, str(e))
+            return False
+        proto = "connect" if connect else "http"
+        user = server.check_auth([v.decode("latin-1") for v in values.get(b"proxy-authorization", [])])
+        if user is None:
+            server.refuse_http(sock, proto, host, port, AUTH_REQUIRED, "proxy credential missing or wrong")
+            return False
+        framing = _framing_problem(values, connect)
+        if framing:
+            server.refuse_http(sock, proto, host, port, BAD_REQUEST, framing)
+            return False
+        hosts = values.get(b"host", [])
+        if not connect and hosts and not target.startswith("/"):
+            try:
+                same = split_authority(hosts[0].decode("latin-1"), 80) == (host, port)
+            except HostError:
+                same = False
+            if not same:
+                shown = hosts[0][:100].decode("latin-1")
+                server.refuse_http(sock, proto, host, port, HOST_MISMATCH, f"Host {shown!r} != target")
+                return False
+        server.authenticated(self.client)
+        if self.client.refusal is not None:
+            server.refuse_http(sock, proto, host, port, CAPACITY, self.client.refusal)
+            return False
+        if connect:
+            self._connect(host, port, user)
+            return False
+        return self._forward(req, values, method, host, port, path, user)
+
+    def _connect(self, host: str, port: int, user: str) -> None:
+        server, sock = self.server, self.sock
+        self._drop_upstream()
+        d, gen = server.decide("connect", host, port, user=user)
+        if not d.allowed:
+            server.refuse_http(sock, "connect", host, port, d.reason, d.detail, logged=True,
+                               allow_with=_allow_with(d))  # fmt: skip
+            return
+        pending = self.conn.trailing_data[0]  # what the client sent after the CONNECT head
+
+        def reply(ok: bool, err: int | None) -> None:
+            if ok:
+                sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                detail = "could not connect" + (f": {_strerror(err)}" if err else "")
+                server.refuse_http(sock, "connect", host, port, UPSTREAM_FAILED, detail, logged=True)
+
+        if self.session is not None:
+            server.close_session(self.session)
+            self.session = None
+        server.tunnel(self.client, d, gen, "connect", pending, reply)
+
+    def _forward(
+        self, req: h11.Request, values: dict, method: str, host: str, port: int, path: str, user: str
+    ) -> bool:
+        server, sock = self.server, self.sock
+        up = self.up
+        if (
+            up is not None
+            and (up.host, up.port) == (host, port)
+            and self.session is not None
+            and _idle_and_open(up.sock)
+        ):
+            d = server.policy.still_allowed(host, port, self.session.address, None)
+            if d.allowed and not d.addresses and self.session.address is not None:
+                d = _with_address(d, self.session.address)
+            server.log_decision("http", d, method=method, user=user)
+        else:
+            d, _ = server.decide("http", host, port, method=method, user=user)
+            up = None
+        if not d.allowed:
+            server.refuse_http(
+                sock, "http", host, port, d.reason, d.detail, logged=True, allow_with=_allow_with(d)
+            )
+            return False
+        if up is None:
+            self._drop_upstream()
+            upstream, err = server.dial(d)
+            if upstream is None:
+                server.refuse_http(
+                    sock, "http", host, port, UPSTREAM_FAILED, f"could not connect: {_strerror(err)}"
+                )
+                return False
+            up = self.up = _Upstream(upstream, host, port)
+            if self.session is None:
+                self.session = server.open_session("http", d, upstream)
+                self.session.sockets.append(sock)
+            else:
+                self.session.sockets.append(upstream)
+            from cordon.netproxy.server import _peer_ip
+
+            self.session.host, self.session.port, self.session.address = host, port, _peer_ip(upstream)
+        upgrade = _wanted_upgrade(values)
+        up.sock.sendall(up.conn.send(h11.Request(method=req.method, target=path.encode("ascii", "replace"),
+                                                 headers=_request_headers(req, values, host, port, upgrade))))  # fmt: skip
+        return self._exchange(up, upgrade)
+
+    def _exchange(self, up: _Upstream, upgrade: bytes | None) -> bool:
+        """Move the request body up and the response down until the response is complete."""
+        conn, sock = self.conn, self.sock
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        poller.register(up.sock, select.POLLIN)
+        client_registered = True
+        request_done = response_done = False
+        switched = False
+        idle = self.server.limits.idle_timeout
+        while not response_done:
+            # Whatever is already buffered on either side, before waiting for more.
+            need_client = False
+            while not request_done:
+                ev = conn.next_event()
+                if ev is h11.NEED_DATA:
+                    need_client = True
+                    break
+                if ev is h11.PAUSED:
+                    request_done = True  # (an upgrade proposal pauses here until we answer)
+                    break
+                if isinstance(ev, h11.Data):
+                    up.sock.sendall(up.conn.send(h11.Data(data=ev.data)))
+                elif isinstance(ev, h11.EndOfMessage):
+                    up.sock.sendall(up.conn.send(h11.EndOfMessage()))
+                    request_done = True
+                else:  # ConnectionClosed in the middle of a request body
+                    raise _Close
+            while True:
+                ev = up.conn.next_event()
+                if ev is h11.NEED_DATA:
+                    break
+                if ev is h11.PAUSED:
+                    break
+                if isinstance(ev, h11.InformationalResponse):
+                    if ev.status_code == 101:
+                        if upgrade is None:
+                            raise _Close
+                        sock.sendall(conn.send(h11.InformationalResponse(status_code=101, headers=_response_headers(ev, upgrade=True), reason=ev.reason)))  # fmt: skip
+                        switched = response_done = True
+                        break
+                    sock.sendall(conn.send(h11.InformationalResponse(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason)))  # fmt: skip
+                elif isinstance(ev, h11.Response):
+                    sock.sendall(conn.send(h11.Response(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason)))  # fmt: skip
+                elif isinstance(ev, h11.Data):
+                    sock.sendall(conn.send(h11.Data(data=ev.data)))
+                elif isinstance(ev, h11.EndOfMessage):
+                    sock.sendall(conn.send(h11.EndOfMessage()))
+                    response_done = True
+                    break
+                else:  # ConnectionClosed before the response was complete
+                    if conn.our_state is h11.SEND_RESPONSE:
+                        self.server.refuse_http(sock, "http", up.host, up.port, UPSTREAM_FAILED,
+                                                "the upstream closed without a response")  # fmt: skip
+                    raise _Close
+            if response_done:
+                break
+            want_client = need_client and not request_done
+            if want_client != client_registered:
+                # Not reading the client (request complete): do not poll it either, or its
+                # hang-up would be reported over and over while the response is awaited.
+                (poller.register(sock, select.POLLIN) if want_client else poller.unregister(sock))
+                client_registered = want_client
+            ready = poller.poll(idle * 1000)
+            if not ready:
+                raise _Close  # nothing moved for idle_timeout
+            for fd, _ in ready:
+                if fd == sock.fileno():
+                    conn.receive_data(sock.recv(_RECV))
+                else:
+                    up.conn.receive_data(up.sock.recv(_RECV))
+        if switched:
+            # Both sides agreed on a new protocol: from here on the bytes are opaque, between the
+            # client and the already judged upstream.
+            leftover_client = conn.trailing_data[0]
+            leftover_up = up.conn.trailing_data[0]
+            if leftover_client:
+                up.sock.sendall(leftover_client)
+            if leftover_up:
+                sock.sendall(leftover_up)
+            session, self.session, self.up = self.session, None, None
+            self.server.hand_off(self.client, up.sock, session)
+            return False
+        if not request_done or conn.their_state is not h11.DONE:
+            return False  # answered before the request was complete: the connection cannot go on
+        if up.conn.our_state is h11.DONE and up.conn.their_state is h11.DONE:
+            up.conn.start_next_cycle()
+        else:
+            self._drop_upstream()
+        return True
+
+
+# -- header handling ----------------------------------------------------------------------------------
+def _values(headers) -> dict[bytes, list[bytes]]:
+    out: dict[bytes, list[bytes]] = {}
+    for name, value in headers:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def _connection_tokens(values: dict) -> set[bytes]:
+    return {t.strip().lower() for v in values.get(b"connection", []) for t in v.split(b",")}
+
+
+def _framing_problem(values: dict, connect: bool) -> str | None:
+    """Why the request's body framing is ambiguous (answered 400), or None."""
+    te = values.get(b"transfer-encoding")
+    cl = values.get(b"content-length")
+    if te and cl:
+        return "Content-Length together with Transfer-Encoding (ambiguous framing)"
+    if connect and (te or (cl and cl[0].strip() != b"0")):
+        return "a CONNECT request with a body"
+    return None
+
+
+def _wanted_upgrade(values: dict) -> bytes | None:
+    """The protocol to switch to, when the client asks for one the proxy relays (websocket)."""
+    if b"upgrade" not in _connection_tokens(values):
+        return None
+    offered = [t.strip().lower() for v in values.get(b"upgrade", []) for t in v.split(b",")]
+    for proto in offered:
+        if proto.split(b"/")[0] in _UPGRADES:
+            return proto
+    return None
+
+
+def _request_headers(req: h11.Request, values: dict, host: str, port: int, upgrade: bytes | None) -> list:
+    drop = set(_HOP_BY_HOP | _connection_tokens(values))
+    drop.discard(b"host")  # "Connection: host" must not drop the judged Host header
+    out = [(n, v) for n, v in req.headers.raw_items() if n.lower() not in drop]
+    if b"host" not in values:
+        out.append((b"Host", format_authority(host, port).encode()))
+    if upgrade is not None:
+        out += [(b"Connection", b"Upgrade"), (b"Upgrade", upgrade)]
+    return out
+
+
+def _response_headers(ev, upgrade: bool = False) -> list:
+    values = _values(ev.headers)
+    drop = _HOP_BY_HOP | _connection_tokens(values)
+    if upgrade:
+        drop -= {b"upgrade", b"connection"}
+    return [(n, v) for n, v in ev.headers.raw_items() if n.lower() not in drop]
+
+
+def _target_of(raw: bytes) -> tuple[str, int]:
+    """Best-effort host and port named by a request line that could not be served (for the log)."""
+    line = raw.split(b"\n", 1)[0].strip()
+    parts = line.split(b" ")
+    if len(parts) < 2:
+        return "", 0
+    target = parts[1].decode("ascii", "backslashreplace")
+    try:
+        if parts[0] == b"CONNECT":
+            return split_authority(target)
+        if "://" in target:
+            scheme, _, rest = target.partition("://")
+            authority = rest.split("/", 1)[0].split("?", 1)[0]
+            return split_authority(authority, 443 if scheme.lower() in ("https", "wss") else 80)
+        for header in raw.split(b"\n")[1:]:
+            name, _, value = header.partition(b":")
+            if name.strip().lower() == b"host":
+                return split_authority(value.strip().decode("ascii", "backslashreplace"), 80)
+    except HostError:
+        return target[:100], 0
+    return "", 0
+
+
+def _allow_with(d) -> str | None:
+    from cordon.netproxy.server import allow_with
+
+    return allow_with(d)
+
+
+def _with_address(d, address):
+    import dataclasses
+
+    return dataclasses.replace(d, addresses=(address,))
+
+
+def _idle_and_open(sock: socket.socket) -> bool:
+    """A kept upstream connection is reusable only if it has nothing to say (no EOF, no stray bytes)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+def _strerror(err: int | None) -> str:
+    import os
+
+    return os.strerror(err) if err else "unknown error"
