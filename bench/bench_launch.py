@@ -1,6 +1,7 @@
 """Launch latency at the limit: in-process vs sandlock, 8-way parallel throughput vs bare bwrap, CLI vs firejail.
 
-* in-process: ``cordon.sandbox.run(["true"])`` and ``sandlock.Sandbox(...).run(["true"])``, each
+* in-process: ``cordon.sandbox.run(["true"])``, a warm ``cordon.sandbox.Pool(size=2).run`` (the
+  next sandbox ready, as between an agent's commands; its start and memory are printed) and ``sandlock.Sandbox(...).run(["true"])``, each
   from an already-running Python process (its own venv: bench/launch_driver.py), per-launch
   milliseconds; bare ``bwrap --unshare-all true`` started by subprocess is the floor for a
   namespace sandbox. Drivers alternate, batch after batch.
@@ -46,11 +47,18 @@ def in_process_rows(ctx, ws: str, batches: int = 5, per_batch: int = 20) -> list
     cordon_py = str(Path(ctx["cordon_bin"]) / "python") if ctx.get("cordon_bin") else sys.executable
     variants = {
         "cordon sandbox.run()": (cordon_py, "cordon"),
+        "cordon Pool.run() (warm)": (cordon_py, "cordon-pool"),
         "bare bwrap (subprocess)": (cordon_py, "bwrap"),
     }
     if ctx.get("sandlock_python"):
         variants["sandlock Sandbox.run()"] = (str(ctx["sandlock_python"]), "sandlock")
     got = _batches(variants, lambda: ("serial", str(per_batch), ws), batches)
+    pool = got["cordon Pool.run() (warm)"]
+    start = statistics.median(b["pool_start_ms"] for b in pool)
+    rss = statistics.median(b["pool_rss_kb"] for b in pool) / 1024
+    print(
+        f"\n(pool of 2: ready {start:.1f} ms after Pool(); its two waiting sandboxes hold {rss:.1f} MB RSS)"
+    )
     med = {name: statistics.median([m for b in bs for m in b["ms"]]) for name, bs in got.items()}
     base = med["cordon sandbox.run()"]
     print(f"\n## sandbox.run(['true']) in-process, per launch (median of {batches * per_batch})")
@@ -60,6 +68,18 @@ def in_process_rows(ctx, ws: str, batches: int = 5, per_batch: int = 20) -> list
         ratio = base / m if name != "cordon sandbox.run()" else None
         print(f"{name:<28}{m:>12.2f}{(f'{ratio:.2f}x' if ratio else '-'):>14}")
         rows.append({"case": "in-process launch", "variant": name, "median_ms": m, "ratio_vs_cordon": ratio})
+    rows.append(
+        {
+            "case": "in-process launch",
+            "variant": "pool of 2: start ms / RSS MB",
+            "median_ms": start,
+            "peak_rss_mb": rss,
+        }
+    )
+    warm = med["cordon Pool.run() (warm)"]
+    for name, m in med.items():
+        if name.startswith(("sandlock", "bare")):
+            print(f"warm pool / {name}: {warm / m:.2f}x")
     return rows
 
 

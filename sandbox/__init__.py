@@ -26,6 +26,7 @@ _LAZY = {
     "SandboxError": "cordon.sandbox.errors",
     "ConfigError": "cordon.sandbox.errors",
     "load_config": "cordon.sandbox.api",
+    "Pool": "cordon.sandbox.pool",
 }
 
 __all__ = sorted(_LAZY)

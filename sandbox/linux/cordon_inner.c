@@ -16,6 +16,10 @@
  *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
  *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
  *   c / b TCP connect / bind port (u32) S seccomp program (struct sock_filter[])
+ *   H handoff fd (decimal): a warm sandbox (sandbox/linux/pool.py). With every wall up, write
+ *     "R" on that socket, then wait for the command: one message of argv, env and cwd (each
+ *     string NUL-terminated, each list ended by an empty string) carrying stdin, stdout and
+ *     stderr as SCM_RIGHTS; install them and exec. The CMD given on the command line is unused.
  * Every record but L and S is text and must hold no NUL byte (exit 125 otherwise).
  *
  * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -120,7 +125,8 @@ static struct {
     const char *ll_off;
     unsigned char *bpf;
     size_t bpf_len;
-} plan;
+    int handoff_fd; /* -1: the command comes from argv */
+} plan = {.handoff_fd = -1};
 
 static unsigned char *read_all(int fd, size_t *len) {
     size_t cap = 1 << 16, n = 0;
@@ -168,6 +174,13 @@ static void parse_plan(unsigned char *buf, size_t len) {
         case 'c': push(&plan.cports, s); break;
         case 'b': push(&plan.bports, s); break;
         case 'O': plan.ll_off = s; break;
+        case 'H': {
+            char *end;
+            long v = strtol(s, &end, 10);
+            if (!n || *end || v < 3 || v > 1 << 20) fail("bad handoff record '%s'", s);
+            plan.handoff_fd = (int)v;
+            break;
+        }
         case 'L':
             if (n != 4) fail("bad Landlock record");
             memcpy(&plan.ll_flags, s, 4);
@@ -452,6 +465,81 @@ static void drop_capabilities(void) {
     if (caps_held(held, sizeof held)) fail("capabilities still held: %s", held);
 }
 
+/* ---- fds and the warm-sandbox handoff ------------------------------------------------------ */
+static void close_range_(unsigned lo, unsigned hi) {
+    if (lo > hi) return;
+    if (syscall(SYS_CLOSE_RANGE_NR, lo, hi, 0) < 0)
+        for (unsigned i = lo; i <= hi && i < 65536; i++) close((int)i); /* close_range missing (< 5.9) */
+}
+
+static void close_fds_except(int keep) {
+    if (keep < 0) {
+        close_range_(3, ~0U);
+        return;
+    }
+    close_range_(3, (unsigned)keep - 1);
+    close_range_((unsigned)keep + 1, ~0U);
+}
+
+#define HANDOFF_MAX (1 << 20)
+
+/* NUL-terminated strings from *p up to an empty one; NULL-terminated array. */
+static char **take_list(char **p, char *end) {
+    struct list l = {0};
+    for (;;) {
+        char *nul = memchr(*p, 0, (size_t)(end - *p));
+        if (!nul) fail("malformed handoff message");
+        if (nul == *p) {
+            *p = nul + 1;
+            break;
+        }
+        push(&l, *p);
+        *p = nul + 1;
+    }
+    push(&l, NULL);
+    return l.items;
+}
+
+/* All walls are up (seccomp included): say so, then become the command the launcher sends. */
+static char **handoff(int sock, char ***envp) {
+    if (write(sock, "R", 1) != 1) fail("ready: %s", strerror(errno));
+    char *buf = xalloc(HANDOFF_MAX);
+    char control[CMSG_SPACE(3 * sizeof(int))];
+    struct iovec iov = {buf, HANDOFF_MAX - 1};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) _exit(0); /* the pool closed this sandbox unused */
+    if (n < 0) fail("recvmsg: %s", strerror(errno));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(3 * sizeof(int)) ||
+        (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+        fail("malformed handoff message");
+    int fds[3];
+    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    char *p = buf, *end = buf + n;
+    buf[n] = 0;
+    char **argv = take_list(&p, end);
+    *envp = take_list(&p, end);
+    char *cwd = p;
+    if (!argv[0] || !memchr(cwd, 0, (size_t)(end - cwd) + 1)) fail("malformed handoff message");
+    /* Above 2 first, so dup2 never overwrites a descriptor still to be moved. */
+    for (int i = 0; i < 3; i++) {
+        int hi = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+        if (hi < 0) fail("dup: %s", strerror(errno));
+        close(fds[i]);
+        fds[i] = hi;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(fds[i], i) < 0) fail("dup2: %s", strerror(errno));
+        close(fds[i]);
+    }
+    close(sock);
+    if (chdir(cwd) < 0) fail("chdir %s: %s", cwd, strerror(errno));
+    return argv;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[1], "--spec-fd") != 0 || strcmp(argv[3], "--") != 0)
@@ -479,8 +567,7 @@ int main(int argc, char **argv) {
         setenv("CORDON_LANDLOCK", "not-enforced", 1);
     }
     step = "close fds";
-    if (syscall(SYS_CLOSE_RANGE_NR, 3, ~0U, 0) < 0)
-        for (int i = 3; i < 65536; i++) close(i); /* close_range missing (< 5.9) */
+    close_fds_except(plan.handoff_fd);
     step = "capabilities";
     drop_capabilities();
     step = "process group";
@@ -493,6 +580,14 @@ int main(int argc, char **argv) {
         struct bpf_prog prog = {(unsigned short)(plan.bpf_len / 8), plan.bpf};
         if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) != 0)
             fail("seccomp filter not installed: %s", strerror(errno));
+    }
+    if (plan.handoff_fd >= 0) {
+        step = "handoff";
+        char **envp, *landlock = getenv("CORDON_LANDLOCK");
+        command = handoff(plan.handoff_fd, &envp);
+        extern char **environ;
+        environ = envp;
+        if (landlock) setenv("CORDON_LANDLOCK", landlock, 1);
     }
     execvp(command[0], command);
     /* The command's own failure, reported the way a shell would. */

@@ -57,7 +57,10 @@ def untrusted(st) -> str | None:
 def fd_source(data) -> int:
     """An fd (close-on-exec) for one entry of ``Launch.fds``: ``bytes`` become a memfd holding
     them; ``("file", path)`` is ``path`` opened read-only on the host (the native inner
-    stage, executed inside as /proc/self/fd/N, so masks and the private /tmp never hide it)."""
+    stage, executed inside as /proc/self/fd/N, so masks and the private /tmp never hide it);
+    ``("fd", n)`` is a copy of the launcher's own descriptor ``n`` (a warm sandbox's socket)."""
+    if isinstance(data, tuple) and data[:1] == ("fd",):
+        return fcntl.fcntl(data[1], fcntl.F_DUPFD_CLOEXEC, 3)
     if isinstance(data, tuple) and data[:1] == ("file",):
         fd = os.open(data[1], os.O_RDONLY | os.O_CLOEXEC)
         why = untrusted(os.fstat(fd))  # checked on the descriptor that will run
