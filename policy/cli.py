@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 import typer
+from cordon.policy.commands.version import version_option
 
 app = typer.Typer(
     name="execpolicy",
@@ -27,7 +28,7 @@ Examples:
 
 
 @app.callback()
-def _root() -> None:
+def _root(version: bool = version_option()) -> None:
     """Keep subcommands as subcommands even while only one is registered."""
 
 

@@ -31,6 +31,9 @@ class RulesError(PolicyError):
         self.report = report if report is not None else message
         self.stage = stage
         self.source = source if source is not None else file
+        # True when ``source`` is a bare name that is neither a file nor a shipped set; the
+        # message then already lists the shipped sets.
+        self.unknown_name = False
 
 
 class Evaluation:
@@ -186,8 +189,16 @@ def _read(source) -> tuple[str, str, bytes]:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        msg = f"{e.strerror} (os error {e.errno})" if e.errno else str(e)
-        raise RulesError(msg, given, stage="read", source=given) from None
+        report = f"{e.strerror} (os error {e.errno})" if e.errno else str(e)
+        if path != given or "/" in given or given.endswith(".rules") or os.path.lexists(given):
+            raise RulesError(report, given, stage="read", source=given) from None
+        # A bare word that is neither a file nor a shipped set: most likely a mistyped set name,
+        # so the message lists them (the CLI's Codex-format output keeps Codex's ``report``).
+        from cordon.policy.shipped import unknown_rules_hint
+
+        err = RulesError(unknown_rules_hint(given), stage="read", source=given, report=report)
+        err.unknown_name = True
+        raise err from None
     return given, path, data
 
 

@@ -3,7 +3,7 @@
     CordonError
     ├── PolicyError        a .rules file or rule text is invalid (file, line, column)
     ├── PatchError         an apply_patch text is malformed or cannot apply (line)
-    ├── ConfigError        a config value is invalid (field)      -- sandbox.errors
+    ├── ConfigError        a config value is invalid (field): exit 2 -- sandbox.errors
     ├── SandboxError       confinement could not be set up         -- sandbox.errors
     └── ProxyError         the network proxy failed                 -- netproxy
 

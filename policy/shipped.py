@@ -86,3 +86,23 @@ def unknown_rules_hint(arg: str) -> str:
     """What to tell a user whose ``--rules`` value is neither a file nor a shipped name."""
     names = ", ".join(list_shipped()) or "(none found)"
     return f"no rules file {arg!r} and no shipped set of that name; shipped sets: {names} (see `execpolicy rules list`)"
+
+
+def rules_next_step(exc: BaseException) -> str | None:
+    """The next step after ``--rules`` failed to load, for every command that takes it.
+
+    None for an unknown name: the error's message already lists the shipped sets.
+    """
+    if getattr(exc, "unknown_name", False):
+        return None
+    src = getattr(exc, "source", None) or getattr(exc, "file", None) or getattr(exc, "filename", None)
+    if getattr(exc, "stage", None) == "read" or isinstance(exc, OSError):
+        return (
+            f"--rules takes a readable .rules file or a shipped set name (`execpolicy rules list`); "
+            f"{src!r} cannot be read"
+        )
+    import shlex
+
+    return (
+        f"`execpolicy lint {shlex.quote(str(src)) if src else 'FILE'}` lists every problem with file:line:col"
+    )

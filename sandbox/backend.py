@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.errors import ConfigError, SandboxError
 
 PLATFORMS = ("linux", "macos", "windows")
 
@@ -28,7 +28,9 @@ def current() -> str:
 
 def backend_module(platform: str):
     if platform not in PLATFORMS:
-        raise SandboxError(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
+        raise ConfigError(
+            f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})", field="platform"
+        )
     name = "cordon.sandbox.linux.plan" if platform == "linux" else f"cordon.sandbox.{platform}"
     try:
         mod = importlib.import_module(name)
@@ -39,9 +41,16 @@ def backend_module(platform: str):
     return mod
 
 
-def build_plan(platform: str, policy, argv: list[str], env):
-    """The plan (a pydantic model) ``platform`` would use; nothing is run."""
-    return backend_module(platform).build_plan(policy, list(argv), dict(env))
+def build_plan(platform: str, policy, argv: list[str], env, *, preview: bool = False):
+    """The plan (a pydantic model) ``platform`` would use; nothing is run.
+
+    ``preview``: for display (``sandbox plan``); values only known at launch (macOS: the proxy's
+    port) are shown as placeholders instead of being left out.
+    """
+    mod = backend_module(platform)
+    if preview and platform == "macos":
+        return mod.build_plan(policy, list(argv), dict(env), preview=True)
+    return mod.build_plan(policy, list(argv), dict(env))
 
 
 def _full_policy(policy):

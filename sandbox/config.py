@@ -55,6 +55,15 @@ KEYS: dict[str, tuple[str, str]] = {
 # sandbox account). Naming one in allow_unenforced is the explicit opt-out; otherwise it refuses.
 UNENFORCEABLE = ("network", "deny-read")
 
+# The key under which merged options record which file set each key (see merge()).
+ORIGIN = "__origin__"
+SYNTAX_HINT = "fix the file's syntax; nothing was run"
+# Shown for a network pattern that does not parse (the same words as `sandbox proxy`).
+PATTERN_HINT = (
+    "patterns are example.com, *.example.com (subdomains), **.example.com (both), host:PORT, "
+    "or an IP/CIDR; see docs/netproxy.md"
+)
+
 # Only meaningful in the user file.
 USER_ONLY_KEYS = ("trusted_projects",)
 
@@ -236,15 +245,22 @@ def load_file(path: str) -> dict:
     try:
         with open(path, "rb") as f:
             raw = f.read()
+    except FileNotFoundError:
+        raise ConfigError(
+            "file not found",
+            source=path,
+            hint="check the path; --config takes a Cordon TOML file, a Codex config.toml or an srt "
+            "settings JSON",
+        ) from None
     except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", source=path) from None
+        raise ConfigError(f"cannot read: {e.strerror}", source=path, hint="") from None
     if path.endswith(".json"):
         import json
 
         try:
             data = json.loads(raw)
         except ValueError as e:
-            raise ConfigError(f"invalid JSON: {e}", source=path) from None
+            raise ConfigError(f"invalid JSON: {e}", source=path, hint=SYNTAX_HINT) from None
         if not isinstance(data, dict):
             raise ConfigError("expected a JSON object", source=path)
         return _from_srt(data, path)
@@ -253,7 +269,7 @@ def load_file(path: str) -> dict:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"invalid TOML: {e}", source=path) from None
+        raise ConfigError(f"invalid TOML: {e}", source=path, hint=SYNTAX_HINT) from None
     if any(k in data for k in CODEX_KEYS):
         return _from_codex(data, path)
     if "sandbox" in data and isinstance(data["sandbox"], dict):
@@ -270,15 +286,47 @@ def _is_tightening(key: str, value) -> bool:
 
 
 def merge(layers: list[dict]) -> dict:
-    """Later layers override scalars and extend lists."""
+    """Later layers override scalars and extend lists.
+
+    A layer's ``ORIGIN`` entry maps its keys to the file that set them (``load_layers`` adds
+    it); keys without one came from the command line. Errors use it to say where a value was set.
+    """
     out: dict = {}
+    origin: dict[str, str | None] = {}
     for layer in layers:
+        files = layer.get(ORIGIN) or {}
         for k, v in layer.items():
+            if k == ORIGIN:
+                continue
             if isinstance(v, list) and isinstance(out.get(k), list):
                 out[k] = out[k] + v
             else:
                 out[k] = v
+            origin[k] = files.get(k)
+    if any(origin.values()):
+        out[ORIGIN] = {k: f for k, f in origin.items() if f}
     return out
+
+
+def said(opts: dict, key: str) -> str:
+    """Where ``key`` was set, in the words its source uses: ``network = "off" in FILE``, or
+    ``--network off`` for a command-line flag (the default when nobody set it)."""
+    source = (opts.get(ORIGIN) or {}).get(key)
+    value = opts.get(key)
+    if key not in opts:
+        return f"{key} is not set"
+    if source:
+        return f"{key} = {_toml(value)} in {source}"
+    flag = KEYS[key][0]
+    if isinstance(value, list):
+        return " ".join(f"{flag} {v}" for v in value)
+    return flag if value is True else f"{flag} {value}"
+
+
+def _toml(value) -> str:
+    import json
+
+    return json.dumps(value)
 
 
 def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, project: bool = True) -> dict:
@@ -291,7 +339,7 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
         trusted = u.pop("trusted_projects", []) or []
         if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
             raise ConfigError("expected a list of directories", field="trusted_projects", source=upath)
-        layers.append(u)
+        layers.append(_with_origin(u, upath))
     ppath = find_project_config(cwd) if project else None
     if ppath:
         p = load_file(ppath)
@@ -307,13 +355,18 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
                         f"Add {pdir!r} to trusted_projects in {upath} to allow it",
                         field=k,
                         source=ppath,
+                        hint="",
                     )
-        layers.append(p)
+        layers.append(_with_origin(p, ppath))
     for f in config_files:
         c = load_file(os.fspath(f))
         c.pop("trusted_projects", None)
-        layers.append(c)
+        layers.append(_with_origin(c, os.fspath(f)))
     return merge(layers)
+
+
+def _with_origin(layer: dict, path: str) -> dict:
+    return {**layer, ORIGIN: dict.fromkeys(layer, path)}
 
 
 def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
@@ -325,7 +378,9 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
     try:
         pol = load_policy(*names)
     except Exception as e:
-        raise ConfigError(str(e), field="rules") from None
+        from cordon.policy.shipped import rules_next_step
+
+        raise ConfigError(str(e), field="rules", hint=rules_next_step(e) or "") from None
     allow, deny = [], []
     ports = {"https": ":443", "http": ":80"}  # socks5 rules name no port: any
     for r in getattr(pol, "network_rules", []):
@@ -344,15 +399,16 @@ def to_inputs(opts: dict) -> dict:
 
     allow = list(opts.get("allow_domains", []))
     deny = list(opts.get("deny_domains", []))
+    from_rules: list[str] = []
     if opts.get("rules"):
-        a, d = _network_from_rules(opts["rules"])
-        allow += a
+        from_rules, d = _network_from_rules(opts["rules"])
+        allow += from_rules
         deny += d
     net = opts.get("network") or ("proxy" if allow else "off")
     if (allow or opts.get("resolve")) and net != "proxy":
-        raise ConfigError(
-            f"--allow-domain/--resolve need network proxy mode, but network is {net!r}", field="network"
-        )
+        raise _needs_proxy(opts, net, bool(from_rules))
+    if net == "proxy":
+        _check_patterns(opts, allow, deny)
     env_set = {}
     for item in opts.get("env.set", []):
         k, _, v = item.partition("=")
@@ -385,6 +441,43 @@ def to_inputs(opts: dict) -> dict:
             filters={},
         ),
     )
+
+
+def _needs_proxy(opts: dict, net: str, from_rules: bool) -> ConfigError:
+    """Domains to allow (or pins) with a network mode other than proxy: name where each came from."""
+    wanted = [said(opts, k) for k in ("allow_domains", "resolve") if opts.get(k)]
+    if from_rules:
+        wanted.append(f"the network_rule entries of {said(opts, 'rules')}")
+    mode = said(opts, "network") if "network" in opts else "the network is off by default"
+    source = (opts.get(ORIGIN) or {}).get("network")
+    fix = f"--network proxy (the command line wins over {source})" if source else "--network proxy"
+    return ConfigError(
+        f"network proxy mode is needed for {' and '.join(wanted)}, but {mode}",
+        field="network",
+        hint=f"say {fix} to allow just those destinations, or drop {' and '.join(wanted)} to keep "
+        f"the network {net}",
+    )
+
+
+def _check_patterns(opts: dict, allow: list[str], deny: list[str]) -> None:
+    """Proxy mode: every pattern and pin must parse, here rather than when the proxy starts, so
+    ``sandbox plan`` and ``sandbox run`` reject the same input (exit 2, the entry named)."""
+    from cordon.netproxy.patterns import PatternError
+    from cordon.netproxy.policy import NetPolicy
+
+    try:
+        NetPolicy.from_lists(allow, deny, dict(split_pin(r) for r in opts.get("resolve", [])))
+    except PatternError as e:
+        key = next(
+            (k for k in ("deny_domains", "allow_domains") if e.pattern in opts.get(k, [])),
+            "resolve" if "=" in e.pattern or e.pattern not in allow + deny else "rules",
+        )
+        raise ConfigError(
+            f"invalid network pattern {e}",
+            field=key,
+            source=(opts.get(ORIGIN) or {}).get(key),
+            hint=PATTERN_HINT if key != "rules" else "fix that network_rule in the rules file",
+        ) from None
 
 
 def to_policy(opts: dict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,18 @@ def test_import_packages():
 
     for mod in (policy, sandbox, netproxy):
         assert mod.__doc__ and "Must not touch" in mod.__doc__
+
+
+@pytest.mark.parametrize("module", ["cordon.sandbox", "cordon.policy"])
+@pytest.mark.parametrize("spelling", [["--version"], ["version"]])
+def test_version(module, spelling):
+    """`sandbox --version` / `execpolicy --version` name the distribution pip installs."""
+    from cordon import __version__
+
+    out = subprocess.run([sys.executable, "-m", module, *spelling], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"cordon-sandbox {__version__}\n"
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", __version__)
 
 
 @pytest.mark.parametrize("module,prog", [("cordon.sandbox", "sandbox"), ("cordon.policy", "execpolicy")])

@@ -151,12 +151,10 @@ def run(args: list[str]) -> int:
         try:
             policy = load_policy(*opts["rules"], cache=True)  # the parsed-policy cache `check` uses
         except PolicyError as exc:
-            sys.stderr.write(f"error: {exc}\nhint: {_rules_hint(exc, opts['rules'])}\n")
+            sys.stderr.write(f"error: {exc}\n{_hint_line(exc)}")
             return 1
         except OSError as exc:
-            sys.stderr.write(
-                f"error: {exc.filename}: {exc.strerror}\nhint: {_rules_hint(exc, opts['rules'])}\n"
-            )
+            sys.stderr.write(f"error: {exc.filename}: {exc.strerror}\n{_hint_line(exc)}")
             return 1
     result = decide(
         opts["command"],
@@ -174,21 +172,11 @@ def run(args: list[str]) -> int:
     return 0
 
 
-def _rules_hint(exc: Exception, rules: list[str]) -> str:
-    """The next step after a rules file failed to load: a shipped name, a readable path, or lint."""
-    import os
+def _hint_line(exc: Exception) -> str:
+    from cordon.policy.shipped import rules_next_step
 
-    from cordon.policy.shipped import list_shipped, unknown_rules_hint
-
-    shipped = list_shipped()
-    for r in rules:
-        if r not in shipped and not os.path.exists(r):
-            return unknown_rules_hint(r)
-    bad = getattr(exc, "file", None) or getattr(exc, "filename", None)
-    for r in rules:
-        if r not in shipped and (os.path.isdir(r) or not os.access(r, os.R_OK)):
-            return f"--rules takes a readable .rules file or a shipped set name; {r!r} is not readable"
-    return f"`execpolicy lint {bad or ' '.join(rules)}` lists every problem with file:line:col"
+    hint = rules_next_step(exc)
+    return f"hint: {hint}\n" if hint else ""
 
 
 def register(app) -> None:

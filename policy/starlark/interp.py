@@ -89,6 +89,7 @@ _TYPE_NAMES = {
     int: "int",
     float: "float",
     str: "string",
+    bytes: "bytes",
     list: "list",
     dict: "dict",
     tuple: "tuple",
@@ -122,6 +123,8 @@ def srepr(v) -> str:
                 out.append(f"\\U{o:08x}")
         out.append('"')
         return "".join(out)
+    if isinstance(v, bytes):
+        return _bytes_repr(v)
     if v is None:
         return "None"
     if v is True:
@@ -153,7 +156,26 @@ def srepr(v) -> str:
     return repr(v)
 
 
+def _bytes_repr(v: bytes) -> str:
+    """starlark-rust's repr of bytes: ``b"..."``, valid UTF-8 shown as text, other bytes ``\\xNN``."""
+    out = ['b"']
+    for ch in v.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # a byte that is not UTF-8
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch in _REPR_ESC:
+            out.append(_REPR_ESC[ch])
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
 def sstr(v) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")  # str(b"...") decodes, as in starlark-rust
     return v if isinstance(v, str) else srepr(v)
 
 
@@ -820,10 +842,10 @@ class Interpreter:
         num = (int, float)
         try:
             if op == "+":
-                if (ta is tb and ta in (str, list, tuple)) or (
+                if (ta is tb and ta in (str, bytes, list, tuple)) or (
                     ta in num and tb in num and bool not in (ta, tb)
                 ):
-                    if ta in (str, list, tuple):
+                    if ta in (str, bytes, list, tuple):
                         self.grow(len(a) + len(b), pos)
                     return a + b
                 if ta is dict and tb is dict:
@@ -937,7 +959,7 @@ class Interpreter:
                 )
             return r if op == "in" else not r
         ok = (isinstance(a, int | float) and isinstance(b, int | float)) or (
-            type(a) is type(b) and isinstance(a, str | list | tuple)
+            type(a) is type(b) and isinstance(a, str | bytes | list | tuple)
         )
         if not ok:
             self.fail(

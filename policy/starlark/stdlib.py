@@ -29,7 +29,7 @@ def _n(interp, name, args, kwargs, lo, hi, kw=()):
 def _len(i, a, k):
     _n(i, "len", a, k, 1, 1)
     v = a[0]
-    if isinstance(v, str | list | tuple | dict | range):
+    if isinstance(v, str | bytes | list | tuple | dict | range):
         return len(v)
     i.fail(f"Operation `len()` not supported on type `{type_name(v)}`", native=True)
 

@@ -144,18 +144,22 @@ _ESCAPES = {
 _ESC_RE = re.compile(r"\\(\r?\n|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.S)
 
 
-def decode_string(tok: Token) -> tuple[str, bool]:
-    """Token text -> (value, is_fstring). Raw strings keep backslashes."""
+def decode_string(tok: Token) -> tuple[str | bytes, bool]:
+    """Token text -> (value, is_fstring). Raw strings keep backslashes.
+
+    ``b"..."`` is a bytes value, as in starlark-rust: Codex's builtins then reject it where they
+    want a string (``pattern element must be a string or list of strings (got bytes)``).
+    """
     text = tok.value
     i = 0
     prefix = ""
     while text[i] not in "'\"":
         prefix += text[i].lower()
         i += 1
-    # b"..." is read as a string: str(b"x") == "x" in the reference, and rules never need bytes.
     q = 3 if text[i : i + 3] in ('"""', "'''") else 1
     body = text[i + q : len(text) - q]
     body = body.replace("\r\n", "\n")
+    is_bytes = "b" in prefix
     if "r" not in prefix and "\\" in body:
 
         def esc(m: re.Match) -> str:
@@ -166,7 +170,11 @@ def decode_string(tok: Token) -> tuple[str, bool]:
             if c in _ESCAPES:
                 return _ESCAPES[c]
             if c in "01234567":
+                if is_bytes:  # one byte, kept apart from text until encoding below
+                    return chr(_BYTE_BASE + (int(s, 8) & 0xFF))
                 return chr(int(s, 8))
+            if c == "x" and is_bytes and len(s) > 1:
+                return chr(_BYTE_BASE + int(s[1:], 16))
             if c in "xuU" and len(s) > 1:
                 cp = int(s[1:], 16)
                 if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
@@ -175,7 +183,25 @@ def decode_string(tok: Token) -> tuple[str, bool]:
             return "\\" + c  # an unknown escape keeps its backslash, as starlark-rust does
 
         body = _ESC_RE.sub(esc, body)
+    if is_bytes:
+        return _to_bytes(body), False
     return body, "f" in prefix
+
+
+# Bytes literals: a ``\xNN`` or octal escape is one byte, the rest of the text is UTF-8. The
+# escaped bytes travel through the text as private-use characters from this base.
+_BYTE_BASE = 0xF0000
+
+
+def _to_bytes(body: str) -> bytes:
+    out = bytearray()
+    for ch in body:
+        o = ord(ch)
+        if _BYTE_BASE <= o < _BYTE_BASE + 0x100:
+            out.append(o - _BYTE_BASE)
+        else:
+            out += ch.encode("utf-8", "surrogatepass")
+    return bytes(out)
 
 
 _FIELD_RE = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -619,6 +645,8 @@ def _short_str(raw: str) -> str:
         v, _ = decode_string(Token("STRING", raw))
     except StarlarkSyntaxError:
         v = raw
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

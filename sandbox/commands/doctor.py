@@ -6,6 +6,10 @@ from matching error text.
 
 # The leading newline keeps the indentation through typer's dedent of help texts.
 EXAMPLES = """
+It reads the configuration `sandbox run` would read here (~/.config/cordon/config.toml,
+the project's .cordon.toml, --config files): its mode and fallback decide the engine, and an
+invalid file is reported (exit 2, as run).
+
 Examples:
   sandbox doctor
   sandbox doctor --json
@@ -21,25 +25,55 @@ def register(app) -> None:
         help="Show what this host supports (bwrap, user namespaces, Landlock, seccomp).",
         epilog=EXAMPLES,
     )
-    def doctor(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-        raise typer.Exit(main_doctor(as_json))
+    def doctor(
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+        config: list[str] = typer.Option(
+            None, "--config", help="Also read this config file, as `sandbox run --config` does."
+        ),
+    ) -> None:
+        raise typer.Exit(main_doctor(as_json, list(config or [])))
 
 
-def diagnose(cwd: str | None = None) -> dict:
-    """The doctor's findings as data."""
+def _run_config(cwd: str, configs: list[str]) -> tuple[list[str], object, object]:
+    """What ``sandbox run`` would read here: (config files, resolved policy or None, ConfigError or None)."""
+    import os
+
+    from cordon.sandbox.config import find_project_config, load_layers, to_inputs, user_config_path
+    from cordon.sandbox.errors import ConfigError
+    from cordon.sandbox.resolve import resolve
+
+    upath = user_config_path()
+    files = [f for f in (upath if os.path.isfile(upath) else None, find_project_config(cwd)) if f]
+    files += configs
+    try:
+        return files, resolve(**to_inputs(load_layers(cwd, configs)), cwd=cwd), None
+    except ConfigError as e:
+        return files, None, e
+
+
+def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
+    """The doctor's findings as data, for the configuration ``sandbox run`` would use in ``cwd``
+    (the user file, the project's ``.cordon.toml``, then ``configs``)."""
     import os
     import sys
 
     from cordon.sandbox.backend import current
 
     out: dict = {"platform": current(), "uid": os.geteuid() if hasattr(os, "geteuid") else None}
+    cwd = os.path.realpath(cwd or os.getcwd())
+    files, policy, config_error = _run_config(cwd, list(configs))
+    out["config_files"] = files
+    out["config_error"] = str(config_error) if config_error else None
     if not sys.platform.startswith("linux"):
-        out["run_engine"] = out["platform"]
+        out["run_engine"] = "error" if config_error else out["platform"]
         return out
     from cordon.sandbox.linux import probe
 
-    cwd = os.path.realpath(cwd or os.getcwd())
-    path = probe.find_bwrap([cwd])
+    # The same bwrap `run` would take: none from inside a writable root (the command could swap it).
+    exclude = [cwd]
+    if policy is not None:
+        exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
+    path = probe.find_bwrap(exclude)
     info = probe.bwrap_info(path) if path else None
     us = probe.userns_status()
     works, err = probe.bwrap_works(path) if path else (False, "")
@@ -74,34 +108,57 @@ def diagnose(cwd: str | None = None) -> dict:
         if native
         else {"kind": "python", "path": os.path.realpath(sys.executable), "why": why_python}
     )
-    if works:
+    mode = str(getattr(policy.mode, "value", policy.mode)) if policy else None
+    fallback = getattr(policy, "fallback", "none") if policy else "none"
+    proxy = policy is not None and str(getattr(policy.network.mode, "value", policy.network.mode)) == "proxy"
+    if config_error:
+        engine = "error"
+        why = f"the configuration is invalid, `sandbox run` exits 2: {config_error}"
+    elif mode == "danger-full-access":
+        engine = "none"
+        why = "the configuration says mode = danger-full-access: commands run UNCONFINED"
+    elif works:
         engine = "bwrap"
         why = "bubblewrap works: namespaces + masks outside, " + (
             "Landlock + seccomp inside" if inner_ok else "no inner stage installed"
+        )
+    elif fallback == "landlock" and abi and sec and inner_ok and not proxy:
+        engine = "landlock"
+        why = (
+            "bubblewrap cannot run here and the configuration says fallback = landlock: Landlock + "
+            "seccomp only (no namespaces, deny-read masks or private /tmp)"
         )
     else:
         engine = "refuse"
         why = "bubblewrap cannot run here: `sandbox run` exits 125; " + (
             us.reason if not us.available else (out["bwrap"]["error"] or "see the bwrap error")
         )
-        if abi and sec and inner_ok:
+        if fallback == "landlock" and proxy:
+            why += "; the proxied network needs bubblewrap, so fallback = landlock does not apply"
+        elif abi and sec and inner_ok:
             why += "; --fallback=landlock would run with Landlock + seccomp only"
     out["run_engine"] = engine
     out["explanation"] = why
     return out
 
 
-def main_doctor(as_json: bool) -> int:
+def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
+    """Exit 0, or 2 when the configuration `sandbox run` would read is invalid (as run exits)."""
     import json
 
+    from cordon.sandbox.errors import EXIT_USAGE
     from cordon.sandbox.status import status
 
     with status("probing this host for bubblewrap, user namespaces, Landlock, seccomp"):
-        d = diagnose()
+        d = diagnose(configs=configs)
+    code = EXIT_USAGE if d["config_error"] else 0
     if as_json:
         print(json.dumps(d, indent=2))
-        return 0
+        return code
     print(f"platform: {d['platform']} (uid {d['uid']})")
+    print(f"config: {', '.join(d['config_files']) or 'none (built-in defaults)'}")
+    if d["config_error"]:
+        print(f"  INVALID: {d['config_error']}")
     if "bwrap" in d:
         b = d["bwrap"]
         print(f"bubblewrap: {b['path'] or 'NOT FOUND'}" + (f" {b['version']}" if b["version"] else ""))
@@ -119,7 +176,7 @@ def main_doctor(as_json: bool) -> int:
     print(f"sandbox run will use: {d['run_engine']} -- {d.get('explanation', '')}")
     if d["run_engine"] == "refuse":
         print(f"next: {_next_step(d)}")
-    return 0
+    return code
 
 
 def _next_step(d: dict) -> str:

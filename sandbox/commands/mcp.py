@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import typer
+from cordon.sandbox.errors import EXIT_USAGE
 
 # The leading newline keeps the indentation through typer's dedent of help texts.
 EXAMPLES = """
 An MCP client starts it as a server command, e.g. in its JSON config:
 {"command": "sandbox", "args": ["mcp", "--workspace", "/path/to/project"]}
+
+--approval granular takes Codex's switches: granular:rules=BOOL,sandbox_approval=BOOL.
+Client set-up (Claude, Cursor, VS Code, Codex CLI...): docs/mcp.md.
 
 Examples:
   sandbox mcp --workspace ~/src/project
@@ -35,7 +39,12 @@ def register(app: typer.Typer) -> None:
             "--rules",
             help="Rules for execpolicy_check/decide; with it, `shell` refuses what they forbid.",
         ),
-        approval: str = typer.Option("on-request", "--approval", help="untrusted | on-request | never"),
+        approval: str = typer.Option(
+            "on-request",
+            "--approval",
+            help="Approval policy for `decide` and rule-gated `shell`: untrusted | on-request | "
+            "on-failure | never | granular (granular options: see below).",
+        ),
         approve_prompts: bool = typer.Option(
             False, "--approve-prompts", help="Run commands that need approval (the client asked the user)."
         ),
@@ -49,33 +58,57 @@ def register(app: typer.Typer) -> None:
         import sys
         from pathlib import Path
 
-        try:
-            from cordon.sandbox.mcp_server import ServerConfig, serve
-        except ImportError as e:  # pragma: no cover - depends on the optional extra
-            typer.echo(
-                f"error: sandbox mcp needs the `mcp` package ({e}); pip install 'cordon[mcp]'", err=True
-            )
-            raise typer.Exit(2) from None
+        def usage_error(message: str, hint: str | None = None) -> typer.Exit:
+            typer.echo(f"sandbox mcp: {message}", err=True)
+            if hint:
+                typer.echo(f"sandbox mcp: hint: {hint}", err=True)
+            return typer.Exit(EXIT_USAGE)
+
+        # Everything is checked before serving: a client would only see a closed pipe.
         if mode not in ("read-only", "workspace-write"):
-            typer.echo("error: --mode must be read-only or workspace-write for the MCP server", err=True)
-            raise typer.Exit(2)
+            raise usage_error("--mode must be read-only or workspace-write for the MCP server")
         if network not in ("off", "on"):
-            typer.echo(
-                "error: --network must be off or on (use --allow-domain for a proxied network)", err=True
-            )
-            raise typer.Exit(2)
+            raise usage_error("--network must be off or on (use --allow-domain for a proxied network)")
+        from cordon.vocabulary import Approval
+
+        try:
+            Approval.parse(approval)
+        except ValueError as e:
+            raise usage_error(f"--approval: {e}") from None
+        if not timeout > 0:
+            raise usage_error(f"--timeout must be a positive number of seconds, got {timeout}")
         ws = Path(workspace or os.getcwd()).resolve()
         if not ws.is_dir():
-            typer.echo(f"error: --workspace {ws} is not a directory", err=True)
-            raise typer.Exit(2)
+            raise usage_error(f"--workspace {ws} is not a directory")
         if rules:
+            from cordon.policy.shipped import rules_next_step
+
             from cordon import policy
 
             try:
                 policy.load_policy(*rules)  # fail now, before a client connects, with file:line:col
             except policy.PolicyError as e:
-                typer.echo(f"error: {e}", err=True)
-                raise typer.Exit(1) from None
+                raise usage_error(str(e), rules_next_step(e)) from None
+        try:
+            import mcp.server  # noqa: F401  (the server's own import is lazy: check it here)
+        except ImportError as e:
+            raise usage_error(
+                f"the `mcp` package cannot be imported ({e}); it is a dependency of cordon-sandbox, "
+                "so this install is incomplete",
+                "pip install --upgrade cordon-sandbox (or ./scripts/install.sh in a checkout)",
+            ) from None
+        from cordon.sandbox.mcp_server import ServerConfig, serve
+
+        if allow_domain:
+            from cordon.sandbox.config import to_inputs
+            from cordon.sandbox.errors import ConfigError
+
+            try:  # the same pattern check as `sandbox run`
+                to_inputs({"allow_domains": list(allow_domain)})
+            except ConfigError as e:
+                from cordon.sandbox.commands.run import next_step
+
+                raise usage_error(f"--allow-domain: {e.message}", next_step(e)) from None
         cfg = ServerConfig(
             workspace=ws,
             mode=mode,

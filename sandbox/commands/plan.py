@@ -60,7 +60,7 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
         cwd = os.getcwd()
         opts = merge([load_layers(cwd, configs), flags])
         policy = to_policy(opts).resolve(cwd=cwd)
-        plan = backend.build_plan(platform, policy, cmd, dict(os.environ))
+        plan = backend.build_plan(platform, policy, cmd, dict(os.environ), preview=True)
     except SandboxError as e:
         from cordon.sandbox.commands.run import next_step
 

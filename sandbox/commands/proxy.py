@@ -55,9 +55,10 @@ def register(app: typer.Typer) -> None:
             try:
                 more_allow, more_deny = lists_from_rules(load_policy(*rules).network_rules)
             except Exception as e:  # PolicyError carries file:line:col in its message
-                from cordon.sandbox.commands.run import rules_hint
+                from cordon.policy.shipped import rules_next_step
 
-                raise _fail(f"{e}\nhint: {rules_hint(str(e))}") from None
+                hint = rules_next_step(e)
+                raise _fail(f"{e}" + (f"\nhint: {hint}" if hint else "")) from None
             allow += more_allow
             deny += more_deny
         pins = [r.replace(":", "=", 1) if "=" not in r else r for r in resolve or []]
@@ -76,10 +77,9 @@ def register(app: typer.Typer) -> None:
                     net_log=net_log,
                 )
         except PatternError as e:
-            raise _fail(
-                f"invalid pattern {e}; patterns are example.com, *.example.com (subdomains), "
-                "**.example.com (both), host:PORT, or an IP/CIDR"
-            ) from None
+            from cordon.sandbox.config import PATTERN_HINT
+
+            raise _fail(f"invalid pattern {e}\nhint: {PATTERN_HINT}") from None
         except OSError as e:
             raise _fail(
                 f"cannot listen: {e.strerror or e}; pick another address, e.g. --listen 127.0.0.1:0 (any free port)"

@@ -221,15 +221,22 @@ def _setup_message(policy) -> str:
 
 def next_step(e: Exception) -> str | None:
     """What to do about a SandboxError, when its message does not already say it."""
-    field = getattr(e, "field", None)
+    hint = getattr(e, "hint", None)
+    if hint is not None:  # the raiser knew the context ("" = the message says it all)
+        return hint or None
+    field = getattr(e, "field", None) or ""
     source = getattr(e, "source", None)
     text = str(e)
-    if field == "rules":
-        return rules_hint(getattr(e, "message", text))
-    if field == "network":
-        return "add --network proxy (or drop --allow-domain/--resolve to keep the network off)"
-    if source:
+    if "invalid network pattern" in text:
+        from cordon.sandbox.config import PATTERN_HINT
+
+        return PATTERN_HINT
+    if source and field:
         return f"fix that entry in {source}; its keys are the `sandbox run` flags without the dashes"
+    if field:  # a flag's value: the message names it and what it expects
+        if "does not exist or is not a directory" in text:
+            return "create the directory, or point --workspace/--writable-root at an existing one"
+        return None
     import shutil
 
     if shutil.which("bwrap") is None:
@@ -237,23 +244,7 @@ def next_step(e: Exception) -> str | None:
             "install bubblewrap: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap "
             "(Fedora), apk add bubblewrap (Alpine); then check with `sandbox doctor`"
         )
-    if "--fallback=landlock" in text or "--mode danger-full-access" in text:
-        return _DOCTOR
-    if "does not exist or is not a directory" in text:
-        return "create the directory, or point --workspace/--writable-root at an existing one"
     return _DOCTOR
-
-
-def rules_hint(message: str) -> str:
-    """An unknown --rules name gets the list of shipped sets; a broken file, the linter."""
-    import shlex
-
-    from cordon.policy.shipped import list_shipped, unknown_rules_hint
-
-    words = message.split(":", 1)[0].strip()
-    if words and not os.path.exists(words) and words not in list_shipped():
-        return unknown_rules_hint(words)
-    return f"`execpolicy lint {shlex.quote(words) if words else 'FILE'}` lists every problem in the file"
 
 
 def userns_next_step(reason: str, *, doctor: bool = True) -> str:

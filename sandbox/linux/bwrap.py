@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import stat
 
-from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.errors import ConfigError, SandboxError
 
 # Inside .git, what stays read-only in the audited git-write mode: everything git reads
 # code or settings from. objects/, refs/, logs/, index, HEAD and lock files stay writable.
@@ -169,13 +169,16 @@ def build_bwrap_args(
     for r in roots:
         st = _lstat(r)
         if st is None or not stat.S_ISDIR(st.st_mode):
-            raise SandboxError(f"writable root {r} does not exist or is not a directory")
+            raise ConfigError(
+                f"writable root {r} does not exist or is not a directory", field="writable_roots"
+            )
         if r in ("/", "/proc", "/dev", "/sys") or (
             r.startswith(("/proc/", "/sys/", "/dev/")) and r != "/dev/shm"
         ):
-            raise SandboxError(
+            raise ConfigError(
                 f"{r} cannot be a writable root (it would replace the sandbox's own root, /proc or /dev); "
-                "if you really want no filesystem confinement, say --mode danger-full-access"
+                "if you really want no filesystem confinement, say --mode danger-full-access",
+                field="writable_roots",
             )
         if not share_tmp and _within(r, "/tmp") and r != "/tmp":
             # A root under the private /tmp: bind the host directory into the tmpfs.

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 
@@ -134,7 +134,7 @@ def main(
         return run(plan, platform=platform)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
-        return EXIT_SETUP_FAILED
+        return e.exit_code  # 125; 2 for a ConfigError (the request itself is wrong)
     finally:
         if proxy is not None:
             proxy.stop()

@@ -22,6 +22,9 @@ SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 # Shown in `sandbox plan` when no temp folder was made yet; `run` replaces it with a
 # fresh mkdtemp() folder before launching.
 TMPDIR_PLACEHOLDER = "/private/tmp/cordon-sandbox.XXXXXXXX"
+# Shown in `sandbox plan` for the proxy's loopback port, which `run` picks when it starts the
+# proxy (any free port): the profile shown is the one `run` enforces, with this number replaced.
+PROXY_PORT_PLACEHOLDER = 49152
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -68,6 +71,7 @@ def build_plan(
     proxy_port: int | None = None,
     proxy_url: str | None = None,
     tmpdir: str | None = None,
+    preview: bool = False,
 ) -> MacosPlan:
     """Plan ``argv`` under ``policy`` on macOS.
 
@@ -76,6 +80,8 @@ def build_plan(
     (else the loopback ports in the *_PROXY variables are used; none means no network);
     ``proxy_url``: what *_PROXY should say (e.g. with the proxy's credential).
     ``tmpdir``: the private temp folder (``run`` makes one; None shows a placeholder).
+    ``preview``: for display (``sandbox plan``): without a known port in PROXY mode, show the
+    rules for the proxy ``run`` would start, on ``PROXY_PORT_PLACEHOLDER``.
     """
     if not argv:
         raise ConfigError("no command given", field="argv")
@@ -87,6 +93,12 @@ def build_plan(
 
     ports: list[int] = []
     if policy.network.mode == NetworkMode.PROXY:
+        if proxy_port is None and preview:
+            proxy_port = PROXY_PORT_PLACEHOLDER
+            notes.append(
+                f"proxy port {PROXY_PORT_PLACEHOLDER} is a placeholder: `sandbox run` starts the "
+                "domain-filtering proxy on a free loopback port and allows only that port"
+            )
         if proxy_port is not None:
             if not (isinstance(proxy_port, int) and 0 < proxy_port < 65536):
                 raise ConfigError(f"proxy port out of range: {proxy_port!r}", field="network.proxy_port")

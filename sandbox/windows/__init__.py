@@ -23,7 +23,7 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
     """
     import sys
 
-    from cordon.sandbox.errors import EXIT_SETUP_FAILED, ConfigError, SandboxError
+    from cordon.sandbox.errors import ConfigError, SandboxError
     from cordon.sandbox.model import NetworkMode
     from cordon.sandbox.windows.plan import GUARANTEES, METHOD_TOKEN, METHOD_USER, refusal
     from cordon.sandbox.windows.win32 import launch, load_api, probe
@@ -64,7 +64,7 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
         return launch(plan, api, warn=warn)
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
-        return EXIT_SETUP_FAILED
+        return e.exit_code  # 125; 2 for a ConfigError (the request itself is wrong)
     finally:
         if proxy is not None:
             proxy.stop()

@@ -442,3 +442,64 @@ def test_shipped_names_resolve_like_policy_shipped(tmp_path, monkeypatch):
         assert Path(_read(name)[1]).resolve() == Path(resolve_rules_path(name)).resolve()
     with pytest.raises(RulesError):
         _read("no-such-shipped-set")
+
+
+# Recorded from Codex 0.169.0 (`codex execpolicy check`): bytes literals are a type of their own
+# in starlark-rust, so Codex's builtins reject them where a string is wanted.
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'prefix_rule(pattern=[b"a"])',
+            "invalid pattern element: pattern element must be a string or list of strings (got bytes)",
+        ),
+        (
+            'prefix_rule(pattern=["a", b"x"])',
+            "invalid pattern element: pattern element must be a string or list of strings (got bytes)",
+        ),
+        (
+            'prefix_rule(pattern=[["a", b"y"]])',
+            "invalid pattern element: pattern alternative must be a string (got bytes)",
+        ),
+        (
+            'prefix_rule(pattern=["a"], match=[b"a"])',
+            "invalid example: example must be a string or list of strings (got bytes)",
+        ),
+        (
+            'prefix_rule(pattern=["a"], justification=b"x")',
+            'Type of parameter `justification` doesn\'t match, expected `str`, actual `bytes (repr: b"x")`',
+        ),
+        (
+            'host_executable(name=b"a", paths=["/a"])',
+            'Type of parameter `name` doesn\'t match, expected `str`, actual `bytes (repr: b"a")`',
+        ),
+    ],
+)
+def test_bytes_literal_is_rejected_where_codex_rejects_it(text, message):
+    with pytest.raises(RulesError) as ei:
+        load_policy(text=text, name="b.rules")
+    assert ei.value.message == message and ei.value.line == 1
+
+
+@pytest.mark.parametrize(
+    ("expr", "shown"),
+    [  # Codex's own values (decision=repr(x) makes it print them)
+        ('str(b"a")', '"a"'),
+        ('b"a" + b"b"', 'b"ab"'),
+        ('type(b"a")', '"bytes"'),
+        ('repr(b"a\\x80")', '"b\\"a\\\\x80\\""'),
+        ('str(b"\\xff")', '"\\ufffd"'),
+        ('b"\\101"', 'b"A"'),
+        ('b"a" == "a"', "False"),
+        ('len(b"ab")', "2"),
+    ],
+)
+def test_bytes_values_match_codex(expr, shown):
+    with pytest.raises(RulesError) as ei:
+        load_policy(text=f'x = {expr}\nprefix_rule(pattern=["a"], decision=repr(x))', name="b.rules")
+    assert ei.value.message == f"invalid decision: {shown}"
+
+
+def test_str_of_bytes_is_a_usable_token():
+    pol = load_policy(text='prefix_rule(pattern=[str(b"git")])')
+    assert pol.check(["git"]).decision == "allow"

@@ -147,5 +147,5 @@ def test_bad_rules_fail_before_serving(identity, scratch):
     bad = scratch / "bad.rules"
     bad.write_text('prefix_rule(pattern=["a"], decision="deny")\n')
     r = identity.run(identity.sandbox_argv("mcp", "--rules", str(bad)), input="")
-    assert r.returncode == 1
+    assert r.returncode == 2  # a configuration error, found before any client connects
     assert f"{bad}:1" in r.stderr and "invalid decision: deny" in r.stderr

@@ -201,3 +201,25 @@ def test_sandbox_plan_cli_prints_the_plan_for_another_platform(platform, tmp_pat
     else:
         assert {"token", "job", "acl", "network"} <= set(d) and d["argv"] == ["make", "-j2"]
         assert d["acl"][0] == {**d["acl"][0], "access": "grant", "path": str(tmp_path.resolve())}
+
+
+def test_plan_command_shows_the_proxy_only_rule_run_enforces(tmp_path, monkeypatch, capsys):
+    """`sandbox plan --platform macos --allow-domain X`: the profile allows only the proxy's port
+    (a placeholder: run picks a free one), never "no network"."""
+    from cordon.sandbox.commands.plan import main_plan
+    from cordon.sandbox.macos.plan import PROXY_PORT_PLACEHOLDER
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert main_plan(["--allow-domain", "pypi.org", "--", "pip", "download", "x"], "macos", True) == 0
+    plan = json.loads(capsys.readouterr().out)
+    rule = f'(allow network-outbound (remote ip "localhost:{PROXY_PORT_PLACEHOLDER}"))'
+    assert rule in plan["profile"] and "fail closed" not in plan["profile"]
+    assert plan["proxy_ports"] == [PROXY_PORT_PLACEHOLDER]
+    assert plan["env"]["HTTPS_PROXY"] == f"http://127.0.0.1:{PROXY_PORT_PLACEHOLDER}"
+    assert any("placeholder" in n for n in plan["notes"])
+    # The same rule, with a real port, is what the launcher builds once its proxy listens.
+    pol = resolved(network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=["pypi.org"]))
+    real = build_plan(pol, ["true"], ENV, proxy_port=53111)
+    assert '(allow network-outbound (remote ip "localhost:53111"))' in real.profile
+    assert not real.notes or all("placeholder" not in n for n in real.notes)
