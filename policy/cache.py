@@ -31,8 +31,9 @@ _ENGINE_FILES = (
 
 
 def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "cordon", "policies")
+    from cordon.policy.statetrust import cache_root
+
+    return os.path.join(cache_root(), "policies")
 
 
 def _engine_stamp() -> bytes:
@@ -58,9 +59,17 @@ def key(version: str, inputs) -> str:
 
 
 def get(k: str):
+    """The entry for ``k``, or None. Parsed rules decide what is allowed, so an entry is only
+    read under the state-trust rules (cordon.policy.statetrust): ours, not writable by others,
+    not inside a writable root of a recent sandbox that left it exposed."""
+    from cordon.policy.statetrust import file_problem, recent_launches
+
+    path = os.path.join(cache_dir(), k[:2], k)
+    if not os.path.exists(path) or file_problem(path) or recent_launches().exposure(path):
+        return None
     try:
-        with open(os.path.join(cache_dir(), k[:2], k), "rb") as f:
-            if os.fstat(f.fileno()).st_uid != os.getuid():
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_uid != os.geteuid():
                 return None  # only trust entries this user wrote (marshal data is not for strangers)
             blob = f.read()
         tag, data = marshal.loads(blob)

@@ -3,9 +3,13 @@
 Precedence, lowest to highest (later layers override scalars and extend lists):
   1. built-in defaults (sandbox.resolve);
   2. the user file ``$XDG_CONFIG_HOME/cordon/config.toml`` (default ``~/.config/cordon/config.toml``);
-  3. the project file ``.cordon.toml`` in the working directory or its nearest ancestor
-     that has one. A project file comes with the repository, so it may only TIGHTEN the
-     sandbox unless the user file lists the project in ``trusted_projects``;
+  3. the project files: every ``.cordon.toml`` from the farthest ancestor of the working
+     directory down to the working directory itself, merged so that tightening is monotone
+     (lists extend; ``mode``, ``network``, ``env.inherit``, ``fallback`` and the booleans keep
+     the tighter value): a nearer file never discards a farther file's restrictions. Relative
+     paths in a project file are relative to that file's folder. A project file comes with
+     the repository (or was written by a sandboxed command), so it may only TIGHTEN the
+     sandbox unless the user file lists its folder in ``trusted_projects``;
   4. each ``--config FILE`` in order (explicit, so trusted);
   5. command-line flags.
 
@@ -89,16 +93,100 @@ def user_config_path(environ=None) -> str:
     return os.path.join(base, "cordon", "config.toml")
 
 
-def find_project_config(cwd: str) -> str | None:
+def find_project_configs(cwd: str) -> list[str]:
+    """Every ``.cordon.toml`` in ``cwd`` and its ancestors, the farthest first."""
+    out = []
     d = os.path.abspath(cwd)
     while True:
         cand = os.path.join(d, ".cordon.toml")
         if os.path.isfile(cand):
-            return cand
+            out.append(cand)
         parent = os.path.dirname(d)
         if parent == d:
-            return None
+            return out[::-1]
         d = parent
+
+
+def find_project_config(cwd: str) -> str | None:
+    """The nearest project file (``find_project_configs`` has them all)."""
+    found = find_project_configs(cwd)
+    return found[-1] if found else None
+
+
+# Keys whose values are paths: in a project file they are relative to the file's folder.
+PATH_KEYS = ("workspace", "writable_roots", "read_only", "deny_read", "net_log")
+# Scalars with an order, tightest first: merging project files keeps the tighter value.
+TIGHTEST_FIRST = {
+    "mode": ("read-only", "workspace-write", "danger-full-access"),
+    "network": ("off", "proxy", "on"),
+    "env.inherit": ("none", "core", "all"),
+    "fallback": ("none", "landlock"),
+}
+TIGHT_BOOLS = {"allow_git_write": False, "share_tmp": False, "env.ignore_default_excludes": False}
+TIGHT_BOOLS["default_deny_read"] = True
+
+
+def _anchor(layer: dict, folder: str) -> dict:
+    """Relative paths of a project file made absolute against its folder (``~`` stays)."""
+
+    def one(v: str) -> str:
+        return v if os.path.isabs(v) or v == "~" or v.startswith("~/") else os.path.join(folder, v)
+
+    out = dict(layer)
+    for k in PATH_KEYS:
+        if k in out:
+            out[k] = [one(v) for v in out[k]] if isinstance(out[k], list) else one(out[k])
+    return out
+
+
+def merge_tightening(layers: list[dict]) -> dict:
+    """Project files, farthest first: lists extend, ordered scalars keep the tighter value,
+    the rest (``workspace``, ``explain``...) the nearer one. So no file drops a restriction
+    another file set."""
+    out: dict = {}
+    origin: dict[str, str] = {}
+    for layer in layers:
+        files = layer.get(ORIGIN) or {}
+        for k, v in layer.items():
+            if k == ORIGIN:
+                continue
+            before = out.get(k)
+            if k not in out:
+                out[k] = v
+            elif isinstance(v, list) and isinstance(out[k], list):
+                out[k] = out[k] + [x for x in v if x not in out[k]]
+            elif k in TIGHTEST_FIRST:
+                out[k] = min(out[k], v, key=TIGHTEST_FIRST[k].index)
+            elif k in TIGHT_BOOLS:
+                out[k] = TIGHT_BOOLS[k] if TIGHT_BOOLS[k] in (out[k], v) else v
+            else:
+                out[k] = v
+            if k in files and (out[k] != before or k not in origin):
+                origin[k] = files[k]  # the file whose value stands
+    if origin:
+        out[ORIGIN] = origin
+    return out
+
+
+def _believe_user_file(path: str) -> None:
+    """The state-trust rules (cordon.policy.statetrust) for the user config: it decides how
+    every command is confined, so one that others could change, or that a sandboxed command
+    may have written, is refused (exit 2) rather than used or silently skipped."""
+    from cordon.policy.statetrust import file_problem, journal_path, recent_launches
+
+    why = file_problem(path, allow_root=True)
+    if why:
+        raise ConfigError(
+            f"not trusted: {why}; the user config must be a regular file only you (or root) can change",
+            source=path,
+        )
+    why = recent_launches().exposure(path)
+    if why:
+        raise ConfigError(
+            f"a sandboxed command may have written this file: {why}. Check its content; if it is "
+            f"yours, delete the launch journal {journal_path()} to accept it again",
+            source=path,
+        )
 
 
 def _check(key: str, value, source: str):
@@ -335,29 +423,41 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
     trusted: list[str] = []
     upath = user_config_path(environ)
     if user and os.path.isfile(upath):
+        _believe_user_file(upath)
         u = load_file(upath)
         trusted = u.pop("trusted_projects", []) or []
         if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
             raise ConfigError("expected a list of directories", field="trusted_projects", source=upath)
         layers.append(_with_origin(u, upath))
-    ppath = find_project_config(cwd) if project else None
-    if ppath:
+    project_layers = []
+    trusted_dirs = {os.path.realpath(os.path.expanduser(t)) for t in trusted}
+    for ppath in find_project_configs(cwd) if project else ():
         p = load_file(ppath)
         if "trusted_projects" in p:
             raise ConfigError("only allowed in the user file", field="trusted_projects", source=ppath)
         pdir = os.path.realpath(os.path.dirname(ppath))
-        trust = any(os.path.realpath(os.path.expanduser(t)) == pdir for t in trusted)
-        if not trust:
+        exposed = None
+        if pdir in trusted_dirs:
+            from cordon.policy.statetrust import recent_launches
+
+            exposed = recent_launches().exposure(ppath)
+        if pdir not in trusted_dirs or exposed:
             for k, v in p.items():
                 if not _is_tightening(k, v):
+                    why = (
+                        f"its folder is in trusted_projects, but a sandboxed command may have written it: {exposed}"
+                        if exposed
+                        else f"Add {pdir!r} to trusted_projects in {upath} to allow it"
+                    )
                     raise ConfigError(
-                        f"a project file may only tighten the sandbox; {k} = {v!r} would widen it. "
-                        f"Add {pdir!r} to trusted_projects in {upath} to allow it",
+                        f"a project file may only tighten the sandbox; {k} = {v!r} would widen it. {why}",
                         field=k,
                         source=ppath,
                         hint="",
                     )
-        layers.append(_with_origin(p, ppath))
+        project_layers.append(_with_origin(_anchor(p, os.path.dirname(os.path.abspath(ppath))), ppath))
+    if project_layers:
+        layers.append(merge_tightening(project_layers))
     for f in config_files:
         c = load_file(os.fspath(f))
         c.pop("trusted_projects", None)
@@ -367,6 +467,19 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
 
 def _with_origin(layer: dict, path: str) -> dict:
     return {**layer, ORIGIN: dict.fromkeys(layer, path)}
+
+
+def trusted_project_dirs(environ=None) -> list[str]:
+    """The folders the user file trusts (for the launcher: their project files are protected
+    even where absent). Empty when there is no readable user file."""
+    upath = user_config_path(environ)
+    if not os.path.isfile(upath):
+        return []
+    try:
+        trusted = load_file(upath).get("trusted_projects") or []
+    except ConfigError:
+        return []
+    return [os.path.realpath(os.path.expanduser(t)) for t in trusted if isinstance(t, str)]
 
 
 def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:

@@ -153,6 +153,10 @@ def assemble(
             "and the PID/IPC/UTS isolation are NOT in force"
         )
 
+    from cordon.policy.statetrust import recent_launches, record_launch
+
+    launches = recent_launches()  # what earlier launches left writable (state-trust rule 2)
+    roots = [os.fspath(r) for r in policy.writable_roots]
     inner_mod = _inner_module()
     bridge = None
     prelude = None
@@ -180,7 +184,9 @@ def assemble(
         raise SandboxError("the inner confinement stage (sandbox.linux.inner: Landlock, seccomp) is missing")
     else:
         try:
-            stage = _build_inner(inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache)
+            stage = _build_inner(
+                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches
+            )
         except Exception:
             if bridge is not None:
                 bridge.close()
@@ -191,11 +197,12 @@ def assemble(
     env.update(extra_env)
 
     if engine == "landlock":
+        record_launch(roots, (), launches=launches)  # no mounts: nothing inside a root is protected
         exe = _which(inner_argv[0], env.get("PATH", ""))
         launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock")
         return Assembly(mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage, notes=notes)
 
-    info = probe.bwrap_info(bwrap_path, use_cache=use_cache)
+    info = probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots)
     # Taken before the filesystem is inspected, so a finishing sandbox cannot remove a
     # placeholder this one is about to treat as an existing directory.
     lock_dir = os.path.join(probe.cache_dir(), "locks")
@@ -210,9 +217,10 @@ def assemble(
             empty_fd=empty_fd,
             options=info.options,
             net_isolated=(net != "on"),
-            keep_read_only=launcher_state(policy.cwd, policy.writable_roots)
+            keep_read_only=(kept := launcher_state(policy.cwd, policy.writable_roots))
             + own_install(policy.writable_roots, notes),
             empty_dirs=empty_dirs(),
+            hide=hidden_state(),
         )
     except BaseException:
         for fd in locks.values():
@@ -221,6 +229,7 @@ def assemble(
             bridge.close()
         raise
     notes.extend(plan.notes)
+    record_launch(roots, kept + plan.protected, launches=launches)
     fds = dict(inner_fds)
     fds[empty_fd] = b""
     full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]
@@ -286,7 +295,7 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
     files. Bound read-only with their ancestors pinned (bwrap.immovable_ancestors) when
     inside a writable root. A state folder absent there is created first (mode 0700), or the
     command could create it and plant a config.toml for the next launch."""
-    from cordon.sandbox.config import find_project_config
+    from cordon.sandbox.config import find_project_configs, trusted_project_dirs
 
     roots = [os.fspath(r) for r in writable_roots]
     out = state_dirs()
@@ -296,9 +305,27 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
                 os.makedirs(d, mode=0o700, exist_ok=True)  # an absent one gets a placeholder
             except OSError:
                 pass
-    proj = find_project_config(os.fspath(cwd))
-    if proj:
-        out.append(proj)
+    out += find_project_configs(os.fspath(cwd))  # every one counts (config.load_layers)
+    # A trusted project's file may widen the sandbox: where absent, it must not be creatable.
+    for d in trusted_project_dirs():
+        p = os.path.join(d, ".cordon.toml")
+        if p not in out and any(_bwrap._within(p, r) for r in roots):
+            out.append(p)
+    return out
+
+
+def hidden_state() -> list[str]:
+    """Per-launch state in the cache (the launch journal, carve-out records, placeholder
+    journals): other launches' workspaces and deny lists. Hidden inside every sandbox."""
+    from cordon.policy.statetrust import state_dir
+
+    cache = probe.cache_dir()
+    out = [state_dir(), os.path.join(cache, "journals")]
+    for d in out:
+        try:
+            os.makedirs(d, mode=0o700, exist_ok=True)  # a mask needs something to cover
+        except OSError:
+            pass
     return out
 
 
@@ -362,106 +389,27 @@ def empty_dirs() -> tuple[str, str] | None:
     return out[0], out[1]
 
 
-class _CachedStage(Record):
-    """An InnerStage rebuilt from the on-disk cache (argv, fds, bwrap_args)."""
-
-    def describe(self) -> dict:
-        return self._describe()
-
-
-def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool):
-    """``build_inner``, memoised on disk: compiling seccomp and probing Landlock costs ~100 ms.
-
-    The key is every input the stage depends on (policy fields, interpreter, the inner
-    modules' identity, kernel release); the file stores the key and is only used on an
-    exact match. The cache directory is read-only inside every sandbox (launcher_state).
-    The command itself is not part of the stage's data: the cached argv ends with it.
+def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool, launches=None):
+    """``build_inner`` with its one expensive input, the compiled seccomp program, from the
+    on-disk cache when an entry there can be believed (sandbox/linux/bpfcache.py). Everything
+    else (the program run inside, its argv, the Landlock plan) is built afresh every time:
+    nothing executable or policy-shaping is read back from a file a sandbox could have written.
     """
-
-    def build():
+    mode = str(getattr(policy.mode, "value", policy.mode))
+    if not use_cache or mode == "danger-full-access":
         return inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap)
+    from cordon.policy.statetrust import recent_launches
+    from cordon.sandbox.linux import bpfcache
 
-    if prelude or not use_cache:
-        return build()
-    import marshal
-    import zlib
-
-    here = os.path.dirname(inner_mod.__file__)
-    mods = []
-    for name in ("inner.py", "landlock.py", "seccomp.py", inner_mod.NATIVE_NAME):
-        try:
-            st = os.stat(os.path.join(here, name))
-            mods.append((name, st.st_mtime_ns, st.st_size))
-        except OSError:
-            mods.append((name, 0, 0))
-
-    # Every policy field (not just the ones the stage reads today) so a change in the inner
-    # stage can never be served a stale entry; the environment policy is the launcher's business.
-    fields = sorted((k, _plain(x)) for k, x in _fields(policy).items() if k != "env")
-    executor = os.environ.get("CORDON_INNER", "")
-    key = repr((5, fields, under_bwrap, sys.executable, mods, executor, os.uname().release))
-    path = os.path.join(probe.cache_dir(), f"inner-{zlib.crc32(key.encode()):08x}.bin")
-    try:
-        with open(path, "rb") as f:
-            k, prefix, fds, bargs = marshal.load(f)
-        if k == key:
-            return _CachedStage(
-                argv=[*prefix, *argv], fds=fds, bwrap_args=bargs, _describe=lambda: build().describe()
-            )
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    stage = build()
-    n = len(argv)
-    if list(stage.argv[-n:]) == list(argv):  # only cache what has the expected shape
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                marshal.dump((key, list(stage.argv[:-n]), dict(stage.fds), list(stage.bwrap_args)), f)
-            os.replace(tmp, path)
-            _evict(os.path.dirname(path))
-        except OSError:
-            pass
+    launches = recent_launches() if launches is None else launches
+    network = str(getattr(policy.network.mode, "value", policy.network.mode))
+    cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
+    bpf = bpfcache.load(cache, network, launches, roots)
+    stage = inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap, seccomp_bpf=bpf)
+    fresh = stage.spec.get("seccomp")
+    if bpf is None and fresh:
+        bpfcache.store(cache, network, bytes(fresh), launches, roots)
     return stage
-
-
-def _fields(policy) -> dict:
-    if hasattr(policy, "model_dump"):
-        return {k: getattr(policy, k) for k in type(policy).model_fields}
-    return dict(vars(policy))
-
-
-def _plain(v):
-    """A stable, comparable form of a policy value (paths, enums, records, lists)."""
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return sorted((str(k), _plain(x)) for k, x in v.items())
-    if hasattr(v, "model_dump"):
-        return _plain(v.model_dump(mode="json"))
-    if isinstance(v, Record):
-        return _plain(vars(v))
-    if hasattr(v, "value"):
-        return str(v.value)
-    if v is None or isinstance(v, (bool, int)):
-        return v
-    return os.fspath(v) if hasattr(v, "__fspath__") else str(v)
-
-
-INNER_CACHE_MAX = 64
-
-
-def _evict(directory: str) -> None:
-    """Keep the inner-stage cache bounded: drop the least recently written entries."""
-    entries = [e for e in os.scandir(directory) if e.name.startswith("inner-") and e.name.endswith(".bin")]
-    if len(entries) <= INNER_CACHE_MAX:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime_ns)
-    for e in entries[: len(entries) - INNER_CACHE_MAX]:
-        try:
-            os.unlink(e.path)
-        except OSError:
-            pass
 
 
 def _which(cmd: str, path: str) -> str:

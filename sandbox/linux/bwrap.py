@@ -134,6 +134,7 @@ def build_bwrap_args(
     net_isolated: bool = True,
     keep_read_only=(),
     empty_dirs: tuple[str, str] | None = None,
+    hide=(),
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -146,6 +147,8 @@ def build_bwrap_args(
     ``empty_dirs``: (mode 0555, mode 0000) empty host directories bound read-only as
     placeholders and directory masks: 3 arguments and one bind each instead of a tmpfs
     plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS).
+    ``hide``: host folders masked like deny-read paths in every sandbox (Cordon's per-launch
+    state: other launches' workspaces and deny lists).
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -264,7 +267,7 @@ def build_bwrap_args(
         elif p not in plan.protected:
             ro_bind(p)
 
-    for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets)):
+    for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets, *hide)):
         if not share_tmp and _within(p, "/tmp") and not any(_within(p, r) for r in roots):
             continue  # hidden by the private /tmp already (only bound roots show through)
         st = _lstat(p)

@@ -115,6 +115,7 @@ def build_inner(
     prelude: list[str] | None = None,
     under_bwrap: bool = True,
     python: str | None = None,
+    seccomp_bpf: bytes | None = None,
 ) -> InnerStage:
     """Plan the inner stage for ``policy`` (a ``ResolvedPolicy``) running ``argv``.
 
@@ -131,7 +132,7 @@ def build_inner(
         raise SandboxError("no command given")
     mode = str(getattr(policy.mode, "value", policy.mode))
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
-    abi = landlock.library_abi()
+    abi = landlock.abi_version()  # the kernel, asked directly (the PyPI package costs ~10 ms of imports)
     spec: dict = {"v": 1, "prelude": list(prelude) if prelude else None}
 
     if mode == "danger-full-access":
@@ -174,7 +175,8 @@ def build_inner(
         if abi < 1:
             spec["landlock_off"] = "kernel has no Landlock (bubblewrap is the only filesystem wall)"
         try:
-            spec["seccomp"] = seccomp.compile_bpf(network)
+            # ``seccomp_bpf``: the same program, from the launcher's verified cache (bpfcache)
+            spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(network)
         except OSError as exc:
             raise SandboxError(f"cannot build the seccomp filter: {exc}") from exc
 

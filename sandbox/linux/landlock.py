@@ -10,8 +10,9 @@ Why a binding of our own next to the ``landlock`` PyPI package: the package's ``
 only knows ``handled_access_fs`` (no network or scope fields) and importing it costs ~20 ms
 (dataclasses, inspect, platform), which the in-sandbox program would pay on every launch.
 This module imports only ``os``/``struct`` at load time (``_ctypes`` when applying) and is
-loaded by file path inside the sandbox; the launcher side uses the package to probe the ABI
-(``library_abi``), and the tests check our constants against the package's ``FSAccess``.
+loaded by file path inside the sandbox; the launcher plans with ``abi_version`` (the same
+kernel answer, without the package's imports), ``library_abi`` reports what the package sees,
+and the tests check our constants against the package's ``FSAccess``.
 
 Every rule is best effort per ABI: rights the kernel does not know are dropped, and
 ``apply`` reports the ABI it used and what it could not enforce.

@@ -45,6 +45,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     from cordon.sandbox.linux.assemble import (
         _inner_module,
         empty_dirs,
+        hidden_state,
         launcher_state,
         own_install,
         sandbox_env,
@@ -72,7 +73,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
     path = probe.find_bwrap(exclude, env.get("PATH", "")) if on_linux else None
     if path:
-        info = probe.bwrap_info(path)
+        info = probe.bwrap_info(path, roots=[os.fspath(r) for r in policy.writable_roots])
         options, version = info.options, info.version
     else:
         options, version = list(probe.WANTED_OPTIONS), None
@@ -119,6 +120,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             if on_linux
             else (),
             empty_dirs=empty_dirs() if on_linux else None,
+            hide=hidden_state() if on_linux else (),
         )
     except SandboxError as e:
         raise SandboxError(f"the sandbox could not be planned: {e}") from None

@@ -72,8 +72,9 @@ def find_bwrap(exclude_roots=(), path_env: str | None = None) -> str | None:
 
 def cache_dir() -> str:
     """Cordon's on-disk cache; kept read-only inside every sandbox (see bwrap.py)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "cordon")
+    from cordon.policy.statetrust import cache_root
+
+    return cache_root()
 
 
 def _cache_file() -> str:
@@ -85,20 +86,33 @@ def _identity(path: str) -> list:
     return [path, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
+def bwrap_info(path: str, *, use_cache: bool = True, launches=None, roots=()) -> BwrapInfo:
     """Version and options of ``path``; cached on disk per binary identity.
 
-    The cache is one line of tab-separated fields (no json: this runs on every launch).
+    The cache is one line of tab-separated fields (no json: this runs on every launch). It
+    shapes the sandbox (a missing ``--disable-userns`` leaves nested user namespaces open), so
+    an entry is read only under the state-trust rules (cordon.policy.statetrust; ``launches``
+    and the current writable ``roots``), and only options Cordon asks about are believed.
     """
     ident = "\t".join(str(x) for x in _identity(path))
     cache = _cache_file()
     if use_cache:
+        from cordon.policy.statetrust import file_problem, recent_launches
+
+        launches = recent_launches() if launches is None else launches
+        use_cache = launches.exposure(cache, roots) is None
+    if use_cache and not (os.path.exists(cache) and file_problem(cache)):
         try:
             with open(cache) as f:
                 v, rest = f.read().split("\n", 1)
             fields = rest.rstrip("\n").split("\t")
-            if v == f"v{_CACHE_VERSION}" and "\t".join(fields[:4]) == ident:
-                return BwrapInfo(fields[0], fields[4], fields[5].split(",") if fields[5] else [])
+            options = fields[5].split(",") if fields[5] else []
+            if (
+                v == f"v{_CACHE_VERSION}"
+                and "\t".join(fields[:4]) == ident
+                and set(options) <= set(WANTED_OPTIONS)
+            ):
+                return BwrapInfo(fields[0], fields[4], options)
         except (OSError, ValueError, IndexError):
             pass
     import subprocess
@@ -112,7 +126,7 @@ def bwrap_info(path: str, *, use_cache: bool = True) -> BwrapInfo:
         try:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
             tmp = f"{cache}.{os.getpid()}.tmp"
-            with open(tmp, "w") as f:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as f:
                 f.write(f"v{_CACHE_VERSION}\n{ident}\t{info.version}\t{','.join(info.options)}\n")
             os.replace(tmp, cache)  # atomic: concurrent launches never see half a file
         except OSError:

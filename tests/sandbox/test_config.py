@@ -326,3 +326,25 @@ def test_allow_unenforced_flag_plans_the_windows_fallback(tmp_path) -> None:
     )
     assert bad.returncode != 0 and "unknown guarantee 'nonsense'" in bad.stderr + bad.stdout
     json.loads(r.stdout)
+
+
+def test_project_files_merge_monotone_and_resolve_paths_against_their_folder(
+    tmp_path: Path, home: dict
+) -> None:
+    proj = tmp_path / "proj"
+    sub = proj / "sub"
+    sub.mkdir(parents=True)
+    write(
+        Path(home["XDG_CONFIG_HOME"]) / "cordon" / "config.toml",
+        f'trusted_projects = ["{sub}"]\n',
+    )
+    write(proj / ".cordon.toml", 'mode = "read-only"\ndeny_read = ["secret.env"]\nnetwork = "off"\n')
+    write(
+        sub / ".cordon.toml",
+        'mode = "workspace-write"\nnetwork = "on"\ndeny_read = ["../b", "/abs", "~/x"]\n',
+    )
+    opts = load_layers(str(sub), environ=home)
+    assert opts["mode"] == "read-only" and opts["network"] == "off"  # the nearer (trusted) file cannot loosen
+    assert opts["deny_read"] == [str(proj / "secret.env"), str(sub / "../b"), "/abs", "~/x"]
+    # the same from the project root: only the root file
+    assert load_layers(str(proj), environ=home)["deny_read"] == [str(proj / "secret.env")]

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cordon.sandbox.errors import ConfigError
 
 from tests.sandbox.linux.confine_support import ops_argv, parse_ops, sandbox_run
 
@@ -318,3 +319,273 @@ def test_every_mount_and_namespace_call_is_denied(identity, inner_executor):
         if identity.is_root:
             assert int(free[str(nr)]) != errno.EPERM, (name, free)
         assert int(confined[str(nr)]) == errno.EPERM, (name, confined)
+
+
+# --- class 2: nothing executable or policy-shaping is believed from a file a sandbox could write ----
+_ALLOW_ALL = (0x06, 0, 0, 0x7FFF0000)  # ret SECCOMP_RET_ALLOW
+
+
+def _plant_allow_all(identity, cache: Path) -> Path:
+    """What a sandboxed command with write access to the cache would plant: a well-formed
+    entry (right key, matching digest, the exact prefix) whose filter allows everything."""
+    import struct
+
+    from cordon.sandbox.linux import bpfcache, seccomp
+
+    key = bpfcache._key("off")
+    program = seccomp._prefix() + struct.pack("=HBBI", *_ALLOW_ALL)
+    path = Path(bpfcache._path(str(cache), "off", key))
+    _tree(identity, cache.parent, cache.name)
+    path.write_bytes(b"\n".join((bpfcache.FORMAT, key, bpfcache._sha256(program))) + b"\n\n" + program)
+    path.chmod(0o600)
+    _own(identity, path)
+    return path
+
+
+_UNIX_SOCKET = "import socket\ntry:\n    socket.socket(socket.AF_UNIX)\n    print('OPEN')\nexcept OSError:\n    print('DENIED')\n"
+
+
+def test_planted_seccomp_entry_in_an_exposed_cache_is_not_used(identity):
+    """The reported attack: an inner-stage cache entry with the same key and an altered
+    payload gave the next launch no seccomp. Only the compiled filter is cached now, and an
+    entry inside a writable root is never read."""
+    from tests.support.identities import INSIDE_PYTHON
+
+    ws = identity.workspace
+    cache_home = _tree(identity, ws, "xdg")
+    planted = _plant_allow_all(identity, cache_home / "cordon")
+    env = identity.env(XDG_CACHE_HOME=str(cache_home))
+    # Positive control: the same entry, where nothing marks it as exposed, IS accepted (it is
+    # well formed: only the trust rules stand between it and the launch).
+    probe = (
+        "import sys\nfrom cordon.policy.statetrust import Launches\nfrom cordon.sandbox.linux import bpfcache\n"
+        "print(bpfcache.load(sys.argv[1], 'off', Launches([]), []) is not None)\n"
+    )
+    r = identity.run([sys.executable, "-c", probe, str(planted.parent)], env=env)
+    assert r.stdout.strip() == "True", r.stderr
+    # The launch: the workspace holds the cache; AF_UNIX sockets stay denied (network off).
+    r = sandbox_run(identity, cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _UNIX_SOCKET], env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "DENIED"
+    r = sandbox_run(identity, "--network", "on", cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _UNIX_SOCKET], env=env)
+    assert r.stdout.strip() == "OPEN"  # control: the probe does detect an allowed AF_UNIX socket
+
+
+def test_seccomp_entry_rules(tmp_path, monkeypatch):
+    """Each rule on its own: a tampered digest, a foreign prefix, group-writable, another
+    owner's, inside a recorded writable root that did not protect it."""
+    import struct
+
+    from cordon.policy.statetrust import Launches, recent_launches, record_launch
+    from cordon.sandbox.linux import bpfcache, seccomp
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache = tmp_path / "xdg" / "cordon"
+    good = seccomp.compile_bpf("off")
+    bpfcache.store(str(cache), "off", good, Launches([]), [])
+    assert bpfcache.load(str(cache), "off", Launches([]), []) == good  # control
+    (entry,) = cache.glob("seccomp-off-*.bpf")
+    blob = entry.read_bytes()
+    entry.write_bytes(blob[:-8] + struct.pack("=HBBI", *_ALLOW_ALL))
+    assert bpfcache.load(str(cache), "off", Launches([]), []) is None  # digest
+    head, _, _ = blob.partition(b"\n\n")
+    other = b"\0" * 8 + good[8:]
+    lines = head.split(b"\n")
+    entry.write_bytes(b"\n".join((lines[0], lines[1], bpfcache._sha256(other))) + b"\n\n" + other)
+    assert bpfcache.load(str(cache), "off", Launches([]), []) is None  # prefix
+    entry.write_bytes(blob)
+    entry.chmod(0o620)
+    assert bpfcache.load(str(cache), "off", Launches([]), []) is None  # group-writable
+    entry.chmod(0o600)
+    os.chown(entry, 65534, 65534)
+    assert bpfcache.load(str(cache), "off", Launches([]), []) is None  # not ours
+    os.chown(entry, os.geteuid(), os.getegid())
+    assert bpfcache.load(str(cache), "off", Launches([]), [str(tmp_path)]) is None  # current root
+    record_launch([str(tmp_path)], [])  # a --fallback landlock launch, say: protected nothing
+    assert bpfcache.load(str(cache), "off", recent_launches(), []) is None
+    record_launch([str(tmp_path / "elsewhere")], [])
+    record_launch([str(tmp_path)], [str(cache)])  # a launch that kept the cache read-only
+    launches = recent_launches()
+    assert launches.exposure(str(entry)) is not None  # the older record still counts
+    assert Launches([((str(tmp_path),), (str(cache),))]).exposure(str(entry)) is None
+
+
+def test_bwrap_probe_cache_in_an_exposed_place_is_not_believed(tmp_path, monkeypatch):
+    """A probe line without ``--disable-userns`` would leave nested user namespaces open."""
+    import shutil as _shutil
+
+    from cordon.policy.statetrust import Launches
+    from cordon.sandbox.linux import probe
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    bwrap = os.path.realpath(_shutil.which("bwrap"))
+    real = probe.bwrap_info(bwrap, launches=Launches([]))
+    assert "--disable-userns" in real.options, "this bubblewrap has it (the attack needs it to matter)"
+    ident = "\t".join(str(x) for x in probe._identity(bwrap))
+    (tmp_path / "xdg" / "cordon" / "bwrap-probe.txt").write_text(
+        f"v{probe._CACHE_VERSION}\n{ident}\t{real.version}\t--json-status-fd\n"
+    )
+    weak = probe.bwrap_info(bwrap, launches=Launches([]))
+    assert "--disable-userns" not in weak.options  # control: a trusted entry is used as is
+    assert "--disable-userns" in probe.bwrap_info(bwrap, launches=Launches([]), roots=[str(tmp_path)]).options
+    exposed = Launches([((str(tmp_path),), ())])
+    (tmp_path / "xdg" / "cordon" / "bwrap-probe.txt").write_text(
+        f"v{probe._CACHE_VERSION}\n{ident}\t{real.version}\t--json-status-fd\n"
+    )
+    assert "--disable-userns" in probe.bwrap_info(bwrap, launches=exposed).options
+
+
+def test_policy_cache_entry_needs_the_trust_rules(tmp_path, monkeypatch):
+    from cordon.policy import cache
+    from cordon.policy.statetrust import record_launch
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache.put("ab" * 32, {"rules": 1})
+    assert cache.get("ab" * 32) == {"rules": 1}  # control
+    entry = tmp_path / "xdg" / "cordon" / "policies" / "ab" / ("ab" * 32)
+    entry.chmod(0o666)
+    assert cache.get("ab" * 32) is None
+    entry.chmod(0o600)
+    record_launch([str(tmp_path)], [])
+    assert cache.get("ab" * 32) is None
+
+
+def test_per_launch_state_is_unreadable_inside(identity):
+    """Other launches' workspaces and deny lists (the launch journal, placeholder journals)."""
+    ws = identity.workspace
+    # in the home: the private /tmp would hide a cache under /tmp anyway
+    cache_home = _tree(identity, identity.home, f".cordon-xdg-{uuid.uuid4().hex[:8]}")
+    try:
+        env = identity.env(XDG_CACHE_HOME=str(cache_home))
+        r = sandbox_run(identity, "--deny-read", "secret-name-xyz", cmd=["true"], env=env)
+        assert r.returncode == 0, r.stderr
+        journal = cache_home / "cordon" / "state" / "launches"
+        # positive control: the journal is there and names this workspace, readable unconfined
+        r = identity.run(["cat", str(journal)])
+        assert r.returncode == 0 and str(ws) in r.stdout
+        got = _ops(
+            identity,
+            f"read:{journal}",
+            f"list:{cache_home}/cordon/state",
+            f"list:{cache_home}/cordon/journals",
+            env=env,
+        )
+        assert set(got.values()) == {"EACCES"}, got
+        got = _ops(identity, f"list:{cache_home}/cordon", env=env)
+        assert got[f"list:{cache_home}/cordon"] == "ok"  # only the per-launch state is hidden
+    finally:
+        shutil.rmtree(cache_home, ignore_errors=True)
+
+
+def test_user_config_that_others_can_change_is_refused(identity):
+    ws = identity.workspace
+    cfg_home = _tree(identity, ws.parent, f"cfg-{uuid.uuid4().hex[:8]}")
+    try:
+        cfg = _tree(identity, cfg_home, "cordon/config.toml", 'mode = "workspace-write"\n')
+        env = identity.env(XDG_CONFIG_HOME=str(cfg_home), XDG_CACHE_HOME=str(cfg_home / "cache"))
+        r = sandbox_run(identity, cmd=["true"], env=env)
+        assert r.returncode == 0, r.stderr  # control
+        cfg.chmod(0o666)
+        r = sandbox_run(identity, cmd=["sh", "-c", "echo RAN"], env=env)
+        assert r.returncode == ConfigError.exit_code and "RAN" not in r.stdout, r.stderr
+        assert "writable by group or others" in r.stderr
+        assert str(cfg) in r.stderr
+    finally:
+        shutil.rmtree(cfg_home, ignore_errors=True)
+
+
+def test_user_config_exposed_to_an_earlier_fallback_launch_is_refused(identity, scratch):
+    """A --fallback landlock launch cannot protect anything inside its writable roots: its
+    command really can rewrite a config there. The next launch refuses that config."""
+    ws = identity.workspace
+    cfg_home = _tree(identity, ws, "cfg")
+    cache_home = _tree(identity, ws.parent, f"cache-{uuid.uuid4().hex[:8]}")
+    empty = scratch / "empty-path"
+    empty.mkdir()
+    try:
+        cfg = _tree(identity, cfg_home, "cordon/config.toml", 'mode = "workspace-write"\n')
+        env = identity.env(XDG_CONFIG_HOME=str(cfg_home), XDG_CACHE_HOME=str(cache_home))
+        r = sandbox_run(identity, cmd=["sh", "-c", f"echo '# x' >> {cfg} || echo REFUSED"], env=env)
+        assert r.returncode == 0 and "REFUSED" in r.stdout, r.stderr  # bwrap launches protect it
+        assert sandbox_run(identity, cmd=["true"], env=env).returncode == 0
+        fallback_env = dict(env, PATH=str(empty))  # no bwrap: the fallback is taken
+        r = sandbox_run(
+            identity,
+            "--fallback",
+            "landlock",
+            cmd=["/bin/sh", "-c", f"echo '# planted' >> {cfg}"],
+            env=fallback_env,
+        )
+        assert r.returncode == 0 and "FALLBACK" in r.stderr, r.stderr
+        assert cfg.read_text().endswith("# planted\n")  # positive control: it really was writable
+        r = sandbox_run(identity, cmd=["sh", "-c", "echo RAN"], env=env)
+        assert r.returncode == ConfigError.exit_code and "RAN" not in r.stdout, r.stderr
+        assert "may have written" in r.stderr and "launch journal" in r.stderr
+    finally:
+        shutil.rmtree(cache_home, ignore_errors=True)
+
+
+# --- class 3: project files -------------------------------------------------------------------------
+def test_project_paths_resolve_against_the_file_not_the_launch_directory(identity):
+    """``deny_read = ["secret.env"]`` at the project root keeps hiding the file when the
+    command is started from a subdirectory."""
+    ws = identity.workspace
+    tag = uuid.uuid4().hex[:8]
+    _tree(identity, ws, "secret.env", f"SECRET-{tag}\n")
+    sub = _tree(identity, ws, "sub")
+    read = ["sh", "-c", f"cat {ws}/secret.env; echo end"]
+    r = sandbox_run(identity, "--workspace", str(ws), cmd=read, cwd=sub)
+    assert f"SECRET-{tag}" in r.stdout, r.stderr  # positive control: no project file, readable
+    _tree(identity, ws, ".cordon.toml", 'deny_read = ["secret.env"]\n')
+    r = sandbox_run(identity, "--workspace", str(ws), cmd=read, cwd=sub)
+    assert r.returncode == 0, r.stderr
+    assert f"SECRET-{tag}" not in r.stdout and "end" in r.stdout
+
+
+def test_a_planted_nearer_project_file_keeps_the_farther_restrictions(identity):
+    """A launch at the root plants ``sub/.cordon.toml`` (tightening only, so accepted without
+    trust); a later launch in ``sub`` must keep the root file's deny_read and read_only."""
+    ws = identity.workspace
+    tag = uuid.uuid4().hex[:8]
+    _tree(identity, ws, "secret.env", f"SECRET-{tag}\n")
+    _tree(identity, ws, "other.txt", f"OTHER-{tag}\n")
+    _tree(identity, ws, "keep.txt", "original\n")
+    sub = _tree(identity, ws, "sub")
+    _tree(identity, ws, ".cordon.toml", 'deny_read = ["secret.env"]\nread_only = ["keep.txt"]\n')
+    plant = f"printf 'deny_read = [\"../other.txt\"]\\n' > {sub}/.cordon.toml"
+    r = sandbox_run(identity, cmd=["sh", "-c", plant])
+    assert r.returncode == 0 and (sub / ".cordon.toml").is_file(), r.stderr
+    r = sandbox_run(
+        identity,
+        "--workspace",
+        str(ws),
+        cmd=["sh", "-c", f"cat {ws}/secret.env {ws}/other.txt; echo x >> {ws}/keep.txt; echo end"],
+        cwd=sub,
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"OTHER-{tag}" not in r.stdout  # control: the planted file was read (and tightens)
+    assert f"SECRET-{tag}" not in r.stdout  # the farther file's restriction survived
+    assert (ws / "keep.txt").read_text() == "original\n"
+
+
+def test_absent_file_of_a_trusted_project_cannot_be_created(identity):
+    """A trusted project's file may widen the sandbox: a launch whose writable root contains
+    that project must not be able to create it."""
+    ws = identity.workspace
+    cfg_home = _tree(identity, ws.parent, f"cfg-{uuid.uuid4().hex[:8]}")
+    try:
+        proj = _tree(identity, ws, "proj")
+        other = _tree(identity, ws, "other")
+        _tree(identity, cfg_home, "cordon/config.toml", f'trusted_projects = ["{proj}"]\n')
+        env = identity.env(XDG_CONFIG_HOME=str(cfg_home), XDG_CACHE_HOME=str(cfg_home / "cache"))
+        got = _ops(
+            identity,
+            f"write:{proj}/.cordon.toml",
+            f"write:{other}/.cordon.toml",
+            env=env,
+        )
+        assert got[f"write:{other}/.cordon.toml"] == "ok", got  # positive control
+        assert got[f"write:{proj}/.cordon.toml"] != "ok", got
+        assert not (proj / ".cordon.toml").is_file()
+    finally:
+        shutil.rmtree(cfg_home, ignore_errors=True)
