@@ -157,6 +157,7 @@ def assemble(
 
     launches = recent_launches()  # what earlier launches left writable (state-trust rule 2)
     roots = [os.fspath(r) for r in policy.writable_roots]
+    check_carve_outs(policy, roots)
     inner_mod = _inner_module()
     bridge = None
     prelude = None
@@ -312,6 +313,67 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
         if p not in out and any(_bwrap._within(p, r) for r in roots):
             out.append(p)
     return out
+
+
+def _configured_carve_outs(policy):
+    """(kind, path) for the --read-only paths and the --deny-read paths beyond the defaults."""
+    from cordon.sandbox.resolve import DEFAULT_DENY_READ, canonical, homes
+
+    defaults = {
+        canonical(os.path.join(h, d[2:])) if d.startswith("~/") else d
+        for d in DEFAULT_DENY_READ
+        for h in homes()
+    }
+    out = [("--read-only", os.fspath(p)) for p in policy.read_only_paths]
+    out += [("--deny-read", os.fspath(p)) for p in policy.deny_read if os.fspath(p) not in defaults]
+    return out
+
+
+def check_carve_outs(policy, roots: list[str]) -> None:
+    """Refuse (125) when a configured --read-only/--deny-read path inside a writable root has
+    vanished since a launch saw it: a sandboxed command may have moved it (the content now
+    elsewhere, readable or changed) and running again would enforce nothing there.
+
+    A launch that sees such a path records it (an empty marker in cache/state/carve-outs,
+    hidden inside every sandbox); a path never seen is not a vanished one.
+    """
+    from cordon.policy.statetrust import file_problem, state_dir
+
+    todo = [(k, p) for k, p in _configured_carve_outs(policy) if any(_bwrap._within(p, r) for r in roots)]
+    if not todo:
+        return
+    from cordon.sandbox.linux.bpfcache import _sha256
+
+    folder = os.path.join(state_dir(), "carve-outs")
+    for kind, p in todo:
+        b = os.fsencode(p)
+        marker = os.path.join(folder, _sha256(b).decode()[:40])
+        if os.path.lexists(p):
+            if not os.path.exists(marker):
+                try:
+                    os.makedirs(folder, mode=0o700, exist_ok=True)
+                    fd = os.open(
+                        marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
+                    )
+                    os.write(fd, b)
+                    os.close(fd)
+                except OSError:
+                    pass
+            continue
+        if os.path.exists(marker) and file_problem(marker) is None:
+            try:
+                with open(marker, "rb") as f:
+                    seen = f.read() == b
+            except OSError:
+                seen = False
+            if seen:
+                root = next(r for r in roots if _bwrap._within(p, r))
+                raise SandboxError(
+                    f"{kind} {p} no longer exists, and an earlier launch saw it inside the writable root "
+                    f"{root}: a sandboxed command may have moved it away, so its content could be readable "
+                    f"or changed elsewhere. Refusing to run with the protection silently gone. Restore it, or "
+                    f"if you removed it yourself, delete {marker} (or drop it from the configuration)"
+                )
 
 
 def hidden_state() -> list[str]:

@@ -33,6 +33,11 @@ def native_inner() -> Path:
     """The installed native inner stage; its absence is a failure (the install builds it)."""
     if not NATIVE.is_file():
         pytest.fail(f"{NATIVE} is missing: run scripts/install.sh (it compiles cordon_inner.c)")
+    source = NATIVE.with_name("cordon_inner.c")
+    if source.stat().st_mtime_ns > NATIVE.stat().st_mtime_ns:  # a checkout updated since the install
+        subprocess.run(
+            [sys.executable, str(NATIVE.with_name("build_native.py")), str(NATIVE.parent)], check=True
+        )
     return NATIVE
 
 

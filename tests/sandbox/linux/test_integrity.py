@@ -589,3 +589,36 @@ def test_absent_file_of_a_trusted_project_cannot_be_created(identity):
         assert not (proj / ".cordon.toml").is_file()
     finally:
         shutil.rmtree(cfg_home, ignore_errors=True)
+
+
+def test_a_carve_out_that_vanished_inside_a_writable_root_is_refused(identity, scratch):
+    """A configured deny path that disappeared was skipped silently. Now a launch that saw it
+    refuses (125, saying why) once it is gone: here a --fallback landlock launch (no mounts, so
+    nothing pins it) really moves it away."""
+    ws = identity.workspace
+    tag = uuid.uuid4().hex[:8]
+    cache_home = _tree(identity, ws.parent, f"cache-{uuid.uuid4().hex[:8]}")
+    empty = scratch / "empty-path"
+    empty.mkdir()
+    try:
+        env = identity.env(XDG_CACHE_HOME=str(cache_home))
+        _tree(identity, ws, "conf/env/secret.env", f"SECRET-{tag}\n")
+        flags = ("--deny-read", "conf/env/secret.env", "--read-only", "never-there")
+        r = sandbox_run(identity, *flags, cmd=["true"], env=env)
+        assert r.returncode == 0, r.stderr  # sees it (and a read-only path never seen is no error)
+        r = sandbox_run(
+            identity,
+            "--fallback",
+            "landlock",
+            cmd=["/bin/mv", f"{ws}/conf", f"{ws}/conf-moved"],
+            env=dict(env, PATH=str(empty)),
+        )
+        assert r.returncode == 0 and (ws / "conf-moved").is_dir(), r.stderr  # positive control
+        r = sandbox_run(identity, *flags, cmd=["sh", "-c", "echo RAN"], env=env)
+        assert r.returncode == 125 and "RAN" not in r.stdout, (r.returncode, r.stderr)
+        assert f"{ws}/conf/env/secret.env no longer exists" in r.stderr and "moved" in r.stderr
+        (ws / "conf-moved").rename(ws / "conf")  # restored: runs again
+        r = sandbox_run(identity, *flags, cmd=["true"], env=env)
+        assert r.returncode == 0, r.stderr
+    finally:
+        shutil.rmtree(cache_home, ignore_errors=True)
