@@ -25,6 +25,7 @@ import contextlib
 import re
 import select
 import socket
+import struct
 import time
 
 import h11
@@ -276,6 +277,11 @@ class _Exchange:
                 )
                 return False
             up = self.up = _Upstream(upstream, host, port)
+            idle = server.limits.idle_timeout
+            # Reads from the upstream block in recv itself, bounded by the kernel (see _exchange).
+            upstream.setsockopt(
+                socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(idle), int(idle % 1 * 1e6))
+            )
             if self.session is None:
                 self.session = server.open_session("http", d, upstream)
                 self.session.sockets.append(sock)
@@ -285,21 +291,24 @@ class _Exchange:
 
             self.session.host, self.session.port, self.session.address = host, port, _peer_ip(upstream)
         upgrade = _wanted_upgrade(values)
-        up.sock.sendall(up.conn.send(h11.Request(method=req.method, target=path.encode("ascii", "replace"),
-                                                 headers=_request_headers(req, values, host, port, upgrade))))  # fmt: skip
-        return self._exchange(up, upgrade)
+        head = up.conn.send(h11.Request(method=req.method, target=path.encode("ascii", "replace"),
+                                        headers=_request_headers(req, values, host, port, upgrade)))  # fmt: skip
+        return self._exchange(up, upgrade, head)
 
-    def _exchange(self, up: _Upstream, upgrade: bytes | None) -> bool:
-        """Move the request body up and the response down until the response is complete."""
+    def _exchange(self, up: _Upstream, upgrade: bytes | None, head: bytes) -> bool:
+        """Send ``head``, move the request body up and the response down until the response is complete.
+
+        Writes are gathered per round (a head, its body and its end in one ``send``); while the
+        request is complete only the upstream is read, with a plain blocking ``recv`` bounded
+        by ``SO_RCVTIMEO`` (one system call per read).
+        """
         conn, sock = self.conn, self.sock
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        poller.register(up.sock, select.POLLIN)
-        client_registered = True
+        to_up, to_client = bytearray(head), bytearray()
+        poller: select.poll | None = None
         request_done = response_done = False
         switched = False
         idle = self.server.limits.idle_timeout
-        while not response_done:
+        while True:
             # Whatever is already buffered on either side, before waiting for more.
             need_client = False
             while not request_done:
@@ -311,47 +320,58 @@ class _Exchange:
                     request_done = True  # (an upgrade proposal pauses here until we answer)
                     break
                 if isinstance(ev, h11.Data):
-                    up.sock.sendall(up.conn.send(h11.Data(data=ev.data)))
+                    to_up += up.conn.send(h11.Data(data=ev.data))
                 elif isinstance(ev, h11.EndOfMessage):
-                    up.sock.sendall(up.conn.send(h11.EndOfMessage()))
+                    to_up += up.conn.send(h11.EndOfMessage())
                     request_done = True
                 else:  # ConnectionClosed in the middle of a request body
                     raise _Close
+            if to_up:
+                up.sock.sendall(to_up)
+                to_up.clear()
             while True:
                 ev = up.conn.next_event()
-                if ev is h11.NEED_DATA:
+                if ev is h11.NEED_DATA or ev is h11.PAUSED:
                     break
-                if ev is h11.PAUSED:
+                if isinstance(ev, h11.Data):
+                    to_client += conn.send(h11.Data(data=ev.data))
+                elif isinstance(ev, h11.Response):
+                    to_client += conn.send(h11.Response(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason))  # fmt: skip
+                elif isinstance(ev, h11.EndOfMessage):
+                    to_client += conn.send(h11.EndOfMessage())
+                    response_done = True
                     break
-                if isinstance(ev, h11.InformationalResponse):
+                elif isinstance(ev, h11.InformationalResponse):
                     if ev.status_code == 101:
                         if upgrade is None:
                             raise _Close
-                        sock.sendall(conn.send(h11.InformationalResponse(status_code=101, headers=_response_headers(ev, upgrade=True), reason=ev.reason)))  # fmt: skip
+                        to_client += conn.send(h11.InformationalResponse(status_code=101, headers=_response_headers(ev, upgrade=True), reason=ev.reason))  # fmt: skip
                         switched = response_done = True
                         break
-                    sock.sendall(conn.send(h11.InformationalResponse(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason)))  # fmt: skip
-                elif isinstance(ev, h11.Response):
-                    sock.sendall(conn.send(h11.Response(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason)))  # fmt: skip
-                elif isinstance(ev, h11.Data):
-                    sock.sendall(conn.send(h11.Data(data=ev.data)))
-                elif isinstance(ev, h11.EndOfMessage):
-                    sock.sendall(conn.send(h11.EndOfMessage()))
-                    response_done = True
-                    break
+                    to_client += conn.send(h11.InformationalResponse(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason))  # fmt: skip
                 else:  # ConnectionClosed before the response was complete
+                    if to_client:
+                        sock.sendall(to_client)
                     if conn.our_state is h11.SEND_RESPONSE:
                         self.server.refuse_http(sock, "http", up.host, up.port, UPSTREAM_FAILED,
                                                 "the upstream closed without a response")  # fmt: skip
                     raise _Close
+            if to_client:
+                sock.sendall(to_client)
+                to_client.clear()
             if response_done:
                 break
-            want_client = need_client and not request_done
-            if want_client != client_registered:
-                # Not reading the client (request complete): do not poll it either, or its
-                # hang-up would be reported over and over while the response is awaited.
-                (poller.register(sock, select.POLLIN) if want_client else poller.unregister(sock))
-                client_registered = want_client
+            if not (need_client and not request_done):
+                try:
+                    data = up.sock.recv(_RECV)
+                except (BlockingIOError, TimeoutError):
+                    raise _Close from None  # nothing from the upstream for idle_timeout
+                up.conn.receive_data(data)
+                continue
+            if poller is None:
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                poller.register(up.sock, select.POLLIN)
             ready = poller.poll(idle * 1000)
             if not ready:
                 raise _Close  # nothing moved for idle_timeout
