@@ -179,24 +179,34 @@ def test_deny_read_mask_cannot_be_moved_to_a_readable_path(identity):
     assert (ws / "conf" / "env" / "secret.env").read_text() == f"SECRET-{tag}\n"
 
 
-def test_cordon_install_ancestors_are_pinned(tmp_path):
+def test_cordon_install_ancestors_are_pinned(tmp_path, monkeypatch):
     """Cordon's install two levels inside a writable root: the folder between them is pinned
-    (a live rename of the real install is not attempted: it would break every other run)."""
+    (a live rename of the real install is not attempted: it would break every other run).
+    The install is a stand-in under tmp_path, so the test does not depend on where the
+    checkout lies (a CI clone one level below /tmp has no room for two levels)."""
     from cordon.sandbox.linux import bwrap
     from cordon.sandbox.linux.assemble import own_install
     from cordon.sandbox.resolve import resolve
 
-    install = own_install([os.path.dirname(os.path.dirname(os.path.realpath(sys.prefix)))])
-    assert install, "the checkout or venv must count as Cordon's install"
-    root = os.path.dirname(os.path.dirname(install[0]))
+    import cordon
+
+    root = tmp_path / "root"
+    pkg = root / "mid" / "site" / "cordon"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    monkeypatch.setattr(cordon, "__file__", str(pkg / "__init__.py"))
+    monkeypatch.setattr(sys, "prefix", sys.base_prefix)  # no venv candidate: only the stand-in
+    root = str(root)
+    install = own_install([root])
+    assert install == [str(pkg.parent)], "the folder holding the cordon package counts as its install"
     pol = resolve(cwd=root)
-    plan = bwrap.build_bwrap_args(pol, empty_fd=9, keep_read_only=own_install([root]))
-    mid = os.path.dirname(own_install([root])[0])
+    plan = bwrap.build_bwrap_args(pol, empty_fd=9, keep_read_only=install)
+    mid = os.path.dirname(install[0])
     assert mid in plan.pinned
     i = plan.args.index(mid)
     assert plan.args[i - 1 : i + 2] == ["--bind", mid, mid]
     # before the read-only bind of the install itself (a later pin would hide it)
-    j = plan.args.index(own_install([root])[0])
+    j = plan.args.index(install[0])
     assert i < j
 
 
