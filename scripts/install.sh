@@ -7,11 +7,21 @@ cd "$(dirname "$0")/.."
 
 extras=""
 [[ "${1:-}" == "--dev" ]] && extras="[dev]"
+# The system Python by default (an unprivileged account can run what it installs); PYTHON=...
+# picks another interpreter, e.g. a python3.12 where the system one is older.
+PYTHON="${PYTHON:-/usr/bin/python3}"
+
+if [[ -x "$PYTHON" ]] && ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "cordon: Cordon needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1 || echo 'unknown')." >&2
+  echo "cordon: install a newer python3 (Debian 12 and Ubuntu 24.04 ship 3.11+), or point PYTHON at one:" >&2
+  echo "  PYTHON=/usr/bin/python3.12 $0 ${1:-}" >&2
+  exit 1
+fi
 
 need=()
 command -v bwrap >/dev/null || need+=(bubblewrap)
-[[ -x /usr/bin/python3 ]] || need+=(python3)
-/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+[[ -x "$PYTHON" ]] || need+=(python3)
+"$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 command -v ip >/dev/null || need+=(iproute2)
 [[ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 || -e /usr/lib/aarch64-linux-gnu/libseccomp.so.2 ]] || need+=(libseccomp2)
 # A C compiler and the static C library: the install compiles the native inner stage
@@ -22,14 +32,24 @@ if [[ -n "$extras" ]]; then
   for t in git make gcc curl; do command -v "$t" >/dev/null || need+=("$t"); done
 fi
 if ((${#need[@]})); then
-  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    if ! command -v sudo >/dev/null; then
+      echo "cordon: missing system packages: ${need[*]}" >&2
+      echo "cordon: this account is not root and there is no sudo; ask an administrator to run:" >&2
+      echo "  apt-get install ${need[*]}" >&2
+      echo "cordon: then run $0 ${1:-} again (nothing was installed)" >&2
+      exit 1
+    fi
+    sudo="sudo"
+  fi
   echo "cordon: installing system packages: ${need[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 if [[ ! -x .venv/bin/python ]]; then
-  /usr/bin/python3 -m venv .venv
+  "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q ".${extras}"

@@ -1,5 +1,9 @@
 """Suite-wide fixtures. Markers are declared in pyproject.toml.
 
+- The whole session (this process and every subprocess it starts) uses its own XDG folders,
+  made here before any test module is imported: Cordon's cache and config never touch the
+  real ``~/.cache/cordon`` or ``~/.config/cordon``. Identities get their own (``Identity.xdg``).
+
 - ``identity``: parametrised over "root" and "user"; confinement tests take it so every
   attack runs as root and as the unprivileged account ``cordon-test``.
 - ``http_server`` / ``https_server`` / ``http_server6``: loopback echo servers.
@@ -8,12 +12,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.support import identities
 from tests.support.servers import EchoServer, TcpRecorder
+
+_SESSION_XDG = identities.make_xdg(Path(tempfile.mkdtemp(prefix="cordon-tests-xdg-")))
+os.environ.update(identities.xdg_env(_SESSION_XDG))
+
+
+def pytest_unconfigure(config) -> None:
+    shutil.rmtree(_SESSION_XDG, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

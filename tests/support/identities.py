@@ -35,6 +35,9 @@ class Identity:
     gid: int
     home: Path
     workspace: Path
+    # This identity's own XDG folders (cache, config, data, state) for the session: Cordon's cache
+    # and config of a test run never land in the real ~/.cache/cordon or ~/.config/cordon.
+    xdg: Path | None = None
 
     @property
     def is_root(self) -> bool:
@@ -51,6 +54,8 @@ class Identity:
             "LANG": "C.UTF-8",
             "PYTHONPATH": str(REPO),
         }
+        if self.xdg is not None:
+            env.update(xdg_env(self.xdg))
         env.update(extra)
         return env
 
@@ -144,7 +149,9 @@ def identity_for(name: str, scratch: Path) -> Identity:
     if name == "root":
         if euid != 0:
             pytest.skip("the 'root' identity needs the suite to run as root; this run is unprivileged")
-        return Identity("root", 0, 0, Path(pwd.getpwuid(0).pw_dir), make_workspace(0, 0, scratch))
+        return Identity(
+            "root", 0, 0, Path(pwd.getpwuid(0).pw_dir), make_workspace(0, 0, scratch), xdg_for(0, 0, scratch)
+        )
     if euid == 0:
         pw = ensure_test_user()
         for needed in (REPO, Path(sys.executable)):
@@ -152,9 +159,52 @@ def identity_for(name: str, scratch: Path) -> Identity:
         home = Path(pw.pw_dir)
         home.mkdir(parents=True, exist_ok=True)
         os.chown(home, pw.pw_uid, pw.pw_gid)
-        return Identity("user", pw.pw_uid, pw.pw_gid, home, make_workspace(pw.pw_uid, pw.pw_gid, scratch))
+        return Identity(
+            "user",
+            pw.pw_uid,
+            pw.pw_gid,
+            home,
+            make_workspace(pw.pw_uid, pw.pw_gid, scratch),
+            xdg_for(pw.pw_uid, pw.pw_gid, scratch),
+        )
     pw = pwd.getpwuid(euid)
-    return Identity("user", euid, os.getegid(), Path(pw.pw_dir), make_workspace(euid, os.getegid(), scratch))
+    return Identity(
+        "user",
+        euid,
+        os.getegid(),
+        Path(pw.pw_dir),
+        make_workspace(euid, os.getegid(), scratch),
+        xdg_for(euid, os.getegid(), scratch),
+    )
+
+
+XDG_DIRS = {
+    "XDG_CACHE_HOME": "cache",
+    "XDG_CONFIG_HOME": "config",
+    "XDG_DATA_HOME": "data",
+    "XDG_STATE_HOME": "state",
+}
+
+
+def xdg_env(root: Path) -> dict[str, str]:
+    """The XDG variables pointing into ``root`` (made by make_xdg)."""
+    return {var: str(root / sub) for var, sub in XDG_DIRS.items()}
+
+
+def make_xdg(root: Path, uid: int | None = None, gid: int | None = None) -> Path:
+    """Empty XDG folders under ``root`` (0700), owned by ``uid`` when given."""
+    for sub in (None, *XDG_DIRS.values()):
+        d = root / sub if sub else root
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if uid is not None and os.geteuid() == 0:
+            os.chown(d, uid, gid)
+    return root
+
+
+def xdg_for(uid: int, gid: int, scratch: Path) -> Path:
+    """One set of XDG folders per account for the session, owned by it (shared by its tests, as
+    a real user's cache is shared by their commands)."""
+    return make_xdg(scratch / f"xdg-{uid}", uid, gid)
 
 
 def scratch_root() -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import os
+import shutil
 import socket
 import ssl
 import tempfile
@@ -78,9 +80,8 @@ class EchoServer:
         self.cert_file: Path | None = None
         ctx = None
         if tls:
-            self.cert_file, key_file = self_signed_cert((*cert_names, host))
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.cert_file, key_file)
+            self.cert_file = self_signed_cert((*cert_names, host), ctx)
         self._server = _Server(host, ctx)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -97,6 +98,8 @@ class EchoServer:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+        if self.cert_file is not None:
+            shutil.rmtree(self.cert_file.parent, ignore_errors=True)
 
 
 class TcpRecorder:
@@ -144,8 +147,12 @@ class TcpRecorder:
         self.sock.close()
 
 
-def self_signed_cert(names: tuple[str, ...]) -> tuple[Path, Path]:
-    """Write a throwaway self-signed cert+key for ``names`` and return their paths."""
+def self_signed_cert(names: tuple[str, ...], ctx: ssl.SSLContext) -> Path:
+    """Make a throwaway self-signed cert+key for ``names``, load both into ``ctx`` and return the
+    certificate's path (world-readable: clients, also the unprivileged test account, trust it).
+
+    The private key exists on disk only while ``ctx`` loads it, in a folder only this process's
+    user can enter; nothing key-shaped is left in /tmp (the caller removes the cert folder)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -171,13 +178,23 @@ def self_signed_cert(names: tuple[str, ...]) -> tuple[Path, Path]:
         .sign(key, hashes.SHA256())
     )
     d = Path(tempfile.mkdtemp(prefix="cordon-cert-"))
-    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    for f in d.iterdir():
-        f.chmod(0o644)
+    cert_file = d / "cert.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.chmod(0o644)
+    private = Path(tempfile.mkdtemp(prefix="key-", dir=d))  # 0700
+    key_file = private / "key.pem"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        ctx.load_cert_chain(cert_file, key_file)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     d.chmod(0o755)
-    return d / "cert.pem", d / "key.pem"
+    return cert_file
