@@ -66,6 +66,13 @@ class _Close(Exception):
 def serve_http(server: ProxyServer, client: Client) -> None:
     """Serve requests on ``client`` until it closes, times out, is refused or becomes a tunnel."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    # Kernel-bounded blocking I/O instead of Python socket timeouts (which poll before every
+    # recv): reads wake at least every ``tick`` seconds to check the deadlines; a client that
+    # stops reading makes a send fail after the idle timeout.
+    lim = server.limits
+    tick = max(0.05, min(1.0, lim.head_timeout / 4, lim.idle_timeout / 4))
+    client.sock.settimeout(None)
+    _kernel_timeouts(client.sock, tick, lim.idle_timeout)
     exchange = _Exchange(server, client, conn)
     try:
         while exchange.next_request():
@@ -90,6 +97,7 @@ class _Exchange:
         self.up: _Upstream | None = None
         self.session: Session | None = None
         self.first = True
+        self.auth_cache: tuple[list[bytes], str] = ([], "")
 
     def close(self) -> None:
         if self.client.handed_off:
@@ -139,10 +147,9 @@ class _Exchange:
                         f"the request head did not arrive within {lim.head_timeout:g} s",
                     )  # fmt: skip
                 return None
-            self.sock.settimeout(deadline - now)
             try:
-                data = self.sock.recv(_RECV)
-            except TimeoutError:
+                data = self.sock.recv(_RECV)  # returns at least every ``tick`` s (SO_RCVTIMEO)
+            except (BlockingIOError, TimeoutError):
                 continue
             if data and head_deadline is None:
                 head_deadline = time.monotonic() + lim.head_timeout
@@ -196,7 +203,13 @@ class _Exchange:
             server.refuse_http(sock, "connect" if connect else "http", host, port, BAD_REQUEST, str(e))
             return False
         proto = "connect" if connect else "http"
-        user = server.check_auth([v.decode("latin-1") for v in values.get(b"proxy-authorization", [])])
+        credentials = values.get(b"proxy-authorization", [])
+        if credentials and credentials == self.auth_cache[0]:
+            user = self.auth_cache[1]  # the same credential as the previous request on this connection
+        else:
+            user = server.check_auth([v.decode("latin-1") for v in credentials])
+            if user is not None:
+                self.auth_cache = (credentials, user)
         if user is None:
             server.refuse_http(sock, proto, host, port, AUTH_REQUIRED, "proxy credential missing or wrong")
             return False
@@ -250,16 +263,19 @@ class _Exchange:
     ) -> bool:
         server, sock = self.server, self.sock
         up = self.up
+        reused = False
         if (
             up is not None
             and (up.host, up.port) == (host, port)
             and self.session is not None
             and _idle_and_open(up.sock)
         ):
+            reused = True
             d = server.policy.still_allowed(host, port, self.session.address, None)
             if d.allowed and not d.addresses and self.session.address is not None:
                 d = _with_address(d, self.session.address)
-            server.log_decision("http", d, method=method, user=user)
+            if not d.allowed:
+                server.log_decision("http", d, method=method, user=user)
         else:
             d, _ = server.decide("http", host, port, method=method, user=user)
             up = None
@@ -278,10 +294,7 @@ class _Exchange:
                 return False
             up = self.up = _Upstream(upstream, host, port)
             idle = server.limits.idle_timeout
-            # Reads from the upstream block in recv itself, bounded by the kernel (see _exchange).
-            upstream.setsockopt(
-                socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", int(idle), int(idle % 1 * 1e6))
-            )
+            _kernel_timeouts(upstream, idle, idle)  # reads block in recv itself (see _exchange)
             if self.session is None:
                 self.session = server.open_session("http", d, upstream)
                 self.session.sockets.append(sock)
@@ -293,9 +306,16 @@ class _Exchange:
         upgrade = _wanted_upgrade(values)
         head = up.conn.send(h11.Request(method=req.method, target=path.encode("ascii", "replace"),
                                         headers=_request_headers(req, values, host, port, upgrade)))  # fmt: skip
-        return self._exchange(up, upgrade, head)
+        # A kept connection's decision is logged once the request is on its way: the line is
+        # written while the upstream works, not before (same content, less latency).
+        log = (
+            (lambda: server.log_decision("http", d, method=method, user=user))
+            if self.up is up and reused
+            else None
+        )
+        return self._exchange(up, upgrade, head, log)
 
-    def _exchange(self, up: _Upstream, upgrade: bytes | None, head: bytes) -> bool:
+    def _exchange(self, up: _Upstream, upgrade: bytes | None, head: bytes, log=None) -> bool:
         """Send ``head``, move the request body up and the response down until the response is complete.
 
         Writes are gathered per round (a head, its body and its end in one ``send``); while the
@@ -329,6 +349,9 @@ class _Exchange:
             if to_up:
                 up.sock.sendall(to_up)
                 to_up.clear()
+            if log is not None:
+                log()
+                log = None
             while True:
                 ev = up.conn.next_event()
                 if ev is h11.NEED_DATA or ev is h11.PAUSED:
@@ -487,6 +510,11 @@ def _with_address(d, address):
     import dataclasses
 
     return dataclasses.replace(d, addresses=(address,))
+
+
+def _kernel_timeouts(sock: socket.socket, receive: float, send: float) -> None:
+    for opt, seconds in ((socket.SO_RCVTIMEO, receive), (socket.SO_SNDTIMEO, send)):
+        sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
 
 def _idle_and_open(sock: socket.socket) -> bool:

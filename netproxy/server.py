@@ -504,6 +504,10 @@ class ProxyServer:
     ) -> None:
         """Dial the judged destination, answer ``reply(ok, errno)``, check the first bytes, hand to the relay."""
         sock = client.sock
+        # The HTTP side may have set kernel timeouts (http1): from here, Python's own, long ones.
+        for opt in (socket.SO_RCVTIMEO, socket.SO_SNDTIMEO):
+            sock.setsockopt(socket.SOL_SOCKET, opt, bytes(16))
+        sock.settimeout(self.limits.first_bytes_timeout)
         upstream, err = self.dial(d)
         if upstream is None:
             self.event(
