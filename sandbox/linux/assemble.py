@@ -213,6 +213,7 @@ def assemble(
     while empty_fd in inner_fds:
         empty_fd += 1
     try:
+        guard = git_guard(policy, environ)
         plan = _bwrap.build_bwrap_args(
             policy,
             empty_fd=empty_fd,
@@ -222,6 +223,7 @@ def assemble(
             + own_install(policy.writable_roots, notes),
             empty_dirs=empty_dirs(),
             hide=hidden_state(),
+            git_guard=guard,
         )
     except BaseException:
         for fd in locks.values():
@@ -247,6 +249,8 @@ def assemble(
     launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
     launch.locks = locks
     launch.lock_dir = lock_dir
+    if policy.allow_git_write:
+        launch.after_exit.append(git_audit(policy, guard))
     return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
 
 
@@ -273,6 +277,50 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
             if top not in out and top != "/tmp":
                 out.append(top)
     return [x for t in out for x in ("--ro-bind", t, t)]
+
+
+def git_guard(policy, environ):
+    """The paths the host's git would run or read configuration from, inside writable roots
+    (sandbox.gitguard), found with the host's git: the first on PATH outside every writable root."""
+    from cordon.sandbox import gitguard
+    from cordon.sandbox.resolve import homes
+
+    roots = [os.fspath(r) for r in policy.writable_roots]
+    if not roots:
+        return None
+    git = probe.find_tool("git", [*roots, os.fspath(policy.cwd)], environ.get("PATH", ""))
+    hs = homes(environ.get("HOME"))
+    cache_file = os.path.join(probe.cache_dir(), "gitconfig.bin")
+    cache = gitguard.load_cache(cache_file)
+    before = dict(cache)
+    guard = gitguard.inspect(
+        roots, git=git, home=hs[0], homes=hs[1:], allow_git_write=policy.allow_git_write, cache=cache
+    )
+    if cache != before:
+        gitguard.save_cache(cache_file, cache)
+    if git is None:
+        guard.notes.append(
+            "git was not found on PATH outside the writable roots: the real git directory and submodule "
+            "entries are protected, but paths named inside git config files were not read"
+        )
+    return guard
+
+
+def git_audit(policy, guard):
+    """--allow-git-write: a snapshot of each writable git dir now, and the check to run once the
+    command has exited (symlinks removed; new gitlinks and modules/worktrees entries reported)."""
+    from cordon.sandbox import gitguard
+
+    dirs = [os.path.join(os.fspath(r), ".git") for r in policy.writable_roots]
+    dirs = [d for d in dirs if os.path.isdir(d) and not os.path.islink(d)]
+    dirs += guard.audited if guard is not None else []
+    snapshot = gitguard.audit_before(list(dict.fromkeys(dirs)))
+
+    def audit() -> None:
+        for line in gitguard.audit_after(snapshot):
+            print(f"sandbox: git audit: {line}", file=sys.stderr)
+
+    return audit
 
 
 def state_dirs(environ=None) -> list[str]:

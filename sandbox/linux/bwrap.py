@@ -51,12 +51,17 @@ GIT_READ_ONLY = (
     "remotes",
     "branches",
     "description",
+    "rebase-merge",
+    "rebase-apply",
+    "sequencer",
 )
 PROJECT_CONFIG = ".cordon.toml"  # sandbox.config reads it; kept here to stay import-light
 # bubblewrap refuses more arguments than this (MAX_ARGS in bubblewrap.c), --args included.
 MAX_BWRAP_ARGS = 9000
 # Placeholders are created for these when absent, so they cannot be created inside.
-GIT_PLACEHOLDER_DIRS = ("hooks", "info")
+# (rebase-merge/, rebase-apply/ and sequencer/ hold the "exec" lines and the todo list that
+# `git rebase --continue` / `git cherry-pick --continue` on the host would carry out.)
+GIT_PLACEHOLDER_DIRS = ("hooks", "info", "modules", "worktrees", "rebase-merge", "rebase-apply", "sequencer")
 
 
 class BwrapPlan:
@@ -135,6 +140,7 @@ def build_bwrap_args(
     keep_read_only=(),
     empty_dirs: tuple[str, str] | None = None,
     hide=(),
+    git_guard=None,
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -149,6 +155,9 @@ def build_bwrap_args(
     plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS).
     ``hide``: host folders masked like deny-read paths in every sandbox (Cordon's per-launch
     state: other launches' workspaces and deny lists).
+    ``git_guard``: a ``sandbox.gitguard.GitGuard``, the paths inside writable roots that the
+    host's git would run or read configuration from (real git dirs behind ``gitdir:`` files,
+    included config files, hooksPath, fsmonitor and driver scripts, submodule ``.git`` entries).
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -239,6 +248,9 @@ def build_bwrap_args(
             else:
                 ro_bind(p)
 
+    if git_guard is not None:
+        _git_guard(git_guard, policy, a, plan, ro_bind, placeholder)
+
     # The project config governs later sandboxes here; an absent one must not be creatable
     # (in a trusted project it could widen the next run). An existing one: keep_read_only.
     if policy.workspace is not None:
@@ -310,6 +322,25 @@ def build_bwrap_args(
             f"at most {MAX_BWRAP_ARGS}. Use fewer, broader writable roots or deny-read paths"
         )
     return plan
+
+
+def _git_guard(guard, policy, a: list[str], plan: BwrapPlan, ro_bind, placeholder) -> None:
+    """What sandbox.gitguard found: audited git dirs first (a writable bind), then the
+    read-only binds and creation blocks, which must lie on top of them."""
+    for g in guard.audited:
+        if policy.allow_git_write:
+            _git_write(g, a, plan, ro_bind, placeholder)
+        else:
+            ro_bind(g)
+    for p in guard.read_only:
+        if p not in plan.protected and not any(
+            _within(p, q) and q not in plan.writable for q in plan.protected
+        ):
+            ro_bind(p)
+    for p in guard.block:
+        if not any(_within(p, q) for q in plan.protected) and _creatable_in(os.path.dirname(p)):
+            placeholder(p)
+    plan.notes.extend(guard.notes)
 
 
 def _git_write(git: str, a: list[str], plan: BwrapPlan, ro_bind, placeholder) -> None:

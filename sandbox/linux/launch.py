@@ -99,6 +99,7 @@ class Launch:
     """Everything needed to start one sandbox: argv, env, fds to map, host cleanups."""
 
     __slots__ = (
+        "after_exit",
         "argv",
         "bridge",
         "env",
@@ -132,6 +133,7 @@ class Launch:
         self.lock_dir: str | None = None  # where root locks and placeholder journals live
         self.journal: tuple[str, int] | None = None  # (path, fd holding its exclusive flock)
         self.bridge = bridge
+        self.after_exit: list = []  # host checks once the sandbox is gone (the git audit)
         self.status = status  # False when bwrap is not in the chain (landlock fallback)
         self.mode = mode
 
@@ -332,6 +334,8 @@ class SandboxProcess:
         if self._cleaned:
             return
         self._cleaned = True
+        for check in self.launch.after_exit:
+            check()
         import fcntl as _fcntl
 
         free: dict[str, bool] = {}

@@ -56,11 +56,17 @@ def _under(path: str, roots) -> bool:
 
 def find_bwrap(exclude_roots=(), path_env: str | None = None) -> str | None:
     """The first ``bwrap`` on PATH whose real path is not under ``exclude_roots``."""
+    return find_tool("bwrap", exclude_roots, path_env)
+
+
+def find_tool(name: str, exclude_roots=(), path_env: str | None = None) -> str | None:
+    """The first ``name`` on PATH whose real path is not under ``exclude_roots``: a program
+    the launcher runs on the host must not be one a sandbox could have planted."""
     search = os.environ.get("PATH", "") if path_env is None else path_env
     for d in search.split(os.pathsep):
         if not d or not os.path.isabs(d):
             continue  # a relative PATH entry is the workspace by another name
-        cand = os.path.join(d, "bwrap")
+        cand = os.path.join(d, name)
         real = os.path.realpath(cand)
         if not os.path.isfile(real) or not os.access(real, os.X_OK):
             continue
