@@ -113,6 +113,11 @@ def setup_embedded_repo(identity, ws: Path, marker: Path) -> None:
 EVIL_FSMONITOR = 'printf "[core]\\n\\tfsmonitor = \\"touch $M; false\\"\\n"'
 SCENARIOS = {
     "fsmonitor script": (setup_fsmonitor, 'printf "#!/bin/sh\\ntouch $M\\nexit 1\\n" > tools/fsmon.sh', "status"),
+    "fsmonitor script, parent renamed": (
+        setup_fsmonitor,
+        'mv tools old && mkdir tools && printf "#!/bin/sh\\ntouch $M\\nexit 1\\n" > tools/fsmon.sh && chmod +x tools/fsmon.sh',
+        "status",
+    ),
     "included config": (
         setup_include,
         f"{EVIL_FSMONITOR} >> shared.gitconfig; {EVIL_FSMONITOR} > release.gitconfig; git checkout -q -b release",
