@@ -11,7 +11,8 @@ Tools:
 - ``decide``: ``policy.decide``'s verdict (allow sandboxed/unsandboxed, ask, reject).
 
 Owns: the tool surface only. Must not touch: confinement (``sandbox.run`` does it) or
-rule semantics (``policy``). Needs the optional ``mcp`` package (``pip install cordon[mcp]``).
+rule semantics (``policy``). Built on the ``mcp`` package (2.x, a dependency of
+cordon-sandbox), imported only when the server is built.
 """
 
 from __future__ import annotations
@@ -77,18 +78,29 @@ def _cap(data: bytes | str | None) -> tuple[str, bool]:
     return data[:MAX_OUTPUT], len(data) > MAX_OUTPUT
 
 
+def _refuse(message: str) -> Exception:
+    """An error the client should read (a bad argument, a broken rules file), not a crash: MCP
+    servers pass only a ``ToolError``'s text to the client."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    return ToolError(message)
+
+
 def _argv_of(command: list[str] | None, script: str | None) -> list[str]:
     if bool(command) == bool(script):
-        raise ValueError("give exactly one of `command` (an argv list) or `script` (a shell string)")
+        raise _refuse("give exactly one of `command` (an argv list) or `script` (a shell string)")
     return list(command) if command else ["/bin/sh", "-c", script]  # type: ignore[list-item]
 
 
 def build_server(cfg: ServerConfig):
-    """The FastMCP server object (not started); tests and embedders can introspect it."""
-    from mcp.server.fastmcp import FastMCP
+    """The ``MCPServer`` object (not started); tests and embedders can introspect it."""
+    from mcp.server.mcpserver import MCPServer
 
-    server = FastMCP(
+    from cordon import __version__
+
+    server = MCPServer(
         name="cordon",
+        version=__version__,
         log_level="WARNING",
         instructions=(
             "Cordon runs shell commands confined: the workspace "
@@ -104,7 +116,10 @@ def build_server(cfg: ServerConfig):
 
         names = tuple(rules or cfg.rules or ["default"])
         if names not in policy_cache:
-            policy_cache[names] = policy.load_policy(*names)
+            try:
+                policy_cache[names] = policy.load_policy(*names)
+            except policy.PolicyError as e:
+                raise _refuse(str(e)) from None
         return policy_cache[names]
 
     def _decide(argv: list[str]):
@@ -168,7 +183,7 @@ def build_server(cfg: ServerConfig):
         command: list[str], rules: list[str] | None = None, resolve_host_executables: bool = False
     ) -> dict[str, Any]:
         if not command:
-            raise ValueError("command must be a non-empty argv list")
+            raise _refuse("command must be a non-empty argv list")
         ev = load(rules).check(command, resolve_host_executables=resolve_host_executables)
         return ev.to_dict()
 
@@ -179,7 +194,7 @@ def build_server(cfg: ServerConfig):
     )
     def decide(command: list[str]) -> dict[str, Any]:
         if not command:
-            raise ValueError("command must be a non-empty argv list")
+            raise _refuse("command must be a non-empty argv list")
         return _decide(command).to_dict()
 
     return server

@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
-mcp = pytest.importorskip("mcp", reason="the optional `mcp` package (extra cordon[mcp]) is not installed")
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
-from mcp.client.stdio import stdio_client  # noqa: E402
+from tests.support.cli import cli_env
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -67,9 +68,9 @@ def server_process_state() -> dict:
 
 
 def structured(result) -> dict:
-    assert not result.isError, result.content
-    if result.structuredContent is not None:
-        data = result.structuredContent
+    assert not result.is_error, result.content
+    if result.structured_content is not None:
+        data = result.structured_content
         return data.get("result", data) if set(data) == {"result"} else data
     return json.loads(result.content[0].text)
 
@@ -94,7 +95,7 @@ def test_tools_listed_and_shell_confined(identity, scratch):
     assert state["core"] == ["0", "0"]
     assert state["environ_owner"] == 0
     assert {"shell", "execpolicy_check", "decide"} <= set(tools)
-    assert "command" in tools["shell"].inputSchema["properties"]
+    assert "command" in tools["shell"].input_schema["properties"]
 
     r = structured(inside)
     assert r["exit_code"] == 0, r
@@ -106,7 +107,7 @@ def test_tools_listed_and_shell_confined(identity, scratch):
     assert not (outside / "x").exists()
 
     assert structured(argv)["exit_code"] == 7
-    assert both.isError and "exactly one" in both.content[0].text
+    assert both.is_error and "exactly one" in both.content[0].text
 
 
 def test_policy_tools_and_rule_gating(identity):
@@ -149,3 +150,53 @@ def test_bad_rules_fail_before_serving(identity, scratch):
     r = identity.run(identity.sandbox_argv("mcp", "--rules", str(bad)), input="")
     assert r.returncode == 2  # a configuration error, found before any client connects
     assert f"{bad}:1" in r.stderr and "invalid decision: deny" in r.stderr
+
+
+def _client_configs() -> list[tuple[str, list[str]]]:
+    """(where, argv after the command) of every server entry docs/mcp.md shows."""
+    import re
+    import shlex
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "mcp.md").read_text()
+    out: list[tuple[str, list[str]]] = []
+    for lang, body in re.findall(r"```(json|toml|sh)\n(.*?)```", text, re.S):
+        if lang == "json":
+            data = json.loads(body)
+            for name, entry in (data.get("mcpServers") or data.get("servers")).items():
+                assert name == "cordon" and Path(entry["command"]).name == "sandbox"
+                out.append(("json", entry["args"]))
+        elif lang == "toml":
+            entry = tomllib.loads(body)["mcp_servers"]["cordon"]
+            assert entry["command"] == "sandbox"
+            out.append(("toml", entry["args"]))
+        else:
+            words = shlex.split(body)
+            cut = words.index("--")
+            assert words[cut + 1] == "sandbox"
+            out.append((" ".join(words[:3]), words[cut + 2 :]))
+    return out
+
+
+@pytest.mark.parametrize("where,args", _client_configs(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_client_config_in_the_docs_starts_the_server(where, args, tmp_path):
+    """Each snippet of docs/mcp.md, with the project path filled in, passes `sandbox mcp`'s checks
+    and serves (it exits when its stdin closes)."""
+    args = [str(tmp_path) if a in ("/path/to/project", "${workspaceFolder}") else a for a in args]
+    r = subprocess.run(
+        [sys.executable, "-m", "cordon.sandbox", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=cli_env(),
+    )
+    assert r.returncode == 0, r.stderr
+    assert f"MCP server on stdio; workspace {tmp_path}" in r.stderr
+
+
+def test_docs_cover_the_clients_people_use():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "mcp.md").read_text()
+    for client in ("Claude Code", "Claude Desktop", "Cursor", "VS Code", "Codex CLI"):
+        assert f"## {client}" in text
