@@ -35,15 +35,58 @@ CORE_VARS_WINDOWS = (
 DEFAULT_EXCLUDES = ("*KEY*", "*SECRET*", "*TOKEN*")
 WINDOWS_DEFAULT_PATHEXT = ".COM;.EXE;.BAT;.CMD"
 
+# Cordon's additions to the default excludes (Codex has only the three above): names that hold
+# passwords and credentials, and values that carry one whatever the name. Turned off together
+# with the default excludes (``ignore_default_excludes``).
+SECRET_NAME_PATTERNS = (
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*PASSPHRASE*",
+    "*CREDENTIAL*",
+    "*_AUTH",
+    "*_AUTH_*",
+    "AUTH_*",
+    "*_PWD",
+    "*_PASS",
+    "*COOKIE*",
+    "*SESSION_ID*",
+)
+# Value prefixes of well-known tokens (GitHub, GitLab, Slack, Stripe, OpenAI/Anthropic, AWS).
+SECRET_VALUE_PREFIXES = (
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xoxb-", "xoxp-", "xoxa-",
+    "xoxs-", "sk_live_", "rk_live_", "sk-ant-", "sk-proj-", "AKIA", "ASIA",
+)  # fmt: skip
+WEBHOOK_MARKERS = (
+    "hooks.slack.com/",
+    "discord.com/api/webhooks/",
+    "discordapp.com/api/webhooks/",
+    ".webhook.office.com/",
+    "outlook.office.com/webhook",
+    "hooks.zapier.com/",
+    "chat.googleapis.com/v1/spaces/",
+    "api.telegram.org/bot",
+)
+DSN_PASSWORD_KEYS = ("password=", "pwd=", "passwd=")
+
 
 def matches(name: str, patterns: Iterable[str]) -> bool:
     """True if ``name`` matches any glob in ``patterns``, ignoring case (as Codex does)."""
     upper = name.upper()
     for pattern in patterns:
         p = pattern.upper()
-        inner = p[1:-1]
-        if len(p) > 2 and p[0] == p[-1] == "*" and not any(c in inner for c in "*?["):
-            if inner in upper:  # the common *KEY* form, without fnmatch's regex compile
+        # The common forms (*KEY*, *_AUTH, AUTH_*, NAME) without fnmatch's regex compile:
+        # importing re costs the `sandbox run` hot path more than the whole filter.
+        head, body, tail = p[:1] == "*", p.strip("*"), p[-1:] == "*" and len(p) > 1
+        if body and not any(c in body for c in "*?[") and len(p) - len(body) == head + tail:
+            if head and tail:
+                hit = body in upper
+            elif head:
+                hit = upper.endswith(body)
+            elif tail:
+                hit = upper.startswith(body)
+            else:
+                hit = upper == body
+            if hit:
                 return True
             continue
         import fnmatch
@@ -51,6 +94,32 @@ def matches(name: str, patterns: Iterable[str]) -> bool:
         if fnmatch.fnmatchcase(upper, p):
             return True
     return False
+
+
+def looks_secret(value: str) -> bool:
+    """A value that carries a credential whatever its variable is called: a URL with a password
+    (``postgres://u:pw@host``), a key=value DSN with a password, a webhook URL (the URL is the
+    secret), a JWT, a private key, a well-known token prefix. String tests only (no ``re``: this
+    runs on ``sandbox run``'s hot path)."""
+    v = value.strip()
+    if len(v) < 8:
+        return False
+    if "://" in v:
+        authority = v.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if "@" in authority:
+            user = authority.rsplit("@", 1)[0]
+            if ":" in user or len(user) >= 20:  # user:password, or a token as the user name
+                return True
+        if any(m in v for m in WEBHOOK_MARKERS):
+            return True
+    low = v.lower()
+    if any(k in low for k in DSN_PASSWORD_KEYS) and (";" in v or " " in v or v.startswith(DSN_PASSWORD_KEYS)):
+        return True
+    if v.startswith("eyJ") and v.count(".") == 2 and len(v) >= 24 and " " not in v:
+        return True  # a JWT: base64url JSON header, payload, signature
+    if "-----BEGIN" in v and "PRIVATE KEY" in v:
+        return True
+    return v.startswith(SECRET_VALUE_PREFIXES) and len(v) >= 20 and " " not in v
 
 
 def filter_environ(
@@ -64,7 +133,8 @@ def filter_environ(
     platform: str | None = None,
 ) -> dict[str, str]:
     """Codex's ``populate_env`` steps in order: inherit, default excludes, exclude, set,
-    include_only, then on Windows ``PATHEXT`` if missing."""
+    include_only, then on Windows ``PATHEXT`` if missing. The default-excludes step also drops
+    Cordon's ``SECRET_NAME_PATTERNS`` and values that ``looks_secret``."""
     windows = (platform or sys.platform).startswith("win")
     if inherit == "all":
         env = dict(environ)
@@ -77,7 +147,13 @@ def filter_environ(
     else:
         env = {}
     if not ignore_default_excludes:
-        env = {k: v for k, v in env.items() if not matches(k, DEFAULT_EXCLUDES)}
+        env = {
+            k: v
+            for k, v in env.items()
+            if not matches(k, DEFAULT_EXCLUDES)
+            and not matches(k, SECRET_NAME_PATTERNS)
+            and not looks_secret(v)
+        }
     exclude = list(exclude)
     if exclude:
         env = {k: v for k, v in env.items() if not matches(k, exclude)}

@@ -48,6 +48,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "fallback": ("--fallback", "choice:none|landlock"),
     "rules": ("--rules", "list"),
     "allow_unenforced": ("--allow-unenforced", "list"),
+    "allow_agents": ("--allow-agent", "list"),
     "explain": ("--explain", "bool"),
     "env.inherit": ("--env-inherit", "choice:all|core|none"),
     "env.ignore_default_excludes": ("--env-ignore-default-excludes", "bool"),
@@ -236,6 +237,15 @@ def split_pin(v: str) -> tuple[str, str]:
 
 
 def _check_item(key: str, v: str, source: str) -> None:
+    if key == "allow_agents":
+        from cordon.sandbox.denylist import AGENTS
+
+        if v not in AGENTS:
+            raise ConfigError(
+                f"unknown agent {v!r}; the agents whose sockets can be let through are: {', '.join(AGENTS)}",
+                field=key,
+                source=source,
+            )
     if key == "allow_unenforced" and v not in UNENFORCEABLE:
         raise ConfigError(
             f"unknown guarantee {v!r}; the ones a platform may be unable to enforce are: "
@@ -538,6 +548,8 @@ def to_inputs(opts: dict) -> dict:
         share_tmp=opts.get("share_tmp", False),
         fallback=opts.get("fallback", "none"),
         allow_unenforced=list(opts.get("allow_unenforced", [])),
+        allow_agents=list(opts.get("allow_agents", [])),
+        default_deny_read=opts.get("default_deny_read", True),
         network=Record(
             mode=net,
             allow_domains=allow,

@@ -72,6 +72,18 @@ class SandboxPolicy(BaseModel):
         description="Guarantees the user accepts losing where a backend cannot enforce them, e.g. "
         '"network", "deny-read"; without this such a backend refuses to run',
     )
+    allow_agents: list[Literal["ssh", "gpg", "docker", "dbus"]] = Field(
+        default_factory=list,
+        description="Agent sockets the environment names (SSH_AUTH_SOCK, the gpg agent, DOCKER_HOST/"
+        "CONTAINER_HOST, DBUS_SESSION_BUS_ADDRESS) that stay reachable, with their variables; the "
+        "others are masked and their variables dropped",
+    )
+    default_deny_read: bool = Field(
+        default=True,
+        description="Also hide the credential files environment variables point at "
+        "(GOOGLE_APPLICATION_CREDENTIALS, KUBECONFIG, ...) and, for root launches, the files under "
+        "/etc only root may read",
+    )
 
     def resolve(self, cwd: str | os.PathLike[str] | None = None, home: str | None = None) -> ResolvedPolicy:
         """Absolute, canonical paths; the form every backend consumes."""
@@ -91,6 +103,8 @@ class SandboxPolicy(BaseModel):
             env=self.env,
             fallback=self.fallback,
             allow_unenforced=self.allow_unenforced,
+            allow_agents=self.allow_agents,
+            default_deny_read=self.default_deny_read,
             cwd=cwd,
             home=home,
         )
@@ -116,3 +130,5 @@ class ResolvedPolicy(BaseModel):
     env: EnvironmentPolicy
     fallback: Literal["none", "landlock"]
     allow_unenforced: list[str] = Field(default_factory=list)
+    allow_agents: list[str] = Field(default_factory=list)
+    default_deny_read: bool = True

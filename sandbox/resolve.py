@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import os
 
-from cordon.vocabulary import PROTECTED_NAMES
+# Secrets hidden by default: the curated list lives in sandbox/denylist.py, grouped by kind.
+# "~" means the invoking user's home (and, when launched as root, also /root); entries that
+# do not exist are still masked where the backend can.
+from cordon.sandbox.denylist import DEFAULT_DENY_READ
 
-# Secrets hidden by default. "~" means the invoking user's home (and, when launched as
-# root, also /root); entries that do not exist are still masked where the backend can.
-DEFAULT_DENY_READ = (
-    "~/.ssh",
-    "~/.aws",
-    "~/.gnupg",
-    "~/.netrc",
-    "~/.git-credentials",
-    "~/.config/gh",
-    "~/.docker",
-    "~/.kube",
-    "~/.config/gcloud",
-    "~/.azure",
-    "~/.config/doctl",
-    "~/.oci",
-    "~/.pypirc",
-    "~/.npmrc",
-    "~/.codex/auth.json",
-    "/etc/shadow",
-    "/etc/gshadow",
-    "/etc/shadow-",
-    "/etc/gshadow-",
-)
+from cordon.vocabulary import PROTECTED_NAMES
 
 # Host control sockets: reaching one is reaching the host.
 DEFAULT_DENY_SOCKETS = (
@@ -106,6 +87,8 @@ def resolve(
     env=None,
     fallback: str = "none",
     allow_unenforced=(),
+    allow_agents=(),
+    default_deny_read: bool = True,
     cwd=None,
     home: str | None = None,
 ) -> Resolved:
@@ -151,6 +134,8 @@ def resolve(
         ),
         fallback=fallback,
         allow_unenforced=list(allow_unenforced),
+        allow_agents=_dedup(allow_agents),
+        default_deny_read=bool(default_deny_read),
     )
 
 

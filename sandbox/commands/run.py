@@ -97,6 +97,9 @@ flags:
   --no-default-deny-read    do not hide the default secrets list
   --allow-git-write         audited git mode: git commit works; hooks/config stay read-only
   --share-tmp               share the host's /tmp and /dev/shm (writable)
+  --allow-agent ssh|gpg|docker|dbus  let that agent's socket (named by SSH_AUTH_SOCK, the gpg
+                            agent, DOCKER_HOST/CONTAINER_HOST, DBUS_SESSION_BUS_ADDRESS) and its
+                            variables through; by default they are masked and dropped (repeatable)
   --network off|on|proxy    default off
   --allow-domain D / --deny-domain D / --resolve HOST=ADDR / --net-log FILE  (proxy mode)
   --rules NAME_OR_FILE      take network_rule entries from a rules file
@@ -128,6 +131,7 @@ _EXAMPLE_VALUE = {
     "--fallback": "landlock",
     "--rules": "default",
     "--allow-unenforced": "network",
+    "--allow-agent": "ssh",
     "--env-inherit": "core",
     "--env-set": "NAME=VALUE",
     "--config": "cordon.toml",
@@ -306,6 +310,7 @@ def register(app) -> None:
         allow_unenforced: rep = typer.Option(
             None, "--allow-unenforced", help="accept that this platform cannot enforce: network | deny-read"
         ),
+        allow_agent: rep = typer.Option(None, "--allow-agent", help="ssh | gpg | docker | dbus"),
         explain: bool = typer.Option(False, "--explain"),
         env_inherit: str = typer.Option(None, "--env-inherit"),
         env_ignore_default_excludes: bool = typer.Option(False, "--env-ignore-default-excludes"),

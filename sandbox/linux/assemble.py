@@ -85,6 +85,7 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
         for k, v in apply_env(policy.env, environ).items()
         if k in explicit or not is_dynamic_loader_variable(k)
     }
+    _agent_variables(policy, environ, env)
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     env["CORDON_SANDBOX"] = engine
     env["CORDON_SANDBOX_NETWORK"] = net
@@ -97,6 +98,60 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
         if tmp and not any(tmp == r or tmp.startswith(r.rstrip("/") + "/") for r in roots):
             env["TMPDIR"] = "/tmp"
     return env
+
+
+def _agent_variables(policy, environ, env: dict) -> None:
+    """Agent sockets the environment names (sandbox.denylist.AGENT_VARIABLES): the variables of
+    agents not allowed are dropped (their sockets are masked, see named_secrets); those of an
+    allowed agent are kept even where a default exclude matched them (``SSH_AUTH_SOCK`` matches
+    ``*_AUTH_*``), unless the user's own env policy leaves them out."""
+    from cordon.policy.envfilter import matches
+    from cordon.sandbox.denylist import AGENT_VARIABLES
+
+    allowed = set(getattr(policy, "allow_agents", None) or ())
+    e = policy.env
+    inherit = str(getattr(e.inherit, "value", e.inherit))
+    for agent, names in AGENT_VARIABLES.items():
+        for var in names:
+            if agent not in allowed:
+                if var not in e.set:
+                    env.pop(var, None)
+            elif (
+                var in environ
+                and var not in env
+                and inherit == "all"
+                and not matches(var, e.exclude)
+                and (not e.include_only or matches(var, e.include_only))
+            ):
+                env[var] = environ[var]
+
+
+def named_secrets(policy, environ) -> list[str]:
+    """Canonical paths to hide beyond the deny list (sandbox.denylist): credential files the
+    environment points at, agent sockets it names (unless allowed), and for a root launch the
+    files under /etc only root may read. Passed to bwrap with ``hide``."""
+    from cordon.sandbox import denylist
+    from cordon.sandbox.resolve import homes
+
+    default = bool(getattr(policy, "default_deny_read", True))
+    paths, _ = denylist.env_named(
+        environ,
+        allow_agents=getattr(policy, "allow_agents", None) or (),
+        homes=homes(environ.get("HOME")),
+        default_deny=default,
+        cwd=os.fspath(policy.cwd),
+    )
+    if default and os.geteuid() == 0:
+        paths += denylist.root_only_files()
+    known = [os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)]
+    named = list(dict.fromkeys(os.path.realpath(p) for p in paths))
+    # Inside a folder masked anyway (SSH_AUTH_SOCK under ~/.ssh, the agent socket in GNUPGHOME):
+    # covered already, and bwrap could not make a mount point inside the mask.
+    return [
+        p
+        for p in named
+        if p not in known and not any(_bwrap._within(p, q) for q in (*known, *named) if q != p)
+    ]
 
 
 def assemble(
@@ -222,7 +277,7 @@ def assemble(
             keep_read_only=(kept := launcher_state(policy.cwd, policy.writable_roots))
             + own_install(policy.writable_roots, notes),
             empty_dirs=empty_dirs(),
-            hide=hidden_state(),
+            hide=hidden_state() + named_secrets(policy, environ),
             git_guard=guard,
         )
     except BaseException:

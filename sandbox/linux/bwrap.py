@@ -153,8 +153,9 @@ def build_bwrap_args(
     ``empty_dirs``: (mode 0555, mode 0000) empty host directories bound read-only as
     placeholders and directory masks: 3 arguments and one bind each instead of a tmpfs
     plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS).
-    ``hide``: host folders masked like deny-read paths in every sandbox (Cordon's per-launch
-    state: other launches' workspaces and deny lists).
+    ``hide``: host paths masked like deny-read paths in every sandbox (Cordon's per-launch
+    state: other launches' workspaces and deny lists; what the environment names and root-only
+    files under /etc, see assemble.named_secrets).
     ``git_guard``: a ``sandbox.gitguard.GitGuard``, the paths inside writable roots that the
     host's git would run or read configuration from (real git dirs behind ``gitdir:`` files,
     included config files, hooksPath, fsmonitor and driver scripts, submodule ``.git`` entries).

@@ -45,8 +45,10 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     from cordon.sandbox.linux.assemble import (
         _inner_module,
         empty_dirs,
+        git_guard,
         hidden_state,
         launcher_state,
+        named_secrets,
         own_install,
         sandbox_env,
     )
@@ -120,7 +122,8 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             if on_linux
             else (),
             empty_dirs=empty_dirs() if on_linux else None,
-            hide=hidden_state() if on_linux else (),
+            hide=hidden_state() + named_secrets(policy, env) if on_linux else (),
+            git_guard=git_guard(policy, env) if on_linux else None,
         )
     except SandboxError as e:
         raise SandboxError(f"the sandbox could not be planned: {e}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cordon.policy.envfilter import SECRET_NAME_PATTERNS, filter_environ, looks_secret
 from cordon.policy.envpolicy import (
     CORE_VARS_UNIX,
     DEFAULT_EXCLUDES,
@@ -188,3 +189,51 @@ def test_default_policy_never_leaks_a_secret_looking_name(environ):
 def test_set_values_always_win_without_include_only(environ, extra):
     env = apply_env_policy(EnvironmentPolicy(set=extra, exclude=["*"]), environ, platform="linux")
     assert env == extra
+
+
+# --- Cordon's broader default excludes (names and values) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgres://app:pw@db:5432/app",
+        "redis://:pw@cache:6379",
+        "https://x-access-token:abc@github.com/o/r.git",
+        "https://ghp_aaaaaaaaaaaaaaaaaaaa@github.com/o/r",
+        "https://hooks.slack.com/services/T0/B0/XXXX",
+        "https://discord.com/api/webhooks/1/abc",
+        "Server=db;User Id=sa;Password=pw;",
+        "host=db user=app password=pw",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nabc",
+        "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+        "AKIAABCDEFGHIJKLMNOP",
+    ],
+)
+def test_values_that_carry_a_secret(value):
+    assert looks_secret(value)
+    assert filter_environ({"X": value}) == {}
+    assert filter_environ({"X": value}, ignore_default_excludes=True) == {"X": value}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://example.org/a?b=c", "ssh://git@github.com/o/r.git", "/usr/bin:/bin", "C.UTF-8", "true", "a.b.c",
+     "user@example.org", "postgres://db:5432/app"],
+)  # fmt: skip
+def test_ordinary_values_are_kept(value):
+    assert not looks_secret(value)
+
+
+@pytest.mark.parametrize("name", ["PGPASSWORD", "MYSQL_PWD", "DB_PASSWD", "AWS_CREDENTIALS", "NPM_CONFIG__AUTH",
+                                  "SSH_AUTH_SOCK", "SMTP_PASS", "GPG_PASSPHRASE"])  # fmt: skip
+def test_password_style_names_are_excluded(name):
+    assert matches(name, SECRET_NAME_PATTERNS)
+
+
+@pytest.mark.parametrize(
+    "name", ["GIT_AUTHOR_NAME", "AUTHOR", "PWD", "OLDPWD", "PASSAGE", "XAUTHORITY", "PATH"]
+)
+def test_lookalike_names_are_kept(name):
+    assert not matches(name, SECRET_NAME_PATTERNS)

@@ -1,0 +1,266 @@
+"""What the sandbox hides by default: credential stores, files the environment points at,
+sockets the environment names, and (for root launches) root-only files under ``/etc``.
+
+The lists are data. ``deny_read`` in a config file (or ``--deny-read``) adds to
+``DEFAULT_DENY_READ``; ``default_deny_read = false`` drops it; ``allow_agents`` (``--allow-agent``)
+lets one named socket through. ``docs/sandbox.md`` prints the same lists for users.
+Standard library only: ``sandbox run``'s hot path imports this.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Credential stores, by kind. "~" is the invoking user's home (and /root for root launches).
+# A missing entry costs nothing; a present one is covered by an empty mode-000 file/directory.
+DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
+    "ssh, gpg and password managers": (
+        "~/.ssh",
+        "~/.gnupg",
+        "~/.password-store",
+        "~/.local/share/keyrings",  # GNOME keyring
+        "~/.local/share/kwalletd",  # KDE wallet
+        "~/.config/op",  # 1Password CLI
+        "~/.config/Bitwarden CLI",
+    ),
+    "git and forges": (
+        "~/.netrc",
+        "~/.git-credentials",
+        "~/.config/git/credentials",
+        "~/.config/gh",
+        "~/.config/hub",
+        "~/.config/glab-cli",
+    ),
+    "cloud and cluster CLIs": (
+        "~/.aws",
+        "~/.config/gcloud",
+        "~/.azure",
+        "~/.config/doctl",
+        "~/.oci",
+        "~/.kube",
+        "~/.docker",
+        "~/.s3cfg",
+        "~/.config/rclone",
+        "~/.terraform.d/credentials.tfrc.json",
+        "~/.vault-token",
+        "~/.config/helm/repositories.yaml",
+        "~/.fly",
+        "~/.config/heroku",
+        "~/.netlify",
+        "~/.config/vercel",
+    ),
+    "package registries": (
+        "~/.pypirc",
+        "~/.npmrc",
+        "~/.cargo/credentials",
+        "~/.cargo/credentials.toml",
+        "~/.gem/credentials",
+        "~/.local/share/gem/credentials",
+        "~/.m2/settings.xml",
+        "~/.m2/settings-security.xml",
+        "~/.gradle/gradle.properties",
+        "~/.config/composer/auth.json",
+        "~/.composer/auth.json",
+        "~/.nuget/NuGet/NuGet.Config",
+    ),
+    "databases": (
+        "~/.pgpass",
+        "~/.my.cnf",
+        "~/.mylogin.cnf",
+        "~/.dbshell",
+        "~/.rediscli_history",
+        "~/.psql_history",
+        "~/.mysql_history",
+        "~/.sqlite_history",
+    ),
+    "AI agents": (
+        "~/.codex/auth.json",
+        "~/.claude/.credentials.json",
+        "~/.config/gemini",
+    ),
+    "shell and REPL histories (commands typed with secrets in them)": (
+        "~/.bash_history",
+        "~/.zsh_history",
+        "~/.local/share/fish/fish_history",
+        "~/.python_history",
+        "~/.node_repl_history",
+        "~/.viminfo",
+    ),
+    "browser profiles (saved logins, cookies)": (
+        "~/.mozilla",
+        "~/.config/google-chrome",
+        "~/.config/chromium",
+        "~/.config/BraveSoftware",
+        "~/.config/microsoft-edge",
+    ),
+    "host secrets": (
+        "/etc/shadow",
+        "/etc/gshadow",
+        "/etc/shadow-",
+        "/etc/gshadow-",
+    ),
+}
+DEFAULT_DENY_READ: tuple[str, ...] = tuple(p for group in DENY_READ_GROUPS.values() for p in group)
+
+# Variables that name a credential file or directory: what they point at is hidden too.
+# ":" marks a colon-separated list (KUBECONFIG).
+ENV_POINTED_SECRETS: dict[str, str] = {
+    "GOOGLE_APPLICATION_CREDENTIALS": "file",
+    "CLOUDSDK_CONFIG": "dir",
+    "KUBECONFIG": ":",
+    "AWS_SHARED_CREDENTIALS_FILE": "file",
+    "AWS_CONFIG_FILE": "file",
+    "AZURE_CONFIG_DIR": "dir",
+    "DOCKER_CONFIG": "dir",
+    "GNUPGHOME": "dir",
+    "PGPASSFILE": "file",
+    "MYSQL_TEST_LOGIN_FILE": "file",
+    "NETRC": "file",
+    "PASSWORD_STORE_DIR": "dir",
+    "VAULT_CONFIG_PATH": "file",
+    "TF_CLI_CONFIG_FILE": "file",
+    "NPM_CONFIG_USERCONFIG": "file",
+    "PIP_CONFIG_FILE": "file",
+    "CARGO_HOME": "cargo",
+    "RCLONE_CONFIG": "file",
+    "HISTFILE": "file",
+}
+
+# Sockets named by the environment that act with the user's authority: an ssh agent signs
+# with the user's keys, a docker/podman socket is root on the host, the session bus reaches
+# the keyring and the desktop. Masked and the variable dropped, unless allowed by name.
+AGENT_VARIABLES: dict[str, tuple[str, ...]] = {
+    "ssh": ("SSH_AUTH_SOCK", "SSH_AGENT_PID"),
+    "gpg": ("GPG_AGENT_INFO",),
+    "docker": ("DOCKER_HOST", "CONTAINER_HOST"),
+    "dbus": ("DBUS_SESSION_BUS_ADDRESS",),
+}
+AGENTS = tuple(AGENT_VARIABLES)
+
+
+def _unix_path(var: str, value: str) -> list[str]:
+    """The socket paths a variable's value names."""
+    v = value.strip()
+    if not v:
+        return []
+    if var in ("DOCKER_HOST", "CONTAINER_HOST"):
+        return [v[len("unix://") :]] if v.startswith("unix://") else []
+    if var == "DBUS_SESSION_BUS_ADDRESS":
+        out = []
+        for addr in v.split(";"):
+            kind, _, params = addr.partition(":")
+            if kind != "unix":
+                continue
+            for kv in params.split(","):
+                k, _, val = kv.partition("=")
+                if k == "path" and val:
+                    out.append(_unescape_dbus(val))
+        return out
+    if var == "GPG_AGENT_INFO":
+        return [v.split(":", 1)[0]]
+    if var == "SSH_AGENT_PID":
+        return []
+    return [v]
+
+
+def _unescape_dbus(s: str) -> str:
+    """D-Bus address values escape bytes as %XX."""
+    out = bytearray()
+    b = s.encode()
+    i = 0
+    while i < len(b):
+        if b[i] == 0x25 and i + 3 <= len(b):
+            try:
+                out.append(int(b[i + 1 : i + 3], 16))
+                i += 3
+                continue
+            except ValueError:
+                pass
+        out.append(b[i])
+        i += 1
+    return out.decode(errors="replace")
+
+
+def gpg_agent_sockets(homes, environ) -> list[str]:
+    """Where gpg-agent listens without asking gpgconf (a subprocess per launch is too slow):
+    ``$GNUPGHOME`` or ``~/.gnupg``, and ``/run/user/UID/gnupg`` (masked with /run/user)."""
+    bases = [environ["GNUPGHOME"]] if environ.get("GNUPGHOME") else []
+    bases += [os.path.join(h, ".gnupg") for h in homes]
+    return [
+        os.path.join(b, s)
+        for b in bases
+        for s in ("S.gpg-agent", "S.gpg-agent.ssh", "S.gpg-agent.extra", "S.gpg-agent.browser")
+    ]
+
+
+def env_named(
+    environ, *, allow_agents=(), homes=(), default_deny: bool = True, cwd: str = "/"
+) -> tuple[list[str], list[str]]:
+    """(paths to hide, variables to drop) that ``environ`` names.
+
+    Credential files a variable points at are hidden (not the variable: tools still find the
+    path and get an empty file); agent sockets are hidden and their variables dropped unless the
+    agent is in ``allow_agents``.
+    """
+    hide: list[str] = []
+    drop: list[str] = []
+    if default_deny:
+        for var, kind in ENV_POINTED_SECRETS.items():
+            v = environ.get(var)
+            if not v:
+                continue
+            if kind == ":":
+                hide += [os.path.join(cwd, p) for p in v.split(":") if p]
+            elif kind == "cargo":
+                hide += [os.path.join(cwd, v, "credentials"), os.path.join(cwd, v, "credentials.toml")]
+            else:
+                hide.append(os.path.join(cwd, v))
+    allowed = set(allow_agents)
+    for agent, names in AGENT_VARIABLES.items():
+        if agent in allowed:
+            continue
+        for var in names:
+            v = environ.get(var)
+            if v is None:
+                continue
+            drop.append(var)
+            hide += [os.path.join(cwd, p) for p in _unix_path(var, v)]
+        if agent == "gpg":
+            hide += gpg_agent_sockets(homes, environ)
+    return hide, drop
+
+
+# --- root launches: files under /etc only root may read ---------------------------------------
+ROOT_ONLY_SCAN = "/etc"
+
+
+def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
+    """Entries under ``top`` that others may not read (``/etc/ssl/private``, ssh host keys,
+    ``sudoers``, NetworkManager connections, ...): a root launch passes every owner check even
+    with no capabilities, so these are hidden for it. A directory closed to others is hidden
+    whole (not descended into). Symlinks are skipped (their targets are checked where they live)."""
+    out: list[str] = []
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                mode = st.st_mode
+                if e.is_symlink():
+                    continue
+                if e.is_dir(follow_symlinks=False):
+                    if not mode & 0o004 or not mode & 0o001:
+                        out.append(e.path)
+                    else:
+                        stack.append(e.path)
+                elif not mode & 0o004:
+                    out.append(e.path)
+    return sorted(out)

@@ -1,0 +1,246 @@
+"""Secrets beyond the fixed lists, and sockets the environment names: each read or connect is
+attempted from a real ``sandbox run`` as root and as the unprivileged account, and the same
+operation is shown to work unconfined (or with the documented opt-in), so a pass means the
+sandbox stopped it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.linux.confine_support import ops_argv, parse_ops, sandbox_run
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(
+        sys.platform != "linux" or shutil.which("bwrap") is None, reason="needs Linux and bubblewrap"
+    ),
+]
+
+
+def ops(identity, *specs: str, flags=(), env=None) -> dict[str, str]:
+    r = sandbox_run(identity, *flags, cmd=ops_argv(*specs), env=env)
+    assert r.returncode == 0, f"sandbox run failed ({r.returncode}): {r.stderr}"
+    got = parse_ops(r.stdout)
+    assert set(got) == set(specs), (got, r.stderr)
+    return got
+
+
+def unconfined(identity, *specs: str, env=None) -> dict[str, str]:
+    r = identity.run(ops_argv(*specs), env=env)
+    return parse_ops(r.stdout)
+
+
+def owned(identity, p: Path, text: str | None = None, mode: int = 0o600) -> Path:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    for q in [*reversed(p.relative_to(identity.home).parents)][1:]:
+        os.chown(identity.home / q, identity.uid, identity.gid)
+    if text is not None:
+        p.write_text(text)
+        p.chmod(mode)
+        os.chown(p, identity.uid, identity.gid)
+    return p
+
+
+# --- credential stores the issue lists (a sample across the groups) -------------------------------
+STORES = [
+    ".pgpass",
+    ".my.cnf",
+    ".vault-token",
+    ".cargo/credentials.toml",
+    ".config/rclone/rclone.conf",
+    ".m2/settings.xml",
+    ".gradle/gradle.properties",
+    ".terraform.d/credentials.tfrc.json",
+    ".gem/credentials",
+    ".config/hub",
+    ".claude/.credentials.json",
+    ".bash_history",
+    ".password-store/bank.gpg",
+    ".local/share/keyrings/login.keyring",
+    ".mozilla/firefox/p/logins.json",
+    ".s3cfg",
+    ".config/composer/auth.json",
+]
+
+
+@pytest.fixture
+def stores(identity):
+    """Fake credentials at each listed place (skipped where a real one exists: never touched)."""
+    made: list[Path] = []
+    planted = [identity.home / rel for rel in STORES if not (identity.home / rel).exists()]
+    if len(planted) < len(STORES) // 2:
+        pytest.skip("most listed credential stores exist on this machine; not touching real ones")
+    for p in planted:
+        missing = [q for q in [*reversed(p.parents)] if identity.home in q.parents and not q.exists()]
+        for q in missing:
+            q.mkdir()
+            os.chown(q, identity.uid, identity.gid)
+            made.append(q)
+        p.write_text("SECRET\n")
+        p.chmod(0o600)
+        os.chown(p, identity.uid, identity.gid)
+        made.append(p)
+    yield planted
+    for p in reversed(made):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def test_credential_stores_are_hidden(identity, stores):
+    specs = [f"read:{p}" for p in stores]  # (real ones present on this machine are left alone)
+    got = ops(identity, *specs)
+    assert all(v != "ok" for v in got.values()), got
+    free = unconfined(identity, *specs)
+    assert all(v == "ok" for v in free.values()), free  # control: readable unconfined
+
+
+def test_files_the_environment_points_at_are_hidden(identity):
+    d = owned(identity, identity.home / f".cordon-creds-{uuid.uuid4().hex[:8]}" / "x", None).parent
+    d.mkdir(exist_ok=True)
+    os.chown(d, identity.uid, identity.gid)
+    try:
+        files = {
+            "GOOGLE_APPLICATION_CREDENTIALS": d / "sa.json",
+            "AWS_SHARED_CREDENTIALS_FILE": d / "aws-creds",
+            "KUBECONFIG": d / "kube-a",
+        }
+        for p in files.values():
+            owned(identity, p, "SECRET\n")
+        kube_b = owned(identity, d / "kube-b", "SECRET\n")
+        docker = d / "docker"
+        owned(identity, docker / "config.json", "SECRET\n")
+        env = identity.env(
+            GOOGLE_APPLICATION_CREDENTIALS=str(files["GOOGLE_APPLICATION_CREDENTIALS"]),
+            AWS_SHARED_CREDENTIALS_FILE=str(files["AWS_SHARED_CREDENTIALS_FILE"]),
+            KUBECONFIG=f"{files['KUBECONFIG']}:{kube_b}",
+            DOCKER_CONFIG=str(docker),
+        )
+        specs = [f"read:{p}" for p in (*files.values(), kube_b, docker / "config.json")]
+        got = ops(identity, *specs, env=env)
+        assert all(v != "ok" for v in got.values()), got
+        assert all(v == "ok" for v in unconfined(identity, *specs, env=env).values())
+        # --no-default-deny-read is the documented way back.
+        got = ops(identity, *specs, env=env, flags=("--no-default-deny-read",))
+        assert all(v == "ok" for v in got.values()), got
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --- variables ----------------------------------------------------------------------------------
+SECRET_VARS = {
+    "PGPASSWORD": "hunter2hunter2",
+    "MYSQL_PWD": "hunter2hunter2",
+    "DB_PASSWORD": "hunter2hunter2",
+    "LDAP_PASSWD": "hunter2hunter2",
+    "NPM_CONFIG__AUTH": "dXNlcjpwYXNz",
+    "GOOGLE_APPLICATION_CREDENTIALS_JSON": "{}",
+    "DATABASE_URL": "postgres://app:s3cr3tpw@db.internal:5432/app",
+    "REDIS_URL": "redis://:s3cr3tpw@cache:6379/0",
+    "SLACK_HOOK": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
+    "MSSQL_CONN": "Server=db;Database=app;User Id=sa;Password=s3cr3tpw;",
+    "PG_DSN": "host=db user=app password=s3cr3tpw dbname=app",
+    "SESSION": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl",
+    "GH": "ghp_0123456789abcdefghijABCDEFGHIJ012345",
+}
+KEPT_VARS = {
+    "GIT_AUTHOR_NAME": "Ada",
+    "PUBLIC_URL": "https://example.org/app",
+    "GIT_REMOTE": "ssh://git@github.com/o/r.git",
+    "AUTHOR": "someone",
+}
+
+
+def test_password_style_variables_and_secret_values_are_dropped(identity):
+    env = identity.env(**SECRET_VARS, **KEPT_VARS)
+    specs = [f"env:{k}" for k in (*SECRET_VARS, *KEPT_VARS)]
+    got = ops(identity, *specs, env=env)
+    leaked = [k for k in SECRET_VARS if got[f"env:{k}"] == "ok"]
+    assert leaked == [], leaked
+    assert all(got[f"env:{k}"] == "ok" for k in KEPT_VARS), got
+    # Control: the documented opt-out lets every one through (so the filter is what removed them).
+    got = ops(identity, *specs, env=env, flags=("--env-ignore-default-excludes",))
+    assert all(v == "ok" for v in got.values()), got
+
+
+# --- sockets named by the environment ------------------------------------------------------------
+@pytest.fixture
+def agent_socket(identity):
+    """A listening unix socket in the identity's home (outside the private /tmp)."""
+    d = identity.home / f".cordon-agent-{uuid.uuid4().hex[:8]}"
+    d.mkdir()
+    os.chown(d, identity.uid, identity.gid)
+    path = d / "agent.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chown(path, identity.uid, identity.gid)
+    s.listen(16)
+    yield path
+    s.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+AGENT_ENV = {
+    "ssh": ("SSH_AUTH_SOCK", "{p}"),
+    "docker": ("DOCKER_HOST", "unix://{p}"),
+    "docker2": ("CONTAINER_HOST", "unix://{p}"),
+    "dbus": ("DBUS_SESSION_BUS_ADDRESS", "unix:path={p},guid=0123456789abcdef0123456789abcdef"),
+    "gpg": ("GPG_AGENT_INFO", "{p}:0:1"),
+}
+
+
+@pytest.mark.parametrize("kind", list(AGENT_ENV))
+def test_sockets_named_by_the_environment_are_masked(identity, agent_socket, kind):
+    var, fmt = AGENT_ENV[kind]
+    env = identity.env(**{var: fmt.format(p=agent_socket)})
+    specs = [f"unix:{agent_socket}", f"env:{var}"]
+    got = ops(identity, *specs, env=env, flags=("--network", "on"))
+    assert got[f"unix:{agent_socket}"] != "ok" and got[f"env:{var}"] != "ok", got
+    assert all(v == "ok" for v in unconfined(identity, *specs, env=env).values())  # control
+    # The explicit opt-in gives both back.
+    agent = kind.rstrip("2")
+    got = ops(identity, *specs, env=env, flags=("--network", "on", "--allow-agent", agent))
+    assert all(v == "ok" for v in got.values()), got
+
+
+def test_gpg_agent_socket_under_gnupghome_is_masked(identity, agent_socket):
+    env = identity.env(GNUPGHOME=str(agent_socket.parent))
+    gpg = agent_socket.parent / "S.gpg-agent"
+    os.rename(agent_socket, gpg)
+    got = ops(identity, f"unix:{gpg}", env=env, flags=("--network", "on"))
+    assert got[f"unix:{gpg}"] != "ok", got
+    assert unconfined(identity, f"unix:{gpg}", env=env)[f"unix:{gpg}"] == "ok"
+
+
+# --- root launches: files only root may read -------------------------------------------------------
+@pytest.fixture
+def etc_secret():
+    if os.geteuid() != 0:
+        pytest.skip("planting a root-only file under /etc needs root")
+    p = Path("/etc") / f"cordon-test-secret-{uuid.uuid4().hex[:8]}"
+    p.write_text("ROOT-ONLY\n")
+    p.chmod(0o600)
+    yield p
+    p.unlink(missing_ok=True)
+
+
+def test_root_only_files_under_etc_are_hidden(identity, etc_secret):
+    specs = [f"read:{etc_secret}"]
+    if Path("/etc/ssl/private").is_dir():
+        specs.append("list:/etc/ssl/private")
+    got = ops(identity, *specs)
+    assert all(v != "ok" for v in got.values()), got  # root: masked; the user: not its file
+    free = unconfined(identity, *specs)
+    if identity.is_root:
+        assert all(v == "ok" for v in free.values()), free  # control: root reads it unconfined
+    else:
+        assert all(v != "ok" for v in free.values()), free  # DAC keeps it from the user anyway
