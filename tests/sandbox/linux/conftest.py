@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import uuid
+
 import pytest
 
 from tests.sandbox.linux import confine_support
@@ -19,3 +24,19 @@ def inner_executor(request, monkeypatch):
         confine_support.native_inner()
     monkeypatch.setattr(confine_support, "EXECUTOR", request.param)
     return request.param
+
+
+@pytest.fixture
+def unix_listener(identity):
+    """A host unix socket in a directory the sandbox can read (the identity's home)."""
+    d = identity.home / f".cordon-sock-{uuid.uuid4().hex[:8]}"
+    d.mkdir()
+    os.chown(d, identity.uid, identity.gid)
+    path = d / "s.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chown(path, identity.uid, identity.gid)
+    s.listen(8)
+    yield path
+    s.close()
+    shutil.rmtree(d, ignore_errors=True)

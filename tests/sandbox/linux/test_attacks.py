@@ -371,22 +371,6 @@ def test_bind_a_listening_port(identity):
 
 
 @pytest.fixture
-def unix_listener(identity):
-    """A host unix socket in a directory the sandbox can read (the identity's home)."""
-    d = identity.home / f".cordon-sock-{uuid.uuid4().hex[:8]}"
-    d.mkdir()
-    os.chown(d, identity.uid, identity.gid)
-    path = d / "s.sock"
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(str(path))
-    os.chown(path, identity.uid, identity.gid)
-    s.listen(8)
-    yield path
-    s.close()
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
 def abstract_listener():
     name = f"cordon-attack-{uuid.uuid4().hex[:8]}"
     s = socket.socket(socket.AF_UNIX)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import uuid
 from pathlib import Path
@@ -173,22 +172,6 @@ def test_password_style_variables_and_secret_values_are_dropped(identity):
 
 
 # --- sockets named by the environment ------------------------------------------------------------
-@pytest.fixture
-def agent_socket(identity):
-    """A listening unix socket in the identity's home (outside the private /tmp)."""
-    d = identity.home / f".cordon-agent-{uuid.uuid4().hex[:8]}"
-    d.mkdir()
-    os.chown(d, identity.uid, identity.gid)
-    path = d / "agent.sock"
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(str(path))
-    os.chown(path, identity.uid, identity.gid)
-    s.listen(16)
-    yield path
-    s.close()
-    shutil.rmtree(d, ignore_errors=True)
-
-
 AGENT_ENV = {
     "ssh": ("SSH_AUTH_SOCK", "{p}"),
     "docker": ("DOCKER_HOST", "unix://{p}"),
@@ -199,12 +182,12 @@ AGENT_ENV = {
 
 
 @pytest.mark.parametrize("kind", list(AGENT_ENV))
-def test_sockets_named_by_the_environment_are_masked(identity, agent_socket, kind):
+def test_sockets_named_by_the_environment_are_masked(identity, unix_listener, kind):
     var, fmt = AGENT_ENV[kind]
-    env = identity.env(**{var: fmt.format(p=agent_socket)})
-    specs = [f"unix:{agent_socket}", f"env:{var}"]
+    env = identity.env(**{var: fmt.format(p=unix_listener)})
+    specs = [f"unix:{unix_listener}", f"env:{var}"]
     got = ops(identity, *specs, env=env, flags=("--network", "on"))
-    assert got[f"unix:{agent_socket}"] != "ok" and got[f"env:{var}"] != "ok", got
+    assert got[f"unix:{unix_listener}"] != "ok" and got[f"env:{var}"] != "ok", got
     assert all(v == "ok" for v in unconfined(identity, *specs, env=env).values())  # control
     # The explicit opt-in gives both back.
     agent = kind.rstrip("2")
@@ -212,10 +195,10 @@ def test_sockets_named_by_the_environment_are_masked(identity, agent_socket, kin
     assert all(v == "ok" for v in got.values()), got
 
 
-def test_gpg_agent_socket_under_gnupghome_is_masked(identity, agent_socket):
-    env = identity.env(GNUPGHOME=str(agent_socket.parent))
-    gpg = agent_socket.parent / "S.gpg-agent"
-    os.rename(agent_socket, gpg)
+def test_gpg_unix_listener_under_gnupghome_is_masked(identity, unix_listener):
+    env = identity.env(GNUPGHOME=str(unix_listener.parent))
+    gpg = unix_listener.parent / "S.gpg-agent"
+    os.rename(unix_listener, gpg)
     got = ops(identity, f"unix:{gpg}", env=env, flags=("--network", "on"))
     assert got[f"unix:{gpg}"] != "ok", got
     assert unconfined(identity, f"unix:{gpg}", env=env)[f"unix:{gpg}"] == "ok"
