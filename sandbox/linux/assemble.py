@@ -605,6 +605,8 @@ def explain(policy, asm: Assembly) -> str:
     )
     if plan and plan.protected:
         lines.append(f"  read-only inside writable roots: {', '.join(plan.protected)}")
+    if plan and plan.pinned:
+        lines.append(f"  pinned (cannot be renamed or removed): {', '.join(plan.pinned)}")
     if plan:
         lines.append(f"  hidden (unreadable): {', '.join(plan.masked) or 'none present'}")
     net = str(getattr(policy.network.mode, "value", policy.network.mode))

@@ -517,6 +517,9 @@ def sweep_orphaned_placeholders(lock_dir: str) -> None:
         except OSError:
             continue
         try:
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+                continue  # not a journal of ours: its list of paths to remove is not believed
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -23,6 +23,9 @@ class BwrapPart(BaseModel):
     placeholders: list[str] = Field(default_factory=list)
     masked: list[str] = Field(default_factory=list)
     read_only: list[str] = Field(default_factory=list)
+    pinned: list[str] = Field(
+        default_factory=list, description="folders bound onto themselves: no protected path can be moved"
+    )
     writable: list[str] = Field(default_factory=list)
 
 
@@ -148,6 +151,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             placeholders=bplan.placeholders,
             masked=bplan.masked,
             read_only=bplan.protected,
+            pinned=bplan.pinned,
             writable=bplan.writable,
         ),
         inner=inner,
