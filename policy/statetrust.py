@@ -25,7 +25,7 @@ import os
 import stat
 
 JOURNAL_KEEP = 64  # distinct launches remembered
-_JOURNAL_MAX_BYTES = 1 << 20  # a larger journal is not ours to parse: nothing is trusted
+_JOURNAL_MAX_BYTES = 4 << 20  # a larger journal is not ours to parse: nothing is trusted
 
 
 def cache_root(environ=None) -> str:
@@ -130,7 +130,7 @@ def recent_launches(environ=None) -> Launches:
     path = journal_path(environ)
     if not os.path.lexists(path):
         return Launches([])
-    if file_problem(path):
+    if file_problem(path, allow_root=True):  # root's too: a `sudo` run with this HOME writes it
         return Launches([], known=False)
     try:
         with open(path, "rb") as f:
@@ -162,7 +162,7 @@ def record_launch(roots, protected, environ=None, launches: Launches | None = No
     except OSError:
         return
     try:
-        if file_problem(path):
+        if file_problem(path, allow_root=True):
             return  # someone else's journal: leave it alone (every check then trusts nothing)
         fcntl.flock(fd, fcntl.LOCK_EX)
         blob = b""

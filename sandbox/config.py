@@ -169,7 +169,7 @@ def merge_tightening(layers: list[dict]) -> dict:
     return out
 
 
-def _believe_user_file(path: str) -> None:
+def _believe_user_file(path: str, environ=None) -> None:
     """The state-trust rules (cordon.policy.statetrust) for the user config: it decides how
     every command is confined, so one that others could change, or that a sandboxed command
     may have written, is refused (exit 2) rather than used or silently skipped."""
@@ -181,11 +181,11 @@ def _believe_user_file(path: str) -> None:
             f"not trusted: {why}; the user config must be a regular file only you (or root) can change",
             source=path,
         )
-    why = recent_launches().exposure(path)
+    why = recent_launches(environ).exposure(path)
     if why:
         raise ConfigError(
             f"a sandboxed command may have written this file: {why}. Check its content; if it is "
-            f"yours, delete the launch journal {journal_path()} to accept it again",
+            f"yours, delete the launch journal {journal_path(environ)} to accept it again",
             source=path,
         )
 
@@ -433,7 +433,7 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
     trusted: list[str] = []
     upath = user_config_path(environ)
     if user and os.path.isfile(upath):
-        _believe_user_file(upath)
+        _believe_user_file(upath, environ)
         u = load_file(upath)
         trusted = u.pop("trusted_projects", []) or []
         if not isinstance(trusted, list) or not all(isinstance(t, str) for t in trusted):
@@ -450,7 +450,7 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
         if pdir in trusted_dirs:
             from cordon.policy.statetrust import recent_launches
 
-            exposed = recent_launches().exposure(ppath)
+            exposed = recent_launches(environ).exposure(ppath)
         if pdir not in trusted_dirs or exposed:
             for k, v in p.items():
                 if not _is_tightening(k, v):

@@ -287,7 +287,8 @@ def assemble(
             bridge.close()
         raise
     notes.extend(plan.notes)
-    record_launch(roots, kept + plan.protected, launches=launches)
+    # Only Cordon's own state is judged by the journal: its folders and project files.
+    record_launch(roots, kept, launches=launches)
     fds = dict(inner_fds)
     fds[empty_fd] = b""
     full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]

@@ -118,7 +118,9 @@ def test_absent_user_config_cannot_be_created(identity):
     ws = identity.workspace
     cfg_home = _tree(identity, ws, "cfg/xdg")
     control = _tree(identity, ws, "ctl/xdg")
-    env = identity.env(XDG_CONFIG_HOME=str(cfg_home))
+    env = identity.env(
+        XDG_CONFIG_HOME=str(cfg_home), XDG_CACHE_HOME=str(_tree(identity, ws.parent, f"c-{ws.name}"))
+    )
     planted = cfg_home / "cordon" / "config.toml"
     got = _ops(
         identity,
@@ -141,7 +143,9 @@ def test_existing_user_config_cannot_be_replaced_through_its_parent(identity):
     cfg_home = _tree(identity, ws, "cfg/xdg")
     _tree(identity, cfg_home, "cordon/config.toml", 'mode = "workspace-write"\n')
     _tree(identity, ws, "ctl/xdg")
-    env = identity.env(XDG_CONFIG_HOME=str(cfg_home))
+    env = identity.env(
+        XDG_CONFIG_HOME=str(cfg_home), XDG_CACHE_HOME=str(_tree(identity, ws.parent, f"c-{ws.name}"))
+    )
     _rename_attack(identity, ws / "cfg", ws / "ctl", env=env)
     _rename_attack(identity, cfg_home, ws / "ctl" / "xdg", env=env)
     assert (cfg_home / "cordon" / "config.toml").read_text() == 'mode = "workspace-write"\n'
