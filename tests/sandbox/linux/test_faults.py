@@ -210,6 +210,24 @@ def test_user_namespaces_unavailable_doctor_says_why(identity) -> None:
     assert d["run_engine"] == "refuse"
 
 
+def test_doctor_reads_the_fallback_run_would_use(identity) -> None:
+    """`sandbox doctor` reads the same configuration as `run`: with fallback = landlock in a
+    config file, a host without user namespaces gets "landlock", not "refuse"."""
+    import json
+
+    cfg = identity.workspace / "fallback.toml"
+    cfg.write_text('fallback = "landlock"\n')
+    cfg.chmod(0o644)
+    doctor = [sys.executable, "-m", "cordon.sandbox", "doctor", "--json", "--config", str(cfg)]
+    r = identity.run(_outer_disable_userns(identity, doctor))
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["config_files"][-1] == str(cfg)
+    if not (d["landlock_abi"] and d["seccomp"] and d["inner_stage"]):
+        pytest.skip("no Landlock/seccomp inner stage here: the fallback would not apply")
+    assert d["run_engine"] == "landlock" and "fallback = landlock" in d["explanation"]
+
+
 def test_user_namespaces_unavailable_fallback_landlock(identity) -> None:
     argv = _outer_disable_userns(
         identity,
