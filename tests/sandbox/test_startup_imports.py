@@ -7,11 +7,14 @@ console-script wrapper imports ``re``, which is why ``sandbox`` is the plain scr
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.identities import XDG_DIRS
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = (
@@ -53,6 +56,7 @@ def _new_modules(cwd: Path) -> tuple[str, list[str]]:
 
     script = str(REPO / "bin" / "sandbox")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())}
+    env.update({var: os.environ[var] for var in XDG_DIRS})  # the session's cache, not ~/.cache
     out = subprocess.run(
         [sys.executable, "-S", "-c", PROBE.format(script=script, site=site.getsitepackages())],
         capture_output=True,
