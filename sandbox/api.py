@@ -16,6 +16,8 @@
 No global state: every call resolves its own policy and owns its own processes.
 Exit status: the command's; 128+N when it died of signal N; 125 when the sandbox
 could not be set up (then ``SandboxResult.setup_failed`` is True and the command did not run).
+A resource limit (``SandboxPolicy(limits=...)``) that ended or stopped the command is named in
+``SandboxResult.limit_hit``; the exit status stays the command's (137 for a memory kill, etc.).
 Setup errors found before anything starts raise ``SandboxError``.
 """
 
@@ -41,10 +43,24 @@ DEVNULL = subprocess.DEVNULL
 class SandboxResult(subprocess.CompletedProcess):
     """``CompletedProcess`` plus how the command was confined."""
 
-    def __init__(self, args, returncode, stdout=None, stderr=None, *, engine: str = "", setup_failed=False):
+    def __init__(
+        self,
+        args,
+        returncode,
+        stdout=None,
+        stderr=None,
+        *,
+        engine: str = "",
+        setup_failed=False,
+        limit_hit=None,
+    ):
         super().__init__(args, returncode, stdout, stderr)
         self.engine = engine  # "bwrap", "landlock", "seatbelt", "windows" or "none"
         self.setup_failed = setup_failed
+        # The resource limit that ended or stopped the command, or None: ``.key`` ("memory",
+        # "pids", "cpu", "wall", "file-size", "tmp"), ``.value`` (bytes, count or seconds),
+        # ``.shown`` ("512M"), ``.mechanism`` and ``.message`` (what `sandbox run` prints).
+        self.limit_hit = limit_hit
 
 
 class SandboxTimeout(subprocess.TimeoutExpired):
@@ -105,6 +121,11 @@ class SandboxedProcess:
     @property
     def setup_failed(self) -> bool:
         return bool(getattr(self._proc, "setup_failed", False))
+
+    @property
+    def limit_hit(self):
+        """The resource limit that ended or stopped the command (see ``SandboxResult``), or None."""
+        return getattr(self._proc, "limit_hit", None)
 
     def poll(self) -> int | None:
         return self._proc.poll()
@@ -234,6 +255,18 @@ class _Expired(Exception):
     pass
 
 
+def _result(proc: SandboxedProcess, out, err) -> SandboxResult:
+    return SandboxResult(
+        proc.args,
+        proc.returncode,
+        out,
+        err,
+        engine=proc.engine,
+        setup_failed=proc.setup_failed,
+        limit_hit=proc.limit_hit,
+    )
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -327,9 +360,7 @@ def run(
     )
     with proc:
         out, err = proc.communicate(feed, timeout=timeout)
-    result = SandboxResult(
-        proc.args, proc.returncode, out, err, engine=proc.engine, setup_failed=proc.setup_failed
-    )
+    result = _result(proc, out, err)
     if check:
         result.check_returncode()
     return result
@@ -367,9 +398,7 @@ async def arun(
         proc.kill()
         await asyncio.to_thread(proc._proc.wait)
         raise
-    result = SandboxResult(
-        proc.args, proc.returncode, out, err, engine=proc.engine, setup_failed=proc.setup_failed
-    )
+    result = _result(proc, out, err)
     if check:
         result.check_returncode()
     return result

@@ -30,7 +30,8 @@ import os
 
 from cordon.sandbox.errors import ConfigError
 
-# key -> (flag, kind). kinds: str, path, bool, list, choice:<a|b|c>, table
+# key -> (flag, kind). kinds: str, path, bool, list, choice:<a|b|c>, limits (a [limits] table,
+# or repeated --limit KEY=VALUE; see cordon.sandbox.limits)
 KEYS: dict[str, tuple[str, str]] = {
     "mode": ("--mode", "choice:read-only|workspace-write|danger-full-access"),
     "workspace": ("--workspace", "path"),
@@ -50,6 +51,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "allow_unenforced": ("--allow-unenforced", "list"),
     "allow_agents": ("--allow-agent", "list"),
     "explain": ("--explain", "bool"),
+    "limits": ("--limit", "limits"),
     "env.inherit": ("--env-inherit", "choice:all|core|none"),
     "env.ignore_default_excludes": ("--env-ignore-default-excludes", "bool"),
     "env.exclude": ("--env-exclude", "list"),
@@ -58,7 +60,7 @@ KEYS: dict[str, tuple[str, str]] = {
 }
 # Guarantees a platform backend may be unable to enforce (today: Windows without its provisioned
 # sandbox account). Naming one in allow_unenforced is the explicit opt-out; otherwise it refuses.
-UNENFORCEABLE = ("network", "deny-read")
+UNENFORCEABLE = ("network", "deny-read", "limits")
 
 # The key under which merged options record which file set each key (see merge()).
 ORIGIN = "__origin__"
@@ -215,6 +217,16 @@ def _check(key: str, value, source: str):
         if key == "resolve":
             value = ["=".join(split_pin(v)) for v in value]
         return list(value)
+    if kind == "limits":
+        from cordon.sandbox.limits import parse_items
+
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (dict, list)):
+            raise ConfigError(
+                f'expected a table like {{ memory = "512M" }}, got {value!r}', field=key, source=source
+            )
+        return parse_items(value, source)
     if kind.startswith("choice:"):
         choices = kind[7:].split("|")
         if value not in choices:
@@ -383,8 +395,24 @@ def _is_tightening(key: str, value) -> bool:
     return key in ("allow_git_write", "share_tmp", "env.ignore_default_excludes") and value is False
 
 
+def _check_limits_tighten(project: dict, before: dict, pdir: str, upath: str, ppath: str) -> None:
+    """An untrusted project file may lower a limit (or add one), never raise one: the private
+    /tmp's size is compared with its default when no earlier layer set it."""
+    from cordon.sandbox.limits import default_tmp_size, show
+
+    for key, value in project.items():
+        ceiling = before.get(key, default_tmp_size() if key == "tmp" else None)
+        if ceiling is not None and value > ceiling:
+            raise ConfigError(
+                f"a project file may only tighten the sandbox; {key} = {show(key, value)} is above "
+                f"{show(key, ceiling)}. Add {pdir!r} to trusted_projects in {upath} to allow it",
+                field=f"limits.{key}",
+                source=ppath,
+            )
+
+
 def merge(layers: list[dict]) -> dict:
-    """Later layers override scalars and extend lists.
+    """Later layers override scalars and extend lists; tables ([limits]) merge key by key.
 
     A layer's ``ORIGIN`` entry maps its keys to the file that set them (``load_layers`` adds
     it); keys without one came from the command line. Errors use it to say where a value was set.
@@ -398,6 +426,8 @@ def merge(layers: list[dict]) -> dict:
                 continue
             if isinstance(v, list) and isinstance(out.get(k), list):
                 out[k] = out[k] + v
+            elif isinstance(v, dict) and isinstance(out.get(k), dict):
+                out[k] = {**out[k], **v}
             else:
                 out[k] = v
             origin[k] = files.get(k)
@@ -453,6 +483,9 @@ def load_layers(cwd: str, config_files=(), environ=None, *, user: bool = True, p
             exposed = recent_launches(environ).exposure(ppath)
         if pdir not in trusted_dirs or exposed:
             for k, v in p.items():
+                if k == "limits":
+                    _check_limits_tighten(v, merge(layers).get("limits", {}), pdir, upath, ppath)
+                    continue
                 if not _is_tightening(k, v):
                     why = (
                         f"its folder is in trusted_projects, but a sandboxed command may have written it: {exposed}"
@@ -550,6 +583,7 @@ def to_inputs(opts: dict) -> dict:
         allow_unenforced=list(opts.get("allow_unenforced", [])),
         allow_agents=list(opts.get("allow_agents", [])),
         default_deny_read=opts.get("default_deny_read", True),
+        limits=dict(opts.get("limits") or {}),
         network=Record(
             mode=net,
             allow_domains=allow,

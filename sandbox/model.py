@@ -17,7 +17,7 @@ from cordon.policy.envpolicy import EnvironmentPolicy
 
 # The defaults live in sandbox.resolve (no pydantic there: the `sandbox run` hot path).
 from cordon.sandbox.resolve import DEFAULT_DENY_READ, DEFAULT_DENY_SOCKETS, PROTECTED_NAMES
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SandboxMode(StrEnum):
@@ -46,6 +46,36 @@ class NetworkPolicy(BaseModel):
     net_log: Path | None = None
 
 
+class ResourceLimits(BaseModel):
+    """Resource limits of one sandboxed command; None means no limit (``tmp``: the default size).
+
+    Values are numbers (bytes, a count, seconds) or strings as on the command line: ``"512M"``,
+    ``"10m"``. Keys may be written ``file-size`` or ``file_size``. A bad value raises
+    ``ConfigError`` naming the key. See ``cordon.sandbox.limits``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory: int | None = Field(default=None, description="bytes, the command's whole tree")
+    pids: int | None = Field(default=None, description="processes and threads of the tree")
+    cpu: float | None = Field(default=None, description="seconds of CPU time of the tree")
+    wall: float | None = Field(default=None, description="seconds of wall-clock time")
+    file_size: int | None = Field(default=None, description="bytes, the largest file written")
+    tmp: int | None = Field(default=None, description="bytes, each of the private /tmp and /dev/shm")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, data):
+        if not isinstance(data, dict):
+            return data
+        from cordon.sandbox.limits import KEYS, key_of, parse
+
+        out = {}
+        for k, v in data.items():
+            key = key_of(str(k))
+            out[KEYS[key][0]] = None if v is None else parse(key, v)
+        return out
+
+
 class SandboxPolicy(BaseModel):
     """What a sandboxed command may read, write and reach. Defaults are the safe choice."""
 
@@ -70,7 +100,7 @@ class SandboxPolicy(BaseModel):
     allow_unenforced: list[str] = Field(
         default_factory=list,
         description="Guarantees the user accepts losing where a backend cannot enforce them, e.g. "
-        '"network", "deny-read"; without this such a backend refuses to run',
+        '"network", "deny-read", "limits"; without this such a backend refuses to run',
     )
     allow_agents: list[Literal["ssh", "gpg", "docker", "dbus"]] = Field(
         default_factory=list,
@@ -84,6 +114,7 @@ class SandboxPolicy(BaseModel):
         "(GOOGLE_APPLICATION_CREDENTIALS, KUBECONFIG, ...) and, for root launches, the files under "
         "/etc only root may read",
     )
+    limits: ResourceLimits = Field(default_factory=ResourceLimits)
 
     def resolve(self, cwd: str | os.PathLike[str] | None = None, home: str | None = None) -> ResolvedPolicy:
         """Absolute, canonical paths; the form every backend consumes."""
@@ -105,10 +136,13 @@ class SandboxPolicy(BaseModel):
             allow_unenforced=self.allow_unenforced,
             allow_agents=self.allow_agents,
             default_deny_read=self.default_deny_read,
+            limits=self.limits,
             cwd=cwd,
             home=home,
         )
-        return ResolvedPolicy(**vars(r))
+        data = vars(r)
+        data["limits"] = ResourceLimits(**vars(r.limits))
+        return ResolvedPolicy(**data)
 
 
 class ResolvedPolicy(BaseModel):
@@ -132,3 +166,4 @@ class ResolvedPolicy(BaseModel):
     allow_unenforced: list[str] = Field(default_factory=list)
     allow_agents: list[str] = Field(default_factory=list)
     default_deny_read: bool = True
+    limits: ResourceLimits = Field(default_factory=ResourceLimits)

@@ -89,6 +89,7 @@ def resolve(
     allow_unenforced=(),
     allow_agents=(),
     default_deny_read: bool = True,
+    limits=None,
     cwd=None,
     home: str | None = None,
 ) -> Resolved:
@@ -136,7 +137,14 @@ def resolve(
         allow_unenforced=list(allow_unenforced),
         allow_agents=_dedup(allow_agents),
         default_deny_read=bool(default_deny_read),
+        limits=_limits(limits),
     )
+
+
+def _limits(limits):
+    from cordon.sandbox.limits import resolve as resolve_limits
+
+    return resolve_limits(limits)
 
 
 def apply_env(env_policy, environ) -> dict[str, str]:

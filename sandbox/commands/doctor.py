@@ -139,7 +139,26 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
             why += "; --fallback=landlock would run with Landlock + seccomp only"
     out["run_engine"] = engine
     out["explanation"] = why
+    out["limits"] = limit_mechanisms(info, engine)
     return out
+
+
+def limit_mechanisms(info, engine: str) -> dict:
+    """For each resource limit, what would enforce it for this user on this host."""
+    from cordon.sandbox.linux import limits
+    from cordon.sandbox.resolve import Record
+
+    sample = Record(memory=1 << 30, pids=100, cpu=60.0, wall=60.0, file_size=1 << 30, tmp=None)
+    lp = limits.plan(
+        sample,
+        bwrap_size=info is not None and info.has("--size"),
+        under_bwrap=engine == "bwrap",
+        private_tmp=engine == "bwrap",
+    )
+    return {
+        e.key: {k: v for k, v in limits.as_data(e).items() if k not in ("key", "value", "shown")}
+        for e in lp.entries
+    }
 
 
 def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
@@ -173,6 +192,9 @@ def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
             f"inner stage: {'installed' if d['inner_stage'] else 'missing'}, "
             + (f"native ({ex['path']})" if ex["kind"] == "native" else f"Python ({ex['why']})")
         )
+    for key, e in d.get("limits", {}).items():
+        how = f"{e['mechanism']} ({e['scope']})" if e["enforced"] else f"NOT ENFORCEABLE: {e['why']}"
+        print(f"limit {key}: {how}")
     print(f"sandbox run will use: {d['run_engine']} -- {d.get('explanation', '')}")
     if d["run_engine"] == "refuse":
         print(f"next: {_next_step(d)}")

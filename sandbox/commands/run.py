@@ -72,10 +72,14 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
             try:
                 if KEYS[key][1] == "list":
                     opts[key] = opts.get(key, []) + _check(key, [value], name)
+                elif KEYS[key][1] == "limits":
+                    opts[key] = {**opts.get(key, {}), **_check(key, [value], name)}
                 else:
                     opts[key] = _check(key, value, name)
             except ConfigError as e:
-                raise UsageError(f"{name}: {e.message} (see `sandbox run --help`)") from None
+                # A limit's own key is named: `--limit memory: expected a size...`.
+                what = f"{name} {e.field[7:]}" if (e.field or "").startswith("limits.") else name
+                raise UsageError(f"{what}: {e.message} (see `sandbox run --help`)") from None
             continue
         raise UsageError(f"unknown option {name} (see `sandbox run --help`)")
     return opts, configs, [], False
@@ -103,8 +107,12 @@ flags:
   --network off|on|proxy    default off
   --allow-domain D / --deny-domain D / --resolve HOST=ADDR / --net-log FILE  (proxy mode)
   --rules NAME_OR_FILE      take network_rule entries from a rules file
-  --allow-unenforced G      accept that this platform cannot enforce G (network | deny-read);
-                            without it Cordon refuses instead (e.g. Windows with no sandbox account)
+  --limit KEY=VALUE         a resource limit (repeatable): memory=512M (the whole tree),
+                            pids=100, cpu=60 (seconds of CPU), wall=10m (then TERM, KILL),
+                            file-size=1G, tmp=1G (the private /tmp and /dev/shm; default:
+                            a quarter of RAM, at most 4G). --explain shows how each is enforced
+  --allow-unenforced G      accept that this platform cannot enforce G (network | deny-read |
+                            limits); without it Cordon refuses instead (exit 125)
   --fallback none|landlock  landlock: Landlock+seccomp only when bubblewrap cannot work
   --env-inherit all|core|none, --env-exclude PAT, --env-set NAME=VALUE,
   --env-include-only PAT, --env-ignore-default-excludes
@@ -115,7 +123,7 @@ Examples:
   sandbox run -- make test
   sandbox run --explain --mode read-only -- ls -la
   sandbox run --allow-domain pypi.org -- pip index versions requests
-  sandbox run --writable-root ~/.npm --network on -- npm ci
+  sandbox run --writable-root ~/.npm --network on --limit memory=2G -- npm ci
 """
 
 # The examples at the end of USAGE, for the typer command's --help (same text, same order).
@@ -132,6 +140,7 @@ _EXAMPLE_VALUE = {
     "--rules": "default",
     "--allow-unenforced": "network",
     "--allow-agent": "ssh",
+    "--limit": "memory=512M",
     "--env-inherit": "core",
     "--env-set": "NAME=VALUE",
     "--config": "cordon.toml",
@@ -308,7 +317,12 @@ def register(app) -> None:
         fallback: str = typer.Option(None, "--fallback", help="none | landlock"),
         rules: rep = typer.Option(None, "--rules"),
         allow_unenforced: rep = typer.Option(
-            None, "--allow-unenforced", help="accept that this platform cannot enforce: network | deny-read"
+            None,
+            "--allow-unenforced",
+            help="accept that this platform cannot enforce: network | deny-read | limits",
+        ),
+        limit: rep = typer.Option(
+            None, "--limit", help="KEY=VALUE: memory, pids, cpu, wall, file-size, tmp (repeatable)"
         ),
         allow_agent: rep = typer.Option(None, "--allow-agent", help="ssh | gpg | docker | dbus"),
         explain: bool = typer.Option(False, "--explain"),

@@ -176,6 +176,13 @@ def assemble(
             "WARNING: --mode danger-full-access: the command runs UNCONFINED "
             "(no filesystem, network or process isolation)"
         )
+        given = [k for k, v in vars(getattr(policy, "limits", None) or Record()).items() if v is not None]
+        if given and "limits" not in policy.allow_unenforced:
+            raise SandboxError(
+                f"--mode danger-full-access runs the command unconfined, so its resource limits "
+                f"({', '.join(given)}) cannot be enforced; refusing to run (--allow-unenforced limits "
+                "runs without them)"
+            )
         env = apply_env(policy.env, environ)
         env["CORDON_SANDBOX"] = "none"
         exe = _which(argv[0], env.get("PATH", ""))
@@ -213,6 +220,12 @@ def assemble(
     launches = recent_launches()  # what earlier launches left writable (state-trust rule 2)
     roots = [os.fspath(r) for r in policy.writable_roots]
     check_carve_outs(policy, roots)
+    info = (
+        probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots)
+        if engine == "bwrap"
+        else None
+    )
+    limits = limit_plan(policy, engine, info, net == "proxy")
     inner_mod = _inner_module()
     bridge = None
     prelude = None
@@ -241,7 +254,7 @@ def assemble(
     else:
         try:
             stage = _build_inner(
-                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches
+                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
             )
         except Exception:
             if bridge is not None:
@@ -255,10 +268,17 @@ def assemble(
     if engine == "landlock":
         record_launch(roots, (), launches=launches)  # no mounts: nothing inside a root is protected
         exe = _which(inner_argv[0], env.get("PATH", ""))
-        launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock")
-        return Assembly(mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage, notes=notes)
+        launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock", limits=limits)
+        return Assembly(
+            mode="landlock",
+            launch=launch,
+            bwrap=None,
+            bwrap_info=None,
+            inner=stage,
+            notes=notes,
+            limits=limits,
+        )
 
-    info = probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots)
     # Taken before the filesystem is inspected, so a finishing sandbox cannot remove a
     # placeholder this one is about to treat as an existing directory.
     lock_dir = os.path.join(probe.cache_dir(), "locks")
@@ -279,6 +299,7 @@ def assemble(
             empty_dirs=empty_dirs(),
             hide=hidden_state() + named_secrets(policy, environ),
             git_guard=guard,
+            tmp_size=limits.tmp_size,
         )
     except BaseException:
         for fd in locks.values():
@@ -302,12 +323,38 @@ def assemble(
     else:
         raise SandboxError(f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)")
     full += ["--", *inner_argv]
-    launch = Launch(bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge)
+    launch = Launch(
+        bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge, limits=limits
+    )
     launch.locks = locks
     launch.lock_dir = lock_dir
     if policy.allow_git_write:
         launch.after_exit.append(git_audit(policy, guard))
-    return Assembly(mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes)
+    return Assembly(
+        mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes, limits=limits
+    )
+
+
+def limit_plan(policy, engine: str, info, proxied: bool):
+    """How each resource limit is enforced for this launch (sandbox.linux.limits); refuses
+    (SandboxError, exit 125) a limit nothing here can enforce unless "limits" is in
+    allow_unenforced."""
+    from cordon.sandbox.linux import limits as _limits
+
+    lp = _limits.plan(
+        getattr(policy, "limits", None),
+        bwrap_size=info is not None and info.has("--size"),
+        under_bwrap=engine == "bwrap",
+        private_tmp=engine == "bwrap" and not policy.share_tmp,
+        prelude=proxied,
+    )
+    if lp.unenforced and "limits" not in policy.allow_unenforced:
+        why = "; ".join(f"{e.key}={e.shown}: {e.why}" for e in lp.entries if not e.enforced)
+        raise SandboxError(
+            f"cannot enforce the resource limit(s) asked for here ({why}); refusing to run "
+            "(--allow-unenforced limits runs without them)"
+        )
+    return lp
 
 
 def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
@@ -555,15 +602,21 @@ def empty_dirs() -> tuple[str, str] | None:
     return out[0], out[1]
 
 
-def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool, launches=None):
+def _build_inner(
+    inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool, launches=None, limits=None
+):
     """``build_inner`` with its one expensive input, the compiled seccomp program, from the
     on-disk cache when an entry there can be believed (sandbox/linux/bpfcache.py). Everything
     else (the program run inside, its argv, the Landlock plan) is built afresh every time:
     nothing executable or policy-shaping is read back from a file a sandbox could have written.
+    ``limits``: the launch's limit plan (sandbox.linux.limits): its rlimits and the /tmp report.
     """
+    extra = {}
+    if limits is not None:
+        extra = {"rlimits": list(limits.rlimits), "report_tmp": bool(limits.report_tmp)}
     mode = str(getattr(policy.mode, "value", policy.mode))
     if not use_cache or mode == "danger-full-access":
-        return inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap)
+        return inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap, **extra)
     from cordon.policy.statetrust import recent_launches
     from cordon.sandbox.linux import bpfcache
 
@@ -571,7 +624,9 @@ def _build_inner(inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache:
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
     cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
     bpf = bpfcache.load(cache, network, launches, roots)
-    stage = inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap, seccomp_bpf=bpf)
+    stage = inner_mod.build_inner(
+        policy, argv, prelude=prelude, under_bwrap=under_bwrap, seccomp_bpf=bpf, **extra
+    )
     fresh = stage.spec.get("seccomp")
     if bpf is None and fresh:
         bpfcache.store(cache, network, bytes(fresh), launches, roots)
@@ -617,6 +672,13 @@ def explain(policy, asm: Assembly) -> str:
         "proxy": "only domains the proxy allows: " + ", ".join(policy.network.allow_domains or ["none"]),
     }
     lines.append(f"  network: {reach.get(net, net)}")
+    lp = getattr(asm, "limits", None)
+    for e in lp.entries if lp is not None else ():
+        state = "" if e.enforced else f"NOT ENFORCED ({e.why}) "
+        lines.append(
+            f"  limit {e.key} {e.shown}{' (default)' if e.default else ''}: {state}"
+            + (f"{e.mechanism}; {e.scope}" if e.enforced else "")
+        )
     for n in asm.notes:
         lines.append(f"  note: {n}")
     return "\n".join(lines)

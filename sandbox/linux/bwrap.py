@@ -141,6 +141,7 @@ def build_bwrap_args(
     empty_dirs: tuple[str, str] | None = None,
     hide=(),
     git_guard=None,
+    tmp_size: int | None = None,
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -159,6 +160,8 @@ def build_bwrap_args(
     ``git_guard``: a ``sandbox.gitguard.GitGuard``, the paths inside writable roots that the
     host's git would run or read configuration from (real git dirs behind ``gitdir:`` files,
     included config files, hooksPath, fsmonitor and driver scripts, submodule ``.git`` entries).
+    ``tmp_size``: bytes for each of the private /tmp and /dev/shm (tmpfs ``--size``; bwrap's
+    own default would be half of RAM each); None leaves them at that default.
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -176,7 +179,11 @@ def build_bwrap_args(
         if os.path.isdir("/dev/shm"):
             a += [bind, "/dev/shm", "/dev/shm"]
     else:
-        a += ["--tmpfs", "/tmp"]
+        size = ["--size", str(tmp_size)] if tmp_size else []
+        a += [*size, "--tmpfs", "/tmp"]
+        if size:
+            # --dev's /dev/shm is a folder of /dev's own tmpfs: give it its own, of the same size.
+            a += [*size, "--tmpfs", "/dev/shm"]
 
     roots = [os.fspath(r) for r in policy.writable_roots]
     for r in roots:

@@ -16,11 +16,14 @@
  *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
  *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
  *   c / b TCP connect / bind port (u32) S seccomp program (struct sock_filter[])
+ *   R resource limit: resource, soft, hard (3 x u64 little-endian), set right before seccomp
+ *   T fd (u32) of a unix socket to the launcher: O_PATH fds of /tmp and /dev/shm are sent there
+ *     first thing (SCM_RIGHTS), so it can tell afterwards whether a full /tmp stopped the command
  *   H handoff fd (decimal): a warm sandbox (sandbox/linux/pool.py). With every wall up, write
  *     "R" on that socket, then wait for the command: one message of argv, env and cwd (each
  *     string NUL-terminated, each list ended by an empty string) carrying stdin, stdout and
  *     stderr as SCM_RIGHTS; install them and exec. The CMD given on the command line is unused.
- * Every record but L and S is text and must hold no NUL byte (exit 125 otherwise).
+ * Every record but L, S, R and T is text and must hold no NUL byte (exit 125 otherwise).
  *
  * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
  * Built statically when the C library allows it: no dynamic loader, so no LD_* variable
@@ -38,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -120,8 +124,9 @@ static void push(struct list *l, char *s) {
 }
 
 static struct {
-    struct list prelude, read, write, dev, list, deny, cports, bports;
+    struct list prelude, read, write, dev, list, deny, cports, bports, rlimits;
     uint32_t ll_flags;
+    int report_fd;
     const char *ll_off;
     unsigned char *bpf;
     size_t bpf_len;
@@ -162,7 +167,7 @@ static void parse_plan(unsigned char *buf, size_t len) {
         memcpy(s, buf + i, n);
         /* Text records (paths, arguments, ports, reasons) become C strings: an embedded NUL
          * would silently cut one short (a deny path naming its parent, say). */
-        if (tag != 'S' && tag != 'L' && memchr(s, 0, n))
+        if (tag != 'S' && tag != 'L' && tag != 'R' && tag != 'T' && memchr(s, 0, n))
             fail("spec record '%c' at byte %zu holds a NUL byte", tag, i - 5);
         switch (tag) {
         case 'P': push(&plan.prelude, s); break;
@@ -181,6 +186,14 @@ static void parse_plan(unsigned char *buf, size_t len) {
             plan.handoff_fd = (int)v;
             break;
         }
+        case 'T':
+            if (n != 4) fail("bad report record");
+            memcpy(&plan.report_fd, s, 4);
+            break;
+        case 'R':
+            if (n != 24) fail("bad resource limit record");
+            push(&plan.rlimits, s);
+            break;
         case 'L':
             if (n != 4) fail("bad Landlock record");
             memcpy(&plan.ll_flags, s, 4);
@@ -540,6 +553,60 @@ static char **handoff(int sock, char ***envp) {
     return argv;
 }
 
+/* ---- resource limits ------------------------------------------------------------------- */
+/* O_PATH descriptors of /tmp and /dev/shm to the launcher (inner.py: _report_tmp). */
+static void report_tmp(void) {
+    int fds[2], n = 0;
+    const char *paths[] = {"/tmp", "/dev/shm"};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) fds[n++] = fd;
+    }
+    char byte[3] = {'t', 'm', 'p'};
+    struct iovec iov = {byte, sizeof byte};
+    union {
+        char buf[CMSG_SPACE(sizeof fds)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (n) {
+        memset(&u, 0, sizeof u);
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(n * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+    }
+    if (sendmsg(plan.report_fd, &msg, 0) < 0) fail("sendmsg: %s", strerror(errno));
+    for (int i = 0; i < n; i++) close(fds[i]);
+    close(plan.report_fd);
+}
+
+static uint64_t u64le(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Lower each limit to (soft, hard); one already lower (inherited) stays as it is. */
+static void set_rlimits(void) {
+    for (size_t i = 0; i < plan.rlimits.n; i++) {
+        const unsigned char *r = (const unsigned char *)plan.rlimits.items[i];
+        int resource = (int)u64le(r);
+        rlim_t soft = (rlim_t)u64le(r + 8), hard = (rlim_t)u64le(r + 16);
+        struct rlimit cur;
+        if (getrlimit(resource, &cur) < 0) fail("getrlimit(%d): %s", resource, strerror(errno));
+        if (cur.rlim_max != RLIM_INFINITY && cur.rlim_max < hard) hard = cur.rlim_max;
+        if (cur.rlim_cur != RLIM_INFINITY && cur.rlim_cur < soft) soft = cur.rlim_cur;
+        struct rlimit want = {soft < hard ? soft : hard, hard};
+        if (setrlimit(resource, &want) < 0) fail("setrlimit(%d): %s", resource, strerror(errno));
+    }
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[1], "--spec-fd") != 0 || strcmp(argv[3], "--") != 0)
@@ -554,6 +621,10 @@ int main(int argc, char **argv) {
     unsigned char *buf = read_all((int)fd, &len);
     parse_plan(buf, len);
 
+    if (plan.report_fd) {
+        step = "tmp report";
+        report_tmp();
+    }
     if (plan.prelude.n) {
         step = "prelude";
         start_prelude();
@@ -574,6 +645,10 @@ int main(int argc, char **argv) {
     /* The command leads its own group, so the launcher's killpg reaches it and its children
      * (but not the prelude, which stays in bwrap's group). EPERM: already a session leader. */
     if (setpgid(0, 0) < 0 && errno != EPERM) fail("setpgid: %s", strerror(errno));
+    if (plan.rlimits.n) {
+        step = "resource limits";
+        set_rlimits();
+    }
     if (plan.bpf_len) {
         step = "seccomp";
         if (plan.bpf_len % 8 || plan.bpf_len / 8 > 0xFFFF) fail("seccomp program is not a whole number of instructions");

@@ -33,6 +33,10 @@ import sys
 
 SPEC_FD = 200  # the fd the launcher fills with the spec; high to stay clear of bwrap's own
 NATIVE_FD = 201  # the native inner stage's executable, opened read-only by the launcher
+# A unix datagram socket back to the launcher (tmp= given): the inner stage sends it O_PATH
+# descriptors of /tmp and /dev/shm, so the launcher can tell afterwards that a full /tmp
+# (not the command's own error) stopped the command. Sent before any wall exists; closed.
+REPORT_FD = 202
 EXIT_SETUP_FAILED = 125
 PRELUDE_TIMEOUT = 5.0
 PR_SET_NO_NEW_PRIVS = 38
@@ -82,10 +86,15 @@ class InnerStage:
                 "close fds > 2",
                 "drop capabilities",
                 "own process group",
+                "resource limits (rlimits)",
                 "seccomp",
                 "exec",
             ],
             "prelude": spec.get("prelude"),
+            "rlimits": [
+                {"resource": RLIMIT_NAMES.get(r, str(r)), "soft": soft, "hard": hard}
+                for r, soft, hard in spec.get("rlimits") or ()
+            ],
         }
         ll = spec.get("landlock")
         out["landlock"] = (
@@ -116,6 +125,8 @@ def build_inner(
     under_bwrap: bool = True,
     python: str | None = None,
     seccomp_bpf: bytes | None = None,
+    rlimits=(),
+    report_tmp: bool = False,
 ) -> InnerStage:
     """Plan the inner stage for ``policy`` (a ``ResolvedPolicy``) running ``argv``.
 
@@ -123,7 +134,8 @@ def build_inner(
     required (it is then the only filesystem wall) and /tmp is the host's. ``python`` overrides
     the interpreter run inside; it must be this Python's version (the code travels in this
     interpreter's marshal format). Raises ``SandboxError`` when the kernel cannot give what
-    the mode requires.
+    the mode requires. ``rlimits``: ``(resource, soft, hard)`` set right before seccomp and
+    exec (sandbox.linux.limits chooses them).
     """
     from cordon.sandbox.errors import SandboxError
     from cordon.sandbox.linux import landlock, seccomp
@@ -134,6 +146,10 @@ def build_inner(
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
     abi = landlock.abi_version()  # the kernel, asked directly (the PyPI package costs ~10 ms of imports)
     spec: dict = {"v": 1, "prelude": list(prelude) if prelude else None}
+    if rlimits:
+        spec["rlimits"] = [tuple(int(x) for x in r) for r in rlimits]
+    if report_tmp:
+        spec["report_fd"] = REPORT_FD
 
     if mode == "danger-full-access":
         spec["landlock"] = None
@@ -263,6 +279,10 @@ def encode_native(spec: dict) -> bytes:
                 rec(tag, str(int(port)).encode())
     elif spec.get("landlock_off"):
         rec(b"O", str(spec["landlock_off"]).encode())
+    for resource, soft, hard in spec.get("rlimits") or ():
+        rec(b"R", struct.pack("<QQQ", resource, soft, hard))
+    if spec.get("report_fd") is not None:
+        rec(b"T", struct.pack("<I", spec["report_fd"]))
     if spec.get("seccomp"):
         rec(b"S", bytes(spec["seccomp"]))
     return b"".join(out)
@@ -501,6 +521,46 @@ def _close_fds_above_2(ll) -> None:
                     pass
 
 
+def _report_tmp(fd: int) -> None:
+    """Send O_PATH descriptors of /tmp and /dev/shm to the launcher over ``fd``; then close it."""
+    import _socket
+    import struct
+
+    flags = getattr(os, "O_PATH", 0o10000000) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fds = []
+    for path in ("/tmp", "/dev/shm"):
+        try:
+            fds.append(os.open(path, flags))
+        except OSError:
+            pass
+    try:
+        sock = _socket.socket(fileno=fd)
+        try:
+            data = struct.pack(f"{len(fds)}i", *fds)
+            sock.sendmsg([b"tmp"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, data)] if fds else [])
+        finally:
+            sock.close()
+    finally:
+        for f in fds:
+            os.close(f)
+
+
+RLIMIT_NAMES = {0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 6: "RLIMIT_NPROC", 9: "RLIMIT_AS"}
+
+
+def _set_rlimits(rlimits) -> None:
+    """Lower each limit to ``(soft, hard)``; one already lower (inherited) stays as it is."""
+    import resource
+
+    for res, soft, hard in rlimits:
+        cur_soft, cur_hard = resource.getrlimit(res)
+        if cur_hard != resource.RLIM_INFINITY:
+            hard = min(hard, cur_hard)
+        if cur_soft != resource.RLIM_INFINITY:
+            soft = min(soft, cur_soft)
+        resource.setrlimit(res, (min(soft, hard), hard))
+
+
 def _summary(report: dict) -> str:
     if not report.get("enforced"):
         return f"abi={report.get('abi', 0)} not-enforced"
@@ -530,6 +590,9 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             spec = marshal.loads(_read_all(fd))
         ll = _module("landlock", spec)  # also the syscall helper for prctl and close_range
         sc = _module("seccomp", spec) if spec.get("seccomp") else None
+        if spec.get("report_fd") is not None:
+            step = "tmp report"
+            _report_tmp(spec["report_fd"])
         if spec.get("prelude"):
             step = "prelude"
             _start_prelude(spec["prelude"])
@@ -555,6 +618,9 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             os.setpgid(0, 0)
         except PermissionError:
             pass  # already a session leader (no bwrap, --fallback): it leads its group already
+        if spec.get("rlimits"):
+            step = "resource limits"
+            _set_rlimits(spec["rlimits"])
         if sc is not None:
             step = "seccomp"
             sc.load_bpf(spec["seccomp"], ll.ffi())

@@ -105,6 +105,7 @@ class Launch:
         "env",
         "fds",
         "journal",
+        "limits",
         "lock_dir",
         "locks",
         "mode",
@@ -123,6 +124,7 @@ class Launch:
         bridge=None,
         status: bool = True,
         mode: str = "bwrap",
+        limits=None,
     ):
         self.path = path
         self.argv = argv  # full argv incl. argv[0]; "{STATUS_FD}" is substituted at start
@@ -136,6 +138,7 @@ class Launch:
         self.after_exit: list = []  # host checks once the sandbox is gone (the git audit)
         self.status = status  # False when bwrap is not in the chain (landlock fallback)
         self.mode = mode
+        self.limits = limits  # sandbox.linux.limits.plan(): cgroup, rlimits, wall, how each is enforced
 
 
 STATUS_FD_TOKEN = "{STATUS_FD}"
@@ -152,13 +155,24 @@ class SandboxProcess:
         self._child_pid: int | None = None
         self._status_r: int | None = None
         self._cleaned = False
+        self.limit_hit = None  # which resource limit ended or stopped the command (sandbox.linux.limits)
+        self._cgroup = None
+        self._watcher = None
+        self._rusage = None
+        self._tmp_report = None  # our end of the /tmp report socket (tmp= given)
         try:
             self.pid = self._spawn(stdin, stdout, stderr)
+            self._watch()
         except BaseException:
             for fd in set(launch.locks.values()):
                 os.close(fd)
             launch.locks = {}
             _drop_journal(launch, [])
+            if self._cgroup is not None:
+                self._cgroup.kill()
+                self._cgroup.remove()
+            if self._tmp_report is not None:
+                self._tmp_report.close()
             if launch.bridge is not None:
                 launch.bridge.close()
             raise
@@ -193,6 +207,16 @@ class SandboxProcess:
                 self._status_r = r
                 actions.append((os.POSIX_SPAWN_DUP2, hi, status_target))
                 argv = [str(status_target) if a == STATUS_FD_TOKEN else a for a in argv]
+            if launch.limits is not None and launch.limits.report_tmp:
+                from cordon.sandbox.linux.inner import REPORT_FD
+                from cordon.sandbox.linux.limits import tmp_report_channel
+
+                theirs, self._tmp_report = tmp_report_channel()
+                hi = fcntl.fcntl(theirs, fcntl.F_DUPFD_CLOEXEC, 100)
+                os.close(theirs)
+                owned.append(hi)
+                actions.append((os.POSIX_SPAWN_DUP2, hi, REPORT_FD))
+                targets.add(REPORT_FD)
             # Inherited descriptors without CLOEXEC (from whoever started us) must not reach bwrap.
             keep = {0, 1, 2, *owned, *targets}
             if status_target is not None:
@@ -206,10 +230,35 @@ class SandboxProcess:
                         actions.append((os.POSIX_SPAWN_CLOSE, fd))
                 except OSError:
                     pass
-            return os.posix_spawn(launch.path, argv, launch.env, file_actions=actions, setpgroup=0)
+            # Python ignores SIGPIPE and SIGXFSZ; the command gets the defaults (as subprocess does),
+            # so a file-size limit ends it with SIGXFSZ and `yes | head` ends as in a shell.
+            kw = {"file_actions": actions, "setpgroup": 0, "setsigdef": (signal.SIGPIPE, signal.SIGXFSZ)}
+            limits = launch.limits
+            if limits is None or not limits.cgroup:
+                return os.posix_spawn(launch.path, argv, launch.env, **kw)
+            # Born inside the launch's cgroup: bwrap and all it starts are counted from the start.
+            from cordon.sandbox.linux.limits import LaunchCgroup
+
+            self._cgroup = LaunchCgroup(limits.cgroup)
+            self._cgroup.create()
+            leave = self._cgroup.join()
+            try:
+                return os.posix_spawn(launch.path, argv, launch.env, **kw)
+            finally:
+                leave()
         finally:
             for fd in owned:
                 os.close(fd)
+
+    def _watch(self) -> None:
+        """Start the watcher thread when a limit needs one (wall, the tree's CPU in a cgroup)."""
+        limits = self.launch.limits
+        if limits is None or (limits.wall is None and not (limits.cpu and self._cgroup)):
+            return
+        from cordon.sandbox.linux.limits import Watcher
+
+        self._watcher = Watcher(self, limits, self._cgroup)
+        self._watcher.start()
 
     # -- inspect -----------------------------------------------------------------------
     def _read_status(self, block: bool) -> None:
@@ -288,12 +337,14 @@ class SandboxProcess:
                     os.killpg(self.pid, signal.SIGKILL)
                 except OSError:
                     pass
+            if self._cgroup is not None:
+                self._cgroup.kill()
 
     terminate = kill
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            pid, st = os.waitpid(self.pid, os.WNOHANG)
+            pid, st, self._rusage = os.wait4(self.pid, os.WNOHANG)
             if pid:
                 self._finish(st)
         return self.returncode
@@ -301,7 +352,7 @@ class SandboxProcess:
     def wait(self) -> int:
         while self.returncode is None:
             try:
-                _, st = os.waitpid(self.pid, 0)
+                _, st, self._rusage = os.wait4(self.pid, 0)
             except ChildProcessError:
                 st = 0
             self._finish(st)
@@ -322,6 +373,21 @@ class SandboxProcess:
             else:
                 rc = exit_code
         self.returncode = rc
+        if self.launch.limits is not None and not self.setup_failed:
+            from cordon.sandbox.linux.limits import tmp_was_full, verdict
+
+            self.limit_hit = verdict(
+                self.launch.limits,
+                rc,
+                self._rusage,
+                self._cgroup.events() if self._cgroup is not None else {},
+                self._watcher.fired if self._watcher is not None else None,
+                tmp_was_full(self._tmp_report) if self._tmp_report is not None else False,
+            )
+            self._tmp_report = None
+        elif self._tmp_report is not None:
+            self._tmp_report.close()
+            self._tmp_report = None
         self.cleanup()
 
     def cleanup(self) -> None:
@@ -334,6 +400,9 @@ class SandboxProcess:
         if self._cleaned:
             return
         self._cleaned = True
+        if self._cgroup is not None:
+            self._cgroup.kill()  # bwrap is gone, so is its PID namespace: normally nothing is left
+            self._cgroup.remove()
         for check in self.launch.after_exit:
             check()
         import fcntl as _fcntl
@@ -589,6 +658,8 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> in
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+    if proc.limit_hit is not None:
+        print(f"sandbox: {proc.limit_hit.message}", file=sys.stderr)
     if proc.setup_failed:
         reason = explain_failure() if explain_failure else None
         msg = "sandbox: the sandbox could not be set up; the command was not run"

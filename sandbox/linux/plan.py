@@ -37,6 +37,9 @@ class LinuxPlan(BaseModel):
     inner: dict[str, Any] | None = Field(default=None, description="Landlock and seccomp rules")
     network: dict[str, Any]
     env: dict[str, str]
+    limits: list[dict[str, Any]] = Field(
+        default_factory=list, description="each resource limit: value, mechanism, scope, enforced"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -87,6 +90,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             "(exit 125) unless --fallback=landlock"
         )
     engine = "landlock" if (not path and policy.fallback == "landlock") else "bwrap"
+    lplan, limits = _limits(policy, engine, options, net == "proxy", on_linux, notes)
     inner_mod = _inner_module()
     prelude = ["<proxy forwarder>"] if net == "proxy" else None
     inner = None
@@ -95,7 +99,9 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         notes.append("inner stage (Landlock + seccomp) not installed")
     else:
         try:
-            stage = inner_mod.build_inner(policy, list(argv), prelude=prelude, under_bwrap=engine == "bwrap")
+            stage = inner_mod.build_inner(
+                policy, list(argv), prelude=prelude, under_bwrap=engine == "bwrap", rlimits=lplan.rlimits
+            )
             inner = stage.describe()
             inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
         except SandboxError as e:
@@ -108,6 +114,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             inner=inner,
             network=network,
             env=cmd_env,
+            limits=limits,
             notes=[*notes, "no namespaces: deny-read masks and placeholders not in force"],
         )
     empty_fd = 3
@@ -127,6 +134,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             empty_dirs=empty_dirs() if on_linux else None,
             hide=hidden_state() + named_secrets(policy, env) if on_linux else (),
             git_guard=git_guard(policy, env) if on_linux else None,
+            tmp_size=lplan.tmp_size,
         )
     except SandboxError as e:
         raise SandboxError(f"the sandbox could not be planned: {e}") from None
@@ -157,5 +165,26 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         inner=inner,
         network=network,
         env=cmd_env,
+        limits=limits,
         notes=notes,
     )
+
+
+def _limits(policy, engine: str, options, proxied: bool, on_linux: bool, notes: list[str]):
+    """(the limit plan, its entries as data); a limit `run` would refuse becomes a note."""
+    from cordon.sandbox.linux import limits as _lim
+
+    lplan = _lim.plan(
+        getattr(policy, "limits", None),
+        h=None if on_linux else _lim.Hierarchies(v1={}, v2=None),
+        bwrap_size="--size" in options,
+        under_bwrap=engine == "bwrap",
+        private_tmp=engine == "bwrap" and not policy.share_tmp,
+        prelude=proxied,
+    )
+    if lplan.unenforced and "limits" not in policy.allow_unenforced:
+        notes.append(
+            f"`sandbox run` would refuse (exit 125): cannot enforce {', '.join(lplan.unenforced)} here "
+            "(--allow-unenforced limits runs without)"
+        )
+    return lplan, [_lim.as_data(e) for e in lplan.entries]

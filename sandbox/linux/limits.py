@@ -1,0 +1,584 @@
+"""How each resource limit is enforced on this Linux host, and the cgroup of one launch.
+
+Mechanisms, strongest first (``plan`` picks per key; ``sandbox doctor`` and ``--explain``
+show the choice):
+  * a cgroup made for the launch, under the launcher's own cgroup: v2 where that cgroup
+    delegates the controller to its children (root; a delegated subtree), v1 where the
+    launcher may create a child in the controller's hierarchy (root; a chowned, i.e.
+    delegated, cgroup). memory (memory.max / memory.limit_in_bytes, no swap), pids
+    (pids.max), cpu (usage read by the launcher's watcher, which ends the sandbox);
+  * rlimits set by the inner stage right before exec: RLIMIT_AS (memory, per process),
+    RLIMIT_NPROC (pids: inside the sandbox's own user namespace it counts the sandbox
+    only), RLIMIT_CPU (cpu, per process), RLIMIT_FSIZE (file-size);
+  * bubblewrap's ``--size`` for the private /tmp and /dev/shm (tmp);
+  * the launcher's watcher thread for wall (TERM, grace, KILL of the whole sandbox).
+
+A cgroup is named ``cordon-<launcher pid>-<launcher start time>-<random>``: a later launch
+removes those whose launcher is gone (``sweep``), as with the placeholder journals.
+Standard library only; nothing here runs unless a limit needs it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.resolve import Record
+
+RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_AS = 0, 1, 6, 9
+# Processes Cordon itself keeps in the sandbox besides the command's tree: bubblewrap's PID 1
+# (inside the user namespace) and, in the cgroup, bwrap's outer process too; the proxy
+# forwarder when the network goes through the proxy.
+PIDS_OVERHEAD_RLIMIT = 1
+PIDS_OVERHEAD_CGROUP = 2
+CGROUP_PREFIX = "cordon-"
+# v1 hierarchy / v2 controller for each key that a cgroup can enforce.
+V1_CONTROLLER = {"memory": "memory", "pids": "pids", "cpu": "cpuacct"}
+V2_CONTROLLER = {"memory": "memory", "pids": "pids", "cpu": None}  # cpu.stat is always there
+
+
+class Hierarchies(Record):
+    """Where the launcher's cgroups are: v2 (dir or None) and v1 {controller: dir}."""
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def hierarchies(proc_self: str = "/proc/self", sysfs: str | None = None) -> Hierarchies:
+    """The launcher's own cgroup in each mounted hierarchy (from mountinfo and /proc/self/cgroup).
+
+    ``sysfs`` prefixes every mount point (tests point it at a fake tree)."""
+    mounts_v1: dict[str, str] = {}
+    mount_v2 = None
+    for line in (_read(f"{proc_self}/mountinfo") or "").splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 5 or len(rfields) < 3:
+            continue
+        fstype, point, root = rfields[0], fields[4], fields[3]
+        if root != "/":
+            continue  # a bind of a sub-cgroup: paths would not line up
+        if fstype == "cgroup2" and mount_v2 is None:
+            mount_v2 = point
+        elif fstype == "cgroup":
+            for opt in rfields[2].split(","):
+                if opt in ("memory", "pids", "cpuacct") and opt not in mounts_v1:
+                    mounts_v1[opt] = point
+    own_v1: dict[str, str] = {}
+    own_v2 = None
+    for line in (_read(f"{proc_self}/cgroup") or "").splitlines():
+        num, _, rest = line.partition(":")
+        ctrls, _, path = rest.partition(":")
+        if num == "0" and ctrls == "":
+            own_v2 = path
+        for c in ctrls.split(","):
+            if c in mounts_v1:
+                own_v1[c] = path
+    pre = sysfs or ""
+    v1 = {c: pre + os.path.join(mounts_v1[c], p.lstrip("/")).rstrip("/") for c, p in own_v1.items()}
+    v2 = (
+        pre + os.path.join(mount_v2, own_v2.lstrip("/")).rstrip("/")
+        if mount_v2 and own_v2 is not None
+        else None
+    )
+    return Hierarchies(v1=v1, v2=v2)
+
+
+def _v2_delegates(d: str, controller: str | None) -> bool:
+    if not os.access(d, os.W_OK | os.X_OK):
+        return False
+    if controller is None:
+        return True
+    # Only a controller already enabled for the children: turning one on is the host's
+    # business (it changes accounting for every sibling, and fails where processes live).
+    return controller in (_read(os.path.join(d, "cgroup.subtree_control")) or "").split()
+
+
+def cgroup_for(key: str, h: Hierarchies) -> tuple[str, str] | None:
+    """(version, parent dir) of the cgroup that would enforce ``key``, or None."""
+    if key not in V1_CONTROLLER:
+        return None
+    # v1 first: on a hybrid host the controllers live there (v2 has only its own accounting).
+    d = h.v1.get(V1_CONTROLLER[key])
+    if d and os.path.isdir(d) and os.access(d, os.W_OK | os.X_OK):
+        return "v1", d
+    if h.v2 and os.path.isdir(h.v2) and _v2_delegates(h.v2, V2_CONTROLLER[key]):
+        return "v2", h.v2
+    return None
+
+
+# ---- the plan: which mechanism enforces each limit --------------------------------------------
+class Enforcement(Record):
+    """key, value (number), shown (as written), mechanism (text), scope, enforced, why."""
+
+
+def plan(
+    limits,
+    *,
+    h: Hierarchies | None = None,
+    bwrap_size: bool = True,
+    under_bwrap: bool = True,
+    private_tmp: bool = True,
+    prelude: bool = False,
+) -> Record:
+    """Decide, per limit, how it is enforced here. The result carries:
+    ``entries`` (list of Enforcement, in key order, including the default tmp size),
+    ``cgroup`` ({key: (version, parent dir, setting)}), ``rlimits`` ([(resource, soft, hard)]),
+    ``tmp_size`` (bytes or None), ``wall``, ``cpu``, ``unenforced`` (keys), ``shown`` ({key: text})."""
+    from cordon.sandbox import limits as L
+
+    entries: list = []
+    cg: dict = {}
+    rl: list = []
+    unenforced: list[str] = []
+    values = {key: getattr(limits, attr, None) for key, (attr, _, _) in L.KEYS.items()} if limits else {}
+    needs_cgroup = any(values.get(k) for k in V1_CONTROLLER)
+    if needs_cgroup and h is None:
+        h = hierarchies()
+    overhead = 1 if prelude else 0
+
+    def add(key, value, mechanism, scope, enforced=True, why=None, default=False):
+        entries.append(
+            Enforcement(
+                key=key,
+                value=value,
+                shown=L.show(key, value),
+                mechanism=mechanism,
+                scope=scope,
+                enforced=enforced,
+                why=why,
+                default=default,
+            )
+        )
+        if not enforced:
+            unenforced.append(key)
+
+    for key in L.KEYS:
+        v = values.get(key)
+        if key == "tmp":
+            if not private_tmp:
+                if v is not None:
+                    add(key, v, "none", "-", False, "there is no private /tmp (--share-tmp or no bubblewrap)")
+                continue
+            size = v if v is not None else L.default_tmp_size()
+            if bwrap_size:
+                add(
+                    key,
+                    size,
+                    "tmpfs size (bubblewrap --size)",
+                    "each of /tmp and /dev/shm",
+                    default=v is None,
+                )
+                tmp_size = size
+            elif v is not None:
+                add(key, v, "none", "-", False, "this bubblewrap has no --size option (needs >= 0.5)")
+            continue
+        if v is None:
+            continue
+        if key == "wall":
+            add(
+                key,
+                v,
+                f"launcher timer (TERM, {L.show('wall', L.WALL_GRACE)} grace, KILL)",
+                "the whole sandbox",
+            )
+            continue
+        if key == "file-size":
+            rl.append((RLIMIT_FSIZE, v, v))
+            add(key, v, "rlimit RLIMIT_FSIZE", "each file written")
+            continue
+        where = cgroup_for(key, h)
+        if where is not None:
+            version, parent = where
+            if key == "memory":
+                cg[key] = (version, parent, v)
+                add(key, v, f"cgroup {version} memory controller", "the whole tree (no swap)")
+            elif key == "pids":
+                cg[key] = (version, parent, v + PIDS_OVERHEAD_CGROUP + overhead)
+                add(key, v, f"cgroup {version} pids controller", "the whole tree")
+            else:  # cpu: the tree's usage, read by the launcher's watcher; RLIMIT_CPU per process too
+                cg[key] = (version, parent, v)
+                rl.append((RLIMIT_CPU, _ceil(v), _ceil(v) + 1))
+                add(
+                    key,
+                    v,
+                    f"cgroup {version} CPU accounting, checked by the launcher; RLIMIT_CPU per process",
+                    "the whole tree",
+                )
+            continue
+        if key == "memory":
+            rl.append((RLIMIT_AS, v, v))
+            add(
+                key,
+                v,
+                "rlimit RLIMIT_AS (no cgroup available)",
+                "each process's address space (not the tree; programs that reserve large "
+                "virtual ranges, e.g. node, a JVM or Go, may not start)",
+            )
+        elif key == "pids":
+            if not under_bwrap:
+                add(
+                    key,
+                    v,
+                    "none",
+                    "-",
+                    False,
+                    "no cgroup available and no user namespace of its own (--fallback=landlock): "
+                    "RLIMIT_NPROC would count every process of this user",
+                )
+                continue
+            rl.append(
+                (RLIMIT_NPROC, v + PIDS_OVERHEAD_RLIMIT + overhead, v + PIDS_OVERHEAD_RLIMIT + overhead)
+            )
+            add(
+                key,
+                v,
+                "rlimit RLIMIT_NPROC (no cgroup available)",
+                "the sandbox's processes and threads (it has its own user namespace)",
+            )
+        elif key == "cpu":
+            rl.append((RLIMIT_CPU, _ceil(v), _ceil(v) + 1))
+            add(key, v, "rlimit RLIMIT_CPU (no cgroup available)", "each process (not the tree)")
+    return Record(
+        entries=entries,
+        cgroup=cg,
+        rlimits=rl,
+        tmp_size=locals().get("tmp_size"),
+        # Only when tmp= was asked for: the report costs a socket per launch.
+        report_tmp=values.get("tmp") is not None and locals().get("tmp_size") is not None,
+        wall=values.get("wall"),
+        cpu=values.get("cpu"),
+        unenforced=unenforced,
+        shown={e.key: e.shown for e in entries},
+        values={e.key: e.value for e in entries},
+    )
+
+
+def as_data(e: Enforcement) -> dict:
+    """One entry of a plan as JSON-ready data (``sandbox plan``, ``sandbox doctor``)."""
+    return {
+        "key": e.key,
+        "value": e.value,
+        "shown": e.shown,
+        "default": e.default,
+        "enforced": e.enforced,
+        "mechanism": e.mechanism if e.enforced else None,
+        "scope": e.scope if e.enforced else None,
+        "why": e.why,
+    }
+
+
+def _ceil(x: float) -> int:
+    n = int(x)
+    return n if n == x else n + 1
+
+
+# ---- one launch's cgroup ---------------------------------------------------------------------
+def _start_time(pid: int) -> str | None:
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    return stat.rpartition(")")[2].split()[19]  # field 22: starttime
+
+
+def _write(path: str, value: str) -> None:
+    with open(path, "w") as f:
+        f.write(value)
+
+
+class LaunchCgroup:
+    """The cgroup(s) one sandbox runs in: made before bwrap starts, removed after it ended."""
+
+    def __init__(self, settings: dict):
+        # settings: {key: (version, parent, value)}
+        self.settings = settings
+        self.dirs: dict[str, tuple[str, str]] = {}  # key -> (version, dir)
+        self.created: list[str] = []
+        me = os.getpid()
+        self.name = f"{CGROUP_PREFIX}{me}-{_start_time(me) or 0}-{os.urandom(4).hex()}"
+
+    def create(self) -> None:
+        """Sweep what dead launchers left, then make the directories and write the limits."""
+        try:
+            by_dir: dict[tuple[str, str], str] = {}
+            for key, (version, parent, value) in self.settings.items():
+                d = os.path.join(parent, self.name)
+                if (version, parent) not in by_dir:
+                    sweep(parent)
+                    os.mkdir(d)
+                    self.created.append(d)
+                    by_dir[(version, parent)] = d
+                self.dirs[key] = (version, d)
+                for fname, text in _limit_files(key, version, value):
+                    try:
+                        _write(os.path.join(d, fname), text)
+                    except OSError:
+                        if fname.startswith(("memory.memsw", "memory.swap")):
+                            continue  # no swap accounting here: nothing to limit
+                        raise
+        except OSError as e:
+            self.remove()
+            raise SandboxError(f"could not set up the cgroup for the resource limits: {e}") from None
+
+    def join(self):
+        """Move the calling thread (v1) / this process (v2) into the cgroup; returns the undo.
+
+        Done around spawning bwrap, so bwrap and everything it starts is born inside; the
+        memory this thread already uses stays charged where it was."""
+        import threading
+
+        tid = threading.get_native_id()
+        undo: list[tuple[str, str]] = []
+        for version, d in dict.fromkeys(self.dirs.values()):
+            parent = os.path.dirname(d)
+            if version == "v1":
+                _write(os.path.join(d, "tasks"), str(tid))
+                undo.append((os.path.join(parent, "tasks"), str(tid)))
+            else:
+                _write(os.path.join(d, "cgroup.procs"), str(os.getpid()))
+                undo.append((os.path.join(parent, "cgroup.procs"), str(os.getpid())))
+
+        def leave() -> None:
+            for path, ident in undo:
+                try:
+                    _write(path, ident)
+                except OSError:
+                    pass
+
+        return leave
+
+    def cpu_seconds(self) -> float | None:
+        entry = self.dirs.get("cpu")
+        if entry is None:
+            return None
+        version, d = entry
+        if version == "v1":
+            text = _read(os.path.join(d, "cpuacct.usage"))
+            return int(text) / 1e9 if text and text.strip().isdigit() else None
+        for line in (_read(os.path.join(d, "cpu.stat")) or "").splitlines():
+            k, _, v = line.partition(" ")
+            if k == "usage_usec":
+                return int(v) / 1e6
+        return None
+
+    def events(self) -> dict[str, int]:
+        """{"oom_kill": n, "pids_max": n}: what the kernel refused or killed in this cgroup."""
+        out = {}
+        if "memory" in self.dirs:
+            version, d = self.dirs["memory"]
+            fname = "memory.events" if version == "v2" else "memory.oom_control"
+            for line in (_read(os.path.join(d, fname)) or "").splitlines():
+                k, _, v = line.partition(" ")
+                if k == "oom_kill" and v.strip().isdigit():
+                    out["oom_kill"] = int(v)
+        if "pids" in self.dirs:
+            _, d = self.dirs["pids"]
+            for line in (_read(os.path.join(d, "pids.events")) or "").splitlines():
+                k, _, v = line.partition(" ")
+                if k == "max" and v.strip().isdigit():
+                    out["pids_max"] = int(v)
+        return out
+
+    def kill(self) -> None:
+        """SIGKILL every process still in the cgroup (the sandbox is ending)."""
+        for d in self.created:
+            if os.path.exists(os.path.join(d, "cgroup.kill")):
+                try:
+                    _write(os.path.join(d, "cgroup.kill"), "1")
+                    continue
+                except OSError:
+                    pass
+            _kill_listed(d)
+
+    def remove(self) -> None:
+        """rmdir the cgroups (processes just killed may take a moment to leave)."""
+        import time
+
+        for d in self.created:
+            for attempt in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    if attempt == 0:
+                        _kill_listed(d)
+                    time.sleep(0.002)
+        self.created = []
+
+
+def _kill_listed(d: str) -> None:
+    for pid in (_read(os.path.join(d, "cgroup.procs")) or "").split():
+        try:
+            os.kill(int(pid), 9)
+        except (OSError, ValueError):
+            pass
+
+
+def _limit_files(key: str, version: str, value) -> list[tuple[str, str]]:
+    if key == "memory":
+        if version == "v2":
+            return [("memory.max", str(value)), ("memory.swap.max", "0")]
+        return [("memory.limit_in_bytes", str(value)), ("memory.memsw.limit_in_bytes", str(value))]
+    if key == "pids":
+        return [("pids.max", str(value))]
+    return []  # cpu: only read
+
+
+def sweep(parent: str) -> None:
+    """Remove cgroups under ``parent`` left by launchers that are gone (e.g. SIGKILLed)."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(CGROUP_PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        parts = name[len(CGROUP_PREFIX) :].split("-")
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        if _start_time(int(parts[0])) == parts[1]:
+            continue  # its launcher still runs
+        d = os.path.join(parent, name)
+        _kill_listed(d)  # nothing should be left: --die-with-parent ended the sandbox
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+# ---- while the sandbox runs: the watcher (wall, the tree's CPU) -------------------------------
+class Watcher:
+    """A thread that ends the sandbox at the wall-clock limit (TERM, grace, KILL) or when the
+    tree's CPU time in its cgroup passes the cpu limit. Waits on a pidfd of bwrap: it wakes
+    only for a deadline or a CPU check, and leaves as soon as bwrap is gone."""
+
+    def __init__(self, proc, lplan, cgroup: LaunchCgroup | None):
+        self.proc = proc
+        self.wall = lplan.wall
+        self.cpu = lplan.cpu if cgroup is not None and "cpu" in cgroup.dirs else None
+        self.cgroup = cgroup
+        self.fired: str | None = None
+        self.pidfd = os.pidfd_open(proc.pid)
+
+    def start(self) -> None:
+        import _thread
+
+        _thread.start_new_thread(self._run, ())
+
+    def _run(self) -> None:
+        import select
+        import time
+
+        from cordon.sandbox.limits import WALL_GRACE
+
+        start = time.monotonic()
+        ncpu = os.cpu_count() or 1
+        try:
+            while True:
+                waits = []
+                if self.wall is not None:
+                    waits.append(self.wall - (time.monotonic() - start))
+                if self.cpu is not None:
+                    used = self.cgroup.cpu_seconds() or 0.0
+                    if used >= self.cpu:
+                        self.fired = "cpu"
+                        self.proc.kill()
+                        return
+                    waits.append(max((self.cpu - used) / ncpu, 0.02))
+                left = max(min(waits), 0) if waits else None
+                if select.select([self.pidfd], [], [], left)[0]:
+                    return  # bwrap has exited
+                if self.wall is not None and time.monotonic() - start >= self.wall:
+                    self.fired = "wall"
+                    self.proc.send_signal(15)
+                    if not select.select([self.pidfd], [], [], WALL_GRACE)[0]:
+                        self.proc.kill()
+                    return
+        except OSError:
+            return
+        finally:
+            os.close(self.pidfd)
+
+
+# ---- afterwards: which limit ended or stopped the command ---------------------------------------
+def tmp_report_channel() -> tuple[int, object]:
+    """(the fd to hand to the inner stage, the launcher's end) of the /tmp report socket."""
+    import _socket
+
+    ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    return theirs.detach(), ours
+
+
+def tmp_was_full(sock) -> bool:
+    """Whether /tmp or /dev/shm, as the inner stage sent them, is full now (tmpfs --size)."""
+    import _socket
+
+    fds: list[int] = []
+    try:
+        sock.setblocking(False)
+        _, anc, _, _ = sock.recvmsg(8, _socket.CMSG_LEN(64))
+        for level, kind, data in anc:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += [
+                    int.from_bytes(data[i : i + 4], "little", signed=True) for i in range(0, len(data) - 3, 4)
+                ]
+        return any(os.fstatvfs(fd).f_bavail == 0 for fd in fds)
+    except OSError:
+        return False  # nothing was sent (the inner stage failed first)
+    finally:
+        for fd in fds:
+            os.close(fd)
+        sock.close()
+
+
+SIGXCPU, SIGXFSZ, SIGKILL = 24, 25, 9
+
+
+def verdict(lplan, returncode: int, rusage, events: dict, fired: str | None, tmp_full: bool = False):
+    """The limit that ended or stopped the command, as a ``LimitHit`` record, or None.
+
+    Only from evidence: the watcher's own action, the cgroup's counters, the signal the
+    kernel sends for an rlimit (SIGXCPU, SIGXFSZ), the tree's CPU time, a full /tmp."""
+    key = None
+    detail = None
+    if fired:
+        key = fired
+    elif events.get("oom_kill"):
+        key = "memory"
+    elif events.get("pids_max"):
+        key = "pids"
+        detail = f"{events['pids_max']} process creation(s) were refused"
+    elif lplan.cpu is not None and (
+        returncode == 128 + SIGXCPU
+        or (
+            returncode == 128 + SIGKILL
+            and rusage is not None
+            and rusage.ru_utime + rusage.ru_stime >= lplan.cpu
+        )
+    ):
+        key = "cpu"
+    elif returncode == 128 + SIGXFSZ and "file-size" in lplan.values:
+        key = "file-size"
+    elif tmp_full and returncode != 0 and "tmp" in lplan.values:
+        key = "tmp"
+        detail = "/tmp or /dev/shm was full"
+    if key is None:
+        return None
+    killed = returncode >= 128
+    if detail is None:
+        if key == "wall":
+            detail = "the sandbox was ended"
+        elif key == "memory" and not killed:
+            detail = "the kernel killed a process of the command"
+        else:
+            detail = "the command was killed" if killed else "the command was stopped"
+    entry = next(e for e in lplan.entries if e.key == key)
+    message = f"{key} limit {entry.shown} reached; {detail}"
+    return Record(key=key, value=entry.value, shown=entry.shown, mechanism=entry.mechanism, message=message)
