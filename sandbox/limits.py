@@ -145,6 +145,18 @@ def show(key: str, n) -> str:
     return str(n)
 
 
+def refusal(where: str, lost) -> Exception:
+    """The SandboxError (exit 125) for limits nothing on this platform can enforce.
+    ``lost``: (key, shown value, why) for each."""
+    from cordon.sandbox.errors import SandboxError
+
+    why = "; ".join(f"{key}={shown}: {reason}" for key, shown, reason in lost)
+    return SandboxError(
+        f"cannot enforce the resource limit(s) asked for {where} ({why}); refusing to run "
+        "(--allow-unenforced limits runs without them)"
+    )
+
+
 def default_tmp_size() -> int:
     """The private /tmp's size (and /dev/shm's) when tmp= is not given: well below RAM."""
     try:

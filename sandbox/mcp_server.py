@@ -41,6 +41,8 @@ class ServerConfig:
     approval: str = "on-request"
     approve_prompts: bool = False
     timeout: float = 120.0
+    # Resource limits of every shell call, keyed as `--limit` (memory, pids, cpu, wall, file-size, tmp).
+    limits: dict[str, Any] = field(default_factory=dict)
 
     def sandbox_policy(self):
         from cordon.sandbox import SandboxPolicy
@@ -53,6 +55,7 @@ class ServerConfig:
             workspace=self.workspace,
             writable_roots=list(self.writable_roots),
             network=net,
+            limits=dict(self.limits),
         )
 
 
@@ -67,6 +70,9 @@ class ShellResult(BaseModel):
     setup_failed: bool = False
     refused: str | None = None
     decision: dict | None = None
+    # The resource limit that ended or stopped the command ("memory", "wall"...) and the message.
+    limit: str | None = None
+    limit_message: str | None = None
 
 
 def _cap(data: bytes | str | None) -> tuple[str, bool]:
@@ -172,6 +178,8 @@ def build_server(cfg: ServerConfig):
             truncated=cut1 or cut2,
             setup_failed=res.setup_failed,
             decision=verdict,
+            limit=res.limit_hit.key if res.limit_hit else None,
+            limit_message=res.limit_hit.message if res.limit_hit else None,
         )
 
     @server.tool(

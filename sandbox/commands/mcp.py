@@ -16,7 +16,7 @@ Client set-up (Claude, Cursor, VS Code, Codex CLI...): docs/mcp.md.
 Examples:
   sandbox mcp --workspace ~/src/project
   sandbox mcp --rules default --rules python --allow-domain pypi.org
-  sandbox mcp --mode read-only --approval never
+  sandbox mcp --mode read-only --approval never --limit memory=2G --limit wall=10m
 """
 
 
@@ -49,6 +49,11 @@ def register(app: typer.Typer) -> None:
             False, "--approve-prompts", help="Run commands that need approval (the client asked the user)."
         ),
         timeout: float = typer.Option(120.0, "--timeout", help="Default per-command timeout, seconds."),
+        limit: list[str] = typer.Option(
+            None,
+            "--limit",
+            help="Resource limit of every command, KEY=VALUE (memory, pids, cpu, wall, file-size, tmp).",
+        ),
     ) -> None:
         """Serve an MCP server on stdin/stdout with tools `shell`, `execpolicy_check`, `decide`.
 
@@ -109,6 +114,14 @@ def register(app: typer.Typer) -> None:
                 from cordon.sandbox.commands.run import next_step
 
                 raise usage_error(f"--allow-domain: {e.message}", next_step(e)) from None
+        from cordon.sandbox.errors import ConfigError
+        from cordon.sandbox.limits import parse_items
+
+        try:
+            limits = parse_items(limit or [])
+        except ConfigError as e:
+            what = f"--limit {e.field[7:]}" if (e.field or "").startswith("limits.") else "--limit"
+            raise usage_error(f"{what}: {e.message}", "see `sandbox run --help` for the keys") from None
         cfg = ServerConfig(
             workspace=ws,
             mode=mode,
@@ -119,6 +132,7 @@ def register(app: typer.Typer) -> None:
             approval=approval,
             approve_prompts=approve_prompts,
             timeout=timeout,
+            limits=limits,
         )
         print(f"cordon MCP server on stdio; workspace {ws}", file=sys.stderr)
         serve(cfg)

@@ -349,11 +349,9 @@ def limit_plan(policy, engine: str, info, proxied: bool):
         prelude=proxied,
     )
     if lp.unenforced and "limits" not in policy.allow_unenforced:
-        why = "; ".join(f"{e.key}={e.shown}: {e.why}" for e in lp.entries if not e.enforced)
-        raise SandboxError(
-            f"cannot enforce the resource limit(s) asked for here ({why}); refusing to run "
-            "(--allow-unenforced limits runs without them)"
-        )
+        from cordon.sandbox.limits import refusal
+
+        raise refusal("here", [(e.key, e.shown, e.why) for e in lp.entries if not e.enforced])
     return lp
 
 

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 
 from cordon.sandbox.errors import SandboxError
-from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan
+from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan, resource_limits
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -83,7 +83,13 @@ def _run(plan: MacosPlan, platform: str) -> int:
     if plan.tmpdir and "XXXXXXXX" in plan.tmpdir:
         raise SandboxError("plan has no private temp folder; build it with sandbox.macos.execute.prepare()")
     try:
-        proc = subprocess.Popen(plan.argv, env=plan.env, cwd=plan.cwd, start_new_session=True)
+        proc = subprocess.Popen(
+            plan.argv,
+            env=plan.env,
+            cwd=plan.cwd,
+            start_new_session=True,
+            preexec_fn=_rlimit_setter(plan.rlimits) if plan.rlimits else None,
+        )
     except OSError as e:
         raise SandboxError(f"could not start {SANDBOX_EXEC}: {e}") from e
 
@@ -95,7 +101,7 @@ def _run(plan: MacosPlan, platform: str) -> int:
 
     previous = {s: signal.signal(s, forward) for s in FORWARDED}
     try:
-        returncode = proc.wait()
+        returncode = _wait(proc, plan.wall)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -104,6 +110,42 @@ def _run(plan: MacosPlan, platform: str) -> int:
         except (ProcessLookupError, PermissionError):
             pass
     return exit_status(returncode)
+
+
+def _rlimit_setter(rlimits: dict[str, list[int]]):
+    """The child's last step before exec: the plan's rlimits (resource names as on macOS)."""
+    import resource
+
+    pairs = [(getattr(resource, name), tuple(v)) for name, v in rlimits.items()]
+
+    def apply() -> None:
+        for res, limit in pairs:
+            resource.setrlimit(res, limit)
+
+    return apply
+
+
+def _wait(proc: subprocess.Popen, wall: float | None) -> int:
+    """Wait; at the wall limit TERM the command's group, KILL it after the grace period."""
+    if wall is None:
+        return proc.wait()
+    from cordon.sandbox.limits import WALL_GRACE, show
+
+    try:
+        return proc.wait(timeout=wall)
+    except subprocess.TimeoutExpired:
+        pass
+    print(f"sandbox: wall limit {show('wall', wall)} reached; the sandbox was ended", file=sys.stderr)
+    for sig, grace in ((signal.SIGTERM, WALL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            return proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+    return proc.wait()
 
 
 def main(
@@ -120,6 +162,14 @@ def main(
     """
     proxy = None
     try:
+        _, _, entries, lost = resource_limits(policy)
+        if lost and "limits" not in policy.allow_unenforced:
+            from cordon.sandbox.limits import refusal, show
+
+            lost_why = [
+                (e["key"], show(e["key"], e["value"]), e["why"]) for e in entries if not e["enforced"]
+            ]
+            raise refusal("on macOS", lost_why)
         proxy_url = None
         if policy.network.mode == NetworkMode.PROXY and proxy_port is None:
             if (platform or sys.platform) != "darwin":

@@ -44,6 +44,61 @@ class MacosPlan(BaseModel):
     tmpdir: str | None
     proxy_ports: list[int]
     notes: list[str]
+    # Resource limits: rlimits the launcher sets in the child before exec (name -> [soft, hard]),
+    # the wall-clock limit its timer enforces, and how each limit asked for is (not) enforced.
+    rlimits: dict[str, list[int]] = {}
+    wall: float | None = None
+    resource_limits: list[dict] = []
+    unenforced: list[str] = []
+
+
+# Resource limit -> (rlimit or None, how it is enforced) or (None, why it cannot be).
+MACOS_LIMITS = {
+    "memory": (None, "macOS does not enforce RLIMIT_AS or RLIMIT_DATA, and has no memory cgroup"),
+    "pids": (None, "RLIMIT_NPROC counts every process of the user on macOS, not the sandbox's"),
+    "cpu": ("RLIMIT_CPU", "rlimit RLIMIT_CPU (each process)"),
+    "wall": (None, "the launcher's timer (TERM, grace, KILL of the command's process group)"),
+    "file-size": ("RLIMIT_FSIZE", "rlimit RLIMIT_FSIZE (each file written)"),
+    "tmp": (None, "the private temp folder is on disk: no size can be set"),
+}
+ENFORCED_ON_MACOS = ("cpu", "wall", "file-size")
+
+
+def resource_limits(
+    policy: ResolvedPolicy,
+) -> tuple[dict[str, list[int]], float | None, list[dict], list[str]]:
+    """(rlimits, wall, entries, unenforced keys) for the policy's resource limits on macOS."""
+    from cordon.sandbox.limits import KEYS
+
+    rlimits: dict[str, list[int]] = {}
+    entries: list[dict] = []
+    unenforced: list[str] = []
+    wall = None
+    for key, (attr, _, _) in KEYS.items():
+        value = getattr(policy.limits, attr, None)
+        if value is None:
+            continue
+        rlimit, text = MACOS_LIMITS[key]
+        enforced = key in ENFORCED_ON_MACOS
+        entries.append(
+            {
+                "key": key,
+                "value": value,
+                "enforced": enforced,
+                "mechanism": text if enforced else None,
+                "why": None if enforced else text,
+            }
+        )
+        if not enforced:
+            unenforced.append(key)
+        elif key == "wall":
+            wall = float(value)
+        elif key == "cpu":
+            soft = int(-(-value // 1))
+            rlimits[rlimit] = [soft, soft + 1]  # SIGXCPU, then SIGKILL a second later
+        else:
+            rlimits[rlimit] = [int(value), int(value)]
+    return rlimits, wall, entries, unenforced
 
 
 def proxy_ports_from_env(env: Mapping[str, str]) -> list[int]:
@@ -135,7 +190,12 @@ def build_plan(
     out += ["--", *argv]
     if policy.mode.value == "danger-full-access":
         notes.append("danger-full-access: every path is writable; reads still exclude the deny-read list")
+    rlimits, wall, entries, unenforced = resource_limits(policy)
     return MacosPlan(
+        rlimits=rlimits,
+        wall=wall,
+        resource_limits=entries,
+        unenforced=unenforced,
         argv=out,
         profile=profile.text,
         params=dict(profile.params),

@@ -43,6 +43,13 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
             )
         api = api if api is not None else load_api()
         plan = build_plan(policy, argv, env)
+        if "limits" in plan.unenforced and "limits" not in allowed:  # no method gives these
+            from cordon.sandbox.limits import refusal, show
+
+            raise refusal(
+                "on Windows",
+                [(e.key, show(e.key, e.value), e.why) for e in plan.resource_limits if not e.enforced],
+            )
         if plan.method == METHOD_USER:
             missing = probe(plan, api)
             if missing:

@@ -183,6 +183,26 @@ class JobPlan(BaseModel):
     limits: list[str] = Field(default_factory=lambda: list(JOB_LIMITS))
     active_process_limit: int = ACTIVE_PROCESS_LIMIT
     ui_restrictions: list[str] = Field(default_factory=lambda: list(UI_RESTRICTIONS))
+    # Resource limits (SandboxPolicy.limits); None: not asked for.
+    job_memory_limit: int | None = Field(default=None, description="bytes committed by the whole job")
+    job_time_limit: int | None = Field(
+        default=None, description="user-mode CPU time of the whole job, in 100 ns units"
+    )
+    wall_seconds: float | None = Field(
+        default=None, description="the launcher ends the job (TerminateJobObject) after this long"
+    )
+
+
+class LimitEntry(BaseModel):
+    """How one resource limit is enforced on Windows (or why it cannot be)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    value: int | float
+    enforced: bool
+    mechanism: str | None = None
+    why: str | None = None
 
 
 class AceEntry(BaseModel):
@@ -276,6 +296,49 @@ class WindowsPlan(BaseModel):
     requires: list[Requirement]
     unenforced: list[str]
     not_enforced: list[str]
+    resource_limits: list[LimitEntry] = Field(default_factory=list)
+
+
+# Resource limit -> (job object limit flag or None, how it is enforced, or why it cannot be).
+WINDOWS_LIMITS = {
+    "memory": ("JOB_OBJECT_LIMIT_JOB_MEMORY", "job object: memory committed by the whole job"),
+    "pids": ("JOB_OBJECT_LIMIT_ACTIVE_PROCESS", "job object: active processes of the job"),
+    "cpu": ("JOB_OBJECT_LIMIT_JOB_TIME", "job object: user-mode CPU time of the whole job"),
+    "wall": (None, "the launcher's timer ends the job (TerminateJobObject)"),
+    "file-size": (None, None),
+    "tmp": (None, None),
+}
+WINDOWS_LIMITS_MISSING = {
+    "file-size": "Windows has no per-process limit on the size of a file written",
+    "tmp": "there is no private temp folder on Windows to size",
+}
+
+
+def _resource_limits(policy: ResolvedPolicy, job: JobPlan) -> list[LimitEntry]:
+    """Fill ``job`` with the policy's resource limits; one entry per limit asked for."""
+    from cordon.sandbox.limits import KEYS
+
+    out = []
+    for key, (attr, _, _) in KEYS.items():
+        value = getattr(policy.limits, attr, None)
+        if value is None:
+            continue
+        flag, how = WINDOWS_LIMITS[key]
+        if how is None:
+            out.append(LimitEntry(key=key, value=value, enforced=False, why=WINDOWS_LIMITS_MISSING[key]))
+            continue
+        if flag and flag not in job.limits:
+            job.limits.append(flag)
+        if key == "memory":
+            job.job_memory_limit = int(value)
+        elif key == "pids":
+            job.active_process_limit = int(value)
+        elif key == "cpu":
+            job.job_time_limit = int(value * 10_000_000)
+        else:
+            job.wall_seconds = float(value)
+        out.append(LimitEntry(key=key, value=value, enforced=True, mechanism=how))
+    return out
 
 
 def capability_name(policy: ResolvedPolicy) -> str:
@@ -545,6 +608,10 @@ def build_plan(
         if network.firewall_rules:
             requires += [Requirement(kind="firewall-enabled", name=prof) for prof in FIREWALL_PROFILES]
     unenforced = [] if as_user else needed
+    job = JobPlan()
+    resource_limits = _resource_limits(policy, job)
+    if any(not e.enforced for e in resource_limits):
+        unenforced.append("limits")
     return WindowsPlan(
         method=method,
         argv=list(argv),
@@ -553,12 +620,13 @@ def build_plan(
         env=child_env,
         identity=identity,
         token=token,
-        job=JobPlan(),
+        job=job,
         acl=acl,
         network=network,
         requires=requires,
         unenforced=unenforced,
         not_enforced=not_enforced,
+        resource_limits=resource_limits,
     )
 
 

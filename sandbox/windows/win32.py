@@ -61,10 +61,13 @@ RRF_RT_REG_SZ, RRF_RT_REG_DWORD = 0x2, 0x10
 CRED_TYPE_GENERIC = 1
 LOGON_WITH_PROFILE = 0x1
 
+EXIT_WALL = 143  # a job ended at its wall limit: the status a Linux command ended by TERM has
 JOB_LIMIT_BITS = {
     "JOB_OBJECT_LIMIT_ACTIVE_PROCESS": 0x8,
     "JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION": 0x400,
     "JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE": 0x2000,
+    "JOB_OBJECT_LIMIT_JOB_TIME": 0x4,
+    "JOB_OBJECT_LIMIT_JOB_MEMORY": 0x200,
 }
 UI_BITS = {
     "JOB_OBJECT_UILIMIT_HANDLES": 0x1,
@@ -235,6 +238,7 @@ SIGNATURES: dict[str, tuple[str, Any, list[Any]]] = {
     "ResumeThread": ("kernel32", DWORD, [HANDLE]),
     "TerminateProcess": ("kernel32", BOOL, [HANDLE, ctypes.c_uint]),
     "WaitForSingleObject": ("kernel32", DWORD, [HANDLE, DWORD]),
+    "TerminateJobObject": ("kernel32", BOOL, [HANDLE, ctypes.c_uint]),
     "GetExitCodeProcess": ("kernel32", BOOL, [HANDLE, LPVOID]),
     "OpenProcessToken": ("advapi32", BOOL, [HANDLE, DWORD, LPVOID]),
     "GetTokenInformation": ("advapi32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD, LPVOID]),
@@ -521,6 +525,10 @@ class _Launch:
         ext = JOBOBJECT_EXTENDED_LIMIT_INFORMATION()
         ext.BasicLimitInformation.LimitFlags = _bits(JOB_LIMIT_BITS, plan.job.limits)
         ext.BasicLimitInformation.ActiveProcessLimit = plan.job.active_process_limit
+        if plan.job.job_time_limit is not None:
+            ext.BasicLimitInformation.PerJobUserTimeLimit = plan.job.job_time_limit
+        if plan.job.job_memory_limit is not None:
+            ext.JobMemoryLimit = plan.job.job_memory_limit
         if not api.SetInformationJobObject(
             job, JOB_EXTENDED_LIMIT_INFORMATION, ctypes.byref(ext), ctypes.sizeof(ext)
         ):
@@ -589,11 +597,25 @@ class _Launch:
             raise
         return pi.hProcess
 
-    def wait(self, process: int) -> int:
-        """Wait in short slices so Ctrl+C reaches Python; the command (same console) gets it too."""
+    def wait(self, process: int, job: int | None = None, wall: float | None = None) -> int:
+        """Wait in short slices so Ctrl+C reaches Python; the command (same console) gets it too.
+
+        ``wall``: after that many seconds the whole job is ended (exit status 143, as the TERM
+        that ends a Linux sandbox at its wall limit) and the launcher says so."""
+        import time
+
         api = self.api
+        deadline = None if wall is None else time.monotonic() + wall
         while (r := api.WaitForSingleObject(process, WAIT_POLL_MS)) == WAIT_TIMEOUT:
-            pass
+            if deadline is not None and time.monotonic() >= deadline and job is not None:
+                from cordon.sandbox.limits import show
+
+                api.TerminateJobObject(job, EXIT_WALL)
+                print(
+                    f"sandbox: wall limit {show('wall', wall)} reached; the sandbox was ended",
+                    file=sys.stderr,
+                )
+                deadline = None
         if r != WAIT_OBJECT_0:
             raise SandboxError(f"WaitForSingleObject failed (Win32 error {api.GetLastError()})")
         code = DWORD(0)
@@ -704,7 +726,7 @@ def launch(plan: WindowsPlan, api: Any = None, *, warn=None) -> int:
             job = run.job(plan)
             process = run.process(plan, token, job)
         try:
-            return run.wait(process)
+            return run.wait(process, job, plan.job.wall_seconds)
         except KeyboardInterrupt:
             # Leaving the stack closes the job handle, which kills the whole process tree.
             return EXIT_INTERRUPTED

@@ -200,3 +200,25 @@ def test_docs_cover_the_clients_people_use():
     text = (Path(__file__).resolve().parents[2] / "docs" / "mcp.md").read_text()
     for client in ("Claude Code", "Claude Desktop", "Cursor", "VS Code", "Codex CLI"):
         assert f"## {client}" in text
+
+
+def test_limits_apply_to_every_shell_call_and_are_reported(identity):
+    """`sandbox mcp --limit`: a runaway is ended and the result names the limit; ordinary work passes."""
+
+    async def body(session):
+        slow = await session.call_tool("shell", {"command": ["sleep", "30"]})
+        quick = await session.call_tool("shell", {"script": "echo ok"})
+        return slow, quick
+
+    slow, quick = session_run(server_params(identity, "--limit", "wall=1", "--limit", "memory=256M"), body)
+    r = structured(slow)
+    assert r["exit_code"] == 143 and r["limit"] == "wall", r
+    assert r["limit_message"] == "wall limit 1s reached; the sandbox was ended"
+    r = structured(quick)
+    assert r["exit_code"] == 0 and r["stdout"] == "ok\n" and r["limit"] is None, r
+
+
+def test_malformed_limit_fails_before_serving(identity):
+    argv = [sys.executable, "-m", "cordon.sandbox", "mcp", "--workspace", str(identity.workspace)]
+    r = identity.run([*argv, "--limit", "memory=lots"], stdin=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == 2 and "--limit memory" in r.stderr, r.stderr

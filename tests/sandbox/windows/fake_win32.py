@@ -130,6 +130,7 @@ class FakeWin32:
             self.calls.append(
                 ("SetInformationJobObject", self.handles[job], "extended", b.LimitFlags, b.ActiveProcessLimit)
             )
+            self.job_limits = {"memory": info.JobMemoryLimit, "time": b.PerJobUserTimeLimit}
         else:
             assert cls == win32.JOB_BASIC_UI_RESTRICTIONS
             self.calls.append(("SetInformationJobObject", self.handles[job], "ui", info.UIRestrictionsClass))
@@ -154,6 +155,12 @@ class FakeWin32:
     def TerminateProcess(self, proc, code):
         self.calls.append(("TerminateProcess", self.handles[proc], code))
         self.process_state[proc] = f"terminated:{code}"
+        return 1
+
+    def TerminateJobObject(self, job, code):
+        self.calls.append(("TerminateJobObject", self.handles[job], code))
+        self.exit_code = code
+        self.timeouts = 0  # the job's processes are gone: the next wait returns
         return 1
 
     def WaitForSingleObject(self, h, ms):

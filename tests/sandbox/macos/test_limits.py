@@ -1,0 +1,69 @@
+"""Resource limits on macOS: rlimits (cpu, file-size) set in the child before exec and the
+launcher's wall timer, run for real through the stand-in for sandbox-exec; memory, pids and
+tmp have no macOS mechanism and are refused (125) unless the loss is accepted."""
+
+from __future__ import annotations
+
+import os
+
+from cordon.sandbox.macos import execute
+from cordon.sandbox.macos.plan import build_plan
+from cordon.sandbox.model import ResourceLimits
+
+from tests.sandbox.macos.policies import resolved
+from tests.sandbox.macos.test_execute import stand_in, tmp_path  # noqa: F401 (fixtures)
+
+
+def limited(workspace=None, allow=(), **limits):
+    kw = {"workspace": str(workspace)} if workspace else {}
+    return resolved(**kw).model_copy(
+        update={"limits": ResourceLimits(**limits), "allow_unenforced": list(allow)}
+    )
+
+
+def test_plan_carries_rlimits_wall_and_what_is_not_enforced():
+    p = build_plan(limited(cpu=1.5, wall="2m", memory="1G", **{"file-size": "1M"}), ["true"], {}, tmpdir="/x")
+    assert p.rlimits == {"RLIMIT_CPU": [2, 3], "RLIMIT_FSIZE": [1 << 20, 1 << 20]}
+    assert p.wall == 120.0
+    assert p.unenforced == ["memory"]
+    assert {e["key"]: e["enforced"] for e in p.resource_limits} == {
+        "memory": False,
+        "cpu": True,
+        "wall": True,
+        "file-size": True,
+    }
+
+
+def run(tmp_path, stand_in, argv, **limits):  # noqa: F811
+    pol = limited(tmp_path, **limits)
+    plan = execute.prepare(pol, argv, {"PATH": os.environ["PATH"], "RECORD": str(stand_in)})
+    return execute.run(plan, platform="darwin")
+
+
+def test_file_size_limit_stops_a_large_write(tmp_path, stand_in):  # noqa: F811
+    """The write stops at 1M (the stand-in is a Python script, so the command inherits
+    SIGXFSZ ignored and gets EFBIG; under the real sandbox-exec it dies of SIGXFSZ)."""
+    big = tmp_path / "big"
+    code = run(tmp_path, stand_in, ["sh", "-c", f"head -c 5000000 /dev/zero > {big}"], **{"file-size": "1M"})
+    assert code != 0 and big.stat().st_size == 1 << 20
+    assert (
+        run(tmp_path, stand_in, ["sh", "-c", f"head -c 5000 /dev/zero > {big}"], **{"file-size": "1M"}) == 0
+    )
+    assert big.stat().st_size == 5000
+
+
+def test_wall_limit_ends_the_command(tmp_path, stand_in, capsys):  # noqa: F811
+    assert run(tmp_path, stand_in, ["sleep", "30"], wall=1) == 143
+    assert "sandbox: wall limit 1s reached; the sandbox was ended" in capsys.readouterr().err
+    assert run(tmp_path, stand_in, ["true"], wall=30) == 0
+
+
+def test_unenforceable_limit_is_refused(tmp_path, stand_in, capsys):  # noqa: F811
+    code = execute.main(limited(tmp_path, memory="1G"), ["true"], {}, platform="darwin")
+    assert code == 125
+    assert "memory=1G: macOS does not enforce" in capsys.readouterr().err
+    pol = limited(tmp_path, allow=["limits"], memory="1G")
+    assert (
+        execute.main(pol, ["true"], {"PATH": os.environ["PATH"], "RECORD": str(stand_in)}, platform="darwin")
+        == 0
+    )
