@@ -16,7 +16,7 @@ Client set-up (Claude, Cursor, VS Code, Codex CLI...): docs/mcp.md.
 Examples:
   sandbox mcp --workspace ~/src/project
   sandbox mcp --rules default --rules python --allow-domain pypi.org
-  sandbox mcp --mode read-only --approval never --limit memory=2G --limit wall=10m
+  sandbox mcp --mode read-only --approval never --limit wall=10m
 """
 
 

@@ -399,20 +399,27 @@ class LaunchCgroup:
 
     def remove(self) -> None:
         """rmdir the cgroups (processes just killed may take a moment to leave)."""
-        import time
-
         for d in self.created:
-            for attempt in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    if attempt == 0:
-                        _kill_listed(d)
-                    time.sleep(0.002)
+            _remove(d)
         self.created = []
+
+
+def _remove(d: str) -> None:
+    """rmdir a launch's cgroup; whatever still runs in it is killed first (for up to ~0.5 s:
+    dying processes leave the cgroup a moment after SIGKILL). Left in place otherwise: a
+    later sweep tries again."""
+    import time
+
+    for attempt in range(100):
+        try:
+            os.rmdir(d)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if attempt % 20 == 0:
+                _kill_listed(d)
+            time.sleep(0.005)
 
 
 def _kill_listed(d: str) -> None:
@@ -445,12 +452,7 @@ def sweep(parent: str) -> None:
             continue
         if _start_time(int(parts[0])) == parts[1]:
             continue  # its launcher still runs
-        d = os.path.join(parent, name)
-        _kill_listed(d)  # nothing should be left: --die-with-parent ended the sandbox
-        try:
-            os.rmdir(d)
-        except OSError:
-            pass
+        _remove(os.path.join(parent, name))  # normally empty: --die-with-parent ended the sandbox
 
 
 # ---- while the sandbox runs: the watcher (wall, the tree's CPU) -------------------------------

@@ -198,6 +198,59 @@ def test_limits_cannot_be_lifted_from_inside(identity, delegated):
     assert r.stdout.count("stayed") == len(targets), r.stdout
 
 
+def test_cgroup_of_a_sigkilled_launcher_is_swept(identity, delegated):
+    """SIGKILL the launcher while its sandbox runs: --die-with-parent ends the sandbox, the
+    cgroup stays, and the next launch that makes a cgroup beside it removes it (ending
+    whatever might still run in it)."""
+    import signal
+    import subprocess
+
+    from cordon.sandbox.linux.limits import hierarchies
+
+    parent = delegated_parent(identity, delegated, hierarchies())
+    before = set(os.listdir(parent))
+    argv = [*delegated, *identity.sandbox_argv("run", "--limit", "pids=50", "--", "sleep", "30")]
+    proc = subprocess.Popen(argv, cwd=identity.workspace, env=identity.env(), **identity.popen_kwargs())
+    try:
+        deadline = time.monotonic() + 30
+        mine = []
+        while not mine and time.monotonic() < deadline:
+            mine = [n for n in set(os.listdir(parent)) - before if n.startswith(f"cordon-{proc.pid}-")]
+            time.sleep(0.05)
+        assert mine, "the launch made no cgroup"
+        while len(_procs(os.path.join(parent, mine[0]))) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until bwrap, its PID 1 and the command all run
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    orphan = os.path.join(parent, mine[0])
+    for _ in range(250):  # --die-with-parent: the sandbox follows its launcher
+        if not _procs(orphan):
+            break
+        time.sleep(0.02)
+    assert os.path.isdir(orphan)
+    # Anything still in it (a bwrap killed before it armed --die-with-parent) is ended too.
+    r = run_limited(identity, delegated, "pids=50", ["true"])
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(orphan)
+
+
+def _procs(d: str) -> list[str]:
+    try:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def delegated_parent(identity, prefix, h) -> str:
+    """Where a launch of ``identity`` makes its pids cgroup: the test's own (root) or the
+    delegated one (named in the prefix)."""
+    if identity.is_root:
+        return h.v1["pids"]
+    return next(word.split()[-1].rsplit("/", 1)[0] for word in prefix[2].split(" && ") if "/pids/" in word)
+
+
 def test_cgroups_are_removed_and_orphans_swept(identity, delegated):
     """A launch removes its cgroup; one left by a launcher that was SIGKILLed is removed by the
     next launch that makes a cgroup there."""
