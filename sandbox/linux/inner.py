@@ -259,7 +259,7 @@ def encode_native(spec: dict) -> bytes:
     out = [b"CORDONI1"]
 
     def rec(tag: bytes, data: bytes) -> None:
-        if b"\0" in data and tag not in (b"L", b"S"):
+        if b"\0" in data and tag not in (b"L", b"S", b"R", b"T"):  # binary records
             from cordon.sandbox.errors import SandboxError
 
             raise SandboxError(f"the inner-stage plan holds a NUL byte in {data!r} (record {tag.decode()})")
