@@ -28,6 +28,7 @@ from cordon.sandbox.api import (
     PIPE,
     SandboxedProcess,
     SandboxResult,
+    _result,
     _stdio_fd,
     spawn,
 )
@@ -193,9 +194,7 @@ class Pool:
         proc = self.spawn(argv, env=env, stdin=in_spec, stdout=out_spec, stderr=out_spec, text=text)
         with proc:
             out, err = proc.communicate(feed, timeout=timeout)
-        result = SandboxResult(
-            proc.args, proc.returncode, out, err, engine=proc.engine, setup_failed=proc.setup_failed
-        )
+        result = _result(proc, out, err)
         if check:
             result.check_returncode()
         return result

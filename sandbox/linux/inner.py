@@ -36,7 +36,7 @@ NATIVE_FD = 201  # the native inner stage's executable, opened read-only by the 
 # A unix datagram socket back to the launcher (tmp= given): the inner stage sends it O_PATH
 # descriptors of /tmp and /dev/shm, so the launcher can tell afterwards that a full /tmp
 # (not the command's own error) stopped the command. Sent before any wall exists; closed.
-REPORT_FD = 202
+REPORT_FD = 203  # (202 is warm.HANDOFF_FD)
 EXIT_SETUP_FAILED = 125
 PRELUDE_TIMEOUT = 5.0
 PR_SET_NO_NEW_PRIVS = 38

@@ -332,9 +332,9 @@ class LaunchCgroup:
 
         Done around spawning bwrap, so bwrap and everything it starts is born inside; the
         memory this thread already uses stays charged where it was."""
-        import threading
+        import _thread  # not threading: ~3 ms to import on the `sandbox run` path
 
-        tid = threading.get_native_id()
+        tid = _thread.get_native_id()
         undo: list[tuple[str, str]] = []
         for version, d in dict.fromkeys(self.dirs.values()):
             parent = os.path.dirname(d)

@@ -106,6 +106,9 @@ def start(asm, cwd: str) -> WarmSandbox | None:
         return None
     if launch.bridge is not None:  # the proxy bridge is per launch; not pooled
         return None
+    if launch.limits is not None and launch.limits.wall is not None:
+        return None  # a wall limit counts from the command's start, not the sandbox's
+
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, MAX_MESSAGE + 4096)

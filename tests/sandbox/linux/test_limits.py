@@ -317,3 +317,20 @@ def test_library_result_names_the_limit(scratch):
     assert r.limit_hit.message == "wall limit 1s reached; the sandbox was ended"
     ok = run(["true"], policy=SandboxPolicy(limits={"wall": 30}), cwd=scratch)
     assert ok.returncode == 0 and ok.limit_hit is None
+
+
+def test_pool_applies_limits_and_launches_wall_limited_commands_cold(scratch):
+    """A warm sandbox carries the policy's limits (rlimits, its own cgroup); a wall limit counts
+    from the command's start, so such a pool launches each command the ordinary way."""
+    from cordon.sandbox import Pool, SandboxPolicy
+
+    big = [INSIDE_PYTHON, "-I", "-S", "-c", "open('big', 'wb').write(bytes(5 << 20))"]
+    with Pool(SandboxPolicy(limits={"file-size": "1M", "tmp": "8M"}), cwd=scratch, size=1) as pool:
+        assert pool.wait_ready()
+        r = pool.run(big)
+        assert r.returncode != 0 and b"File too large" in r.stderr, r.stderr
+        assert pool.stats["warm"] == 1
+    with Pool(SandboxPolicy(limits={"wall": 1}), cwd=scratch, size=1) as pool:
+        r = pool.run(["sleep", "30"])
+        assert r.returncode == 143 and r.limit_hit is not None and r.limit_hit.key == "wall"
+        assert pool.stats["warm"] == 0
