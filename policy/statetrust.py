@@ -105,17 +105,13 @@ class Launches:
 
 def _parse(blob: bytes) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     out = []
-    for rec in blob.split(b"\0\n"):
-        if not rec:
-            continue
-        roots, protected = [], []
-        for field in rec.split(b"\0"):
-            kind, value = field[:1], os.fsdecode(field[1:])
-            if kind == b"R":
-                roots.append(value)
-            elif kind == b"P":
-                protected.append(value)
-        out.append((tuple(roots), tuple(protected)))
+    text = blob.decode("utf-8", "surrogateescape")  # os.fsdecode's result, for the whole file at once
+    for rec in text.split("\0\n"):
+        if rec:
+            fields = rec.split("\0")
+            out.append(
+                (tuple(f[1:] for f in fields if f[:1] == "R"), tuple(f[1:] for f in fields if f[:1] == "P"))
+            )
     return out
 
 

@@ -464,17 +464,24 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
     return out
 
 
-def _configured_carve_outs(policy):
-    """(kind, path) for the --read-only paths and the --deny-read paths beyond the defaults."""
-    from cordon.sandbox.resolve import DEFAULT_DENY_READ, canonical, homes
+def _configured_carve_outs(policy, roots: list[str]):
+    """(kind, path) for the --read-only paths and the --deny-read paths beyond the defaults,
+    inside a writable root (the defaults are only worked out when some deny path is there)."""
 
-    defaults = {
-        canonical(os.path.join(h, d[2:])) if d.startswith("~/") else d
-        for d in DEFAULT_DENY_READ
-        for h in homes()
-    }
-    out = [("--read-only", os.fspath(p)) for p in policy.read_only_paths]
-    out += [("--deny-read", os.fspath(p)) for p in policy.deny_read if os.fspath(p) not in defaults]
+    def inside(p) -> bool:
+        return any(_bwrap._within(p, r) for r in roots)
+
+    out = [("--read-only", os.fspath(p)) for p in policy.read_only_paths if inside(os.fspath(p))]
+    deny = [os.fspath(p) for p in policy.deny_read if inside(os.fspath(p))]
+    if deny:
+        from cordon.sandbox.resolve import DEFAULT_DENY_READ, canonical, homes
+
+        defaults = {
+            canonical(os.path.join(h, d[2:])) if d.startswith("~/") else d
+            for d in DEFAULT_DENY_READ
+            for h in homes()
+        }
+        out += [("--deny-read", p) for p in deny if p not in defaults]
     return out
 
 
@@ -488,7 +495,7 @@ def check_carve_outs(policy, roots: list[str]) -> None:
     """
     from cordon.policy.statetrust import file_problem, state_dir
 
-    todo = [(k, p) for k, p in _configured_carve_outs(policy) if any(_bwrap._within(p, r) for r in roots)]
+    todo = _configured_carve_outs(policy, roots)
     if not todo:
         return
     from cordon.sandbox.linux.bpfcache import _sha256
