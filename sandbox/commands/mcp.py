@@ -95,12 +95,12 @@ def register(app: typer.Typer) -> None:
             except policy.PolicyError as e:
                 raise usage_error(str(e), rules_next_step(e)) from None
         try:
-            import mcp.server  # noqa: F401  (the server's own import is lazy: check it here)
+            import mcp.server.mcpserver  # noqa: F401  (the server's own import is lazy: check it here)
         except ImportError as e:
             raise usage_error(
-                f"the `mcp` package cannot be imported ({e}); it is a dependency of cordon-sandbox, "
-                "so this install is incomplete",
-                "pip install --upgrade cordon-sandbox (or ./scripts/install.sh in a checkout)",
+                f"the `mcp` package (2.x, a dependency of cordon-sandbox) cannot be imported: {e}",
+                "pip install 'mcp>=2.3,<3' into this environment, or reinstall: pip install --upgrade "
+                "cordon-sandbox (./scripts/install.sh in a checkout)",
             ) from None
         from cordon.sandbox.mcp_server import ServerConfig, serve
 

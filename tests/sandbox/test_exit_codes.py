@@ -256,6 +256,28 @@ def test_mcp_rejects_bad_flags_before_serving(args, message, tmp_path):
     assert "MCP server on stdio" not in p.stderr  # never started
 
 
+def test_mcp_without_a_usable_mcp_package_says_how_to_fix_it(tmp_path):
+    """An environment holding mcp 1.x (no mcp.server.mcpserver): exit 2 with the install command,
+    before the banner, instead of a traceback once a client connects."""
+    old = tmp_path / "old-mcp" / "mcp" / "server"
+    old.mkdir(parents=True)
+    (old.parent / "__init__.py").write_text("")
+    (old / "__init__.py").write_text("")
+    repo = Path(__file__).resolve().parents[2]
+    p = subprocess.run(
+        [sys.executable, "-m", "cordon.sandbox", "mcp", "--workspace", str(tmp_path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=f"{repo}:{tmp_path / 'old-mcp'}"),
+    )
+    assert p.returncode == 2, p.stderr
+    assert "the `mcp` package (2.x, a dependency of cordon-sandbox) cannot be imported" in p.stderr
+    assert hint_of(p).startswith("pip install 'mcp>=2.3,<3'")
+    assert "Traceback" not in p.stderr and "MCP server on stdio" not in p.stderr
+
+
 def test_mcp_help_lists_every_approval_policy():
     from cordon.vocabulary import APPROVAL_POLICIES as APPROVAL_KINDS
 
