@@ -119,9 +119,11 @@ class _Exchange:
     def _read_request(self) -> tuple[h11.Request, bytes] | None:
         """The next request head (and the raw bytes it came in, for error reports), or None at the end."""
         lim = self.server.limits
-        idle = lim.head_timeout if self.first else lim.idle_timeout
+        # A connection being refused for capacity gets a short wait: it holds a refusal slot.
+        head_timeout = lim.head_timeout if self.client.refusal is None else min(lim.head_timeout, 2.0)
+        idle = head_timeout if self.first else lim.idle_timeout
         start = time.monotonic()
-        head_deadline = start + lim.head_timeout if self.conn.trailing_data[0] else None
+        head_deadline = start + head_timeout if self.conn.trailing_data[0] else None
         raw = self.conn.trailing_data[0][:4096]
         received = len(self.conn.trailing_data[0])
         while True:
@@ -144,7 +146,7 @@ class _Exchange:
                     host, port = _target_of(raw)
                     self.server.refuse_http(
                         self.sock, "http", host, port, TIMEOUT,
-                        f"the request head did not arrive within {lim.head_timeout:g} s",
+                        f"the request head did not arrive within {head_timeout:g} s",
                     )  # fmt: skip
                 return None
             try:
@@ -152,7 +154,7 @@ class _Exchange:
             except (BlockingIOError, TimeoutError):
                 continue
             if data and head_deadline is None:
-                head_deadline = time.monotonic() + lim.head_timeout
+                head_deadline = time.monotonic() + head_timeout
             received += len(data)
             if len(raw) < 4096:
                 raw += data[: 4096 - len(raw)]

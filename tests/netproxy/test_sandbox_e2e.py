@@ -235,3 +235,79 @@ def test_nothing_is_left_behind(identity, http_server):
     r = identity.run(argv, env=env)
     assert r.returncode == 0, r.stderr
     assert list(runtime.iterdir()) == []
+
+
+HOLD_MANY = r"""
+import base64, os, socket, sys
+from urllib.parse import urlsplit
+u = urlsplit(os.environ["HTTP_PROXY"])
+auth = base64.b64encode(f"{u.username}:{u.password}".encode()).decode()
+target, count = sys.argv[1], int(sys.argv[2])
+held = []
+for i in range(count):
+    s = socket.create_connection((u.hostname, u.port), timeout=10)
+    s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 200"):
+        sys.exit(f"tunnel {i} refused: {head[:80]!r}")
+    held.append(s)
+print("held", len(held))
+"""
+
+
+def test_a_sandbox_holds_hundreds_of_tunnels(identity):
+    """The per-sandbox proxy used to drop new connections silently at ~430 tunnels (1024 files)."""
+    import socket
+
+    srv = socket.create_server(("127.0.0.1", 0), backlog=1024)  # handshakes complete in the backlog
+    try:
+        target = f"127.0.0.1:{srv.getsockname()[1]}"
+        r = run(
+            identity,
+            "--allow-domain",
+            target,
+            "--",
+            INSIDE_PYTHON,
+            "-c",
+            HOLD_MANY,
+            target,
+            "700",
+            timeout=120,
+        )
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout.strip() == "held 700"
+
+
+def test_loopback_servers_inside_bypass_the_proxy_and_no_proxy_is_merged(identity, http_server):
+    """NO_PROXY carries the user's entries and loopback; a server the command starts on its own
+    loopback answers a proxy-honouring client (curl), while allowed hosts still go through the proxy."""
+    serve_and_fetch = (
+        f"{INSIDE_PYTHON} -m http.server 18765 --bind 127.0.0.1 >/dev/null 2>&1 & "
+        "for i in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18765/ && break; sleep 0.1; done; "
+        "curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:18765/; "
+        "curl -s -o /dev/null -w '%{http_code} ' http://localhost:18765/; "
+        'echo "$NO_PROXY|$no_proxy|$npm_config_noproxy|${npm_config_http_proxy-unset}"'
+    )
+    r = run(
+        identity,
+        "--allow-domain",
+        "pypi.org",
+        "--env-set",
+        "NO_PROXY=corp.example",
+        "--",
+        "sh",
+        "-c",
+        serve_and_fetch,
+    )
+    assert r.returncode == 0, r.stderr
+    codes, _, env = r.stdout.strip().rpartition(" ")
+    merged = "corp.example,localhost,127.0.0.1,::1"
+    assert codes.split() == ["200", "200"], r.stdout
+    assert env == f"{merged}|{merged}|{merged}|unset"
