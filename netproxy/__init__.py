@@ -2,7 +2,12 @@
 
 Owns: network policy (domain patterns, canonical hosts, address vetting), the proxy, and
 the bridge into a sandbox's network namespace (``sandbox_bridge`` + the in-sandbox
-``forwarder``). Must not touch: filesystem confinement, the launcher's namespaces.
+``forwarder``). Must not touch: filesystem confinement, the launcher's namespaces (no
+imports of ``cordon.sandbox`` beyond the daemon's process hardening).
+
+Modules: ``policy``/``patterns``/``hosts`` judge a destination; ``server`` accepts, admits
+(``limits``), speaks SOCKS and sets up tunnels; ``http1`` serves HTTP/1.1 with h11;
+``clienthello`` reads the TLS server_name; ``relay`` moves established tunnels' bytes.
 
 Public API (imported lazily, so ``import cordon.netproxy`` is free):
 ``start(allow, deny, ...) -> Proxy`` (``Proxy.update``, ``Proxy.stop``), ``NetPolicy``,

@@ -237,14 +237,14 @@ def test_nothing_is_left_behind(identity, http_server):
     assert list(runtime.iterdir()) == []
 
 
-HOLD_MANY = r"""
+# In-sandbox scripts (stdlib only): ``tunnel(target)`` opens an authenticated CONNECT through $HTTP_PROXY.
+_TUNNEL = r"""
 import base64, os, socket, sys
 from urllib.parse import urlsplit
 u = urlsplit(os.environ["HTTP_PROXY"])
 auth = base64.b64encode(f"{u.username}:{u.password}".encode()).decode()
-target, count = sys.argv[1], int(sys.argv[2])
-held = []
-for i in range(count):
+
+def tunnel(target):
     s = socket.create_connection((u.hostname, u.port), timeout=10)
     s.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {auth}\r\n\r\n".encode())
     head = b""
@@ -253,11 +253,22 @@ for i in range(count):
         if not chunk:
             break
         head += chunk
+    return s, head
+"""
+
+HOLD_MANY = (
+    _TUNNEL
+    + r"""
+target, count = sys.argv[1], int(sys.argv[2])
+held = []
+for i in range(count):
+    s, head = tunnel(target)
     if not head.startswith(b"HTTP/1.1 200"):
         sys.exit(f"tunnel {i} refused: {head[:80]!r}")
     held.append(s)
 print("held", len(held))
 """
+)
 
 
 def test_a_sandbox_holds_hundreds_of_tunnels(identity):
@@ -311,3 +322,47 @@ def test_loopback_servers_inside_bypass_the_proxy_and_no_proxy_is_merged(identit
     merged = "corp.example,localhost,127.0.0.1,::1"
     assert codes.split() == ["200", "200"], r.stdout
     assert env == f"{merged}|{merged}|{merged}|unset"
+
+
+SEND_HELLO = (
+    _TUNNEL
+    + r"""
+s, head = tunnel(sys.argv[1])
+s.sendall(bytes.fromhex(sys.argv[2]))
+reply = b""
+try:
+    while chunk := s.recv(100):
+        reply += chunk
+except OSError:
+    pass
+print(head.split(b"\r\n")[0].decode() + "|" + reply[:2].hex())
+"""
+)
+
+
+@pytest.mark.parametrize("name", [b"evil.test:443", b"allowed.test"], ids=["port-in-sni", "control"])
+def test_sni_carrying_a_port_is_refused_from_inside(identity, tcp_recorder, name):
+    """The review's fail-open SNI, sent from inside the sandbox; the unaltered name is the control."""
+    from tests.support.tls import client_hello, server_names, with_server_name
+
+    port = tcp_recorder.port
+    hello = with_server_name(client_hello("allowed.test"), server_names((0, name)))
+    target = f"allowed.test:{port}"
+    args = [
+        "--allow-domain",
+        target,
+        "--allow-domain",
+        f"127.0.0.1:{port}",
+        "--resolve",
+        "allowed.test=127.0.0.1",
+    ]
+    r = run(identity, *args, "--", INSIDE_PYTHON, "-c", SEND_HELLO, target, hello.hex(), timeout=60)
+    assert r.returncode == 0, r.stderr
+    status, _, alert = r.stdout.strip().partition("|")
+    assert status == "HTTP/1.1 200 Connection established"
+    if name == b"allowed.test":
+        assert any(x.startswith(hello[:64]) for x in tcp_recorder.received)
+    else:
+        assert alert == "1503"  # a TLS alert record
+        assert tcp_recorder.received == []
+        assert "allowed.test:" in r.stderr and "sni-invalid" in r.stderr
