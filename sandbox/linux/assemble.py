@@ -544,6 +544,12 @@ def hidden_state() -> list[str]:
             os.makedirs(d, mode=0o700, exist_ok=True)  # a mask needs something to cover
         except OSError:
             pass
+    try:  # whole-stage entries of earlier versions held other launches' policies: never read, removed
+        for name in os.listdir(cache):
+            if name.startswith("inner-") and name.endswith(".bin"):
+                os.unlink(os.path.join(cache, name))
+    except OSError:
+        pass
     return out
 
 

@@ -465,14 +465,18 @@ def test_policy_cache_entry_needs_the_trust_rules(tmp_path, monkeypatch):
 
 
 def test_per_launch_state_is_unreadable_inside(identity):
-    """Other launches' workspaces and deny lists (the launch journal, placeholder journals)."""
+    """Other launches' workspaces and deny lists (the launch journal, placeholder journals;
+    the whole-stage cache entries of earlier versions are removed)."""
     ws = identity.workspace
     # in the home: the private /tmp would hide a cache under /tmp anyway
     cache_home = _tree(identity, identity.home, f".cordon-xdg-{uuid.uuid4().hex[:8]}")
     try:
         env = identity.env(XDG_CACHE_HOME=str(cache_home))
+        old = _tree(identity, cache_home, "cordon/inner-0badf00d.bin", f"workspace {ws}")
+        assert old.is_file()  # control: it was there before the launch
         r = sandbox_run(identity, "--deny-read", "secret-name-xyz", cmd=["true"], env=env)
         assert r.returncode == 0, r.stderr
+        assert not old.exists()
         journal = cache_home / "cordon" / "state" / "launches"
         # positive control: the journal is there and names this workspace, readable unconfined
         r = identity.run(["cat", str(journal)])
