@@ -28,11 +28,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.model import SandboxPolicy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from cordon.sandbox.denials import Denial
 
 log = logging.getLogger("sandbox")
 
@@ -53,6 +57,7 @@ class SandboxResult(subprocess.CompletedProcess):
         engine: str = "",
         setup_failed=False,
         limit_hit=None,
+        denials=(),
     ):
         super().__init__(args, returncode, stdout, stderr)
         self.engine = engine  # "bwrap", "landlock", "seatbelt", "windows" or "none"
@@ -61,6 +66,9 @@ class SandboxResult(subprocess.CompletedProcess):
         # "pids", "cpu", "wall", "file-size", "tmp"), ``.value`` (bytes, count or seconds),
         # ``.shown`` ("512M"), ``.mechanism`` and ``.message`` (what `sandbox run` prints).
         self.limit_hit = limit_hit
+        # What the sandbox blocked (sandbox.denials.Denial: layer, operation, target, rule,
+        # allow_with), deduplicated, in the order it happened.
+        self.denials: list[Denial] = list(denials)
 
 
 class SandboxTimeout(subprocess.TimeoutExpired):
@@ -126,6 +134,11 @@ class SandboxedProcess:
     def limit_hit(self):
         """The resource limit that ended or stopped the command (see ``SandboxResult``), or None."""
         return getattr(self._proc, "limit_hit", None)
+
+    @property
+    def denials(self) -> list[Denial]:
+        """What the sandbox blocked so far (live while the command runs)."""
+        return list(getattr(self._proc, "denials", ()))
 
     def poll(self) -> int | None:
         return self._proc.poll()
@@ -264,6 +277,7 @@ def _result(proc: SandboxedProcess, out, err) -> SandboxResult:
         engine=proc.engine,
         setup_failed=proc.setup_failed,
         limit_hit=proc.limit_hit,
+        denials=proc.denials,
     )
 
 
@@ -277,20 +291,35 @@ def spawn(
     stdout=PIPE,
     stderr=PIPE,
     text: bool = False,
+    denials: bool | str = True,
+    on_denial: Callable[[Denial], None] | None = None,
 ) -> SandboxedProcess:
     """Start ``argv`` confined by ``policy`` (default: ``SandboxPolicy()``); returns at once.
 
     ``env`` is the environment the policy's env rules filter (default ``os.environ``).
     ``stdin``/``stdout``/``stderr``: None (inherit), PIPE, DEVNULL, an fd or a file object.
+    ``denials``: observe what the sandbox blocks (``SandboxedProcess.denials``, Linux): True
+    (writes, refused calls, network, environment), "all" (also reads of hidden files: costs
+    on read-heavy work, see docs/denials.md), False; ``on_denial(denial)`` is called for each new one as it happens (from a supervisor thread:
+    keep it short, it delays the blocked call).
     """
     argv = [os.fspath(a) for a in argv]
     policy = policy if policy is not None else SandboxPolicy()
     resolved = policy.resolve(cwd=cwd)
     environ = dict(os.environ if env is None else env)
     if sys.platform.startswith("linux"):
+        from cordon.sandbox.denials import Recorder
         from cordon.sandbox.linux.assemble import assemble
 
-        asm = assemble(resolved, argv, environ, warn=lambda m: log.warning("%s", m))
+        recorder = Recorder(on_denial=on_denial) if denials else None
+        asm = assemble(
+            resolved,
+            argv,
+            environ,
+            warn=lambda m: log.warning("%s", m),
+            denials=recorder,
+            watch="all" if denials == "all" else "writes",
+        )
         engine = asm.mode
     else:
         from cordon.sandbox.backend import spawn_other
@@ -341,6 +370,7 @@ def run(
     capture_output: bool = True,
     text: bool = False,
     check: bool = False,
+    denials: bool | str = True,
 ) -> SandboxResult:
     """Run ``argv`` confined and wait; like ``subprocess.run(..., capture_output=True)``.
 
@@ -356,7 +386,15 @@ def run(
         in_spec = stdin
     out_spec = PIPE if capture_output else None
     proc = spawn(
-        argv, policy=policy, cwd=cwd, env=env, stdin=in_spec, stdout=out_spec, stderr=out_spec, text=text
+        argv,
+        policy=policy,
+        cwd=cwd,
+        env=env,
+        stdin=in_spec,
+        stdout=out_spec,
+        stderr=out_spec,
+        text=text,
+        denials=denials,
     )
     with proc:
         out, err = proc.communicate(feed, timeout=timeout)
@@ -377,6 +415,7 @@ async def arun(
     capture_output: bool = True,
     text: bool = False,
     check: bool = False,
+    denials: bool | str = True,
 ) -> SandboxResult:
     """``run`` for asyncio. Cancelling the awaiting task kills the whole sandbox."""
     import asyncio
@@ -391,6 +430,7 @@ async def arun(
         stdout=PIPE if capture_output else None,
         stderr=PIPE if capture_output else None,
         text=text,
+        denials=denials,
     )
     try:
         out, err = await asyncio.to_thread(proc.communicate, feed, timeout)

@@ -38,7 +38,7 @@ def _root(version: bool = version_option()) -> None:
 
 
 # Subcommand modules, in help order. A module listed here must exist.
-COMMANDS: list[str] = ["run", "plan", "doctor", "version", "schema", "proxy", "mcp", "windows_setup"]
+COMMANDS: list[str] = ["run", "learn", "plan", "doctor", "version", "schema", "proxy", "mcp", "windows_setup"]
 
 for _name in COMMANDS:
     importlib.import_module(f"cordon.sandbox.commands.{_name}").register(app)

@@ -73,6 +73,10 @@ class ShellResult(BaseModel):
     # The resource limit that ended or stopped the command ("memory", "wall"...) and the message.
     limit: str | None = None
     limit_message: str | None = None
+    # What the sandbox blocked: each with layer, operation, target, rule, allow_with and a
+    # one-line `message` ("blocked write /etc/x (mount: ...; allow with --writable-root /etc)"),
+    # so a model can tell a sandbox denial from the command's own failure.
+    denials: list[dict] = []
 
 
 def _cap(data: bytes | str | None) -> tuple[str, bool]:
@@ -90,6 +94,11 @@ def _refuse(message: str) -> Exception:
     from mcp.server.mcpserver.exceptions import ToolError
 
     return ToolError(message)
+
+
+def _denials(denials, limit: int = 50) -> list[dict]:
+    """Denials for the tool result (capped: one MCP message is one JSON object)."""
+    return [{**d.to_dict(), "message": d.describe()} for d in denials[:limit]]
 
 
 def _argv_of(command: list[str] | None, script: str | None) -> list[str]:
@@ -180,6 +189,7 @@ def build_server(cfg: ServerConfig):
             decision=verdict,
             limit=res.limit_hit.key if res.limit_hit else None,
             limit_message=res.limit_hit.message if res.limit_hit else None,
+            denials=_denials(res.denials),
         )
 
     @server.tool(

@@ -17,7 +17,7 @@ from cordon.sandbox.config import KEYS
 
 EXIT_USAGE = 2
 # Flags that are not policy keys.
-EXTRA_FLAGS = {"--config": "path"}
+EXTRA_FLAGS = {"--config": "path", "--denials": "path"}
 BOOL_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind == "bool"}
 VALUE_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind != "bool"}
 
@@ -65,6 +65,9 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
                 raise UsageError(f"{name} needs a value, e.g. {name} {_EXAMPLE_VALUE.get(name, 'VALUE')}")
             if name == "--config":
                 configs.append(value)
+                continue
+            if name == "--denials":
+                opts["denials"] = value  # not a policy key: main_run takes it out
                 continue
             key = VALUE_FLAGS[name]
             from cordon.sandbox.errors import ConfigError
@@ -117,6 +120,9 @@ flags:
   --env-inherit all|core|none, --env-exclude PAT, --env-set NAME=VALUE,
   --env-include-only PAT, --env-ignore-default-excludes
   --config FILE             read a config file (ours, Codex config.toml, srt settings JSON)
+  --denials FILE            append what the sandbox blocked to FILE (JSON Lines: layer, operation,
+                            target, rule, allow_with), reads of hidden files included; a short
+                            summary (writes, refused calls, network) goes to stderr either way
   --explain                 print what is writable, hidden and reachable before running
 
 Examples:
@@ -183,6 +189,11 @@ def main_run(args: list[str]) -> int:
         )
         return EXIT_USAGE
     try:
+        recorder = _recorder(flags.pop("denials", None))
+    except UsageError as e:
+        print(f"sandbox run: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         opts, policy = resolve_for_cli(flags, configs)
         if not sys.platform.startswith("linux"):
             from cordon.sandbox.backend import run_cli_other
@@ -192,9 +203,12 @@ def main_run(args: list[str]) -> int:
         from cordon.sandbox.linux.launch import run_foreground
         from cordon.sandbox.status import status
 
+        level = _observation(recorder)
+        if level == "off":
+            recorder = None
         # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
         with status(_setup_message(policy)):
-            asm = assemble(policy, cmd)
+            asm = assemble(policy, cmd, denials=recorder, watch=level)
         if opts.get("explain"):
             print(explain(policy, asm), file=sys.stderr)
         if asm.mode == "none":
@@ -220,6 +234,27 @@ def main_run(args: list[str]) -> int:
 
 
 _DOCTOR = "`sandbox doctor` shows what this host supports"
+
+
+def _observation(recorder) -> str:
+    """How much to observe: with ``--denials FILE`` everything ("all": reads of hidden secrets
+    too, which costs on read-heavy work), else writes and refused calls ("writes"; cheap).
+    CORDON_DENIALS=all|writes|syscalls|off overrides (off only without --denials)."""
+    level = os.environ.get("CORDON_DENIALS") or ("all" if recorder.path else "writes")
+    if level not in ("all", "writes", "syscalls", "off") or (level == "off" and recorder.path):
+        level = "all" if recorder.path else "writes"
+    return level
+
+
+def _recorder(path: str | None):
+    """Where this run's denials go (sandbox.denials); a JSON Lines file that cannot be opened is
+    a usage error, found before anything runs."""
+    from cordon.sandbox.denials import Recorder
+
+    try:
+        return Recorder(jsonl=path)
+    except OSError as e:
+        raise UsageError(f"--denials: cannot write {path}: {e.strerror}") from None
 
 
 def _setup_message(policy) -> str:
@@ -332,6 +367,7 @@ def register(app) -> None:
         env_set: rep = typer.Option(None, "--env-set"),
         env_include_only: rep = typer.Option(None, "--env-include-only"),
         config: rep = typer.Option(None, "--config"),
+        denials: str = typer.Option(None, "--denials", help="append what the sandbox blocked (JSON Lines)"),
     ) -> None:
         values = dict(locals())
         argv = [*rebuild_argv(values), "--", *ctx.args]

@@ -162,8 +162,16 @@ def assemble(
     start_bridge: bool = True,
     use_cache: bool = True,
     warn=None,
+    denials=None,
+    watch: str = "writes",
 ) -> Assembly:
-    """Decide the engine and build the launch. ``warn(msg)`` receives stderr notices."""
+    """Decide the engine and build the launch. ``warn(msg)`` receives stderr notices.
+
+    ``denials`` (a ``sandbox.denials.Recorder``) turns on denial observation for this launch:
+    seccomp refusals always; filesystem calls that write (``watch="writes"``), all of them
+    (``"all"``: also reads of hidden secrets, at a cost on read-heavy work) or none
+    (``"syscalls"``); see sandbox.linux.supervise.
+    """
     if not argv:
         raise SandboxError("no command given")
     warn = warn or (lambda msg: print(f"sandbox: {msg}", file=sys.stderr))
@@ -252,10 +260,17 @@ def assemble(
             bridge.close()
         raise SandboxError("the inner confinement stage (sandbox.linux.inner: Landlock, seccomp) is missing")
     else:
+        watch = None if denials is None else watch
         try:
             stage = _build_inner(
-                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
+                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits, watch
             )
+            plain = stage.spec.get("seccomp") if watch else None
+            if watch and not _supervisable(plain):
+                watch = None  # cannot answer exactly as the filter would: no observation
+                stage = _build_inner(
+                    inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
+                )
         except Exception:
             if bridge is not None:
                 bridge.close()
@@ -269,6 +284,7 @@ def assemble(
         record_launch(roots, (), launches=launches)  # no mounts: nothing inside a root is protected
         exe = _which(inner_argv[0], env.get("PATH", ""))
         launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock", limits=limits)
+        _observe(launch, denials, watch, plain, policy, "landlock", None, environ)
         return Assembly(
             mode="landlock",
             launch=launch,
@@ -330,6 +346,7 @@ def assemble(
     launch.lock_dir = lock_dir
     if policy.allow_git_write:
         launch.after_exit.append(git_audit(policy, guard))
+    _observe(launch, denials, watch, plain, policy, "bwrap", plan, environ)
     return Assembly(
         mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes, limits=limits
     )
@@ -353,6 +370,43 @@ def limit_plan(policy, engine: str, info, proxied: bool):
 
         raise refusal("here", [(e.key, e.shown, e.why) for e in lp.entries if not e.enforced])
     return lp
+
+
+def _supervisable(plain) -> bool:
+    from cordon.sandbox.linux.supervise import UnsupportedProgram, check_program
+
+    if not plain:
+        return False
+    try:
+        check_program(plain)
+    except UnsupportedProgram:
+        return False
+    return True
+
+
+def _observe(launch: Launch, recorder, watch, plain, policy, engine: str, plan, environ) -> None:
+    """Attach the denial observers to ``launch``: the attribution context, the seccomp
+    supervisor (its socket goes in as NOTIFY_FD) and the variables the env policy withheld."""
+    if recorder is None:
+        return
+    from cordon.sandbox.denials import Walls
+
+    walls = Walls(
+        policy,
+        engine,
+        masked=plan.masked if plan is not None else (),
+        protected=plan.protected if plan is not None else (),
+    )
+    recorder.walls = walls
+    launch.recorder = recorder
+    for d in walls.env(environ, launch.env):
+        recorder.add(d)
+    if watch:
+        from cordon.sandbox.linux.supervise import NOTIFY_FD, Supervisor
+
+        sup = Supervisor(plain, walls, recorder, level=watch)
+        launch.supervisor = sup
+        launch.fds[NOTIFY_FD] = ("fd", sup.child_fd())
 
 
 def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
@@ -614,7 +668,15 @@ def empty_dirs() -> tuple[str, str] | None:
 
 
 def _build_inner(
-    inner_mod, policy, argv, prelude, under_bwrap: bool, use_cache: bool, launches=None, limits=None
+    inner_mod,
+    policy,
+    argv,
+    prelude,
+    under_bwrap: bool,
+    use_cache: bool,
+    launches=None,
+    limits=None,
+    watch=None,
 ):
     """``build_inner`` with its one expensive input, the compiled seccomp program, from the
     on-disk cache when an entry there can be believed (sandbox/linux/bpfcache.py). Everything
@@ -627,7 +689,9 @@ def _build_inner(
         extra = {"rlimits": list(limits.rlimits), "report_tmp": bool(limits.report_tmp)}
     mode = str(getattr(policy.mode, "value", policy.mode))
     if not use_cache or mode == "danger-full-access":
-        return inner_mod.build_inner(policy, argv, prelude=prelude, under_bwrap=under_bwrap, **extra)
+        return inner_mod.build_inner(
+            policy, argv, prelude=prelude, under_bwrap=under_bwrap, watch=watch, **extra
+        )
     from cordon.policy.statetrust import recent_launches
     from cordon.sandbox.linux import bpfcache
 
@@ -636,7 +700,7 @@ def _build_inner(
     cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
     bpf = bpfcache.load(cache, network, launches, roots)
     stage = inner_mod.build_inner(
-        policy, argv, prelude=prelude, under_bwrap=under_bwrap, seccomp_bpf=bpf, **extra
+        policy, argv, prelude=prelude, under_bwrap=under_bwrap, seccomp_bpf=bpf, watch=watch, **extra
     )
     fresh = stage.spec.get("seccomp")
     if bpf is None and fresh:

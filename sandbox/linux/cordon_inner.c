@@ -23,7 +23,8 @@
  *     "R" on that socket, then wait for the command: one message of argv, env and cwd (each
  *     string NUL-terminated, each list ended by an empty string) carrying stdin, stdout and
  *     stderr as SCM_RIGHTS; install them and exec. The CMD given on the command line is unused.
- * Every record but L, S, R and T is text and must hold no NUL byte (exit 125 otherwise).
+ *   W the watch variant of S             N the socket fd its listener is sent on (see below)
+ * Every record but L, S, R, T and W is text and must hold no NUL byte (exit 125 otherwise).
  *
  * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
  * Built statically when the C library allows it: no dynamic loader, so no LD_* variable
@@ -43,6 +44,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -128,10 +130,11 @@ static struct {
     uint32_t ll_flags;
     int report_fd;
     const char *ll_off;
-    unsigned char *bpf;
-    size_t bpf_len;
+    unsigned char *bpf, *watch;
+    size_t bpf_len, watch_len;
     int handoff_fd; /* -1: the command comes from argv */
-} plan = {.handoff_fd = -1};
+    int notify_fd;  /* -1: no denial observation */
+} plan = {.handoff_fd = -1, .notify_fd = -1};
 
 static unsigned char *read_all(int fd, size_t *len) {
     size_t cap = 1 << 16, n = 0;
@@ -167,7 +170,7 @@ static void parse_plan(unsigned char *buf, size_t len) {
         memcpy(s, buf + i, n);
         /* Text records (paths, arguments, ports, reasons) become C strings: an embedded NUL
          * would silently cut one short (a deny path naming its parent, say). */
-        if (tag != 'S' && tag != 'L' && tag != 'R' && tag != 'T' && memchr(s, 0, n))
+        if (tag != 'S' && tag != 'L' && tag != 'R' && tag != 'T' && tag != 'W' && memchr(s, 0, n))
             fail("spec record '%c' at byte %zu holds a NUL byte", tag, i - 5);
         switch (tag) {
         case 'P': push(&plan.prelude, s); break;
@@ -202,6 +205,17 @@ static void parse_plan(unsigned char *buf, size_t len) {
             plan.bpf = (unsigned char *)s;
             plan.bpf_len = n;
             break;
+        case 'W':
+            plan.watch = (unsigned char *)s;
+            plan.watch_len = n;
+            break;
+        case 'N': {
+            char *end;
+            long v = strtol(s, &end, 10);
+            if (!n || *end || v < 3 || v > 1 << 20) fail("bad notify record '%s'", s);
+            plan.notify_fd = (int)v;
+            break;
+        }
         default: fail("unknown spec record %#x at byte %zu", tag, i - 5);
         }
         i += n;
@@ -494,6 +508,18 @@ static void close_fds_except(int keep) {
     close_range_((unsigned)keep + 1, ~0U);
 }
 
+/* Close every fd above 2 but `a` and `b` (either may be -1). */
+static void close_fds_except2(int a, int b) {
+    if (a < 0 || b < 0 || a == b) {
+        close_fds_except(a < 0 ? b : a);
+        return;
+    }
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    close_range_(3, (unsigned)lo - 1);
+    close_range_((unsigned)lo + 1, (unsigned)hi - 1);
+    close_range_((unsigned)hi + 1, ~0U);
+}
+
 #define HANDOFF_MAX (1 << 20)
 
 /* NUL-terminated strings from *p up to an empty one; NULL-terminated array. */
@@ -607,6 +633,44 @@ static void set_rlimits(void) {
     }
 }
 
+/* ---- denial observation ------------------------------------------------------------------
+ * The watch program is the plain one with its EPERM returns (and path-taking filesystem calls)
+ * sent to a user-notification listener; the launcher's supervisor answers each exactly as the
+ * plain program would (sandbox/linux/supervise.py). The listener goes to the launcher over
+ * `sock` and is closed here: the command must never hold it. Returns 0, with nothing
+ * installed, when the kernel refuses a listener (EBUSY: one exists up the process tree). */
+static int load_watch(int sock) {
+    if (plan.watch_len % 8 || plan.watch_len / 8 > 0xFFFF) fail("seccomp watch program is malformed");
+    struct bpf_prog prog = {(unsigned short)(plan.watch_len / 8), plan.watch};
+    int listener = (int)syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 8 /* FLAG_NEW_LISTENER */, &prog);
+    if (listener < 0) {
+        close(sock);
+        return 0;
+    }
+    char byte = 'L';
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    /* The filter is in place: without its listener every notified call would fail (ENOSYS). */
+    if (sendmsg(sock, &msg, 0) != 1) fail("sending the seccomp listener to the launcher: %s", strerror(errno));
+    close(listener);
+    close(sock);
+    return 1;
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 int main(int argc, char **argv) {
     if (argc < 5 || strcmp(argv[1], "--spec-fd") != 0 || strcmp(argv[3], "--") != 0)
@@ -638,7 +702,8 @@ int main(int argc, char **argv) {
         setenv("CORDON_LANDLOCK", "not-enforced", 1);
     }
     step = "close fds";
-    close_fds_except(plan.handoff_fd);
+    int keep = plan.watch_len && plan.notify_fd > 2 ? plan.notify_fd : -1; /* the listener's way out */
+    close_fds_except2(plan.handoff_fd, keep);
     step = "capabilities";
     drop_capabilities();
     step = "process group";
@@ -653,8 +718,10 @@ int main(int argc, char **argv) {
         step = "seccomp";
         if (plan.bpf_len % 8 || plan.bpf_len / 8 > 0xFFFF) fail("seccomp program is not a whole number of instructions");
         struct bpf_prog prog = {(unsigned short)(plan.bpf_len / 8), plan.bpf};
-        if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) != 0)
-            fail("seccomp filter not installed: %s", strerror(errno));
+        if (keep < 0 || !load_watch(keep)) {
+            if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) != 0)
+                fail("seccomp filter not installed: %s", strerror(errno));
+        }
     }
     if (plan.handoff_fd >= 0) {
         step = "handoff";

@@ -127,6 +127,7 @@ def build_inner(
     seccomp_bpf: bytes | None = None,
     rlimits=(),
     report_tmp: bool = False,
+    watch: str | None = None,
 ) -> InnerStage:
     """Plan the inner stage for ``policy`` (a ``ResolvedPolicy``) running ``argv``.
 
@@ -195,6 +196,14 @@ def build_inner(
             spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(network)
         except OSError as exc:
             raise SandboxError(f"cannot build the seccomp filter: {exc}") from exc
+        if watch:
+            # Denial observation (sandbox.linux.supervise): the same filter, notifying the
+            # launcher where it refuses, and on path-taking filesystem calls (watch: "all",
+            # "writes" or "syscalls").
+            from cordon.sandbox.linux.supervise import NOTIFY_FD, watch_program
+
+            spec["seccomp_watch"] = watch_program(spec["seccomp"], watch)
+            spec["notify_fd"] = NOTIFY_FD
 
     helper = None if python else native_helper()
     if helper is not None:
@@ -274,7 +283,7 @@ def encode_native(spec: dict) -> bytes:
     out = [b"CORDONI1"]
 
     def rec(tag: bytes, data: bytes) -> None:
-        if b"\0" in data and tag not in (b"L", b"S", b"R", b"T"):  # binary records
+        if b"\0" in data and tag not in (b"L", b"S", b"R", b"T", b"W"):  # binary records
             from cordon.sandbox.errors import SandboxError
 
             raise SandboxError(f"the inner-stage plan holds a NUL byte in {data!r} (record {tag.decode()})")
@@ -300,6 +309,9 @@ def encode_native(spec: dict) -> bytes:
         rec(b"T", struct.pack("<I", spec["report_fd"]))
     if spec.get("seccomp"):
         rec(b"S", bytes(spec["seccomp"]))
+    if spec.get("seccomp_watch"):
+        rec(b"W", bytes(spec["seccomp_watch"]))
+        rec(b"N", str(int(spec["notify_fd"])).encode())
     return b"".join(out)
 
 
@@ -522,14 +534,18 @@ def _drop_capabilities(ll) -> None:
         raise _Fail(f"capabilities still held: {left}")
 
 
-def _close_fds_above_2(ll) -> None:
+def _close_fds_above_2(ll, keep: int | None = None) -> None:
+    """Close every fd above 2 but ``keep`` (the socket the seccomp listener leaves on)."""
+    ranges = [(3, 0xFFFFFFFF)] if keep is None else [(3, keep - 1), (keep + 1, 0xFFFFFFFF)]
     try:
-        ll.sys_call(SYS_CLOSE_RANGE, 3, 0xFFFFFFFF, 0)
+        for lo, hi in ranges:
+            if lo <= hi:
+                ll.sys_call(SYS_CLOSE_RANGE, lo, hi, 0)
     except OSError:
         os.closerange(3, 65536)  # close_range missing (< 5.9): bounded fallback
         for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else ():
             fd = int(name)
-            if fd > 2:
+            if fd > 2 and fd != keep:
                 try:
                     os.close(fd)
                 except OSError:
@@ -623,7 +639,8 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
         elif spec.get("landlock_off"):
             os.environ["CORDON_LANDLOCK"] = "not-enforced"
         step = "close fds"
-        _close_fds_above_2(ll)
+        notify = spec.get("notify_fd") if spec.get("seccomp_watch") else None
+        _close_fds_above_2(ll, notify)
         step = "capabilities"
         _drop_capabilities(ll)
         step = "process group"
@@ -638,7 +655,11 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             _set_rlimits(spec["rlimits"])
         if sc is not None:
             step = "seccomp"
-            sc.load_bpf(spec["seccomp"], ll.ffi())
+            # With a watch program, the listener goes to the launcher's supervisor (it answers
+            # exactly what the plain filter would); without a listener (EBUSY: one exists up the
+            # process tree), the plain filter: the same walls, no observation.
+            if notify is None or not sc.load_watch(spec["seccomp_watch"], notify, ll.ffi()):
+                sc.load_bpf(spec["seccomp"], ll.ffi())
     except Exception as exc:  # any failure before exec: refuse to run the command
         os.write(2, f"sandbox: inner stage failed at {step}: {exc}; the command was not run\n".encode())
         return EXIT_SETUP_FAILED

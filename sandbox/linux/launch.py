@@ -111,7 +111,9 @@ class Launch:
         "mode",
         "path",
         "placeholders",
+        "recorder",
         "status",
+        "supervisor",
     )
 
     def __init__(
@@ -139,6 +141,8 @@ class Launch:
         self.status = status  # False when bwrap is not in the chain (landlock fallback)
         self.mode = mode
         self.limits = limits  # sandbox.linux.limits.plan(): cgroup, rlimits, wall, how each is enforced
+        self.recorder = None  # sandbox.denials.Recorder: this launch's denials
+        self.supervisor = None  # sandbox.linux.supervise.Supervisor (seccomp notifications)
 
 
 STATUS_FD_TOKEN = "{STATUS_FD}"
@@ -160,6 +164,7 @@ class SandboxProcess:
         self._watcher = None
         self._rusage = None
         self._tmp_report = None  # our end of the /tmp report socket (tmp= given)
+        self._proxy_seen = 0  # decision-log lines already turned into denials
         try:
             self.pid = self._spawn(stdin, stdout, stderr)
             self._watch()
@@ -175,7 +180,29 @@ class SandboxProcess:
                 self._tmp_report.close()
             if launch.bridge is not None:
                 launch.bridge.close()
+            if launch.supervisor is not None:
+                launch.supervisor.close()
             raise
+        if launch.supervisor is not None:
+            launch.supervisor.start()
+
+    @property
+    def denials(self) -> list:
+        """What the sandbox blocked so far (``sandbox.denials.Denial``), deduplicated, in order."""
+        rec = self.launch.recorder
+        if rec is None:
+            return []
+        if self.launch.bridge is not None and self.returncode is None:
+            self._collect_proxy()
+        return rec.denials
+
+    def _collect_proxy(self) -> None:
+        """The proxy's decision log -> proxy denials (the log is read from where it was left)."""
+        rec = self.launch.recorder
+        events = self.launch.bridge.events()
+        for ev in events[self._proxy_seen :]:
+            rec.add(rec.walls.proxy(ev))
+        self._proxy_seen = len(events)
 
     # -- start -------------------------------------------------------------------------
     def _spawn(self, stdin, stdout, stderr) -> int:
@@ -385,6 +412,8 @@ class SandboxProcess:
                 tmp_was_full(self._tmp_report) if self._tmp_report is not None else False,
             )
             self._tmp_report = None
+            if self.limit_hit is not None and self.launch.recorder is not None:
+                self.launch.recorder.add(self.launch.recorder.walls.limit(self.limit_hit))
         elif self._tmp_report is not None:
             self._tmp_report.close()
             self._tmp_report = None
@@ -426,13 +455,23 @@ class SandboxProcess:
         for fd in set(self.launch.locks.values()):
             os.close(fd)
         self.launch.locks = {}
+        sup = self.launch.supervisor
+        if sup is not None:
+            # Under bwrap every process is gone with its PID namespace, so the listener hangs up
+            # at once; without bwrap (--fallback) a process left behind keeps being served.
+            sup.join(2.0 if self.launch.status else 0.2)
         if self.launch.bridge is not None:
             try:
-                summary = self.launch.bridge.summary()
-                if summary:
-                    print(f"sandbox: {summary}", file=sys.stderr)
+                if self.launch.recorder is not None:
+                    self._collect_proxy()  # reported with every other denial
+                else:
+                    summary = self.launch.bridge.summary()
+                    if summary:
+                        print(f"sandbox: {summary}", file=sys.stderr)
             finally:
                 self.launch.bridge.close()
+        if self.launch.recorder is not None:
+            self.launch.recorder.close()
 
 
 def _rmdir(p: str) -> None:
@@ -660,6 +699,11 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> in
             signal.signal(s, h)
     if proc.limit_hit is not None:
         print(f"sandbox: {proc.limit_hit.message}", file=sys.stderr)
+    if not proc.setup_failed:
+        from cordon.sandbox.denials import summary
+
+        for line in summary(proc.denials, failed=rc != 0):
+            print(line, file=sys.stderr)
     if proc.setup_failed:
         reason = explain_failure() if explain_failure else None
         msg = "sandbox: the sandbox could not be set up; the command was not run"

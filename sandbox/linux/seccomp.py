@@ -399,3 +399,48 @@ def load_bpf(program: bytes, ffi: tuple | None = None) -> None:
     if prctl(c_long(pr_set_seccomp), c_long(seccomp_mode_filter), fprog, c_long(0), c_long(0)) != 0:
         err = get_errno()
         raise OSError(err, f"seccomp filter not installed: {os.strerror(err)}")
+
+
+SECCOMP_SET_MODE_FILTER = 1
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
+
+
+def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None) -> bool:
+    """Install ``program`` with a user-notification listener and send the listener over the unix
+    socket ``sock_fd`` (then close both here: the command must never hold the listener).
+
+    Returns False, with nothing installed and ``sock_fd`` closed, when the kernel refuses a
+    listener (EBUSY: a filter up the process tree has one); the caller then loads the plain
+    filter. Any failure after the filter is in place raises: without its listener every notified
+    call would fail with ENOSYS.
+    """
+    if ffi is None:
+        from cordon.sandbox.linux.landlock import ffi as make_ffi
+
+        ffi = make_ffi()
+    syscall, _, c_long, _, buffer_address = ffi
+    _buf, address = buffer_address(program)
+    fprog = struct.pack("=HxxxxxxQ", len(program) // 8, address)
+    nr = SYS_SECCOMP.get(os.uname().machine)
+    listener = (
+        -1
+        if nr is None
+        else syscall(
+            c_long(nr), c_long(SECCOMP_SET_MODE_FILTER), c_long(SECCOMP_FILTER_FLAG_NEW_LISTENER), fprog
+        )
+    )
+    if listener < 0:
+        os.close(sock_fd)
+        return False
+    import _socket
+
+    try:
+        s = _socket.socket(fileno=sock_fd)
+        try:
+            s.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("=i", listener))])
+        finally:
+            s.close()
+    finally:
+        os.close(listener)
+    return True

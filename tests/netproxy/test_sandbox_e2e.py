@@ -44,7 +44,9 @@ def test_allowed_and_denied_through_the_proxy(identity, http_server):
         "http://evil.test/",
     )
     assert "403" in r.stdout.splitlines()[0] and "X-Proxy-Error: not-allowed" in r.stdout
-    assert "network: 1 connection(s) denied: evil.test:80 (not-allowed)" in r.stderr
+    # the launcher's denial summary names the host, the rule and the grant (sandbox.denials)
+    assert "blocked http evil.test:80 (proxy: not in the allowed domains" in r.stderr
+    assert "allow with --allow-domain evil.test)" in r.stderr
 
 
 def test_direct_connections_bypassing_the_proxy_fail(identity, http_server):

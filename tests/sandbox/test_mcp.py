@@ -105,6 +105,12 @@ def test_tools_listed_and_shell_confined(identity, scratch):
     r = structured(attack)
     assert r["exit_code"] == 0 and "status=0" not in r["stdout"], r  # the write failed inside
     assert not (outside / "x").exists()
+    # ...and the model is told why: the host's /tmp is not visible, and what would allow it
+    assert [(d["layer"], d["operation"], d["target"], d["allow_with"]) for d in r["denials"]] == [
+        ("mount", "write", f"{outside}/x", "--share-tmp")
+    ], r
+    assert r["denials"][0]["message"].startswith(f"blocked write {outside}/x")
+    assert structured(inside)["denials"] == []
 
     assert structured(argv)["exit_code"] == 7
     assert both.is_error and "exactly one" in both.content[0].text
