@@ -241,26 +241,25 @@ def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
     whole (not descended into). Symlinks are skipped (their targets are checked where they live)."""
     out: list[str] = []
     stack = [top]
+    lstat = os.lstat
     while stack:
         d = stack.pop()
         try:
-            it = os.scandir(d)
+            names = os.listdir(d)
         except OSError:
             continue
-        with it:
-            for e in it:
-                try:
-                    st = e.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                mode = st.st_mode
-                if e.is_symlink():
-                    continue
-                if e.is_dir(follow_symlinks=False):
-                    if not mode & 0o004 or not mode & 0o001:
-                        out.append(e.path)
-                    else:
-                        stack.append(e.path)
-                elif not mode & 0o004:
-                    out.append(e.path)
+        for name in names:
+            p = f"{d}/{name}"
+            try:
+                mode = lstat(p).st_mode
+            except OSError:
+                continue
+            kind = mode & 0o170000
+            if kind == 0o040000:  # a directory: hidden whole when others cannot list or enter it
+                if mode & 0o005 != 0o005:
+                    out.append(p)
+                else:
+                    stack.append(p)
+            elif kind != 0o120000 and not mode & 0o004:  # symlinks: checked where they point
+                out.append(p)
     return sorted(out)

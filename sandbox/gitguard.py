@@ -318,13 +318,15 @@ def inspect(
         scan_config("/etc/gitconfig", None, 0, "(system)")
 
     for r in roots:
-        _inspect_repo(r, guard, protect, scan_config, inside, allow_git_write, 0)
+        _inspect_repo(r, guard, protect, scan_config, inside, allow_git_write, 0, cache)
     guard.read_only = list(dict.fromkeys(guard.read_only))
     guard.block = list(dict.fromkeys(b for b in guard.block if b not in guard.read_only))
     return guard
 
 
-def _inspect_repo(top: str, guard: GitGuard, protect, scan_config, inside, allow_git_write, depth) -> None:
+def _inspect_repo(
+    top: str, guard: GitGuard, protect, scan_config, inside, allow_git_write, depth, cache=None
+) -> None:
     dotgit = os.path.join(top, ".git")
     try:
         st = os.lstat(dotgit)
@@ -358,18 +360,18 @@ def _inspect_repo(top: str, guard: GitGuard, protect, scan_config, inside, allow
         scan_config(wt_config, top, 0, f"(worktree {top})")
     if depth >= MAX_SUBMODULE_DEPTH:
         return
-    for rel in submodule_paths(top, gitdir):
+    for rel in submodule_paths(top, gitdir, cache):
         sub = os.path.normpath(os.path.join(top, rel))
         if not _within(sub, top) or sub == top:
             continue
         protect(os.path.join(sub, ".git"), f"the .git entry of submodule {rel} of {top}")
         if os.path.lexists(os.path.join(sub, ".git")) and not os.path.islink(os.path.join(sub, ".git")):
-            _inspect_repo(sub, guard, protect, scan_config, inside, False, depth + 1)
+            _inspect_repo(sub, guard, protect, scan_config, inside, False, depth + 1, cache)
 
 
-def submodule_paths(top: str, gitdir: str) -> list[str]:
+def submodule_paths(top: str, gitdir: str, cache: dict | None = None) -> list[str]:
     """Paths (relative to ``top``) of the gitlinks in the index and of ``.gitmodules`` entries."""
-    out = list(index_gitlinks(gitdir))
+    out = list(index_gitlinks(gitdir, cache))
     gm = os.path.join(top, ".gitmodules")
     try:
         with open(gm, "rb") as f:
@@ -386,13 +388,14 @@ def submodule_paths(top: str, gitdir: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def index_gitlinks(gitdir: str) -> list[str]:
+def index_gitlinks(gitdir: str, cache: dict | None = None) -> list[str]:
     """Paths of the gitlinks (mode 160000: submodules, embedded repositories) in the index.
 
     Index versions 2 and 3 pad every entry to 8 bytes, so each entry's mode sits at a known
     alignment: a search for the gitlink mode there finds every gitlink (a rare false positive
     only protects one more path). Version 4 (prefix-compressed names) is walked entry by entry.
-    A split index keeps entries in ``sharedindex.*``: those are read too.
+    A split index keeps entries in ``sharedindex.*``: those are read too. ``cache`` as in
+    ``config_entries`` (an unchanged index file is not read again).
     """
     paths: list[str] = []
     names = ["index"]
@@ -401,12 +404,21 @@ def index_gitlinks(gitdir: str) -> list[str]:
     except OSError:
         return paths
     for name in names:
+        path = os.path.join(gitdir, name)
+        key = _stat_key(path) if cache is not None else None
+        hit = cache.get("index:" + path) if key is not None else None
+        if hit is not None and tuple(hit[0]) == key:
+            paths.extend(hit[1])
+            continue
         try:
-            with open(os.path.join(gitdir, name), "rb") as f:
+            with open(path, "rb") as f:
                 data = f.read()
         except OSError:
             continue
-        paths.extend(_gitlinks_in(data))
+        found = _gitlinks_in(data)
+        if key is not None:
+            cache["index:" + path] = (key, found)
+        paths.extend(found)
     return list(dict.fromkeys(paths))
 
 

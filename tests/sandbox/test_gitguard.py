@@ -154,3 +154,15 @@ def test_audit_reports_symlinks_and_new_gitlinks(tmp_path):
     assert any("new gitlink 'nested'" in x for x in lines)
     assert any("worktrees/x" in x for x in lines)
     assert gitguard.audit_after(gitguard.audit_before([str(top / ".git")])) == []
+
+
+def test_parsed_files_are_cached_by_their_stat(tmp_path):
+    top = with_gitlinks(tmp_path)
+    git(top, "config", "core.hooksPath", ".husky")
+    cache: dict = {}
+    first = inspect(top, cache=cache)
+    assert any(k.startswith("index:") for k in cache) and str(top / ".git" / "config") in cache
+    again = inspect(top, cache=cache)
+    assert (again.read_only, again.block) == (first.read_only, first.block)
+    git(top, "config", "core.hooksPath", "hooks2")  # a changed file is parsed again
+    assert str(top / "hooks2") in inspect(top, cache=cache).block
