@@ -22,6 +22,7 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.local/share/kwalletd",  # KDE wallet
         "~/.config/op",  # 1Password CLI
         "~/.config/Bitwarden CLI",
+        "~/.config/sops",  # age/PGP keys for sops
     ),
     "git and forges": (
         "~/.netrc",
@@ -30,6 +31,7 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.config/gh",
         "~/.config/hub",
         "~/.config/glab-cli",
+        "~/.config/github-copilot",
     ),
     "cloud and cluster CLIs": (
         "~/.aws",
@@ -48,6 +50,12 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.config/heroku",
         "~/.netlify",
         "~/.config/vercel",
+        "~/.terraformrc",
+        "~/.boto",
+        "~/.minikube",
+        "~/.config/ngrok",
+        "~/.config/stripe",
+        "~/.wrangler",
     ),
     "package registries": (
         "~/.pypirc",
@@ -62,6 +70,7 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.config/composer/auth.json",
         "~/.composer/auth.json",
         "~/.nuget/NuGet/NuGet.Config",
+        "~/.dockercfg",
     ),
     "databases": (
         "~/.pgpass",
@@ -77,6 +86,9 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.codex/auth.json",
         "~/.claude/.credentials.json",
         "~/.config/gemini",
+        "~/.huggingface/token",
+        "~/.cache/huggingface/token",
+        "~/.kaggle/kaggle.json",
     ),
     "shell and REPL histories (commands typed with secrets in them)": (
         "~/.bash_history",
@@ -84,6 +96,7 @@ DENY_READ_GROUPS: dict[str, tuple[str, ...]] = {
         "~/.local/share/fish/fish_history",
         "~/.python_history",
         "~/.node_repl_history",
+        "~/.local/share/atuin",
         "~/.viminfo",
     ),
     "browser profiles (saved logins, cookies)": (
