@@ -103,8 +103,10 @@ def test_wheel_contains_data_files(built_wheel):
             else f"cordon/{rel}"
         )
         assert inside in names, f"{rel} missing from the wheel"
-    for pkg in ("policy", "sandbox", "netproxy"):
+    for pkg in ("policy", "sandbox", "netproxy", "integrations"):
         assert f"cordon/{pkg}/py.typed" in names
+    for adapter in ("langchain", "openai_agents", "ray", "_launch"):
+        assert f"cordon/integrations/{adapter}.py" in names
     assert "cordon/policy/starlark/starlark.tables" in names  # built by setup.py, not copied
     # Nothing but the cordon namespace at the top level: no `policy`, `sandbox` or `netproxy`
     # package that another distribution (or a user's policy.py) could collide with.
