@@ -78,7 +78,19 @@ class Pool:
                 if self._closed:
                     return
             try:
-                asm = assemble(self._resolved, ["true"], dict(os.environ), warn=lambda _m: None)
+                from cordon.sandbox.denials import Recorder
+
+                # Every warm sandbox observes its denials like an ordinary launch (seccomp
+                # supervisor, writes); the environment's are judged at hand-over, against the
+                # command's own environment (below), not this thread's.
+                asm = assemble(
+                    self._resolved,
+                    ["true"],
+                    {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ},
+                    warn=lambda _m: None,
+                    denials=Recorder(),
+                    watch="writes",
+                )
                 w = warm.start(asm, os.fspath(self._resolved.cwd))
             except BaseException as e:  # reported to the next caller; the pool launches cold
                 with self._cond:
@@ -150,6 +162,10 @@ class Pool:
         try:
             if any(f is None for f in fds):  # inherit: this process's own stdio
                 fds = [i if f is None else f for i, f in enumerate(fds)]
+            rec = getattr(w.proc.launch, "recorder", None)
+            if rec is not None and rec.walls is not None:
+                for d in rec.walls.env(environ, child_env):
+                    rec.add(d)
             try:
                 proc = w.hand_over(argv, child_env, tuple(fds))
             except (OSError, OverflowError):
@@ -199,7 +215,7 @@ class Pool:
             result.check_returncode()
         return result
 
-    def wait_ready(self, timeout: float = 30.0) -> bool:
+    def wait_ready(self, timeout: float = 60.0) -> bool:
         """Block until ``size`` sandboxes are ready (True), or warm ones are unavailable (False)."""
         with self._cond:
             self._cond.wait_for(lambda: not self._warm_ok or len(self._ready) >= self.size, timeout)

@@ -24,7 +24,7 @@ import struct
 from cordon.sandbox.errors import SandboxError
 
 HANDOFF_FD = 202  # beside inner.SPEC_FD (200) and NATIVE_FD (201)
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 60.0
 # One message carries argv + environment; past this size the command is launched normally.
 MAX_MESSAGE = 1 << 20
 
@@ -48,10 +48,15 @@ class WarmSandbox:
         r, _, _ = select.select([self._sock], [], [], timeout)
         data = self._sock.recv(1) if r else b""
         if data != b"R":
+            if not r:
+                why = f"not ready after {timeout:g} s"
+            else:
+                self.proc.wait()
+                why = (
+                    self._setup_error() or f"it ended with status {self.proc.returncode} before it was ready"
+                )
             self.discard()
-            raise SandboxError(
-                f"a warm sandbox could not be set up: {self._setup_error() or 'no reason given'}"
-            )
+            raise SandboxError(f"a warm sandbox could not be set up: {why}")
         self._ready = True
 
     def alive(self) -> bool:

@@ -132,3 +132,23 @@ def test_without_the_native_stage_the_pool_launches_the_ordinary_way(scratch, mo
         r = pool.run(["sh", "-c", "touch /etc/pool-x || echo blocked"])
         assert r.stdout == b"blocked\n"
         assert pool.stats == {"warm": 0, "cold": 1, "started": 0}
+
+
+def test_a_pooled_command_reports_its_denials_like_an_ordinary_launch(scratch, monkeypatch):
+    from cordon.sandbox import Pool, SandboxPolicy, run
+
+    monkeypatch.setenv("POOL_TEST_TOKEN", "x")
+    script = ["sh", "-c", "touch /etc/pool-denial-probe; unshare -U true; echo done"]
+    cold = run(script, policy=SandboxPolicy(), cwd=scratch)
+    with Pool(SandboxPolicy(), cwd=scratch, size=1) as pool:
+        assert pool.wait_ready()
+        warm = pool.run(script)
+        assert pool.stats["warm"] == 1
+    assert warm.stdout == cold.stdout == b"done\n"
+
+    def facts(result):
+        return sorted((d.layer, d.operation, d.target, d.allow_with) for d in result.denials)
+
+    assert facts(cold), "the ordinary launch must report these denials, or the comparison proves nothing"
+    assert facts(warm) == facts(cold)
+    assert ("env", "inherit", "POOL_TEST_TOKEN") in {f[:3] for f in facts(warm)}
