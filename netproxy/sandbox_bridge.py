@@ -12,8 +12,10 @@
    namespace, handing each accepted socket to the proxy) and the environment for the
    command (proxy URLs carrying a per-sandbox credential).
 
-The sandboxed command itself cannot open AF_UNIX sockets (seccomp), so only the forwarder
-reaches the socket; only loopback exists in the namespace, so nothing else leaves.
+The sandboxed command may open unix sockets (for IPC among its own processes) and so can
+reach this socket by path too: that is the same door the forwarder uses, and the proxy applies
+the same credential check and domain filter there (tests/sandbox/linux/test_local_ipc.py).
+Only loopback exists in the namespace, so nothing else leaves.
 """
 
 from __future__ import annotations

@@ -67,13 +67,12 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
     if not sys.platform.startswith("linux"):
         out["run_engine"] = "error" if config_error else out["platform"]
         return out
+    from cordon.sandbox.linux import diagnose as _diagnose
     from cordon.sandbox.linux import probe
+    from cordon.sandbox.linux.assemble import locate_bwrap
 
     # The same bwrap `run` would take: none from inside a writable root (the command could swap it).
-    exclude = [cwd]
-    if policy is not None:
-        exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
-    path = probe.find_bwrap(exclude)
+    path, not_found = locate_bwrap(policy if policy is not None else _default_policy(cwd), os.environ)
     info = probe.bwrap_info(path) if path else None
     us = probe.userns_status()
     works, err = probe.bwrap_works(path) if path else (False, "")
@@ -93,11 +92,12 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
         "version": info.version if info else None,
         "options": info.options if info else [],
         "works": works,
-        "error": None
-        if works
-        else (err or ("not found on PATH outside the workspace" if not path else None)),
+        "error": None if works else (err or not_found),
     }
     out["user_namespaces"] = {"available": us.available, "reason": us.reason}
+    facts = _diagnose.facts(path)
+    out["container"] = facts["container"] or ("user namespace" if facts["user_namespace"] else None)
+    out["apparmor_restrict_unprivileged_userns"] = facts["apparmor_restrict"]
     out["landlock_abi"] = abi
     out["seccomp"] = sec
     out["inner_stage"] = inner_ok
@@ -133,10 +133,12 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
         why = "bubblewrap cannot run here: `sandbox run` exits 125; " + (
             us.reason if not us.available else (out["bwrap"]["error"] or "see the bwrap error")
         )
+        if path:
+            out["fix"] = _diagnose.fix(us.reason if not us.available else None, facts)
         if fallback == "landlock" and proxy:
             why += "; the proxied network needs bubblewrap, so fallback = landlock does not apply"
         elif abi and sec and inner_ok:
-            why += "; --fallback=landlock would run with Landlock + seccomp only"
+            why += "; " + _diagnose.fallback_offer()
     out["run_engine"] = engine
     out["explanation"] = why
     out["limits"] = limit_mechanisms(info, engine)
@@ -159,6 +161,14 @@ def limit_mechanisms(info, engine: str) -> dict:
         e.key: {k: v for k, v in limits.as_data(e).items() if k not in ("key", "value", "shown")}
         for e in lp.entries
     }
+
+
+def _default_policy(cwd: str):
+    """The built-in defaults in ``cwd``, when the configuration cannot be read (its error is
+    reported on its own): which bubblewrap `run` may use depends on the writable roots."""
+    from cordon.sandbox.resolve import resolve
+
+    return resolve(cwd=cwd)
 
 
 def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
@@ -185,6 +195,12 @@ def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
         print(f"  options: {', '.join(b['options'])}")
         u = d["user_namespaces"]
         print(f"user namespaces: {'yes' if u['available'] else 'NO: ' + u['reason']}")
+        if d.get("container"):
+            print(f"container: {d['container']}")
+        if d.get("apparmor_restrict_unprivileged_userns") == 1:
+            print(
+                "AppArmor: restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)"
+            )
         print(f"landlock ABI: {d['landlock_abi'] or 'none'}")
         print(f"seccomp: {'yes' if d['seccomp'] else 'no'}")
         ex = d["inner_executor"]
@@ -203,13 +219,10 @@ def main_doctor(as_json: bool, configs: list[str] = ()) -> int:
 
 def _next_step(d: dict) -> str:
     """The one thing to change when `sandbox run` would refuse (human output only)."""
-    from cordon.sandbox.commands.run import userns_next_step
-
     if not d["bwrap"]["path"]:
+        if d["bwrap"]["error"] and "writable root" in d["bwrap"]["error"]:
+            return d["bwrap"]["error"]
         return (
             "install bubblewrap: apt-get install bubblewrap (Debian/Ubuntu), dnf install bubblewrap (Fedora)"
         )
-    us = d["user_namespaces"]
-    if not us["available"]:
-        return userns_next_step(us["reason"] or "", doctor=False)
-    return "run `bwrap --ro-bind / / true` to see bubblewrap's own error; --fallback=landlock avoids it"
+    return d.get("fix") or "run `bwrap --ro-bind / / true` to see bubblewrap's own error"

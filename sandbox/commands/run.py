@@ -296,21 +296,12 @@ def next_step(e: Exception) -> str | None:
 
 
 def userns_next_step(reason: str, *, doctor: bool = True) -> str:
-    """The concrete fix for a host without usable user namespaces."""
-    if "ENOSPC" in reason:
-        fix = (
-            "run it outside the enclosing sandbox or container, or raise user.max_user_namespaces "
-            "where it is 0"
-        )
-    elif "max_user_namespaces" in reason:
-        fix = "enable them: sysctl -w user.max_user_namespaces=15000"
-    elif "unprivileged_userns_clone" in reason:
-        fix = "enable them: sysctl -w kernel.unprivileged_userns_clone=1"
-    elif "apparmor" in reason.lower():
-        fix = "allow them: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor profile for bwrap)"
-    else:
-        fix = "run where user namespaces are allowed (e.g. a container started with --privileged or a VM)"
-    return f"{fix}; or --fallback=landlock (Landlock + seccomp only)" + (f"; {_DOCTOR}" if doctor else "")
+    """The concrete fix for a host where bubblewrap cannot build a sandbox, then the explicit
+    Landlock + seccomp mode with what it cannot enforce (sandbox/linux/diagnose.py)."""
+    from cordon.sandbox.linux import diagnose, probe
+
+    fix = diagnose.fix(reason, diagnose.facts(probe.find_bwrap()))
+    return f"{fix}. Or: {diagnose.fallback_offer()}" + (f"; {_DOCTOR}" if doctor else "")
 
 
 def _why_setup_failed() -> str | None:
@@ -319,6 +310,11 @@ def _why_setup_failed() -> str | None:
     us = probe.userns_status()
     if not us.available:
         return f"{us.reason}. Next: {userns_next_step(us.reason or '')}"
+    from cordon.sandbox.linux import diagnose
+
+    f = diagnose.facts(probe.find_bwrap())
+    if f["apparmor_restrict"] == 1 or f["container"]:
+        return f"see bubblewrap's message above. Next: {userns_next_step('')}"
     return f"see bubblewrap's message above; {_DOCTOR}"
 
 

@@ -91,12 +91,17 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
     env["CORDON_SANDBOX_NETWORK"] = net
     if net == "off":
         env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"  # what tools written for Codex look for
+    roots = [os.fspath(r) for r in policy.writable_roots]
     if engine == "bwrap" and not policy.share_tmp:
         # A TMPDIR outside every writable place would make tools fail; the private /tmp works.
         tmp = env.get("TMPDIR")
-        roots = [os.fspath(r) for r in policy.writable_roots]
         if tmp and not any(tmp == r or tmp.startswith(r.rstrip("/") + "/") for r in roots):
             env["TMPDIR"] = "/tmp"
+        private_tool_caches(env, roots)
+    if engine in ("bwrap", "landlock") and os.geteuid() == 0 and "TAR_OPTIONS" not in env:
+        # Only uid 0 is mapped inside (and no capability is left): GNU tar run by root restores
+        # the archive's owners by default and fails on every file made elsewhere.
+        env["TAR_OPTIONS"] = "--no-same-owner"
     return env
 
 
@@ -154,6 +159,24 @@ def named_secrets(policy, environ) -> list[str]:
     ]
 
 
+# Tools that refuse to run with a read-only cache, and where they keep it. The host's cache
+# stays read-only (a sandbox must not fill a cache the host later installs from); such a tool
+# gets a private, empty one in the sandbox's /tmp, discarded at exit. Making the host's cache a
+# writable root (``--writable-root ~/.npm``) means trusting what the sandbox puts there: then
+# it is used as is. A variable the user set wins.
+PRIVATE_TOOL_CACHES = {"npm_config_cache": (".npm", "/tmp/.cordon-cache/npm")}
+
+
+def private_tool_caches(env: dict[str, str], roots: list[str]) -> None:
+    home = env.get("HOME") or os.path.expanduser("~")
+    for var, (host_rel, private) in PRIVATE_TOOL_CACHES.items():
+        if any(k.lower() == var for k in env):
+            continue
+        host = os.path.join(home, host_rel)
+        if not any(host == r or host.startswith(r.rstrip("/") + "/") for r in roots):
+            env[var] = private
+
+
 def assemble(
     policy,
     argv: list[str],
@@ -198,29 +221,25 @@ def assemble(
         return Assembly(mode="none", launch=launch, bwrap=None, bwrap_info=None, inner=None, notes=notes)
 
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
-    exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
-    bwrap_path = probe.find_bwrap(exclude, environ.get("PATH", ""))
+    from cordon.sandbox.hints import hints
+
+    for hint in hints(policy, argv):
+        warn(f"note: {hint}")
+    bwrap_path, why_not = locate_bwrap(policy, environ)
     engine = "bwrap"
-    why_not = None
-    if bwrap_path is None:
-        why_not = (
-            "bubblewrap (bwrap) was not found on PATH outside the workspace; install the 'bubblewrap' package"
-        )
-    elif policy.fallback == "landlock":
+    if bwrap_path is not None and policy.fallback == "landlock":
         us = probe.userns_status()
         if not us.available:
             why_not = f"user namespaces are unavailable: {us.reason}"
     if why_not:
+        from cordon.sandbox.linux.diagnose import FALLBACK_CANNOT_ENFORCE, fallback_offer
+
         if policy.fallback != "landlock":
-            raise SandboxError(
-                f"cannot sandbox: {why_not}. Refusing to run unconfined "
-                f"(--fallback=landlock runs with Landlock+seccomp only)"
-            )
+            raise SandboxError(f"cannot sandbox: {why_not}. Refusing to run unconfined; {fallback_offer()}")
         engine = "landlock"
         warn(
-            f"FALLBACK: {why_not}; running with Landlock + seccomp only (--fallback=landlock): "
-            "no namespaces, so deny-read masks, protected-name placeholders, the private /tmp "
-            "and the PID/IPC/UTS isolation are NOT in force"
+            f"FALLBACK: {why_not}; running with Landlock + seccomp only (--fallback=landlock), "
+            "without namespaces. NOT in force: " + "; ".join(FALLBACK_CANNOT_ENFORCE)
         )
 
     from cordon.policy.statetrust import recent_launches, record_launch
@@ -316,6 +335,7 @@ def assemble(
             hide=hidden_state() + named_secrets(policy, environ),
             git_guard=guard,
             tmp_size=limits.tmp_size,
+            host_sockets=host_sockets_to_mask(policy),
         )
     except BaseException:
         for fd in locks.values():
@@ -409,6 +429,29 @@ def _observe(launch: Launch, recorder, watch, plain, policy, engine: str, plan, 
         launch.fds[NOTIFY_FD] = ("fd", sup.child_fd())
 
 
+def locate_bwrap(policy, environ) -> tuple[str | None, str | None]:
+    """(the bubblewrap to use, None) or (None, why none can be used).
+
+    Only a bwrap inside a *writable* root is refused: the command could replace it for the
+    next launch. The working directory as such does not matter (a container's is ``/``, and
+    read-only mode writes nowhere)."""
+    skipped: list = []
+    # "/" never becomes a writable root (bwrap.py refuses it, saying so); it must not hide
+    # every bubblewrap first, with a less useful message.
+    roots = [os.fspath(r) for r in policy.writable_roots if os.fspath(r) != "/"]
+    path = probe.find_bwrap(roots, environ.get("PATH", ""), skipped)
+    if path is not None:
+        return path, None
+    if skipped:
+        where = "; ".join(f"{b} is inside the writable root {r}" for b, r in skipped)
+        return None, (
+            f"the only bubblewrap on PATH lies inside a writable root ({where}): a sandboxed command "
+            "could replace it, so it is not used. Install bubblewrap outside every writable root "
+            "(apt-get install bubblewrap) or do not make that directory writable"
+        )
+    return None, "bubblewrap (bwrap) was not found on PATH; install the 'bubblewrap' package"
+
+
 def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
     """Read-only binds for the inner stage's own files when they live under the private /tmp
     (a virtualenv made in /tmp by CI, say): otherwise the sandbox could not start at all."""
@@ -476,6 +519,21 @@ def git_audit(policy, guard):
             print(f"sandbox: git audit: {line}", file=sys.stderr)
 
     return audit
+
+
+def host_sockets_to_mask(policy) -> list[str]:
+    """The host's unix sockets to mask when the command may open AF_UNIX sockets of its own
+    (network off or proxied, under bubblewrap: seccomp.socket_families); none with the host
+    network, which keeps the host's sockets apart from the named control sockets."""
+    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    if net == "on":
+        return []
+    from cordon.sandbox.linux import sockets
+
+    return sockets.host_sockets(
+        share_tmp=bool(policy.share_tmp),
+        skip=[os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)],
+    )
 
 
 def state_dirs(environ=None) -> list[str]:
@@ -697,6 +755,8 @@ def _build_inner(
 
     launches = recent_launches() if launches is None else launches
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
+    # The program differs with the network namespace (seccomp.socket_families): its own entry.
+    network += "+ns" if under_bwrap else ""
     cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
     bpf = bpfcache.load(cache, network, launches, roots)
     stage = inner_mod.build_inner(
@@ -742,7 +802,7 @@ def explain(policy, asm: Assembly) -> str:
         lines.append(f"  hidden (unreadable): {', '.join(plan.masked) or 'none present'}")
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     reach = {
-        "off": "no network (loopback only, own namespace)",
+        "off": "no network: only the sandbox's own loopback (local servers work; the host's is not reachable)",
         "on": "the host's network",
         "proxy": "only domains the proxy allows: " + ", ".join(policy.network.allow_domains or ["none"]),
     }

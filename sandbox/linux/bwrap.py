@@ -14,7 +14,8 @@ Order matters (later mounts win):
      every other place git reads code or settings from) read-only.
   5. deny-read masks: an empty mode-000 tmpfs over a directory, an empty mode-000 file
      (from a memfd, never from a host path a sandbox could have swapped) over a file or
-     socket; host control sockets likewise.
+     socket; host control sockets likewise; and, when the command may use unix sockets
+     (network off or proxied), every other host socket it could see (sandbox/linux/sockets.py).
   3-5 are preceded by the pins of ``immovable_ancestors``: every directory between a writable
      root and a path protected in 3-5 is bound onto itself, so no parent of a protected path
      can be renamed away (taking the protection with it) and rebuilt with planted content.
@@ -67,7 +68,7 @@ GIT_PLACEHOLDER_DIRS = ("hooks", "info", "modules", "worktrees", "rebase-merge",
 class BwrapPlan:
     """The argv fragment plus what the launcher must know (placeholders it may clean up)."""
 
-    __slots__ = ("args", "masked", "notes", "pinned", "placeholders", "protected", "writable")
+    __slots__ = ("args", "masked", "notes", "pinned", "placeholders", "protected", "sockets", "writable")
 
     def __init__(self) -> None:
         self.args: list[str] = []
@@ -77,6 +78,7 @@ class BwrapPlan:
         self.pinned: list[str] = []  # directories bound onto themselves (immovable_ancestors)
         self.writable: list[str] = []
         self.notes: list[str] = []
+        self.sockets: list[str] = []  # host unix sockets masked (beyond deny_sockets)
 
 
 def _lstat(p: str):
@@ -142,6 +144,7 @@ def build_bwrap_args(
     hide=(),
     git_guard=None,
     tmp_size: int | None = None,
+    host_sockets=(),
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -162,6 +165,9 @@ def build_bwrap_args(
     included config files, hooksPath, fsmonitor and driver scripts, submodule ``.git`` entries).
     ``tmp_size``: bytes for each of the private /tmp and /dev/shm (tmpfs ``--size``; bwrap's
     own default would be half of RAM each); None leaves them at that default.
+    ``host_sockets``: host unix socket files (sockets.host_sockets) to cover with an empty
+    file, so the command's AF_UNIX sockets reach only its own; those the sandbox cannot see
+    anyway (private /tmp, fresh /dev, under another mask) are left out.
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -195,8 +201,15 @@ def build_bwrap_args(
         if r in ("/", "/proc", "/dev", "/sys") or (
             r.startswith(("/proc/", "/sys/", "/dev/")) and r != "/dev/shm"
         ):
+            hint = (
+                " (the working directory is the workspace by default: in a container, whose working "
+                "directory is /, run from your project directory or give --workspace DIR; "
+                "--mode read-only writes nowhere)"
+                if r == "/" and r == os.fspath(policy.cwd)
+                else ""
+            )
             raise ConfigError(
-                f"{r} cannot be a writable root (it would replace the sandbox's own root, /proc or /dev); "
+                f"{r} cannot be a writable root (it would replace the sandbox's own root, /proc or /dev){hint}; "
                 "if you really want no filesystem confinement, say --mode danger-full-access",
                 field="writable_roots",
             )
@@ -308,6 +321,23 @@ def build_bwrap_args(
                 a.extend(("--perms", "0000"))
             a.extend(("--ro-bind-data", str(empty_fd), p))
         plan.masked.append(p)
+        targets.append(p)
+
+    for p in host_sockets:
+        p = os.fspath(p)
+        if any(_within(p, m) for m in plan.masked) or _within(p, "/proc") or _within(p, "/sys"):
+            continue
+        if _within(p, "/dev") and not (share_tmp and _within(p, "/dev/shm")):
+            continue  # a fresh /dev (and a private /dev/shm) holds none of the host's
+        if not share_tmp and _within(p, "/tmp") and not any(_within(p, r) for r in roots):
+            continue
+        st = _lstat(p)
+        if st is None or not stat.S_ISSOCK(st.st_mode):
+            continue
+        if perms:
+            a.extend(("--perms", "0000"))
+        a.extend(("--ro-bind-data", str(empty_fd), p))
+        plan.sockets.append(p)
         targets.append(p)
 
     pins = immovable_ancestors(targets, roots)

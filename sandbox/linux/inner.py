@@ -58,11 +58,19 @@ _HERE = os.path.dirname(os.path.abspath(globals().get("__file__") or "."))
 class InnerStage:
     """What the launcher needs to run the inner stage (contract E)."""
 
-    def __init__(self, argv: list[str], fds: dict[int, bytes], spec: dict, abi: int, network: str):
+    def __init__(
+        self,
+        argv: list[str],
+        fds: dict[int, bytes],
+        spec: dict,
+        abi: int,
+        network: str,
+        isolated: bool = False,
+    ):
         self.argv = argv  # goes after bwrap's `--`
         self.fds = fds  # fd -> exact bytes readable on it inside, or ("file", host path)
         self.bwrap_args: list[str] = []  # seccomp is loaded by the inner program, see module doc
-        self._spec, self._abi, self._network = spec, abi, network
+        self._spec, self._abi, self._network, self._isolated = spec, abi, network, isolated
         self.executor = "python"  # or "native" (cordon-inner)
 
     @property
@@ -108,7 +116,7 @@ class InnerStage:
                 "network": self._network,
                 "instructions": len(bpf) // 8,
                 "default": "ALLOW",
-                "rules": seccomp.rules(self._network),
+                "rules": seccomp.rules(self._network, self._isolated),
                 "loaded_by": "the inner program, right before exec",
             }
             if bpf
@@ -182,7 +190,10 @@ def build_inner(
                 "devices": list(DEVICES),
                 "list": ["/dev"],
                 "deny": deny,
-                "net": network == "off",
+                # TCP bind/connect: under bubblewrap the network namespace is the wall (only the
+                # sandbox's own loopback, where servers must work); without it, network off
+                # has nothing but Landlock and seccomp, so both deny.
+                "net": network == "off" and not under_bwrap,
                 "scope": True,
                 "required": True,
             }
@@ -193,7 +204,7 @@ def build_inner(
             spec["landlock_off"] = "kernel has no Landlock (bubblewrap is the only filesystem wall)"
         try:
             # ``seccomp_bpf``: the same program, from the launcher's verified cache (bpfcache)
-            spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(network)
+            spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(network, isolated=under_bwrap)
         except OSError as exc:
             raise SandboxError(f"cannot build the seccomp filter: {exc}") from exc
         if watch:
@@ -211,7 +222,9 @@ def build_inner(
         # lives (a masked home, the private /tmp), the sandbox runs exactly this file.
         program = f"/proc/self/fd/{NATIVE_FD}"
         fds = {SPEC_FD: encode_native(spec), NATIVE_FD: ("file", helper)}
-        stage = InnerStage([program, "--spec-fd", str(SPEC_FD), "--", *argv], fds, spec, abi, network)
+        stage = InnerStage(
+            [program, "--spec-fd", str(SPEC_FD), "--", *argv], fds, spec, abi, network, under_bwrap
+        )
         stage.executor = "native"
         return stage
 
@@ -222,7 +235,7 @@ def build_inner(
     # under /tmp or a masked folder would not be visible inside the sandbox.
     interpreter = python or os.path.realpath(sys.executable)
     inner = [interpreter, "-I", "-S", "-B", "-c", BOOTSTRAP, "--spec-fd", str(SPEC_FD), "--"]
-    return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network)
+    return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network, under_bwrap)
 
 
 def _canonical_all(paths: list[str]) -> list[str]:

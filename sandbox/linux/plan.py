@@ -53,7 +53,9 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         empty_dirs,
         git_guard,
         hidden_state,
+        host_sockets_to_mask,
         launcher_state,
+        locate_bwrap,
         named_secrets,
         own_install,
         sandbox_env,
@@ -78,17 +80,13 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         )
     notes: list[str] = []
     on_linux = sys.platform.startswith("linux")
-    exclude = [os.fspath(r) for r in policy.writable_roots] + [os.fspath(policy.cwd)]
-    path = probe.find_bwrap(exclude, env.get("PATH", "")) if on_linux else None
+    path, why_not = locate_bwrap(policy, env) if on_linux else (None, "not Linux")
     if path:
         info = probe.bwrap_info(path, roots=[os.fspath(r) for r in policy.writable_roots])
         options, version = info.options, info.version
     else:
         options, version = list(probe.WANTED_OPTIONS), None
-        notes.append(
-            "bubblewrap not found on PATH outside the workspace: `sandbox run` would refuse "
-            "(exit 125) unless --fallback=landlock"
-        )
+        notes.append(f"{why_not}: `sandbox run` would refuse (exit 125) unless --fallback=landlock")
     engine = "landlock" if (not path and policy.fallback == "landlock") else "bwrap"
     lplan, limits = _limits(policy, engine, options, net == "proxy", on_linux, notes)
     inner_mod = _inner_module()
@@ -135,6 +133,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             hide=hidden_state() + named_secrets(policy, env) if on_linux else (),
             git_guard=git_guard(policy, env) if on_linux else None,
             tmp_size=lplan.tmp_size,
+            host_sockets=host_sockets_to_mask(policy) if on_linux else (),
         )
     except SandboxError as e:
         raise SandboxError(f"the sandbox could not be planned: {e}") from None
@@ -157,7 +156,7 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
             argv=full,
             fds=fds,
             placeholders=bplan.placeholders,
-            masked=bplan.masked,
+            masked=[*bplan.masked, *bplan.sockets],
             read_only=bplan.protected,
             pinned=bplan.pinned,
             writable=bplan.writable,

@@ -1,7 +1,7 @@
 """What this Linux host can do, found by probing (never by matching error text).
 
 - ``find_bwrap``: the system bubblewrap on PATH, skipping any candidate that resolves
-  inside a writable root or the working directory (a workspace must not plant a fake).
+  inside a writable root (a command there must not plant a fake for the next launch).
 - ``bwrap_info``: version and supported options, probed once per bwrap binary and cached
   on disk keyed by (path, inode, size, mtime).
 - ``userns_status``: can an unprivileged user namespace be created, and if not, WHY
@@ -54,12 +54,16 @@ def _under(path: str, roots) -> bool:
     return False
 
 
-def find_bwrap(exclude_roots=(), path_env: str | None = None) -> str | None:
-    """The first ``bwrap`` on PATH whose real path is not under ``exclude_roots``."""
-    return find_tool("bwrap", exclude_roots, path_env)
+def find_bwrap(exclude_roots=(), path_env: str | None = None, skipped: list | None = None) -> str | None:
+    """The first ``bwrap`` on PATH whose real path is not under ``exclude_roots`` (the
+    writable roots: a command there could replace it). ``skipped`` collects (candidate,
+    root) pairs passed over, for the message when none is left."""
+    return find_tool("bwrap", exclude_roots, path_env, skipped)
 
 
-def find_tool(name: str, exclude_roots=(), path_env: str | None = None) -> str | None:
+def find_tool(
+    name: str, exclude_roots=(), path_env: str | None = None, skipped: list | None = None
+) -> str | None:
     """The first ``name`` on PATH whose real path is not under ``exclude_roots``: a program
     the launcher runs on the host must not be one a sandbox could have planted."""
     search = os.environ.get("PATH", "") if path_env is None else path_env
@@ -70,9 +74,19 @@ def find_tool(name: str, exclude_roots=(), path_env: str | None = None) -> str |
         real = os.path.realpath(cand)
         if not os.path.isfile(real) or not os.access(real, os.X_OK):
             continue
-        if _under(real, exclude_roots) or _under(os.path.realpath(d), exclude_roots):
+        root = _root_of(real, exclude_roots) or _root_of(os.path.realpath(d), exclude_roots)
+        if root is not None:
+            if skipped is not None:
+                skipped.append((real, root))
             continue
         return real
+    return None
+
+
+def _root_of(path: str, roots) -> str | None:
+    for r in roots:
+        if _under(path, [r]):
+            return os.fspath(r)
     return None
 
 

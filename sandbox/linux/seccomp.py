@@ -168,31 +168,42 @@ SETID_MODE_ARG = {
 }
 
 
-def socket_families(network: str) -> dict[str, bool]:
+def socket_families(network: str, isolated: bool = False) -> dict[str, bool]:
     """Which socket families ``socket()`` may create, per network mode ("off", "on", "proxy").
 
-    - off: AF_UNIX for local IPC would reach any host unix socket visible in the filesystem
-      (Landlock cannot filter pathname-socket connects), so it is denied as in srt;
-      ``socketpair`` stays allowed (asyncio, libuv, subprocess plumbing).
-    - proxy: AF_INET/AF_INET6 (the namespace only has loopback: the bridge), no AF_UNIX, since a
-      host unix socket would bypass the domain filter.
-    - on: the host network; AF_UNIX allowed (host control sockets are masked by the outer wall,
-      abstract sockets are scoped by Landlock ABI 6).
+    ``isolated``: the command runs under bubblewrap, in a network namespace of its own (only
+    its own loopback: "off"; loopback plus the proxy bridge: "proxy") and a mount namespace in
+    which every host unix socket is masked (sandbox/linux/sockets.py). Then:
+
+    - off / proxy: AF_INET/AF_INET6 for the sandbox's own loopback (test servers, language
+      servers, kernels), AF_UNIX for IPC between its processes (forkserver, Manager, build
+      daemons). Nothing outside is reachable: the namespace has no other interface, abstract
+      sockets are per network namespace (and scoped by Landlock ABI 6), and host pathname
+      sockets are masked. In proxy mode the only way out stays the forwarder.
+    - on: the host network; every family the host has.
+
+    Not isolated (``--fallback=landlock``, or the inner stage tested alone): with the network
+    off neither inet (Landlock ABI 4 and seccomp are the only walls) nor AF_UNIX (no mount
+    namespace to hide host sockets; Landlock cannot filter pathname-socket connects).
+    ``socketpair`` (AF_UNIX only) stays allowed in every mode: asyncio, libuv, subprocess
+    plumbing.
+
     NETLINK_ROUTE is allowed in every mode: getifaddrs()/``ip addr`` read it; changing routes needs
     CAP_NET_ADMIN, which the sandbox does not have. Other netlink protocols (sock_diag lists every
     socket of the namespace, uevents, audit, netfilter) are denied.
     """
+    local = isolated and network in ("off", "proxy")
     return {
-        "AF_UNIX": network == "on",
-        "AF_INET": network in ("on", "proxy"),
-        "AF_INET6": network in ("on", "proxy"),
+        "AF_UNIX": network == "on" or local,
+        "AF_INET": network in ("on", "proxy") or local,
+        "AF_INET6": network in ("on", "proxy") or local,
         "AF_NETLINK": True,  # NETLINK_ROUTE only, see rules()
         "AF_PACKET": False,
         "AF_VSOCK": False,
     }
 
 
-def rules(network: str = "off") -> list[dict]:
+def rules(network: str = "off", isolated: bool = False) -> list[dict]:
     """The filter as data: one entry per rule, for ``sandbox plan`` and the docs."""
     out: list[dict] = [
         {"syscall": "*", "when": "arch != native", "action": "KILL_PROCESS"},
@@ -202,7 +213,7 @@ def rules(network: str = "off") -> list[dict]:
     for why, names in DENIED_SYSCALLS.items():
         out.extend({"syscall": n, "when": "always", "action": "ERRNO(EPERM)", "why": why} for n in names)
     out.extend({"syscall": n, "when": "always", "action": "ERRNO(ENOSYS)"} for n in ENOSYS_SYSCALLS)
-    fam = socket_families(network)
+    fam = socket_families(network, isolated)
     allowed = sorted(k for k, v in fam.items() if v)
     out.append(
         {"syscall": "socket", "when": f"domain not in {allowed}", "action": "ERRNO(EPERM)"},
@@ -240,20 +251,22 @@ def rules(network: str = "off") -> list[dict]:
     return out
 
 
-_cache: dict[str, bytes] = {}
+_cache: dict[tuple[str, bool], bytes] = {}
 
 
-def compile_bpf(network: str = "off") -> bytes:
+def compile_bpf(network: str = "off", isolated: bool = False) -> bytes:
     """The filter as a classic-BPF program (``struct sock_filter[]`` bytes), native arch.
 
     Built with libseccomp, then prefixed with the x32 / unknown-syscall guard. Cached per
-    network mode for library callers that launch many sandboxes.
+    (network mode, isolated) for library callers that launch many sandboxes. ``isolated``:
+    see ``socket_families``.
     """
     if network not in ("off", "on", "proxy"):
         raise ValueError(f"unknown network mode {network!r}")
-    if network not in _cache:
-        _cache[network] = _prefix() + _libseccomp_program(network)
-    return _cache[network]
+    key = (network, bool(isolated))
+    if key not in _cache:
+        _cache[key] = _prefix() + _libseccomp_program(network, bool(isolated))
+    return _cache[key]
 
 
 def _native_arch() -> int:
@@ -306,7 +319,7 @@ def _prefix() -> bytes:
     return b"".join(out)
 
 
-def _libseccomp_program(network: str) -> bytes:
+def _libseccomp_program(network: str, isolated: bool) -> bytes:
     import tempfile
 
     import pyseccomp as sc
@@ -327,7 +340,7 @@ def _libseccomp_program(network: str) -> bytes:
     for name in ENOSYS_SYSCALLS:
         f.add_rule(sc.ERRNO(errno.ENOSYS), syscall_number(sc, name))
 
-    fam = socket_families(network)
+    fam = socket_families(network, isolated)
     allowed = {AF[k] for k, v in fam.items() if v}
     # 64-bit GE also catches any value with garbage in the upper half: conservative.
     f.add_rule(eperm, "socket", sc.Arg(0, sc.GE, AF_MAX))

@@ -145,6 +145,47 @@ def test_deny_sockets_masked(scratch: Path) -> None:
         s.close()
 
 
+def test_host_sockets_masked_where_visible(scratch: Path) -> None:
+    """sockets.host_sockets() finds a listener on a path no list names; the plan masks it
+    unless the sandbox cannot see it anyway (private /tmp, a masked folder, /dev)."""
+    import socket
+
+    from cordon.sandbox.linux import sockets
+
+    ws = scratch / "ws"
+    ws.mkdir()
+    hidden = scratch / "hidden"
+    hidden.mkdir()
+    listeners = []
+    for p in (ws / "a.sock", hidden / "b.sock"):
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(str(p))
+        s.listen(1)
+        listeners.append(s)
+    try:
+        found = sockets.host_sockets()
+        assert str(ws / "a.sock") in found and str(hidden / "b.sock") in found
+        not_a_socket = ws / "plain"
+        not_a_socket.write_text("x")
+        pol = resolve(cwd=ws, deny_read=[str(hidden)], share_tmp=True)
+        plan = build_bwrap_args(
+            pol, empty_fd=3, options=ALL_OPTS, host_sockets=[*found, str(not_a_socket), "/dev/log"]
+        )
+        masks = pairs(plan.args, "--ro-bind-data")
+        assert str(ws / "a.sock") in masks and str(ws / "a.sock") in plan.sockets
+        assert str(hidden / "b.sock") not in masks  # its folder is masked already
+        assert str(not_a_socket) not in masks and "/dev/log" not in masks
+        # With the private /tmp, sockets under the host's /tmp are invisible: no mask needed.
+        assert str(scratch).startswith("/tmp/")
+        plan = build_bwrap_args(resolve(cwd=ws), empty_fd=3, options=ALL_OPTS, host_sockets=found)
+        masks = pairs(plan.args, "--ro-bind-data")
+        assert str(ws / "a.sock") in masks  # the writable root is bound into the private /tmp
+        assert str(hidden / "b.sock") not in masks  # the rest of the host's /tmp is not there
+    finally:
+        for s in listeners:
+            s.close()
+
+
 def test_symlinked_protected_name_is_refused(scratch: Path) -> None:
     (scratch / "decoy").mkdir()
     (scratch / ".codex").symlink_to(scratch / "decoy")

@@ -306,3 +306,117 @@ def test_roots_sharing_a_lock_bucket_are_cleaned_up(identity) -> None:
     assert r.returncode == 0, r.stderr  # the placeholder was there inside
     left = [p for d in pair for p in d.iterdir()]
     assert left == [], left
+
+
+# --- containers, Ubuntu's AppArmor, no user namespaces (issue 17) -------------------------------------------
+def _docker_like_filter(path: Path) -> Path:
+    """A seccomp program like Docker's default profile in the one respect that matters here:
+    new user namespaces are refused with EPERM (clone3 gets ENOSYS so libc falls back)."""
+    import errno
+
+    import pyseccomp as sc
+
+    f = sc.SyscallFilter(sc.ALLOW)
+    newuser = 0x10000000
+    for name in ("unshare", "clone"):
+        f.add_rule(sc.ERRNO(errno.EPERM), name, sc.Arg(0, sc.MASKED_EQ, newuser, newuser))
+    f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    with open(path, "wb") as out:
+        f.export_bpf(out)
+    path.chmod(0o644)
+    return path
+
+
+def _outer_container(identity, inner: list[str], scratch: Path, *, docker: bool):
+    """Run ``inner`` in a container-like sandbox the test builds (an unprivileged user
+    namespace with a fresh root holding the host's top-level folders) and, with ``docker``,
+    Docker's marker file plus a seccomp filter that refuses user namespaces, as Docker's
+    default profile does. Without ``docker``: the same, no marker, no filter (the control)."""
+    ws = str(identity.workspace)
+    argv = [BWRAP, "--tmpfs", "/"]
+    for name in sorted(os.listdir("/")):
+        p = f"/{name}"
+        if name in ("proc", "dev", "tmp", ".dockerenv", "lost+found") or not os.path.exists(p):
+            continue
+        if os.path.islink(p):
+            argv += ["--symlink", os.readlink(p), p]
+        elif os.path.isdir(p):
+            argv += ["--ro-bind", p, p]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", ws, ws]
+    fds: list[int] = []
+    if docker:
+        marker = os.open(os.devnull, os.O_RDONLY)
+        prog = os.open(_docker_like_filter(scratch / "docker-like.bpf"), os.O_RDONLY)
+        fds = [marker, prog]
+        argv += ["--ro-bind-data", str(marker), "/.dockerenv", "--seccomp", str(prog)]
+    argv += ["--unshare-user", "--unshare-pid", "--die-with-parent", "--chdir", ws, "--", *inner]
+    try:
+        return identity.run(argv, pass_fds=fds, env=identity.env(HOME=str(identity.workspace)))
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def test_doctor_in_an_unprivileged_container_prints_the_fix(identity, scratch) -> None:
+    import json
+
+    doctor = [sys.executable, "-m", "cordon.sandbox", "doctor", "--json"]
+    control = _outer_container(identity, doctor, scratch, docker=False)
+    assert control.returncode == 0, control.stderr
+    c = json.loads(control.stdout)
+    # Control: the same nesting without Docker's filter and marker can make a user namespace,
+    # and no Docker is reported (nested bubblewrap itself still fails on this host: its /proc
+    # mount is refused two namespaces down, which doctor reports as bubblewrap's error).
+    assert c["user_namespaces"]["available"] is True and c["container"] != "docker", c
+    r = _outer_container(identity, doctor, scratch, docker=True)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["container"] == "docker"
+    assert d["user_namespaces"]["available"] is False and "EPERM" in d["user_namespaces"]["reason"]
+    assert d["run_engine"] == "refuse"
+    assert "docker run --security-opt seccomp=unconfined" in d["fix"]
+    assert "--fallback=landlock" in d["explanation"] and "cannot enforce" in d["explanation"]
+    # The same in `sandbox run`: what is wrong, the fix, and the explicit weaker mode.
+    r = _outer_container(
+        identity,
+        [sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"],
+        scratch,
+        docker=True,
+    )
+    assert r.returncode == 125 and "RAN" not in r.stdout
+    assert "docker run --security-opt seccomp=unconfined" in r.stderr
+    assert "--fallback=landlock" in r.stderr and "cannot enforce" in r.stderr and "private /tmp" in r.stderr
+
+
+def test_no_user_namespaces_run_offers_the_landlock_mode(identity) -> None:
+    argv = _outer_disable_userns(
+        identity, [sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"]
+    )
+    r = identity.run(argv)
+    assert r.returncode == 125 and "RAN" not in r.stdout
+    assert "user namespace" in r.stderr
+    # The offer names the flag and what that mode cannot enforce.
+    assert "--fallback=landlock" in r.stderr and "cannot enforce" in r.stderr
+    for lost in ("deny-read masks inside writable roots", "private /tmp", "PID, IPC and UTS isolation"):
+        assert lost in r.stderr
+
+
+def test_apparmor_and_sysctl_fixes_as_data() -> None:
+    """Ubuntu 24.04's AppArmor restriction cannot be produced on this Debian kernel: the
+    diagnosis is a pure function of the facts, checked here branch by branch."""
+    from cordon.sandbox.linux import diagnose
+
+    base = {"container": None, "user_namespace": False, "apparmor_restrict": 0, "bwrap": "/usr/bin/bwrap"}
+    fix = diagnose.fix(None, dict(base, apparmor_restrict=1))
+    assert "profile cordon-bwrap /usr/bin/bwrap flags=(unconfined)" in fix and "userns," in fix
+    assert "apparmor_parser -r /etc/apparmor.d/cordon-bwrap" in fix
+    assert "apparmor_restrict_unprivileged_userns=0" in fix
+    reason = "user namespaces are disabled: /proc/sys/user/max_user_namespaces is 0"
+    assert "sysctl -w user.max_user_namespaces=" in diagnose.fix(reason, base)
+    assert "kernel.unprivileged_userns_clone=1" in diagnose.fix("... unprivileged_userns_clone is 0", base)
+    for runtime, words in (
+        ("podman", "unmask=ALL"),
+        ("kubernetes", "Unconfined"),
+        ("lxc", "security.nesting"),
+    ):
+        assert words in diagnose.fix("... (EPERM)", dict(base, container=runtime))

@@ -32,11 +32,19 @@ def test_build_inner_shape(tmp_path):
     assert stage.bwrap_args == []
     spec = stage.spec
     assert spec["landlock"]["write"][0] == str(tmp_path)
-    assert spec["landlock"]["net"] is True  # network off by default
+    # Network off by default; under bubblewrap its namespace (own loopback only) is the TCP wall.
+    assert spec["landlock"]["net"] is False
     assert len(spec["seccomp"]) % 8 == 0 and spec["seccomp"]
     d = stage.describe()
     json.dumps(d)
+    assert d["landlock"]["tcp"] == "not handled"
+    families = next(r["when"] for r in d["seccomp"]["rules"] if r["when"].startswith("domain not in"))
+    assert "'AF_INET'" in families and "'AF_UNIX'" in families
+    # Without bubblewrap (--fallback=landlock) Landlock denies TCP and seccomp inet/unix sockets.
+    d = inner.build_inner(resolved(tmp_path), ["true"], under_bwrap=False).describe()
     assert d["landlock"]["tcp"] == {"bind": "denied", "connect": "denied"}
+    families = next(r["when"] for r in d["seccomp"]["rules"] if r["when"].startswith("domain not in"))
+    assert "'AF_INET'" not in families and "'AF_UNIX'" not in families
     assert any(r["syscall"] == "ptrace" for r in d["seccomp"]["rules"])
     assert d["order"].index("seccomp") > d["order"].index("landlock")
 
@@ -135,15 +143,20 @@ def test_full_stage_in_a_child(identity, inner_executor):
     abi = landlock.abi_version()
     assert f"LL=abi={abi} fs-rules=" in r.stdout  # the ABI in force is reported to the command
     if abi >= 6:
-        assert "tcp=denied scope=abstract_unix_socket,signal" in r.stdout
+        # A stage planned for bubblewrap leaves TCP to the network namespace (only the
+        # sandbox's own loopback there); --fallback=landlock denies it (test_attacks).
+        assert "tcp=open scope=abstract_unix_socket,signal" in r.stdout
     # Outside every writable root (the scratch folder is under /tmp, which the stage makes
     # writable: it is a private tmpfs under bubblewrap), writable by file permissions.
     outside = identity.home / f".cordon-test-outside-{os.getpid()}"
     outside.mkdir(exist_ok=True)
     os.chown(outside, identity.uid, identity.gid)
     try:
+        # Planned as --fallback=landlock (no network namespace): inet stays denied.
         stage = inner.build_inner(
-            resolved(ws), ops_argv(f"write:{ws}/ok", f"write:{outside}/no", "connect:127.0.0.1:9")
+            resolved(ws),
+            ops_argv(f"write:{ws}/ok", f"write:{outside}/no", "connect:127.0.0.1:9"),
+            under_bwrap=False,
         )
         got = parse_ops(run_stage(stage, identity=identity, cwd=ws).stdout)
     finally:

@@ -78,7 +78,9 @@ def run_bpf(prog: bytes, nr: int, args=(0,) * 6, arch: int = X86_64) -> int:
 
 @pytest.fixture(scope="module")
 def progs():
-    return {m: seccomp.compile_bpf(m) for m in ("off", "on", "proxy")}
+    progs = {m: seccomp.compile_bpf(m) for m in ("off", "on", "proxy")}
+    progs.update({f"{m}+ns": seccomp.compile_bpf(m, isolated=True) for m in ("off", "on", "proxy")})
+    return progs
 
 
 def test_foreign_arch_is_killed(progs):
@@ -111,6 +113,17 @@ def test_unreviewed_syscall_numbers_get_enosys(progs):
         ("on", 1, "allow"),
         ("on", 10, "allow"),
         ("on", 46, "deny"),
+        # Under bubblewrap (own loopback-only network namespace, host sockets masked): the
+        # sandbox's own loopback and unix sockets between its processes.
+        ("off+ns", 2, "allow"),
+        ("off+ns", 10, "allow"),
+        ("off+ns", 1, "allow"),
+        ("off+ns", 17, "deny"),
+        ("off+ns", 40, "deny"),
+        ("off+ns", 0x100000011, "deny"),  # AF_PACKET with upper-half garbage
+        ("proxy+ns", 1, "allow"),
+        ("proxy+ns", 40, "deny"),
+        ("on+ns", 1, "allow"),
     ],
 )
 def test_socket_families(progs, mode, domain, expected):
@@ -118,8 +131,9 @@ def test_socket_families(progs, mode, domain, expected):
     assert got == (RET_ALLOW if expected == "allow" else eperm())
 
 
-def test_raw_and_netlink_protocols(progs):
-    on = progs["on"]
+@pytest.mark.parametrize("mode", ["on", "off+ns", "proxy+ns"])
+def test_raw_and_netlink_protocols(progs, mode):
+    on = progs[mode]
     assert run_bpf(on, 41, (2, 3, 1)) == eperm()  # AF_INET SOCK_RAW
     assert run_bpf(on, 41, (2, 3 | 0x80000, 1)) == eperm()  # with SOCK_CLOEXEC
     assert run_bpf(on, 41, (16, 3, 0)) == RET_ALLOW  # NETLINK_ROUTE
@@ -226,6 +240,14 @@ def test_network_modes_change_only_sockets(probes_bin, inner_executor):
     got = parse_probes(r.stdout)
     assert got["socket_inet"] == ("ok", 0)
     assert got["socket_unix"] == got["vsock"] == ("errno", errno.EPERM)
+    # The filter bubblewrap launches get (own network namespace, host sockets masked).
+    for mode in ("off", "proxy"):
+        spec = {"v": 1, "seccomp": seccomp.compile_bpf(mode, isolated=True)}
+        names = ["socket_inet", "socket_inet6", "socket_unix", "packet", "raw", "vsock", "netlink_diag"]
+        got = parse_probes(run_inner(spec, [str(probes_bin), *names]).stdout)
+        assert got["socket_inet"] == got["socket_inet6"] == got["socket_unix"] == ("ok", 0), (mode, got)
+        for name in ("packet", "raw", "vsock", "netlink_diag"):
+            assert got[name] == ("errno", errno.EPERM), (mode, name, got)
 
 
 def test_load_rejects_a_malformed_program():

@@ -1,0 +1,316 @@
+"""Loopback servers and unix-socket IPC inside the sandbox (issue 17), and the walls around them.
+
+With the network off (the default) or proxied, the command gets inet sockets on its own
+loopback and unix sockets between its own processes. Each attack below is checked against a
+positive control (the same operation succeeds unconfined), as root and as the test account:
+
+- the host's loopback listeners (TCP, IPv6) stay unreachable, and a server in the sandbox is
+  unreachable from the host, even on the same port number;
+- host pathname sockets stay unreachable wherever they are (a home folder on no list, the
+  writable workspace itself, a listener bound in another network namespace), and so do host
+  abstract sockets;
+- in proxy mode, the proxy's own unix socket, now reachable by path, still enforces the
+  domain filter (it is the same door the forwarder uses).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.linux.confine_support import ops_argv, parse_ops, sandbox_run
+from tests.support.identities import INSIDE_PYTHON
+
+pytestmark = [
+    pytest.mark.sandbox,
+    pytest.mark.skipif(
+        sys.platform != "linux" or shutil.which("bwrap") is None, reason="needs Linux and bubblewrap"
+    ),
+]
+
+MODES = {"off": (), "proxy": ("--network", "proxy", "--allow-domain", "allowed.test")}
+
+# Everyday local work, run inside with the real interpreter (stdlib only). One line per step.
+LOCAL_WORK = r"""
+import multiprocessing as mp, os, socket, sys, tempfile, threading
+def step(name, fn):
+    try:
+        fn(); print(name, "ok", flush=True)
+    except Exception as e:
+        print(name, "FAIL", repr(e), flush=True)
+def tcp(family, host):
+    s = socket.socket(family); s.bind((host, 0)); s.listen()
+    c = socket.create_connection((host, s.getsockname()[1])); a, _ = s.accept()
+    c.sendall(b"ping"); assert a.recv(4) == b"ping"
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    u.sendto(b"x", u.getsockname()); assert u.recv(1) == b"x"
+def unix_path():
+    d = tempfile.mkdtemp(); p = os.path.join(d, "s")
+    s = socket.socket(socket.AF_UNIX); s.bind(p); s.listen()
+    c = socket.socket(socket.AF_UNIX); c.connect(p); a, _ = s.accept()
+    c.sendall(b"hi"); assert a.recv(2) == b"hi"
+def unix_abstract():
+    s = socket.socket(socket.AF_UNIX); s.bind("\0cordon-inside-%d" % os.getpid()); s.listen()
+    c = socket.socket(socket.AF_UNIX); c.connect(s.getsockname()); s.accept()
+def pair():
+    a, b = socket.socketpair(); a.sendall(b"z"); assert b.recv(1) == b"z"
+def forkserver():
+    with mp.get_context("forkserver").Pool(2) as pool:
+        assert pool.map(abs, [-1, -2]) == [1, 2]
+def manager():
+    with mp.Manager() as m:
+        d = m.dict(); d["k"] = 1; assert dict(d) == {"k": 1}
+if __name__ == "__main__":
+    step("tcp4", lambda: tcp(socket.AF_INET, "127.0.0.1"))
+    step("tcp6", lambda: tcp(socket.AF_INET6, "::1"))
+    step("udp", udp)
+    step("unix_path", unix_path)
+    step("unix_abstract", unix_abstract)
+    step("socketpair", pair)
+    step("forkserver", forkserver)
+    step("manager", manager)
+"""
+STEPS = ["tcp4", "tcp6", "udp", "unix_path", "unix_abstract", "socketpair", "forkserver", "manager"]
+
+
+def _script(identity, name: str, source: str):
+    """A script in the workspace (multiprocessing's forkserver needs a real __main__ file)."""
+    p = identity.workspace / name
+    p.write_text(source)
+    os.chown(p, identity.uid, identity.gid)
+    return p
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_everyday_local_work(identity, mode):
+    script = _script(identity, "local_work.py", LOCAL_WORK)
+    r = sandbox_run(identity, *MODES[mode], cmd=[INSIDE_PYTHON, "-I", str(script)])
+    assert r.returncode == 0, r.stderr
+    got = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    assert got == {s: "ok" for s in STEPS}, (got, r.stderr)
+
+
+def unconfined_ops(identity, *specs: str) -> dict[str, str]:
+    r = identity.run(ops_argv(*specs))
+    return parse_ops(r.stdout)
+
+
+def sandboxed_ops(identity, *specs: str, flags=()) -> dict[str, str]:
+    r = sandbox_run(identity, *flags, cmd=ops_argv(*specs))
+    assert r.returncode == 0, r.stderr
+    got = parse_ops(r.stdout)
+    assert set(got) == set(specs), (got, r.stderr)
+    return got
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_host_loopback_unreachable_own_loopback_works(identity, mode, http_server, http_server6):
+    specs = [f"connect:127.0.0.1:{http_server.port}", f"connect:::1:{http_server6.port}"]
+    assert set(unconfined_ops(identity, *specs).values()) == {"ok"}  # control
+    got = sandboxed_ops(identity, *specs, flags=MODES[mode])
+    assert got == {s: "ECONNREFUSED" for s in specs}, got
+    # The same port number is free inside: the sandbox's loopback is its own.
+    r = sandbox_run(
+        identity,
+        *MODES[mode],
+        cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _SERVE_ONCE, str(http_server.port)],
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "served own", (r.stdout, r.stderr)
+
+
+_SERVE_ONCE = r"""
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); a, _ = s.accept()
+a.sendall(b"own"); print("served", c.recv(3).decode())
+"""
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_server_in_the_sandbox_unreachable_from_the_host(identity, mode):
+    port = _free_port()
+    serve = (
+        "import socket,sys\n"
+        f"s=socket.socket(); s.bind(('127.0.0.1', {port})); s.listen()\n"
+        f"c=socket.create_connection(('127.0.0.1', {port})); s.accept()\n"
+        "print('listening', flush=True); sys.stdin.readline()\n"
+    )
+    p = subprocess.Popen(
+        identity.sandbox_argv("run", *MODES[mode], "--", INSIDE_PYTHON, "-I", "-S", "-c", serve),
+        cwd=identity.workspace,
+        env=identity.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **identity.popen_kwargs(),
+    )
+    try:
+        assert p.stdout.readline().strip() == "listening", p.stderr.read()
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5)
+    finally:
+        p.communicate("\n", timeout=60)
+    assert p.returncode == 0
+
+
+# --- host unix sockets ------------------------------------------------------------------------------------
+class Listener:
+    def __init__(self, path, proc=None, sock=None):
+        self.path, self.proc, self.sock = path, proc, sock
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _bind_here(path, identity) -> Listener:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chown(path, identity.uid, identity.gid)
+    s.listen(8)
+    return Listener(path, sock=s)
+
+
+_BIND_IN_OWN_NETNS = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); print('ready', flush=True); sys.stdin.read()"
+
+
+def _bind_in_other_netns(path, identity) -> Listener:
+    """A listener in a network namespace of its own (as a container or another sandbox would
+    be): absent from the launcher's /proc/net/unix, reachable by path all the same."""
+    p = subprocess.Popen(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--net",
+            INSIDE_PYTHON,
+            "-I",
+            "-S",
+            "-c",
+            _BIND_IN_OWN_NETNS,
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=identity.env(),
+        **identity.popen_kwargs(),
+    )
+    assert p.stdout.readline().strip() == "ready"
+    assert str(path) not in Path("/proc/net/unix").read_text()  # the launcher's table does not list it
+    return Listener(path, proc=p)
+
+
+@pytest.fixture
+def host_listeners(identity):
+    """Host unix listeners on paths no fixed list names: the home folder, the writable
+    workspace itself, and one bound in another network namespace."""
+    tag = uuid.uuid4().hex[:8]
+    d = identity.home / f".cordon-ipc-{tag}"
+    d.mkdir()
+    os.chown(d, identity.uid, identity.gid)
+    made = [
+        _bind_here(d / "home.sock", identity),
+        _bind_here(identity.workspace / f"ws-{tag}.sock", identity),
+        _bind_in_other_netns(d / "netns.sock", identity),
+    ]
+    yield [m.path for m in made]
+    for m in made:
+        m.close()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def abstract_listener():
+    name = f"cordon-ipc-{uuid.uuid4().hex[:8]}"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind("\0" + name)
+    s.listen(8)
+    yield name
+    s.close()
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_host_unix_sockets_unreachable(identity, mode, host_listeners, abstract_listener):
+    specs = [f"unix:{p}" for p in host_listeners] + [f"abstract:{abstract_listener}"]
+    control = unconfined_ops(identity, *specs)
+    assert set(control.values()) == {"ok"}, control
+    got = sandboxed_ops(identity, *specs, flags=MODES[mode])
+    assert all(v != "ok" for v in got.values()), got
+    # The masks are files, not sockets: nothing answers, nothing can be swapped in.
+    ws_sock = next(p for p in host_listeners if p.parent == identity.workspace)
+    got = sandboxed_ops(identity, f"unlink:{ws_sock}", f"rename:{ws_sock}:{ws_sock}.x", flags=MODES[mode])
+    assert all(v != "ok" for v in got.values()), got
+    assert ws_sock.is_socket()
+
+
+def test_unix_sockets_stay_denied_without_bubblewrap(identity, scratch, http_server):
+    """--fallback=landlock has no mount or network namespace: nothing could hide the host's
+    sockets or keep inet local, so with the network off both stay denied (and it says so)."""
+    empty = scratch / "empty-path"
+    empty.mkdir()
+    env = identity.env(PATH=str(empty))
+    specs = ["bind:0", f"connect:127.0.0.1:{http_server.port}"]
+    assert set(unconfined_ops(identity, *specs).values()) == {"ok"}  # control
+    script = "import socket\ntry:\n socket.socket(socket.AF_UNIX)\n print('unix ok')\nexcept OSError as e:\n print('unix', e.errno)\n"
+    r = sandbox_run(
+        identity, "--fallback", "landlock", cmd=[INSIDE_PYTHON, "-I", "-S", "-c", script], env=env
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "unix 1", r.stdout  # EPERM from seccomp
+    r = sandbox_run(identity, "--fallback", "landlock", cmd=ops_argv(*specs), env=env)
+    got = parse_ops(r.stdout)
+    assert set(got) == set(specs) and all(v != "ok" for v in got.values()), (got, r.stderr)
+
+
+_PROXY_SOCKET_DIRECT = r"""
+import array, base64, glob, os, socket, sys
+from urllib.parse import urlsplit
+paths = glob.glob(os.path.expanduser("~/.cache/cordon/run/netproxy-*/proxy.sock")) + glob.glob("/tmp/cordon-*/netproxy-*/proxy.sock")
+assert paths, "no bridge socket visible"
+link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); link.connect(paths[0])
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()  # a TCP pair, as the forwarder hands over
+mine = socket.create_connection(srv.getsockname()); theirs, _ = srv.accept()
+link.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
+theirs.close()
+url = urlsplit(os.environ["HTTPS_PROXY"])
+cred = base64.b64encode(f"{url.username}:{url.password}".encode()).decode()
+target = "127.0.0.1:" + sys.argv[1]
+mine.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\nProxy-Authorization: Basic {cred}\r\n\r\n".encode())
+mine.settimeout(20)
+print(mine.recv(200).split(b"\r\n")[0].decode())
+"""
+
+
+def test_proxy_socket_reached_directly_still_filters(identity, http_server):
+    """AF_UNIX is allowed in proxy mode, so the command can reach the proxy's socket by path
+    (the door the forwarder uses). The proxy must still enforce its policy there: a host
+    loopback server is refused, and the reply proves the proxy was reached (control)."""
+    r = sandbox_run(
+        identity,
+        *MODES["proxy"],
+        cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _PROXY_SOCKET_DIRECT, str(http_server.port)],
+    )
+    assert r.returncode == 0, r.stderr
+    status = r.stdout.strip()
+    assert status.startswith("HTTP/1.") and " 403 " in status, status  # the proxy answered: refused
