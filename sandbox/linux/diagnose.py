@@ -135,7 +135,7 @@ def fix(reason: str | None, f: dict) -> str:
         return "enable user namespaces (as root): sysctl -w user.max_user_namespaces=15000"
     if "unprivileged_userns_clone" in reason:
         return "enable user namespaces (as root): sysctl -w kernel.unprivileged_userns_clone=1"
-    if f.get("apparmor_restrict") == 1 and not f.get("container"):
+    if (f.get("apparmor_restrict") == 1 or "apparmor" in reason.lower()) and not f.get("container"):
         return (
             "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04+). Allow this bubblewrap "
             f"(as root): write /etc/apparmor.d/cordon-bwrap with\n{apparmor_profile(bwrap)}"
@@ -152,12 +152,12 @@ def fix(reason: str | None, f: dict) -> str:
         where = (
             f"a {runtime} container" if runtime in CONTAINER_FIX else "an unprivileged container or sandbox"
         )
-        return f"this runs inside {where}, which does not allow user namespaces; {how}"
+        return f"this runs inside {where}, which does not allow user namespaces; {how}; or run it outside"
     if "ENOSPC" in reason:
         return "raise the limit (as root): sysctl -w user.max_user_namespaces=15000"
     if "EPERM" in reason:
         return (
             "a seccomp filter or security module forbids unshare(CLONE_NEWUSER) for this process; "
-            "run it where user namespaces are allowed"
+            "run it where user namespaces are allowed (a container started with --privileged, or a VM)"
         )
     return "run `bwrap --ro-bind / / true` to see bubblewrap's own error"

@@ -295,7 +295,8 @@ def test_no_user_namespaces_for_real_says_what_to_do(tmp_path):
     assert "RAN" not in p.stdout
     last = p.stderr.strip().splitlines()[-1]
     assert "the command was not run" in last and "(ENOSPC)" in last
-    assert "Next: run it outside the enclosing sandbox or container" in last
+    assert "Next: this runs inside " in last and "run it outside" in last  # (this host may be a container)
+    assert "Or: --fallback=landlock runs it with Landlock + seccomp only, which cannot enforce:" in last
     assert last.endswith("`sandbox doctor` shows what this host supports")
 
 
@@ -333,12 +334,19 @@ def test_no_user_namespaces_says_what_to_change(monkeypatch, reason, fix):
     """What `sandbox run` prints when bwrap could not set up (this host has user namespaces, so
     the probe's answer is replaced; the texts are what is under test)."""
     from cordon.sandbox.commands import run
-    from cordon.sandbox.linux import probe
+    from cordon.sandbox.linux import diagnose, probe
 
     monkeypatch.setattr(probe, "userns_status", lambda: probe.UsernsStatus(False, reason))
+    # A host outside any container (this test machine may itself be one).
+    neutral = {
+        "container": None,
+        "user_namespace": False,
+        "apparmor_restrict": None,
+        "bwrap": "/usr/bin/bwrap",
+    }
+    monkeypatch.setattr(diagnose, "facts", lambda bwrap=None: dict(neutral))
     text = run._why_setup_failed()
     assert text.startswith(reason)
     assert fix in text
-    assert text.endswith(
-        "--fallback=landlock (Landlock + seccomp only); `sandbox doctor` shows what this host supports"
-    )
+    assert "Or: --fallback=landlock runs it with Landlock + seccomp only, which cannot enforce:" in text
+    assert text.endswith("`sandbox doctor` shows what this host supports")
