@@ -385,19 +385,25 @@ def run(
     else:
         in_spec = stdin
     out_spec = PIPE if capture_output else None
-    proc = spawn(
-        argv,
-        policy=policy,
-        cwd=cwd,
-        env=env,
-        stdin=in_spec,
-        stdout=out_spec,
-        stderr=out_spec,
-        text=text,
-        denials=denials,
-    )
-    with proc:
-        out, err = proc.communicate(feed, timeout=timeout)
+    for attempt in range(3):
+        proc = spawn(
+            argv,
+            policy=policy,
+            cwd=cwd,
+            env=env,
+            stdin=in_spec,
+            stdout=out_spec,
+            stderr=out_spec,
+            text=text,
+            denials=denials,
+        )
+        with proc:
+            out, err = proc.communicate(feed, timeout=timeout)
+        # The command did not run: a host socket masked by the plan went away before bubblewrap
+        # mounted onto it (sandbox/linux/sockets.py). Plan again.
+        launch = getattr(proc._proc, "launch", None)
+        if not (proc.setup_failed and attempt < 2 and launch is not None and launch.vanished_sockets()):
+            break
     result = _result(proc, out, err)
     if check:
         result.check_returncode()

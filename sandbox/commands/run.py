@@ -200,21 +200,33 @@ def main_run(args: list[str]) -> int:
 
             return run_cli_other(policy, cmd, opts)
         from cordon.sandbox.linux.assemble import assemble, explain
-        from cordon.sandbox.linux.launch import run_foreground
+        from cordon.sandbox.linux.launch import RETRY, run_foreground
         from cordon.sandbox.status import status
 
         level = _observation(recorder)
         if level == "off":
             recorder = None
-        # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
-        with status(_setup_message(policy)):
-            asm = assemble(policy, cmd, denials=recorder, watch=level)
-        if opts.get("explain"):
-            print(explain(policy, asm), file=sys.stderr)
-        if asm.mode == "none":
-            os.execve(asm.launch.path, asm.launch.argv, asm.launch.env)
-        # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
-        return run_foreground(asm.launch, explain_failure=_why_setup_failed, after_start=_harden)
+        for attempt in range(3):  # again only when a masked host socket vanished meanwhile
+            # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
+            with status(_setup_message(policy)):
+                asm = assemble(
+                    policy,
+                    cmd,
+                    warn=None if attempt == 0 else (lambda _m: None),
+                    denials=recorder,
+                    watch=level,
+                )
+            if opts.get("explain") and attempt == 0:
+                print(explain(policy, asm), file=sys.stderr)
+            if asm.mode == "none":
+                os.execve(asm.launch.path, asm.launch.argv, asm.launch.env)
+            # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
+            rc = run_foreground(
+                asm.launch, explain_failure=_why_setup_failed, after_start=_harden, retry=attempt < 2
+            )
+            if rc != RETRY:
+                return rc
+        return 125  # pragma: no cover - the last attempt never answers RETRY
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
         hint = next_step(e)

@@ -367,6 +367,7 @@ def assemble(
     if policy.allow_git_write:
         launch.after_exit.append(git_audit(policy, guard))
     _observe(launch, denials, watch, plain, policy, "bwrap", plan, environ)
+    launch.masked_sockets = list(plan.sockets)
     return Assembly(
         mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes, limits=limits
     )

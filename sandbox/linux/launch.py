@@ -108,6 +108,7 @@ class Launch:
         "limits",
         "lock_dir",
         "locks",
+        "masked_sockets",
         "mode",
         "path",
         "placeholders",
@@ -143,6 +144,12 @@ class Launch:
         self.limits = limits  # sandbox.linux.limits.plan(): cgroup, rlimits, wall, how each is enforced
         self.recorder = None  # sandbox.denials.Recorder: this launch's denials
         self.supervisor = None  # sandbox.linux.supervise.Supervisor (seccomp notifications)
+        self.masked_sockets: list[str] = []  # host sockets bwrap covers (sandbox/linux/sockets.py)
+
+    def vanished_sockets(self) -> list[str]:
+        """Masked host sockets gone since the plan was made: bubblewrap cannot mount onto a
+        path that no longer exists, so a setup failure with one of these is worth a retry."""
+        return [p for p in self.masked_sockets if not os.path.lexists(p)]
 
 
 STATUS_FD_TOKEN = "{STATUS_FD}"
@@ -661,12 +668,18 @@ def sweep_orphaned_placeholders(lock_dir: str) -> None:
             os.close(fd)
 
 
-def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> int:
+# run_foreground's answer when setup failed only because a masked host socket went away
+# between the plan and bubblewrap's mounts (the command did not run): plan again.
+RETRY = -1
+
+
+def run_foreground(launch: Launch, explain_failure=None, after_start=None, retry: bool = False) -> int:
     """Run a sandbox attached to this process's stdio, forwarding signals; the exit status.
 
     ``explain_failure()`` is called when the sandbox could not be set up, and returns a
     reason to print (e.g. from probe.userns_status()). ``after_start()`` runs once the
     sandbox is starting (work that can overlap with it, e.g. hardening this process).
+    ``retry``: return ``RETRY`` instead of 125 when setup failed on a vanished host socket.
     """
     proc_box: list[SandboxProcess] = []
 
@@ -705,6 +718,12 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None) -> in
         for line in summary(proc.denials, failed=rc != 0):
             print(line, file=sys.stderr)
     if proc.setup_failed:
+        gone = launch.vanished_sockets()
+        if gone and retry:
+            print(
+                f"sandbox: host socket {gone[0]} went away during the set-up; starting again", file=sys.stderr
+            )
+            return RETRY
         reason = explain_failure() if explain_failure else None
         msg = "sandbox: the sandbox could not be set up; the command was not run"
         print(f"{msg}{': ' + reason if reason else ''}", file=sys.stderr)

@@ -14,11 +14,14 @@ every host socket the sandbox could see is covered by an empty read-only file, o
   ``/dev/shm`` only when the host's are shared), so a listener in a namespace we cannot
   inspect is covered too.
 
-Abstract sockets need no mask: they belong to a network namespace (the sandbox has its own)
-and Landlock ABI 6 scopes them. A socket the host binds *after* the sandbox started is not
-covered, and one removed between this scan and bubblewrap's mounts makes the launch fail
-(exit 125; the next launch scans again): docs/sandbox.md, known limits. ``--network on``
-keeps the host's sockets except the named control sockets (``deny_sockets``).
+Only sockets this uid could connect to inside are kept (connect() needs write permission, and
+no process inside has a capability, uid 0 included). Abstract sockets need no mask: they
+belong to a network namespace (the sandbox has its own) and Landlock ABI 6 scopes them. A
+socket the host binds *after* the sandbox started is not covered (docs/sandbox.md, known
+limits). One removed between this scan and bubblewrap's mounts makes bubblewrap fail before
+the command runs; ``sandbox run`` and ``cordon.sandbox.run`` then plan again
+(``Launch.vanished_sockets``). ``--network on`` keeps the host's sockets except the named
+control sockets (``deny_sockets``).
 
 Owns finding the paths; bwrap.py decides which need a mask (visibility, other masks). Must
 not touch: mounts, seccomp. Standard library only (the ``sandbox run`` hot path imports it).
@@ -49,7 +52,8 @@ def host_sockets(*, share_tmp: bool = False, skip=()) -> list[str]:
         _walk(d, skip, found)
     # One canonical name per socket (a path bound through /var/run is /run's): one mask each.
     canonical = {os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p)) for p in found}
-    return sorted(p for p in canonical if not _is_bridge(p) and _is_socket(p))
+    groups = set(os.getgroups()) | {os.getegid()}
+    return sorted(p for p in canonical if not _is_bridge(p) and _connectable(p, os.geteuid(), groups))
 
 
 def _unix_tables() -> list[str]:
@@ -142,8 +146,19 @@ def _walk(top: str, skip: tuple[str, ...], found: set[str]) -> None:
             continue
 
 
-def _is_socket(path: str) -> bool:
+def _connectable(path: str, uid: int, groups: set[int]) -> bool:
+    """A socket file this uid could connect to inside, where no process has a capability
+    (so not even uid 0 passes file permissions it lacks): connect() needs write permission.
+    Masking only these keeps the list short, and with it the chance that a socket removed
+    during the launch makes bubblewrap fail on its mount point."""
     try:
-        return stat.S_ISSOCK(os.lstat(path).st_mode)
+        st = os.lstat(path)
     except OSError:
         return False  # gone, or in a directory we cannot search (then unreachable inside too)
+    if not stat.S_ISSOCK(st.st_mode):
+        return False
+    if st.st_uid == uid:
+        return bool(st.st_mode & stat.S_IWUSR)
+    if st.st_gid in groups:
+        return bool(st.st_mode & stat.S_IWGRP)
+    return bool(st.st_mode & stat.S_IWOTH)

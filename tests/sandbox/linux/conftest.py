@@ -40,3 +40,15 @@ def unix_listener(identity):
     yield path
     s.close()
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def abstract_listener():
+    """A host listener on an abstract unix socket (no file: only the network namespace and
+    Landlock's scope keep a sandbox from it); yields its name without the leading NUL."""
+    name = f"cordon-attack-{uuid.uuid4().hex[:8]}"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind("\0" + name)
+    s.listen(8)
+    yield name
+    s.close()

@@ -369,16 +369,6 @@ def test_host_loopback_tcp6(identity, http_server6):
 # there is unreachable from the host, and the host's from inside).
 
 
-@pytest.fixture
-def abstract_listener():
-    name = f"cordon-attack-{uuid.uuid4().hex[:8]}"
-    s = socket.socket(socket.AF_UNIX)
-    s.bind("\0" + name)
-    s.listen(8)
-    yield name
-    s.close()
-
-
 def test_host_unix_socket_path(identity, unix_listener):
     got = ops(identity, f"unix:{unix_listener}")
     assert denied(got[f"unix:{unix_listener}"])

@@ -408,7 +408,7 @@ def test_seccomp_cache_gives_the_same_launch(scratch: Path, tmp_path: Path, monk
     pol = resolve(cwd=scratch)
     fresh = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), use_cache=False, warn=lambda m: None)
     first = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)  # fills the cache
-    entries = list((tmp_path / "cache" / "cordon").glob("seccomp-off-*.bpf"))
+    entries = list((tmp_path / "cache" / "cordon").glob("seccomp-off+ns-*.bpf"))
     assert len(entries) == 1 and not list((tmp_path / "cache" / "cordon").glob("inner-*"))
     cached = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)
     for a in (first, cached):

@@ -346,9 +346,9 @@ def _plant_allow_all(identity, cache: Path) -> Path:
 
     from cordon.sandbox.linux import bpfcache, seccomp
 
-    key = bpfcache._key("off")
+    key = bpfcache._key("off+ns")  # the entry a bubblewrap launch with the network off reads
     program = seccomp._prefix() + struct.pack("=HBBI", *_ALLOW_ALL)
-    path = Path(bpfcache._path(str(cache), "off", key))
+    path = Path(bpfcache._path(str(cache), "off+ns", key))
     _tree(identity, cache.parent, cache.name)
     path.write_bytes(b"\n".join((bpfcache.FORMAT, key, bpfcache._sha256(program))) + b"\n\n" + program)
     path.chmod(0o600)
@@ -356,7 +356,11 @@ def _plant_allow_all(identity, cache: Path) -> Path:
     return path
 
 
-_UNIX_SOCKET = "import socket\ntry:\n    socket.socket(socket.AF_UNIX)\n    print('OPEN')\nexcept OSError:\n    print('DENIED')\n"
+# A netlink sock_diag socket: unprivileged users may open one, seccomp denies it in every mode.
+_DIAG_SOCKET = (
+    "import socket\ntry:\n    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 4)\n    print('OPEN')\n"
+    "except OSError:\n    print('DENIED')\n"
+)
 
 
 def test_planted_seccomp_entry_in_an_exposed_cache_is_not_used(identity):
@@ -373,16 +377,16 @@ def test_planted_seccomp_entry_in_an_exposed_cache_is_not_used(identity):
     # well formed: only the trust rules stand between it and the launch).
     probe = (
         "import sys\nfrom cordon.policy.statetrust import Launches\nfrom cordon.sandbox.linux import bpfcache\n"
-        "print(bpfcache.load(sys.argv[1], 'off', Launches([]), []) is not None)\n"
+        "print(bpfcache.load(sys.argv[1], 'off+ns', Launches([]), []) is not None)\n"
     )
     r = identity.run([sys.executable, "-c", probe, str(planted.parent)], env=env)
     assert r.stdout.strip() == "True", r.stderr
-    # The launch: the workspace holds the cache; AF_UNIX sockets stay denied (network off).
-    r = sandbox_run(identity, cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _UNIX_SOCKET], env=env)
+    # The launch: the workspace holds the cache; the real filter is in force (sock_diag denied).
+    r = sandbox_run(identity, cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _DIAG_SOCKET], env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "DENIED"
-    r = sandbox_run(identity, "--network", "on", cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _UNIX_SOCKET], env=env)
-    assert r.stdout.strip() == "OPEN"  # control: the probe does detect an allowed AF_UNIX socket
+    r = identity.run([INSIDE_PYTHON, "-I", "-S", "-c", _DIAG_SOCKET], env=env)
+    assert r.stdout.strip() == "OPEN"  # control: without the filter the probe's socket opens
 
 
 def test_seccomp_entry_rules(tmp_path, monkeypatch):

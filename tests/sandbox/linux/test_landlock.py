@@ -7,7 +7,6 @@ doing and not file permissions'.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -174,16 +173,6 @@ def test_deny_expansion_plans_siblings_and_skips_symlinks(tmp_path):
     assert paths[str(tmp_path / "w")] == landlock.ALL_FS
     # Landlock cannot carve a hole in a writable root: reported, left to bubblewrap's mask.
     assert outer_only == [str(tmp_path / "w" / "hidden")]
-
-
-@pytest.fixture
-def abstract_listener():
-    name = f"cordon-ll-{os.getpid()}"
-    s = socket.socket(socket.AF_UNIX)
-    s.bind("\0" + name)
-    s.listen(8)
-    yield name
-    s.close()
 
 
 def test_network_and_scope_rules(identity, http_server, abstract_listener, inner_executor):

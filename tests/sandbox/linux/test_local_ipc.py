@@ -240,16 +240,6 @@ def host_listeners(identity):
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.fixture
-def abstract_listener():
-    name = f"cordon-ipc-{uuid.uuid4().hex[:8]}"
-    s = socket.socket(socket.AF_UNIX)
-    s.bind("\0" + name)
-    s.listen(8)
-    yield name
-    s.close()
-
-
 @pytest.mark.parametrize("mode", list(MODES))
 def test_host_unix_sockets_unreachable(identity, mode, host_listeners, abstract_listener):
     specs = [f"unix:{p}" for p in host_listeners] + [f"abstract:{abstract_listener}"]
@@ -314,3 +304,79 @@ def test_proxy_socket_reached_directly_still_filters(identity, http_server):
     assert r.returncode == 0, r.stderr
     status = r.stdout.strip()
     assert status.startswith("HTTP/1.") and " 403 " in status, status  # the proxy answered: refused
+
+
+_LOCAL_SERVER_THEN_CURL = r"""
+import http.server, subprocess, sys, threading
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=srv.serve_forever, daemon=True).start()
+port = srv.server_address[1]
+# curl honours HTTP_PROXY and NO_PROXY as the sandbox sets them.
+r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", f"http://localhost:{port}/"],
+                   capture_output=True, text=True)
+print(r.stdout or r.stderr.strip())
+srv.shutdown()
+"""
+
+
+def test_proxy_mode_local_server_reached_by_name(identity):
+    """Proxy mode: a client that honours the proxy variables reaches a server on the
+    sandbox's own loopback directly (NO_PROXY lists localhost, 127.0.0.1, ::1)."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    r = sandbox_run(identity, *MODES["proxy"], cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _LOCAL_SERVER_THEN_CURL])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "200", (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("entry", ["api", "cli"])
+def test_a_host_socket_vanishing_during_setup_is_retried(tmp_path, monkeypatch, entry):
+    """A host socket masked by the plan can be removed before bubblewrap mounts onto it (the
+    mount then fails and the command does not run). The launch is planned again: the command
+    runs once, and the plan that ran no longer masks the vanished path."""
+    from cordon.sandbox.linux import assemble as asm_mod
+    from cordon.sandbox.linux import sockets
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    # Outside every writable root (in one, bubblewrap would create the mount point itself).
+    home = Path.home() / f".cordon-vanish-{uuid.uuid4().hex[:8]}"
+    home.mkdir()
+    path = home / "transient.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.listen(1)
+    real_assemble, real_find = asm_mod.assemble, sockets.host_sockets
+    plans = []
+
+    def assemble_then_remove(*a, **kw):
+        got = real_assemble(*a, **kw)
+        plans.append(list(got.launch.masked_sockets))
+        if len(plans) == 1:
+            s.close()
+            path.unlink()  # gone after the plan, before bubblewrap's mounts
+        return got
+
+    monkeypatch.setattr(asm_mod, "assemble", assemble_then_remove)
+    monkeypatch.setattr(
+        sockets,
+        "host_sockets",
+        lambda **kw: [p for p in real_find(**kw) if p != str(path)] + ([str(path)] if path.exists() else []),
+    )
+    marker = ws / "ran"
+    argv = ["sh", "-c", f"echo x >> {marker}"]
+    if entry == "api":
+        from cordon.sandbox import SandboxPolicy, run
+
+        r = run(argv, policy=SandboxPolicy(), cwd=ws)
+        assert r.returncode == 0 and not r.setup_failed, r.stderr
+    else:
+        from cordon.sandbox.commands.run import main_run
+
+        monkeypatch.chdir(ws)
+        assert main_run(["--", *argv]) == 0
+    try:
+        assert str(path) in plans[0] and len(plans) == 2 and str(path) not in plans[1]
+        assert marker.read_text() == "x\n"  # the command ran exactly once
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
