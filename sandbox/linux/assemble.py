@@ -801,6 +801,8 @@ def explain(policy, asm: Assembly) -> str:
         lines.append(f"  pinned (cannot be renamed or removed): {', '.join(plan.pinned)}")
     if plan:
         lines.append(f"  hidden (unreadable): {', '.join(plan.masked) or 'none present'}")
+        if plan.sockets:
+            lines.append(f"  host unix sockets masked (unreachable): {', '.join(plan.sockets)}")
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     reach = {
         "off": "no network: only the sandbox's own loopback (local servers work; the host's is not reachable)",

@@ -420,3 +420,49 @@ def test_apparmor_and_sysctl_fixes_as_data() -> None:
         ("lxc", "security.nesting"),
     ):
         assert words in diagnose.fix("... (EPERM)", dict(base, container=runtime))
+
+
+# --- `/` as the working directory, bubblewrap under a writable root (issue 17) ------------------------------
+def test_root_as_working_directory(identity) -> None:
+    """A container's working directory is `/`: read-only mode and an explicit workspace work
+    there, and doctor finds bubblewrap (it lies under `/`, which nothing makes writable)."""
+    import json
+
+    sandbox = [sys.executable, "-m", "cordon.sandbox"]
+    r = identity.run([*sandbox, "run", "--mode", "read-only", "--", "pwd"], cwd=Path("/"))
+    assert r.returncode == 0 and r.stdout.strip() == "/", r.stderr
+    ws = identity.workspace
+    r = identity.run(
+        [*sandbox, "run", "--workspace", str(ws), "--", "sh", "-c", f"echo ok > {ws}/w; pwd"], cwd=Path("/")
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "/", r.stderr
+    assert (ws / "w").read_text() == "ok\n"
+    r = identity.run([*sandbox, "doctor", "--json"], cwd=Path("/"))
+    d = json.loads(r.stdout)
+    assert d["bwrap"]["path"] == os.path.realpath(BWRAP) and d["run_engine"] == "bwrap", d
+    # The default workspace there would be `/` itself: refused, saying what to do instead.
+    r = identity.run([*sandbox, "run", "--", "true"], cwd=Path("/"))
+    assert r.returncode == 2 and "--workspace DIR" in r.stderr and "--mode read-only" in r.stderr, r.stderr
+
+
+def test_bwrap_only_inside_a_writable_root_is_refused_saying_so(identity) -> None:
+    ws = identity.workspace
+    bindir = ws / "bin"
+    bindir.mkdir()
+    fake = bindir / "bwrap"
+    fake.write_text("#!/bin/sh\necho FAKE-BWRAP\n")
+    fake.chmod(0o755)
+    for p in (bindir, fake):
+        os.chown(p, identity.uid, identity.gid)
+    env = identity.env(PATH=f"{bindir}:{Path(sys.executable).parent}")  # no other bubblewrap
+    sandbox = [sys.executable, "-m", "cordon.sandbox", "run", "--", "/bin/echo", "RAN"]
+    r = identity.run(sandbox, env=env)
+    assert r.returncode == 125 and "RAN" not in r.stdout and "FAKE-BWRAP" not in r.stdout
+    assert f"{fake} is inside the writable root {ws}" in r.stderr, r.stderr
+    # Control: the same bwrap is fine when nothing makes its folder writable (read-only mode),
+    # which proves the refusal is about the writable root, not the file.
+    r = identity.run([*sandbox[:4], "--mode", "read-only", *sandbox[4:]], env=env)
+    # (it is the one chosen: probed for its version, then refused for lacking bwrap's options)
+    assert f"bubblewrap FAKE-BWRAP at {fake}" in r.stderr and "inside the writable root" not in r.stderr, (
+        r.stderr
+    )

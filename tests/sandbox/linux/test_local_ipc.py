@@ -276,7 +276,12 @@ def test_unix_sockets_stay_denied_without_bubblewrap(identity, scratch, http_ser
 _PROXY_SOCKET_DIRECT = r"""
 import array, base64, glob, os, socket, sys
 from urllib.parse import urlsplit
-paths = glob.glob(os.path.expanduser("~/.cache/cordon/run/netproxy-*/proxy.sock")) + glob.glob("/tmp/cordon-*/netproxy-*/proxy.sock")
+paths = []  # the forwarder's command line names the bridge socket
+for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+    try:
+        paths += [a.decode() for a in open(cmdline, "rb").read().split(b"\0") if a.endswith(b"/proxy.sock")]
+    except OSError:
+        pass
 assert paths, "no bridge socket visible"
 link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); link.connect(paths[0])
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()  # a TCP pair, as the forwarder hands over
