@@ -324,8 +324,12 @@ def _why_setup_failed() -> str | None:
         return f"{us.reason}. Next: {userns_next_step(us.reason or '')}"
     from cordon.sandbox.linux import diagnose
 
-    f = diagnose.facts(probe.find_bwrap())
-    if f["apparmor_restrict"] == 1 or f["container"]:
+    bwrap = probe.find_bwrap()
+    f = diagnose.facts(bwrap)
+    # Blame the host (AppArmor, the container) only when a minimal sandbox fails too; else the
+    # cause is this launch's own (bubblewrap's message names it, e.g. a path that went away).
+    suspect = f["apparmor_restrict"] == 1 or f["container"] or f["user_namespace"]
+    if suspect and bwrap and not probe.bwrap_works(bwrap)[0]:
         return f"see bubblewrap's message above. Next: {userns_next_step('')}"
     return f"see bubblewrap's message above; {_DOCTOR}"
 

@@ -466,3 +466,19 @@ def test_bwrap_only_inside_a_writable_root_is_refused_saying_so(identity) -> Non
     assert f"bubblewrap FAKE-BWRAP at {fake}" in r.stderr and "inside the writable root" not in r.stderr, (
         r.stderr
     )
+
+
+def test_a_launch_specific_failure_does_not_blame_the_container(monkeypatch) -> None:
+    """In a container where bubblewrap works (this host may be one), a setup failure of one
+    launch (a path gone during the mounts, say) is not reported as the container's fault."""
+    from cordon.sandbox.commands import run
+    from cordon.sandbox.linux import diagnose, probe
+
+    facts = {"container": "docker", "user_namespace": True, "apparmor_restrict": None, "bwrap": BWRAP}
+    monkeypatch.setattr(diagnose, "facts", lambda bwrap=None: dict(facts))
+    text = run._why_setup_failed()
+    assert "docker run" not in text and "see bubblewrap's message above" in text  # a real bwrap works here
+    monkeypatch.setattr(
+        probe, "bwrap_works", lambda path, **kw: (False, "bwrap: setting up uid map: Permission denied")
+    )
+    assert "docker run --security-opt seccomp=unconfined" in run._why_setup_failed()  # control
