@@ -332,10 +332,11 @@ class Walls:
             )
             target = f"{name}({fam})"
             if name == "socket" and fam == "AF_UNIX":
-                why = f"unix sockets are refused in network mode {self.network} (they reach host services)"
+                # Under bubblewrap they are allowed (host sockets masked); refused only without it.
+                why = f"unix sockets are refused in network mode {self.network} without bubblewrap (nothing hides the host's)"
                 allow = "--network on" if self.network != "on" else None
             elif name == "socket" and fam in ("AF_INET", "AF_INET6") and self.network == "off":
-                why = "network mode off"
+                why = "network mode off without bubblewrap (no loopback namespace of its own)"
                 allow = "--network proxy --allow-domain HOST"
             else:
                 why = f"{fam} sockets are refused (raw, packet, netlink and vsock reach the host's network stack)"
