@@ -188,8 +188,9 @@ _OPS = {
 }
 
 
-def run_bpf(program: bytes, nr: int, arch: int, ip: int, args) -> int:
-    """Evaluate a classic-BPF seccomp program on one call (the subset libseccomp emits)."""
+def run_bpf(program: bytes, nr: int, arch: int, ip: int, args, reads: list | None = None) -> int:
+    """Evaluate a classic-BPF seccomp program on one call (the subset libseccomp emits).
+    ``reads`` (a list) receives each (offset, word) the program loaded, in order."""
     data = struct.pack("=iIQ6Q", nr, arch, ip, *args)
     a = x = 0
     mem = [0] * 16
@@ -200,6 +201,8 @@ def run_bpf(program: bytes, nr: int, arch: int, ip: int, args) -> int:
         pc += 1
         if code == 0x20:  # ld [k]
             a = struct.unpack_from("=I", data, k)[0]
+            if reads is not None:
+                reads.append((k, a))
         elif code == 0x00:
             a = k
         elif code == 0x60:
@@ -305,15 +308,18 @@ class _View:
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self.root: int | None = None  # opened on first use: most calls never need it
 
     def close(self) -> None:
-        os.close(self.root)
+        if self.root is not None:
+            os.close(self.root)
 
     def open(self, path: str, follow: bool = False) -> int | None:
         """An O_PATH fd on ``path`` (absolute, in the caller's view), or None."""
         flags = os.O_PATH | (0 if follow else O_NOFOLLOW)
         try:
+            if self.root is None:
+                self.root = os.open(f"/proc/{self.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             return _openat2(
                 self.root, path.lstrip("/") or ".", flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
             )
@@ -384,6 +390,7 @@ class Supervisor:
         fs = level != "syscalls"
         self.fs_numbers = {nr: name for name, nr in FS_NUMBERS.get(self.machine, {}).items()} if fs else {}
         self._names: dict[int, str] = {}
+        self._memo: dict[tuple[int, int], list] = {}  # (nr, arch) -> [(words read, verdict)]
         self.sock, self.child = _socket.socketpair(
             _socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
         )
@@ -479,7 +486,7 @@ class Supervisor:
             raise
         nid, pid, _flags, nr, arch, ip = struct.unpack_from("=QIIiIQ", buf)
         args = struct.unpack_from("=6Q", buf, 32)
-        verdict = run_bpf(self.plain, nr, arch, ip, args)
+        verdict = self._verdict(nr, arch, ip, args)
         action = verdict & SECCOMP_RET_ACTION_FULL
         denial = None
         if action == SECCOMP_RET_ALLOW:
@@ -503,6 +510,21 @@ class Supervisor:
                 raise
         if denial is not None:
             self.recorder.add(denial)
+
+    def _verdict(self, nr: int, arch: int, ip: int, args) -> int:
+        """``run_bpf(self.plain, ...)``, remembered: a program that read the same words (in the
+        same order, so along the same path) returns the same verdict; most calls of one number
+        differ only in words the filter never looks at (a path pointer, a buffer)."""
+        data = struct.pack("=iIQ6Q", nr, arch, ip, *args)
+        memo = self._memo.setdefault((nr, arch), [])
+        for reads, verdict in memo:
+            if all(struct.unpack_from("=I", data, off)[0] == word for off, word in reads):
+                return verdict
+        reads: list = []
+        verdict = run_bpf(self.plain, nr, arch, ip, args, reads)
+        if len(memo) < 32:
+            memo.append((tuple(reads), verdict))
+        return verdict
 
     def _valid(self, listener: int, nid: int) -> bool:
         import fcntl
@@ -559,6 +581,7 @@ class Supervisor:
                     view = _View(pid)
                 d = self._confirm(view, pid, name, role, flags, path)
                 if d is not None:
+                    d.process = _comm(pid)
                     return d
             return None
         finally:
@@ -569,7 +592,7 @@ class Supervisor:
         walls = self.walls
         writes = (role != "open" and role != "exec") or bool(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
         op = _operation(name, role, flags, writes)
-        who = {"pid": pid, "process": _comm(pid)}
+        who = {"pid": pid}
         if walls.private_tmp(path):
             return self._confirm_tmp(view, op, path, who)
         mask = walls.hidden(path)

@@ -85,3 +85,22 @@ def test_unsupported_opcodes_are_refused_up_front() -> None:
     except supervise.UnsupportedProgram:
         return
     raise AssertionError("accepted an opcode run_bpf cannot evaluate")
+
+
+def test_remembered_verdicts_equal_the_program() -> None:
+    """The supervisor remembers verdicts by the words the filter read: never a different answer."""
+    rng = random.Random(7)
+    plain = seccomp.compile_bpf("off")
+    sup = supervise.Supervisor(plain, walls=None, recorder=None)
+    try:
+        names = ["openat", "socket", "unshare", "clone", "ioctl", "personality", "getpid", "mkdirat"]
+        for _ in range(4000):
+            nr = _nr(rng.choice(names))
+            args = [
+                rng.choice([0, 1, 2, 10, 16, 0o4755, 0x10000000, 0x5412, rng.getrandbits(64)])
+                for _ in range(6)
+            ]
+            assert sup._verdict(nr, ARCH, 0, args) == supervise.run_bpf(plain, nr, ARCH, 0, args), (nr, args)
+        assert any(len(m) > 1 for m in sup._memo.values())  # several paths remembered for one number
+    finally:
+        sup.close()
