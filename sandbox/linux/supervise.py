@@ -604,8 +604,11 @@ class Supervisor:
             st = got[0]
             if walls.engine == "bwrap" and st.st_mode & 0o7777 != 0:
                 return None  # not our mask here (e.g. it was never mounted): no claim
-            if walls.engine != "bwrap" and not _within(got[3], mask):
-                return None
+            if walls.engine != "bwrap":
+                # Landlock refuses the object itself (a missing one fails with ENOENT first).
+                target = view.stat(path, follow=not flags & O_NOFOLLOW)
+                if target is None or not _within(target[3], mask):
+                    return None
             d = walls.read(op, path, errno="EACCES", **who)
             return d
         if not writes:

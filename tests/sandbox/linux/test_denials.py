@@ -226,3 +226,32 @@ def test_the_limit_that_fired_is_a_limit_event(identity) -> None:
     assert e["allow_with"] == "--limit wall=VALUE (above 1s)"
     quick = sandbox_run(identity, "--denials", str(jsonl), "--limit", "wall=30", cmd=["true"])
     assert quick.returncode == 0 and len(_events(jsonl)) == 1  # positive control: no limit fired
+
+
+def test_landlock_fallback_reports_landlock_denials_and_no_missing_file(identity, place, monkeypatch) -> None:
+    """--fallback=landlock (no namespaces): Landlock is the filesystem wall; a secret that
+    exists is reported, a missing one is not (ENOENT comes before Landlock)."""
+    if not identity.is_root:
+        pytest.skip("the library runs in this test process (root); the fallback is forced in-process")
+    from cordon.sandbox import SandboxPolicy, run
+    from cordon.sandbox.linux import probe
+    from cordon.sandbox.resolve import Record
+
+    monkeypatch.setattr(probe, "userns_status", lambda: Record(available=False, reason="forced by the test"))
+    monkeypatch.setenv("HOME", str(place))  # the default ~/.ssh entry resolves here (in this process)
+    policy = SandboxPolicy(workspace=identity.workspace, fallback="landlock")
+    script = f"echo x > {place}/out/f; cat {place}/.ssh/id_test; cat {place}/.ssh/missing; true"
+    res = run(
+        ["sh", "-c", script],
+        policy=policy,
+        cwd=identity.workspace,
+        env=identity.env(HOME=str(place)),
+        denials="all",
+    )
+    assert res.engine == "landlock" and res.returncode == 0
+    got = [(d.layer, d.operation, d.target, d.errno) for d in res.denials if d.layer != "seccomp"]
+    assert got == [
+        ("landlock", "write", f"{place}/out/f", "EACCES"),
+        ("landlock", "read", f"{place}/.ssh/id_test", "EACCES"),
+    ], res.denials
+    assert not (place / "out" / "f").exists()
