@@ -262,6 +262,8 @@ def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
         except OSError:
             continue
         for name in names:
+            if _transient(name):
+                continue
             p = f"{d}/{name}"
             try:
                 mode = lstat(p).st_mode
@@ -276,3 +278,13 @@ def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
             elif kind != 0o120000 and not mode & 0o004:  # symlinks: checked where they point
                 out.append(p)
     return sorted(out)
+
+
+def _transient(name: str) -> bool:
+    """Lock and temporary files that come and go while tools edit /etc (shadow-utils writes
+    ``shadow+``, locks ``shadow.lock`` and ``shadow.PID``): a mask over a file that is gone by
+    the time bubblewrap mounts it would fail the launch. None of them holds a secret for long."""
+    _base, dot, ext = name.rpartition(".")
+    return (
+        name.endswith(("+", "~", ".lock", ".tmp")) or name.startswith(".#") or (bool(dot) and ext.isdigit())
+    )

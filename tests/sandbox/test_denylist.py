@@ -56,3 +56,10 @@ def test_root_only_scan(tmp_path):
         str(tmp_path / "open" / "key.pem"),
         str(tmp_path / "private"),
     ]
+
+
+def test_root_only_scan_skips_lock_and_temporary_files(tmp_path):
+    for name in ("shadow+", "shadow.lock", "shadow.1234", "x.tmp", "real-secret"):
+        (tmp_path / name).write_text("x")
+        (tmp_path / name).chmod(0o600)
+    assert denylist.root_only_files(str(tmp_path)) == [str(tmp_path / "real-secret")]
