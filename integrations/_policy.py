@@ -1,15 +1,15 @@
 """One ``SandboxPolicy`` from an integration's keyword arguments, shared by every adapter.
 
 The keywords mirror ``sandbox run``'s flags (writable roots, read-only carve-outs, the network
-allow-list, rules files for ``network_rule`` entries...), so an adapter's constructor reads like
-the command line, and the translation (including the rules) is the CLI's own: one meaning.
+allow-list, rules files for ``network_rule`` entries, resource limits...), so an adapter's
+constructor reads like the command line, and the translation (including the rules) is the CLI's own: one meaning.
 A full ``SandboxPolicy`` may be given instead for everything the flags do not cover.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cordon.sandbox import SandboxPolicy
 
@@ -29,6 +29,7 @@ def build_policy(
     rules: Sequence[PathLike] = (),
     allow_git_write: bool = False,
     fallback: str | None = None,
+    limits: Mapping[str, int | float | str] | None = None,
 ) -> SandboxPolicy:
     """``policy`` as given, or one built from the flag-like keywords (not both)."""
     flags = dict(
@@ -42,8 +43,9 @@ def build_policy(
         rules=[os.fspath(r) for r in rules],
         allow_git_write=allow_git_write,
         fallback=fallback,
+        limits=dict(limits or {}),
     )
-    given = {k: v for k, v in flags.items() if v not in (None, [], False)}
+    given = {k: v for k, v in flags.items() if v not in (None, [], {}, False)}
     if policy is not None:
         if given:
             from cordon.sandbox import ConfigError

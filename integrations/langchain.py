@@ -46,7 +46,8 @@ class CordonExecutionPolicy(BaseExecutionPolicy):
     mirror ``sandbox run``'s flags: ``writable_roots``, ``read_only_paths``, ``deny_read``,
     ``network`` (``off``/``on``/``proxy``), ``allow_domains``/``deny_domains`` (proxy mode),
     ``rules`` (rules files or shipped names whose ``network_rule`` entries are added), ``mode``,
-    ``allow_git_write``. The middleware's workspace becomes the sandbox's writable workspace
+    ``allow_git_write``, ``limits`` (``{"memory": "512M", "pids": 256, "cpu": 60, "wall": "10m",
+    "file-size": "1G", "tmp": "256M"}``: the whole shell session's tree). The middleware's workspace becomes the sandbox's writable workspace
     unless the policy names one. Timeouts and output limits are LangChain's own fields.
 
     A bad policy raises ``cordon.sandbox.ConfigError`` here, at construction; a sandbox that
@@ -63,6 +64,7 @@ class CordonExecutionPolicy(BaseExecutionPolicy):
     deny_domains: Sequence[str] = ()
     rules: Sequence[str | os.PathLike[str]] = ()
     allow_git_write: bool = False
+    limits: Mapping[str, int | float | str] | None = None
     python: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +80,7 @@ class CordonExecutionPolicy(BaseExecutionPolicy):
             deny_domains=self.deny_domains,
             rules=self.rules,
             allow_git_write=self.allow_git_write,
+            limits=self.limits,
         )
 
     def policy_for(self, workspace: Path) -> SandboxPolicy:

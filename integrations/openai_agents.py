@@ -168,7 +168,8 @@ class CordonSandboxClient(UnixLocalSandboxClient):
 
     Either pass a full ``policy`` (``cordon.sandbox.SandboxPolicy``) or the keywords that mirror
     ``sandbox run``'s flags (``writable_roots``, ``read_only_paths``, ``deny_read``, ``network``,
-    ``allow_domains``, ``deny_domains``, ``rules``, ``mode``, ``allow_git_write``). The session's
+    ``allow_domains``, ``deny_domains``, ``rules``, ``mode``, ``allow_git_write``, ``limits``: per
+    command). The session's
     workspace (the manifest root; a fresh temporary directory by default) is the sandbox's
     writable workspace unless the policy names one. Other keywords are the SDK client's own
     (``instrumentation``, ``dependencies``, ``inherit_host_environment``,
@@ -189,6 +190,7 @@ class CordonSandboxClient(UnixLocalSandboxClient):
         deny_domains: Sequence[str] = (),
         rules: Sequence[str | os.PathLike[str]] = (),
         allow_git_write: bool = False,
+        limits: Mapping[str, int | float | str] | None = None,
         **client_options: Any,
     ) -> None:
         super().__init__(**client_options)
@@ -203,6 +205,7 @@ class CordonSandboxClient(UnixLocalSandboxClient):
             deny_domains=deny_domains,
             rules=rules,
             allow_git_write=allow_git_write,
+            limits=limits,
         )
 
     def _confine(self, session: SandboxSession) -> SandboxSession:

@@ -7,6 +7,8 @@ scripted tool call goes through the real middleware, the real persistent ShellSe
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest.importorskip("langchain.agents.middleware", reason="needs the langchain extra")
@@ -54,6 +56,14 @@ def test_keywords_mirror_the_sandbox_run_flags(tmp_path):
     assert sp.writable_roots == [tmp_path]
     assert sp.network.mode == "proxy" and sp.network.allow_domains == ["pypi.org"]
     assert p.command_timeout == 5  # LangChain's own fields keep working
+
+
+def test_resource_limits_as_on_the_command_line():
+    sp = CordonExecutionPolicy(limits={"memory": "512M", "pids": 64, "wall": "10m"}).sandbox_policy
+    assert (sp.limits.memory, sp.limits.pids, sp.limits.wall) == (512 * 2**20, 64, 600)
+    with pytest.raises(ConfigError) as e:
+        CordonExecutionPolicy(limits={"memory": "lots"})
+    assert "memory" in str(e.value)
 
 
 def test_rules_files_add_their_network_rules(tmp_path):
@@ -116,3 +126,19 @@ def test_shell_session_writes_its_workspace_but_not_etc_or_home(identity, scratc
             assert "target=0" in host[0] and targets["etc"].exists()
     finally:
         remove(*targets.values())
+
+
+@pytest.mark.sandbox
+def test_limits_reach_the_shell_session(scratch, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(scratch / "cache"))
+    script = "head -c 4096 /dev/zero > big; stat -c %s big\n"
+    sizes = {}
+    for name, limits in (("limited", {"file-size": "1K"}), ("control", None)):
+        ws = scratch / name
+        ws.mkdir()
+        proc = CordonExecutionPolicy(limits=limits).spawn(
+            workspace=ws, env=dict(os.environ), command=["/bin/bash"]
+        )
+        out, _ = proc.communicate(script, timeout=120)
+        sizes[name] = out.split()[-1]
+    assert sizes == {"limited": "1024", "control": "4096"}

@@ -75,6 +75,7 @@ def test_keywords_mirror_the_sandbox_run_flags(tmp_path):
     c = CordonSandboxClient(writable_roots=[tmp_path], allow_domains=["pypi.org"])
     assert c.policy.writable_roots == [tmp_path] and c.policy.network.allow_domains == ["pypi.org"]
     assert CordonSandboxClient(policy=SandboxPolicy(mode="read-only")).policy.mode == "read-only"
+    assert CordonSandboxClient(limits={"pids": 32}).policy.limits.pids == 32
     with pytest.raises(ConfigError):
         CordonSandboxClient(policy=SandboxPolicy(), network="on")
 
