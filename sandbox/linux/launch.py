@@ -220,13 +220,19 @@ class SandboxProcess:
         targets = set(launch.fds)
         status_target = None
         argv = launch.argv
+        # Every source is moved above every target first: the dup2 actions run in order, and a
+        # source numbered like a later target (a busy embedding process has hundreds of fds
+        # open) would be overwritten before its own turn.
+        from cordon.sandbox.linux.inner import REPORT_FD
+
+        floor = max(100, REPORT_FD, *targets) + 1
         try:
             for i, f in enumerate((stdin, stdout, stderr)):
                 if f is not None:
                     actions.append((os.POSIX_SPAWN_DUP2, f, i))
             for target, data in launch.fds.items():
                 mfd = fd_source(data)
-                src = fcntl.fcntl(mfd, fcntl.F_DUPFD_CLOEXEC, 100)  # >= 100: clear of every target
+                src = fcntl.fcntl(mfd, fcntl.F_DUPFD_CLOEXEC, floor)
                 os.close(mfd)
                 owned.append(src)
                 actions.append((os.POSIX_SPAWN_DUP2, src, target))
@@ -235,18 +241,17 @@ class SandboxProcess:
                 status_target = 3
                 while status_target in targets:
                     status_target += 1
-                hi = fcntl.fcntl(w, fcntl.F_DUPFD_CLOEXEC, 100)
+                hi = fcntl.fcntl(w, fcntl.F_DUPFD_CLOEXEC, floor)
                 os.close(w)
                 owned.append(hi)
                 self._status_r = r
                 actions.append((os.POSIX_SPAWN_DUP2, hi, status_target))
                 argv = [str(status_target) if a == STATUS_FD_TOKEN else a for a in argv]
             if launch.limits is not None and launch.limits.report_tmp:
-                from cordon.sandbox.linux.inner import REPORT_FD
                 from cordon.sandbox.linux.limits import tmp_report_channel
 
                 theirs, self._tmp_report = tmp_report_channel()
-                hi = fcntl.fcntl(theirs, fcntl.F_DUPFD_CLOEXEC, 100)
+                hi = fcntl.fcntl(theirs, fcntl.F_DUPFD_CLOEXEC, floor)
                 os.close(theirs)
                 owned.append(hi)
                 actions.append((os.POSIX_SPAWN_DUP2, hi, REPORT_FD))

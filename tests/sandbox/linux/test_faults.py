@@ -482,3 +482,27 @@ def test_a_launch_specific_failure_does_not_blame_the_container(monkeypatch) -> 
         probe, "bwrap_works", lambda path, **kw: (False, "bwrap: setting up uid map: Permission denied")
     )
     assert "docker run --security-opt seccomp=unconfined" in run._why_setup_failed()  # control
+
+
+@pytest.mark.sandbox
+def test_a_busy_embedding_process_does_not_scramble_the_sandbox_fds(scratch):
+    """An embedding process with many fds open: the launcher's copies of the plan, the native
+    stage and the other descriptors it maps to 200-204 must not be overwritten by each other
+    (they used to be placed from fd 100 up, so with 100-199 taken one landed on a target)."""
+    from cordon.sandbox import SandboxPolicy, run
+
+    null = os.open(os.devnull, os.O_RDONLY)
+    taken = []
+    try:
+        for fd in range(100, 200):
+            try:
+                os.fstat(fd)
+            except OSError:
+                os.dup2(null, fd)
+                taken.append(fd)
+        r = run(["sh", "-c", "echo ok"], policy=SandboxPolicy(), cwd=scratch)
+        assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
+    finally:
+        for fd in taken:
+            os.close(fd)
+        os.close(null)
