@@ -467,6 +467,11 @@ class SandboxProcess:
         for fd in set(self.launch.locks.values()):
             os.close(fd)
         self.launch.locks = {}
+        if free and all(free.values()) and self.launch.lock_dir:
+            # Nobody else used our roots a moment ago: what sandboxes that ended before us had
+            # to keep (we were still running) can go now, not only at the next launch. After a
+            # burst of parallel launches the last one to end leaves the workspace clean.
+            sweep_orphaned_placeholders(self.launch.lock_dir)
         sup = self.launch.supervisor
         if sup is not None:
             # Under bwrap every process is gone with its PID namespace, so the listener hangs up

@@ -506,3 +506,21 @@ def test_a_busy_embedding_process_does_not_scramble_the_sandbox_fds(scratch):
         for fd in taken:
             os.close(fd)
         os.close(null)
+
+
+@pytest.mark.sandbox
+def test_parallel_launches_in_one_workspace_leave_no_placeholders(scratch):
+    """Sandboxes that end while another still runs in the same workspace must keep their
+    protected-name placeholders (removing a mount point would unprotect the name there); the
+    last one to end removes what they kept, so a burst leaves the workspace as it found it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cordon.sandbox import SandboxPolicy, run
+
+    def go(_):
+        return run(["sh", "-c", "sleep 0.05"], policy=SandboxPolicy(), cwd=scratch).returncode
+
+    with ThreadPoolExecutor(4) as ex:
+        codes = list(ex.map(go, range(24)))
+    assert codes == [0] * 24
+    assert sorted(p.name for p in scratch.iterdir()) == []
