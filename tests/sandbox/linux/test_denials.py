@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.linux.confine_support import sandbox_run
+from tests.support.identities import INSIDE_PYTHON
 
 
 @pytest.fixture
@@ -188,7 +189,8 @@ def test_network_off_socket_names_the_family(identity) -> None:
         "import socket\nsocket.socket(socket.AF_UNIX); socket.socket(socket.AF_INET)\n"
         "try:\n    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)\nexcept OSError as e:\n    print(e.errno)"
     )
-    r = sandbox_run(identity, "--denials", str(jsonl), cmd=["python3", "-I", "-S", "-c", py])
+    # By absolute path: a PATH entry hidden by the private /tmp (a CI venv) is itself a denial.
+    r = sandbox_run(identity, "--denials", str(jsonl), cmd=[INSIDE_PYTHON, "-I", "-S", "-c", py])
     assert r.stdout.strip() == "1", r.stderr  # EPERM, exactly what the plain filter returns
     (e,) = _events(jsonl)
     assert (e["layer"], e["target"], e["allow_with"]) == ("seccomp", "socket(AF_VSOCK)", None)

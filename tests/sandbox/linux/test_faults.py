@@ -17,6 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.identities import REPO
+
 pytestmark = pytest.mark.sandbox
 BWRAP = shutil.which("bwrap") or "/usr/bin/bwrap"
 
@@ -343,6 +345,10 @@ def _outer_container(identity, inner: list[str], scratch: Path, *, docker: bool)
         elif os.path.isdir(p):
             argv += ["--ro-bind", p, p]
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--bind", ws, ws]
+    # A checkout or venv under /tmp (a CI clone) must stay visible in the container.
+    for p in sorted({str(REPO), os.path.realpath(sys.prefix)}):
+        if p.startswith("/tmp/") and not ws.startswith(p + "/"):
+            argv += ["--ro-bind", p, p]
     fds: list[int] = []
     if docker:
         marker = os.open(os.devnull, os.O_RDONLY)
@@ -488,24 +494,26 @@ def test_a_launch_specific_failure_does_not_blame_the_container(monkeypatch) -> 
 def test_a_busy_embedding_process_does_not_scramble_the_sandbox_fds(scratch):
     """An embedding process with many fds open: the launcher's copies of the plan, the native
     stage and the other descriptors it maps to 200-204 must not be overwritten by each other
-    (they used to be placed from fd 100 up, so with 100-199 taken one landed on a target)."""
-    from cordon.sandbox import SandboxPolicy, run
-
-    null = os.open(os.devnull, os.O_RDONLY)
-    taken = []
-    try:
-        for fd in range(100, 200):
-            try:
-                os.fstat(fd)
-            except OSError:
-                os.dup2(null, fd)
-                taken.append(fd)
-        r = run(["sh", "-c", "echo ok"], policy=SandboxPolicy(), cwd=scratch)
-        assert (r.returncode, r.stdout) == (0, b"ok\n"), r.stderr
-    finally:
-        for fd in taken:
-            os.close(fd)
-        os.close(null)
+    (they used to be placed from fd 100 up, so with 100-199 taken one landed on a target).
+    In a fresh process: no other thread may race the dup2 calls that fill 100-199."""
+    code = (
+        "import os, sys\n"
+        "from cordon.sandbox import SandboxPolicy, run\n"
+        "null = os.open(os.devnull, os.O_RDONLY)\n"
+        "for fd in range(100, 200):\n"
+        "    try:\n"
+        "        os.fstat(fd)\n"
+        "    except OSError:\n"
+        "        os.dup2(null, fd)\n"
+        "r = run(['sh', '-c', 'echo ok'], policy=SandboxPolicy(), cwd=sys.argv[1])\n"
+        "print(r.returncode, r.stdout.decode().strip(), r.stderr.decode()[-300:])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(scratch)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[:2] == ["0", "ok"], r.stdout
 
 
 @pytest.mark.sandbox
