@@ -138,8 +138,8 @@ class Pool:
         argv = [os.fspath(a) for a in argv]
         if not argv:
             raise SandboxError("no command given")
-        w = self._take() if self._warm_ok else None
-        if w is None:
+
+        def cold() -> SandboxedProcess:  # the ordinary launch: same result, slower
             self.stats["cold"] += 1
             return spawn(
                 argv,
@@ -151,6 +151,10 @@ class Pool:
                 stderr=stderr,
                 text=text,
             )
+
+        w = self._take() if self._warm_ok else None
+        if w is None:
+            return cold()
         from cordon.sandbox.linux.assemble import sandbox_env
 
         environ = dict(os.environ if env is None else env)
@@ -158,7 +162,6 @@ class Pool:
         owned: list[int] = []
         parents: list = []
         fds = [_stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
-        null = None
         try:
             if any(f is None for f in fds):  # inherit: this process's own stdio
                 fds = [i if f is None else f for i, f in enumerate(fds)]
@@ -170,25 +173,13 @@ class Pool:
                 proc = w.hand_over(argv, child_env, tuple(fds))
             except (OSError, OverflowError):
                 w.discard()
-                self.stats["cold"] += 1
                 for fd in [*owned, *(p for p in parents if p is not None)]:
                     os.close(fd)
                 owned = []
-                return spawn(
-                    argv,
-                    policy=self.policy,
-                    cwd=self.cwd,
-                    env=env,
-                    stdin=stdin,
-                    stdout=stdout,
-                    stderr=stderr,
-                    text=text,
-                )
+                return cold()
         finally:
             for fd in owned:
                 os.close(fd)
-            if null is not None:
-                os.close(null)
         self.stats["warm"] += 1
         return SandboxedProcess(argv, proc, "bwrap", *parents, text=text)
 
