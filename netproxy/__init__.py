@@ -1,9 +1,9 @@
 """Cordon's domain-filtering network proxy (HTTP, CONNECT, SOCKS5); h11 parses HTTP, we read the TLS SNI and splice.
 
-Owns: network policy (domain patterns, canonical hosts, address vetting), the proxy, and
-the bridge into a sandbox's network namespace (``sandbox_bridge`` + the in-sandbox
-``forwarder``). Must not touch: filesystem confinement, the launcher's namespaces (no
-imports of ``cordon.sandbox`` beyond the daemon's process hardening).
+Owns: network policy (domain patterns, canonical hosts, address vetting) and the proxy, as a
+library. Must not touch: anything of ``cordon.sandbox`` (it imports nothing of it; the bridge
+into a sandbox's network namespace, the in-sandbox forwarder and the per-sandbox proxy process
+belong to the sandbox's Linux backend, ``cordon.sandbox.linux.proxy_*``).
 
 Modules: ``policy``/``patterns``/``hosts`` judge a destination; ``server`` accepts, admits
 (``limits``), speaks SOCKS and sets up tunnels; ``http1`` serves HTTP/1.1 with h11;

@@ -262,15 +262,12 @@ def assemble(
         if engine != "bwrap":
             raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
         if start_bridge:
-            try:
-                from cordon.netproxy import sandbox_bridge
-            except ImportError as e:
-                raise SandboxError(f"proxy network mode is unavailable: {e}") from e
+            from cordon.sandbox.linux import proxy_bridge
             # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
             runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
             from pathlib import Path
 
-            bridge = sandbox_bridge.prepare(
+            bridge = proxy_bridge.prepare(
                 policy.network, runtime_dir=Path(runtime), explicit_env=dict(policy.env.set or {})
             )
             prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)

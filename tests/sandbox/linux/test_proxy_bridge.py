@@ -1,4 +1,4 @@
-"""The sandbox bridge (contract F), its proxy process, the forwarder and ``sandbox proxy``."""
+"""The sandbox's proxy bridge, its proxy process, the forwarder and ``sandbox proxy``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from cordon.netproxy import sandbox_bridge
+from cordon.sandbox.linux import proxy_bridge
 
 from cordon import netproxy
 
@@ -38,7 +38,7 @@ def forwarded(tmp_path):
     running = []
 
     def make(**kw):
-        bridge = sandbox_bridge.prepare(network(**kw), runtime_dir=tmp_path / "run")
+        bridge = proxy_bridge.prepare(network(**kw), runtime_dir=tmp_path / "run")
         http, socks = free_port(), free_port()
         argv = [*bridge.prelude[:-2], str(http), str(socks)]
         fwd = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
@@ -116,7 +116,7 @@ def test_user_net_log_summary_counts_only_this_run(tmp_path):
     log.write_text(
         json.dumps({"verdict": "deny", "host": "old.test", "port": 1, "reason": "not-allowed"}) + "\n"
     )
-    bridge = sandbox_bridge.prepare(
+    bridge = proxy_bridge.prepare(
         network(allow_domains=["a.test"], net_log=log), runtime_dir=tmp_path / "r"
     )
     bridge.close()
@@ -137,13 +137,13 @@ def test_bad_configuration_is_a_config_error(tmp_path, kw, field):
     from cordon.sandbox.errors import ConfigError
 
     with pytest.raises(ConfigError) as e:
-        sandbox_bridge.prepare(network(**kw), runtime_dir=tmp_path / "run")
+        proxy_bridge.prepare(network(**kw), runtime_dir=tmp_path / "run")
     assert e.value.field == field
     assert not any((tmp_path / "run").glob("netproxy-*")), "nothing half-made is left behind"
 
 
 def test_environment_for_the_command():
-    env = sandbox_bridge.proxy_env("http://u:t@127.0.0.1:3128", "socks5h://u:t@127.0.0.1:1080", "t")
+    env = proxy_bridge.proxy_env("http://u:t@127.0.0.1:3128", "socks5h://u:t@127.0.0.1:1080", "t")
     assert env["HTTP_PROXY"] == env["https_proxy"] == env["GRPC_PROXY"] == env["npm_config_proxy"]
     assert env["ALL_PROXY"].startswith("socks5h://") and env["all_proxy"] == env["ALL_PROXY"]
     assert env["NO_PROXY"] == env["no_proxy"] == ""
@@ -175,16 +175,16 @@ def _policy(allow):
     ],
 )  # fmt: skip
 def test_no_proxy_merges_the_users_and_loopback(allow, explicit, expected):
-    assert sandbox_bridge.no_proxy_for(_policy(allow), explicit) == expected
+    assert proxy_bridge.no_proxy_for(_policy(allow), explicit) == expected
 
 
 def test_prepare_puts_the_merged_no_proxy_in_every_spelling(tmp_path):
-    with sandbox_bridge.prepare(
+    with proxy_bridge.prepare(
         network(allow_domains=["pypi.org"]),
         runtime_dir=tmp_path / "run",
         explicit_env={"NO_PROXY": "corp.example"},
     ) as bridge:
-        for name in sandbox_bridge.NO_PROXY_VARS:
+        for name in proxy_bridge.NO_PROXY_VARS:
             assert bridge.env[name] == "corp.example,localhost,127.0.0.1,::1", name
 
 
@@ -197,7 +197,7 @@ def test_summary_escapes_control_characters_and_says_how_to_allow(tmp_path):
          "allow_with": "--allow-domain 192.0.2.7:443"},
     ]  # fmt: skip
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
-    bridge = sandbox_bridge.Bridge(
+    bridge = proxy_bridge.Bridge(
         bwrap_args=[], prelude=[], env={}, socket_path=tmp_path / "s", log_path=log
     )
     line = bridge.summary()
@@ -216,7 +216,7 @@ def test_ssh_proxy_command_helper(http_server):
                 sys.executable,
                 "-I",
                 "-S",
-                str(sandbox_bridge.FORWARDER),
+                str(proxy_bridge.FORWARDER),
                 "--connect",
                 "127.0.0.1",
                 str(http_server.port),
@@ -229,7 +229,7 @@ def test_ssh_proxy_command_helper(http_server):
         assert r.returncode == 0, r.stderr
         assert b'"path": "/ssh"' in r.stdout
         r = subprocess.run(
-            [sys.executable, "-I", "-S", str(sandbox_bridge.FORWARDER), "--connect", "evil.test", "22"],
+            [sys.executable, "-I", "-S", str(proxy_bridge.FORWARDER), "--connect", "evil.test", "22"],
             input=b"",
             capture_output=True,
             env=env,
@@ -327,6 +327,6 @@ def test_directories_of_killed_launchers_are_swept(tmp_path):
     (stale / "proxy.sock").write_text("")
     alive = run_dir / f"netproxy-{os.getpid()}-abcd1234"
     alive.mkdir()
-    bridge = sandbox_bridge.prepare(network(allow_domains=["a.test"]), runtime_dir=run_dir)
+    bridge = proxy_bridge.prepare(network(allow_domains=["a.test"]), runtime_dir=run_dir)
     bridge.close()
     assert not stale.exists() and alive.exists()

@@ -2,12 +2,13 @@
 
 Runs inside the sandbox's network namespace (which has only loopback):
 
-    forwarder.py SOCKET PORT [PORT...]   listen on 127.0.0.1:PORT (and [::1]:PORT when there is
-                                         IPv6 loopback); hand every accepted connection to the
-                                         proxy over the unix SOCKET with SCM_RIGHTS, then forget
-                                         it. Prints ``ready`` once listening.
-    forwarder.py --connect HOST PORT     a ProxyCommand for ssh (GIT_SSH_COMMAND): open a CONNECT
-                                         tunnel through $HTTPS_PROXY and relay stdin/stdout.
+    proxy_forwarder.py SOCKET PORT [PORT...]
+        listen on 127.0.0.1:PORT (and [::1]:PORT when there is IPv6 loopback); hand every
+        accepted connection to the proxy over the unix SOCKET with SCM_RIGHTS, then forget
+        it. Prints ``ready`` once listening.
+    proxy_forwarder.py --connect HOST PORT
+        a ProxyCommand for ssh (GIT_SSH_COMMAND): open a CONNECT tunnel through
+        $HTTPS_PROXY and relay stdin/stdout.
 
 The hand-off means no byte of the traffic passes through this process: the proxy owns the
 client socket itself. The proxy's listening socket exists before the proxy has finished
@@ -131,7 +132,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "--connect":
         return connect(argv[1], argv[2])
     if len(argv) < 2:
-        sys.stderr.write("usage: forwarder.py SOCKET PORT [PORT...] | --connect HOST PORT\n")
+        sys.stderr.write("usage: proxy_forwarder.py SOCKET PORT [PORT...] | --connect HOST PORT\n")
         return 2
     try:
         return serve(argv[0], [int(p) for p in argv[1:]])

@@ -1,10 +1,10 @@
-"""Contract F: give a sandbox with its own network namespace a filtered way out.
+"""Give a sandbox with its own network namespace a filtered way out: Cordon's proxy, bridged in.
 
 ``prepare()`` (called by the Linux launcher before bwrap starts):
 
 1. validates the policy (``ConfigError`` naming the field and entry),
 2. binds a unix SOCK_SEQPACKET socket in ``runtime_dir/netproxy-XXXX/`` (mode 0700),
-3. starts the proxy process (``netproxy.daemon``) with that listening socket as fd 3, in
+3. starts the proxy process (``proxy_daemon``) with that listening socket as fd 3, in
    parallel with the sandbox start: nothing waits for its ~0.3 s of imports, because
    the socket already accepts and the kernel queues early connections,
 4. returns the bwrap arguments (bind that directory into the sandbox read-only), the
@@ -32,14 +32,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cordon.sandbox.errors import ConfigError
+
 HTTP_PORT = 3128
 SOCKS_PORT = 1080
 USER = "cordon"
-FORWARDER = Path(__file__).with_name("forwarder.py")
+FORWARDER = Path(__file__).with_name("proxy_forwarder.py")
 # The folder holding the ``cordon`` package (site-packages, or a checkout's root), for the daemon.
-_PKG_ROOT = str(
-    Path(__file__).resolve().parents[2 if Path(__file__).resolve().parents[1].name == "cordon" else 1]
-)
+_PKG_ROOT = str(Path(sys.modules["cordon"].__file__).resolve().parents[1])
 
 
 @dataclasses.dataclass
@@ -205,7 +205,7 @@ def prepare(
                 python or sys.executable,
                 "-I",
                 "-c",
-                f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); from cordon.netproxy.daemon import main; sys.exit(main())",
+                f"import sys; sys.path.insert(0, {_PKG_ROOT!r}); from cordon.sandbox.linux.proxy_daemon import main; sys.exit(main())",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -396,10 +396,5 @@ def _field_of(pattern: str, network) -> str:
     return "network_rule"
 
 
-def _config_error(message: str, field: str):
-    try:
-        from cordon.sandbox.errors import ConfigError
-
-        return ConfigError(message, field=field)
-    except ImportError:
-        return ValueError(f"{field}: {message}")
+def _config_error(message: str, field: str) -> ConfigError:
+    return ConfigError(message, field=field)

@@ -1,4 +1,4 @@
-"""The per-sandbox proxy process started by ``sandbox_bridge.prepare``.
+"""The per-sandbox proxy process started by ``proxy_bridge.prepare``.
 
 Protocol: the inherited fd named by ``config["fd"]`` is the listening AF_UNIX
 SOCK_SEQPACKET socket the in-sandbox forwarder hands connections to (bound by the
@@ -21,12 +21,9 @@ import threading
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the command; the launcher stops us
-    try:
-        from cordon.sandbox.hardening import harden_process
-    except ImportError:  # TODO(lead): sandbox.hardening (contract G) not landed yet
-        harden_process = None
-    if harden_process is not None:
-        harden_process()
+    from cordon.sandbox.hardening import harden_process
+
+    harden_process()
 
     from cordon.netproxy.limits import Limits, raise_fd_limit
     from cordon.netproxy.policy import NetPolicy
