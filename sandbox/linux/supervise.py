@@ -20,6 +20,12 @@ How it works, and why it never weakens a wall:
     Landlock write root. Paths with ``..`` or that cannot be resolved are not reported: a
     missed event, never a false one. A command can make its own events wrong (by racing its
     own memory), never the walls weaker.
+  * A refused read or exec is held back until it is settled (``_settle``): execvp, the
+    dynamic loader and interpreters try a name in one folder after another, and a candidate
+    in a hidden folder fails like a missing one. If the same process then reaches an object
+    of that name in another folder that exists, it was a probe of a lookup that succeeded:
+    not a denial. Anything else the process does, its end, or the end of the command
+    records it.
   * If the supervisor dies, the kernel answers pending and later notified calls with ENOSYS:
     still refused. If a listener cannot be created (another one exists up the process tree:
     EBUSY), the inner stage installs the plain filter: confinement as before, no observation.
@@ -37,6 +43,7 @@ import errno as _errno
 import os
 import struct
 
+PENDING_POLL_MS = 50  # how often to look whether a process holding back a probe has ended
 NOTIFY_FD = 204  # the inner stage's end of the socket the listener travels on (202: warm, 203: limits)
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_ERRNO = 0x00050000
@@ -363,6 +370,16 @@ def _absolute(pid: int, raw: bytes, dirfd: int | None) -> str | None:
     return os.path.normpath(path).replace("//", "/")
 
 
+def _state(pid: int) -> str | None:
+    """The process state letter (R, S, Z...) from /proc/PID/stat, or None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        return data[data.rindex(b")") + 2 : data.rindex(b")") + 3].decode()
+    except (OSError, ValueError):
+        return None
+
+
 def _comm(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/comm", "rb") as f:
@@ -391,6 +408,10 @@ class Supervisor:
         self.fs_numbers = {nr: name for name, nr in FS_NUMBERS.get(self.machine, {}).items()} if fs else {}
         self._names: dict[int, str] = {}
         self._memo: dict[tuple[int, int], list] = {}  # (nr, arch) -> [(words read, verdict)]
+        # pid -> reads and execs of a hidden object, held back until it is clear that they were
+        # not probes of a lookup that a later candidate satisfied (``_settle``).
+        self._pending: dict[int, list] = {}
+        self._inner: tuple | None = None  # (pid, comm) of the inner stage, from the handoff
         self.sock, self.child = _socket.socketpair(
             _socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
         )
@@ -441,7 +462,9 @@ class Supervisor:
         listener = None
         try:
             try:
-                _, anc, _, _ = self.sock.recvmsg(1, _socket.CMSG_SPACE(4))
+                # SO_PASSCRED: the kernel adds the sender's pid (the inner stage), translated.
+                self.sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+                _, anc, _, _ = self.sock.recvmsg(1, _socket.CMSG_SPACE(4) + _socket.CMSG_SPACE(12))
             except OSError:
                 return
             for level, kind, data in anc:
@@ -450,6 +473,9 @@ class Supervisor:
                     listener, *extra = fds
                     for fd in extra:
                         os.close(fd)
+                elif level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS and len(data) >= 4:
+                    pid = struct.unpack_from("=i", data)[0]
+                    self._inner = (pid, _comm(pid)) if pid > 0 else None
             if listener is None:
                 return  # the inner stage could not create one (or the sandbox failed to start)
             self.listening = True
@@ -460,8 +486,10 @@ class Supervisor:
             poller = select.poll()
             poller.register(listener, select.POLLIN)
             while True:
-                events = poller.poll()
+                # While a probe is held back, look now and then whether its process ended.
+                events = poller.poll(PENDING_POLL_MS if self._pending else None)
                 if not events:
+                    self._settle_ended()
                     continue
                 mask = events[0][1]
                 if mask & select.POLLIN:
@@ -473,6 +501,8 @@ class Supervisor:
         finally:
             if listener is not None:
                 os.close(listener)  # pending and later notified calls now fail with ENOSYS
+            for pid in list(self._pending):
+                self._flush(pid)  # the command ended: no later candidate can satisfy them
 
     def _one(self, listener: int) -> None:
         import fcntl
@@ -492,14 +522,20 @@ class Supervisor:
         if action == SECCOMP_RET_ALLOW:
             if nr in self.fs_numbers:
                 try:
+                    if pid in self._pending:
+                        self._settle(pid, self.fs_numbers[nr], args)
                     denial = self._observe(pid, self.fs_numbers[nr], nr, args)
                 except Exception:
                     denial = None  # observing must never change the outcome
                 if denial is not None and not self._valid(listener, nid):
                     denial = None  # the pid may have been reused while we looked
+            elif pid in self._pending:
+                self._flush(pid)
             resp = struct.pack("=QqiI", nid, 0, 0, USER_NOTIF_FLAG_CONTINUE)
         else:
             err = verdict & SECCOMP_RET_DATA if action == SECCOMP_RET_ERRNO else _errno.EPERM
+            if pid in self._pending:
+                self._flush(pid)
             if err == _errno.EPERM:
                 denial = self._syscall_denial(pid, nr, args)
             resp = struct.pack("=QqiI", nid, 0, -err, 0)
@@ -509,7 +545,72 @@ class Supervisor:
             if e.errno != _errno.ENOENT:  # ENOENT: the caller is gone
                 raise
         if denial is not None:
-            self.recorder.add(denial)
+            if denial.layer != "seccomp" and denial.operation in ("read", "exec"):
+                self._pending.setdefault(pid, []).append(denial)  # maybe a lookup's probe
+            else:
+                self.recorder.add(denial)
+
+    # -- lookups: a probe that a later candidate satisfied is not a denial ------------------------
+    # execvp (the inner stage starting the command, a shell, subprocess) tries each PATH entry
+    # in turn; the dynamic loader and interpreters look for a file in each of their folders. A
+    # candidate hidden by a mask or the private /tmp fails there with ENOENT or EACCES exactly
+    # as a missing one would, and the lookup goes on. So a refused read or exec is held back per
+    # process until it is settled: the same process then reaches an object of the same name and
+    # kind in another folder that exists (dropped: a probe), or does anything else, or ends
+    # (recorded: nothing satisfied it, and the command saw the wall).
+    def _settle(self, pid: int, name: str, args) -> None:
+        role, dfd_i, path_i = FS_CALLS[name][0]
+        path = None
+        if role in ("open", "exec"):
+            raw = _read_string(pid, args[path_i])
+            path = None if raw is None else _absolute(pid, raw, None if dfd_i is None else args[dfd_i])
+        op = "exec" if role == "exec" else "read"
+        if path is not None and role == "open":
+            flags = _read_u64(pid, args[2]) if name == "openat2" else args[OPEN_FLAGS_ARG[name]] & 0xFFFFFFFF
+            if flags is None or flags & (O_PATH | WRITE_FLAGS):
+                path = None
+        if path is None:
+            self._flush(pid)
+            return
+        base = os.path.basename(path)
+        held = self._pending[pid]
+        same = [
+            d for d in held if d.operation == op and os.path.basename(d.target) == base and d.target != path
+        ]
+        if not same:
+            self._flush(pid)
+            return
+        if self._found(pid, op, path):
+            rest = [d for d in held if d not in same]
+            self._pending[pid] = rest
+            self._flush(pid)
+        # else: not here either; the lookup goes on (this candidate may be held back too)
+
+    def _found(self, pid: int, op: str, path: str) -> bool:
+        """Does ``path`` exist in the caller's view, outside every wall, as what ``op`` needs?"""
+        import stat as st_
+
+        if self.walls.hidden(path) is not None:
+            return False
+        view = _View(pid)
+        try:
+            got = view.stat(path, follow=True)
+        finally:
+            view.close()
+        if got is None:
+            return False
+        mode = got[0].st_mode
+        return not (op == "exec" and not (st_.S_ISREG(mode) and mode & 0o111))
+
+    def _flush(self, pid: int) -> None:
+        for d in self._pending.pop(pid, ()):
+            self.recorder.add(d)
+
+    def _settle_ended(self) -> None:
+        """Record what processes that ended (or wait to be reaped) held back."""
+        for pid in list(self._pending):
+            if _state(pid) in (None, "Z", "X"):
+                self._flush(pid)
 
     def _verdict(self, nr: int, arch: int, ip: int, args) -> int:
         """``run_bpf(self.plain, ...)``, remembered: a program that read the same words (in the
@@ -582,6 +683,10 @@ class Supervisor:
                 d = self._confirm(view, pid, name, role, flags, path)
                 if d is not None:
                     d.process = _comm(pid)
+                    if role == "exec" and self._inner == (pid, d.process):
+                        # The inner stage starting the command (execvp along PATH): that exec
+                        # is the command's, so it is named after what it was starting.
+                        d.process = os.path.basename(path)
                     return d
             return None
         finally:

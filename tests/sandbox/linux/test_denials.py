@@ -189,7 +189,6 @@ def test_network_off_socket_names_the_family(identity) -> None:
         "import socket\nsocket.socket(socket.AF_UNIX); socket.socket(socket.AF_INET)\n"
         "try:\n    socket.socket(socket.AF_VSOCK, socket.SOCK_STREAM)\nexcept OSError as e:\n    print(e.errno)"
     )
-    # By absolute path: a PATH entry hidden by the private /tmp (a CI venv) is itself a denial.
     r = sandbox_run(identity, "--denials", str(jsonl), cmd=[INSIDE_PYTHON, "-I", "-S", "-c", py])
     assert r.stdout.strip() == "1", r.stderr  # EPERM, exactly what the plain filter returns
     (e,) = _events(jsonl)
@@ -257,3 +256,108 @@ def test_landlock_fallback_reports_landlock_denials_and_no_missing_file(identity
         ("landlock", "read", f"{place}/.ssh/id_test", "EACCES"),
     ], res.denials
     assert not (place / "out" / "f").exists()
+
+
+@pytest.fixture
+def hidden_bins(identity, place):
+    """Two folders of executables that the sandbox hides: one under the host's /tmp (the
+    sandbox's /tmp is private) and one under a ``--deny-read`` folder. Each holds ``ls`` (also
+    found later on PATH) and ``only-hidden`` (found nowhere else)."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="cordon-path-"))
+    masked = place / "masked"
+    for d in (tmp / "bin", masked / "bin"):
+        d.mkdir(parents=True)
+        for name in ("ls", "only-hidden"):
+            shutil.copy("/bin/true", d / name)
+    for p in (
+        tmp,
+        tmp / "bin",
+        masked,
+        masked / "bin",
+        *(tmp / "bin").iterdir(),
+        *(masked / "bin").iterdir(),
+    ):
+        os.chown(p, identity.uid, identity.gid)
+    yield tmp / "bin", masked / "bin"
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+LOOKUPS = (
+    "import os, subprocess\n"
+    "subprocess.run(['ls', '/'], stdout=subprocess.DEVNULL, check=True)\n"  # execvp along PATH
+    "subprocess.run(['env', 'ls', '/'], stdout=subprocess.DEVNULL, check=True)\n"  # env's own execvp
+    "print('lookups-ok')\n"
+)
+
+
+def test_path_lookup_probes_into_hidden_folders_are_not_denials(
+    identity, hidden_bins, inner_executor
+) -> None:
+    """PATH starts with a folder the private /tmp hides and one under --deny-read: execvp (the
+    inner stage starting the command, Python's subprocess, env) tries them first, fails with
+    ENOENT/EACCES as for a missing file, and finds ``ls`` later on PATH: not a denial."""
+    tmp_bin, masked_bin = hidden_bins
+    jsonl = identity.workspace / "d.jsonl"
+    env = identity.env(CORDON_INNER=inner_executor)  # the inner stage's own lookup too
+    env["PATH"] = f"{tmp_bin}:{masked_bin}:{env['PATH']}"
+    r = sandbox_run(
+        identity, "--deny-read", str(masked_bin.parent), "--denials", str(jsonl), cmd=["ls", "/"], env=env
+    )
+    assert r.returncode == 0 and "etc" in r.stdout, r.stderr  # the real ls ran (the copies print nothing)
+    r = sandbox_run(
+        identity,
+        "--deny-read",
+        str(masked_bin.parent),
+        "--denials",
+        str(jsonl),
+        cmd=[INSIDE_PYTHON, "-I", "-S", "-c", LOOKUPS],
+        env=env,
+    )
+    assert "lookups-ok" in r.stdout, r.stderr
+    assert [e for e in _events(jsonl) if e["layer"] != "seccomp"] == []
+    assert "denied by the sandbox" not in r.stderr
+
+
+def test_exec_of_a_hidden_binary_is_still_a_denial(identity, hidden_bins, inner_executor) -> None:
+    """Positive side of the lookup rule: an exec that nothing later satisfies is reported, by
+    explicit path and by a PATH lookup that finds the name nowhere else, named after the
+    command (not the inner stage that was starting it); unconfined the same calls succeed."""
+    tmp_bin, masked_bin = hidden_bins
+    jsonl = identity.workspace / "d.jsonl"
+    env = identity.env(CORDON_INNER=inner_executor)  # the inner stage's own lookup too
+    env["PATH"] = f"{tmp_bin}:{masked_bin}:{env['PATH']}"
+    script = f"{tmp_bin}/ls; {masked_bin}/ls; env only-hidden; echo done"
+    control = identity.run(["sh", "-c", script.replace("; ", " && ")], env=env)
+    assert control.returncode == 0 and "done" in control.stdout, control.stderr  # positive control
+    flags = ("--deny-read", str(masked_bin.parent), "--denials", str(jsonl))
+    r = sandbox_run(identity, *flags, cmd=["sh", "-c", script], env=env)
+    assert "done" in r.stdout, r.stderr
+    # (each is settled when its process ends: the order between processes is not fixed)
+    got = sorted(
+        (e["layer"], e["operation"], e["target"], e["errno"], e["allow_with"]) for e in _events(jsonl)
+    )
+    assert got == sorted(
+        [
+            ("mount", "exec", f"{tmp_bin}/ls", "ENOENT", "--share-tmp"),
+            ("mount", "exec", f"{masked_bin}/ls", "EACCES", f"remove --deny-read {masked_bin.parent}"),
+            ("mount", "exec", f"{tmp_bin}/only-hidden", "ENOENT", "--share-tmp"),
+            (
+                "mount",
+                "exec",
+                f"{masked_bin}/only-hidden",
+                "EACCES",
+                f"remove --deny-read {masked_bin.parent}",
+            ),
+        ]
+    ), got
+    jsonl.unlink()
+    r = sandbox_run(identity, *flags, cmd=["only-hidden"], env=env)
+    assert r.returncode == 126, r.stderr  # EACCES (the mask) is what execvp reports last
+    events = _events(jsonl)
+    assert [(e["target"], e["process"]) for e in events] == [
+        (f"{tmp_bin}/only-hidden", "only-hidden"),
+        (f"{masked_bin}/only-hidden", "only-hidden"),
+    ], events
+    assert f"blocked exec {tmp_bin}/only-hidden" in r.stderr
