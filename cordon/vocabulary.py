@@ -7,14 +7,39 @@ Standard library only, and nothing heavy: ``sandbox run`` imports this on every 
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not typing's: ``sandbox run`` must not import typing (see __getattr__)
+
 # A command's verdict, mildest first: combining verdicts keeps the strictest (Codex's order).
 DECISIONS = ("allow", "prompt", "forbidden")
-_DECISION_RANK = {d: i for i, d in enumerate(DECISIONS)}
+DECISION_RANK = {d: i for i, d in enumerate(DECISIONS)}  # 0 = mildest
+# A patch's verdict (apply_patch safety), mildest first.
+PATCH_DECISIONS = ("auto-approve", "ask", "reject")
+
+if TYPE_CHECKING:  # the static view of the aliases __getattr__ builds from the tuples above
+    from typing import Literal
+
+    DecisionKind = Literal["allow", "prompt", "forbidden"]
+    PatchDecisionKind = Literal["auto-approve", "ask", "reject"]
+
+_KIND_ALIASES = {"DecisionKind": DECISIONS, "PatchDecisionKind": PATCH_DECISIONS}
+
+
+def __getattr__(name: str):
+    """``DecisionKind`` / ``PatchDecisionKind``: ``Literal`` types of the tuples above, built on
+    first use (for pydantic models and annotations) so that importing this module stays free."""
+    words = _KIND_ALIASES.get(name)
+    if words is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from typing import Literal
+
+    value = Literal[words]
+    globals()[name] = value
+    return value
 
 
 def strictest(decisions) -> str:
     """The strictest of ``decisions`` (an iterable of DECISIONS; ValueError when empty)."""
-    return max(decisions, key=_DECISION_RANK.__getitem__)
+    return max(decisions, key=DECISION_RANK.__getitem__)
 
 
 # Codex's sandbox modes. "external" means: another sandbox (not Codex's) confines the command.

@@ -22,7 +22,7 @@ _LAZY = {
     "start": "cordon.netproxy.api",
     "Proxy": "cordon.netproxy.api",
     "NetPolicy": "cordon.netproxy.policy",
-    "Decision": "cordon.netproxy.policy",
+    "Verdict": "cordon.netproxy.policy",
     "PatternError": "cordon.netproxy.patterns",
     "canonical_host": "cordon.netproxy.hosts",
     "HostError": "cordon.netproxy.hosts",

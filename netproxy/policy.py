@@ -45,7 +45,9 @@ _6TO4 = ipaddress.ip_network("2002::/16")
 
 
 @dataclasses.dataclass(frozen=True)
-class Decision:
+class Verdict:
+    """The proxy's answer for one destination (host, port): allowed or not, and why."""
+
     allowed: bool
     reason: str  # one of the constants above
     detail: str = ""  # e.g. the matching pattern, or the address class
@@ -89,25 +91,25 @@ class NetPolicy:
         }
 
     # -- judging -------------------------------------------------------------------------
-    def judge(self, host: str, port: int) -> Decision:
+    def judge(self, host: str, port: int) -> Verdict:
         """Deny list, then allow list, on a canonical host. No resolution happens here."""
         ip = ip_of(host)
         for p in self.deny:
             if p.matches(host, ip, port):
-                return Decision(False, DENY_LISTED, p.text, host, port)
+                return Verdict(False, DENY_LISTED, p.text, host, port)
         for p in self.allow:
             if p.matches(host, ip, port):
-                return Decision(True, ALLOWED, p.text, host, port)
-        return Decision(False, NOT_ALLOWED, "", host, port)
+                return Verdict(True, ALLOWED, p.text, host, port)
+        return Verdict(False, NOT_ALLOWED, "", host, port)
 
-    def decide(self, raw_host: str, port: int, *, resolver=None) -> Decision:
+    def decide(self, raw_host: str, port: int, *, resolver=None) -> Verdict:
         """Judge, then resolve (allowed names only) and vet. ``resolver(host, port)`` is for tests."""
         try:
             host = canonical_host(raw_host)
         except HostError as e:
-            return Decision(False, BAD_REQUEST, str(e), str(raw_host)[:100], port)
+            return Verdict(False, BAD_REQUEST, str(e), str(raw_host)[:100], port)
         if not 1 <= port <= 65535:
-            return Decision(False, BAD_REQUEST, f"port {port} out of range", host, port)
+            return Verdict(False, BAD_REQUEST, f"port {port} out of range", host, port)
         verdict = self.judge(host, port)
         if not verdict.allowed:
             return verdict
@@ -118,7 +120,7 @@ class NetPolicy:
         try:
             candidates = self.resolve(host, port, resolver)
         except OSError as e:
-            return Decision(False, RESOLVE_FAILED, str(e)[:120], host, port)
+            return Verdict(False, RESOLVE_FAILED, str(e)[:120], host, port)
         good: list[IPAddress] = []
         first_problem: tuple[str, str] | None = None
         refused: IPAddress | None = None
@@ -130,10 +132,10 @@ class NetPolicy:
                 first_problem, refused = problem, addr
         if not good:
             reason, detail = first_problem or (RESOLVE_FAILED, "no addresses")
-            return Decision(False, reason, detail, host, port, refused_address=refused)
+            return Verdict(False, reason, detail, host, port, refused_address=refused)
         return dataclasses.replace(verdict, addresses=tuple(good))
 
-    def still_allowed(self, host: str, port: int, address: IPAddress | None, sni: str | None) -> Decision:
+    def still_allowed(self, host: str, port: int, address: IPAddress | None, sni: str | None) -> Verdict:
         """Re-judge an open connection after a policy change (no new DNS lookup)."""
         verdict = self.judge(host, port)
         if not verdict.allowed:
@@ -141,11 +143,11 @@ class NetPolicy:
         if address is not None and ip_of(host) is None:
             problem = self.vet(host, address, port)
             if problem is not None:
-                return Decision(False, problem[0], problem[1], host, port)
+                return Verdict(False, problem[0], problem[1], host, port)
         if sni and sni != host:
             v = self.judge(sni, port)
             if not v.allowed:
-                return Decision(False, SNI_MISMATCH, f"SNI {sni} {v.reason}", host, port)
+                return Verdict(False, SNI_MISMATCH, f"SNI {sni} {v.reason}", host, port)
         return verdict
 
     def sni_optional(self, host: str) -> bool:

@@ -58,8 +58,8 @@ from cordon.netproxy.policy import (
     TIMEOUT,
     UNSUPPORTED,
     UPSTREAM_FAILED,
-    Decision,
     NetPolicy,
+    Verdict,
 )
 from cordon.netproxy.relay import Relay
 
@@ -496,7 +496,7 @@ class ProxyServer:
     def tunnel(
         self,
         client: Client,
-        d: Decision,
+        d: Verdict,
         gen: int,
         proto: str,
         pending: bytes,
@@ -561,7 +561,7 @@ class ProxyServer:
         return None
 
     def _inspect(
-        self, sock: socket.socket, buf: bytes, d: Decision, proto: str, session: Session
+        self, sock: socket.socket, buf: bytes, d: Verdict, proto: str, session: Session
     ) -> bytes | None:
         """Check the client's first bytes. Returns what to forward, or None after refusing."""
         if buf[0] != 0x16:
@@ -596,7 +596,7 @@ class ProxyServer:
         self,
         sock: socket.socket,
         proto: str,
-        d: Decision,
+        d: Verdict,
         reason: str,
         detail: str,
         allow_with: str | None = None,
@@ -608,13 +608,13 @@ class ProxyServer:
         return None
 
     # shared helpers ------------------------------------------------------------------------------
-    def decide(self, proto: str, host: str, port: int, **extra) -> tuple[Decision, int]:
+    def decide(self, proto: str, host: str, port: int, **extra) -> tuple[Verdict, int]:
         gen = self._generation
         d = self.policy.decide(host, port)
         self.log_decision(proto, d, **extra)
         return d, gen
 
-    def log_decision(self, proto: str, d: Decision, **extra) -> None:
+    def log_decision(self, proto: str, d: Verdict, **extra) -> None:
         address = d.addresses[0] if d.addresses else d.refused_address
         self.event(
             proto,
@@ -649,7 +649,7 @@ class ProxyServer:
     def generation(self) -> int:
         return self._generation
 
-    def dial(self, d: Decision) -> tuple[socket.socket | None, int]:
+    def dial(self, d: Verdict) -> tuple[socket.socket | None, int]:
         """Connect to the first vetted address that answers: (socket, 0) or (None, errno)."""
         err = errno.EHOSTUNREACH
         for addr in d.addresses:
@@ -666,7 +666,7 @@ class ProxyServer:
             return s, 0
         return None, err
 
-    def open_session(self, proto: str, d: Decision, upstream: socket.socket | None) -> Session:
+    def open_session(self, proto: str, d: Verdict, upstream: socket.socket | None) -> Session:
         s = Session(proto, d.host, d.port)
         if upstream is not None:
             s.sockets.append(upstream)
@@ -731,7 +731,7 @@ class ProxyServer:
         self.event("proxy", "", 0, False, reason, detail, suppressed=suppressed or None)
 
 
-def allow_with(d: Decision) -> str | None:
+def allow_with(d: Verdict) -> str | None:
     """The smallest ``--allow-domain`` that would have allowed ``d`` (None if none would)."""
     if d.reason == NOT_ALLOWED:
         return f"--allow-domain {format_authority(d.host, d.port)}"

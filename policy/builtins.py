@@ -6,8 +6,10 @@ They append to a :class:`RuleSink` owned by the loader; they never touch the OS.
 
 from __future__ import annotations
 
-from cordon.policy.rules import DECISIONS, Rule, canon, normalize_path
+from cordon.policy.rules import Rule, canon, normalize_path
 from cordon.policy.starlark.interp import Builtin, srepr, type_name
+
+from cordon.vocabulary import DECISIONS
 
 _MISSING = object()
 

@@ -14,14 +14,16 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cordon.policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
 from cordon.policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
-from cordon.vocabulary import Approval, parse_sandbox_mode, strictest
+from cordon.vocabulary import Approval, DecisionKind, parse_sandbox_mode, strictest
 
-DecisionKind = Literal["allow", "prompt", "forbidden"]  # vocabulary.DECISIONS, for type checkers
+if TYPE_CHECKING:
+    from cordon.policy.rules import Match
+
 
 REASON_NEVER = "approval required by policy, but AskForApproval is set to Never"
 REASON_GRANULAR_RULES = "approval required by policy rule, but AskForApproval::Granular.rules is false"
@@ -32,30 +34,22 @@ REASON_FORCED_RM = "rm -f style commands are not permitted. Use a safer approach
 
 
 @dataclass(frozen=True)
-class RuleMatch:
-    """One ``prefix_rule`` that matched a command (from ``Evaluation.to_json()``)."""
-
-    prefix: list[str]
-    decision: DecisionKind
-    justification: str | None = None
-    resolved_program: str | None = None  # set when an absolute argv[0] matched a bare-name rule
-    trusted_program: bool = True  # the resolved program is declared or in a system bin directory
-
-
-@dataclass(frozen=True)
 class Segment:
     """The verdict for one split command: from rules (``source="rule"``) or the heuristics."""
 
     command: ParsedCommand
     decision: DecisionKind
     source: Literal["rule", "heuristic"]
-    matches: list[RuleMatch] = field(default_factory=list)
+    matches: list[Match] = field(default_factory=list)  # the engine's matches of prefix rules
     why: str | None = None  # heuristic: "known-safe", "dangerous", "escalation", "untrusted", "sandboxed"
+    # Every matched rule's program is the one the rules mean: a bare name, a declared host
+    # executable, or a program in a system bin directory (``/tmp/git`` is not).
+    trusted_programs: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"command": self.command.argv, "decision": self.decision, "source": self.source}
         if self.matches:
-            out["matchedPrefixes"] = [m.prefix for m in self.matches]
+            out["matchedPrefixes"] = [m.matched_prefix for m in self.matches]
         if self.why:
             out["heuristic"] = self.why
         if self.command.redirects:
@@ -144,32 +138,21 @@ def _decide_patch(
     return Decision(kind, kind == "allow" and not verdict.sandboxed, verdict.reason, None, split="patch")
 
 
-def rule_matches(policy: Any, argv: Sequence[str]) -> list[RuleMatch]:
+def rule_matches(policy: Any, argv: Sequence[str]) -> list[Match]:
     """The prefix rules of ``policy`` matching ``argv`` (host executables resolved, as core does)."""
     if policy is None:
         return []
     evaluation = policy.check(list(argv), resolve_host_executables=True)
+    return [m for m in evaluation.matches if m.kind == "prefix"]
+
+
+def _trusted_program(policy: Any, match: Match) -> bool:
+    """Is the program ``match`` resolved to one the rule means (see ``Segment.trusted_programs``)?"""
+    resolved = match.resolved_program
+    if resolved is None:
+        return True
     declared = getattr(policy, "host_executables", {}) or {}
-    out = []
-    for item in json.loads(evaluation.to_json()).get("matchedRules", []):
-        match = item.get("prefixRuleMatch")
-        if match:
-            resolved = match.get("resolvedProgram")
-            trusted = (
-                resolved is None
-                or resolved in declared.get(os.path.basename(resolved), ())
-                or program_name(resolved) is not None
-            )
-            out.append(
-                RuleMatch(
-                    list(match["matchedPrefix"]),
-                    match["decision"],
-                    match.get("justification"),
-                    resolved,
-                    trusted,
-                )
-            )
-    return out
+    return resolved in declared.get(os.path.basename(resolved), ()) or program_name(resolved) is not None
 
 
 def is_banned_prefix(prefix: Sequence[str]) -> bool:
@@ -232,7 +215,8 @@ def decide(
         matches = rule_matches(policy, command.argv)
         if matches:
             worst = strictest(m.decision for m in matches)
-            segments.append(Segment(command, worst, "rule", matches))
+            trusted = all(_trusted_program(policy, m) for m in matches)
+            segments.append(Segment(command, worst, "rule", matches, trusted_programs=trusted))
         else:
             # A heredoc split keeps only the command's words; the body may be a script for a shell
             # (`bash <<EOF rm -rf x EOF`), so the dangerous check looks at the whole argv then.
@@ -269,8 +253,8 @@ def _heuristic(
     return "allow", "sandboxed" if restricted else "unrestricted"
 
 
-def _longest(matches: list[RuleMatch], decision: str) -> RuleMatch:
-    return max((m for m in matches if m.decision == decision), key=lambda m: len(m.prefix))
+def _longest(matches: list[Match], decision: str) -> Match:
+    return max((m for m in matches if m.decision == decision), key=lambda m: len(m.matched_prefix))
 
 
 def _aggregate(
@@ -295,7 +279,7 @@ def _aggregate(
             match = _longest(by_rule, "forbidden")
             if match.justification:
                 return result("forbidden", False, f"`{cmd}` rejected: {match.justification}", None)
-            prefix = shlex.join(match.prefix)
+            prefix = shlex.join(match.matched_prefix)
             return result(
                 "forbidden",
                 False,
@@ -339,7 +323,7 @@ def _aggregate(
     # (beyond Codex) none of them had a redirection or VAR= prefix the rule never saw.
     # Beyond Codex: an allow rule for `git` reached through an undeclared path (`/tmp/git`) keeps
     # the command sandboxed; Codex would run that binary unsandboxed.
-    all_rules = all(s.source == "rule" and all(m.trusted_program for m in s.matches) for s in segments)
+    all_rules = all(s.source == "rule" and s.trusted_programs for s in segments)
     plain = all(not s.command.redirects and not s.command.assignments for s in segments)
     bypass = (all_rules and plain) or not restricted
     if escalated and not bypass:

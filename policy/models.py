@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Decision = Literal["allow", "prompt", "forbidden"]
+from cordon.vocabulary import DecisionKind
 
 
 class PrefixRuleMatch(BaseModel):
@@ -15,7 +15,7 @@ class PrefixRuleMatch(BaseModel):
     model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     matched_prefix: list[str] = Field(alias="matchedPrefix")
-    decision: Decision
+    decision: DecisionKind
     resolved_program: str | None = Field(default=None, alias="resolvedProgram")
     justification: str | None = None
     match: Literal["exact", "anywhere"] | None = None  # Cordon's command_rule only
@@ -38,7 +38,7 @@ class EvaluationModel(BaseModel):
     """The whole ``execpolicy check`` output."""
 
     matched_rules: list[RuleMatch] = Field(alias="matchedRules")
-    decision: Decision | None = None
+    decision: DecisionKind | None = None
 
 
 class NetworkRule(BaseModel):
@@ -48,7 +48,7 @@ class NetworkRule(BaseModel):
 
     host: str
     protocol: Literal["http", "https", "socks5_tcp", "socks5_udp"]
-    decision: Decision
+    decision: DecisionKind
     justification: str | None = None
 
 

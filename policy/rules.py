@@ -6,8 +6,7 @@ module, policy.engine and json.
 
 from __future__ import annotations
 
-DECISIONS = ("allow", "prompt", "forbidden")
-SEVERITY = {"allow": 0, "prompt": 1, "forbidden": 2}
+from cordon.vocabulary import DECISION_RANK
 
 
 def canon(s: str) -> str:
@@ -73,7 +72,7 @@ class Rule:
         self.first = first
         self.rest = rest
         self.decision = decision
-        self.severity = SEVERITY[decision]
+        self.severity = DECISION_RANK[decision]
         self.justification = justification
         self.canonical = canonical
         self.kind = kind

@@ -64,3 +64,73 @@ def test_each_word_is_defined_once():
     assert vocabulary.Approval.parse("onrequest") == vocabulary.Approval("on-request")
     with pytest.raises(AttributeError):
         vocabulary.Approval("never").kind = "untrusted"
+
+
+PACKAGES = ("cordon", "policy", "sandbox", "netproxy", "integrations")
+
+
+def _sources():
+    import pathlib
+
+    root = pathlib.Path(vocabulary.__file__).resolve().parents[1]
+    for pkg in PACKAGES:
+        for path in sorted((root / pkg).rglob("*.py")):
+            yield str(path.relative_to(root)), path.read_text()
+
+
+def _definitions(tree, name: str) -> int:
+    import ast
+
+    n = 0
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            n += 1
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            n += sum(isinstance(t, ast.Name) and t.id == name for t in targets)
+    return n
+
+
+def test_one_decision_type_and_one_rule_match_type():
+    """``Decision`` is the command decision (policy.decision) and ``RuleMatch`` the matched rule
+    as Codex prints it (policy.models); other verdicts have names of their own
+    (``netproxy.Verdict``, ``vocabulary.DecisionKind`` / ``PatchDecisionKind``)."""
+    import ast
+
+    homes = {"Decision": "policy/decision.py", "RuleMatch": "policy/models.py"}
+    found: dict[str, list[str]] = {name: [] for name in homes}
+    for rel, text in _sources():
+        tree = ast.parse(text)
+        for name in homes:
+            found[name] += [rel] * _definitions(tree, name)
+    assert found == {name: [home] for name, home in homes.items()}
+
+
+def test_decision_words_are_not_spelled_out_again():
+    """No tuple, list or ``Literal[...]`` of the decision words outside the vocabulary."""
+    import ast
+
+    words = {vocabulary.DECISIONS, vocabulary.PATCH_DECISIONS}
+    copies = []
+    for rel, text in _sources():
+        if rel == "cordon/vocabulary.py":
+            continue
+        for node in ast.walk(ast.parse(text)):
+            elts = None
+            if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                elts = node.elts
+            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple):
+                elts = node.slice.elts
+            constants = elts and all(isinstance(e, ast.Constant) for e in elts)
+            if constants and tuple(e.value for e in elts) in words:
+                copies.append(f"{rel}:{node.lineno}")
+    assert copies == []
+
+
+def test_the_literal_types_follow_the_tuples():
+    import typing
+
+    assert typing.get_args(vocabulary.DecisionKind) == vocabulary.DECISIONS
+    assert typing.get_args(vocabulary.PatchDecisionKind) == vocabulary.PATCH_DECISIONS
+    with pytest.raises(AttributeError):
+        vocabulary.NoSuchWord  # noqa: B018

@@ -30,13 +30,11 @@ from cordon.policy.patch.apply import absolute, stage_patch
 from cordon.policy.patch.model import AddFile, DeleteFile, Patch
 from cordon.policy.patch.parser import parse_patch
 
-from cordon.vocabulary import PROTECTED_NAMES, Approval, parse_sandbox_mode
+from cordon.vocabulary import PROTECTED_NAMES, Approval, PatchDecisionKind, parse_sandbox_mode
 
 REASON_EMPTY = "empty patch"
 REASON_READ_ONLY = "writing is blocked by read-only sandbox; rejected by user approval settings"
 REASON_OUTSIDE = "writing outside of the project; rejected by user approval settings"
-
-Decision = Literal["auto-approve", "ask", "reject"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ class PatchAssessment:
     """The verdict on a patch. ``sandboxed`` says whether an auto-approved patch must be applied
     under the platform sandbox."""
 
-    decision: Decision
+    decision: PatchDecisionKind
     sandboxed: bool
     reason: str | None
     changes: list[PatchChange] = field(default_factory=list)

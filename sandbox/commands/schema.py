@@ -1,9 +1,7 @@
 """``sandbox schema``: JSON Schemas of Cordon's public data models, for non-Python callers.
 
 A frontend in another language validates what it sends (a ``SandboxPolicy``) and what it
-receives (an ``execpolicy check`` evaluation, a decision) against these. Only models that
-exist in this install are printed; the list is data, not code, so a model that lands
-later appears without a change here.
+receives (an ``execpolicy check`` evaluation, a decision) against these.
 """
 
 from __future__ import annotations
@@ -12,18 +10,18 @@ import json
 
 import typer
 
-# Public name -> "module:attribute". The first that imports wins for each name.
-MODELS: dict[str, tuple[str, ...]] = {
-    "SandboxPolicy": ("sandbox.model:SandboxPolicy",),
-    "NetworkPolicy": ("sandbox.model:NetworkPolicy",),
-    "ResolvedPolicy": ("sandbox.model:ResolvedPolicy",),
-    "EnvironmentPolicy": ("policy.envpolicy:EnvironmentPolicy",),
-    "Evaluation": ("policy.models:EvaluationModel", "policy.engine:Evaluation"),
-    "RuleMatch": ("policy.models:RuleMatch",),
-    "NetworkRule": ("policy.models:NetworkRule",),
-    "Decision": ("sandbox.commands.schema:DecisionWire",),
-    "PatchAssessment": ("policy.patch:PatchAssessmentModel", "sandbox.commands.schema:PatchAssessmentWire"),
-    "McpShellResult": ("sandbox.mcp_server:ShellResult",),
+# Public name -> "module:attribute" of the model that describes it.
+MODELS: dict[str, str] = {
+    "SandboxPolicy": "cordon.sandbox.model:SandboxPolicy",
+    "NetworkPolicy": "cordon.sandbox.model:NetworkPolicy",
+    "ResolvedPolicy": "cordon.sandbox.model:ResolvedPolicy",
+    "EnvironmentPolicy": "cordon.policy.envpolicy:EnvironmentPolicy",
+    "Evaluation": "cordon.policy.models:EvaluationModel",
+    "RuleMatch": "cordon.policy.models:RuleMatch",
+    "NetworkRule": "cordon.policy.models:NetworkRule",
+    "Decision": "cordon.sandbox.commands.schema:DecisionWire",
+    "PatchAssessment": "cordon.sandbox.commands.schema:PatchAssessmentWire",
+    "McpShellResult": "cordon.sandbox.mcp_server:ShellResult",
 }
 
 
@@ -40,18 +38,20 @@ def _wire_models() -> dict[str, type]:
 
     from pydantic import BaseModel, ConfigDict, Field
 
+    from cordon.vocabulary import DecisionKind, PatchDecisionKind
+
     class _Wire(BaseModel):
         model_config = ConfigDict(extra="allow")
 
     class CommandWire(_Wire):
         command: list[str]
-        decision: Literal["allow", "prompt", "forbidden"]
+        decision: DecisionKind
         source: str = Field(description="'rule' or 'heuristic'")
 
     class DecisionWire(_Wire):
         """``policy.decide(...).to_dict()`` / ``execpolicy decide --json``."""
 
-        decision: Literal["allow", "prompt", "forbidden"]
+        decision: DecisionKind
         bypassSandbox: bool
         reason: str | None
         proposedAmendment: list[str] | None
@@ -71,7 +71,7 @@ def _wire_models() -> dict[str, type]:
     class PatchAssessmentWire(_Wire):
         """``policy.assess_patch(...).to_dict()``."""
 
-        decision: Literal["auto-approve", "ask", "reject"]
+        decision: PatchDecisionKind
         sandboxed: bool
         reason: str | None
         changes: list[PatchChangeWire]
@@ -94,31 +94,24 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def schema_of(name: str) -> dict | None:
-    """The JSON Schema of public model ``name`` (wire names, i.e. aliases), or None if absent."""
+def schema_of(name: str) -> dict:
+    """The JSON Schema of public model ``name`` (wire names, i.e. aliases)."""
     import importlib
 
     from pydantic import BaseModel
 
-    for target in MODELS[name]:
-        mod_name, _, attr = target.partition(":")
-        try:
-            obj = getattr(importlib.import_module(mod_name), attr)
-        except (ImportError, AttributeError):
-            continue
-        if isinstance(obj, type) and issubclass(obj, BaseModel):
-            schema = obj.model_json_schema(by_alias=True)
-        elif callable(getattr(obj, "json_schema", None)):
-            schema = obj.json_schema()
-        else:
-            continue  # not a schema-bearing model (e.g. a plain dataclass): try the next target
-        schema["title"] = name
-        return schema
-    return None
+    mod_name, _, attr = MODELS[name].partition(":")
+    obj = getattr(importlib.import_module(mod_name), attr)
+    if isinstance(obj, type) and issubclass(obj, BaseModel):
+        schema = obj.model_json_schema(by_alias=True)
+    else:
+        schema = obj.json_schema()  # a stdlib model that describes itself
+    schema["title"] = name
+    return schema
 
 
 def all_schemas() -> dict[str, dict]:
-    return {n: s for n in MODELS if (s := schema_of(n)) is not None}
+    return {n: schema_of(n) for n in MODELS}
 
 
 # The leading newline keeps the indentation through typer's dedent of help texts.
@@ -134,12 +127,12 @@ def register(app: typer.Typer) -> None:
     @app.command("schema", epilog=EXAMPLES)
     def schema(
         names: list[str] = typer.Argument(None, help="Model names (default: all). See --list."),
-        list_only: bool = typer.Option(False, "--list", help="Only list the model names available."),
+        list_only: bool = typer.Option(False, "--list", help="Only list the model names."),
     ) -> None:
         """Print JSON Schemas of the public models (SandboxPolicy, NetworkPolicy, Evaluation...)."""
         if list_only:
             for n in MODELS:
-                typer.echo(f"{n}{'' if schema_of(n) is not None else '  (not available in this install)'}")
+                typer.echo(n)
             return
         wanted = names or list(MODELS)
         unknown = [n for n in wanted if n not in MODELS]
@@ -149,11 +142,7 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
-        out = {n: s for n in wanted if (s := schema_of(n)) is not None}
         if names and len(names) == 1:
-            if not out:
-                typer.echo(f"error: {names[0]} is not available in this install", err=True)
-                raise typer.Exit(1)
-            typer.echo(json.dumps(out[names[0]], indent=2))
+            typer.echo(json.dumps(schema_of(names[0]), indent=2))
             return
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps({n: schema_of(n) for n in wanted}, indent=2))
