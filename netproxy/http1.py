@@ -22,6 +22,7 @@ lookup). CONNECT ends the HTTP part: the connection becomes a tunnel (``ProxySer
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import select
 import socket
@@ -39,7 +40,7 @@ from cordon.netproxy.policy import (
     UNSUPPORTED,
     UPSTREAM_FAILED,
 )
-from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session
+from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session, _peer_ip
 
 # Hop-by-hop: meaningful for one connection only, never forwarded (RFC 9110 7.6.1).
 _HOP_BY_HOP = frozenset(
@@ -49,14 +50,20 @@ _HOP_BY_HOP = frozenset(
 _UPGRADES = frozenset({b"websocket"})  # protocols a client may switch to after a real 101
 _RECV = 65536
 _METHOD = re.compile(rb"^[A-Z][A-Z-]{0,19}$")  # methods are case-sensitive; "get" is not GET
+# A keep-alive client names the same authority in every request (twice: target and Host):
+# its canonical form is computed once. Pure function; errors are not cached.
+_authority = functools.lru_cache(maxsize=256)(split_authority)
 
 
 class _Upstream:
-    __slots__ = ("conn", "host", "port", "sock")
+    __slots__ = ("conn", "decision", "generation", "host", "port", "sock")
 
-    def __init__(self, sock: socket.socket, host: str, port: int):
+    def __init__(self, sock: socket.socket, host: str, port: int, decision, generation: int):
         self.sock, self.host, self.port = sock, host, port
         self.conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD)
+        # The verdict this connection was dialled under, valid while the policy generation
+        # is unchanged (an update re-judges it: ``ProxyServer.update`` cuts what lost permission).
+        self.decision, self.generation = decision, generation
 
 
 class _Close(Exception):
@@ -123,12 +130,15 @@ class _Exchange:
         head_timeout = lim.head_timeout if self.client.refusal is None else min(lim.head_timeout, 2.0)
         idle = head_timeout if self.first else lim.idle_timeout
         start = time.monotonic()
-        head_deadline = start + head_timeout if self.conn.trailing_data[0] else None
-        raw = self.conn.trailing_data[0][:4096]
-        received = len(self.conn.trailing_data[0])
+        buffered, closed = self.conn.trailing_data
+        head_deadline = start + head_timeout if buffered else None
+        raw = buffered[:4096]
+        received = len(buffered)
+        parse = bool(buffered) or closed  # else h11 can only say NEED_DATA: read first
         while True:
             try:
-                event = self.conn.next_event()
+                event = self.conn.next_event() if parse else h11.NEED_DATA
+                parse = True
             except h11.RemoteProtocolError as e:
                 status = 431 if e.error_status_hint == 431 or received > MAX_HEAD else 400
                 host, port = _target_of(raw)
@@ -181,12 +191,12 @@ class _Exchange:
         connect = method == "CONNECT"
         try:
             if connect:
-                host, port = split_authority(target)
+                host, port = _authority(target)
                 path = ""
             elif target.startswith("/"):
                 if not values.get(b"host"):
                     raise HostError("origin-form request without Host")
-                host, port = split_authority(values[b"host"][0].decode("latin-1"), 80)
+                host, port = _authority(values[b"host"][0].decode("latin-1"), 80)
                 path = target
             else:
                 scheme, sep, rest = target.partition("://")
@@ -199,7 +209,7 @@ class _Exchange:
                 authority, slash, path = rest.partition("/")
                 authority, _, query = authority.partition("?")
                 path = "/" + path if slash else ("/?" + query if query else "/")
-                host, port = split_authority(authority, 80)
+                host, port = _authority(authority, 80)
         except HostError as e:
             host, port = _target_of(raw)
             server.refuse_http(sock, "connect" if connect else "http", host, port, BAD_REQUEST, str(e))
@@ -222,7 +232,7 @@ class _Exchange:
         hosts = values.get(b"host", [])
         if not connect and hosts and not target.startswith("/"):
             try:
-                same = split_authority(hosts[0].decode("latin-1"), 80) == (host, port)
+                same = _authority(hosts[0].decode("latin-1"), 80) == (host, port)
             except HostError:
                 same = False
             if not same:
@@ -273,13 +283,18 @@ class _Exchange:
             and _idle_and_open(up.sock)
         ):
             reused = True
-            d = server.policy.still_allowed(host, port, self.session.address, None)
-            if d.allowed and not d.addresses and self.session.address is not None:
-                d = _with_address(d, self.session.address)
-            if not d.allowed:
-                server.log_decision("http", d, method=method, user=user)
+            generation = server.generation
+            if up.generation == generation:
+                d = up.decision
+            else:  # the policy changed since this connection was judged: judge it again
+                d = server.policy.still_allowed(host, port, self.session.address, None)
+                if d.allowed and not d.addresses and self.session.address is not None:
+                    d = _with_address(d, self.session.address)
+                up.decision, up.generation = d, generation
+                if not d.allowed:
+                    server.log_decision("http", d, method=method, user=user)
         else:
-            d, _ = server.decide("http", host, port, method=method, user=user)
+            d, generation = server.decide("http", host, port, method=method, user=user)
             up = None
         if not d.allowed:
             server.refuse_http(
@@ -294,7 +309,10 @@ class _Exchange:
                     sock, "http", host, port, UPSTREAM_FAILED, f"could not connect: {_strerror(err)}"
                 )
                 return False
-            up = self.up = _Upstream(upstream, host, port)
+            address = _peer_ip(upstream)
+            if address is not None:
+                d = _with_address(d, address)  # what later requests on it log
+            up = self.up = _Upstream(upstream, host, port, d, generation)
             idle = server.limits.idle_timeout
             _kernel_timeouts(upstream, idle, idle)  # reads block in recv itself (see _exchange)
             if self.session is None:
@@ -302,12 +320,12 @@ class _Exchange:
                 self.session.sockets.append(sock)
             else:
                 self.session.sockets.append(upstream)
-            from cordon.netproxy.server import _peer_ip
-
-            self.session.host, self.session.port, self.session.address = host, port, _peer_ip(upstream)
+            self.session.host, self.session.port, self.session.address = host, port, address
         upgrade = _wanted_upgrade(values)
+        # ``_parsed=True`` (h11's flag for events built from parsed input): these headers came out of
+        # h11's parser, so its per-header re-validation is skipped; the target is still validated.
         head = up.conn.send(h11.Request(method=req.method, target=path.encode("ascii", "replace"),
-                                        headers=_request_headers(req, values, host, port, upgrade)))  # fmt: skip
+                                        headers=_request_headers(req, values, host, port, upgrade), _parsed=True))  # fmt: skip
         # A kept connection's decision is logged once the request is on its way: the line is
         # written while the upstream works, not before (same content, less latency).
         log = (
@@ -330,6 +348,8 @@ class _Exchange:
         request_done = response_done = False
         switched = False
         idle = self.server.limits.idle_timeout
+        buffered, closed = up.conn.trailing_data
+        parse_up = bool(buffered) or closed  # else the upstream has nothing to parse yet
         while True:
             # Whatever is already buffered on either side, before waiting for more.
             need_client = False
@@ -354,14 +374,14 @@ class _Exchange:
             if log is not None:
                 log()
                 log = None
-            while True:
+            while parse_up:
                 ev = up.conn.next_event()
                 if ev is h11.NEED_DATA or ev is h11.PAUSED:
                     break
                 if isinstance(ev, h11.Data):
                     to_client += conn.send(h11.Data(data=ev.data))
                 elif isinstance(ev, h11.Response):
-                    to_client += conn.send(h11.Response(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason))  # fmt: skip
+                    to_client += conn.send(h11.Response(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason, _parsed=True))  # fmt: skip
                 elif isinstance(ev, h11.EndOfMessage):
                     to_client += conn.send(h11.EndOfMessage())
                     response_done = True
@@ -370,10 +390,10 @@ class _Exchange:
                     if ev.status_code == 101:
                         if upgrade is None:
                             raise _Close
-                        to_client += conn.send(h11.InformationalResponse(status_code=101, headers=_response_headers(ev, upgrade=True), reason=ev.reason))  # fmt: skip
+                        to_client += conn.send(h11.InformationalResponse(status_code=101, headers=_response_headers(ev, upgrade=True), reason=ev.reason, _parsed=True))  # fmt: skip
                         switched = response_done = True
                         break
-                    to_client += conn.send(h11.InformationalResponse(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason))  # fmt: skip
+                    to_client += conn.send(h11.InformationalResponse(status_code=ev.status_code, headers=_response_headers(ev), reason=ev.reason, _parsed=True))  # fmt: skip
                 else:  # ConnectionClosed before the response was complete
                     if to_client:
                         sock.sendall(to_client)
@@ -392,6 +412,7 @@ class _Exchange:
                 except (BlockingIOError, TimeoutError):
                     raise _Close from None  # nothing from the upstream for idle_timeout
                 up.conn.receive_data(data)
+                parse_up = True
                 continue
             if poller is None:
                 poller = select.poll()
@@ -405,6 +426,7 @@ class _Exchange:
                     conn.receive_data(sock.recv(_RECV))
                 else:
                     up.conn.receive_data(up.sock.recv(_RECV))
+                    parse_up = True
         if switched:
             # Both sides agreed on a new protocol: from here on the bytes are opaque, between the
             # client and the already judged upstream.
@@ -471,12 +493,16 @@ def _request_headers(req: h11.Request, values: dict, host: str, port: int, upgra
     return out
 
 
-def _response_headers(ev, upgrade: bool = False) -> list:
-    values = _values(ev.headers)
+def _response_headers(ev, upgrade: bool = False):
+    """The response's headers without hop-by-hop ones (``ev.headers`` itself when none is there)."""
+    headers = ev.headers
+    if not any(name in _HOP_BY_HOP for name, _ in headers):
+        return headers  # nothing to drop: h11 takes its own parsed headers as they are
+    values = _values(headers)
     drop = _HOP_BY_HOP | _connection_tokens(values)
     if upgrade:
         drop -= {b"upgrade", b"connection"}
-    return [(n, v) for n, v in ev.headers.raw_items() if n.lower() not in drop]
+    return [(n, v) for n, v in headers.raw_items() if n.lower() not in drop]
 
 
 def _target_of(raw: bytes) -> tuple[str, int]:
@@ -521,9 +547,13 @@ def _kernel_timeouts(sock: socket.socket, receive: float, send: float) -> None:
 
 def _idle_and_open(sock: socket.socket) -> bool:
     """A kept upstream connection is reusable only if it has nothing to say (no EOF, no stray bytes)."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return not poller.poll(0)
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True  # open, and nothing waiting
+    except OSError:
+        return False
+    return False  # EOF or unsolicited bytes
 
 
 def _strerror(err: int | None) -> str:
