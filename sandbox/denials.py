@@ -231,7 +231,15 @@ class Walls:
         deny = [os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)]
         self.masked = [os.fspath(p) for p in masked] if engine == "bwrap" else deny
         self.protected = [os.fspath(p) for p in protected]
-        self._defaults = _default_deny_sources(home)
+        self._home = home
+        self._default_sources: dict[str, str] | None = None
+
+    @property
+    def _defaults(self) -> dict[str, str]:
+        """Worked out at the first denial that needs it, not at every launch (~90 realpath)."""
+        if self._default_sources is None:
+            self._default_sources = _default_deny_sources(self._home)
+        return self._default_sources
 
     # -- filesystem ----------------------------------------------------------------------------
     def fs_layer(self) -> str:

@@ -247,16 +247,23 @@ def env_named(
 ROOT_ONLY_SCAN = "/etc"
 
 
-def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
+def root_only_files(top: str = ROOT_ONLY_SCAN, *, watch=None) -> list[str]:
     """Entries under ``top`` that others may not read (``/etc/ssl/private``, ssh host keys,
     ``sudoers``, NetworkManager connections, ...): a root launch passes every owner check even
     with no capabilities, so these are hidden for it. A directory closed to others is hidden
-    whole (not descended into). Symlinks are skipped (their targets are checked where they live)."""
+    whole (not descended into). Symlinks are skipped (their targets are checked where they live).
+
+    ``watch(path, directory)`` is called before a directory is listed and before an entry is
+    examined (sandbox.linux.fswatch keeps the result while nothing watched changes); once it
+    returns False it is not called again."""
     out: list[str] = []
     stack = [top]
     lstat = os.lstat
+    watching = watch is not None
     while stack:
         d = stack.pop()
+        if watching:
+            watching = watch(d, True)
         try:
             names = os.listdir(d)
         except OSError:
@@ -265,6 +272,8 @@ def root_only_files(top: str = ROOT_ONLY_SCAN) -> list[str]:
             if _transient(name):
                 continue
             p = f"{d}/{name}"
+            if watching:
+                watching = watch(p, False)
             try:
                 mode = lstat(p).st_mode
             except OSError:

@@ -147,7 +147,9 @@ def named_secrets(policy, environ) -> list[str]:
         cwd=os.fspath(policy.cwd),
     )
     if default and os.geteuid() == 0:
-        paths += denylist.root_only_files()
+        from cordon.sandbox.linux import fswatch
+
+        paths += fswatch.root_only_files()  # rescanned whenever anything under /etc changed
     known = [os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)]
     named = list(dict.fromkeys(os.path.realpath(p) for p in paths))
     # Inside a folder masked anyway (SSH_AUTH_SOCK under ~/.ssh, the agent socket in GNUPGHOME):

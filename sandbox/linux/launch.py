@@ -656,7 +656,7 @@ def sweep_orphaned_placeholders(lock_dir: str) -> None:
             by_root: dict[str, list[str]] = {}
             for i in range(0, len(parts) - 1, 2):
                 by_root.setdefault(os.fsdecode(parts[i]), []).append(os.fsdecode(parts[i + 1]))
-            kept = []
+            kept: list[tuple[str, str]] = []
             for root, paths in by_root.items():
                 try:
                     lfd = os.open(
@@ -671,7 +671,10 @@ def sweep_orphaned_placeholders(lock_dir: str) -> None:
                     kept.extend((root, p) for p in paths)  # a sandbox uses this root now
                 finally:
                     os.close(lfd)
-            _settle_journal(path, fd, kept)
+            # Every root busy: the journal stays as it is. Rewriting it anyway made each launch
+            # of a parallel burst truncate and rewrite the journals of all the others.
+            if not kept or len(kept) < len(parts) // 2:
+                _settle_journal(path, fd, kept)
         except OSError:
             pass
         finally:

@@ -227,3 +227,77 @@ def test_root_only_files_under_etc_are_hidden(identity, etc_secret):
         assert all(v == "ok" for v in free.values()), free  # control: root reads it unconfined
     else:
         assert all(v != "ok" for v in free.values()), free  # DAC keeps it from the user anyway
+
+
+@pytest.fixture
+def etc_secret_later():
+    """Planted by the test while an agent process runs (after its first launches)."""
+    p = Path("/etc") / f"cordon-test-later-{uuid.uuid4().hex[:8]}"
+    yield p
+    p.unlink(missing_ok=True)
+
+
+# One process launching many sandboxes (an agent), as the test identity: two launches (the second
+# keeps the /etc scan, sandbox/linux/fswatch.py), one that attacks the kept scan from inside,
+# then reads after the attack and after the host has planted a new root-only file.
+AGENT = """
+import json, os, sys
+from cordon.sandbox import run
+from cordon.sandbox.linux import fswatch
+ws, ops_argv = sys.argv[1], json.loads(sys.argv[2])
+def ops(*specs):
+    r = run([*ops_argv, *specs], cwd=ws, text=True)
+    assert r.returncode == 0, r.stderr
+    return dict(line.rsplit(" ", 1) for line in r.stdout.splitlines())
+out = {}
+run(["true"], cwd=ws), run(["true"], cwd=ws)
+secret, later = sys.argv[3], sys.argv[4]
+link = os.path.join(ws, "secret-link")
+out["attack"] = ops(f"chmod:{secret}", f"hardlink:{secret}:{link}", f"chmod:{link}", "write:/etc/cordon-attack")
+out["after_attack"] = ops(f"read:{secret}")
+print("planted?", flush=True)
+sys.stdin.readline()
+out["after_plant"] = ops(f"read:{later}", f"read:{secret}")
+out["scans"] = fswatch.ROOT_ONLY._scans
+print(json.dumps(out), flush=True)
+"""
+
+
+def test_a_kept_etc_scan_never_weakens_the_next_launch(identity, etc_secret, etc_secret_later):
+    """The root-only scan an in-process launcher keeps between launches cannot be turned
+    against the next launch from inside a sandbox, and what the host changes between two
+    launches is seen: the file planted between them is hidden at once."""
+    import json
+    import subprocess
+
+    from tests.sandbox.linux.confine_support import ops_argv
+
+    argv = [sys.executable, "-c", AGENT, str(identity.workspace), json.dumps(ops_argv())]
+    argv += [str(etc_secret), str(etc_secret_later)]
+    p = subprocess.Popen(
+        argv,
+        cwd=identity.workspace,
+        env=identity.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **identity.popen_kwargs(),
+    )
+    assert p.stdout.readline().strip() == "planted?", p.communicate(timeout=60)
+    etc_secret_later.write_text("ROOT-ONLY LATER\n")
+    etc_secret_later.chmod(0o600)
+    stdout, stderr = p.communicate("go\n", timeout=120)
+    assert p.returncode == 0, stderr
+    got = json.loads(stdout)
+    assert all(v != "ok" for v in got["attack"].values()), got  # /etc is read-only, the file hidden
+    assert etc_secret.stat().st_mode & 0o777 == 0o600
+    assert got["after_attack"][f"read:{etc_secret}"] != "ok", got
+    assert all(v != "ok" for v in got["after_plant"].values()), got
+    free = unconfined(identity, f"read:{etc_secret}", f"read:{etc_secret_later}")
+    if identity.is_root:
+        assert all(v == "ok" for v in free.values()), free  # control: root reads both unconfined
+        assert got["scans"] >= 3, got  # kept after the second launch, scanned again once planted
+    else:
+        assert all(v != "ok" for v in free.values()), free  # DAC keeps them from the user anyway
+        assert got["scans"] == 0, got  # the user's launches do not hide root-only files
