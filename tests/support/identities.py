@@ -65,6 +65,15 @@ class Identity:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def popen(self, argv: list[str], **kw) -> subprocess.Popen:
+        """A text-mode Popen as this identity in its workspace, every stdio a pipe (a command
+        the test talks to while it runs)."""
+        for k in ("stdin", "stdout", "stderr"):
+            kw.setdefault(k, subprocess.PIPE)
+        kw.setdefault("cwd", self.workspace)
+        kw.setdefault("env", self.env())
+        return subprocess.Popen(argv, text=True, **kw, **self.popen_kwargs())
+
     def run(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None, **kw):
         """subprocess.run as this identity, text mode, output captured."""
         kw.setdefault("capture_output", True)

@@ -151,15 +151,8 @@ def test_server_in_the_sandbox_unreachable_from_the_host(identity, mode):
         f"c=socket.create_connection(('127.0.0.1', {port})); s.accept()\n"
         "print('listening', flush=True); sys.stdin.readline()\n"
     )
-    p = subprocess.Popen(
-        identity.sandbox_argv("run", *MODES[mode], "--", INSIDE_PYTHON, "-I", "-S", "-c", serve),
-        cwd=identity.workspace,
-        env=identity.env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **identity.popen_kwargs(),
+    p = identity.popen(
+        identity.sandbox_argv("run", *MODES[mode], "--", INSIDE_PYTHON, "-I", "-S", "-c", serve)
     )
     try:
         assert p.stdout.readline().strip() == "listening", p.stderr.read()

@@ -268,22 +268,12 @@ def test_a_kept_etc_scan_never_weakens_the_next_launch(identity, etc_secret, etc
     against the next launch from inside a sandbox, and what the host changes between two
     launches is seen: the file planted between them is hidden at once."""
     import json
-    import subprocess
 
     from tests.sandbox.linux.confine_support import ops_argv
 
     argv = [sys.executable, "-c", AGENT, str(identity.workspace), json.dumps(ops_argv())]
     argv += [str(etc_secret), str(etc_secret_later)]
-    p = subprocess.Popen(
-        argv,
-        cwd=identity.workspace,
-        env=identity.env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **identity.popen_kwargs(),
-    )
+    p = identity.popen(argv)
     assert p.stdout.readline().strip() == "planted?", p.communicate(timeout=60)
     etc_secret_later.write_text("ROOT-ONLY LATER\n")
     etc_secret_later.chmod(0o600)
