@@ -66,6 +66,9 @@ from cordon.netproxy.relay import Relay
 MAX_HEAD = 64 * 1024
 _TLS_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"
 _SHED_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# Why a capacity line names no host: the proxy shed the connection without reading it (reading
+# is what the cap saves).
+_CLOSED_UNREAD = "closed before its request was read"
 
 _STATUS = {
     400: "Bad Request",
@@ -342,6 +345,7 @@ class ProxyServer:
             self._quiet_event(
                 CAPACITY,
                 f"dropped the oldest of {self.limits.max_unauthenticated} connections that had not authenticated",
+                target_unknown="dropped before it had sent a complete, authenticated request",
             )
 
     def authenticated(self, client: Client) -> None:
@@ -368,7 +372,8 @@ class ProxyServer:
         except (OSError, ValueError, EOFError):
             pass  # the client went away, timed out, or sent garbage mid-handshake
         except Exception as e:  # a bug must not print into the sandboxed command's stderr
-            self.event("internal", "", 0, False, "internal-error", f"{type(e).__name__}: {e}"[:200])
+            self.event("internal", "", 0, False, "internal-error", f"{type(e).__name__}: {e}"[:200],
+                       target_unknown="an error inside the proxy")  # fmt: skip
         finally:
             if not client.handed_off:
                 self._release(client)
@@ -431,23 +436,31 @@ class ProxyServer:
         _, n = _recv_exact(sock, 2)
         methods = _recv_exact(sock, n)
         user = ""
+        # A refused credential is answered at the request, not at the handshake: the target comes
+        # after authentication, and the log line must name it. The request is read and refused
+        # (code 2, "not allowed"); nothing is dialled. RFC 1929 lets the server close on a bad
+        # credential, it does not require it.
+        refused = None
         if self.token is not None:
-            if 2 not in methods:
+            if 2 in methods:
+                sock.sendall(b"\x05\x02")
+                ver, ulen = _recv_exact(sock, 2)
+                uname = _recv_exact(sock, ulen)
+                (plen,) = _recv_exact(sock, 1)
+                password = _recv_exact(sock, plen)
+                if ver == 1 and hmac.compare_digest(password, self.token.encode()):
+                    user = uname.decode("utf-8", "replace")
+                else:
+                    refused = "wrong proxy credential"
+                sock.sendall(b"\x01\x00")
+            elif 0 in methods:
+                sock.sendall(b"\x05\x00")
+                refused = "proxy credential missing (no username/password method offered)"
+            else:
                 sock.sendall(b"\x05\xff")
-                return self.event(
-                    "socks5", "", 0, False, AUTH_REQUIRED, "no username/password method offered"
-                )
-            sock.sendall(b"\x05\x02")
-            ver, ulen = _recv_exact(sock, 2)
-            uname = _recv_exact(sock, ulen)
-            (plen,) = _recv_exact(sock, 1)
-            password = _recv_exact(sock, plen)
-            good = ver == 1 and hmac.compare_digest(password, self.token.encode())
-            sock.sendall(b"\x01\x00" if good else b"\x01\x01")
-            if not good:
-                # The target comes after authentication, so this one line cannot name it.
-                return self.event("socks5", "", 0, False, AUTH_REQUIRED, "wrong proxy credential")
-            user = uname.decode("utf-8", "replace")
+                detail = f"no acceptable SOCKS5 authentication method offered ({methods.hex() or 'none'})"
+                return self.event("socks5", "", 0, False, AUTH_REQUIRED, detail,
+                                  target_unknown="the client closes before naming a target when no method is accepted")  # fmt: skip
         else:
             sock.sendall(b"\x05\x00")
         ver, cmd, _, atyp = _recv_exact(sock, 4)
@@ -459,8 +472,13 @@ class ProxyServer:
             (ln,) = _recv_exact(sock, 1)
             host = _recv_exact(sock, ln).decode("ascii", "backslashreplace")
         else:
+            self.event("socks5", "", 0, False, BAD_REQUEST, f"SOCKS5 address type {atyp} is not defined",
+                       target_unknown="the request's address type is not one SOCKS5 defines")  # fmt: skip
             return _socks_reply(sock, 8)
         port = _port(sock)
+        if refused is not None:
+            self.event("socks5", host[:100], port, False, AUTH_REQUIRED, refused)
+            return _socks_reply(sock, 2)
         self.authenticated(client)
         if cmd != 1:
             what = {2: "BIND", 3: "UDP ASSOCIATE"}.get(cmd, f"command {cmd}")
@@ -692,20 +710,28 @@ class ProxyServer:
         detail: str = "",
         *,
         rule: str | None = None,
+        target_unknown: str | None = None,
         **extra,
     ) -> None:
-        """One structured decision line: time, proto, host, port, verdict, reason, rule (+ detail, ...)."""
+        """One structured decision line: time, proto, host, port, verdict, reason, rule (+ detail, ...).
+
+        A line without a host has ``host`` and ``port`` null and says in ``target_unknown`` why no
+        target could be named (a connection closed before its request was read, a request line
+        that does not parse...).
+        """
         if rule is None:
             rule = detail if reason in (ALLOWED, DENY_LISTED) else _RULES.get(reason, reason)
         ev = {
             "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
             "proto": proto,
-            "host": host,
-            "port": port,
+            "host": host or None,
+            "port": (port or None) if host else None,
             "verdict": "allow" if allowed else "deny",
             "reason": reason,
             "rule": rule,
         }
+        if not host:
+            ev["target_unknown"] = target_unknown or "the client did not name a target"
         if detail:
             ev["detail"] = detail
         ev.update({k: v for k, v in extra.items() if v not in (None, "")})
@@ -719,7 +745,7 @@ class ProxyServer:
             with contextlib.suppress(Exception):
                 self.on_event(ev)
 
-    def _quiet_event(self, reason: str, detail: str) -> None:
+    def _quiet_event(self, reason: str, detail: str, target_unknown: str = _CLOSED_UNREAD) -> None:
         """Log at most one line a second per ``detail`` (a flood must not flood the log too)."""
         now = time.monotonic()
         with self._lock:
@@ -728,7 +754,8 @@ class ProxyServer:
                 slot[1] += 1
                 return
             suppressed, slot[0], slot[1] = slot[1], now, 0
-        self.event("proxy", "", 0, False, reason, detail, suppressed=suppressed or None)
+        extra = {"suppressed": suppressed or None, "target_unknown": target_unknown}
+        self.event("proxy", "", 0, False, reason, detail, **extra)
 
 
 def allow_with(d: Verdict) -> str | None:

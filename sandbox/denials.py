@@ -369,6 +369,8 @@ class Walls:
         host = str(ev.get("host") or "?")
         port = ev.get("port") or 0
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if not ev.get("host"):  # the proxy could not know it, and says why
+            target = f"(no target: {ev.get('target_unknown') or 'not named'})"
         reason = str(ev.get("reason") or "denied")
         detail = str(ev.get("detail") or "")
         # The log's own "rule" names the proxy part that decided (default-deny, sni-check...) or

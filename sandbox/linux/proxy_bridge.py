@@ -108,7 +108,7 @@ class Bridge:
             return None
         seen: dict[str, None] = {}
         for e in denied:
-            host = printable(str(e.get("host") or "?"))
+            host = printable(str(e.get("host") or "unknown target"))
             target = f"{host}:{e.get('port')}" if e.get("port") else host
             why = printable(str(e.get("reason")))
             if e.get("allow_with") and e.get("reason") == "private-address":

@@ -295,6 +295,43 @@ def test_every_refusal_names_host_and_port(make_proxy, tmp_path, raw, host, port
     assert line["rule"]
 
 
+def test_socks5_refused_credential_is_logged_with_its_target_and_dials_nothing(make_proxy, naive, tmp_path):
+    p = make_proxy([f"127.0.0.1:{naive.port}"])
+    s, code = socks_connect(p, "127.0.0.1", naive.port, password="wrong")
+    s.close()
+    with socket.create_connection(p.address, timeout=5) as s:  # offers "no authentication" only
+        s.sendall(b"\x05\x01\x00")
+        assert s.recv(2) == b"\x05\x00"
+        s.sendall(b"\x05\x01\x00\x01\x7f\x00\x00\x01" + naive.port.to_bytes(2, "big"))
+        assert s.recv(10)[:2] == b"\x05\x02"
+    assert code == 2 and naive.received == []  # refused, and the upstream never saw a connection
+    lines = [e for e in log_lines(tmp_path) if e["reason"] == "auth-required"]
+    assert [(e["host"], e["port"], e["verdict"]) for e in lines] == [("127.0.0.1", naive.port, "deny")] * 2
+    assert ["wrong" in lines[0]["detail"], "missing" in lines[1]["detail"]] == [True, True]
+    # Control: the right credential reaches the same target.
+    s, code = socks_connect(p, "127.0.0.1", naive.port)
+    with s:
+        assert code == 0
+        s.sendall(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_responses(s, 1)[0].endswith(b"saw /ok")
+
+
+def test_a_line_without_a_target_says_why(make_proxy, tmp_path):
+    """Where no target can be known the log says why (null host, ``target_unknown``), never an empty host."""
+    p = make_proxy(["named.test"])
+    with socket.create_connection(p.address, timeout=5) as s:  # SOCKS5 offering GSSAPI only
+        s.sendall(b"\x05\x01\x01")
+        assert s.recv(2) == b"\x05\xff"
+    with socket.create_connection(p.address, timeout=5) as s:  # not a request line at all
+        s.sendall(b"\x01\x02\x03\r\n\r\n")
+        assert parse(read_responses(s, 1)[0])[0] == 400
+    lines = log_lines(tmp_path)
+    assert [e["proto"] for e in lines] == ["socks5", "http"]
+    for e in lines:
+        assert (e["host"], e["port"], e["verdict"]) == (None, None, "deny")
+        assert e["target_unknown"]
+
+
 def test_private_address_refusal_says_how_to_allow_it(make_proxy, http_server, tmp_path):
     p = make_proxy(["mirror.test"], resolve={"mirror.test": "127.0.0.1"})
     with socket.create_connection(p.address, timeout=5) as s:
@@ -385,6 +422,41 @@ def test_per_client_cap_refuses_clearly_and_others_are_served(make_proxy, naive,
     assert "limit is 20" in lines[0]["detail"]
 
 
+def test_connections_shed_unread_are_logged_with_the_reason_there_is_no_target(make_proxy, naive, tmp_path):
+    """Over the cap with every refusal slot busy a connection is closed unread (that is what the
+    slot bound saves): its line says so instead of naming an empty host. The one that got the
+    refusal slot is answered 503 and logged with the host and port it asked for."""
+    p = make_proxy(
+        [f"127.0.0.1:{naive.port}"],
+        limits=Limits(max_connections=1, max_per_client=1, max_unauthenticated=8, max_refusing=1),
+    )
+    authority = f"127.0.0.1:{naive.port}"
+    held = socket.create_connection(p.address, timeout=5)
+    refused = socket.create_connection(p.address, timeout=5)
+    shed = socket.create_connection(p.address, timeout=5)
+    try:
+        assert shed.recv(1) == b""  # closed unanswered
+        refused.sendall(request(p, f"http://{authority}/", authority))
+        status, headers, _ = parse(read_responses(refused, 1)[0])
+        assert (status, headers["x-proxy-error"]) == (503, "capacity")
+        # Control: once the held connection goes, the same request is served.
+        held.close()
+        deadline = time.monotonic() + 5
+        while p.server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with socket.create_connection(p.address, timeout=5) as s:
+            s.sendall(request(p, f"http://{authority}/ok", authority))
+            assert read_responses(s, 1)[0].endswith(b"saw /ok")
+    finally:
+        for s in (held, refused, shed):
+            s.close()
+    lines = [e for e in log_lines(tmp_path) if e["reason"] == "capacity"]
+    unread = [e for e in lines if e["host"] is None]
+    assert len(unread) == 1 and unread[0]["target_unknown"] == "closed before its request was read"
+    assert "closed unanswered" in unread[0]["detail"]
+    assert [(e["host"], e["port"]) for e in lines if e["host"]] == [("127.0.0.1", naive.port)]
+
+
 def test_global_cap_refuses_socks_with_a_failure_code(make_proxy, naive):
     p = make_proxy(
         [f"127.0.0.1:{naive.port}"],
@@ -421,7 +493,8 @@ def test_idle_unauthenticated_flood_cannot_starve_real_clients(make_proxy, naive
     finally:
         for s in flood:
             s.close()
-    assert any("had not authenticated" in e.get("detail", "") for e in log_lines(tmp_path))
+    dropped_lines = [e for e in log_lines(tmp_path) if "had not authenticated" in e.get("detail", "")]
+    assert dropped_lines and all(e["host"] is None and e["target_unknown"] for e in dropped_lines)
 
 
 def test_teardown_of_many_tunnels_does_not_stall_new_requests(make_proxy, naive):

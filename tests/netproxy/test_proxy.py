@@ -485,11 +485,15 @@ def test_socks5_bind_and_udp_refused(make_proxy, http_server, cmd):
 def test_socks5_needs_the_credential(make_proxy, tmp_path):
     p = make_proxy(["allowed.test"])
     with socket.create_connection(p.address, timeout=5) as s:
-        s.sendall(b"\x05\x01\x00")  # offers "no authentication" only
-        assert s.recv(2) == b"\x05\xff"
+        s.sendall(b"\x05\x01\x00")  # offers "no authentication" only: refused at the request
+        assert s.recv(2) == b"\x05\x00"
+        s.sendall(b"\x05\x01\x00\x03\x0callowed.test\x00\x50")
+        assert s.recv(10)[:2] == b"\x05\x02"
     s, code = socks_connect(p, "allowed.test", 80, password="wrong")
-    assert code == -1
+    assert code == 2  # "not allowed": the credential is refused once the target is known
     s.close()
+    refusals = [e for e in log_lines(tmp_path) if e["reason"] == "auth-required"]
+    assert [(e["host"], e["port"]) for e in refusals] == [("allowed.test", 80)] * 2
     with socket.create_connection(p.address, timeout=5) as s:  # SOCKS4: refused ("request rejected")
         s.sendall(b"\x04\x01\x00\x50\x7f\x00\x00\x01cordon\x00")
         assert s.recv(10)[:2] == b"\x00\x5b"

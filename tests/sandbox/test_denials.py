@@ -65,6 +65,9 @@ def test_proxy_reasons(tmp_path) -> None:
     )
     assert d.allow_with is None and "loopback" in d.rule
     assert w.proxy({"verdict": "allow", "host": "ok.test", "port": 443}) is None
+    why = "closed before its request was read"
+    d = w.proxy({"verdict": "deny", "host": None, "port": None, "reason": "capacity", "target_unknown": why})
+    assert d.target == f"(no target: {why})"
 
 
 def test_env_reports_names_never_values(tmp_path) -> None:

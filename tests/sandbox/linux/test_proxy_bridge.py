@@ -195,6 +195,8 @@ def test_summary_escapes_control_characters_and_says_how_to_allow(tmp_path):
         {"verdict": "deny", "host": "\u202eexample.com", "port": 443, "reason": "not-allowed"},
         {"verdict": "deny", "host": "mirror.test", "port": 443, "reason": "private-address",
          "allow_with": "--allow-domain 192.0.2.7:443"},
+        {"verdict": "deny", "host": None, "port": None, "reason": "capacity",
+         "target_unknown": "closed before its request was read"},
     ]  # fmt: skip
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
     bridge = proxy_bridge.Bridge(
@@ -205,6 +207,7 @@ def test_summary_escapes_control_characters_and_says_how_to_allow(tmp_path):
     assert "evil\\x1b]0;pwned\\x07\\x0d.test:80" in line
     assert "\\u202eexample.com:443" in line
     assert "mirror.test:443 (private-address; allow with --allow-domain 192.0.2.7:443)" in line
+    assert "unknown target (capacity)" in line
 
 
 def test_ssh_proxy_command_helper(http_server):
