@@ -71,7 +71,32 @@ DSN_PASSWORD_KEYS = ("password=", "pwd=", "passwd=")
 
 def matches(name: str, patterns: Iterable[str]) -> bool:
     """True if ``name`` matches any glob in ``patterns``, ignoring case (as Codex does)."""
+    key = patterns if isinstance(patterns, tuple) else tuple(patterns)
+    c = _compiled.get(key)
+    if c is None:
+        c = _compile(key)
+        if len(_compiled) < 64:  # the default lists and a policy's own: a handful per process
+            _compiled[key] = c
+    exact, contains, prefixes, suffixes, globs = c
     upper = name.upper()
+    if upper in exact or upper.startswith(prefixes) or upper.endswith(suffixes):
+        return True
+    if any(body in upper for body in contains):
+        return True
+    if globs:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(upper, p) for p in globs)
+    return False
+
+
+# patterns -> (exact names, *BODY*, BODY*, *BODY, other globs), upper-case: the filter runs once
+# per variable per list at every launch.
+_compiled: dict[tuple, tuple] = {}
+
+
+def _compile(patterns: tuple) -> tuple:
+    exact, contains, prefixes, suffixes, globs = set(), [], [], [], []
     for pattern in patterns:
         p = pattern.upper()
         # The common forms (*KEY*, *_AUTH, AUTH_*, NAME) without fnmatch's regex compile:
@@ -79,21 +104,16 @@ def matches(name: str, patterns: Iterable[str]) -> bool:
         head, body, tail = p[:1] == "*", p.strip("*"), p[-1:] == "*" and len(p) > 1
         if body and not any(c in body for c in "*?[") and len(p) - len(body) == head + tail:
             if head and tail:
-                hit = body in upper
+                contains.append(body)
             elif head:
-                hit = upper.endswith(body)
+                suffixes.append(body)
             elif tail:
-                hit = upper.startswith(body)
+                prefixes.append(body)
             else:
-                hit = upper == body
-            if hit:
-                return True
-            continue
-        import fnmatch
-
-        if fnmatch.fnmatchcase(upper, p):
-            return True
-    return False
+                exact.add(body)
+        else:
+            globs.append(p)
+    return frozenset(exact), tuple(contains), tuple(prefixes), tuple(suffixes), tuple(globs)
 
 
 def looks_secret(value: str) -> bool:

@@ -154,10 +154,9 @@ def named_secrets(policy, environ) -> list[str]:
     named = list(dict.fromkeys(os.path.realpath(p) for p in paths))
     # Inside a folder masked anyway (SSH_AUTH_SOCK under ~/.ssh, the agent socket in GNUPGHOME):
     # covered already, and bwrap could not make a mount point inside the mask.
+    tops = frozenset((*known, *named))
     return [
-        p
-        for p in named
-        if p not in known and not any(_bwrap._within(p, q) for q in (*known, *named) if q != p)
+        p for p in named if p not in known and not (p != "/" and _bwrap.within_any(os.path.dirname(p), tops))
     ]
 
 
@@ -265,6 +264,7 @@ def assemble(
             raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
         if start_bridge:
             from cordon.sandbox.linux import proxy_bridge
+
             # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
             runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
             from pathlib import Path

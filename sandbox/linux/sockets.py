@@ -32,6 +32,8 @@ from __future__ import annotations
 import os
 import stat
 
+from cordon.sandbox.linux.bwrap import within_any
+
 # Where services bind their sockets; walked (bounded) in addition to /proc/net/unix.
 SOCKET_DIRS = ("/run",)
 SHARED_TMP_DIRS = ("/tmp", "/dev/shm")
@@ -127,9 +129,10 @@ def _is_bridge(path: str) -> bool:
 
 def _walk(top: str, skip: tuple[str, ...], found: set[str]) -> None:
     stack, budget = [top], _WALK_MAX_ENTRIES
+    tops = frozenset(s or "/" for s in skip)  # "/" was stripped to ""
     while stack and budget > 0:
         d = stack.pop()
-        if any(d == s or d.startswith(s + "/") for s in skip):
+        if within_any(d, tops):
             continue
         try:
             with os.scandir(d) as it:

@@ -237,3 +237,20 @@ def test_password_style_names_are_excluded(name):
 )
 def test_lookalike_names_are_kept(name):
     assert not matches(name, SECRET_NAME_PATTERNS)
+
+
+def test_matches_each_pattern_form_like_fnmatch():
+    """matches() sorts patterns into exact / prefix / suffix / contains / glob once per list;
+    every form must answer exactly what a case-insensitive fnmatch does."""
+    import fnmatch
+
+    from cordon.policy.envfilter import matches
+
+    patterns = ["PATH", "aws_*", "*_token", "*Secret*", "A?B", "[xy]Z", "*", "**KEY", "K*Y"]
+    names = ["path", "PATHS", "AWS_REGION", "MY_TOKEN", "TOKEN_X", "topsecretvalue", "AXB", "xz", "KEY", "KAY"]
+    for pat in patterns:
+        for name in names:
+            want = fnmatch.fnmatchcase(name.upper(), pat.upper())
+            assert matches(name, [pat]) == want, (name, pat)
+            assert matches(name, (pat,)) == want, (name, pat)
+    assert not matches("ANY", [])
