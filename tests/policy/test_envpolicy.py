@@ -247,7 +247,18 @@ def test_matches_each_pattern_form_like_fnmatch():
     from cordon.policy.envfilter import matches
 
     patterns = ["PATH", "aws_*", "*_token", "*Secret*", "A?B", "[xy]Z", "*", "**KEY", "K*Y"]
-    names = ["path", "PATHS", "AWS_REGION", "MY_TOKEN", "TOKEN_X", "topsecretvalue", "AXB", "xz", "KEY", "KAY"]
+    names = [
+        "path",
+        "PATHS",
+        "AWS_REGION",
+        "MY_TOKEN",
+        "TOKEN_X",
+        "topsecretvalue",
+        "AXB",
+        "xz",
+        "KEY",
+        "KAY",
+    ]
     for pat in patterns:
         for name in names:
             want = fnmatch.fnmatchcase(name.upper(), pat.upper())
