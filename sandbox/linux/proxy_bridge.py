@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.noproxy import NO_PROXY_VARS, no_proxy_for
 
 HTTP_PORT = 3128
 SOCKS_PORT = 1080
@@ -239,7 +240,7 @@ def prepare(
             socks,
             token,
             ssh_helper=[py, "-I", "-S", str(forwarder)],
-            no_proxy=no_proxy_for(policy, explicit_env or {}),
+            no_proxy=no_proxy_for(policy.allow, explicit_env or {}),
         ),
         socket_path=sock_path,
         log_path=log_path,
@@ -277,47 +278,6 @@ def _rmtree(path, ignore_errors: bool = True) -> None:
 def update_policy(bridge: Bridge, **lists) -> int:
     """Module-level spelling of ``Bridge.update_policy``."""
     return bridge.update_policy(**lists)
-
-
-NO_PROXY_VARS = ("NO_PROXY", "no_proxy", "npm_config_noproxy", "YARN_NO_PROXY", "BUNDLE_NO_PROXY")
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-def no_proxy_for(policy, explicit_env: Mapping[str, str]) -> str:
-    """The NO_PROXY list for a sandbox: the user's own entries, then the loopback names.
-
-    Loopback bypasses the proxy so that servers the command starts inside its namespace are
-    reachable by clients that honour proxy variables. Not when the policy allows a loopback
-    destination: then the user asked for a *host* service, which only the proxy can reach
-    (the namespace's loopback is not the host's).
-    """
-    user: list[str] = []
-    for name in NO_PROXY_VARS:
-        for item in (explicit_env.get(name) or "").split(","):
-            if item.strip() and item.strip() not in user:
-                user.append(item.strip())
-    ours = [] if allows_loopback(policy) else [n for n in LOOPBACK_NAMES if n not in user]
-    return ",".join(user + ours)
-
-
-def allows_loopback(policy) -> bool:
-    """Does an allow pattern name loopback (``localhost``, 127.0.0.0/8, ::1)?"""
-    import ipaddress
-
-    probes = (ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1"))
-    for p in policy.allow:
-        if p.kind in ("exact", "apex+subdomains") and (
-            p.host == "localhost" or p.host.endswith(".localhost")
-        ):
-            return True
-        if p.kind == "subdomains" and p.host == "localhost":
-            return True
-        if p.kind in ("ip", "cidr") and p.network is not None:
-            if any(a.version == p.network.version and a in p.network for a in probes):
-                return True
-            if p.network.version == 4 and p.network.overlaps(ipaddress.ip_network("127.0.0.0/8")):
-                return True
-    return False
 
 
 def proxy_env(

@@ -13,6 +13,7 @@ from cordon.policy.envpolicy import apply_env_policy
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.macos.profile import darwin_path, render
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy
+from cordon.sandbox.noproxy import no_proxy_for_domains
 from pydantic import BaseModel, ConfigDict
 
 # Hard-coded, never looked up on PATH: a PATH entry the command controls must not
@@ -161,7 +162,11 @@ def build_plan(
             url = proxy_url or f"http://127.0.0.1:{proxy_port}"
             for var in PROXY_VARS:
                 child_env[var] = url
-            child_env["NO_PROXY"] = child_env["no_proxy"] = ""
+            # The same list as on Linux (the user's entries, then loopback unless a loopback
+            # destination is allowed). No namespace here: a direct loopback connection meets the
+            # profile, which allows only the proxy's port.
+            bypass = no_proxy_for_domains(policy.network.allow_domains, policy.env.set or {})
+            child_env["NO_PROXY"] = child_env["no_proxy"] = bypass
         else:
             ports = proxy_ports_from_env(child_env)
         if not ports:

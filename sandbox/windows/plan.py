@@ -33,6 +33,7 @@ from cordon.policy.envpolicy import apply_env_policy
 from cordon.sandbox.config import UNENFORCEABLE
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
+from cordon.sandbox.noproxy import no_proxy_for_domains
 from pydantic import BaseModel, ConfigDict, Field
 
 EVERYONE_SID = "S-1-1-0"
@@ -670,6 +671,9 @@ def _network(
     ]
     if mode == NetworkMode.ON:
         return NetworkPlan(mode="on", method="none", enforced=True, env={}, limits=[])
+    # Proxy mode: the same NO_PROXY as on Linux (the user's entries, then loopback unless a
+    # loopback destination is allowed; the firewall passes no loopback port but the proxy's).
+    bypass = no_proxy_for_domains(policy.network.allow_domains, policy.env.set or {})
     if account and account_sid:
         rules = firewall_rules(account, account_sid)
         limits += [
@@ -692,7 +696,7 @@ def _network(
                 firewall_rules=rules,
                 proxy_port=PROXY_PORT,
             )
-        env = {v: proxy_url or f"http://127.0.0.1:{PROXY_PORT}" for v in PROXY_VARS} | {"NO_PROXY": ""}
+        env = {v: proxy_url or f"http://127.0.0.1:{PROXY_PORT}" for v in PROXY_VARS} | {"NO_PROXY": bypass}
         child_env.update(env)
         return NetworkPlan(
             mode="proxy",
@@ -721,7 +725,7 @@ def _network(
             env=env,
             limits=limits,
         )
-    env = {v: proxy_url or DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": ""}
+    env = {v: proxy_url or DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": bypass}
     child_env.update(env)
     return NetworkPlan(
         mode="proxy",

@@ -175,7 +175,7 @@ def _policy(allow):
     ],
 )  # fmt: skip
 def test_no_proxy_merges_the_users_and_loopback(allow, explicit, expected):
-    assert proxy_bridge.no_proxy_for(_policy(allow), explicit) == expected
+    assert proxy_bridge.no_proxy_for(_policy(allow).allow, explicit) == expected
 
 
 def test_prepare_puts_the_merged_no_proxy_in_every_spelling(tmp_path):

@@ -223,3 +223,27 @@ def test_plan_command_shows_the_proxy_only_rule_run_enforces(tmp_path, monkeypat
     real = build_plan(pol, ["true"], ENV, proxy_port=53111)
     assert '(allow network-outbound (remote ip "localhost:53111"))' in real.profile
     assert not real.notes or all("placeholder" not in n for n in real.notes)
+
+
+@pytest.mark.parametrize(
+    ("allow", "user_set", "expected"),
+    [
+        (["pypi.org"], {}, "localhost,127.0.0.1,::1"),
+        (["pypi.org"], {"NO_PROXY": "corp.example"}, "corp.example,localhost,127.0.0.1,::1"),
+        # A host service allowed by address: only the proxy reaches it (the profile passes no
+        # other loopback port), so loopback must not bypass the proxy.
+        (["127.0.0.1:8080"], {}, ""),
+        (["localhost"], {"no_proxy": "corp.example"}, "corp.example"),
+    ],
+)  # fmt: skip
+def test_proxy_mode_no_proxy_is_linuxs_list_merged_with_the_users(allow, user_set, expected):
+    from cordon.sandbox.noproxy import no_proxy_for_domains
+
+    policy = resolved(
+        network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=allow),
+        env=EnvironmentPolicy(inherit="core", set=user_set),
+    )
+    plan = build_plan(policy, ["true"], ENV, proxy_port=4000, tmpdir="/tmp/t")
+    assert plan.env["NO_PROXY"] == plan.env["no_proxy"] == expected
+    assert expected == no_proxy_for_domains(allow, user_set)  # the one rule every platform uses
+    assert plan.proxy_ports == [4000]  # the profile still passes only the proxy's port

@@ -398,3 +398,23 @@ def test_sandbox_user_profile_variables_point_at_the_account():
     assert env["USERPROFILE"] == r"C:\Users\CordonSandboxOffline"
     assert env["TEMP"] == env["TMP"] == r"C:\Users\CordonSandboxOffline\AppData\Local\Temp"
     assert token_plan().env["USERPROFILE"] == HOME  # your own token: your own profile
+
+
+@pytest.mark.parametrize("method", [None, METHOD_TOKEN])
+@pytest.mark.parametrize(
+    ("allow", "user_set", "expected"),
+    [
+        (["pypi.org"], {}, "localhost,127.0.0.1,::1"),
+        (["pypi.org"], {"NO_PROXY": "corp.example"}, "corp.example,localhost,127.0.0.1,::1"),
+        (["127.0.0.1:8080"], {}, ""),  # a host service: only the proxy may reach it
+        (["[::1]:9000"], {"NO_PROXY": "corp.example"}, "corp.example"),
+    ],
+)  # fmt: skip
+def test_proxy_mode_no_proxy_is_linuxs_list_merged_with_the_users(allow, user_set, expected, method):
+    p = plan(
+        network=NetworkPolicy(mode=NetworkMode.PROXY, allow_domains=allow),
+        env=EnvironmentPolicy(inherit="core", set=user_set),
+        method=method,
+    )
+    assert p.network.mode == "proxy"
+    assert p.env["NO_PROXY"] == p.network.env["NO_PROXY"] == expected
