@@ -40,7 +40,7 @@ from cordon.netproxy.policy import (
     UNSUPPORTED,
     UPSTREAM_FAILED,
 )
-from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session, _peer_ip
+from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session, peer_ip
 
 # Hop-by-hop: meaningful for one connection only, never forwarded (RFC 9110 7.6.1).
 _HOP_BY_HOP = frozenset(
@@ -309,7 +309,7 @@ class _Exchange:
                     sock, "http", host, port, UPSTREAM_FAILED, f"could not connect: {_strerror(err)}"
                 )
                 return False
-            address = _peer_ip(upstream)
+            address = peer_ip(upstream)
             if address is not None:
                 d = _with_address(d, address)  # what later requests on it log
             up = self.up = _Upstream(upstream, host, port, d, generation)

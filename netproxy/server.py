@@ -688,7 +688,7 @@ class ProxyServer:
         s = Session(proto, d.host, d.port)
         if upstream is not None:
             s.sockets.append(upstream)
-            s.address = _peer_ip(upstream)
+            s.address = peer_ip(upstream)
         with self._lock:
             self._sessions.add(s)
         return s
@@ -798,7 +798,7 @@ def _socks_reply(sock: socket.socket, code: int) -> None:
         sock.sendall(bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]))
 
 
-def _peer_ip(s: socket.socket):
+def peer_ip(s: socket.socket):
     try:
         return ipaddress.ip_address(s.getpeername()[0].split("%")[0])
     except (OSError, ValueError):

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from cordon.policy.safety import command_might_be_dangerous, data, is_known_safe_command, program_name
+from cordon.policy.programs import data, program_name
+from cordon.policy.safety import command_might_be_dangerous, is_known_safe_command
 from cordon.policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
 from cordon.vocabulary import Approval, DecisionKind, parse_sandbox_mode, strictest

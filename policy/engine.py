@@ -174,7 +174,7 @@ class Policy:
 # --------------------------------------------------------------------------- loading
 
 
-def _read(source) -> tuple[str, str, bytes]:
+def read_source(source) -> tuple[str, str, bytes]:
     """-> (path as given, resolved path, bytes); RulesError(stage="read") on failure."""
     given = os.fspath(source)
     if os.path.exists(given) or "/" in given or given.endswith(".rules"):
@@ -213,7 +213,7 @@ def _shipped_fast(name: str) -> str | None:
     return None
 
 
-def _decode(given: str, data: bytes) -> str:
+def decode_source(given: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -237,7 +237,7 @@ def load_policy(
     """
     inputs: list[tuple[str, bytes | str]] = []
     for src in sources:
-        given, _path, data = _read(src)
+        given, _path, data = read_source(src)
         inputs.append((given, data))
     if text is not None:
         inputs.append((name, text))
@@ -294,7 +294,7 @@ def _load_inputs(inputs) -> tuple[Policy, bool]:
     sink = RuleSink()
     cacheable = True
     for given, content in inputs:
-        src = content if isinstance(content, str) else _decode(given, content)
+        src = content if isinstance(content, str) else decode_source(given, content)
         sink.file = given
         sink.pending_examples = []
         cacheable &= load_source(sink, given, src)
@@ -337,7 +337,9 @@ def load_source(sink, given: str, src: str, collect: list | None = None) -> bool
         return RulesError(e.message, given, span[0], span[1], report=report)
 
     lint_errors: list | None = [] if collect is not None else None
-    interp = Interpreter({**stdlib.GLOBALS, **make_builtins(sink, lint_errors)}, module=given)
+    interp = Interpreter(
+        {**stdlib.GLOBALS, **make_builtins(sink, lint_errors)}, module=given, methods=stdlib.method
+    )
     try:
         interp.run_module(stmts, lint_errors)
     except EvalError as e:

@@ -28,14 +28,14 @@ def _mk(file, line, column, severity, code, message) -> Diagnostic:
 def lint_files(paths: list[str]) -> list[Diagnostic]:
     """Lint files as ``execpolicy check --rules`` would merge them (in order)."""
     from cordon.policy.builtins import RuleSink
-    from cordon.policy.engine import RulesError, _decode, _read, load_source
+    from cordon.policy.engine import RulesError, decode_source, load_source, read_source
 
     diags: list[Diagnostic] = []
     sink = RuleSink()
     for path in paths:
         try:
-            given, _p, data = _read(path)
-            src = _decode(given, data)
+            given, _p, data = read_source(path)
+            src = decode_source(given, data)
         except RulesError as e:
             diags.append(_mk(e.file or path, e.line, e.column, "error", "read", e.message))
             continue

@@ -8,42 +8,20 @@ other than the packaged data.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import sys
 from collections.abc import Sequence
-from functools import cache
 
+from cordon.policy.programs import data, program_name
 from cordon.policy.shell import SHELLS, literal_commands, split_plain, stdin_scripts
 
 MAX_UNWRAP_DEPTH = 8  # Codex: deeper wrapper nesting counts as dangerous
 
 
-@cache
-def data() -> dict:
-    """The packaged safe/dangerous/banned lists."""
-    with open(os.path.join(os.path.dirname(__file__), "safety_data.json"), encoding="utf-8") as f:
-        return json.load(f)
-
-
 # ---------------------------------------------------------------------------------------------
 # Known safe
-
-
-def program_name(arg0: str) -> str | None:
-    """The program a trusted argv[0] names: a bare name, or a path in a system bin directory.
-
-    Beyond Codex (gh #28732): Codex uses the basename of any path, so ``./sed`` or ``/tmp/cat``
-    counted as the real tool. Cordon only trusts bare names and the standard bin directories.
-    """
-    if "/" not in arg0:
-        return arg0
-    head, base = os.path.split(arg0)
-    if os.path.normpath(head) in data()["trusted_bin_dirs"] and base:
-        return base
-    return None
 
 
 def _abbreviates(arg: str, long_option: str) -> bool:

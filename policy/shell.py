@@ -22,6 +22,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cordon.policy.programs import program_name
+
 SHELLS = frozenset({"bash", "zsh", "sh"})
 SHELL_FLAGS = frozenset({"-c", "-lc"})
 
@@ -123,12 +125,10 @@ def _text(node) -> str:
 def shell_script(argv: Sequence[str]) -> str | None:
     """The script of ``[bash|zsh|sh, -c|-lc, SCRIPT]`` (exactly three elements), else None.
 
-    The shell must be a bare name or live in a system bin directory (see policy.safety.program_name).
+    The shell must be a bare name or live in a system bin directory (see policy.programs.program_name).
     """
     if len(argv) != 3 or argv[1] not in SHELL_FLAGS:
         return None
-    from cordon.policy.safety import program_name  # (safety imports this module)
-
     # Beyond Codex: `/tmp/bash -lc 'git status'` runs /tmp/bash, not the commands of its script.
     if program_name(argv[0]) not in SHELLS:
         return None

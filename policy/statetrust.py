@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import stat
 
+from cordon.paths import within
+
 JOURNAL_KEEP = 64  # distinct launches remembered
 _JOURNAL_MAX_BYTES = 4 << 20  # a larger journal is not ours to parse: nothing is trusted
 
@@ -44,10 +46,6 @@ def state_dir(environ=None) -> str:
 
 def journal_path(environ=None) -> str:
     return os.path.join(state_dir(environ), "launches")
-
-
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
 
 
 def _owner_problem(st, what: str, owners) -> str | None:
@@ -92,13 +90,13 @@ class Launches:
         real = os.path.realpath(path)
         for r in current_roots:
             r = os.fspath(r)
-            if _within(real, r):
+            if within(real, r):
                 return f"it lies inside {r}, a writable root of this launch"
         if not self.known:
             return "the launch journal is not trustworthy (see file_problem), so no state is"
         for roots, protected in self.records:
             for r in roots:
-                if _within(real, r) and not any(_within(real, p) for p in protected):
+                if within(real, r) and not any(within(real, p) for p in protected):
                     return f"it lies inside {r}, a writable root of a recent launch that did not protect it"
         return None
 

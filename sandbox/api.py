@@ -82,7 +82,7 @@ def load_config(cwd: str | os.PathLike[str] | None = None, config_files: Sequenc
     return to_policy(load_layers(os.fspath(cwd or os.getcwd()), list(config_files)))
 
 
-def _stdio_fd(spec, mode: str, owned: list[int], parent_side: list) -> int | None:
+def stdio_fd(spec, mode: str, owned: list[int], parent_side: list) -> int | None:
     """A child-side fd for a stdio spec (None = inherit); records parent ends of pipes."""
     if spec is None:
         parent_side.append(None)
@@ -268,7 +268,7 @@ class _Expired(Exception):
     pass
 
 
-def _result(proc: SandboxedProcess, out, err) -> SandboxResult:
+def result_of(proc: SandboxedProcess, out, err) -> SandboxResult:
     return SandboxResult(
         proc.args,
         proc.returncode,
@@ -327,7 +327,7 @@ def spawn(
         return spawn_other(resolved, argv, environ, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
     owned: list[int] = []
     parents: list = []
-    fds = [_stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
+    fds = [stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
     try:
         if engine == "none":
             proc = subprocess.Popen(
@@ -404,7 +404,7 @@ def run(
         launch = getattr(proc._proc, "launch", None)
         if not (proc.setup_failed and attempt < 2 and launch is not None and launch.vanished_sockets()):
             break
-    result = _result(proc, out, err)
+    result = result_of(proc, out, err)
     if check:
         result.check_returncode()
     return result
@@ -444,7 +444,7 @@ async def arun(
         proc.kill()
         await asyncio.to_thread(proc._proc.wait)
         raise
-    result = _result(proc, out, err)
+    result = result_of(proc, out, err)
     if check:
         result.check_returncode()
     return result

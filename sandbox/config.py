@@ -192,7 +192,7 @@ def _believe_user_file(path: str, environ=None) -> None:
         )
 
 
-def _check(key: str, value, source: str):
+def check_value(key: str, value, source: str):
     """Validate one value against the key table; returns the normalised value."""
     if key not in KEYS:
         raise ConfigError(f"unknown key (known: {', '.join(sorted(KEYS))})", field=key, source=source)
@@ -280,7 +280,7 @@ def _flatten(data: dict, source: str, prefix: str = "") -> dict:
         elif key in USER_ONLY_KEYS:
             out[key] = v
         else:
-            out[key] = _check(key, v, source)
+            out[key] = check_value(key, v, source)
     return out
 
 
@@ -288,14 +288,14 @@ def _from_codex(data: dict, source: str) -> dict:
     """Codex config.toml keys -> ours. Unrelated Codex keys (model=...) are ignored."""
     out: dict = {}
     if "sandbox_mode" in data:
-        out["mode"] = _check("mode", data["sandbox_mode"], source)
+        out["mode"] = check_value("mode", data["sandbox_mode"], source)
     sww = data.get("sandbox_workspace_write") or {}
     if not isinstance(sww, dict):
         raise ConfigError("expected a table", field="sandbox_workspace_write", source=source)
     for k, v in sww.items():
         field = f"sandbox_workspace_write.{k}"
         if k == "writable_roots":
-            out["writable_roots"] = _check("writable_roots", v, source)
+            out["writable_roots"] = check_value("writable_roots", v, source)
         elif k == "network_access":
             if not isinstance(v, bool):
                 raise ConfigError(f"expected true or false, got {v!r}", field=field, source=source)
@@ -312,7 +312,7 @@ def _from_codex(data: dict, source: str) -> dict:
         field = f"shell_environment_policy.{k}"
         if k in ("inherit", "ignore_default_excludes", "exclude", "set", "include_only"):
             try:
-                out[f"env.{k}"] = _check(f"env.{k}", v, source)
+                out[f"env.{k}"] = check_value(f"env.{k}", v, source)
             except ConfigError as e:
                 raise ConfigError(e.message, field=field, source=source) from None
         elif k in ("experimental_use_profile", "filters"):
@@ -342,7 +342,7 @@ def _from_srt(data: dict, source: str) -> dict:
         if v is None:
             continue
         try:
-            out[ours] = _check(ours, v, source)
+            out[ours] = check_value(ours, v, source)
         except ConfigError as e:
             raise ConfigError(e.message, field=f"{sect}.{k}", source=source) from None
     if "allowedDomains" in net:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 
+from cordon.paths import within
+
 LAYERS = ("mount", "landlock", "seccomp", "proxy", "env", "limit")
 SUMMARY_MAX = 10  # distinct denials shown on stderr after a run; the JSON Lines file has all
 
@@ -203,10 +205,6 @@ def summary(denials, limit: int = SUMMARY_MAX, failed: bool = True) -> list[str]
 
 
 # --- attribution ------------------------------------------------------------------------------
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
-
-
 def _quote(p: str) -> str:
     import shlex
 
@@ -249,15 +247,15 @@ class Walls:
         """The deny-read entry hiding ``path`` (the path itself or one above it), or None."""
         best = None
         for m in self.masked:
-            if _within(path, m) and (best is None or len(m) > len(best)):
+            if within(path, m) and (best is None or len(m) > len(best)):
                 best = m
         return best
 
     def private_tmp(self, path: str) -> bool:
         """Is ``path`` under the sandbox's private /tmp (where host files are not visible)?"""
-        if self.engine != "bwrap" or self.policy.share_tmp or not _within(path, "/tmp"):
+        if self.engine != "bwrap" or self.policy.share_tmp or not within(path, "/tmp"):
             return False
-        return not any(_within(path, r) for r in self.writable if r not in ("/tmp", "/dev/shm"))
+        return not any(within(path, r) for r in self.writable if r not in ("/tmp", "/dev/shm"))
 
     def tmp_hidden(self, operation: str, path: str, **who) -> Denial:
         """A host path the private /tmp hides."""
@@ -285,24 +283,24 @@ class Walls:
         """A write (create, delete, rename, truncate...) of ``path``: a denial unless it lies in
         a writable root and outside every read-only carve-out."""
         layer = self.fs_layer()
-        if any(_within(path, k) for k in ("/proc", "/sys")) or (
-            _within(path, "/dev") and not _within(path, "/dev/shm")
+        if any(within(path, k) for k in ("/proc", "/sys")) or (
+            within(path, "/dev") and not within(path, "/dev/shm")
         ):
             return Denial(
                 layer, operation, path, "kernel interfaces are read-only in the sandbox", None, **who
             )
-        carve = max((p for p in self.protected if _within(path, p)), key=len, default=None)
-        if carve is not None and any(_within(path, r) for r in self.writable):
+        carve = max((p for p in self.protected if within(path, p)), key=len, default=None)
+        if carve is not None and any(within(path, r) for r in self.writable):
             rule, allow = self._carve_rule(carve)
             return Denial("mount", operation, path, rule, allow, **who)
         cwd = os.fspath(self.policy.cwd)
-        read_only_cwd = self.mode == "read-only" and _within(path, cwd)  # even under the private /tmp
-        if not read_only_cwd and any(_within(path, r) for r in self.writable):
+        read_only_cwd = self.mode == "read-only" and within(path, cwd)  # even under the private /tmp
+        if not read_only_cwd and any(within(path, r) for r in self.writable):
             return None
         parent = os.path.dirname(path.rstrip("/")) or "/"
         if self.mode == "read-only":
             rule = "read-only mode: nothing is writable"
-            allow = "--mode workspace-write" if _within(parent, cwd) else None
+            allow = "--mode workspace-write" if within(parent, cwd) else None
             if allow is None:
                 allow = f"--mode workspace-write --writable-root {_quote(parent)}"
         else:

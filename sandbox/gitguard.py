@@ -33,6 +33,8 @@ import stat
 
 from cordon.sandbox.errors import SandboxError
 
+from cordon.paths import within
+
 # Keys (lower-case, as ``git config --list`` prints them) whose value git runs as a command
 # or uses as a path it executes or reads configuration from, matched on the last component
 # (``filter.lfs.clean`` -> ``clean``) or the whole key.
@@ -87,10 +89,6 @@ class GitGuard:
         self.repos: list[tuple[str, str, str]] = []  # (worktree, gitdir, commondir)
         self.reasons: dict[str, str] = {}  # path -> why (for --explain)
         self.notes: list[str] = []
-
-
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
 
 
 def read_gitfile(path: str) -> str | None:
@@ -250,14 +248,14 @@ def inspect(
     seen_configs: set[str] = set()
 
     def inside(p: str) -> bool:
-        return any(_within(p, r) for r in roots)
+        return any(within(p, r) for r in roots)
 
     def protect(p: str, why: str, *, worktree: str | None = None) -> None:
         """Bind ``p`` read-only if it exists, else block its first missing component."""
         p = os.path.normpath(p)
         if not inside(p) or p in guard.reasons:
             return
-        root = max((r for r in roots if _within(p, r)), key=len)
+        root = max((r for r in roots if within(p, r)), key=len)
         # Every component from the root down must be a real directory (or the final entry):
         # a symlink inside a writable root could be re-pointed while the sandbox runs.
         cur = root
@@ -378,7 +376,7 @@ def _inspect_repo(
         return
     for rel in submodule_paths(top, gitdir, cache):
         sub = os.path.normpath(os.path.join(top, rel))
-        if not _within(sub, top) or sub == top:
+        if not within(sub, top) or sub == top:
             continue
         protect(os.path.join(sub, ".git"), f"the .git entry of submodule {rel} of {top}")
         if os.path.lexists(os.path.join(sub, ".git")) and not os.path.islink(os.path.join(sub, ".git")):

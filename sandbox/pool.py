@@ -28,9 +28,9 @@ from cordon.sandbox.api import (
     PIPE,
     SandboxedProcess,
     SandboxResult,
-    _result,
-    _stdio_fd,
+    result_of,
     spawn,
+    stdio_fd,
 )
 from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.model import SandboxPolicy
@@ -161,7 +161,7 @@ class Pool:
         child_env = sandbox_env(self._resolved, environ, "bwrap")
         owned: list[int] = []
         parents: list = []
-        fds = [_stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
+        fds = [stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
         try:
             if any(f is None for f in fds):  # inherit: this process's own stdio
                 fds = [i if f is None else f for i, f in enumerate(fds)]
@@ -201,7 +201,7 @@ class Pool:
         proc = self.spawn(argv, env=env, stdin=in_spec, stdout=out_spec, stderr=out_spec, text=text)
         with proc:
             out, err = proc.communicate(feed, timeout=timeout)
-        result = _result(proc, out, err)
+        result = result_of(proc, out, err)
         if check:
             result.check_returncode()
         return result

@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno as _errno
 import itertools
 import os
-import posixpath
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from cordon.policy.errors import PatchError
 from cordon.policy.patch.model import AddFile, DeleteFile, Patch, UpdateFile
 from cordon.policy.patch.parser import parse_patch
+from cordon.policy.patch.paths import WritableRoots, absolute
 from cordon.policy.patch.seek import compute_update
 
 _MISSING = object()
@@ -64,13 +64,6 @@ class _Op:
     display: str  # the path Codex names in its error
     data: bytes = b""
     guarded: bool = False  # confinement on: re-check at commit time that no symlink appeared
-
-
-def absolute(cwd: str, path: str) -> str:
-    """Join ``path`` to ``cwd`` and normalise lexically (``.``/``..``, no symlinks), as Codex does."""
-    joined = path if os.path.isabs(path) else os.path.join(cwd, path)
-    norm = posixpath.normpath(joined)
-    return "/" + norm.lstrip("/") if norm.startswith("//") else norm
 
 
 def _io_message(e: OSError) -> str:
@@ -356,9 +349,7 @@ def _summary(patch: Patch) -> tuple[list[str], list[str], list[str]]:
 
 
 def _guard(base: str, roots: Iterable[str | os.PathLike[str]]) -> Guard:
-    from cordon.policy.patch.safety import _Roots
-
-    checker = _Roots([base, *(absolute(base, os.fspath(r)) for r in roots)])
+    checker = WritableRoots([base, *(absolute(base, os.fspath(r)) for r in roots)])
     return lambda path, writes: checker.lexical_problem(path) or checker.resolved_problem(path, writes)
 
 

@@ -24,7 +24,7 @@ HEREDOC_OPENERS = ("<<EOF", "<<'EOF'", '<<"EOF"')
 
 # Rust's char::is_whitespace (Unicode White_Space). Python's str.strip() also strips U+001C..U+001F,
 # which Rust keeps, so trimming uses this set to agree with Codex byte for byte.
-_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 FIRST_LINE_ERROR = "The first line of the patch must be '*** Begin Patch'"
 LAST_LINE_ERROR = "The last line of the patch must be '*** End Patch'"
@@ -32,7 +32,7 @@ LAST_LINE_ERROR = "The last line of the patch must be '*** End Patch'"
 
 def trim(s: str) -> str:
     """Trim like Rust's ``str::trim``."""
-    return s.strip(_WS)
+    return s.strip(WHITESPACE)
 
 
 def split_lines(text: str) -> list[str]:
@@ -154,7 +154,7 @@ def _parse_hunk(lines: list[str], index: int, end: int) -> tuple[AddFile | Delet
 def _parse_chunk(lines: list[str], index: int, end: int, *, allow_missing_context: bool) -> tuple[Chunk, int]:
     number = index + 1
     first = lines[index]
-    head = first.rstrip(_WS)  # a chunk header is right-trimmed: "@@ " is a bare "@@"
+    head = first.rstrip(WHITESPACE)  # a chunk header is right-trimmed: "@@ " is a bare "@@"
     if head == "@@":
         context, start = None, 1
     elif head.startswith("@@ "):

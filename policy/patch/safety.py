@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cordon.policy.errors import PatchError
-from cordon.policy.patch.apply import absolute, stage_patch
+from cordon.policy.patch.apply import stage_patch
 from cordon.policy.patch.model import AddFile, DeleteFile, Patch
 from cordon.policy.patch.parser import parse_patch
+from cordon.policy.patch.paths import WritableRoots, absolute
 
-from cordon.vocabulary import PROTECTED_NAMES, Approval, PatchDecisionKind, parse_sandbox_mode
+from cordon.vocabulary import Approval, PatchDecisionKind, parse_sandbox_mode
 
 REASON_EMPTY = "empty patch"
 REASON_READ_ONLY = "writing is blocked by read-only sandbox; rejected by user approval settings"
@@ -87,77 +88,6 @@ def parse_approval(text: str) -> tuple[str, bool]:
     return appr.kind, appr.sandbox_approval
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-def _first_component(path: str, root: str) -> str | None:
-    rest = path[len(root.rstrip("/")) + 1 :] if path != root else ""
-    return rest.split("/", 1)[0] if rest else None
-
-
-def _gitdir_target(root: str) -> str | None:
-    """Where ``<root>/.git`` points when it is a ``gitdir: X`` file (worktrees, submodules)."""
-    try:
-        with open(os.path.join(root, ".git"), encoding="utf-8") as f:
-            first = f.readline().strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not first.startswith("gitdir:"):
-        return None
-    return absolute(root, first[len("gitdir:") :].strip())
-
-
-class _Roots:
-    """Writable roots, lexically (as Codex compares) and resolved (for the link checks)."""
-
-    def __init__(self, roots: Iterable[str]) -> None:
-        self.lexical = list(dict.fromkeys(roots))
-        self.real = list(dict.fromkeys(os.path.realpath(r) for r in self.lexical))
-        extra = [g for r in self.lexical if (g := _gitdir_target(r))]
-        self.protected_dirs = extra + [os.path.realpath(g) for g in extra]
-
-    def lexical_problem(self, path: str) -> str | None:
-        containing = [r for r in self.lexical if _inside(path, r)]
-        if not containing:
-            return "outside the writable roots"
-        return self._protected(path, containing)
-
-    def _protected(self, path: str, containing: Sequence[str]) -> str | None:
-        for root in containing:
-            name = _first_component(path, root)
-            if name in PROTECTED_NAMES:
-                return f"inside protected {name} of writable root {root}"
-        for gitdir in self.protected_dirs:
-            if _inside(path, gitdir):
-                return f"inside the git directory {gitdir}"
-        return None
-
-    def resolved_problem(self, path: str, writes: bool) -> str | None:
-        """The link checks: where the write really lands."""
-        parent = os.path.dirname(path)
-        while not os.path.lexists(parent) and parent != os.path.dirname(parent):
-            parent = os.path.dirname(parent)
-        target = os.path.join(os.path.realpath(parent), os.path.relpath(path, parent))
-        if os.path.islink(path) and writes:
-            target = os.path.realpath(path)
-        real = os.path.normpath(target)
-        containing = [r for r in self.real if _inside(real, r)]
-        if not containing:
-            return f"resolves through a symlink to {real}, outside the writable roots"
-        protected = self._protected(real, containing)
-        if protected:
-            return f"resolves through a symlink to {real}, {protected}"
-        if writes:
-            try:
-                st = os.stat(real)
-            except OSError:
-                return None
-            if os.path.isfile(real) and st.st_nlink > 1:
-                return f"has {st.st_nlink} hard links; writing it would change the other names too"
-        return None
-
-
 def _changes(patch: Patch, cwd: str) -> list[PatchChange]:
     out = []
     for hunk in patch.hunks:
@@ -172,7 +102,7 @@ def _changes(patch: Patch, cwd: str) -> list[PatchChange]:
     return out
 
 
-def _problems(changes: Sequence[PatchChange], roots: _Roots, link_checks: bool) -> list[PathProblem]:
+def _problems(changes: Sequence[PatchChange], roots: WritableRoots, link_checks: bool) -> list[PathProblem]:
     found: list[PathProblem] = []
     for change in changes:
         # (path, is it written through?) -- a delete or a move source is removed, not written.
@@ -233,7 +163,7 @@ def assess_patch(
         root_base = (
             absolute("/", os.path.abspath(os.fspath(session_cwd))) if session_cwd is not None else base
         )
-        roots = _Roots([root_base, *(absolute(root_base, os.fspath(r)) for r in writable_roots)])
+        roots = WritableRoots([root_base, *(absolute(root_base, os.fspath(r)) for r in writable_roots)])
         problems = _problems(changes, roots, link_checks)
 
     if kind == "untrusted":

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from cordon.policy.errors import PatchError
 from cordon.policy.patch.model import Chunk
-from cordon.policy.patch.parser import _WS
+from cordon.policy.patch.parser import WHITESPACE
 
 _ENDING = re.compile(r"(\r\n|\n|\r)")
 
@@ -50,9 +50,9 @@ def file_style(endings: Sequence[str]) -> str:
 
 _PASSES: tuple[Callable[[str], str], ...] = (
     lambda s: s,
-    lambda s: s.rstrip(_WS),
-    lambda s: s.strip(_WS),
-    lambda s: s.strip(_WS).translate(_PUNCT),
+    lambda s: s.rstrip(WHITESPACE),
+    lambda s: s.strip(WHITESPACE),
+    lambda s: s.strip(WHITESPACE).translate(_PUNCT),
 )
 
 

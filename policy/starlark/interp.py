@@ -421,12 +421,19 @@ class _Resolver:
 
 
 class Interpreter:
-    """Evaluates one module. ``builtins`` maps names to Builtin objects or plain values."""
+    """Evaluates one module. ``builtins`` maps names to Builtin objects or plain values;
+    ``methods(obj, name)`` gives the native method ``obj.name`` or None (``stdlib.method``)."""
 
     def __init__(
-        self, builtins: dict, max_steps: int = MAX_STEPS, max_depth: int = MAX_DEPTH, module: str = ""
+        self,
+        builtins: dict,
+        max_steps: int = MAX_STEPS,
+        max_depth: int = MAX_DEPTH,
+        module: str = "",
+        methods: Callable | None = None,
     ):
         self.builtins = builtins
+        self.methods = methods
         self.module = module
         self.steps = max_steps
         self.max_depth = max_depth
@@ -1006,9 +1013,7 @@ class Interpreter:
         return out
 
     def getattr(self, obj, name, pos):
-        from cordon.policy.starlark import stdlib
-
-        fn = stdlib.method(obj, name)
+        fn = self.methods(obj, name) if self.methods is not None else None
         if fn is None:
             msg = f"Object of type `{type_name(obj)}` has no attribute `{name}`"
             self.fail(with_suggestion(msg, name, METHOD_NAMES.get(type_name(obj), [])), pos)

@@ -21,6 +21,8 @@ Exit status: 0 (file written; with --check, and no denial left), 1 (--check foun
 import os
 import sys
 
+from cordon.paths import within
+
 MAX_ROUNDS = 4
 
 EXAMPLES = """
@@ -75,10 +77,6 @@ class Proposal:
         out = {k: v for k, (v, _) in self.scalars.items()}
         out.update({k: list(items) for k, items in self.lists.items()})
         return out
-
-
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
 
 
 def propose(denials, policy, prop: Proposal) -> bool:
@@ -139,16 +137,16 @@ def _grant_root(d, words: list[str], secrets: list[str], prop: Proposal, why: st
     if root == "/":
         bad = "/ as a writable root is no sandbox at all"
     else:
-        hit = next((s for s in secrets if _within(s, root) or _within(root, s)), None)
+        hit = next((s for s in secrets if within(s, root) or within(root, s)), None)
         if hit is not None:
             bad = f"{root} is or holds a secret ({hit})"
     if bad:
         prop.refused[d.key] = f"{d.operation} {d.target}: {bad}"
         return grew
     roots = prop.lists.get("writable_roots", {})
-    if any(_within(root, r) for r in roots):
+    if any(within(root, r) for r in roots):
         return grew  # already covered by a broader learned root
-    for r in [r for r in roots if _within(r, root)]:
+    for r in [r for r in roots if within(r, root)]:
         del roots[r]  # a narrower one the new root covers
     return prop.add("writable_roots", [root], why) or grew
 

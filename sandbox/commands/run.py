@@ -33,7 +33,7 @@ def all_flags() -> set[str]:
 
 def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
     """argv after ``run`` -> (flag options keyed like config, --config files, command, help)."""
-    from cordon.sandbox.config import _check
+    from cordon.sandbox.config import check_value
 
     opts: dict = {}
     configs: list[str] = []
@@ -74,11 +74,11 @@ def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
 
             try:
                 if KEYS[key][1] == "list":
-                    opts[key] = opts.get(key, []) + _check(key, [value], name)
+                    opts[key] = opts.get(key, []) + check_value(key, [value], name)
                 elif KEYS[key][1] == "limits":
-                    opts[key] = {**opts.get(key, {}), **_check(key, [value], name)}
+                    opts[key] = {**opts.get(key, {}), **check_value(key, [value], name)}
                 else:
-                    opts[key] = _check(key, value, name)
+                    opts[key] = check_value(key, value, name)
             except ConfigError as e:
                 # A limit's own key is named: `--limit memory: expected a size...`.
                 what = f"{name} {e.field[7:]}" if (e.field or "").startswith("limits.") else name

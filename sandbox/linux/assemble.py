@@ -24,17 +24,11 @@ from cordon.sandbox.linux import probe
 from cordon.sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
 from cordon.sandbox.resolve import Record, apply_env
 
+from cordon.paths import within, within_any
+
 
 class Assembly(Record):
     """mode, launch (Launch), bwrap (BwrapPlan|None), bwrap_info, inner (InnerStage|None), notes."""
-
-
-def _inner_module():
-    try:
-        from cordon.sandbox.linux import inner
-    except ImportError:
-        return None
-    return inner
 
 
 # AF_UNIX paths hold 108 bytes; the bridge adds "/netproxy-PID-XXXXXXXX/proxy.sock" (~40).
@@ -95,7 +89,7 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
     if engine == "bwrap" and not policy.share_tmp:
         # A TMPDIR outside every writable place would make tools fail; the private /tmp works.
         tmp = env.get("TMPDIR")
-        if tmp and not any(tmp == r or tmp.startswith(r.rstrip("/") + "/") for r in roots):
+        if tmp and not any(within(tmp, r) for r in roots):
             env["TMPDIR"] = "/tmp"
         private_tool_caches(env, roots)
     if engine in ("bwrap", "landlock") and os.geteuid() == 0 and "TAR_OPTIONS" not in env:
@@ -156,7 +150,7 @@ def named_secrets(policy, environ) -> list[str]:
     # covered already, and bwrap could not make a mount point inside the mask.
     tops = frozenset((*known, *named))
     return [
-        p for p in named if p not in known and not (p != "/" and _bwrap.within_any(os.path.dirname(p), tops))
+        p for p in named if p not in known and not (p != "/" and within_any(os.path.dirname(p), tops))
     ]
 
 
@@ -174,7 +168,7 @@ def private_tool_caches(env: dict[str, str], roots: list[str]) -> None:
         if any(k.lower() == var for k in env):
             continue
         host = os.path.join(home, host_rel)
-        if not any(host == r or host.startswith(r.rstrip("/") + "/") for r in roots):
+        if not any(within(host, r) for r in roots):
             env[var] = private
 
 
@@ -254,7 +248,7 @@ def assemble(
         else None
     )
     limits = limit_plan(policy, engine, info, net == "proxy")
-    inner_mod = _inner_module()
+    from cordon.sandbox.linux import inner as inner_mod
     bridge = None
     prelude = None
     extra_env: dict[str, str] = {}
@@ -273,27 +267,22 @@ def assemble(
                 policy.network, runtime_dir=Path(runtime), explicit_env=dict(policy.env.set or {})
             )
             prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)
-    if inner_mod is None:  # a broken install: half the confinement is not half as good
+    watch = None if denials is None else watch
+    try:
+        stage = _build_inner(
+            inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits, watch
+        )
+        plain = stage.spec.get("seccomp") if watch else None
+        if watch and not _supervisable(plain):
+            watch = None  # cannot answer exactly as the filter would: no observation
+            stage = _build_inner(
+                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
+            )
+    except Exception:
         if bridge is not None:
             bridge.close()
-        raise SandboxError("the inner confinement stage (sandbox.linux.inner: Landlock, seccomp) is missing")
-    else:
-        watch = None if denials is None else watch
-        try:
-            stage = _build_inner(
-                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits, watch
-            )
-            plain = stage.spec.get("seccomp") if watch else None
-            if watch and not _supervisable(plain):
-                watch = None  # cannot answer exactly as the filter would: no observation
-                stage = _build_inner(
-                    inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
-                )
-        except Exception:
-            if bridge is not None:
-                bridge.close()
-            raise
-        inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
+        raise
+    inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
 
     env = sandbox_env(policy, environ, engine)
     env.update(extra_env)
@@ -463,9 +452,7 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
         if not os.path.isabs(arg):
             continue
         for p in {arg, os.path.realpath(arg)}:
-            if not (p == "/tmp" or p.startswith("/tmp/")) or any(
-                p == r or p.startswith(r + "/") for r in roots
-            ):
+            if not within(p, "/tmp") or any(within(p, r) for r in roots):
                 continue
             # the package root for sandbox/linux/inner.py (3 up); the prefix (bin/..) for an interpreter
             up = 3 if p.endswith(".py") else 2
@@ -562,7 +549,7 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
     roots = [os.fspath(r) for r in writable_roots]
     out = state_dirs()
     for i, d in enumerate(out):
-        if i == 0 or any(_bwrap._within(d, r) for r in roots):
+        if i == 0 or any(within(d, r) for r in roots):
             try:
                 os.makedirs(d, mode=0o700, exist_ok=True)  # an absent one gets a placeholder
             except OSError:
@@ -571,7 +558,7 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
     # A trusted project's file may widen the sandbox: where absent, it must not be creatable.
     for d in trusted_project_dirs():
         p = os.path.join(d, ".cordon.toml")
-        if p not in out and any(_bwrap._within(p, r) for r in roots):
+        if p not in out and any(within(p, r) for r in roots):
             out.append(p)
     return out
 
@@ -581,7 +568,7 @@ def _configured_carve_outs(policy, roots: list[str]):
     inside a writable root (the defaults are only worked out when some deny path is there)."""
 
     def inside(p) -> bool:
-        return any(_bwrap._within(p, r) for r in roots)
+        return any(within(p, r) for r in roots)
 
     out = [("--read-only", os.fspath(p)) for p in policy.read_only_paths if inside(os.fspath(p))]
     deny = [os.fspath(p) for p in policy.deny_read if inside(os.fspath(p))]
@@ -610,12 +597,12 @@ def check_carve_outs(policy, roots: list[str]) -> None:
     todo = _configured_carve_outs(policy, roots)
     if not todo:
         return
-    from cordon.sandbox.linux.bpfcache import _sha256
+    from cordon.sandbox.linux.bpfcache import sha256_of
 
     folder = os.path.join(state_dir(), "carve-outs")
     for kind, p in todo:
         b = os.fsencode(p)
-        marker = os.path.join(folder, _sha256(b).decode()[:40])
+        marker = os.path.join(folder, sha256_of(b).decode()[:40])
         if os.path.lexists(p):
             if not os.path.exists(marker):
                 try:
@@ -635,7 +622,7 @@ def check_carve_outs(policy, roots: list[str]) -> None:
             except OSError:
                 seen = False
             if seen:
-                root = next(r for r in roots if _bwrap._within(p, r))
+                root = next(r for r in roots if within(p, r))
                 raise SandboxError(
                     f"{kind} {p} no longer exists, and an earlier launch saw it inside the writable root "
                     f"{root}: a sandboxed command may have moved it away, so its content could be readable "
@@ -680,9 +667,9 @@ def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
         cands.append(os.path.realpath(sys.prefix))
     out: list[str] = []
     for p in sorted(set(cands)):  # a parent before its children: one bind covers both
-        if any(_bwrap._within(p, o) for o in out):
+        if any(within(p, o) for o in out):
             continue
-        if any(p != r and _bwrap._within(p, r) for r in roots):
+        if any(p != r and within(p, r) for r in roots):
             out.append(p)
         elif notes is not None and p in roots:
             notes.append(

@@ -9,7 +9,7 @@ different filter, and an entry is used only when all of these hold:
   * its key (format, network mode, architecture, seccomp.py's identity, interpreter) matches;
   * the SHA-256 recorded with it matches the program (a torn or edited entry);
   * the program is whole instructions and begins with exactly the prefix
-    ``seccomp._prefix()`` computes in this process (foreign-arch kill, x32 and
+    ``seccomp.prefix_program()`` computes in this process (foreign-arch kill, x32 and
     unreviewed-number guards, the personality check).
 Standard library only.
 """
@@ -38,7 +38,7 @@ def _path(cache: str, network: str, key: bytes) -> str:
     return os.path.join(cache, f"seccomp-{network}-{zlib.crc32(key):08x}.bpf")
 
 
-def _sha256(data: bytes) -> bytes:
+def sha256_of(data: bytes) -> bytes:
     try:
         from _sha256 import sha256
     except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
@@ -62,9 +62,9 @@ def load(cache: str, network: str, launches, roots) -> bytes | None:
         return None
     head, sep, program = blob.partition(b"\n\n")
     lines = head.split(b"\n")
-    if not sep or len(lines) != 3 or lines[0] != FORMAT or lines[1] != key or lines[2] != _sha256(program):
+    if not sep or len(lines) != 3 or lines[0] != FORMAT or lines[1] != key or lines[2] != sha256_of(program):
         return None
-    if not program or len(program) % 8 or not program.startswith(seccomp._prefix()):
+    if not program or len(program) % 8 or not program.startswith(seccomp.prefix_program()):
         return None
     return program
 
@@ -80,7 +80,7 @@ def store(cache: str, network: str, program: bytes, launches, roots) -> None:
         tmp = f"{path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(b"\n".join((FORMAT, key, _sha256(program))) + b"\n\n" + program)
+            f.write(b"\n".join((FORMAT, key, sha256_of(program))) + b"\n\n" + program)
         os.replace(tmp, path)
         _drop_stale(cache, keep=os.path.basename(path), network=network)
     except OSError:

@@ -38,6 +38,8 @@ import stat
 
 from cordon.sandbox.errors import ConfigError, SandboxError
 
+from cordon.paths import within
+
 # Inside .git, what stays read-only in the audited git-write mode: everything git reads
 # code or settings from. objects/, refs/, logs/, index, HEAD and lock files stay writable.
 GIT_READ_ONLY = (
@@ -88,23 +90,6 @@ def _lstat(p: str):
         return None
 
 
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
-
-
-def within_any(p: str, tops: frozenset[str] | set[str]) -> bool:
-    """``_within(p, t)`` for some ``t`` in ``tops`` (normalised paths, no trailing "/"): one
-    set lookup per ancestor of ``p`` instead of a comparison per entry (the deny list alone has
-    ~90 entries, and whole lists of paths are checked against it at every launch)."""
-    while True:
-        if p in tops:
-            return True
-        parent = os.path.dirname(p)
-        if parent == p:
-            return False
-        p = parent
-
-
 def immovable_ancestors(paths, roots) -> list[str]:
     """The directories to bind onto themselves (``--bind D D``, in the returned order, before
     any carve-out) so that no path in ``paths`` can be moved for the sandbox's lifetime.
@@ -120,10 +105,10 @@ def immovable_ancestors(paths, roots) -> list[str]:
     pin changes what can be moved, never what can be written.
     """
     roots = [r.rstrip("/") or "/" for r in (os.fspath(x) for x in roots)]
-    out: set[str] = {r for r in roots if any(r != o and _within(r, o) for o in roots)}
+    out: set[str] = {r for r in roots if any(r != o and within(r, o) for o in roots)}
     for p in (os.fspath(x) for x in paths):
         d = os.path.dirname(p.rstrip("/"))
-        while d not in ("/", "") and any(d != r and _within(d, r) for r in roots):
+        while d not in ("/", "") and any(d != r and within(d, r) for r in roots):
             if d in out:
                 break  # its own ancestors are in already
             out.add(d)
@@ -226,14 +211,14 @@ def build_bwrap_args(
                 "if you really want no filesystem confinement, say --mode danger-full-access",
                 field="writable_roots",
             )
-        if not share_tmp and _within(r, "/tmp") and r != "/tmp":
+        if not share_tmp and within(r, "/tmp") and r != "/tmp":
             # A root under the private /tmp: bind the host directory into the tmpfs.
             pass
         a += ["--bind", r, r]
         plan.writable.append(r)
 
     cwd = os.fspath(policy.cwd)
-    if not share_tmp and _within(cwd, "/tmp") and not any(_within(cwd, r) for r in roots):
+    if not share_tmp and within(cwd, "/tmp") and not any(within(cwd, r) for r in roots):
         a += ["--ro-bind", cwd, cwd]  # e.g. read-only mode in a directory under /tmp: keep it visible
 
     carve_start = len(a)  # the pins of every carve-out below go here (immovable_ancestors)
@@ -256,7 +241,7 @@ def build_bwrap_args(
         targets.append(p)
 
     for p in (os.fspath(x) for x in policy.read_only_paths):
-        if _lstat(p) is not None and any(_within(p, r) for r in roots):
+        if _lstat(p) is not None and any(within(p, r) for r in roots):
             ro_bind(p)
 
     for r in roots:
@@ -298,7 +283,7 @@ def build_bwrap_args(
 
     for p in keep_read_only:
         p = os.fspath(p)
-        if not any(_within(p, r) for r in roots):
+        if not any(within(p, r) for r in roots):
             continue
         st = _lstat(p)
         if st is None:
@@ -314,7 +299,7 @@ def build_bwrap_args(
             ro_bind(p)
 
     for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets, *hide)):
-        if not share_tmp and _within(p, "/tmp") and not any(_within(p, r) for r in roots):
+        if not share_tmp and within(p, "/tmp") and not any(within(p, r) for r in roots):
             continue  # hidden by the private /tmp already (only bound roots show through)
         st = _lstat(p)
         if st is None:
@@ -338,11 +323,11 @@ def build_bwrap_args(
 
     for p in host_sockets:
         p = os.fspath(p)
-        if any(_within(p, m) for m in plan.masked) or _within(p, "/proc") or _within(p, "/sys"):
+        if any(within(p, m) for m in plan.masked) or within(p, "/proc") or within(p, "/sys"):
             continue
-        if _within(p, "/dev") and not (share_tmp and _within(p, "/dev/shm")):
+        if within(p, "/dev") and not (share_tmp and within(p, "/dev/shm")):
             continue  # a fresh /dev (and a private /dev/shm) holds none of the host's
-        if not share_tmp and _within(p, "/tmp") and not any(_within(p, r) for r in roots):
+        if not share_tmp and within(p, "/tmp") and not any(within(p, r) for r in roots):
             continue
         st = _lstat(p)
         if st is None or not stat.S_ISSOCK(st.st_mode):
@@ -385,11 +370,11 @@ def _git_guard(guard, policy, a: list[str], plan: BwrapPlan, ro_bind, placeholde
             ro_bind(g)
     for p in guard.read_only:
         if p not in plan.protected and not any(
-            _within(p, q) and q not in plan.writable for q in plan.protected
+            within(p, q) and q not in plan.writable for q in plan.protected
         ):
             ro_bind(p)
     for p in guard.block:
-        if not any(_within(p, q) for q in plan.protected) and _creatable_in(os.path.dirname(p)):
+        if not any(within(p, q) for q in plan.protected) and _creatable_in(os.path.dirname(p)):
             placeholder(p)
     plan.notes.extend(guard.notes)
 

@@ -216,8 +216,12 @@ def _named(call, what: str) -> int:
 
 
 # --- rules from a spec --------------------------------------------------------------------
-def _under(path: str, root: str) -> bool:
-    return path == root or root == "/" or path.startswith(root.rstrip("/") + "/")
+def _within(path: str, root: str) -> bool:
+    # cordon.paths.within, repeated on purpose: this module also runs inside the sandbox as
+    # standalone code (inner._code_objects), where no ``cordon`` package can be imported.
+    # tests/test_architecture.py checks that the two agree.
+    stem = root.rstrip("/")
+    return path in (root, stem) or path.startswith(stem + "/")
 
 
 def plan_rules(spec: dict) -> tuple[list[tuple[str, int]], list[str]]:
@@ -232,12 +236,12 @@ def plan_rules(spec: dict) -> tuple[list[tuple[str, int]], list[str]]:
     write = list(spec.get("write", ()))
     deny = sorted(set(spec.get("deny", ())))
     rules: list[tuple[str, int]] = []
-    outer_only = [d for d in deny if any(_under(d, w) for w in write)]
+    outer_only = [d for d in deny if any(_within(d, w) for w in write)]
     deny = [d for d in deny if d not in outer_only]
     for root in spec.get("read", ()):
-        if any(_under(root, d) for d in deny):
+        if any(_within(root, d) for d in deny):
             continue
-        beneath = [d for d in deny if _under(d, root) and d != root]
+        beneath = [d for d in deny if _within(d, root) and d != root]
         if beneath:
             _expand(root, beneath, READ, rules)
         else:
@@ -337,7 +341,7 @@ def describe(spec: dict, abi: int) -> dict:
         "deny_read": list(spec.get("deny", ())),
         # Landlock cannot carve these out of a writable root: bubblewrap's masks enforce them.
         "outer_wall_only": [
-            d for d in spec.get("deny", ()) if any(_under(d, w) for w in spec.get("write", ()))
+            d for d in spec.get("deny", ()) if any(_within(d, w) for w in spec.get("write", ()))
         ],
         "tcp": ({"bind": "denied", "connect": "denied"} if spec.get("net") and abi >= 4 else "not handled"),
         "scope": names(scope_rights(abi), SCOPE) if spec.get("scope") else [],

@@ -28,6 +28,8 @@ import sys
 
 from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
 
+from cordon.paths import within
+
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -500,7 +502,7 @@ def _rmdir(p: str) -> None:
 
 def _rmdirs(paths: list[str]) -> None:
     """rmdir each path; in parallel when there are many (a journaled rmdir can take ms)."""
-    nested = [p for p in paths if any(p.startswith(q + "/") for q in paths)]
+    nested = [p for p in paths if any(p != q and within(p, q) for q in paths)]
     flat = [p for p in paths if p not in nested]
     for p in nested:  # placeholders inside other placeholders' parents (.git/hooks): first, in order
         _rmdir(p)

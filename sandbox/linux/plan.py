@@ -49,7 +49,6 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
     from cordon.sandbox.linux import bwrap as _bwrap
     from cordon.sandbox.linux import probe
     from cordon.sandbox.linux.assemble import (
-        _inner_module,
         empty_dirs,
         git_guard,
         hidden_state,
@@ -89,21 +88,19 @@ def build_plan(policy, argv: list[str], env: dict[str, str]) -> LinuxPlan:
         notes.append(f"{why_not}: `sandbox run` would refuse (exit 125) unless --fallback=landlock")
     engine = "landlock" if (not path and policy.fallback == "landlock") else "bwrap"
     lplan, limits = _limits(policy, engine, options, net == "proxy", on_linux, notes)
-    inner_mod = _inner_module()
+    from cordon.sandbox.linux import inner as inner_mod
+
     prelude = ["<proxy forwarder>"] if net == "proxy" else None
     inner = None
     inner_argv, inner_fds, inner_bwrap = list(argv), {}, []
-    if inner_mod is None:
-        notes.append("inner stage (Landlock + seccomp) not installed")
-    else:
-        try:
-            stage = inner_mod.build_inner(
-                policy, list(argv), prelude=prelude, under_bwrap=engine == "bwrap", rlimits=lplan.rlimits
-            )
-            inner = stage.describe()
-            inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
-        except SandboxError as e:
-            notes.append(f"inner stage: {e}")
+    try:
+        stage = inner_mod.build_inner(
+            policy, list(argv), prelude=prelude, under_bwrap=engine == "bwrap", rlimits=lplan.rlimits
+        )
+        inner = stage.describe()
+        inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
+    except SandboxError as e:
+        notes.append(f"inner stage: {e}")
     cmd_env = sandbox_env(policy, env, engine)
     if engine == "landlock":
         return LinuxPlan(

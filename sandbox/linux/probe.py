@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from cordon.paths import within
+
 # Options Cordon uses when bwrap has them (probed, never assumed).
 WANTED_OPTIONS = (
     "--disable-userns",
@@ -44,14 +46,6 @@ class BwrapInfo:
 
     def has(self, option: str) -> bool:
         return option in self.options
-
-
-def _under(path: str, roots) -> bool:
-    for r in roots:
-        r = os.fspath(r).rstrip("/") or "/"
-        if path == r or path.startswith(r + "/") or r == "/":
-            return True
-    return False
 
 
 def find_bwrap(exclude_roots=(), path_env: str | None = None, skipped: list | None = None) -> str | None:
@@ -85,7 +79,7 @@ def find_tool(
 
 def _root_of(path: str, roots) -> str | None:
     for r in roots:
-        if _under(path, [r]):
+        if within(path, os.fspath(r)):
             return os.fspath(r)
     return None
 

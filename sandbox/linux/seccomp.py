@@ -265,7 +265,7 @@ def compile_bpf(network: str = "off", isolated: bool = False) -> bytes:
         raise ValueError(f"unknown network mode {network!r}")
     key = (network, bool(isolated))
     if key not in _cache:
-        _cache[key] = _prefix() + _libseccomp_program(network, bool(isolated))
+        _cache[key] = prefix_program() + _libseccomp_program(network, bool(isolated))
     return _cache[key]
 
 
@@ -285,7 +285,7 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
 PERSONALITY_NR = {AUDIT_ARCH_X86_64: 135, AUDIT_ARCH_AARCH64: 92}
 
 
-def _prefix() -> bytes:
+def prefix_program() -> bytes:
     """Checks libseccomp does not express well: x32 numbers, numbers above the reviewed
     table, and personality() outside a small set of values.
 
@@ -372,7 +372,7 @@ def _libseccomp_program(network: str, isolated: bool) -> bytes:
                     continue  # not a system call on this architecture (aarch64 has only the *at forms)
                 raise
 
-    # personality() is checked in _prefix(): "not in a set" needs one BPF test per value.
+    # personality() is checked in prefix_program(): "not in a set" needs one BPF test per value.
 
     with tempfile.TemporaryFile() as tf:
         f.export_bpf(tf)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import stat
 
-from cordon.sandbox.linux.bwrap import within_any
+from cordon.paths import within_any
 
 # Where services bind their sockets; walked (bounded) in addition to /proc/net/unix.
 SOCKET_DIRS = ("/run",)

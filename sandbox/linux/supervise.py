@@ -43,6 +43,8 @@ import errno as _errno
 import os
 import struct
 
+from cordon.paths import within
+
 PENDING_POLL_MS = 50  # how often to look whether a process holding back a probe has ended
 NOTIFY_FD = 204  # the inner stage's end of the socket the listener travels on (202: warm, 203: limits)
 SECCOMP_RET_ALLOW = 0x7FFF0000
@@ -712,7 +714,7 @@ class Supervisor:
             if walls.engine != "bwrap":
                 # Landlock refuses the object itself (a missing one fails with ENOENT first).
                 target = view.stat(path, follow=not flags & O_NOFOLLOW)
-                if target is None or not _within(target[3], mask):
+                if target is None or not within(target[3], mask):
                     return None
             d = walls.read(op, path, errno="EACCES", **who)
             return d
@@ -774,14 +776,10 @@ class Supervisor:
             return None
         if vfs_flags & os.ST_RDONLY:
             return None  # the host's own read-only mount: not the sandbox's doing
-        if any(_within(real, r) for r in self.walls.writable):
+        if any(within(real, r) for r in self.walls.writable):
             return None
         cand.errno = "EACCES"  # Landlock: outside every write root
         return cand
-
-
-def _within(p: str, root: str) -> bool:
-    return root == "/" or p == root or p.startswith(root.rstrip("/") + "/")
 
 
 def _operation(name: str, role: str, flags: int, writes: bool) -> str:

@@ -20,6 +20,8 @@ from pathlib import PurePosixPath
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 
+from cordon.paths import within
+
 # On macOS these top-level names are symlinks into /private; Seatbelt sees the real path.
 PRIVATE_ALIASES = ("/tmp", "/var", "/etc")
 
@@ -64,7 +66,7 @@ def darwin_path(p: os.PathLike[str] | str) -> str:
     if s.startswith("//"):
         s = "/" + s.lstrip("/")
     for alias in PRIVATE_ALIASES:
-        if s == alias or s.startswith(alias + "/"):
+        if within(s, alias):
             return "/private" + s
     return s
 
@@ -128,10 +130,6 @@ class _Builder:
 
     def emit(self, *lines: str) -> None:
         self.lines.extend(lines)
-
-
-def _inside(child: str, root: str) -> bool:
-    return child == root or child.startswith(root.rstrip("/") + "/")
 
 
 def _protected_entries(root: str, names: list[str], allow_git_write: bool) -> list[tuple[str, str]]:
@@ -199,7 +197,7 @@ def render(
             exclusions: list[tuple[str, str]] = _protected_entries(
                 root, policy.protected_names, policy.allow_git_write
             )
-            exclusions += [(p, "subpath") for p in read_only + deny_read + deny_sockets if _inside(p, root)]
+            exclusions += [(p, "subpath") for p in read_only + deny_read + deny_sockets if within(p, root)]
             if not exclusions:
                 b.emit(f"(allow file-write* (subpath {ref}))")
                 continue

@@ -431,7 +431,7 @@ def test_budget_leaves_room_for_real_files():
 
 
 def test_shipped_names_resolve_like_policy_shipped(tmp_path, monkeypatch):
-    from cordon.policy.engine import _read
+    from cordon.policy.engine import read_source
     from cordon.policy.shipped import list_shipped, resolve_rules_path
 
     monkeypatch.chdir(tmp_path)  # no local file shadows a shipped name
@@ -439,9 +439,9 @@ def test_shipped_names_resolve_like_policy_shipped(tmp_path, monkeypatch):
     if not shipped:
         pytest.skip("no shipped rule sets in this checkout (rules/ is owned by another package)")
     for name in list(shipped)[:5]:
-        assert Path(_read(name)[1]).resolve() == Path(resolve_rules_path(name)).resolve()
+        assert Path(read_source(name)[1]).resolve() == Path(resolve_rules_path(name)).resolve()
     with pytest.raises(RulesError):
-        _read("no-such-shipped-set")
+        read_source("no-such-shipped-set")
 
 
 # Recorded from Codex 0.169.0 (`codex execpolicy check`): bytes literals are a type of their own

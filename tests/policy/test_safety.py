@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
+from cordon.policy.programs import data, program_name
 from cordon.policy.safety import (
     command_might_be_dangerous,
-    data,
     is_forced_rm,
     is_known_safe_command,
-    program_name,
     unwrap_command,
     unwrap_once,
 )

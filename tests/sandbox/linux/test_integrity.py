@@ -347,10 +347,10 @@ def _plant_allow_all(identity, cache: Path) -> Path:
     from cordon.sandbox.linux import bpfcache, seccomp
 
     key = bpfcache._key("off+ns")  # the entry a bubblewrap launch with the network off reads
-    program = seccomp._prefix() + struct.pack("=HBBI", *_ALLOW_ALL)
+    program = seccomp.prefix_program() + struct.pack("=HBBI", *_ALLOW_ALL)
     path = Path(bpfcache._path(str(cache), "off+ns", key))
     _tree(identity, cache.parent, cache.name)
-    path.write_bytes(b"\n".join((bpfcache.FORMAT, key, bpfcache._sha256(program))) + b"\n\n" + program)
+    path.write_bytes(b"\n".join((bpfcache.FORMAT, key, bpfcache.sha256_of(program))) + b"\n\n" + program)
     path.chmod(0o600)
     _own(identity, path)
     return path
@@ -409,7 +409,7 @@ def test_seccomp_entry_rules(tmp_path, monkeypatch):
     head, _, _ = blob.partition(b"\n\n")
     other = b"\0" * 8 + good[8:]
     lines = head.split(b"\n")
-    entry.write_bytes(b"\n".join((lines[0], lines[1], bpfcache._sha256(other))) + b"\n\n" + other)
+    entry.write_bytes(b"\n".join((lines[0], lines[1], bpfcache.sha256_of(other))) + b"\n\n" + other)
     assert bpfcache.load(str(cache), "off", Launches([]), []) is None  # prefix
     entry.write_bytes(blob)
     entry.chmod(0o620)
