@@ -50,11 +50,25 @@ def build_parser_tables(out_dir: Path) -> None:
     module.write_tables(out_dir / module.TABLES_PATH.name)
 
 
+def build_shipped_store(build_lib: Path) -> None:
+    # The shipped rule sets, loaded once here (policy/cache.py, SHIPPED_STORE) so that a first
+    # `execpolicy check --rules default` does not import Lark. In a fresh interpreter over the
+    # built tree: the engine is the cordon package's own (it needs only Lark, a build requirement).
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(build_lib)}
+    code = "from cordon.policy import cache; cache.write_shipped()"
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(build_lib))
+
+
 class BuildPy(build_py):
     def run(self):
         super().run()
         if not getattr(self, "editable_mode", False):
             build_parser_tables(Path(self.build_lib) / "cordon" / "policy" / "starlark")
+            if HAS_RULES:
+                build_shipped_store(Path(self.build_lib))
         if LINUX and NATIVE_SRC.is_file():
             # Editable installs import from the checkout, so the helper goes next to the source.
             where = (

@@ -9,8 +9,6 @@ Importing ``policy`` is cheap: every public name below is resolved lazily on fir
 
 from __future__ import annotations
 
-import importlib
-
 TYPE_CHECKING = False  # not `from typing import ...`: importing typing costs milliseconds here
 
 _LAZY = {
@@ -46,6 +44,8 @@ def __getattr__(name: str):
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'cordon.policy' has no attribute {name!r}")
+    import importlib  # here, not at the top: `execpolicy check` imports this package, never this
+
     value = getattr(importlib.import_module(mod), name)
     globals()[name] = value
     return value

@@ -1,32 +1,22 @@
-"""``execpolicy`` / ``python -m policy``: the command-line entry point."""
+"""``execpolicy`` / ``python -m cordon.policy``: the command-line entry point.
+
+The hot subcommands (``check``, ``decide``, ``assess``, ``patch apply``) take the fast path
+(policy/fastpath.py); everything else goes through the typer app (policy/cli.py).
+"""
 
 from __future__ import annotations
 
 import sys
 
 
-def _fast(args: list[str]) -> int | None:
-    """Run the hot subcommands without building the typer app (typer + click cost ~50 ms).
-
-    Each typer command hands its untouched arguments to the same ``run`` function, so both
-    paths behave identically; ``None`` means "let the full CLI handle it" (help, typos...).
-    """
-    head = args[0] if args else ""
-    if head in ("check", "decide", "assess"):
-        from importlib import import_module
-
-        return import_module(f"cordon.policy.commands.{head}").run(args[1:])
-    if args[:2] == ["patch", "apply"]:
-        from cordon.policy.commands.patch import fast_apply
-
-        return fast_apply(args[2:])
-    return None
-
-
 def main(argv: list[str] | None = None) -> None:
+    from cordon.policy.fastpath import exit_now, main_fast
+
     args = argv if argv is not None else sys.argv[1:]
-    code = _fast(args)
+    code = main_fast(args)
     if code is not None:
+        if argv is None:  # the `execpolicy` program itself, not a caller in a longer-lived process
+            exit_now(code)
         sys.exit(code)
     from cordon.policy.cli import app
 

@@ -1,8 +1,17 @@
-"""On-disk cache of loaded policies, keyed by the content of every rules file (and the engine).
+"""Loaded policies kept on disk, keyed by the content of the rules files (and the engine).
 
 ``execpolicy check`` runs once per command, so re-parsing an unchanged 1,000-rule file each time
-would dominate its cost. Entries are ``marshal`` data (primitives only; nothing executable) in
-``$XDG_CACHE_HOME/cordon/policies``; a corrupt, foreign or unreadable entry is ignored.
+would dominate its cost. Two stores, both ``marshal`` data (primitives only; nothing executable),
+both read only under the state-trust rules (cordon.policy.statetrust):
+
+* the user cache, ``$XDG_CACHE_HOME/cordon/policies``: any file set this user loaded before;
+* the shipped store, ``shipped.compiled`` beside this module: the shipped rule sets
+  (``rules/*.rules``), each loaded once when Cordon is installed (setup.py, scripts/install.sh),
+  so even the first ``execpolicy check --rules default`` on a machine skips Lark (importing it
+  alone costs ~35 ms). Its entries are keyed by the content digest of the set *and* of the
+  engine's source, so an edited set or engine never uses it.
+
+A corrupt, foreign, exposed or unreadable entry is ignored: only slower, never different.
 """
 
 from __future__ import annotations
@@ -10,13 +19,7 @@ from __future__ import annotations
 import marshal
 import os
 
-try:  # the bare C module: `hashlib` would load OpenSSL (milliseconds) on the hot path
-    from _sha256 import sha256
-except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
-    try:
-        from _sha2 import sha256
-    except ImportError:
-        from hashlib import sha256
+from cordon.policy.fastpath import sha256
 
 _ENGINE_FILES = (
     "engine.py",
@@ -88,3 +91,74 @@ def put(k: str, data) -> None:
         os.replace(tmp, os.path.join(d, k))
     except (OSError, ValueError):
         pass  # a cache that cannot be written is just a slower run
+
+
+# --------------------------------------------------------------------------- the shipped store
+
+SHIPPED_STORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped.compiled")
+_STORE_FORMAT = 1
+
+
+def engine_digest() -> bytes:
+    """The engine's source by content (not by stat, unlike :func:`key`): the store is built in
+    one place (a wheel's build folder) and used in another (the install)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    h = sha256()
+    for rel in _ENGINE_FILES:
+        try:
+            with open(os.path.join(here, rel), "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b"\0missing"
+        h.update(rel.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.digest()
+
+
+def shipped_key(version: str, given: str, content: bytes) -> str:
+    h = sha256()
+    h.update(b"shipped\0" + version.encode() + b"\0" + engine_digest())
+    h.update(b"\0" + given.encode("utf-8", "surrogateescape") + b"\0" + content)
+    return h.hexdigest()
+
+
+def write_shipped(path: str = SHIPPED_STORE) -> int:
+    """Load every shipped command set and store the results at ``path`` (atomically); returns
+    how many were stored. A set whose result depends on $HOME or the working directory (a
+    relative example path) is left out, as from the user cache."""
+    from cordon.policy.engine import ENGINE_VERSION, _load_inputs, _read
+    from cordon.policy.shipped import list_shipped
+
+    entries = {}
+    for name in list_shipped():
+        given, _path, content = _read(name)
+        policy, cacheable = _load_inputs([(given, content)])
+        if cacheable:
+            entries[given] = (shipped_key(ENGINE_VERSION, given, content), policy.to_data())
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps((_STORE_FORMAT, entries), 4))
+    os.replace(tmp, path)
+    return len(entries)
+
+
+def get_shipped(version: str, given: str, content: bytes, path: str = SHIPPED_STORE):
+    """The stored load of shipped set ``given`` with exactly this ``content``, or None.
+
+    The store lies in the install, which a sandboxed command can write when the install is
+    inside one of its writable roots (a virtualenv in the workspace): it is believed only when
+    it is ours or root's, not writable by others, and not exposed to a recent launch."""
+    if "/" in given or given.endswith(".rules") or not os.path.exists(path):
+        return None  # only bare set names are stored (the rules record the name as given)
+    from cordon.policy.statetrust import file_problem, recent_launches
+
+    if file_problem(path, allow_root=True) or recent_launches().exposure(path):
+        return None
+    try:
+        with open(path, "rb") as f:
+            fmt, entries = marshal.loads(f.read())
+        if fmt != _STORE_FORMAT:
+            return None
+        tag, data = entries[given]
+    except (OSError, ValueError, EOFError, TypeError, KeyError):
+        return None
+    return data if tag == shipped_key(version, given, content) else None

@@ -11,12 +11,15 @@ CLI's default), so ``execpolicy check`` usually skips Lark and the evaluator ent
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 from cordon.policy.errors import PolicyError
 from cordon.policy.rules import Match, Matcher, Rule, compile_rules
 
 ENGINE_VERSION = "cordon-engine-1"
+
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: `execpolicy check` imports this module
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
 
 
 class RulesError(PolicyError):
@@ -72,9 +75,9 @@ class Evaluation:
 
     def to_json(self, pretty: bool = False) -> str:
         """Exactly what ``codex execpolicy check`` prints (without the trailing newline)."""
-        from cordon.policy.jsonout import dumps
+        from cordon.policy.fastpath import json_dumps
 
-        return dumps(self.to_dict(), pretty)
+        return json_dumps(self.to_dict(), pretty)
 
     def __repr__(self) -> str:
         return f"Evaluation(decision={self.decision!r}, matches={len(self.matches)})"
@@ -247,6 +250,14 @@ def load_policy(
 
         key = _cache.key(ENGINE_VERSION, inputs)
         data = _cache.get(key)
+        if data is not None:
+            return Policy.from_data(data)
+    if len(inputs) == 1 and isinstance(inputs[0][1], bytes):
+        # A shipped set by name: loaded when Cordon was installed (part of the install, like
+        # the parser tables; used with or without the user cache).
+        from cordon.policy import cache as _cache
+
+        data = _cache.get_shipped(ENGINE_VERSION, *inputs[0])
         if data is not None:
             return Policy.from_data(data)
     policy, cacheable = _load_inputs(inputs)

@@ -6,7 +6,6 @@ pydantic), see sandbox/commands/run.py. Everything else goes through the typer a
 
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -17,29 +16,14 @@ def main(argv: list[str] | None = None) -> None:
 
         code = main_run(args[1:])
         if argv is None:  # the `sandbox` program itself, not a caller in a longer-lived process
-            _exit(code)
+            from cordon.policy.fastpath import exit_now
+
+            exit_now(code)
         sys.exit(code)
     # Import the CLI only when called: `import cordon.sandbox` must stay cheap for embedders.
     from cordon.sandbox.cli import app
 
     app(args=args, prog_name="sandbox")
-
-
-def _exit(code: int) -> None:
-    """Exit with ``code``, skipping the interpreter's finalization (~5 ms of module teardown
-    after the command has already finished) when nothing is registered to run at exit."""
-    import atexit
-
-    threading = sys.modules.get("threading")
-    if atexit._ncallbacks() or (threading is not None and threading.active_count() > 1):
-        sys.exit(code)
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):
-        sys.exit(code)  # let the normal exit report it, as before
-    os._exit(code)
 
 
 if __name__ == "__main__":

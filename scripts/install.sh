@@ -59,6 +59,8 @@ if [[ -n "$extras" ]]; then
   .venv/bin/python sandbox/linux/build_native.py sandbox/linux
   # ... and the Starlark parser tables (the wheel has its own, built by setup.py).
   .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy.starlark import syntax; syntax.write_tables()'
+  # ... and the shipped rule sets, loaded once (policy/cache.py, SHIPPED_STORE).
+  .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy import cache; cache.write_shipped()'
 fi
 # Non-editable installs leave a build/ folder behind; it is not needed.
 rm -rf build ./*.egg-info

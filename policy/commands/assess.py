@@ -1,6 +1,6 @@
 """``execpolicy assess``: how Cordon splits a command and what its heuristics say about it.
 
-Arguments are parsed by hand (like ``check`` and ``decide``) so :func:`run` never imports typer.
+Its arguments are parsed on the fast path (policy/fastpath.py, ``assess_args``).
 """
 
 from __future__ import annotations
@@ -45,28 +45,17 @@ def run(args: list[str]) -> int:
     """Entry point shared by a fast path and the typer command; returns the exit code."""
     import json
 
-    as_json = pretty = False
-    command: list[str] = []
-    for i, a in enumerate(args):
-        if a == "--":
-            command = args[i + 1 :]
-            break
-        if a in ("-h", "--help"):
-            sys.stdout.write(HELP)
-            return 0
-        if a == "--json":
-            as_json = True
-        elif a == "--pretty":
-            as_json = pretty = True
-        elif a.startswith("--"):
-            sys.stderr.write(
-                f"error: unexpected argument '{a}' (put the command after `--`: "
-                f"{PROG} -- CMD...; see --help)\n"
-            )
-            return 2
-        else:
-            command = args[i:]
-            break
+    from cordon.policy.fastpath import Usage, assess_args
+
+    try:
+        opts = assess_args(args)
+    except Usage as e:
+        sys.stderr.write(f"{e}\n")
+        return 2
+    if opts["help"]:
+        sys.stdout.write(HELP)
+        return 0
+    command, as_json, pretty = opts["command"], opts["json"], opts["pretty"]
     if not command:
         sys.stderr.write(
             "error: the following required arguments were not provided:\n  <COMMAND>...\n\n"

@@ -1,8 +1,8 @@
 """``execpolicy decide``: allow (sandboxed or not), prompt or forbid a command, as JSON.
 
-An agent frontend runs this once per command, so arguments are parsed here by hand (like
-``check``): :func:`run` never imports typer or pydantic, and ``policy.__main__`` can call it
-directly. Options come before the command (which may start with ``-``); a first ``--`` ends them.
+An agent frontend runs this once per command: its arguments are parsed on the fast path
+(policy/fastpath.py, ``decide_args``). Options come before the command (which may start with
+``-``); a first ``--`` ends them.
 Exit 0 whatever the decision, 1 if a rules file cannot be loaded, 2 on usage errors.
 """
 
@@ -38,73 +38,6 @@ Examples:
   execpolicy decide --rules default --escalated -- git push origin main
 """
 
-_VALUE_OPTIONS = {"--rules": "rules", "-r": "rules", "--approval": "approval", "--sandbox": "sandbox"}
-_VALUE_OPTIONS["--prefix-rule"] = "prefix_rule"
-_VALUE_OPTIONS["--cwd"] = "cwd"
-_VALUE_OPTIONS["--writable-root"] = "writable_roots"
-_FLAGS = {
-    "--escalated": "escalated",
-    "--additional-permissions": "additional_permissions",
-    "--pretty": "pretty",
-}
-
-
-class Usage(Exception):
-    """A command-line mistake (exit 2)."""
-
-
-def parse_args(args: list[str]) -> dict:
-    """Options before the command; ``--`` ends them; the command may start with ``-``."""
-    opts: dict = {
-        "rules": [],
-        "approval": "on-request",
-        "sandbox": "workspace-write",
-        "prefix_rule": None,
-        "cwd": None,
-        "writable_roots": [],
-        "escalated": False,
-        "additional_permissions": False,
-        "pretty": False,
-        "help": False,
-    }
-    i = 0
-    command: list[str] = []
-    while i < len(args):
-        a = args[i]
-        name, eq, inline = a.partition("=")
-        if a == "--":
-            command = args[i + 1 :]
-            break
-        if a in ("-h", "--help"):
-            opts["help"] = True
-            return opts
-        if name in _VALUE_OPTIONS and (eq or a in _VALUE_OPTIONS):
-            key = _VALUE_OPTIONS[name]
-            if eq:
-                value = inline
-            else:
-                if i + 1 >= len(args):
-                    raise Usage(f"error: a value is required for '{a}' but none was supplied")
-                value = args[i + 1]
-                i += 1
-            if key in ("rules", "writable_roots"):
-                opts[key].append(value)
-            else:
-                opts[key] = value
-        elif a in _FLAGS:
-            opts[_FLAGS[a]] = True
-        elif a.startswith("--") and name not in _VALUE_OPTIONS:
-            raise Usage(f"error: unexpected argument '{a}' (put the command after `--`)")
-        else:
-            command = args[i:]
-            break
-        i += 1
-    if not command:
-        raise Usage("error: the following required arguments were not provided:\n  <COMMAND>...")
-    opts["command"] = command
-    return opts
-
-
 def run(args: list[str]) -> int:
     """Entry point shared by the fast path and the typer command; returns the exit code."""
     import json
@@ -113,8 +46,10 @@ def run(args: list[str]) -> int:
 
     from cordon.vocabulary import SANDBOX_MODES, Approval, parse_sandbox_mode
 
+    from cordon.policy.fastpath import Usage, decide_args
+
     try:
-        opts = parse_args(args)
+        opts = decide_args(args)
         if opts["help"]:
             sys.stdout.write(HELP)
             return 0

@@ -1,8 +1,7 @@
 """``execpolicy patch apply|check``: apply a patch like Codex's applier, or assess whether it may run.
 
-``run_apply``/``fast_apply`` are the typer-free core of ``patch apply`` (a hot path: one call per
-patch an agent makes); ``policy/__main__.py`` can dispatch to ``fast_apply`` the way it does for
-``execpolicy check``. Importing this module does not import typer.
+``run_apply`` is the typer-free core of ``patch apply`` (a hot path: one call per patch an agent
+makes; policy/fastpath.py parses its arguments). Importing this module does not import typer.
 """
 
 # No ``from __future__ import annotations`` here: typer reads the annotations of the commands
@@ -47,30 +46,6 @@ def run_apply(cwd: str | Path | None, file: str | Path | None, confine: list[str
     sys.stdout.flush()
     sys.stderr.write(result.stderr)
     return result.exit_code
-
-
-def fast_apply(args: list[str]) -> int | None:
-    """``patch apply [--cwd DIR] [--file F] [--confine] [--writable-root R]...`` without typer;
-    None when ``args`` need the full CLI (``--help``, a typo, ...)."""
-    opts: dict[str, str] = {}
-    roots: list[str] = []
-    confine = False
-    i = 0
-    while i < len(args):
-        if args[i] == "--confine":
-            confine, i = True, i + 1
-            continue
-        key = {"--cwd": "cwd", "--file": "file", "-f": "file", "--writable-root": "root"}.get(args[i])
-        if key is None or i + 1 >= len(args) or (key in opts and key != "root"):
-            return None
-        if key == "root":
-            roots.append(args[i + 1])
-        else:
-            opts[key] = args[i + 1]
-        i += 2
-    if roots and not confine:
-        return None  # typer reports the misuse
-    return run_apply(opts.get("cwd"), opts.get("file"), roots if confine else None)
 
 
 def run_check(

@@ -277,6 +277,80 @@ def test_cache_corruption_is_ignored(tmp_path):
     assert load_policy(f, cache=True).check(["ls"]).decision == "allow"
 
 
+def _decoded(data):
+    import marshal
+
+    rules, *rest = data
+    return (marshal.loads(rules), *rest)
+
+
+def test_shipped_store_holds_exactly_what_parsing_gives(tmp_path):
+    """The store built at install time (scripts/install.sh for a checkout) has every shipped
+    command set, each equal to a fresh load of the same file."""
+    from cordon.policy import cache, engine
+    from cordon.policy.shipped import list_shipped
+
+    rebuild = "stale or missing: scripts/install.sh --dev builds it (after every engine change)"
+    assert os.path.isfile(cache.SHIPPED_STORE), rebuild
+    store = str(tmp_path / "store")
+    assert cache.write_shipped(store) >= 4
+    names = [n for n in list_shipped() if n in ("default", "python", "node", "git-readonly")]
+    assert len(names) == 4
+    for name in names:
+        given, _path, content = engine._read(name)
+        fresh = engine._load_inputs([(given, content)])[0].to_data()
+        for path in (store, cache.SHIPPED_STORE):
+            stored = cache.get_shipped(engine.ENGINE_VERSION, given, content, path=path)
+            assert stored is not None, (name, path, rebuild)
+            assert _decoded(stored) == _decoded(fresh), name
+
+
+def test_first_check_of_a_shipped_set_skips_the_parser(tmp_path):
+    """No user cache yet (a fresh XDG folder), ``--no-cache`` even: the shipped set comes from
+    the install's store, so neither Lark nor the evaluator is imported."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg"), "PYTHONPATH": str(REPO)}
+    code = (
+        "import sys\n"
+        "from cordon.policy.commands.check import run\n"
+        "rc = run(['--no-cache', '--rules', 'default', '--', 'git', 'push', '--force', 'origin', 'main'])\n"
+        "print(rc, sorted(m for m in ('lark', 'cordon.policy.starlark.interp') if m in sys.modules))"
+    )
+    out = _run(code, env=env)
+    assert '"decision":"forbidden"' in out and out.rstrip().endswith("0 []"), out
+    # control: a file that is not a shipped set (the same text under another name) is parsed
+    copy = tmp_path / "default.rules"
+    copy.write_bytes((REPO / "rules" / "default.rules").read_bytes())
+    out = _run(code.replace("'default'", repr(str(copy))), env=env)
+    assert out.rstrip().endswith("0 ['cordon.policy.starlark.interp', 'lark']"), out
+
+
+def test_shipped_store_needs_the_content_the_engine_and_the_trust_rules(tmp_path, monkeypatch):
+    """A forged store (allow everything under the name ``default``) is believed only where it
+    is ours, not writable by others and not exposed to a recent launch; never for other text."""
+    import marshal
+
+    from cordon.policy import cache, engine
+    from cordon.policy.statetrust import record_launch
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    given, _path, content = engine._read("default")
+    permissive = load_policy(text='prefix_rule(pattern=["git"], decision="allow")').to_data()
+    store = tmp_path / "install" / "shipped.compiled"
+    store.parent.mkdir()
+    key = cache.shipped_key(engine.ENGINE_VERSION, given, content)
+    store.write_bytes(marshal.dumps((1, {given: (key, permissive)})))
+    store.chmod(0o644)
+    get = lambda text=content: cache.get_shipped(engine.ENGINE_VERSION, given, text, path=str(store))  # noqa: E731
+    assert get() == permissive  # control: a trusted store is used as is
+    assert get(content + b"\n# edited\n") is None  # another text, another key
+    store.chmod(0o666)
+    assert get() is None
+    store.chmod(0o644)
+    assert get() == permissive
+    record_launch([str(tmp_path / "install")], [])
+    assert get() is None
+
+
 def test_errors_are_never_cached(tmp_path):
     f = tmp_path / "c.rules"
     f.write_text('prefix_rule(pattern=["a"], decision="x")')

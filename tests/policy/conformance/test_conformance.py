@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cordon.policy.commands.check import Usage, parse_args, run
+from cordon.policy.commands.check import run
+from cordon.policy.fastpath import Usage
+from cordon.policy.fastpath import check_args as parse_args
 from cordon.policy.diagnostics import envelope
 from cordon.policy.engine import RulesError, load_policy
 

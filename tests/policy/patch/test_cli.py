@@ -144,8 +144,9 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
 
 
 def test_fast_path_matches_the_typer_command(tmp_path):
-    """``fast_apply`` (typer-free, for policy/__main__.py) behaves like ``patch apply``."""
-    code = "import sys; from cordon.policy.commands.patch import fast_apply; r = fast_apply(sys.argv[1:]); sys.exit(99 if r is None else r)"
+    """The fast path (policy/fastpath.py, typer-free) behaves like the typer ``patch apply``."""
+    code = "import sys; from cordon.policy.fastpath import main_fast; r = main_fast(['patch', 'apply', *sys.argv[1:]]); sys.exit(99 if r is None else r)"
+    typer_code = "import sys; from cordon.policy.cli import app; app(args=['patch', 'apply', *sys.argv[1:]], prog_name='execpolicy')"
     cases = (
         ([], PATCH),
         (["--cwd", "."], "junk"),
@@ -157,7 +158,7 @@ def test_fast_path_matches_the_typer_command(tmp_path):
         outs = []
         for argv in (
             [sys.executable, "-c", code, *args],
-            [sys.executable, "-m", "cordon.policy", "patch", "apply", *args],
+            [sys.executable, "-c", typer_code, *args],
         ):
             for name in ("a.txt", "sub/n.txt"):
                 (tmp_path / name).unlink(missing_ok=True)

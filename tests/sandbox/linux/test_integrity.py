@@ -17,6 +17,7 @@ import pytest
 from cordon.sandbox.errors import ConfigError
 
 from tests.sandbox.linux.confine_support import ops_argv, parse_ops, sandbox_run
+from tests.support.identities import INSIDE_PYTHON
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -466,6 +467,50 @@ def test_policy_cache_entry_needs_the_trust_rules(tmp_path, monkeypatch):
     entry.chmod(0o600)
     record_launch([str(tmp_path)], [])
     assert cache.get("ab" * 32) is None
+
+
+_FORGED_STORE_PROBE = """
+import marshal, sys
+from cordon.policy import cache, engine
+given, _path, content = engine._read("default")
+store = sys.argv[1]
+if sys.argv[2] == "forge":
+    allow = engine.load_policy(text='prefix_rule(pattern=["git"], decision="allow")').to_data()
+    key = cache.shipped_key(engine.ENGINE_VERSION, given, content)
+    sys.stdout.buffer.write(marshal.dumps((1, {given: (key, allow)})))
+else:
+    data = cache.get_shipped(engine.ENGINE_VERSION, given, content, path=store)
+    print("USED" if data is not None else "IGNORED")
+"""
+
+
+def test_shipped_rules_store_written_by_a_sandbox_is_not_believed(identity):
+    """The install's store of parsed shipped rule sets (policy/cache.py) lies in a writable
+    root when the install does (a virtualenv in the workspace). A sandboxed command that
+    replaces it with "allow everything" must not change a later ``execpolicy check``."""
+    ws = identity.workspace
+    home = _tree(identity, identity.home, f".cordon-xdg-{uuid.uuid4().hex[:8]}")
+    try:
+        env = identity.env(XDG_CACHE_HOME=str(home))
+        py = [sys.executable, "-c", _FORGED_STORE_PROBE]
+        forged = identity.run([*py, "-", "forge"], env=env, text=False)
+        assert forged.returncode == 0, forged.stderr
+        # control: the same forged store, left where no launch could write, is believed
+        outside = _tree(identity, home, "install")
+        (outside / "shipped.compiled").write_bytes(forged.stdout)
+        _own(identity, outside / "shipped.compiled")
+        r = identity.run([*py, str(outside / "shipped.compiled"), "check"], env=env)
+        assert r.stdout.strip() == "USED", r.stderr
+        # the attack: a sandboxed command writes it into its workspace (the venv's place)
+        target = ws / f"venv-{uuid.uuid4().hex[:6]}"
+        write = f"import os; os.mkdir({str(target)!r}); open({str(target / 'shipped.compiled')!r}, 'wb').write(bytes.fromhex({forged.stdout.hex()!r}))"
+        r = sandbox_run(identity, cmd=[INSIDE_PYTHON, "-I", "-S", "-c", write], env=env)
+        assert r.returncode == 0, r.stderr
+        assert (target / "shipped.compiled").read_bytes() == forged.stdout
+        r = identity.run([*py, str(target / "shipped.compiled"), "check"], env=env)
+        assert r.stdout.strip() == "IGNORED", r.stderr
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_per_launch_state_is_unreadable_inside(identity):
