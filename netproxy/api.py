@@ -60,6 +60,7 @@ class Proxy:
             cur["allow"] if allow is None else allow,
             cur["deny"] if deny is None else deny,
             cur["resolve"] if resolve is None else resolve,
+            cur["origins"],
         )
         return self.server.update(policy)
 

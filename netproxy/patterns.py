@@ -32,6 +32,7 @@ class Pattern:
     host: str = ""
     network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
     port: int | None = None
+    origin: str = ""  # where the entry was declared (a .rules network_rule's FILE:LINE:COL), if known
 
     def matches(self, host: str, ip: IPAddress | None, port: int) -> bool:
         if self.port is not None and port != self.port:

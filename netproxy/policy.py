@@ -55,6 +55,7 @@ class Verdict:
     port: int = 0
     addresses: tuple[IPAddress, ...] = ()  # vetted, in dial order (allowed decisions only)
     refused_address: IPAddress | None = None  # private-address: the first address refused
+    origin: str = ""  # where the deciding pattern was declared (FILE:LINE:COL), if known
 
 
 class NetPolicy:
@@ -77,10 +78,14 @@ class NetPolicy:
         allow: Iterable[str] = (),
         deny: Iterable[str] = (),
         resolve: Mapping[str, str] | Iterable[str] | None = None,
+        origins: Mapping[str, str] | None = None,
     ) -> NetPolicy:
-        """Validate patterns and pins; raise ``PatternError`` naming the first bad entry."""
-        a = [parse_pattern(p) for p in allow]
-        d = [parse_pattern(p, allow_any=True) for p in deny]
+        """Validate patterns and pins; raise ``PatternError`` naming the first bad entry.
+        ``origins`` maps a pattern's text to where it was declared (a ``.rules`` file's
+        ``FILE:LINE:COL``): decisions and the log name it."""
+        o = origins or {}
+        a = [_declared(parse_pattern(p), o) for p in allow]
+        d = [_declared(parse_pattern(p, allow_any=True), o) for p in deny]
         return cls(a, d, parse_pins(resolve or {}))
 
     def to_lists(self) -> dict:
@@ -88,6 +93,7 @@ class NetPolicy:
             "allow": [p.text for p in self.allow],
             "deny": [p.text for p in self.deny],
             "resolve": {h: ",".join(map(str, a)) for h, a in self.pins.items()},
+            "origins": {p.text: p.origin for p in (*self.allow, *self.deny) if p.origin},
         }
 
     # -- judging -------------------------------------------------------------------------
@@ -96,10 +102,10 @@ class NetPolicy:
         ip = ip_of(host)
         for p in self.deny:
             if p.matches(host, ip, port):
-                return Verdict(False, DENY_LISTED, p.text, host, port)
+                return Verdict(False, DENY_LISTED, p.text, host, port, origin=p.origin)
         for p in self.allow:
             if p.matches(host, ip, port):
-                return Verdict(True, ALLOWED, p.text, host, port)
+                return Verdict(True, ALLOWED, p.text, host, port, origin=p.origin)
         return Verdict(False, NOT_ALLOWED, "", host, port)
 
     def decide(self, raw_host: str, port: int, *, resolver=None) -> Verdict:
@@ -274,6 +280,11 @@ def parse_pins(resolve: Mapping[str, str] | Iterable[str]) -> dict[str, tuple[IP
             out.append(ip)
         pins[h] = tuple(out)
     return pins
+
+
+def _declared(p: Pattern, origins: Mapping[str, str]) -> Pattern:
+    origin = origins.get(p.text)
+    return dataclasses.replace(p, origin=str(origin)) if origin else p
 
 
 def _split_pin(s: str) -> tuple[str, str]:

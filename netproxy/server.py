@@ -643,6 +643,9 @@ class ProxyServer:
             d.detail,
             address=str(address) if address else None,
             allow_with=allow_with(d),
+            # A pattern declared by a .rules network_rule: the rule names where.
+            rule=f"{d.detail} (network_rule at {d.origin})" if d.origin else None,
+            origin=d.origin or None,
             **extra,
         )
 

@@ -266,8 +266,15 @@ def make_builtins(sink: RuleSink, lint_errors: list | None = None) -> dict:
         _decision(interp, d)
         justification = _justification(interp, v["justification"])
         host = _normalize_host(interp, v["host"])
+        span = interp.frames[-1][1]  # the call's position, as prefix rules record theirs
         sink.network_rules.append(
-            {"host": host, "protocol": proto, "decision": d, "justification": justification}
+            {
+                "host": host,
+                "protocol": proto,
+                "decision": d,
+                "justification": justification,
+                "source": (sink.file, span[0], span[1]) if span else None,
+            }
         )
 
     fns = {

@@ -15,7 +15,7 @@ import os
 from cordon.policy.errors import PolicyError
 from cordon.policy.rules import Match, Matcher, Rule, compile_rules
 
-ENGINE_VERSION = "cordon-engine-1"
+ENGINE_VERSION = "cordon-engine-2"  # 2: network rules carry their source
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: `execpolicy check` imports this module
 if TYPE_CHECKING:  # pragma: no cover

@@ -50,6 +50,13 @@ class NetworkRule(BaseModel):
     protocol: Literal["http", "https", "socks5_tcp", "socks5_udp"]
     decision: DecisionKind
     justification: str | None = None
+    # Where it was declared: (file as given, or the name of inline text; line; column), 1-based.
+    source: tuple[str, int, int] | None = None
+
+    @property
+    def location(self) -> str | None:
+        """``FILE:LINE:COL`` of the declaration (what denials and the proxy's log name)."""
+        return ":".join(str(x) for x in self.source) if self.source else None
 
 
 class Diagnostic(BaseModel):

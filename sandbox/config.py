@@ -525,8 +525,10 @@ def trusted_project_dirs(environ=None) -> list[str]:
     return [os.path.realpath(os.path.expanduser(t)) for t in trusted if isinstance(t, str)]
 
 
-def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
-    """allow/deny domains from the ``network_rule`` entries of rule files (policy engine)."""
+def _network_from_rules(names: list[str]) -> tuple[list[str], list[str], dict[str, str]]:
+    """allow/deny domains from the ``network_rule`` entries of rule files (policy engine), and
+    where each pattern was declared (pattern -> ``FILE:LINE:COL``, for the proxy's decision log
+    and denial events)."""
     try:
         from cordon.policy import load_policy
     except ImportError as e:  # pragma: no cover - the engine ships with Cordon
@@ -538,15 +540,20 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str]]:
 
         raise ConfigError(str(e), field="rules", hint=rules_next_step(e) or "") from None
     allow, deny = [], []
+    origins: dict[str, str] = {}
     ports = {"https": ":443", "http": ":80"}  # socks5 rules name no port: any
     for r in getattr(pol, "network_rules", []):
         decision = str(getattr(r.decision, "value", r.decision))
         protocol = str(getattr(r.protocol, "value", r.protocol))
         if decision == "allow":
-            allow.append(r.host + ports.get(protocol, ""))
+            pattern = r.host + ports.get(protocol, "")
+            allow.append(pattern)
         else:  # forbidden, and prompt (a sandboxed command cannot be asked): denied
-            deny.append(r.host)
-    return allow, deny
+            pattern = r.host
+            deny.append(pattern)
+        if r.location:
+            origins.setdefault(pattern, r.location)  # the first declaration decides, as in the proxy
+    return allow, deny, origins
 
 
 def to_inputs(opts: dict) -> dict:
@@ -556,8 +563,11 @@ def to_inputs(opts: dict) -> dict:
     allow = list(opts.get("allow_domains", []))
     deny = list(opts.get("deny_domains", []))
     from_rules: list[str] = []
+    origins: dict[str, str] = {}
     if opts.get("rules"):
-        from_rules, d = _network_from_rules(opts["rules"])
+        from_rules, d, declared = _network_from_rules(opts["rules"])
+        # A pattern also given as a flag or config entry is named by that (it comes first).
+        origins = {p: o for p, o in declared.items() if p not in allow and p not in deny}
         allow += from_rules
         deny += d
     net = opts.get("network") or ("proxy" if allow else "off")
@@ -590,6 +600,7 @@ def to_inputs(opts: dict) -> dict:
             deny_domains=deny,
             resolve=dict(split_pin(r) for r in opts.get("resolve", [])),
             net_log=opts.get("net_log"),
+            origins=origins,
         ),
         env=Record(
             inherit=opts.get("env.inherit", "all"),

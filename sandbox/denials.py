@@ -362,8 +362,8 @@ class Walls:
     # -- proxy ----------------------------------------------------------------------------------
     def proxy(self, ev: dict) -> Denial | None:
         """A line of the proxy's decision log (a deny verdict) -> a denial."""
-        if ev.get("verdict") != "deny":
-            return None
+        if ev.get("verdict") != "deny" or ev.get("reason") in ("resolve-failed", "upstream-failed"):
+            return None  # an allowed destination that DNS or the upstream failed: not the sandbox
         host = str(ev.get("host") or "?")
         port = ev.get("port") or 0
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -381,6 +381,10 @@ class Walls:
                 else ("not in the allowed domains (" + ", ".join(self.policy.network.allow_domains[:3]) + ")")
             )
             allow = f"--allow-domain {host}" if host != "?" else None
+        elif reason == "deny-listed" and ev.get("origin"):
+            # A .rules network_rule (forbidden, or prompt: nobody to ask inside a sandbox).
+            rule = f"network_rule {detail} at {ev['origin']}"
+            allow = f"remove the network_rule at {ev['origin']}"
         elif reason == "deny-listed":
             pattern = detail or str(ev.get("rule") or "")
             rule = f"--deny-domain {pattern}" if pattern else "deny-listed"
@@ -393,7 +397,7 @@ class Walls:
         elif reason == "sni-mismatch":
             rule = f"TLS name does not match the allowed host ({detail})"
         else:
-            rule = f"proxy: {reason}" + (f" ({detail})" if detail else "")
+            rule = reason + (f" ({detail})" if detail else "")
         return Denial("proxy", str(ev.get("proto") or "connect"), target, rule, allow, detail=detail or None)
 
     # -- limits ---------------------------------------------------------------------------------

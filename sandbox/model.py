@@ -44,6 +44,10 @@ class NetworkPolicy(BaseModel):
         default_factory=dict, description="HOST -> ADDR pins, like curl --resolve"
     )
     net_log: Path | None = None
+    origins: dict[str, str] = Field(
+        default_factory=dict,
+        description="pattern -> FILE:LINE:COL of the .rules network_rule that declared it",
+    )
 
 
 class ResourceLimits(BaseModel):

@@ -127,7 +127,7 @@ def resolve(
         share_tmp=bool(share_tmp),
         network=network
         if network is not None
-        else Record(mode="off", allow_domains=[], deny_domains=[], resolve={}, net_log=None),
+        else Record(mode="off", allow_domains=[], deny_domains=[], resolve={}, net_log=None, origins={}),
         env=env
         if env is not None
         else Record(

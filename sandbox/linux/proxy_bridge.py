@@ -69,6 +69,7 @@ class Bridge:
             "allow": list(self._policy["allow"] if allow is None else allow),
             "deny": list(self._policy["deny"] if deny is None else deny),
             "resolve": dict(self._policy["resolve"] if resolve is None else resolve),
+            "origins": dict(self._policy.get("origins") or {}),
         }
         NetPolicy.from_lists(new["allow"], new["deny"], new["resolve"])  # raise PatternError here
         if self._proc is None or self._proc.poll() is not None:
@@ -170,8 +171,9 @@ def prepare(
     allow = [*network.allow_domains, *extra_allow]
     deny = [*network.deny_domains, *extra_deny]
     resolve = dict(network.resolve or {})
+    origins = dict(getattr(network, "origins", None) or {})  # .rules patterns -> FILE:LINE:COL
     try:
-        policy = NetPolicy.from_lists(allow, deny, resolve)
+        policy = NetPolicy.from_lists(allow, deny, resolve, origins)
     except PatternError as e:
         field = "network.resolve" if "=" in e.pattern else _field_of(e.pattern, network)
         raise _config_error(f"invalid network pattern {e}", field) from None
@@ -199,7 +201,14 @@ def prepare(
         listener.bind(str(sock_path))
         listener.listen(128)
         token = os.urandom(16).hex()
-        config = {"allow": allow, "deny": deny, "resolve": resolve, "token": token, "log": str(log_path)}
+        config = {
+            "allow": allow,
+            "deny": deny,
+            "resolve": resolve,
+            "origins": origins,
+            "token": token,
+            "log": str(log_path),
+        }
         config["fd"] = listener.fileno()
         proc = subprocess.Popen(
             [
@@ -246,7 +255,7 @@ def prepare(
         log_path=log_path,
         _proc=proc,
         _dir=d,
-        _policy={"allow": allow, "deny": deny, "resolve": resolve},
+        _policy={"allow": allow, "deny": deny, "resolve": resolve, "origins": origins},
         _log_offset=log_offset,
     )
 

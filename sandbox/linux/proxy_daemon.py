@@ -30,7 +30,9 @@ def main() -> int:
     from cordon.netproxy.server import ProxyServer
 
     config = json.loads(sys.stdin.readline())
-    policy = NetPolicy.from_lists(config.get("allow", ()), config.get("deny", ()), config.get("resolve"))
+    policy = NetPolicy.from_lists(
+        config.get("allow", ()), config.get("deny", ()), config.get("resolve"), config.get("origins")
+    )
     raise_fd_limit()
     limits = Limits().resolved()
     # One client (the sandbox): its cap is the whole proxy's.
@@ -43,7 +45,9 @@ def main() -> int:
             continue
         try:
             req = json.loads(line)
-            new = NetPolicy.from_lists(req.get("allow", ()), req.get("deny", ()), req.get("resolve"))
+            new = NetPolicy.from_lists(
+                req.get("allow", ()), req.get("deny", ()), req.get("resolve"), req.get("origins")
+            )
             reply = {"ok": True, "cut": server.update(new)}
         except (ValueError, TypeError) as e:
             reply = {"ok": False, "error": str(e)}

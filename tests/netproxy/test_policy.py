@@ -160,6 +160,23 @@ def test_network_rules_map_to_lists():
     assert lists_from_rules(rules) == (["api.example.com"], ["evil.example.com", "ask.example.com"])
 
 
+def test_decisions_name_where_a_pattern_was_declared():
+    origins = {"evil.test": "net.rules:1:1", "ok.test:443": "net.rules:2:1"}
+    p = NetPolicy.from_lists(["ok.test:443", "flag.test"], ["evil.test"], origins=origins)
+    assert (p.judge("evil.test", 443).reason, p.judge("evil.test", 443).origin) == (
+        "deny-listed",
+        "net.rules:1:1",
+    )
+    assert p.judge("ok.test", 443).origin == "net.rules:2:1"
+    assert p.judge("flag.test", 443).origin == ""  # a flag: no file to name
+    assert (
+        NetPolicy.from_lists(**{k: v for k, v in p.to_lists().items() if k != "resolve"})
+        .judge("evil.test", 80)
+        .origin
+        == "net.rules:1:1"
+    )  # survives a live update (to_lists -> from_lists)
+
+
 def test_revocation_rejudges_without_dns():
     p = NetPolicy.from_lists(["a.test", "127.0.0.1:80"])
     assert p.still_allowed("a.test", 80, ipaddress.ip_address("127.0.0.1"), None).allowed

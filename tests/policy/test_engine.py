@@ -59,6 +59,21 @@ def test_network_rules_normalised():
     assert (n.host, n.protocol, n.decision, n.justification) == ("example.com", "https", "forbidden", "no")
 
 
+def test_network_rules_record_where_they_were_declared(tmp_path):
+    """Like prefix rules: file as given, line and column of the call (also through the cache)."""
+    f = tmp_path / "net.rules"
+    f.write_text(
+        '# hosts\nnetwork_rule(host="a.test", protocol="https", decision="allow")\n\n'
+        '_ = network_rule(\n    host="b.test", protocol="http", decision="deny")\n'
+    )
+    for cache in (False, True, True):
+        a, b = load_policy(f, cache=cache).network_rules
+        assert (a.source, a.location) == ((str(f), 2, 1), f"{f}:2:1")
+        assert (b.host, b.decision, b.location) == ("b.test", "forbidden", f"{f}:4:5")
+    (t,) = load_policy(text='network_rule(host="c.test", protocol="http", decision="allow")').network_rules
+    assert t.location is not None and t.location.endswith(":1:1")
+
+
 def test_files_merge_in_order_and_text_last(tmp_path):
     a = tmp_path / "a.rules"
     b = tmp_path / "b.rules"

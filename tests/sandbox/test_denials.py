@@ -68,6 +68,22 @@ def test_proxy_reasons(tmp_path) -> None:
     why = "closed before its request was read"
     d = w.proxy({"verdict": "deny", "host": None, "port": None, "reason": "capacity", "target_unknown": why})
     assert d.target == f"(no target: {why})"
+    # a .rules network_rule names its file:line:col (the proxy's log carries it as "origin")
+    d = w.proxy(
+        {
+            "verdict": "deny",
+            "host": "evil.test",
+            "port": 443,
+            "reason": "deny-listed",
+            "detail": "evil.test",
+            "origin": "rules/net.rules:3:1",
+        }
+    )
+    assert d.rule == "network_rule evil.test at rules/net.rules:3:1"
+    assert d.allow_with == "remove the network_rule at rules/net.rules:3:1"
+    # an allowed destination that DNS or the upstream failed is not a denial
+    for reason in ("resolve-failed", "upstream-failed"):
+        assert w.proxy({"verdict": "deny", "host": "ok.test", "port": 443, "reason": reason}) is None
 
 
 def test_env_reports_names_never_values(tmp_path) -> None:

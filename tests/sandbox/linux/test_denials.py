@@ -361,3 +361,47 @@ def test_exec_of_a_hidden_binary_is_still_a_denial(identity, hidden_bins, inner_
         (f"{masked_bin}/only-hidden", "only-hidden"),
     ], events
     assert f"blocked exec {tmp_bin}/only-hidden" in r.stderr
+
+
+@pytest.mark.network
+def test_a_rules_network_rule_is_named_by_file_line_col(identity, http_server) -> None:
+    """A host denied by a ``.rules`` network_rule: the denial (and the proxy's decision log)
+    names the declaration as FILE:LINE:COL; the allowed host passes (positive control)."""
+    rules = identity.workspace / "net.rules"
+    rules.write_text(
+        '# hosts this project must never reach\n\nnetwork_rule(host="denied.test", protocol="http", decision="deny")\n'
+    )
+    jsonl, netlog = identity.workspace / "d.jsonl", identity.workspace / "net.jsonl"
+    for p in (rules,):
+        os.chown(p, identity.uid, identity.gid)
+    script = (
+        "curl -s -o /dev/null -m 20 -w 'denied=%{http_code}\\n' http://denied.test/; "
+        f"curl -s -o /dev/null -m 20 -w 'ok=%{{http_code}}\\n' http://127.0.0.1:{http_server.port}/"
+    )
+    r = sandbox_run(
+        identity,
+        "--rules",
+        str(rules),
+        "--allow-domain",
+        f"127.0.0.1:{http_server.port}",
+        "--net-log",
+        str(netlog),
+        "--denials",
+        str(jsonl),
+        cmd=["sh", "-c", script],
+        timeout=180,
+    )
+    assert "denied=403" in r.stdout and "ok=200" in r.stdout, (r.stdout, r.stderr)
+    where = f"{rules}:3:1"
+    proxy = [e for e in _events(jsonl) if e["layer"] == "proxy"]
+    assert [(e["operation"], e["target"], e["rule"], e["allow_with"]) for e in proxy] == [
+        (
+            "http",
+            "denied.test:80",
+            f"network_rule denied.test at {where}",
+            f"remove the network_rule at {where}",
+        )
+    ], proxy
+    (logged,) = [e for e in _events(netlog) if e["host"] == "denied.test"]
+    assert (logged["verdict"], logged["origin"]) == ("deny", where) and where in logged["rule"]
+    assert f"network_rule denied.test at {where}" in r.stderr  # the stderr summary names it too
