@@ -1,4 +1,4 @@
-"""netproxy: proxied sandbox runs vs srt (bulk CONNECT download, small requests, keep-alive and tunnel rates, start-up).
+"""netproxy: proxied sandbox runs vs srt (bulk CONNECT download, small requests, keep-alive and tunnel rates with the proxy process's peak RSS, start-up).
 
 Every harness case includes the sandbox start-up of both tools (that is what a user waits for).
 The request-rate rows (plain-HTTP keep-alive, requests inside CONNECT tunnels, a new tunnel
@@ -154,9 +154,58 @@ def _keepalive_upstream() -> int:
     return server.server_address[1]
 
 
+def _is_proxy(name: str, proc, top_pid: int) -> bool:
+    """The process that runs each tool's proxy: Cordon's per-sandbox proxy process; srt's own
+    node process (its HTTP and SOCKS proxies run inside the CLI)."""
+    if name == "srt":
+        return proc.pid == top_pid
+    try:
+        return any("proxy_daemon" in part for part in proc.cmdline())
+    except Exception:
+        return False
+
+
+def _run_watching_proxy(name: str, argv: list[str], cwd: Path) -> tuple[str, int]:
+    """Run ``argv``; return its stdout and the proxy process's peak RSS in KiB (VmHWM, sampled
+    while it runs: the kernel keeps the high-water mark, so a late sample sees the peak)."""
+    import subprocess
+    import threading
+
+    import psutil
+
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def watch() -> None:
+        top = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                family = [top, *top.children(recursive=True)]
+            except psutil.Error:
+                return
+            for p in family:
+                if not _is_proxy(name, p, proc.pid):
+                    continue
+                try:
+                    with open(f"/proc/{p.pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                peak[0] = max(peak[0], int(line.split()[1]))
+                except OSError:
+                    pass
+            threading.Event().wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    out, err = proc.communicate(timeout=300)
+    watcher.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{name}: exit {proc.returncode}: {err[-400:]}")
+    return out, peak[0]
+
+
 def rate_rows(ctx, work: Path, srt_settings: Path | None, batches: int = 5) -> list[dict]:
     import statistics
-    import subprocess
 
     port = _keepalive_upstream()
     client = work / "rate_client.py"
@@ -171,21 +220,23 @@ def rate_rows(ctx, work: Path, srt_settings: Path | None, batches: int = 5) -> l
         if srt_settings is not None:
             variants["srt"] = [str(ctx["srt"]), "-s", str(srt_settings), "-c", " ".join(_q(a) for a in argv)]
         got: dict[str, list[float]] = {name: [] for name in variants}
+        peaks: dict[str, list[int]] = {name: [] for name in variants}
         for _ in range(batches):
             for name, run in variants.items():
-                out = subprocess.run(run, cwd=work, capture_output=True, text=True, timeout=300)
-                if out.returncode != 0:
-                    raise RuntimeError(f"{name} {mode}: exit {out.returncode}: {out.stderr[-400:]}")
-                got[name].append(json.loads(out.stdout.strip().splitlines()[-1])["per_s"])
+                out, peak_kb = _run_watching_proxy(name, run, work)
+                got[name].append(json.loads(out.strip().splitlines()[-1])["per_s"])
+                peaks[name].append(peak_kb)
         rate = {name: statistics.median(v) for name, v in got.items()}
         print(f"\n## netproxy: {title} (requests/s measured inside the sandbox, median of {batches})")
-        print(f"{'variant':<28}{'req/s':>12}{'cordon/peer':>14}")
+        print(f"{'variant':<28}{'req/s':>12}{'cordon/peer':>14}{'proxy peak RSS':>18}")
         for name, r in rate.items():
             ratio = rate["cordon"] / r if name != "cordon" else None
-            print(f"{name:<28}{r:>12,.0f}{(f'{ratio:.2f}x' if ratio else '-'):>14}")
+            rss = max(peaks[name]) / 1024
+            print(f"{name:<28}{r:>12,.0f}{(f'{ratio:.2f}x' if ratio else '-'):>14}{rss:>15.1f} MB")
             rows.append(
-                {"case": f"netproxy: {title}", "variant": name, "rate_per_s": r, "ratio_vs_cordon": ratio}
-            )
+                {"case": f"netproxy: {title}", "variant": name, "rate_per_s": r, "ratio_vs_cordon": ratio,
+                 "proxy_peak_rss_mb": rss}
+            )  # fmt: skip
     return rows
 
 

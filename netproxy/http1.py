@@ -49,6 +49,7 @@ _HOP_BY_HOP = frozenset(
 )  # fmt: skip
 _UPGRADES = frozenset({b"websocket"})  # protocols a client may switch to after a real 101
 _RECV = 65536
+_PEEK_NOWAIT = int(socket.MSG_PEEK | socket.MSG_DONTWAIT)
 _METHOD = re.compile(rb"^[A-Z][A-Z-]{0,19}$")  # methods are case-sensitive; "get" is not GET
 # A keep-alive client names the same authority in every request (twice: target and Host):
 # its canonical form is computed once. Pure function; errors are not cached.
@@ -548,7 +549,7 @@ def _kernel_timeouts(sock: socket.socket, receive: float, send: float) -> None:
 def _idle_and_open(sock: socket.socket) -> bool:
     """A kept upstream connection is reusable only if it has nothing to say (no EOF, no stray bytes)."""
     try:
-        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        sock.recv(1, _PEEK_NOWAIT)
     except BlockingIOError:
         return True  # open, and nothing waiting
     except OSError:
