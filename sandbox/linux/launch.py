@@ -172,7 +172,7 @@ class SandboxProcess:
         self._cgroup = None
         self._watcher = None
         self._rusage = None
-        self._tmp_report = None  # our end of the /tmp report socket (tmp= given)
+        self._tmp_report = None  # our end of the /tmp report socket (a sized private /tmp)
         self._proxy_seen = 0  # decision-log lines already turned into denials
         try:
             self.pid = self._spawn(stdin, stdout, stderr)
@@ -292,9 +292,12 @@ class SandboxProcess:
                 os.close(fd)
 
     def _watch(self) -> None:
-        """Start the watcher thread when a limit needs one (wall, the tree's CPU in a cgroup)."""
+        """Start the watcher thread when a limit needs one (wall, the tree's CPU in a cgroup, the
+        monitor without a cgroup). Launches without such limits start no thread."""
         limits = self.launch.limits
-        if limits is None or (limits.wall is None and not (limits.cpu and self._cgroup)):
+        if limits is None or (
+            limits.wall is None and not (limits.cpu and self._cgroup) and not getattr(limits, "monitor", None)
+        ):
             return
         from cordon.sandbox.linux.limits import Watcher
 
@@ -417,6 +420,8 @@ class SandboxProcess:
         if self.launch.limits is not None and not self.setup_failed:
             from cordon.sandbox.linux.limits import tmp_was_full, verdict
 
+            if self._watcher is not None:
+                self._watcher.join()  # its last sample may still be naming a limit
             self.limit_hit = verdict(
                 self.launch.limits,
                 rc,
@@ -424,6 +429,7 @@ class SandboxProcess:
                 self._cgroup.events() if self._cgroup is not None else {},
                 self._watcher.fired if self._watcher is not None else None,
                 tmp_was_full(self._tmp_report) if self._tmp_report is not None else False,
+                self._watcher.at_limit if self._watcher is not None else (),
             )
             self._tmp_report = None
             if self.limit_hit is not None and self.launch.recorder is not None:

@@ -7,10 +7,28 @@ show the choice):
     launcher may create a child in the controller's hierarchy (root; a chowned, i.e.
     delegated, cgroup). memory (memory.max / memory.limit_in_bytes, no swap), pids
     (pids.max), cpu (usage read by the launcher's watcher, which ends the sandbox);
-  * rlimits set by the inner stage right before exec: RLIMIT_AS (memory, per process),
-    RLIMIT_NPROC (pids: inside the sandbox's own user namespace it counts the sandbox
-    only), RLIMIT_CPU (cpu, per process), RLIMIT_FSIZE (file-size);
-  * bubblewrap's ``--size`` for the private /tmp and /dev/shm (tmp);
+  * without a cgroup (an unprivileged user nobody delegated one to, a container with a
+    read-only cgroupfs), under bubblewrap: the launcher's monitor, a thread that samples the
+    sandbox's process tree (bwrap, its PID 1 and everything below: the PID namespace is
+    closed, orphans go to that PID 1) from /proc, needing no privilege. memory: the sum of
+    the tree's resident memory (RSS; when that crosses the limit, PSS, shared pages divided
+    among their sharers, decides); cpu: the sum of the tree's CPU time, reaped children
+    included; both end the whole sandbox (SIGKILL). pids: the tree's processes and threads;
+    RLIMIT_NPROC refuses the fork, the monitor names the limit when it sees the tree at it
+    (root is exempt from RLIMIT_NPROC: for root the monitor ends the sandbox above it).
+    A polling monitor can overshoot between samples: by what the tree allocates, uses or
+    forks in one interval (``SAMPLE_EVERY``, ``SAMPLE_NEAR`` near a limit, stretched to
+    ``SAMPLE_COST_FACTOR`` times the cost of one sample for large trees). The per-process
+    rlimits stay as the hard backstop: RLIMIT_AS at ``AS_BACKSTOP`` x the memory limit
+    (address space is not memory: programs reserve far more than they touch), RLIMIT_CPU
+    at the cpu limit;
+  * rlimits set by the inner stage right before exec: RLIMIT_AS (memory, per process, the
+    fallback without bubblewrap), RLIMIT_NPROC (pids: inside the sandbox's own user
+    namespace it counts the sandbox only), RLIMIT_CPU (cpu, per process), RLIMIT_FSIZE
+    (file-size);
+  * bubblewrap's ``--size`` for the private /tmp and /dev/shm (tmp), with the launcher
+    checking at the end whether either was full (an O_PATH descriptor of each, sent by the
+    inner stage, keeps the tmpfs readable after the sandbox is gone);
   * the launcher's watcher thread for wall (TERM, grace, KILL of the whole sandbox).
 
 A cgroup is named ``cordon-<launcher pid>-<launcher start time>-<random>``: a later launch
@@ -35,6 +53,26 @@ CGROUP_PREFIX = "cordon-"
 # v1 hierarchy / v2 controller for each key that a cgroup can enforce.
 V1_CONTROLLER = {"memory": "memory", "pids": "pids", "cpu": "cpuacct"}
 V2_CONTROLLER = {"memory": "memory", "pids": "pids", "cpu": None}  # cpu.stat is always there
+# The monitor (no cgroup): seconds between samples of the tree, and near a limit (at
+# NEAR_FRACTION of it); never more often than SAMPLE_COST_FACTOR x the time one sample took.
+SAMPLE_EVERY = 0.02
+SAMPLE_NEAR = 0.005
+NEAR_FRACTION = 0.75
+SAMPLE_COST_FACTOR = 4
+# Until the command has started (the monitor watches its exit when pids is monitored).
+COMMAND_POLL = 0.002
+# RLIMIT_AS under the monitor: this many times the memory limit, at least the limit + 1 GiB.
+AS_BACKSTOP = 4
+# bwrap's outer process and its PID 1, counted in the tree the monitor walks.
+PIDS_OVERHEAD_TREE = 2
+MONITOR_HOW = (
+    f"samples the sandbox's process tree every {int(SAMPLE_EVERY * 1000)} ms, "
+    f"{int(SAMPLE_NEAR * 1000)} ms near a limit"
+)
+MONITOR_BOUND = (
+    "may overshoot by what the tree allocates, uses or forks in one sample interval (large trees "
+    f"are sampled less often: at most every {SAMPLE_COST_FACTOR}x the time one sample takes)"
+)
 
 
 class Hierarchies(Record):
@@ -127,17 +165,24 @@ def plan(
     under_bwrap: bool = True,
     private_tmp: bool = True,
     prelude: bool = False,
+    is_root: bool | None = None,
 ) -> Record:
     """Decide, per limit, how it is enforced here. The result carries:
     ``entries`` (list of Enforcement, in key order, including the default tmp size),
     ``cgroup`` ({key: (version, parent dir, setting)}), ``rlimits`` ([(resource, soft, hard)]),
-    ``tmp_size`` (bytes or None), ``wall``, ``cpu``, ``unenforced`` (keys), ``shown`` ({key: text})."""
+    ``tmp_size`` (bytes or None), ``wall``, ``cpu``, ``unenforced`` (keys), ``shown`` ({key: text}),
+    ``monitor`` ({key: (value, "kill" | "name")}: what the launcher's monitor enforces or names).
+    ``is_root``: whether the launcher runs as root (default: asked; root is exempt from
+    RLIMIT_NPROC)."""
     from cordon.sandbox import limits as L
 
     entries: list = []
     cg: dict = {}
     rl: list = []
     unenforced: list[str] = []
+    monitor: dict = {}
+    if is_root is None:
+        is_root = os.geteuid() == 0
     values = {key: getattr(limits, attr, None) for key, (attr, _, _) in L.KEYS.items()} if limits else {}
     needs_cgroup = any(values.get(k) for k in V1_CONTROLLER)
     if needs_cgroup and h is None:
@@ -213,46 +258,91 @@ def plan(
                     "the whole tree",
                 )
             continue
+        if under_bwrap:
+            # No cgroup: the launcher's monitor, with the per-process rlimits as the backstop.
+            if key == "memory":
+                backstop = max(AS_BACKSTOP * v, v + (1 << 30))
+                rl.append((RLIMIT_AS, backstop, backstop))
+                monitor[key] = (v, "kill")
+                add(
+                    key,
+                    v,
+                    f"launcher monitor ({MONITOR_HOW}; SIGKILL of the sandbox); rlimit RLIMIT_AS per "
+                    f"process as the backstop, at {AS_BACKSTOP}x the limit, at least the limit + 1G "
+                    f"({L.show('memory', backstop)}) (no cgroup available)",
+                    f"the whole tree (RSS, PSS when RSS crosses the limit); {MONITOR_BOUND}",
+                )
+            elif key == "pids":
+                if is_root:
+                    monitor[key] = (v, "kill")
+                    add(
+                        key,
+                        v,
+                        f"launcher monitor ({MONITOR_HOW}; SIGKILL of the sandbox above the limit; "
+                        "root is exempt from RLIMIT_NPROC) (no cgroup available)",
+                        f"the processes and threads of the whole tree; {MONITOR_BOUND}",
+                    )
+                    continue
+                n = v + PIDS_OVERHEAD_RLIMIT + overhead
+                rl.append((RLIMIT_NPROC, n, n))
+                monitor[key] = (v, "name")
+                add(
+                    key,
+                    v,
+                    "rlimit RLIMIT_NPROC (refuses the fork); named by the launcher monitor when it "
+                    f"sees the tree at the limit ({MONITOR_HOW}, and as the command exits) "
+                    "(no cgroup available)",
+                    "the sandbox's processes and threads (it has its own user namespace); a tree "
+                    "that reaches the limit and shrinks again between two samples goes unnamed",
+                )
+            else:
+                rl.append((RLIMIT_CPU, _ceil(v), _ceil(v) + 1))
+                monitor[key] = (v, "kill")
+                add(
+                    key,
+                    v,
+                    f"launcher monitor ({MONITOR_HOW}; SIGKILL of the sandbox); rlimit RLIMIT_CPU "
+                    "per process as the backstop (no cgroup available)",
+                    "the whole tree, reaped children included (not children whose parent never "
+                    f"waits for them); {MONITOR_BOUND}",
+                )
+            continue
         if key == "memory":
             rl.append((RLIMIT_AS, v, v))
             add(
                 key,
                 v,
-                "rlimit RLIMIT_AS (no cgroup available)",
+                "rlimit RLIMIT_AS (no cgroup available, no bubblewrap)",
                 "each process's address space (not the tree; programs that reserve large "
                 "virtual ranges, e.g. node, a JVM or Go, may not start)",
             )
         elif key == "pids":
-            if not under_bwrap:
-                add(
-                    key,
-                    v,
-                    "none",
-                    "-",
-                    False,
-                    "no cgroup available and no user namespace of its own (--fallback=landlock): "
-                    "RLIMIT_NPROC would count every process of this user",
-                )
-                continue
-            rl.append(
-                (RLIMIT_NPROC, v + PIDS_OVERHEAD_RLIMIT + overhead, v + PIDS_OVERHEAD_RLIMIT + overhead)
-            )
             add(
                 key,
                 v,
-                "rlimit RLIMIT_NPROC (no cgroup available)",
-                "the sandbox's processes and threads (it has its own user namespace)",
+                "none",
+                "-",
+                False,
+                "no cgroup available and no user namespace of its own (--fallback=landlock): "
+                "RLIMIT_NPROC would count every process of this user",
             )
         elif key == "cpu":
             rl.append((RLIMIT_CPU, _ceil(v), _ceil(v) + 1))
-            add(key, v, "rlimit RLIMIT_CPU (no cgroup available)", "each process (not the tree)")
+            add(
+                key,
+                v,
+                "rlimit RLIMIT_CPU (no cgroup available, no bubblewrap)",
+                "each process (not the tree)",
+            )
     return Record(
         entries=entries,
         cgroup=cg,
         rlimits=rl,
+        monitor=monitor,
+        tree_overhead=PIDS_OVERHEAD_TREE + overhead,
         tmp_size=locals().get("tmp_size"),
-        # Only when tmp= was asked for: the report costs a socket per launch.
-        report_tmp=values.get("tmp") is not None and locals().get("tmp_size") is not None,
+        # Whenever the private /tmp is sized (by tmp= or the default): a full one is named.
+        report_tmp=locals().get("tmp_size") is not None,
         wall=values.get("wall"),
         cpu=values.get("cpu"),
         unenforced=unenforced,
@@ -455,24 +545,141 @@ def sweep(parent: str) -> None:
         _remove(os.path.join(parent, name))  # normally empty: --die-with-parent ended the sandbox
 
 
-# ---- while the sandbox runs: the watcher (wall, the tree's CPU) -------------------------------
+# ---- while the sandbox runs: the watcher (wall, the tree's CPU, the monitor) --------------------
+def _tree(root: int) -> list[list[str]]:
+    """/proc/<pid>/stat fields (after the command name) of ``root`` and all its descendants,
+    found through each thread's ``children`` list. Under bubblewrap the tree from bwrap's pid
+    is the whole sandbox: its PID namespace's orphans are reparented to its PID 1."""
+    out = []
+    todo = [root]
+    seen = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        stat = _read(f"/proc/{pid}/stat")
+        if not stat:
+            continue  # gone since its parent listed it
+        f = stat.rpartition(")")[2].split()
+        f.append(str(pid))
+        out.append(f)
+        if f[17] == "1":
+            tids = [str(pid)]
+        else:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                tids = [str(pid)]
+        for tid in tids:
+            kids = _read(f"/proc/{pid}/task/{tid}/children")
+            if kids:
+                todo.extend(int(k) for k in kids.split())
+    return out
+
+
+def _pss(pid: str) -> int | None:
+    """A process's proportional set size in bytes (shared pages divided among sharers)."""
+    for line in (_read(f"/proc/{pid}/smaps_rollup") or "").splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return None
+
+
+class TreeUsage(Record):
+    """One sample: memory (bytes), cpu (seconds), tasks (processes and threads, overhead
+    excluded), the tree's ``pids`` (host pids), and the sample's own cost (seconds)."""
+
+
+def sample_tree(root: int, overhead: int = PIDS_OVERHEAD_TREE, memory_limit: int | None = None) -> TreeUsage:
+    """The sandbox's usage now. Memory is the sum of RSS; when that reaches ``memory_limit``,
+    the sum of PSS (RSS counts a page shared by N processes N times), RSS where PSS is not
+    readable."""
+    import time
+
+    t0 = time.perf_counter()
+    tree = _tree(root)
+    page = os.sysconf("SC_PAGE_SIZE")
+    tick = os.sysconf("SC_CLK_TCK")
+    memory = sum(int(f[21]) for f in tree) * page
+    if memory_limit is not None and memory >= memory_limit:
+        memory = sum((_pss(f[-1]) or int(f[21]) * page) if f[0] != "Z" else 0 for f in tree)
+    cpu = sum(int(f[11]) + int(f[12]) + int(f[13]) + int(f[14]) for f in tree) / tick
+    tasks = sum(max(int(f[17]), 1) for f in tree) - overhead
+    return TreeUsage(
+        memory=memory, cpu=cpu, tasks=tasks, pids=[int(f[-1]) for f in tree], cost=time.perf_counter() - t0
+    )
+
+
 class Watcher:
-    """A thread that ends the sandbox at the wall-clock limit (TERM, grace, KILL) or when the
-    tree's CPU time in its cgroup passes the cpu limit. Waits on a pidfd of bwrap: it wakes
-    only for a deadline or a CPU check, and leaves as soon as bwrap is gone."""
+    """A thread that ends the sandbox at the wall-clock limit (TERM, grace, KILL), when the
+    tree's CPU time in its cgroup passes the cpu limit, or, as the monitor (no cgroup), when
+    the sampled tree passes the memory, cpu or (root) pids limit; it also notes a tree held at
+    the pids limit (``at_limit``), which RLIMIT_NPROC enforces. Waits on a pidfd of bwrap (and
+    of the command, for one last sample as it exits): it wakes only for a deadline or a sample,
+    and leaves as soon as bwrap is gone."""
 
     def __init__(self, proc, lplan, cgroup: LaunchCgroup | None):
         self.proc = proc
         self.wall = lplan.wall
         self.cpu = lplan.cpu if cgroup is not None and "cpu" in cgroup.dirs else None
         self.cgroup = cgroup
+        self.monitor = dict(getattr(lplan, "monitor", None) or {})
+        self.overhead = getattr(lplan, "tree_overhead", PIDS_OVERHEAD_TREE)
         self.fired: str | None = None
+        self.at_limit: set[str] = set()
+        self.peak: dict[str, float] = {}  # the largest usage the monitor saw, per key
         self.pidfd = os.pidfd_open(proc.pid)
+        self._running = None
 
     def start(self) -> None:
         import _thread
 
+        self._running = _thread.allocate_lock()
+        self._running.acquire()
         _thread.start_new_thread(self._run, ())
+
+    def join(self, timeout: float = 1.0) -> None:
+        """Until the thread has left (bwrap is gone, so it leaves at once or after its sample)."""
+        if self._running is not None and self._running.acquire(timeout=timeout):
+            self._running.release()
+
+    def _check(self, command_exited: bool = False) -> float | None:
+        """One sample of the tree: end the sandbox over a "kill" limit, note a "name" one.
+        Returns how long to wait for the next sample (None: the sandbox was ended).
+        ``command_exited``: the command's first process has just ended; what it left counts
+        as it was a moment before, with that process (at least one task) still in it."""
+        mon = self.monitor
+        mem = mon.get("memory", (None,))[0]
+        u = sample_tree(self.proc.pid, self.overhead, mem)
+        near = False
+        for key, used in (("memory", u.memory), ("cpu", u.cpu), ("pids", u.tasks)):
+            if key not in mon:
+                continue
+            limit, action = mon[key]
+            self.peak[key] = max(self.peak.get(key, 0), used)
+            over = used > limit if key == "pids" else used >= limit
+            if action == "kill" and over:
+                self.fired = key
+                self.proc.kill()
+                return None
+            if action == "name" and used + (1 if command_exited else 0) >= limit:
+                self.at_limit.add(key)
+            near = near or used >= NEAR_FRACTION * limit
+        return max(SAMPLE_NEAR if near else SAMPLE_EVERY, SAMPLE_COST_FACTOR * u.cost)
+
+    def _command_pidfd(self) -> int | None:
+        """A pidfd of the command's first process (bwrap -> its PID 1 -> the command)."""
+        pid = self.proc.pid
+        for _ in range(2):
+            kids = (_read(f"/proc/{pid}/task/{pid}/children") or "").split()
+            if not kids:
+                return None
+            pid = int(kids[0])
+        try:
+            return os.pidfd_open(pid)
+        except OSError:
+            return None
 
     def _run(self) -> None:
         import select
@@ -482,6 +689,7 @@ class Watcher:
 
         start = time.monotonic()
         ncpu = os.cpu_count() or 1
+        command_fd = None  # -1: the command's exit was sampled already
         try:
             while True:
                 waits = []
@@ -494,8 +702,26 @@ class Watcher:
                         self.proc.kill()
                         return
                     waits.append(max((self.cpu - used) / ncpu, 0.02))
+                if self.monitor:
+                    nxt = self._check()
+                    if nxt is None:
+                        return
+                    waits.append(nxt)
+                    if command_fd is None and "pids" in self.monitor:
+                        command_fd = self._command_pidfd()
+                        if command_fd is None:
+                            waits.append(COMMAND_POLL)  # bubblewrap is still setting up
                 left = max(min(waits), 0) if waits else None
-                if select.select([self.pidfd], [], [], left)[0]:
+                fds = [self.pidfd] + ([command_fd] if command_fd not in (None, -1) else [])
+                ready = select.select(fds, [], [], left)[0]
+                if command_fd in ready:
+                    # The command ended: what it left (e.g. children at the pids limit) is
+                    # still there until its PID 1 goes. One last look, then only bwrap.
+                    if self._check(command_exited=True) is None:
+                        return
+                    os.close(command_fd)
+                    command_fd = -1
+                if self.pidfd in ready:
                     return  # bwrap has exited
                 if self.wall is not None and time.monotonic() - start >= self.wall:
                     self.fired = "wall"
@@ -507,6 +733,9 @@ class Watcher:
             return
         finally:
             os.close(self.pidfd)
+            if command_fd not in (None, -1):
+                os.close(command_fd)
+            self._running.release()
 
 
 # ---- afterwards: which limit ended or stopped the command ---------------------------------------
@@ -543,11 +772,15 @@ def tmp_was_full(sock) -> bool:
 SIGXCPU, SIGXFSZ, SIGKILL = 24, 25, 9
 
 
-def verdict(lplan, returncode: int, rusage, events: dict, fired: str | None, tmp_full: bool = False):
+def verdict(
+    lplan, returncode: int, rusage, events: dict, fired: str | None, tmp_full: bool = False, at_limit=()
+):
     """The limit that ended or stopped the command, as a ``LimitHit`` record, or None.
 
     Only from evidence: the watcher's own action, the cgroup's counters, the signal the
-    kernel sends for an rlimit (SIGXCPU, SIGXFSZ), the tree's CPU time, a full /tmp."""
+    kernel sends for an rlimit (SIGXCPU, SIGXFSZ), the tree's CPU time, a full /tmp, the
+    monitor having seen the tree at the pids limit (``at_limit``; named only when the
+    command failed: holding exactly the limit is allowed)."""
     key = None
     detail = None
     if fired:
@@ -557,6 +790,9 @@ def verdict(lplan, returncode: int, rusage, events: dict, fired: str | None, tmp
     elif events.get("pids_max"):
         key = "pids"
         detail = f"{events['pids_max']} process creation(s) were refused"
+    elif "pids" in at_limit and returncode != 0:
+        key = "pids"
+        detail = "the command's processes and threads were at the limit, so it could start no more"
     elif lplan.cpu is not None and (
         returncode == 128 + SIGXCPU
         or (
@@ -571,6 +807,8 @@ def verdict(lplan, returncode: int, rusage, events: dict, fired: str | None, tmp
     elif tmp_full and returncode != 0 and "tmp" in lplan.values:
         key = "tmp"
         detail = "/tmp or /dev/shm was full"
+        if next(e for e in lplan.entries if e.key == "tmp").default:
+            detail += " (the default size; --limit tmp=SIZE sets another)"
     if key is None:
         return None
     killed = returncode >= 128

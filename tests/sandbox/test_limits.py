@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -146,21 +147,86 @@ def by_key(lp):
     return {e.key: e for e in lp.entries}
 
 
-def test_no_cgroup_means_rlimits():
-    lp = LL.plan(FULL, h=NONE_AVAILABLE)
+def test_no_cgroup_means_the_monitor_with_rlimits_as_backstop():
+    lp = LL.plan(FULL, h=NONE_AVAILABLE, is_root=False)
     e = by_key(lp)
     assert lp.cgroup == {} and lp.unenforced == []
-    assert e["memory"].mechanism.startswith("rlimit RLIMIT_AS") and "not the tree" in e["memory"].scope
-    assert e["pids"].mechanism.startswith("rlimit RLIMIT_NPROC")
-    assert e["cpu"].mechanism.startswith("rlimit RLIMIT_CPU")
+    assert (
+        e["memory"].mechanism.startswith("launcher monitor")
+        and "RLIMIT_AS per process" in e["memory"].mechanism
+        and "(1224M)" in e["memory"].mechanism
+    )
+    assert e["memory"].scope.startswith("the whole tree") and "overshoot" in e["memory"].scope
+    assert (
+        e["pids"].mechanism.startswith("rlimit RLIMIT_NPROC")
+        and "named by the launcher monitor" in e["pids"].mechanism
+    )
+    assert e["cpu"].mechanism.startswith("launcher monitor") and "RLIMIT_CPU" in e["cpu"].mechanism
     assert e["tmp"].mechanism.startswith("tmpfs size") and lp.tmp_size == 8 << 20 and lp.report_tmp
+    assert lp.monitor == {"memory": (200 << 20, "kill"), "pids": (40, "name"), "cpu": (1.0, "kill")}
     got = {r[0]: r[1:] for r in lp.rlimits}
     assert got == {
-        LL.RLIMIT_AS: (200 << 20, 200 << 20),
+        LL.RLIMIT_AS: ((1 << 30) + (200 << 20),) * 2,  # the backstop: 4x, at least the limit + 1G
         LL.RLIMIT_NPROC: (41, 41),  # + bubblewrap's PID 1
         LL.RLIMIT_CPU: (1, 2),  # SIGXCPU at 1 s, SIGKILL a second later
         LL.RLIMIT_FSIZE: (1 << 20, 1 << 20),
     }
+    big = LL.plan(Record(memory=1 << 30), h=NONE_AVAILABLE, is_root=False)
+    assert big.rlimits == [(LL.RLIMIT_AS, 4 << 30, 4 << 30)]
+
+
+def test_root_without_cgroup_is_limited_by_the_monitor_not_rlimit_nproc():
+    """Root is exempt from RLIMIT_NPROC (the kernel skips the check for uid 0): the monitor
+    ends the sandbox above the limit instead."""
+    lp = LL.plan(FULL, h=NONE_AVAILABLE, is_root=True)
+    assert lp.monitor["pids"] == (40, "kill")
+    assert [r for r in lp.rlimits if r[0] == LL.RLIMIT_NPROC] == []
+    assert "root is exempt from RLIMIT_NPROC" in by_key(lp)["pids"].mechanism
+
+
+def test_without_bubblewrap_rlimits_stay_per_process():
+    """--fallback=landlock: no PID namespace closes the tree, so no monitor; rlimits per process."""
+    lp = LL.plan(FULL, h=NONE_AVAILABLE, under_bwrap=False, private_tmp=False, is_root=False)
+    e = by_key(lp)
+    assert lp.monitor == {}
+    assert e["memory"].mechanism.startswith("rlimit RLIMIT_AS") and "not the tree" in e["memory"].scope
+    assert {r[0]: r[1:] for r in lp.rlimits}[LL.RLIMIT_AS] == (200 << 20, 200 << 20)
+
+
+def test_default_tmp_is_reported_too():
+    lp = LL.plan(Record(memory=None), h=NONE_AVAILABLE)
+    assert lp.tmp_size == LL_default_tmp() and lp.report_tmp and lp.monitor == {}
+    hit = LL.verdict(lp, 1, None, {}, None, tmp_full=True)
+    assert hit.key == "tmp" and hit.message == (
+        f"tmp limit {hit.shown} reached; /tmp or /dev/shm was full "
+        "(the default size; --limit tmp=SIZE sets another)"
+    )
+
+
+def LL_default_tmp():
+    from cordon.sandbox.limits import default_tmp_size
+
+    return default_tmp_size()
+
+
+def test_sample_tree_counts_descendants_memory_and_cpu():
+    """The monitor's view of a real tree: this process's child shell and its two sleeps."""
+    import subprocess
+
+    p = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        for _ in range(200):
+            u = LL.sample_tree(p.pid, overhead=0)
+            if u.tasks == 3:
+                break
+            time.sleep(0.01)
+        assert u.tasks == 3 and len(u.pids) == 3 and p.pid in u.pids
+        assert u.memory > 0 and u.cpu >= 0 and u.cost > 0
+        assert LL.sample_tree(p.pid, overhead=0, memory_limit=1).memory > 0  # PSS, readable here
+    finally:
+        p.kill()
+        p.wait()
+    assert LL.sample_tree(p.pid).tasks <= 0  # gone: nothing left to count
 
 
 def fake_v2(tmp_path, subtree: str) -> LL.Hierarchies:
@@ -172,10 +238,10 @@ def fake_v2(tmp_path, subtree: str) -> LL.Hierarchies:
 
 
 def test_v2_used_only_for_delegated_controllers(tmp_path):
-    lp = LL.plan(FULL, h=fake_v2(tmp_path, "memory"))
+    lp = LL.plan(FULL, h=fake_v2(tmp_path, "memory"), is_root=False)
     e = by_key(lp)
     assert e["memory"].mechanism == "cgroup v2 memory controller"
-    assert e["pids"].mechanism.startswith("rlimit RLIMIT_NPROC")  # pids not delegated
+    assert e["pids"].mechanism.startswith("rlimit RLIMIT_NPROC")  # pids not delegated: rlimit + monitor
     assert e["cpu"].mechanism.startswith("cgroup v2 CPU accounting")  # cpu.stat needs no controller
     assert lp.cgroup["memory"][0] == "v2" and [r for r in lp.rlimits if r[0] == LL.RLIMIT_AS] == []
 
@@ -220,7 +286,7 @@ def test_unenforceable_limits():
 
 
 def test_verdict_needs_evidence():
-    lp = LL.plan(FULL, h=NONE_AVAILABLE)
+    lp = LL.plan(FULL, h=NONE_AVAILABLE, is_root=False)
     assert LL.verdict(lp, 1, None, {}, None) is None  # a plain failure is the command's own
     assert LL.verdict(lp, 153, None, {}, None).key == "file-size"
     assert LL.verdict(lp, 152, None, {}, None).key == "cpu"
@@ -232,3 +298,11 @@ def test_verdict_needs_evidence():
     assert LL.verdict(lp, 143, None, {}, "wall").message == "wall limit 2s reached; the sandbox was ended"
     assert LL.verdict(lp, 1, None, {}, None, tmp_full=True).key == "tmp"
     assert LL.verdict(lp, 0, None, {}, None, tmp_full=True) is None  # full but it succeeded
+    # The monitor saw the tree at the pids limit: named when the command failed, not otherwise
+    # (holding exactly the limit is allowed).
+    hit = LL.verdict(lp, 2, None, {}, None, at_limit={"pids"})
+    assert hit.key == "pids" and hit.message.startswith("pids limit 40 reached;")
+    assert LL.verdict(lp, 0, None, {}, None, at_limit={"pids"}) is None
+    assert (
+        LL.verdict(lp, 137, None, {}, "memory").message == "memory limit 200M reached; the command was killed"
+    )

@@ -1,8 +1,9 @@
 """Resource limits through the real ``sandbox run``: each runaway is stopped and named, and the
 same kind of work below the limit passes (the positive control). Run as root (cgroups v1 on
 this host) and as the unprivileged account, both with a cgroup delegated to it (as systemd
-delegates one) and without (the rlimit fallbacks, where the kernel gives no evidence to name
-the limit by, so only the stop is asserted).
+delegates one) and without one: the unprivileged account as it is, root with the cgroup
+filesystems remounted read-only in a mount namespace of its own (as in most containers). There
+the launcher's monitor samples the sandbox's tree (memory, cpu; pids named, or for root ended).
 
 Every runaway is bounded: 600 MB against a 200M limit, 60 processes against 40, a busy loop
 for at most ~2 s of CPU, ``sleep 30`` ended at 2 s, 5 MB against 1M, 40 MB against an 8M /tmp.
@@ -71,9 +72,35 @@ MESSAGES = {
     "file-size": "sandbox: file-size limit 1M reached; the command was killed",
     "tmp": "sandbox: tmp limit 8M reached; /tmp or /dev/shm was full",
 }
-# Without a cgroup these are per-process rlimits: the kernel refuses the allocation or the
-# fork, and nothing tells the launcher that a limit (not the command's own error) was the cause.
-NO_EVIDENCE_WITHOUT_CGROUP = ("memory", "pids")
+# Without a cgroup, RLIMIT_NPROC refuses the fork and the monitor names the limit from the
+# tree it sees at it: a fork loop that holds its processes a moment after the refusal (dash's
+# loop above exits within microseconds of it; the monitor's look at that exit usually, not
+# always, still finds the tree at the limit).
+HOLDING_FORK_LOOP = py(
+    "import os, time\n"
+    "for i in range(60):\n"
+    "    try:\n"
+    "        pid = os.fork()\n"
+    "    except OSError:\n"
+    "        time.sleep(0.5); raise\n"
+    "    if pid == 0:\n"
+    "        time.sleep(2); os._exit(0)\n"
+)
+MONITOR_CASES = {**CASES, "pids": ("pids=40", HOLDING_FORK_LOOP, CASES["pids"][2], None)}
+# Root is exempt from RLIMIT_NPROC: without a cgroup the monitor ends the sandbox above the limit.
+ROOT_PIDS_MESSAGE = "sandbox: pids limit 40 reached; the command was killed"
+# Read-only cgroup filesystems (the launcher's own mount namespace): no cgroup can be made.
+READ_ONLY_CGROUPS = [
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    "for m in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); do "
+    'mount -o remount,bind,ro "$m" || exit 1; done; exec "$@"',
+    "sh",
+]
 
 
 @pytest.fixture
@@ -133,30 +160,95 @@ def test_runaway_is_stopped_and_named(identity, delegated, case):
 
 
 @pytest.fixture
-def unprivileged(scratch_session):
-    """The unprivileged account alone (root always gets a cgroup here: the fallbacks are the
-    unprivileged account's)."""
-    from tests.support import identities
-
-    ident = identities.identity_for("user", scratch_session)
-    yield ident
-    identities.cleanup(ident.workspace)
+def no_cgroup(identity, inner_executor):
+    """An argv prefix under which the launcher finds no cgroup it may use: none for the
+    unprivileged account (nobody delegated one to it), read-only cgroup filesystems for root.
+    Checked through --explain, so the tests below cannot pass on a cgroup by accident."""
+    if identity.is_root and shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to give root read-only cgroup filesystems")
+    prefix = READ_ONLY_CGROUPS if identity.is_root else []
+    argv = [*prefix, *identity.sandbox_argv("run", "--explain", "--limit", "memory=200M", "--", "true")]
+    r = identity.run(argv, cwd=identity.workspace)
+    assert r.returncode == 0, r.stderr
+    assert "limit memory 200M: launcher monitor" in r.stderr, r.stderr
+    return prefix
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_runaway_without_delegation(unprivileged, case, inner_executor):
-    """The unprivileged account with no cgroup of its own: rlimits and the tmpfs size stop each
-    runaway (in both inner stages, which set the rlimits)."""
-    identity = unprivileged
-    flag, runaway, work, _ = CASES[case]
-    r = run_limited(identity, [], flag, runaway)
+def test_runaway_without_cgroup(identity, no_cgroup, case):
+    """No cgroup: the monitor, rlimits and the tmpfs size stop each runaway and name the
+    limit, as root and as the user, in both inner stages (which set the rlimits)."""
+    flag, runaway, work, status = MONITOR_CASES[case]
+    r = run_limited(identity, no_cgroup, flag, runaway)
     assert r.returncode != 0, (case, r.stdout, r.stderr)
-    if case in NO_EVIDENCE_WITHOUT_CGROUP:
-        assert ("MemoryError" if case == "memory" else "fork") in r.stderr, r.stderr
-    else:
-        assert MESSAGES[case] in r.stderr, (case, r.returncode, r.stderr)
-    ok = run_limited(identity, [], flag, work)
+    message = ROOT_PIDS_MESSAGE if case == "pids" and identity.is_root else MESSAGES[case]
+    assert message in r.stderr, (case, r.returncode, r.stderr)
+    if case == "memory" or (case == "pids" and identity.is_root):
+        assert r.returncode == 137, (case, r.returncode, r.stderr)  # the monitor's SIGKILL
+    elif case == "cpu":  # one busy process: the monitor or, at the same second, RLIMIT_CPU
+        assert r.returncode in (137, 152), (case, r.returncode, r.stderr)
+    elif status is not None:
+        assert r.returncode == status, (case, r.returncode, r.stderr)
+    ok = run_limited(identity, no_cgroup, flag, work)
     assert ok.returncode == 0 and ok.stdout.strip() == "ok", (case, ok.returncode, ok.stderr)
+    assert "limit" not in ok.stderr, ok.stderr
+
+
+# Several processes, each well under the limit, together over it: what per-process rlimits
+# (RLIMIT_AS, RLIMIT_CPU) let through and the monitor must stop. (limit, a higher limit, one process)
+TREE_CASES = {
+    "memory": (
+        "memory=200M",
+        "memory=1G",
+        "import time; b = bytearray(60 << 20); time.sleep(3)",  # bytearray() writes every page
+    ),
+    "cpu": (
+        "cpu=1",
+        "cpu=10",
+        "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TREE_CASES))
+def test_monitor_limits_the_whole_tree(identity, no_cgroup, case):
+    """Five processes of 60 MB each (300 MB) under memory=200M, four of 0.6 s CPU each (2.4 s)
+    under cpu=1: each process alone is within the limit, the tree is not. The same tree under
+    a higher limit runs to its end (the positive control: nothing else stopped it)."""
+    over, under, child = TREE_CASES[case]
+    n = 5 if case == "memory" else 4
+    script = f'for i in $(seq {n}); do {INSIDE_PYTHON} -I -S -c "$0" & done; wait; echo ok'
+    cmd = ["/bin/sh", "-c", script, child]
+    r = run_limited(identity, no_cgroup, over, cmd)
+    assert r.returncode == 137, (case, r.returncode, r.stdout, r.stderr)
+    assert MESSAGES[case] in r.stderr, (case, r.stderr)
+    ok = run_limited(identity, no_cgroup, under, cmd)
+    assert ok.returncode == 0 and ok.stdout.strip() == "ok", (case, ok.returncode, ok.stderr)
+    assert "limit" not in ok.stderr, ok.stderr
+
+
+def test_pids_limit_named_when_fork_is_refused_and_command_goes_on(identity, no_cgroup):
+    """A refused fork need not end the command: a loop that tries again later and then fails
+    is still told which limit refused it (the monitor saw the tree at the limit)."""
+    if identity.is_root:
+        pytest.skip("root is exempt from RLIMIT_NPROC: there the monitor ends the sandbox (tested above)")
+    loop = py(
+        "import os, sys, time\n"
+        "kids, refused = [], 0\n"
+        "for i in range(60):\n"
+        "    try:\n"
+        "        pid = os.fork()\n"
+        "    except OSError:\n"
+        "        refused += 1; time.sleep(0.05); continue\n"
+        "    if pid == 0:\n"
+        "        time.sleep(1); os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "for k in kids: os.waitpid(k, 0)\n"
+        "print('refused', refused); sys.exit(3 if refused else 0)\n"
+    )
+    r = run_limited(identity, no_cgroup, "pids=40", loop)
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert "refused" in r.stdout and MESSAGES["pids"] in r.stderr, (r.stdout, r.stderr)
 
 
 def test_unlimited_positive_control(identity):
@@ -334,3 +426,38 @@ def test_pool_applies_limits_and_launches_wall_limited_commands_cold(scratch):
         r = pool.run(["sleep", "30"])
         assert r.returncode == 143 and r.limit_hit is not None and r.limit_hit.key == "wall"
         assert pool.stats["warm"] == 0
+
+
+def _mem_available() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_default_tmp_size_filling_up_is_named(identity):
+    """Without tmp= the private /tmp still has a size (a quarter of RAM, at most 4G), and a
+    command that fills it is told so, with the flag that changes it. The fill is one
+    fallocate of exactly the free space (fast; the memory is freed with the sandbox), then one
+    more byte, which the full tmpfs refuses. Ordinary use of the same /tmp passes unnamed."""
+    from cordon.sandbox.limits import default_tmp_size, show
+
+    size = default_tmp_size()
+    if _mem_available() < size + (4 << 30):
+        pytest.skip(f"filling the default /tmp ({show('tmp', size)}) needs that much free memory and more")
+    fill = py(
+        "import os\n"
+        "st = os.statvfs('/tmp')\n"
+        "fd = os.open('/tmp/fill', os.O_CREAT | os.O_WRONLY)\n"
+        "os.posix_fallocate(fd, 0, st.f_bavail * st.f_frsize)\n"
+        "os.pwrite(fd, b'x', st.f_bavail * st.f_frsize)\n"
+    )
+    r = sandbox_run(identity, cmd=fill)
+    assert r.returncode == 1 and "No space left on device" in r.stderr, (r.returncode, r.stderr)
+    assert (
+        f"sandbox: tmp limit {show('tmp', size)} reached; /tmp or /dev/shm was full "
+        "(the default size; --limit tmp=SIZE sets another)"
+    ) in r.stderr, r.stderr
+    ok = sandbox_run(identity, cmd=CASES["tmp"][2])
+    assert ok.returncode == 0 and ok.stdout.strip() == "ok" and "limit" not in ok.stderr, ok.stderr
