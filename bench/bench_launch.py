@@ -76,6 +76,11 @@ def in_process_rows(ctx, ws: str, batches: int = 5, per_batch: int = 20) -> list
             "peak_rss_mb": rss,
         }
     )
+    print(f"\n## peak RSS of the launching process ({per_batch} launches; median of {batches} batches)")
+    for name, bs in got.items():
+        kb = statistics.median(b["peak_rss_kb"] for b in bs)
+        print(f"{name:<28}{kb / 1024:>9.1f} MB")
+        rows.append({"case": "launcher peak RSS", "variant": name, "peak_rss_mb": kb / 1024})
     warm = med["cordon Pool.run() (warm)"]
     for name, m in med.items():
         if name.startswith(("sandlock", "bare")):
@@ -90,15 +95,22 @@ def parallel_rows(ctx, ws: str, batches: int = 3, launches: int = 160, threads: 
         variants["sandlock"] = (str(ctx["sandlock_python"]), "sandlock")
     got = _batches(variants, lambda: ("parallel", str(launches), ws, str(threads)), batches)
     rate = {name: statistics.median(b["per_s"] for b in bs) for name, bs in got.items()}
+    rss = {name: statistics.median(b["peak_rss_kb"] for b in bs) / 1024 for name, bs in got.items()}
     base = rate["cordon sandbox.run()"]
     print(f"\n## {threads}-way parallel launches of `true` (median of {batches} batches of {launches})")
-    print(f"{'variant':<28}{'launches/s':>12}{'cordon/peer':>14}")
+    print(f"{'variant':<28}{'launches/s':>12}{'cordon/peer':>14}{'launcher RSS':>14}")
     rows = []
     for name, r in rate.items():
         ratio = base / r if name != "cordon sandbox.run()" else None
-        print(f"{name:<28}{r:>12.1f}{(f'{ratio:.2f}x' if ratio else '-'):>14}")
+        print(f"{name:<28}{r:>12.1f}{(f'{ratio:.2f}x' if ratio else '-'):>14}{rss[name]:>11.1f} MB")
         rows.append(
-            {"case": f"{threads}-way parallel", "variant": name, "rate_per_s": r, "ratio_vs_cordon": ratio}
+            {
+                "case": f"{threads}-way parallel",
+                "variant": name,
+                "rate_per_s": r,
+                "ratio_vs_cordon": ratio,
+                "peak_rss_mb": rss[name],
+            }
         )
     return rows
 

@@ -79,6 +79,13 @@ def _pool_rss_kb(pool) -> int:
     return total
 
 
+def _peak_rss_kb() -> int:
+    """This launcher process's peak resident memory (the sandboxes it started are not in it)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main() -> int:
     tool, mode, n, ws = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     go = launcher(tool, ws)
@@ -98,7 +105,7 @@ def main() -> int:
             t0 = time.perf_counter()
             go()
             ms.append((time.perf_counter() - t0) * 1000)
-        out = {"ms": ms}
+        out = {"ms": ms, "peak_rss_kb": _peak_rss_kb()}
         if pool is not None:
             pool.wait_ready()
             out["pool_start_ms"] = start_ms
@@ -126,7 +133,7 @@ def main() -> int:
     el = time.perf_counter() - t0
     if errors:
         raise errors[0]
-    print(json.dumps({"per_s": per_thread * threads / el}))
+    print(json.dumps({"per_s": per_thread * threads / el, "peak_rss_kb": _peak_rss_kb()}))
     return 0
 
 
