@@ -145,13 +145,13 @@ def named_secrets(policy, environ) -> list[str]:
 
         paths += fswatch.root_only_files()  # rescanned whenever anything under /etc changed
     known = [os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)]
-    named = list(dict.fromkeys(os.path.realpath(p) for p in paths))
+    from cordon.sandbox.resolve import realpath_all
+
+    named = list(dict.fromkeys(realpath_all(paths)))
     # Inside a folder masked anyway (SSH_AUTH_SOCK under ~/.ssh, the agent socket in GNUPGHOME):
     # covered already, and bwrap could not make a mount point inside the mask.
     tops = frozenset((*known, *named))
-    return [
-        p for p in named if p not in known and not (p != "/" and within_any(os.path.dirname(p), tops))
-    ]
+    return [p for p in named if p not in known and not (p != "/" and within_any(os.path.dirname(p), tops))]
 
 
 # Tools that refuse to run with a read-only cache, and where they keep it. The host's cache
@@ -249,6 +249,7 @@ def assemble(
     )
     limits = limit_plan(policy, engine, info, net == "proxy")
     from cordon.sandbox.linux import inner as inner_mod
+
     bridge = None
     prelude = None
     extra_env: dict[str, str] = {}

@@ -178,8 +178,11 @@ def build_inner(
         if private_tmp or mode == "workspace-write":
             write += ["/tmp", "/dev/shm"]
         deny = [str(p) for p in (*policy.deny_read, *policy.deny_sockets)]
-        # Also where the policy names a path through a symlink (/var/run -> /run).
-        deny += [r for r in _canonical_all(deny) if r not in deny]
+        # Also where the policy names a socket through a symlink (/var/run -> /run); deny_read
+        # is canonical already (resolve.py).
+        from cordon.sandbox.resolve import realpath_all
+
+        deny += [r for r in realpath_all([str(p) for p in policy.deny_sockets]) if r not in deny]
         # /dev: only the devices in DEVICES. Without bubblewrap's fresh /dev, a root command would
         # otherwise open raw disks, /dev/kvm or a VT as their owner, capabilities or not.
         deny.append("/dev")
@@ -236,21 +239,6 @@ def build_inner(
     interpreter = python or os.path.realpath(sys.executable)
     inner = [interpreter, "-I", "-S", "-B", "-c", BOOTSTRAP, "--spec-fd", str(SPEC_FD), "--"]
     return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network, under_bwrap)
-
-
-def _canonical_all(paths: list[str]) -> list[str]:
-    """``os.path.realpath`` of each path, with the folders resolved once for all (the deny list
-    holds hundreds of paths in a few folders: ~10 ms per launch the naive way)."""
-    folders: dict[str, str] = {}
-    out = []
-    for p in paths:
-        head, tail = os.path.split(p)
-        real = folders.get(head)
-        if real is None:
-            real = folders[head] = os.path.realpath(head)
-        cand = os.path.join(real, tail)
-        out.append(os.path.realpath(cand) if os.path.islink(cand) else cand)
-    return out
 
 
 # ---- the native executor ------------------------------------------------------------------

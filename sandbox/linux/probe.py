@@ -65,6 +65,8 @@ def find_tool(
         if not d or not os.path.isabs(d):
             continue  # a relative PATH entry is the workspace by another name
         cand = os.path.join(d, name)
+        if not os.path.isfile(cand):  # one stat for each folder without it, not a realpath
+            continue
         real = os.path.realpath(cand)
         if not os.path.isfile(real) or not os.access(real, os.X_OK):
             continue

@@ -122,3 +122,33 @@ def test_lean_env_policy_equals_policy_envpolicy(
         filters={},
     )
     assert apply_env(lean, environ) == apply_env_policy(full, environ)
+
+
+def test_realpath_all_answers_what_realpath_does_path_by_path(tmp_path):
+    """The folder-sharing resolver must equal os.path.realpath for every kind of path: through
+    symlinked folders, a symlinked last part, a dangling link, a missing tail, a file in the
+    middle, "." / ".." (after a symlink, where lexical and physical differ) and "/"."""
+    from cordon.sandbox.resolve import realpath_all
+
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "file").write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "to-elsewhere").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "real" / "dangling").symlink_to(tmp_path / "nowhere" / "x")
+    t = str(tmp_path)
+    paths = [
+        f"{t}/link/sub",
+        f"{t}/link/file",
+        f"{t}/link/to-elsewhere",
+        f"{t}/link/dangling",
+        f"{t}/link/missing/deeper",
+        f"{t}/link/file/below-a-file",
+        f"{t}/link/to-elsewhere/../sub",
+        f"{t}/link/./sub",
+        f"{t}//link/sub",
+        f"{t}/link/sub/",
+        "/",
+        "relative/path",
+    ]
+    assert realpath_all(paths) == [os.path.realpath(p) for p in paths]
