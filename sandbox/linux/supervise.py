@@ -131,6 +131,21 @@ def watch_program(plain: bytes, level: str = "all") -> bytes:
     """
     if level not in WATCH_LEVELS:
         raise ValueError(f"unknown watch level {level!r}")
+    key = (bytes(plain), level, _machine())
+    hit = _watch_programs.get(key)
+    if hit is None:
+        hit = _watch_program(plain, level)
+        if len(_watch_programs) < 32:  # one per network mode and level: a handful per process
+            _watch_programs[key] = hit
+    return hit
+
+
+# (plain program, level, machine) -> the watch program: a pure function of its inputs, built
+# once per process instead of at every launch.
+_watch_programs: dict[tuple[bytes, str, str], bytes] = {}
+
+
+def _watch_program(plain: bytes, level: str) -> bytes:
     out = bytearray(plain)
     eperm = SECCOMP_RET_ERRNO | _errno.EPERM
     for i in range(0, len(out), 8):
@@ -169,10 +184,18 @@ class UnsupportedProgram(ValueError):
 
 def check_program(program: bytes) -> None:
     """Raise UnsupportedProgram if ``run_bpf`` cannot evaluate ``program`` exactly."""
+    program = bytes(program)
+    if program in _checked:
+        return
     for i in range(0, len(program), 8):
         code = struct.unpack_from("=H", program, i)[0]
         if code not in _OPS:
             raise UnsupportedProgram(f"BPF opcode {code:#x} at instruction {i // 8}")
+    if len(_checked) < 32:
+        _checked.add(program)
+
+
+_checked: set[bytes] = set()  # programs check_program accepted (it depends on nothing else)
 
 
 _OPS = {
