@@ -357,3 +357,57 @@ def test_sni_carrying_a_port_is_refused_from_inside(identity, tcp_recorder, name
         assert alert == "1503"  # a TLS alert record
         assert tcp_recorder.received == []
         assert "allowed.test:" in r.stderr and "sni-invalid" in r.stderr
+
+
+SMUGGLE = r"""
+import base64, os, re, socket, sys
+from urllib.parse import urlsplit
+u = urlsplit(os.environ["HTTP_PROXY"])
+auth = b"Proxy-Authorization: Basic " + base64.b64encode(f"{u.username}:{u.password}".encode()) + b"\r\n"
+s = socket.create_connection((u.hostname, u.port), timeout=10)
+s.sendall(bytes.fromhex(sys.argv[1]).replace(b"AUTH\r\n", auth))
+got = b""
+try:
+    while chunk := s.recv(65536):
+        got += chunk
+except OSError:
+    pass
+print(" ".join(code.decode() for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", got)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [("pipelined-denied", "200 403"), ("pipelined-allowed", "200 200"), ("cl-te", "400")],
+    ids=["pipelined-denied", "control-pipelined-allowed", "cl-te"],
+)
+def test_requests_smuggled_on_one_connection_are_judged_from_inside(identity, case, expected):
+    """Issue 16's smuggling routes, sent from inside the sandbox to an upstream that ignores
+    ``Connection: close`` and answers every head it sees: a pipelined request naming a denied
+    host is judged (403) and never reaches the upstream; CL+TE is refused whole (400). The
+    control pipelines a second *allowed* request, which the same upstream does receive."""
+    from tests.netproxy.test_hardening import NaiveUpstream
+
+    up = NaiveUpstream()
+    try:
+        allowed = f"127.0.0.1:{up.port}"
+        first = f"GET http://{allowed}/first HTTP/1.1\r\nHost: {allowed}\r\nAUTH\r\n\r\n"
+        if case == "cl-te":
+            smuggled = "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n"
+            body = f"0\r\n\r\n{smuggled}"
+            raw = (f"POST http://{allowed}/ HTTP/1.1\r\nHost: {allowed}\r\nAUTH\r\nContent-Length: {len(body)}\r\n"
+                   f"Transfer-Encoding: chunked\r\n\r\n{body}")  # fmt: skip
+        else:
+            second = "denied.test" if case == "pipelined-denied" else allowed
+            raw = (
+                first
+                + f"GET http://{second}/second HTTP/1.1\r\nHost: {second}\r\nAUTH\r\nConnection: close\r\n\r\n"
+            )
+        r = run(identity, "--allow-domain", allowed, "--", INSIDE_PYTHON, "-c", SMUGGLE, raw.encode().hex())
+        assert r.returncode == 0, r.stderr[-500:]
+        assert r.stdout.strip() == expected
+        seen = up.everything
+        assert b"denied.test" not in seen
+        assert (b"/second" in seen) == (case == "pipelined-allowed")
+    finally:
+        up.close()
