@@ -145,6 +145,12 @@ def show(key: str, n) -> str:
     return str(n)
 
 
+def reached(key: str, value, detail: str) -> str:
+    """The one sentence every platform prints (after ``sandbox: ``) when a limit ended or
+    stopped the command, and the library result carries: ``memory limit 512M reached; ...``."""
+    return f"{key_of(key)} limit {show(key, value)} reached; {detail}"
+
+
 def refusal(where: str, lost) -> Exception:
     """The SandboxError (exit 125) for limits nothing on this platform can enforce.
     ``lost``: (key, shown value, why) for each."""

@@ -781,6 +781,8 @@ def verdict(
     kernel sends for an rlimit (SIGXCPU, SIGXFSZ), the tree's CPU time, a full /tmp, the
     monitor having seen the tree at the pids limit (``at_limit``; named only when the
     command failed: holding exactly the limit is allowed)."""
+    from cordon.sandbox import limits as L
+
     key = None
     detail = None
     if fired:
@@ -820,5 +822,5 @@ def verdict(
         else:
             detail = "the command was killed" if killed else "the command was stopped"
     entry = next(e for e in lplan.entries if e.key == key)
-    message = f"{key} limit {entry.shown} reached; {detail}"
+    message = L.reached(key, entry.value, detail)
     return Record(key=key, value=entry.value, shown=entry.shown, mechanism=entry.mechanism, message=message)

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping
 
 from cordon.sandbox.errors import SandboxError
-from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan, resource_limits
+from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan, limit_reached, resource_limits
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -109,7 +109,13 @@ def _run(plan: MacosPlan, platform: str) -> int:
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of the sandbox outlives it
         except (ProcessLookupError, PermissionError):
             pass
-    return exit_status(returncode)
+    status = exit_status(returncode)
+    hit = limit_reached(plan, status)  # the wall timer said so itself as it fired
+    if hit is not None:
+        from cordon.sandbox.limits import reached
+
+        print(f"sandbox: {reached(hit['key'], hit['value'], hit['detail'])}", file=sys.stderr)
+    return status
 
 
 def _rlimit_setter(rlimits: dict[str, list[int]]):

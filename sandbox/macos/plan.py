@@ -63,6 +63,14 @@ MACOS_LIMITS = {
     "tmp": (None, "the private temp folder is on disk: no size can be set"),
 }
 ENFORCED_ON_MACOS = ("cpu", "wall", "file-size")
+# How a reached limit is recognised on macOS: (the signal the kernel sends at an rlimit, its
+# number on macOS, what happened); wall: the launcher's own timer. The signal shows as the
+# exit status 128 + number (the command ends by it: Cordon resets neither to ignored).
+MACOS_REACHED = {
+    "cpu": ("SIGXCPU", 24, "the command was killed"),
+    "file-size": ("SIGXFSZ", 25, "the command was killed"),
+    "wall": (None, None, "the sandbox was ended"),
+}
 
 
 def resource_limits(
@@ -81,6 +89,7 @@ def resource_limits(
             continue
         rlimit, text = MACOS_LIMITS[key]
         enforced = key in ENFORCED_ON_MACOS
+        sig, num, detail = MACOS_REACHED.get(key, (None, None, None)) if enforced else (None, None, None)
         entries.append(
             {
                 "key": key,
@@ -88,6 +97,14 @@ def resource_limits(
                 "enforced": enforced,
                 "mechanism": text if enforced else None,
                 "why": None if enforced else text,
+                "reached_by": (
+                    (f"signal {sig} (exit status {128 + num})" if sig else "the launcher's own timer")
+                    if enforced
+                    else None
+                ),
+                "signal": sig,
+                "exit_code": 128 + num if num else (143 if key == "wall" and enforced else None),
+                "detail": detail,
             }
         )
         if not enforced:
@@ -100,6 +117,21 @@ def resource_limits(
         else:
             rlimits[rlimit] = [int(value), int(value)]
     return rlimits, wall, entries, unenforced
+
+
+def limit_reached(plan: MacosPlan, exit_code: int, wall_ended: bool = False) -> dict | None:
+    """The limit that ended the command (its ``resource_limits`` entry), from the exit status
+    (128 + the rlimit's signal) or the launcher's wall timer; None without such evidence. The
+    launcher prints ``sandbox.limits.reached(key, value, entry["detail"])`` for it."""
+    for e in plan.resource_limits:
+        if not e["enforced"]:
+            continue
+        if e["key"] == "wall":
+            if wall_ended:
+                return e
+        elif e["exit_code"] is not None and e["exit_code"] == exit_code and not wall_ended:
+            return e
+    return None
 
 
 def proxy_ports_from_env(env: Mapping[str, str]) -> list[int]:

@@ -204,6 +204,15 @@ class LimitEntry(BaseModel):
     enforced: bool
     mechanism: str | None = None
     why: str | None = None
+    # How the launcher recognises that the limit was reached, and what it then says:
+    # the job object's message on its I/O completion port (JOB_OBJECT_MSG_*: id and name),
+    # the exit status Windows gives the job's processes, and the end of the sentence
+    # ``sandbox: KEY limit VALUE reached; DETAIL`` (sandbox.limits.reached).
+    reached_by: str | None = None
+    job_message: int | None = None
+    job_message_name: str | None = None
+    exit_code: int | None = None
+    detail: str | None = None
 
 
 class AceEntry(BaseModel):
@@ -309,6 +318,25 @@ WINDOWS_LIMITS = {
     "file-size": (None, None),
     "tmp": (None, None),
 }
+# Resource limit -> (JOB_OBJECT_MSG_* name and id, or None; the exit status Windows gives the
+# job's processes, or None; what happened, for the message). Windows posts the message to the
+# job's I/O completion port; for hard limits it documents delivery as not guaranteed, so an
+# exit status, where there is one, is evidence as well.
+ERROR_NOT_ENOUGH_QUOTA = 1816  # every process of a job ended at its CPU-time limit exits so
+WINDOWS_REACHED = {
+    "memory": (
+        ("JOB_OBJECT_MSG_JOB_MEMORY_LIMIT", 10),
+        None,
+        "an allocation was refused (the job's committed memory is at the limit)",
+    ),
+    "pids": (
+        ("JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT", 3),
+        None,
+        "a process could not be started (the job's active processes are at the limit)",
+    ),
+    "cpu": (("JOB_OBJECT_MSG_END_OF_JOB_TIME", 1), ERROR_NOT_ENOUGH_QUOTA, "the job was ended"),
+    "wall": (None, 143, "the sandbox was ended"),
+}
 WINDOWS_LIMITS_MISSING = {
     "file-size": "Windows has no per-process limit on the size of a file written",
     "tmp": "there is no private temp folder on Windows to size",
@@ -338,8 +366,47 @@ def _resource_limits(policy: ResolvedPolicy, job: JobPlan) -> list[LimitEntry]:
             job.job_time_limit = int(value * 10_000_000)
         else:
             job.wall_seconds = float(value)
-        out.append(LimitEntry(key=key, value=value, enforced=True, mechanism=how))
+        message, code, detail = WINDOWS_REACHED[key]
+        if message is not None:
+            by = f"{message[0]} on the job's I/O completion port"
+            if code is not None:
+                by += f", or the exit status ERROR_NOT_ENOUGH_QUOTA ({code})"
+        else:
+            by = "the launcher's own timer (it ends the job with exit status 143)"
+        out.append(
+            LimitEntry(
+                key=key,
+                value=value,
+                enforced=True,
+                mechanism=how,
+                reached_by=by,
+                job_message=message[1] if message else None,
+                job_message_name=message[0] if message else None,
+                exit_code=code,
+                detail=detail,
+            )
+        )
     return out
+
+
+def limit_reached(
+    plan: WindowsPlan, job_messages=(), exit_code: int | None = None, wall_ended: bool = False
+) -> LimitEntry | None:
+    """The limit that ended or stopped the command, from the job's completion-port messages
+    (ids, in order), the command's exit status and whether the launcher's wall timer ended the
+    job; None without such evidence. The launcher prints ``sandbox.limits.reached(key, value,
+    entry.detail)`` for it."""
+    entries = [e for e in plan.resource_limits if e.enforced]
+    if wall_ended:
+        return next((e for e in entries if e.key == "wall"), None)
+    for msg in job_messages:
+        for e in entries:
+            if e.job_message is not None and e.job_message == msg:
+                return e
+    for e in entries:
+        if e.key != "wall" and e.exit_code is not None and e.exit_code == exit_code:
+            return e
+    return None
 
 
 def capability_name(policy: ResolvedPolicy) -> str:

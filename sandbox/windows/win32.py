@@ -38,6 +38,7 @@ from cordon.sandbox.windows.plan import (
     RUNNER_PYTHON,
     WindowsPlan,
     environment_block,
+    limit_reached,
 )
 
 DWORD = ctypes.c_uint32
@@ -80,6 +81,8 @@ UI_BITS = {
     "JOB_OBJECT_UILIMIT_EXITWINDOWS": 0x80,
 }
 JOB_BASIC_UI_RESTRICTIONS, JOB_EXTENDED_LIMIT_INFORMATION = 4, 9
+JOB_ASSOCIATE_COMPLETION_PORT = 7  # JOBOBJECTINFOCLASS.JobObjectAssociateCompletionPortInformation
+INVALID_HANDLE_VALUE = ctypes.c_void_p(-1).value
 
 RIGHTS = {
     "FILE_READ_DATA": 0x1,
@@ -181,6 +184,10 @@ class JOBOBJECT_BASIC_UI_RESTRICTIONS(ctypes.Structure):
     _fields_ = [("UIRestrictionsClass", DWORD)]
 
 
+class JOBOBJECT_ASSOCIATE_COMPLETION_PORT(ctypes.Structure):
+    _fields_ = [("CompletionKey", LPVOID), ("CompletionPort", HANDLE)]
+
+
 class STARTUPINFOW(ctypes.Structure):
     _fields_ = [
         ("cb", DWORD),
@@ -235,6 +242,8 @@ SIGNATURES: dict[str, tuple[str, Any, list[Any]]] = {
     "CreateJobObjectW": ("kernel32", HANDLE, [LPVOID, LPWSTR]),
     "SetInformationJobObject": ("kernel32", BOOL, [HANDLE, ctypes.c_int, LPVOID, DWORD]),
     "AssignProcessToJobObject": ("kernel32", BOOL, [HANDLE, HANDLE]),
+    "CreateIoCompletionPort": ("kernel32", HANDLE, [HANDLE, HANDLE, ctypes.c_size_t, DWORD]),
+    "GetQueuedCompletionStatus": ("kernel32", BOOL, [HANDLE, LPVOID, LPVOID, LPVOID, DWORD]),
     "ResumeThread": ("kernel32", DWORD, [HANDLE]),
     "TerminateProcess": ("kernel32", BOOL, [HANDLE, ctypes.c_uint]),
     "WaitForSingleObject": ("kernel32", DWORD, [HANDLE, DWORD]),
@@ -304,6 +313,8 @@ def _bits(table: dict[str, int], names: list[str]) -> int:
 class _Launch:
     def __init__(self, api: Any, stack: ExitStack):
         self.api, self.stack = api, stack
+        self.port = None  # the job's I/O completion port (limit messages), when a limit needs it
+        self.wall_ended = False
 
     def fail(self, what: str, code: int | None = None) -> SandboxError:
         code = self.api.GetLastError() if code is None else code
@@ -533,6 +544,18 @@ class _Launch:
             job, JOB_EXTENDED_LIMIT_INFORMATION, ctypes.byref(ext), ctypes.sizeof(ext)
         ):
             raise self.fail("SetInformationJobObject(ExtendedLimitInformation)")
+        if any(e.job_message is not None for e in plan.resource_limits):
+            # Where the job says a limit was reached (sandbox.windows.plan.WINDOWS_REACHED).
+            port = api.CreateIoCompletionPort(INVALID_HANDLE_VALUE, None, 0, 1)
+            if not port:
+                raise self.fail("CreateIoCompletionPort")
+            self.close_later(port)
+            assoc = JOBOBJECT_ASSOCIATE_COMPLETION_PORT(None, port)
+            if not api.SetInformationJobObject(
+                job, JOB_ASSOCIATE_COMPLETION_PORT, ctypes.byref(assoc), ctypes.sizeof(assoc)
+            ):
+                raise self.fail("SetInformationJobObject(AssociateCompletionPort)")
+            self.port = port
         ui = JOBOBJECT_BASIC_UI_RESTRICTIONS(_bits(UI_BITS, plan.job.ui_restrictions))
         if not api.SetInformationJobObject(
             job, JOB_BASIC_UI_RESTRICTIONS, ctypes.byref(ui), ctypes.sizeof(ui)
@@ -611,6 +634,7 @@ class _Launch:
                 from cordon.sandbox.limits import show
 
                 api.TerminateJobObject(job, EXIT_WALL)
+                self.wall_ended = True
                 print(
                     f"sandbox: wall limit {show('wall', wall)} reached; the sandbox was ended",
                     file=sys.stderr,
@@ -622,6 +646,18 @@ class _Launch:
         if not api.GetExitCodeProcess(process, ctypes.byref(code)):
             raise SandboxError(f"GetExitCodeProcess failed (Win32 error {api.GetLastError()})")
         return code.value
+
+    def job_messages(self) -> list[int]:
+        """The JOB_OBJECT_MSG_* ids the job posted so far, in order (none without a port)."""
+        out: list[int] = []
+        if self.port is None:
+            return out
+        ident, key, overlapped = DWORD(0), ctypes.c_size_t(0), LPVOID()
+        while self.api.GetQueuedCompletionStatus(
+            self.port, ctypes.byref(ident), ctypes.byref(key), ctypes.byref(overlapped), 0
+        ):
+            out.append(ident.value)
+        return out
 
 
 def runner_command_line(plan: WindowsPlan) -> str:
@@ -726,7 +762,13 @@ def launch(plan: WindowsPlan, api: Any = None, *, warn=None) -> int:
             job = run.job(plan)
             process = run.process(plan, token, job)
         try:
-            return run.wait(process, job, plan.job.wall_seconds)
+            code = run.wait(process, job, plan.job.wall_seconds)
         except KeyboardInterrupt:
             # Leaving the stack closes the job handle, which kills the whole process tree.
             return EXIT_INTERRUPTED
+        hit = limit_reached(plan, run.job_messages(), code, run.wall_ended)
+        if hit is not None and hit.key != "wall":  # the wall timer said so as it fired
+            from cordon.sandbox.limits import reached
+
+            print(f"sandbox: {reached(hit.key, hit.value, hit.detail)}", file=sys.stderr)
+        return code

@@ -67,3 +67,42 @@ def test_unenforceable_limit_is_refused(tmp_path, stand_in, capsys):  # noqa: F8
         execute.main(pol, ["true"], {"PATH": os.environ["PATH"], "RECORD": str(stand_in)}, platform="darwin")
         == 0
     )
+
+
+def test_plan_says_how_each_reached_limit_is_recognised():
+    """As data: the signal the kernel sends at each rlimit (macOS numbers: SIGXCPU 24, SIGXFSZ
+    25) and the exit status it shows as, the wall timer, and nothing for unenforced limits."""
+    p = build_plan(
+        limited(allow=["limits"], cpu=1, wall=5, memory="1G", **{"file-size": "1M"}),
+        ["true"],
+        {},
+        tmpdir="/x",
+    )
+    got = {e["key"]: (e["reached_by"], e["signal"], e["exit_code"]) for e in p.resource_limits}
+    assert got == {
+        "memory": (None, None, None),
+        "cpu": ("signal SIGXCPU (exit status 152)", "SIGXCPU", 152),
+        "wall": ("the launcher's own timer", None, 143),
+        "file-size": ("signal SIGXFSZ (exit status 153)", "SIGXFSZ", 153),
+    }
+
+
+def test_limit_reached_needs_evidence():
+    from cordon.sandbox.macos.plan import limit_reached
+
+    p = build_plan(limited(cpu=1, wall=5, **{"file-size": "1M"}), ["true"], {}, tmpdir="/x")
+    assert limit_reached(p, 1) is None and limit_reached(p, 137) is None
+    assert limit_reached(p, 152)["key"] == "cpu" and limit_reached(p, 153)["key"] == "file-size"
+    assert limit_reached(p, 143) is None and limit_reached(p, 143, wall_ended=True)["key"] == "wall"
+    # SIGXFSZ without a file-size limit is not this launcher's doing.
+    assert limit_reached(build_plan(limited(cpu=1), ["true"], {}, tmpdir="/x"), 153) is None
+
+
+def test_cpu_limit_is_reported_by_its_signal(tmp_path, stand_in, capsys):  # noqa: F811
+    """For real, through the stand-in (rlimits work the same on this Linux host): a busy loop
+    under cpu=1 gets SIGXCPU and the launcher names the limit; a short job is not named."""
+    code = run(tmp_path, stand_in, ["python3", "-I", "-S", "-c", "while True: pass"], cpu=1)
+    assert code == 152
+    assert "sandbox: cpu limit 1s reached; the command was killed" in capsys.readouterr().err
+    assert run(tmp_path, stand_in, ["python3", "-I", "-S", "-c", "sum(range(10**5))"], cpu=1) == 0
+    assert "limit" not in capsys.readouterr().err

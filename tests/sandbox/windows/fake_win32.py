@@ -41,9 +41,13 @@ class FakeWin32:
         accounts=(),
         credentials=(),
         registry=None,
+        job_messages=(),
     ):
         """``accounts``: local accounts that exist; ``credentials``: Credential Manager targets;
-        ``registry``: {(HKLM subkey, value name): str | int}."""
+        ``registry``: {(HKLM subkey, value name): str | int}; ``job_messages``: the
+        JOB_OBJECT_MSG_* ids the job posts to its completion port (once one is associated)."""
+        self.job_messages = list(job_messages)
+        self.port_of_job: dict[int, int] = {}
         self.accounts = {a: ACCOUNT_SIDS[a] for a in accounts}
         self.credentials = set(credentials)
         self.registry = dict(registry or {})
@@ -131,10 +135,27 @@ class FakeWin32:
                 ("SetInformationJobObject", self.handles[job], "extended", b.LimitFlags, b.ActiveProcessLimit)
             )
             self.job_limits = {"memory": info.JobMemoryLimit, "time": b.PerJobUserTimeLimit}
+        elif cls == win32.JOB_ASSOCIATE_COMPLETION_PORT:
+            assert self.handles[info.CompletionPort] == "completion-port"
+            self.calls.append(("SetInformationJobObject", self.handles[job], "completion-port"))
+            self.port_of_job[job] = info.CompletionPort
         else:
             assert cls == win32.JOB_BASIC_UI_RESTRICTIONS
             self.calls.append(("SetInformationJobObject", self.handles[job], "ui", info.UIRestrictionsClass))
         return 0 if self._failing("SetInformationJobObject") else 1
+
+    def CreateIoCompletionPort(self, file, existing, key, threads):
+        self.calls.append(("CreateIoCompletionPort", file, existing, key, threads))
+        assert file == win32.INVALID_HANDLE_VALUE and existing is None
+        return 0 if self._failing("CreateIoCompletionPort") else self._handle("completion-port")
+
+    def GetQueuedCompletionStatus(self, port, ident_ref, key_ref, overlapped_ref, ms):
+        self.calls.append(("GetQueuedCompletionStatus", self.handles[port], ms))
+        if port not in self.port_of_job.values() or not self.job_messages:
+            self.last_error = 258  # WAIT_TIMEOUT: nothing queued
+            return 0
+        _out(ident_ref).value = self.job_messages.pop(0)
+        return 1
 
     def AssignProcessToJobObject(self, job, proc):
         self.calls.append(("AssignProcessToJobObject", self.handles[job], self.handles[proc]))

@@ -80,3 +80,69 @@ def test_run_refuses_unenforceable_limits_unless_accepted(capsys):
     assert "file-size=1M: Windows has no per-process limit" in err and "--allow-unenforced limits" in err
     pol = limited(allow=["network", "deny-read", "limits"], **{"file-size": "1M"})
     assert run(pol, ["python", "-V"], ENV, api=FakeWin32(), warn=lambda _: None) == 0
+
+
+def test_plan_says_how_each_reached_limit_is_recognised():
+    """Each enforced limit carries its evidence as data: the job object's completion-port
+    message (id and name, as in winnt.h), the exit status Windows gives the job's processes
+    where it gives one, and the words the launcher prints."""
+    p = plan_for(limited(memory="512M", pids=40, cpu=2, wall="1m"))
+    got = {e.key: (e.job_message, e.job_message_name, e.exit_code) for e in p.resource_limits}
+    assert got == {
+        "memory": (10, "JOB_OBJECT_MSG_JOB_MEMORY_LIMIT", None),
+        "pids": (3, "JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT", None),
+        "cpu": (1, "JOB_OBJECT_MSG_END_OF_JOB_TIME", 1816),  # ERROR_NOT_ENOUGH_QUOTA
+        "wall": (None, None, 143),
+    }
+    by = {e.key: e.reached_by for e in p.resource_limits}
+    assert by["memory"] == "JOB_OBJECT_MSG_JOB_MEMORY_LIMIT on the job's I/O completion port"
+    assert "ERROR_NOT_ENOUGH_QUOTA (1816)" in by["cpu"] and "timer" in by["wall"]
+    # Unenforceable limits carry no evidence: nothing would report them.
+    lost = plan_for(limited(allow=["limits"], **{"file-size": "1M"})).resource_limits
+    assert [(e.key, e.reached_by, e.job_message) for e in lost] == [("file-size", None, None)]
+
+
+def test_limit_reached_needs_evidence():
+    from cordon.sandbox.windows.plan import limit_reached
+
+    p = plan_for(limited(memory="512M", pids=40, cpu=2, wall="1m"))
+    assert limit_reached(p, [], 1) is None  # a plain failure is the command's own
+    assert limit_reached(p, [4, 7], 0) is None  # ACTIVE_PROCESS_ZERO, EXIT_PROCESS: not limits
+    assert limit_reached(p, [7, 10], 1).key == "memory"
+    assert limit_reached(p, [3], 1).key == "pids"
+    assert limit_reached(p, [], 1816).key == "cpu"  # the message may be lost: the status is not
+    assert limit_reached(p, [], 143, wall_ended=True).key == "wall"
+    assert limit_reached(p, [], 143) is None  # 143 from the command itself, no timer fired
+    assert limit_reached(plan_for(limited(cpu=2)), [10], 1) is None  # no memory limit asked for
+
+
+def test_win32_reports_the_limit_the_job_posted(capsys):
+    """Through the fake: a completion port is made and associated with the job only when a
+    limit reports through it; the job's message becomes the launcher's sentence."""
+    fake = FakeWin32(job_messages=[6, 10], exit_code=1)  # NEW_PROCESS, then JOB_MEMORY_LIMIT
+    code = win32.launch(plan_for(limited(memory="256M")), fake, warn=lambda _: None)
+    assert code == 1
+    assert ("SetInformationJobObject", "job", "completion-port") in fake.calls
+    err = capsys.readouterr().err
+    assert (
+        "sandbox: memory limit 256M reached; an allocation was refused "
+        "(the job's committed memory is at the limit)"
+    ) in err
+    assert not fake.handles, f"handles left open: {fake.handles}"  # the port is closed too
+    fake = FakeWin32(exit_code=win32_quota())
+    assert win32.launch(plan_for(limited(cpu=1)), fake, warn=lambda _: None) == 1816
+    assert "sandbox: cpu limit 1s reached; the job was ended" in capsys.readouterr().err
+    # Positive control: the same launches with nothing posted and a clean exit say nothing.
+    control = FakeWin32(job_messages=[6, 7, 4])
+    assert win32.launch(plan_for(limited(memory="256M", cpu=1)), control, warn=lambda _: None) == 0
+    assert "limit" not in capsys.readouterr().err
+    # Without such limits no port is made at all.
+    bare = FakeWin32()
+    win32.launch(plan_for(limited(wall=60)), bare, warn=lambda _: None)
+    assert "CreateIoCompletionPort" not in bare.names()
+
+
+def win32_quota() -> int:
+    from cordon.sandbox.windows.plan import ERROR_NOT_ENOUGH_QUOTA
+
+    return ERROR_NOT_ENOUGH_QUOTA
