@@ -245,6 +245,15 @@ def tunnel(target):
             break
         head += chunk
     return s, head
+
+def read_all(s):
+    got = b""
+    try:
+        while chunk := s.recv(65536):
+            got += chunk
+    except OSError:
+        pass
+    return got
 """
 
 HOLD_MANY = (
@@ -320,12 +329,7 @@ SEND_HELLO = (
     + r"""
 s, head = tunnel(sys.argv[1])
 s.sendall(bytes.fromhex(sys.argv[2]))
-reply = b""
-try:
-    while chunk := s.recv(100):
-        reply += chunk
-except OSError:
-    pass
+reply = read_all(s)
 print(head.split(b"\r\n")[0].decode() + "|" + reply[:2].hex())
 """
 )
@@ -359,21 +363,16 @@ def test_sni_carrying_a_port_is_refused_from_inside(identity, tcp_recorder, name
         assert "allowed.test:" in r.stderr and "sni-invalid" in r.stderr
 
 
-SMUGGLE = r"""
-import base64, os, re, socket, sys
-from urllib.parse import urlsplit
-u = urlsplit(os.environ["HTTP_PROXY"])
-auth = b"Proxy-Authorization: Basic " + base64.b64encode(f"{u.username}:{u.password}".encode()) + b"\r\n"
+SMUGGLE = (
+    _TUNNEL
+    + r"""
+import re
 s = socket.create_connection((u.hostname, u.port), timeout=10)
-s.sendall(bytes.fromhex(sys.argv[1]).replace(b"AUTH\r\n", auth))
-got = b""
-try:
-    while chunk := s.recv(65536):
-        got += chunk
-except OSError:
-    pass
-print(" ".join(code.decode() for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", got)))
+header = f"Proxy-Authorization: Basic {auth}\r\n".encode()
+s.sendall(bytes.fromhex(sys.argv[1]).replace(b"AUTH\r\n", header))
+print(" ".join(code.decode() for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", read_all(s))))
 """
+)
 
 
 @pytest.mark.parametrize(
