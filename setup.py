@@ -57,8 +57,9 @@ def build_shipped_store(build_lib: Path) -> None:
     import os
     import subprocess
 
-    env = {**os.environ, "PYTHONPATH": str(build_lib)}
-    code = "from cordon.policy import cache; cache.write_shipped()"
+    # This interpreter's own path too: pip's isolated build environment is where Lark is.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(build_lib), *filter(None, sys.path)])}
+    code = "from cordon.policy import engine; engine.write_shipped_store()"
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=str(build_lib))
 
 

@@ -96,7 +96,7 @@ def put(k: str, data) -> None:
 # --------------------------------------------------------------------------- the shipped store
 
 SHIPPED_STORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shipped.compiled")
-_STORE_FORMAT = 1
+STORE_FORMAT = 1
 
 
 def engine_digest() -> bytes:
@@ -121,26 +121,6 @@ def shipped_key(version: str, given: str, content: bytes) -> str:
     return h.hexdigest()
 
 
-def write_shipped(path: str = SHIPPED_STORE) -> int:
-    """Load every shipped command set and store the results at ``path`` (atomically); returns
-    how many were stored. A set whose result depends on $HOME or the working directory (a
-    relative example path) is left out, as from the user cache."""
-    from cordon.policy.engine import ENGINE_VERSION, _load_inputs, _read
-    from cordon.policy.shipped import list_shipped
-
-    entries = {}
-    for name in list_shipped():
-        given, _path, content = _read(name)
-        policy, cacheable = _load_inputs([(given, content)])
-        if cacheable:
-            entries[given] = (shipped_key(ENGINE_VERSION, given, content), policy.to_data())
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(marshal.dumps((_STORE_FORMAT, entries), 4))
-    os.replace(tmp, path)
-    return len(entries)
-
-
 def get_shipped(version: str, given: str, content: bytes, path: str = SHIPPED_STORE):
     """The stored load of shipped set ``given`` with exactly this ``content``, or None.
 
@@ -156,7 +136,7 @@ def get_shipped(version: str, given: str, content: bytes, path: str = SHIPPED_ST
     try:
         with open(path, "rb") as f:
             fmt, entries = marshal.loads(f.read())
-        if fmt != _STORE_FORMAT:
+        if fmt != STORE_FORMAT:
             return None
         tag, data = entries[given]
     except (OSError, ValueError, EOFError, TypeError, KeyError):

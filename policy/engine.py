@@ -268,6 +268,30 @@ def load_policy(
     return policy
 
 
+def write_shipped_store(path: str | None = None) -> int:
+    """Load every shipped command set and store the results (policy/cache.py, SHIPPED_STORE;
+    setup.py and scripts/install.sh call this); returns how many were stored. A set whose
+    result depends on $HOME or the working directory (a relative example path) is left out,
+    as from the user cache."""
+    import marshal
+
+    from cordon.policy import cache as _cache
+    from cordon.policy.shipped import list_shipped
+
+    path = path or _cache.SHIPPED_STORE
+    entries = {}
+    for name in list_shipped():
+        given, _path, content = read_source(name)
+        policy, cacheable = _load_inputs([(given, content)])
+        if cacheable:
+            entries[given] = (_cache.shipped_key(ENGINE_VERSION, given, content), policy.to_data())
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps((_cache.STORE_FORMAT, entries), 4))
+    os.replace(tmp, path)
+    return len(entries)
+
+
 def discover_rules(*dirs: str | os.PathLike) -> list[str]:
     """The rules files Codex core would load from each ``rules/`` directory, in its order.
 

@@ -7,9 +7,9 @@ policy/cli.py, each subcommand in policy/commands/); only this module knows the 
 ``bench/`` measures what they buy (tests/sandbox/test_startup_imports.py and the policy tests
 keep them honest):
 
-* :func:`main_fast`: the hot subcommands run straight from their argument lists, without
-  building the typer app (typer + click cost ~50 ms). Their parsers are here; the typer
-  commands hand their untouched arguments to the same ``run`` functions
+* the hot subcommands run straight from their argument lists, without building the typer app
+  (typer + click cost ~50 ms): policy/__main__.py routes them, their parsers are here, and the
+  typer commands hand their untouched arguments to the same ``run`` functions
   (policy/commands/_raw.py), so both routes behave identically.
 * :func:`exit_now`: leave without the interpreter's finalization (~1.5 ms of module teardown
   after the answer is out) when nothing is registered to run at exit.
@@ -41,29 +41,7 @@ class Usage(Exception):
     """A command-line mistake (exit 2); the message is what to print."""
 
 
-# --------------------------------------------------------------------------- dispatch
-
-
-def main_fast(args: list[str]) -> int | None:
-    """Run a hot subcommand without the typer app; its exit code, or None when ``args`` need
-    the full CLI (help, a typo, any other subcommand)."""
-    head = args[0] if args else ""
-    if head == "check":
-        from cordon.policy.commands.check import run
-    elif head == "decide":
-        from cordon.policy.commands.decide import run
-    elif head == "assess":
-        from cordon.policy.commands.assess import run
-    elif args[:2] == ["patch", "apply"]:
-        opts = patch_apply_args(args[2:])
-        if opts is None:
-            return None  # typer reports the misuse
-        from cordon.policy.commands.patch import run_apply
-
-        return run_apply(opts["cwd"], opts["file"], opts["confine"])
-    else:
-        return None
-    return run(args[1:])
+# --------------------------------------------------------------------------- exit
 
 
 def exit_now(code: int) -> None:

@@ -60,7 +60,7 @@ if [[ -n "$extras" ]]; then
   # ... and the Starlark parser tables (the wheel has its own, built by setup.py).
   .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy.starlark import syntax; syntax.write_tables()'
   # ... and the shipped rule sets, loaded once (policy/cache.py, SHIPPED_STORE).
-  .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy import cache; cache.write_shipped()'
+  .venv/bin/python -c 'import sys; sys.path.insert(0, "."); from cordon.policy import engine; engine.write_shipped_store()'
 fi
 # Non-editable installs leave a build/ folder behind; it is not needed.
 rm -rf build ./*.egg-info

@@ -308,11 +308,11 @@ def test_shipped_store_holds_exactly_what_parsing_gives(tmp_path):
     rebuild = "stale or missing: scripts/install.sh --dev builds it (after every engine change)"
     assert os.path.isfile(cache.SHIPPED_STORE), rebuild
     store = str(tmp_path / "store")
-    assert cache.write_shipped(store) >= 4
+    assert engine.write_shipped_store(store) >= 4
     names = [n for n in list_shipped() if n in ("default", "python", "node", "git-readonly")]
     assert len(names) == 4
     for name in names:
-        given, _path, content = engine._read(name)
+        given, _path, content = engine.read_source(name)
         fresh = engine._load_inputs([(given, content)])[0].to_data()
         for path in (store, cache.SHIPPED_STORE):
             stored = cache.get_shipped(engine.ENGINE_VERSION, given, content, path=path)
@@ -348,7 +348,7 @@ def test_shipped_store_needs_the_content_the_engine_and_the_trust_rules(tmp_path
     from cordon.policy.statetrust import record_launch
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    given, _path, content = engine._read("default")
+    given, _path, content = engine.read_source("default")
     permissive = load_policy(text='prefix_rule(pattern=["git"], decision="allow")').to_data()
     store = tmp_path / "install" / "shipped.compiled"
     store.parent.mkdir()

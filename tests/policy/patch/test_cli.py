@@ -145,7 +145,7 @@ def test_apply_from_file_and_bad_utf8(tmp_path):
 
 def test_fast_path_matches_the_typer_command(tmp_path):
     """The fast path (policy/fastpath.py, typer-free) behaves like the typer ``patch apply``."""
-    code = "import sys; from cordon.policy.fastpath import main_fast; r = main_fast(['patch', 'apply', *sys.argv[1:]]); sys.exit(99 if r is None else r)"
+    code = "import sys; from cordon.policy.__main__ import main_fast; r = main_fast(['patch', 'apply', *sys.argv[1:]]); sys.exit(99 if r is None else r)"
     typer_code = "import sys; from cordon.policy.cli import app; app(args=['patch', 'apply', *sys.argv[1:]], prog_name='execpolicy')"
     cases = (
         ([], PATCH),

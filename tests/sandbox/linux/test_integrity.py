@@ -472,7 +472,7 @@ def test_policy_cache_entry_needs_the_trust_rules(tmp_path, monkeypatch):
 _FORGED_STORE_PROBE = """
 import marshal, sys
 from cordon.policy import cache, engine
-given, _path, content = engine._read("default")
+given, _path, content = engine.read_source("default")
 store = sys.argv[1]
 if sys.argv[2] == "forge":
     allow = engine.load_policy(text='prefix_rule(pattern=["git"], decision="allow")').to_data()
