@@ -121,12 +121,13 @@ def shipped_key(version: str, given: str, content: bytes) -> str:
     return h.hexdigest()
 
 
-def get_shipped(version: str, given: str, content: bytes, path: str = SHIPPED_STORE):
+def get_shipped(version: str, given: str, content: bytes, path: str | None = None):
     """The stored load of shipped set ``given`` with exactly this ``content``, or None.
 
     The store lies in the install, which a sandboxed command can write when the install is
     inside one of its writable roots (a virtualenv in the workspace): it is believed only when
     it is ours or root's, not writable by others, and not exposed to a recent launch."""
+    path = path or SHIPPED_STORE
     if "/" in given or given.endswith(".rules") or not os.path.exists(path):
         return None  # only bare set names are stored (the rules record the name as given)
     from cordon.policy.statetrust import file_problem, recent_launches

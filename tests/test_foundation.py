@@ -152,11 +152,13 @@ def test_plain_install_from_the_wheel(built_wheel, tmp_path):
         "import cordon.sandbox, cordon.policy, cordon.netproxy\n"
         "from cordon.sandbox import SandboxPolicy, run\n"
         "from cordon import policy\n"
+        "had_lark = 'lark' in sys.modules\n"
         "pol = policy.load_policy('default')\n"
+        "parsed = 'lark' in sys.modules and not had_lark\n"
         "site = sysconfig.get_paths()['purelib']\n"
         "print(json.dumps({'dist': m.version('cordon-sandbox'), 'h11': m.version('h11'),\n"
         "  'mcp': m.version('mcp'), 'where': cordon.sandbox.__file__,\n"
-        "  'check': pol.check(['git', 'status']).decision,\n"
+        "  'check': pol.check(['git', 'status']).decision, 'parsed': parsed,\n"
         "  'top': sorted(n for n in ('policy', 'sandbox', 'netproxy') if os.path.exists(os.path.join(site, n)))}))\n"
     )
     r = subprocess.run([py, "-c", probe], cwd=project, capture_output=True, text=True, env=_clean_env())
@@ -167,6 +169,7 @@ def test_plain_install_from_the_wheel(built_wheel, tmp_path):
     assert facts["dist"] == __version__
     assert facts["where"].startswith(str(venv)) and facts["top"] == []
     assert facts["check"] == "allow"
+    assert facts["parsed"] is False  # the shipped set came from the store built into the wheel
     assert tuple(int(x) for x in facts["h11"].split(".")[:2]) >= (0, 16)
     assert int(facts["mcp"].split(".")[0]) >= 2
 
