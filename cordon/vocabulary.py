@@ -2,10 +2,13 @@
 and the protected names. ``cordon.policy``, ``cordon.sandbox`` and ``cordon.netproxy`` import
 them from here and define none of their own.
 
-Standard library only, and nothing heavy: ``sandbox run`` imports this on every launch.
+Standard library only, and nothing heavy: ``sandbox run`` imports this on every launch. A word
+it does not know raises ``cordon.errors.ArgumentError`` (a ``ValueError``).
 """
 
 from __future__ import annotations
+
+from cordon.errors import ArgumentError
 
 TYPE_CHECKING = False  # not typing's: ``sandbox run`` must not import typing (see __getattr__)
 
@@ -51,7 +54,7 @@ def parse_sandbox_mode(text: str) -> str:
     """A sandbox mode from its name (Codex's ``external-sandbox`` spelling is accepted)."""
     mode = _SANDBOX_ALIASES.get(text, text)
     if mode not in SANDBOX_MODES:
-        raise ValueError(f"unknown sandbox mode {text!r}; expected one of {', '.join(SANDBOX_MODES)}")
+        raise ArgumentError(f"unknown sandbox mode {text!r}; expected one of {', '.join(SANDBOX_MODES)}")
     return mode
 
 
@@ -100,18 +103,18 @@ class Approval:
         kind, _, options = text.strip().partition(":")
         kind = _APPROVAL_ALIASES.get(kind, kind)
         if kind not in APPROVAL_POLICIES:
-            raise ValueError(
+            raise ArgumentError(
                 f"unknown approval policy {text!r}; expected one of {', '.join(APPROVAL_POLICIES)}"
             )
         values = {"rules": True, "sandbox_approval": True}
         if options:
             if kind != "granular":
-                raise ValueError(f"approval policy {kind!r} takes no options (got {options!r})")
+                raise ArgumentError(f"approval policy {kind!r} takes no options (got {options!r})")
             for item in options.split(","):
                 key, eq, value = (part.strip() for part in item.partition("="))
                 key = key.replace("-", "_")
                 if key not in values or not eq or value.lower() not in ("true", "false"):
-                    raise ValueError(
+                    raise ArgumentError(
                         f"bad granular option {item.strip()!r}; expected rules=true|false or "
                         "sandbox_approval=true|false"
                     )

@@ -111,9 +111,10 @@ def main(args: list[str]) -> int:
         print("usage: _launch [--ready-fd=N] [--cwd=DIR] POLICY_JSON -- CMD...", file=sys.stderr)
         _report(ready, f"error {EXIT_USAGE} bad launcher invocation")
         return EXIT_USAGE
-    from cordon.policy.errors import CordonError
     from cordon.sandbox import ConfigError, SandboxPolicy, spawn
     from pydantic import ValidationError
+
+    from cordon.errors import CordonError
 
     try:
         policy = SandboxPolicy.model_validate_json(args[0])

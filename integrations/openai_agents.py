@@ -60,8 +60,9 @@ except ImportError as e:  # pragma: no cover - exercised only without the extra
 from cordon.integrations._launch import command as launch_command
 from cordon.integrations._policy import build_policy
 from cordon.policy import PatchError, apply_patch, assess_patch
-from cordon.policy.errors import CordonError
 from cordon.sandbox import SandboxPolicy
+
+from cordon.errors import CordonError
 
 # UnixLocalSandboxSession builds every argv it starts in _confined_exec_command (where macOS gets
 # sandbox-exec). Confinement hangs on that hook: if an SDK release stops calling it, refuse to

@@ -11,7 +11,8 @@ Modules: ``policy``/``patterns``/``hosts`` judge a destination; ``server`` accep
 
 Public API (imported lazily, so ``import cordon.netproxy`` is free):
 ``start(allow, deny, ...) -> Proxy`` (``Proxy.update``, ``Proxy.stop``), ``NetPolicy``,
-``PatternError``, ``canonical_host``.
+``Verdict``, ``canonical_host``; errors: ``ProxyError`` (a ``CordonError``) and its
+``PatternError``, ``HostError``, ``HelloError``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _LAZY = {
     "PatternError": "cordon.netproxy.patterns",
     "canonical_host": "cordon.netproxy.hosts",
     "HostError": "cordon.netproxy.hosts",
+    "HelloError": "cordon.netproxy.clienthello",
+    "ProxyError": "cordon.netproxy.errors",
 }
 
 __all__ = sorted(_LAZY)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from cordon.netproxy.errors import ProxyError
+
 SERVER_NAME = 0x0000
 ECH = 0xFE0D  # encrypted_client_hello: only the outer (public) name can be judged
 MAX_HELLO = 64 * 1024
@@ -25,7 +27,7 @@ _NUMERIC = re.compile(rb"^(?:[0-9]+|0[xX][0-9a-fA-F]*)$")  # WHATWG: such a name
 _HOST_LABEL = re.compile(rb"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
 
 
-class HelloError(ValueError):
+class HelloError(ProxyError, ValueError):
     """A ClientHello (or its server_name) that is malformed or not a plain host name."""
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from cordon.netproxy.errors import ProxyError
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 _NUMERIC = re.compile(r"^(?:[0-9]+|0[xX][0-9a-fA-F]*)$")
 
 
-class HostError(ValueError):
+class HostError(ProxyError, ValueError):
     """A host (or authority) that cannot be judged; the proxy answers 400 for it."""
 
 

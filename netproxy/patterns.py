@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
+from cordon.netproxy.errors import ProxyError
 from cordon.netproxy.hosts import HostError, IPAddress, canonical_host, ip_of, parse_port
 
 
-class PatternError(ValueError):
+class PatternError(ProxyError, ValueError):
     """A pattern that is malformed or can never match; ``pattern`` is the offending text."""
 
     def __init__(self, message: str, pattern: str):

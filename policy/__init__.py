@@ -19,7 +19,7 @@ _LAZY = {
     "load_rules_dirs": "cordon.policy.engine",
     "discover_rules": "cordon.policy.engine",
     "PolicyError": "cordon.policy.errors",
-    "CordonError": "cordon.policy.errors",
+    "CordonError": "cordon.errors",
     "PatchError": "cordon.policy.errors",
     "NetworkRule": "cordon.policy.models",
     "RuleMatch": "cordon.policy.models",
@@ -36,8 +36,10 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:  # pragma: no cover
     from cordon.policy.engine import Evaluation, Policy, RulesError, load_policy  # noqa: F401
     from cordon.policy.envpolicy import EnvironmentPolicy, apply_env_policy  # noqa: F401
-    from cordon.policy.errors import CordonError, PatchError, PolicyError  # noqa: F401
+    from cordon.policy.errors import PatchError, PolicyError  # noqa: F401
     from cordon.policy.models import NetworkRule, RuleMatch  # noqa: F401
+
+    from cordon.errors import CordonError  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -20,6 +20,7 @@ from cordon.policy.programs import data, program_name
 from cordon.policy.safety import command_might_be_dangerous, is_known_safe_command
 from cordon.policy.shell import CommandSplit, ParsedCommand, split_for_exec_policy
 
+from cordon.errors import ArgumentError
 from cordon.vocabulary import Approval, DecisionKind, parse_sandbox_mode, strictest
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def decide(
     """
     argv = list(argv)
     if not argv:
-        raise ValueError("empty command")
+        raise ArgumentError("empty command")
     appr = Approval.parse(approval)
     sandbox = parse_sandbox_mode(sandbox)
     if cwd is not None:

@@ -1,21 +1,11 @@
-"""Cordon's exception hierarchy (shared by policy, sandbox and netproxy).
+"""The exec-policy engine's errors: rules (``PolicyError``) and patches (``PatchError``).
 
-    CordonError
-    ├── PolicyError        a .rules file or rule text is invalid (file, line, column)
-    ├── PatchError         an apply_patch text is malformed or cannot apply (line)
-    ├── ConfigError        a config value is invalid (field): exit 2 -- sandbox.errors
-    ├── SandboxError       confinement could not be set up         -- sandbox.errors
-    └── ProxyError         the network proxy failed                 -- netproxy
-
-Errors are data: every one carries where it happened, and ``str()`` gives the
-human-readable form.
+The whole tree, rooted at ``CordonError``, is drawn in ``cordon.errors``.
 """
 
 from __future__ import annotations
 
-
-class CordonError(Exception):
-    """Base of every error Cordon raises on purpose."""
+from cordon.errors import CordonError
 
 
 class PolicyError(CordonError):

@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 import sys
 
+from cordon.errors import ArgumentError
+
 try:  # the bare C module: `hashlib` would load OpenSSL (milliseconds) on the hot path
     from _sha256 import sha256
 except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
@@ -37,7 +39,7 @@ except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
 _CHECK = "execpolicy check"
 
 
-class Usage(Exception):
+class Usage(ArgumentError):
     """A command-line mistake (exit 2); the message is what to print."""
 
 

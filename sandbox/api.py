@@ -34,6 +34,8 @@ from typing import IO, Any
 from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.model import SandboxPolicy
 
+from cordon.errors import CordonError
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from cordon.sandbox.denials import Denial
@@ -71,8 +73,9 @@ class SandboxResult(subprocess.CompletedProcess):
         self.denials: list[Denial] = list(denials)
 
 
-class SandboxTimeout(subprocess.TimeoutExpired):
-    """The command overran ``timeout``; the sandbox has been killed."""
+class SandboxTimeout(CordonError, subprocess.TimeoutExpired):
+    """The command overran ``timeout``; the sandbox has been killed. A ``TimeoutExpired``
+    too (``.cmd``, ``.timeout``, ``.output``, ``.stderr``), as ``subprocess.run`` raises."""
 
 
 def load_config(cwd: str | os.PathLike[str] | None = None, config_files: Sequence[str] = ()) -> SandboxPolicy:
@@ -163,8 +166,9 @@ class SandboxedProcess:
         """Change what this running sandbox may reach (proxy mode), e.g. after asking the user.
 
         The lists given replace the current ones; tunnels and connections that lose permission
-        are closed. Returns how many were cut. Raises SandboxError when the sandbox is not in
-        network proxy mode, ``netproxy.PatternError`` for a bad pattern.
+        are closed. Returns how many were cut. Raises ``SandboxError`` when the sandbox is not in
+        network proxy mode; ``netproxy.ProxyError`` when the proxy is gone or refuses the
+        update, ``netproxy.PatternError`` (a ``ProxyError``) for a bad pattern.
         """
         bridge = getattr(getattr(self._proc, "launch", None), "bridge", None)
         if bridge is None:

@@ -1,8 +1,8 @@
-"""Sandbox errors; see policy.errors for the whole hierarchy."""
+"""Sandbox errors; ``cordon.errors`` draws the whole tree."""
 
 from __future__ import annotations
 
-from cordon.policy.errors import CordonError
+from cordon.errors import CordonError
 
 # Exit statuses of the `sandbox` command (docs/sandbox.md, "Exit status"): otherwise the
 # command's own status, 128+N when it died of signal N.

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cordon.errors import CordonError
+
 MAX_STEPS = 2_000_000
 MAX_DEPTH = 48  # frames (module included) before "Starlark call stack overflow", as starlark-rust
 MAX_SIZE = 10_000_000  # elements of a collection / characters of a string
 
 
-class EvalError(Exception):
+class EvalError(CordonError):
     """A runtime error: message, the span it points at, and the Starlark call stack.
 
     ``frames`` is a list of (function name, span of the statement/call active in it), outermost

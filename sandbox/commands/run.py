@@ -15,6 +15,8 @@ import sys
 
 from cordon.sandbox.config import KEYS
 
+from cordon.errors import ArgumentError
+
 EXIT_USAGE = 2
 # Flags that are not policy keys.
 EXTRA_FLAGS = {"--config": "path", "--denials": "path"}
@@ -22,8 +24,8 @@ BOOL_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind == "bool"}
 VALUE_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind != "bool"}
 
 
-class UsageError(Exception):
-    pass
+class UsageError(ArgumentError):
+    """A command-line mistake (exit 2)."""
 
 
 def all_flags() -> set[str]:
@@ -164,10 +166,8 @@ def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
 
 
 def _harden() -> None:
-    try:
-        from cordon.sandbox.hardening import harden_process
-    except ImportError:  # TODO(lead): sandbox.hardening (H8) not present in this checkout
-        return
+    from cordon.sandbox.hardening import harden_process
+
     harden_process()
 
 

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cordon.netproxy.errors import ProxyError
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.noproxy import NO_PROXY_VARS, no_proxy_for
 
@@ -73,13 +74,13 @@ class Bridge:
         }
         NetPolicy.from_lists(new["allow"], new["deny"], new["resolve"])  # raise PatternError here
         if self._proc is None or self._proc.poll() is not None:
-            raise RuntimeError("the network proxy is not running")
+            raise ProxyError("the network proxy is not running")
         assert self._proc.stdin and self._proc.stdout
         self._proc.stdin.write(json.dumps(new) + "\n")
         self._proc.stdin.flush()
         reply = json.loads(self._proc.stdout.readline() or '{"ok": false, "error": "proxy exited"}')
         if not reply.get("ok"):
-            raise RuntimeError(f"policy update failed: {reply.get('error')}")
+            raise ProxyError(f"policy update failed: {reply.get('error')}")
         self._policy = new
         return int(reply["cut"])
 

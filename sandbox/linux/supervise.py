@@ -43,6 +43,7 @@ import errno as _errno
 import os
 import struct
 
+from cordon.errors import CordonError
 from cordon.paths import within
 
 PENDING_POLL_MS = 50  # how often to look whether a process holding back a probe has ended
@@ -178,7 +179,7 @@ def _watch_program(plain: bytes, level: str) -> bytes:
     return b"".join(prefix) + bytes(out)
 
 
-class UnsupportedProgram(ValueError):
+class UnsupportedProgram(CordonError, ValueError):
     pass
 
 
