@@ -10,8 +10,7 @@
 * Peak RSS is wait4's ru_maxrss, which also counts the pages a child shares with the
   harness between fork and exec: keep the harness small (run this module alone) or
   check with `/usr/bin/time -f %M sandbox run -- true` (about 12-17 MB here).
-* the overhead of resource limits (`--limit`) on `sandbox run -- true`, side by side with
-  no limit: rlimits only, and every limit (a cgroup per launch, the watcher, the /tmp report).
+* (the overhead of resource limits is in bench_limits.py)
 * launch time with 10 / 100 / 1,000 extra writable roots, and 10 / 100 / 1,000 deny-read
   paths (each one a real directory, so each one becomes a mount). Each writable root costs
   a bind plus three protected-name placeholders (12 bwrap arguments): past ~700 roots
@@ -29,9 +28,6 @@ from harness import Case
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-
-LIMITS_ALL = ("memory=1G", "pids=256", "cpu=60", "wall=60", "file-size=1G", "tmp=1G")
 
 
 def _workspace() -> Path:
@@ -85,25 +81,6 @@ def cases(ctx) -> list[Case]:
         r = run(["true"], cwd=ws)
         if r.returncode != 0:
             raise RuntimeError(r.stderr)
-
-    # Resource limits: the rlimit-only path (inner stage) and every limit (a cgroup per launch
-    # where one can be made, the watcher thread, the /tmp report), against no limit at all.
-    limited = [sandbox_cli, "run"]
-    every = [*limited, *(x for kv in LIMITS_ALL for x in ("--limit", kv)), "--", "true"]
-    out.append(
-        Case(
-            "sandbox run -- true with resource limits",
-            {
-                "cordon, no --limit": [sandbox_cli, "run", "--", "true"],
-                "cordon --limit file-size=1G (rlimit)": [*limited, "--limit", "file-size=1G", "--", "true"],
-                "cordon, every limit": every,
-            },
-            rounds=20,
-            cwd=ws,
-            env=env,
-            note="every limit: " + " ".join(LIMITS_ALL) + " (as root here: cgroup v1)",
-        )
-    )
 
     inproc = {"cordon sandbox.run()": in_process}
     if codex:
