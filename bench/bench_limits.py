@@ -20,19 +20,10 @@ from pathlib import Path
 
 from harness import Case
 
+from tests.support.identities import READ_ONLY_CGROUPS  # the no-cgroup wrapper the tests use
+
 LIMITS_ALL = ("memory=1G", "pids=256", "cpu=60", "wall=60", "file-size=1G", "tmp=1G")
 LIMITS_MONITOR = ("memory=1G", "pids=256", "cpu=60")
-READ_ONLY_CGROUPS = [
-    "unshare",
-    "-m",
-    "--propagation",
-    "private",
-    "/bin/sh",
-    "-c",
-    "for m in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); do "
-    'mount -o remount,bind,ro "$m" || exit 1; done; exec "$@"',
-    "sh",
-]
 
 
 def _limits(*kvs: str) -> list[str]:

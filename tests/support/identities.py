@@ -92,6 +92,21 @@ class Identity:
         return [sys.executable, "-m", "cordon.sandbox", *args]
 
 
+# An argv prefix under which a root launcher finds no cgroup it may use: the cgroup filesystems
+# remounted read-only in a mount namespace of its own (as in most containers).
+READ_ONLY_CGROUPS = [
+    "unshare",
+    "-m",
+    "--propagation",
+    "private",
+    "/bin/sh",
+    "-c",
+    "for m in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); do "
+    'mount -o remount,bind,ro "$m" || exit 1; done; exec "$@"',
+    "sh",
+]
+
+
 def ensure_test_user() -> pwd.struct_passwd:
     """Create the unprivileged test account if missing (root only)."""
     try:

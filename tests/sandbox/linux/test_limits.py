@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from tests.sandbox.linux.confine_support import sandbox_run
-from tests.support.identities import INSIDE_PYTHON
+from tests.support.identities import INSIDE_PYTHON, READ_ONLY_CGROUPS
 
 pytestmark = [
     pytest.mark.sandbox,
@@ -89,18 +89,6 @@ HOLDING_FORK_LOOP = py(
 MONITOR_CASES = {**CASES, "pids": ("pids=40", HOLDING_FORK_LOOP, CASES["pids"][2], None)}
 # Root is exempt from RLIMIT_NPROC: without a cgroup the monitor ends the sandbox above the limit.
 ROOT_PIDS_MESSAGE = "sandbox: pids limit 40 reached; the command was killed"
-# Read-only cgroup filesystems (the launcher's own mount namespace): no cgroup can be made.
-READ_ONLY_CGROUPS = [
-    "unshare",
-    "-m",
-    "--propagation",
-    "private",
-    "/bin/sh",
-    "-c",
-    "for m in $(awk '$9 ~ /^cgroup/ {print $5}' /proc/self/mountinfo); do "
-    'mount -o remount,bind,ro "$m" || exit 1; done; exec "$@"',
-    "sh",
-]
 
 
 @pytest.fixture
