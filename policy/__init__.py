@@ -1,8 +1,9 @@
-"""Cordon's exec-policy engine: a pure library (no OS calls, no subprocesses).
+"""Cordon's exec-policy engine: rules, the command decision, apply_patch, the environment policy.
 
-Owns: the `.rules` language (Codex-compatible Starlark), matching, command assessment,
-apply_patch parsing/safety, and the environment policy. Must not touch: the sandbox,
-the network, or any process state. The `execpolicy` CLI is a thin shell over it.
+Owns what README.md in this folder lists. It starts no process; it writes only where asked
+or where its caches live (``apply_patch``, ``amend``, the parsed-policy cache, the launch
+journal). Must not touch: confinement, processes or the network (it imports nothing of
+``cordon.sandbox`` or ``cordon.netproxy``). The `execpolicy` CLI is a thin shell over it.
 
 Importing ``policy`` is cheap: every public name below is resolved lazily on first use.
 """

@@ -4,8 +4,9 @@
     result = run(["make", "test"], policy=SandboxPolicy(), cwd="/src/project", timeout=600)
 
 Owns: the policy model, config loading, and launching confined processes (linux/,
-macos/, windows/ implement the same backend interface). Must not touch: rule
-evaluation (that is ``policy``) or proxy internals (that is ``netproxy``).
+macos/, windows/ implement the same backend interface; README.md in this folder has the
+list). Must not touch: rule evaluation (that is ``policy``) or proxy internals (that is
+``netproxy``, which this package starts and bridges into a sandbox, never the reverse).
 Attributes are imported lazily: ``import cordon.sandbox`` costs nothing (the CLI hot path).
 """
 

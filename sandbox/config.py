@@ -529,10 +529,8 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str], dict[st
     """allow/deny domains from the ``network_rule`` entries of rule files (policy engine), and
     where each pattern was declared (pattern -> ``FILE:LINE:COL``, for the proxy's decision log
     and denial events)."""
-    try:
-        from cordon.policy import load_policy
-    except ImportError as e:  # pragma: no cover - the engine ships with Cordon
-        raise ConfigError(f"--rules needs the policy engine: {e}", field="rules") from None
+    from cordon.policy import load_policy
+
     try:
         pol = load_policy(*names)
     except Exception as e:

@@ -17,6 +17,8 @@ import importlib
 import re
 from pathlib import Path
 
+import pytest
+
 import cordon
 
 PACKAGES = ("policy", "sandbox", "netproxy", "integrations")
@@ -252,3 +254,10 @@ def test_landlock_copy_agrees():
     from tests.test_paths import CASES
 
     assert [landlock._within(p, r) for p, r, _ in CASES] == [e for _, _, e in CASES]
+
+
+@pytest.mark.parametrize("folder", ["cordon", *PACKAGES, "rules"])
+def test_each_package_says_what_it_owns_and_must_not_touch(folder):
+    readme = Path(cordon.__file__).parent.parent / folder / "README.md"
+    text = readme.read_text()
+    assert "Owns" in text and "Must not touch" in text

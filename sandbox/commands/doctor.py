@@ -78,15 +78,11 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
     works, err = probe.bwrap_works(path) if path else (False, "")
     abi = probe.landlock_abi()
     sec = probe.seccomp_available()
-    try:
-        from cordon.sandbox.linux import inner
+    from cordon.sandbox.linux import inner
 
-        inner_ok = True
-        native, why_python = inner.native_status()
-        if os.environ.get("CORDON_INNER") == "python":
-            native, why_python = None, "CORDON_INNER=python asks for it"
-    except ImportError:
-        inner_ok, native, why_python = False, None, "the inner stage is missing"
+    native, why_python = inner.native_status()
+    if os.environ.get("CORDON_INNER") == "python":
+        native, why_python = None, "CORDON_INNER=python asks for it"
     out["bwrap"] = {
         "path": path,
         "version": info.version if info else None,
@@ -100,7 +96,7 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
     out["apparmor_restrict_unprivileged_userns"] = facts["apparmor_restrict"]
     out["landlock_abi"] = abi
     out["seccomp"] = sec
-    out["inner_stage"] = inner_ok
+    out["inner_stage"] = True  # it ships with Cordon; the key stays for --json readers
     # Which program applies Landlock + seccomp inside: the same steps either way; the native
     # one saves a second Python interpreter's start-up (~10 ms) per launch.
     out["inner_executor"] = (
@@ -119,10 +115,8 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
         why = "the configuration says mode = danger-full-access: commands run UNCONFINED"
     elif works:
         engine = "bwrap"
-        why = "bubblewrap works: namespaces + masks outside, " + (
-            "Landlock + seccomp inside" if inner_ok else "no inner stage installed"
-        )
-    elif fallback == "landlock" and abi and sec and inner_ok and not proxy:
+        why = "bubblewrap works: namespaces + masks outside, Landlock + seccomp inside"
+    elif fallback == "landlock" and abi and sec and not proxy:
         engine = "landlock"
         why = (
             "bubblewrap cannot run here and the configuration says fallback = landlock: Landlock + "
@@ -137,7 +131,7 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
             out["fix"] = _diagnose.fix(us.reason if not us.available else None, facts)
         if fallback == "landlock" and proxy:
             why += "; the proxied network needs bubblewrap, so fallback = landlock does not apply"
-        elif abi and sec and inner_ok:
+        elif abi and sec:
             why += "; " + _diagnose.fallback_offer()
     out["run_engine"] = engine
     out["explanation"] = why

@@ -2,8 +2,8 @@
 
 The one place that decides HOW a command runs here:
   * ``danger-full-access``: no sandbox at all, only when asked in those words (loud);
-  * ``bwrap``: bubblewrap outside (sandbox.linux.bwrap) + the inner stage (contract E,
-    sandbox.linux.inner: Landlock, seccomp, no_new_privs, fd closing) inside;
+  * ``bwrap``: bubblewrap outside (sandbox.linux.bwrap) + the inner stage
+    (sandbox.linux.inner: Landlock, seccomp, no_new_privs, fd closing) inside;
   * ``landlock``: only with ``fallback="landlock"`` AND when bubblewrap cannot work here;
     the inner stage alone, stated on stderr with what is lost.
 Anything else that cannot be set up raises ``SandboxError`` (exit 125): never unconfined.

@@ -1,6 +1,6 @@
 /*
  * cordon-inner: the Linux inner stage, native. The last step inside bubblewrap's namespaces
- * before the command runs; the same contract as inner.py (contract E), without paying for a
+ * before the command runs; the same spec and steps as inner.py's sandbox side, without paying for a
  * second Python interpreter on every launch (~10 ms of a ~25 ms launch).
  *
  *   cordon-inner --spec-fd N -- CMD [ARGS...]

@@ -1,6 +1,6 @@
 """The Linux inner stage: the last step inside the namespaces before the command runs.
 
-Owns two halves of one contract (INTERFACES.md, E):
+Owns both sides of the hand-over from the launcher to the sandbox:
 
 - launcher side, ``build_inner(policy, argv, prelude=...) -> InnerStage``: turns a
   ``ResolvedPolicy`` into a spec (Landlock roots, a compiled seccomp program, the optional
@@ -56,7 +56,7 @@ _HERE = os.path.dirname(os.path.abspath(globals().get("__file__") or "."))
 
 # ============================ launcher side ==============================================
 class InnerStage:
-    """What the launcher needs to run the inner stage (contract E)."""
+    """What the launcher needs to run the inner stage: its argv, the fds to map, the spec."""
 
     def __init__(
         self,

@@ -96,7 +96,7 @@ def test_registries_is_the_union_of_the_net_sets():
         assert needed in hosts
 
 
-# --- Cordon's engine (H1) on the same files -------------------------------------------
+# --- Cordon's engine on the same files -------------------------------------------
 
 
 def _engine():

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from cordon.policy.commands.check import run
-from cordon.policy.fastpath import Usage
-from cordon.policy.fastpath import check_args as parse_args
 from cordon.policy.diagnostics import envelope
 from cordon.policy.engine import RulesError, load_policy
+from cordon.policy.fastpath import Usage
+from cordon.policy.fastpath import check_args as parse_args
 
 from tests.policy.conformance.generate import materialise
 

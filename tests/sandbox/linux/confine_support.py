@@ -1,4 +1,4 @@
-"""Helpers for the inner-stage tests and the attack battery (H5 "confine").
+"""Helpers for the inner-stage tests and the attack battery.
 
 - ``build_probes``: probes.c compiled once per session into a world-readable folder, so the
   unprivileged test account and every sandbox can run it.

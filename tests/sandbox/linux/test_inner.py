@@ -1,4 +1,4 @@
-"""The inner stage (contract E): build_inner's output and the in-sandbox program, run for real."""
+"""The inner stage: build_inner's output and the in-sandbox program, run for real."""
 
 from __future__ import annotations
 
