@@ -15,7 +15,7 @@
  * Plan format: "CORDONI1", then records: tag (1 byte), length (u32 little-endian), bytes.
  *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
  *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
- *   c / b TCP connect / bind port (u32) S seccomp program (struct sock_filter[])
+ *   S seccomp program (struct sock_filter[])
  *   R resource limit: resource, soft, hard (3 x u64 little-endian), set right before seccomp
  *   T fd (u32) of a unix socket to the launcher: O_PATH fds of /tmp and /dev/shm are sent there
  *     first thing (SCM_RIGHTS), so it can tell afterwards whether a full /tmp stopped the command
@@ -61,7 +61,6 @@
 #define SYS_CLOSE_RANGE_NR 436
 #define LL_VERSION 1
 #define LL_RULE_PATH 1
-#define LL_RULE_PORT 2
 #define FS_EXECUTE (1ULL << 0)
 #define FS_WRITE_FILE (1ULL << 1)
 #define FS_READ_FILE (1ULL << 2)
@@ -84,9 +83,6 @@ struct ll_path_attr {
     uint64_t allowed;
     int32_t parent_fd;
 } __attribute__((packed));
-struct ll_port_attr {
-    uint64_t allowed, port;
-};
 struct bpf_prog {
     unsigned short len;
     void *filter;
@@ -126,7 +122,7 @@ static void push(struct list *l, char *s) {
 }
 
 static struct {
-    struct list prelude, read, write, dev, list, deny, cports, bports, rlimits;
+    struct list prelude, read, write, dev, list, deny, rlimits;
     uint32_t ll_flags;
     int report_fd;
     const char *ll_off;
@@ -168,7 +164,7 @@ static void parse_plan(unsigned char *buf, size_t len) {
         if (n > len - i) fail("truncated spec at byte %zu", i);
         char *s = xalloc(n + 1); /* NUL-terminated copy */
         memcpy(s, buf + i, n);
-        /* Text records (paths, arguments, ports, reasons) become C strings: an embedded NUL
+        /* Text records (paths, arguments, reasons) become C strings: an embedded NUL
          * would silently cut one short (a deny path naming its parent, say). */
         if (tag != 'S' && tag != 'L' && tag != 'R' && tag != 'T' && tag != 'W' && memchr(s, 0, n))
             fail("spec record '%c' at byte %zu holds a NUL byte", tag, i - 5);
@@ -179,8 +175,6 @@ static void parse_plan(unsigned char *buf, size_t len) {
         case 'd': push(&plan.dev, s); break;
         case 'l': push(&plan.list, s); break;
         case 'x': push(&plan.deny, s); break;
-        case 'c': push(&plan.cports, s); break;
-        case 'b': push(&plan.bports, s); break;
         case 'O': plan.ll_off = s; break;
         case 'H': {
             char *end;
@@ -419,13 +413,6 @@ static char *apply_landlock(void) {
     for (size_t i = 0; i < plan.write.n; i++) add_path(plan.write.items[i], FS_ALL);
     for (size_t i = 0; i < plan.dev.n; i++) add_path(plan.dev.items[i], DEVICE_RIGHTS);
     for (size_t i = 0; i < plan.list.n; i++) add_path(plan.list.items[i], FS_READ_DIR);
-    struct list *ports[2] = {&plan.cports, &plan.bports};
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < ports[k]->n && net; i++) {
-            struct ll_port_attr a = {k == 0 ? NET_CONNECT : NET_BIND, strtoull(ports[k]->items[i], NULL, 10)};
-            if (syscall(SYS_LL_ADD, ruleset, LL_RULE_PORT, &a, 0) < 0)
-                fail("landlock_add_rule(port %s): %s", ports[k]->items[i], strerror(errno));
-        }
     if (syscall(SYS_LL_RESTRICT, ruleset, 0) < 0) fail("landlock_restrict_self: %s", strerror(errno));
     close(ruleset);
 

@@ -299,9 +299,6 @@ def encode_native(spec: dict) -> bytes:
         for key, tag in (("read", b"r"), ("write", b"w"), ("devices", b"d"), ("list", b"l"), ("deny", b"x")):
             for path in ll.get(key, ()):
                 rec(tag, os.fsencode(path))
-        for key, tag in (("connect_ports", b"c"), ("bind_ports", b"b")):
-            for port in ll.get(key, ()):
-                rec(tag, str(int(port)).encode())
     elif spec.get("landlock_off"):
         rec(b"O", str(spec["landlock_off"]).encode())
     for resource, soft, hard in spec.get("rlimits") or ():

@@ -27,7 +27,7 @@ import struct
 # --- uapi constants ---------------------------------------------------------------------
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # same on every arch
 CREATE_RULESET_VERSION = 1
-RULE_PATH_BENEATH, RULE_NET_PORT = 1, 2
+RULE_PATH_BENEATH = 1
 
 FS = {
     "execute": 1 << 0,
@@ -192,12 +192,6 @@ class Ruleset:
         finally:
             os.close(fd)
 
-    def add_port(self, port: int, access: int) -> None:
-        attr = struct.pack("=QQ", access & self.handled_net, port)  # struct landlock_net_port_attr
-        _named(
-            lambda: sys_call(SYS_ADD_RULE, self.fd, RULE_NET_PORT, attr, 0), f"landlock_add_rule(port {port})"
-        )
-
     def restrict_self(self) -> None:
         """Enforce on the calling thread (needs no_new_privs, set by the caller)."""
         _named(lambda: sys_call(SYS_RESTRICT_SELF, self.fd, 0), "landlock_restrict_self")
@@ -282,8 +276,7 @@ def _expand(directory: str, denies: list[str], access: int, rules: list[tuple[st
 def apply(spec: dict) -> dict:
     """Build and enforce the ruleset for ``spec`` on the calling thread; report what was done.
 
-    Extra spec keys: ``net`` (handle TCP bind/connect; ``connect_ports``/``bind_ports`` allow
-    some), ``scope`` (abstract unix sockets + signals), ``required`` (raise if the kernel has
+    Extra spec keys: ``net`` (handle TCP bind/connect: both denied, no port is allowed), ``scope`` (abstract unix sockets + signals), ``required`` (raise if the kernel has
     no Landlock). no_new_privs must already be set.
     """
     abi = abi_version()
@@ -301,10 +294,6 @@ def apply(spec: dict) -> dict:
     try:
         rules, outer_only = plan_rules(spec)
         added = sum(rs.add_path(path, access) for path, access in rules)
-        for port in spec.get("connect_ports", ()):
-            rs.add_port(int(port), NET["connect_tcp"])
-        for port in spec.get("bind_ports", ()):
-            rs.add_port(int(port), NET["bind_tcp"])
         rs.restrict_self()
     finally:
         rs.close()

@@ -92,10 +92,11 @@ def run_inner(
     timeout=60,
     python_args=(),
     executor=None,
+    prefix=(),
     **kw,
 ):
     """Run the inner stage with ``spec`` (a dict, or the exact bytes for the spec fd) as
-    ``identity`` (default: the current user)."""
+    ``identity`` (default: the current user); ``prefix`` is an argv that execs the rest."""
     native = (executor or EXECUTOR) == "native"
     if isinstance(spec, bytes):  # an already encoded plan, as is (malformed-input tests)
         r = spec_fd_source(spec)
@@ -116,7 +117,7 @@ def run_inner(
         program = (
             [str(native_inner())] if native else [sys.executable, *python_args, "-I", "-S", "-B", str(INNER)]
         )
-        full = [*program, "--spec-fd", str(SPEC_FD), "--", *argv]
+        full = [*prefix, *program, "--spec-fd", str(SPEC_FD), "--", *argv]
         pass_fds = (SPEC_FD, *extra_fds)
         env = env if env is not None else (identity.env() if identity else dict(os.environ))
         if identity is not None:

@@ -210,13 +210,24 @@ def test_missing_spec_fd_exits_125():
     assert p.returncode == 125 and "Bad file descriptor" in p.stderr
 
 
+# Execs its arguments with landlock_restrict_self failing (EPERM), everything else allowed.
+REFUSE_LANDLOCK = (
+    "import errno, os, sys, pyseccomp as s\n"
+    "f = s.SyscallFilter(s.ALLOW)\n"
+    "f.add_rule(s.ERRNO(errno.EPERM), 'landlock_restrict_self')\n"
+    "f.load()\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
+
+
 def test_landlock_failure_exits_125(identity, inner_executor):
-    # A required ruleset that cannot be built (an unknown access bit) must stop the launch.
+    # A required ruleset the kernel refuses to enforce must stop the launch.
     spec = {"v": 1, "landlock": {"read": ["/"], "write": [], "required": True, "net": True}}
-    spec["landlock"]["connect_ports"] = [-1]
-    r = run_inner(spec, ["true"], identity=identity)
+    control = run_inner(spec, ["true"], identity=identity)
+    assert control.returncode == 0, control.stderr
+    r = run_inner(spec, ["true"], identity=identity, prefix=[sys.executable, "-c", REFUSE_LANDLOCK])
     assert r.returncode == 125
-    assert "landlock" in r.stderr
+    assert "landlock_restrict_self" in r.stderr
 
 
 def test_command_not_found_is_127(inner_executor):
