@@ -85,6 +85,7 @@ HOLDING_FORK_LOOP = py(
     "        time.sleep(0.5); raise\n"
     "    if pid == 0:\n"
     "        time.sleep(2); os._exit(0)\n"
+    "time.sleep(2)\n"  # root is never refused: the loop ends, and the tree holds what it made
 )
 MONITOR_CASES = {**CASES, "pids": ("pids=40", HOLDING_FORK_LOOP, CASES["pids"][2], None)}
 # Root is exempt from RLIMIT_NPROC: without a cgroup the monitor ends the sandbox above the limit.
@@ -449,3 +450,23 @@ def test_default_tmp_size_filling_up_is_named(identity):
     ) in r.stderr, r.stderr
     ok = sandbox_run(identity, cmd=CASES["tmp"][2])
     assert ok.returncode == 0 and ok.stdout.strip() == "ok" and "limit" not in ok.stderr, ok.stderr
+
+
+def test_monitor_stop_is_a_limit_event(identity, no_cgroup):
+    """What the monitor stopped reaches the denial stream as a "limit" event (the layer
+    sandbox/denials.py gives limits), naming the mechanism; a run under the limit adds none."""
+    import json
+
+    jsonl = identity.workspace / "limits.jsonl"
+    flags = ["--denials", str(jsonl), "--limit", "memory=200M"]
+    argv = [*no_cgroup, *identity.sandbox_argv("run", *flags, "--", *CASES["memory"][1])]
+    r = identity.run(argv, cwd=identity.workspace, timeout=60)
+    assert r.returncode == 137 and MESSAGES["memory"] in r.stderr, (r.returncode, r.stderr)
+    events = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    limit_events = [e for e in events if e["layer"] == "limit"]
+    assert [(e["operation"], e["target"]) for e in limit_events] == [("memory", "memory 200M")], events
+    assert "launcher monitor" in limit_events[0]["rule"], limit_events[0]
+    ok = [*no_cgroup, *identity.sandbox_argv("run", *flags, "--", *CASES["memory"][2])]
+    assert identity.run(ok, cwd=identity.workspace, timeout=60).returncode == 0
+    events = [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    assert [e for e in events if e["layer"] == "limit"] == limit_events  # no new limit event
