@@ -137,7 +137,7 @@ class Recorder:
 
     def __init__(self, jsonl: str | None = None, on_denial=None, walls: Walls | None = None):
         self.walls = walls  # how raw facts become denials for this sandbox (set by the launcher)
-        import _thread  # not threading: it imports collections (the hot path avoids both)
+        from cordon.sandbox.fastpath import thread as _thread
 
         self._lock = _thread.allocate_lock()
         self._by_key: dict[tuple, Denial] = {}

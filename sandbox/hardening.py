@@ -163,19 +163,19 @@ def _libc():
 
 
 def _set_not_dumpable(libc) -> None:
-    from _ctypes import get_errno
+    from cordon.sandbox.fastpath import ctypes as _ctypes
 
     if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        err = get_errno()
+        err = _ctypes.get_errno()
         raise HardeningError(f"prctl(PR_SET_DUMPABLE, 0) failed: {os.strerror(err)}")
 
 
 def _deny_attach(libc) -> None:
-    from _ctypes import get_errno
+    from cordon.sandbox.fastpath import ctypes as _ctypes
 
     # ptrace(PT_DENY_ATTACH, 0, 0, 0): XNU refuses later attaches; returns 0 on success.
     if libc.ptrace(PT_DENY_ATTACH, 0, None, 0) != 0:
-        err = get_errno()
+        err = _ctypes.get_errno()
         raise HardeningError(f"ptrace(PT_DENY_ATTACH) failed: {os.strerror(err)}")
 
 

@@ -10,8 +10,9 @@ in, nothing to import) rather than ``threading.Timer`` (~1.3 ms of imports on ev
 
 from __future__ import annotations
 
-import _thread
 import sys
+
+from cordon.sandbox.fastpath import thread as _thread
 
 DELAY = 1.0
 

@@ -37,7 +37,8 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     import sys
 
     from cordon.sandbox import backend
-    from cordon.sandbox.commands.run import USAGE, UsageError, parse_run_args
+    from cordon.sandbox.commands.run import USAGE
+    from cordon.sandbox.fastpath import UsageError, parse_run_args
     from cordon.sandbox.config import load_layers, merge, to_policy
     from cordon.sandbox.errors import SandboxError
 

@@ -1,10 +1,8 @@
 """``sandbox run [flags] -- CMD...``: run one command confined.
 
-Hot path: ``python -m sandbox run`` / the ``sandbox`` script route ``run`` here BEFORE
-typer is imported (typer, pydantic and lark cost ~50 ms each). ``parse_run_args`` is a
-small hand parser over the flag table in sandbox.config.KEYS; the typer command below
-declares the same flags for ``--help`` and for callers of ``sandbox.cli.app`` (a test
-checks both accept exactly the same flags).
+The ``sandbox`` program routes ``run`` here before typer is imported, and its arguments are
+parsed on the fast path (sandbox/fastpath.py, ``parse_run_args``); the typer command below
+declares the same flags for ``--help`` and for callers of ``sandbox.cli.app``.
 
 Exit status: the command's own; 128+N if it died of signal N; 125 if the sandbox could
 not be set up (the command was not run); 2 for a usage error.
@@ -13,81 +11,9 @@ not be set up (the command was not run); 2 for a usage error.
 import os
 import sys
 
-from cordon.sandbox.config import KEYS
-
-from cordon.errors import ArgumentError
+from cordon.sandbox.fastpath import UsageError, all_flags, parse_run_args
 
 EXIT_USAGE = 2
-# Flags that are not policy keys.
-EXTRA_FLAGS = {"--config": "path", "--denials": "path"}
-BOOL_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind == "bool"}
-VALUE_FLAGS = {flag: key for key, (flag, kind) in KEYS.items() if kind != "bool"}
-
-
-class UsageError(ArgumentError):
-    """A command-line mistake (exit 2)."""
-
-
-def all_flags() -> set[str]:
-    """Every flag the hand parser accepts (the typer command must declare the same)."""
-    return set(BOOL_FLAGS) | set(VALUE_FLAGS) | set(EXTRA_FLAGS)
-
-
-def parse_run_args(args: list[str]) -> tuple[dict, list[str], list[str], bool]:
-    """argv after ``run`` -> (flag options keyed like config, --config files, command, help)."""
-    from cordon.sandbox.config import check_value
-
-    opts: dict = {}
-    configs: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            return opts, configs, args[i + 1 :], False
-        if a in ("-h", "--help"):
-            return opts, configs, [], True
-        if not a.startswith("-") or a == "-":
-            return opts, configs, args[i:], False
-        name, eq, inline = a.partition("=")
-        if name in BOOL_FLAGS:
-            if eq:
-                raise UsageError(f"{name} takes no value (write {name} alone; see `sandbox run --help`)")
-            key = BOOL_FLAGS[name]
-            opts[key] = name != "--no-default-deny-read"
-            i += 1
-            continue
-        if name in VALUE_FLAGS or name in EXTRA_FLAGS:
-            if eq:
-                value = inline
-                i += 1
-            elif i + 1 < len(args):
-                value = args[i + 1]
-                i += 2
-            else:
-                raise UsageError(f"{name} needs a value, e.g. {name} {_EXAMPLE_VALUE.get(name, 'VALUE')}")
-            if name == "--config":
-                configs.append(value)
-                continue
-            if name == "--denials":
-                opts["denials"] = value  # not a policy key: main_run takes it out
-                continue
-            key = VALUE_FLAGS[name]
-            from cordon.sandbox.errors import ConfigError
-
-            try:
-                if KEYS[key][1] == "list":
-                    opts[key] = opts.get(key, []) + check_value(key, [value], name)
-                elif KEYS[key][1] == "limits":
-                    opts[key] = {**opts.get(key, {}), **check_value(key, [value], name)}
-                else:
-                    opts[key] = check_value(key, value, name)
-            except ConfigError as e:
-                # A limit's own key is named: `--limit memory: expected a size...`.
-                what = f"{name} {e.field[7:]}" if (e.field or "").startswith("limits.") else name
-                raise UsageError(f"{what}: {e.message} (see `sandbox run --help`)") from None
-            continue
-        raise UsageError(f"unknown option {name} (see `sandbox run --help`)")
-    return opts, configs, [], False
 
 
 USAGE = """usage: sandbox run [flags] [--] CMD [ARGS...]
@@ -136,24 +62,6 @@ Examples:
 
 # The examples at the end of USAGE, for the typer command's --help (same text, same order).
 EXAMPLES = USAGE[USAGE.index("Examples:") :]
-
-# Shown when a value flag is given without its value.
-_EXAMPLE_VALUE = {
-    "--mode": "read-only",
-    "--network": "proxy",
-    "--allow-domain": "pypi.org",
-    "--deny-domain": "evil.example",
-    "--resolve": "api.test=127.0.0.1",
-    "--fallback": "landlock",
-    "--rules": "default",
-    "--allow-unenforced": "network",
-    "--allow-agent": "ssh",
-    "--limit": "memory=512M",
-    "--env-inherit": "core",
-    "--env-set": "NAME=VALUE",
-    "--config": "cordon.toml",
-}
-
 
 def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
     """Flags + config files -> (merged options, resolved lean policy)."""

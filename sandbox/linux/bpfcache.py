@@ -39,10 +39,8 @@ def _path(cache: str, network: str, key: bytes) -> str:
 
 
 def sha256_of(data: bytes) -> bytes:
-    try:
-        from _sha256 import sha256
-    except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
-        from hashlib import sha256
+    from cordon.policy.fastpath import sha256
+
     return sha256(data).hexdigest().encode()
 
 

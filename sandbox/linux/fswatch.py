@@ -35,10 +35,9 @@ sandbox.denylist). Standard library only.
 
 from __future__ import annotations
 
-# _thread, not threading: ``threading`` imports ``collections``, which the start-up budget of
-# ``sandbox run`` does not allow (tests/sandbox/test_startup_imports.py).
-import _thread
 import os
+
+from cordon.sandbox.fastpath import thread as _thread
 
 # <sys/inotify.h>
 IN_ATTRIB = 0x004

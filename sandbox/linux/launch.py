@@ -19,14 +19,12 @@ stage's fds in the child without touching the embedding process's fd table.
 
 from __future__ import annotations
 
-# The C module: ``signal`` imports ``enum`` (~5 ms at every ``sandbox run``) only to wrap these
-# same ints and handlers in enums, which nothing here needs.
-import _signal as signal
 import fcntl
 import os
 import sys
 
 from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
+from cordon.sandbox.fastpath import signal
 
 from cordon.paths import within
 

@@ -422,7 +422,7 @@ class LaunchCgroup:
 
         Done around spawning bwrap, so bwrap and everything it starts is born inside; the
         memory this thread already uses stays charged where it was."""
-        import _thread  # not threading: ~3 ms to import on the `sandbox run` path
+        from cordon.sandbox.fastpath import thread as _thread
 
         tid = _thread.get_native_id()
         undo: list[tuple[str, str]] = []
@@ -633,7 +633,7 @@ class Watcher:
         self._running = None
 
     def start(self) -> None:
-        import _thread
+        from cordon.sandbox.fastpath import thread as _thread
 
         self._running = _thread.allocate_lock()
         self._running.acquire()
@@ -741,7 +741,7 @@ class Watcher:
 # ---- afterwards: which limit ended or stopped the command ---------------------------------------
 def tmp_report_channel() -> tuple[int, object]:
     """(the fd to hand to the inner stage, the launcher's end) of the /tmp report socket."""
-    import _socket
+    from cordon.sandbox.fastpath import socket as _socket
 
     ours, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     return theirs.detach(), ours
@@ -749,7 +749,7 @@ def tmp_report_channel() -> tuple[int, object]:
 
 def tmp_was_full(sock) -> bool:
     """Whether /tmp or /dev/shm, as the inner stage sent them, is full now (tmpfs --size)."""
-    import _socket
+    from cordon.sandbox.fastpath import socket as _socket
 
     fds: list[int] = []
     try:

@@ -446,7 +446,7 @@ def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None) -> bool:
     if listener < 0:
         os.close(sock_fd)
         return False
-    import _socket
+    import _socket  # this runs in the Python inner stage too, which imports only its own modules
 
     try:
         s = _socket.socket(fileno=sock_fd)

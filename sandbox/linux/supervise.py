@@ -419,10 +419,8 @@ class Supervisor:
     """Receives the listener from the inner stage and answers every notification (a thread)."""
 
     def __init__(self, plain: bytes, walls, recorder, level: str = "all"):
-        # _socket and _thread, not socket and threading: those import enum and collections,
-        # which `sandbox run`'s start-up budget keeps out.
-        import _socket
-        import _thread
+        from cordon.sandbox.fastpath import socket as _socket
+        from cordon.sandbox.fastpath import thread as _thread
 
         check_program(plain)
         self.plain = plain
@@ -451,7 +449,7 @@ class Supervisor:
         return self.child.fileno()
 
     def start(self) -> None:
-        import _thread
+        from cordon.sandbox.fastpath import thread as _thread
 
         self.child.close()
         self._done.acquire()
@@ -481,9 +479,10 @@ class Supervisor:
             self._done.release()
 
     def _serve_listener(self) -> None:
-        import _socket
         import fcntl
         import select  # (not array: it imports collections.abc)
+
+        from cordon.sandbox.fastpath import socket as _socket
 
         listener = None
         try:

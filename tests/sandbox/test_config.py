@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cordon.sandbox.commands.run import UsageError, all_flags, parse_run_args
+from cordon.sandbox.fastpath import UsageError, all_flags, parse_run_args
 from cordon.sandbox.config import KEYS, load_file, load_layers, merge, to_inputs, to_policy
 from cordon.sandbox.errors import ConfigError
 

@@ -85,3 +85,48 @@ def test_run_hot_path_imports_nothing_heavy(scratch):
     assert code == "0"
     heavy = sorted(m for m in new if m.split(".")[0] in HEAVY)
     assert heavy == [], f"`sandbox run -- true` imported {heavy}"
+
+
+# The start-up shortcuts live in one place per command (policy/fastpath.py for `execpolicy`,
+# sandbox/fastpath.py for `sandbox`), so the rest is ordinary Python. Programs of their own
+# keep their own budgets: the Python inner stage (with the Landlock binding and the seccomp
+# loader it runs inside the sandbox, where only those modules are loaded), the proxy forwarder.
+SHORTCUT_HOMES = {"policy/fastpath.py", "sandbox/fastpath.py"}
+OWN_PROGRAMS = {
+    "sandbox/linux/inner.py",
+    "sandbox/linux/landlock.py",
+    "sandbox/linux/seccomp.py",
+    "sandbox/linux/proxy_forwarder.py",
+}
+
+
+def test_private_cpython_modules_only_in_the_fast_path_homes():
+    import ast
+
+    found = []
+    for part in ("cordon", "policy", "sandbox", "netproxy", "integrations"):
+        for path in sorted((REPO / part).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            if rel in SHORTCUT_HOMES or rel in OWN_PROGRAMS:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), rel)):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                found += [
+                    f"{rel}:{node.lineno} imports {n}"
+                    for n in names
+                    if n.startswith("_") and n != "__future__"
+                ]
+    assert found == [], "start-up shortcuts belong in policy/fastpath.py or sandbox/fastpath.py"
+
+
+def test_the_homes_name_every_c_module_they_stand_for():
+    from cordon.sandbox import fastpath
+
+    for name, module in fastpath._C_MODULES.items():
+        assert getattr(fastpath, name) is __import__(module)
+    with pytest.raises(AttributeError):
+        fastpath.no_such_shortcut  # noqa: B018
