@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - Python >= 3.12 names it _sha2
     try:
         from _sha2 import sha256
     except ImportError:
-        from hashlib import sha256
+        from hashlib import sha256  # noqa: F401
 
 _CHECK = "execpolicy check"
 

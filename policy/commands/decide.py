@@ -38,15 +38,15 @@ Examples:
   execpolicy decide --rules default --escalated -- git push origin main
 """
 
+
 def run(args: list[str]) -> int:
     """Entry point shared by the fast path and the typer command; returns the exit code."""
     import json
 
     from cordon.policy.decision import decide
+    from cordon.policy.fastpath import Usage, decide_args
 
     from cordon.vocabulary import SANDBOX_MODES, Approval, parse_sandbox_mode
-
-    from cordon.policy.fastpath import Usage, decide_args
 
     try:
         opts = decide_args(args)

@@ -217,9 +217,9 @@ def _run_once(opts: dict, cmd: list[str]):
 
 def main_learn(args: list[str], output: str, check: bool) -> int:
     from cordon.sandbox.commands.run import next_step
-    from cordon.sandbox.fastpath import UsageError, parse_run_args
     from cordon.sandbox.config import load_file, load_layers, merge
     from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.fastpath import UsageError, parse_run_args
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)

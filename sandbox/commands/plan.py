@@ -38,9 +38,9 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
 
     from cordon.sandbox import backend
     from cordon.sandbox.commands.run import USAGE
-    from cordon.sandbox.fastpath import UsageError, parse_run_args
     from cordon.sandbox.config import load_layers, merge, to_policy
     from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.fastpath import UsageError, parse_run_args
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)

@@ -63,6 +63,7 @@ Examples:
 # The examples at the end of USAGE, for the typer command's --help (same text, same order).
 EXAMPLES = USAGE[USAGE.index("Examples:") :]
 
+
 def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
     """Flags + config files -> (merged options, resolved lean policy)."""
     from cordon.sandbox.config import load_layers, merge, to_inputs

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from cordon.sandbox.fastpath import UsageError, all_flags, parse_run_args
 from cordon.sandbox.config import KEYS, load_file, load_layers, merge, to_inputs, to_policy
 from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.fastpath import UsageError, all_flags, parse_run_args
 
 REPO = Path(__file__).resolve().parents[2]
 
