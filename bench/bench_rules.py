@@ -37,6 +37,11 @@ def cases(ctx) -> list[Case]:
             if peer:
                 peer += ["--rules", str(RULES / f"{n}.rules")]
         variants = {"cordon": [*cordon, "--", *argv]}
+        if label == "default":
+            # The first check on a machine: no user cache (--no-cache), so a single shipped set
+            # comes from the store built at install (policy/cache.py); several sets are parsed.
+            at = cordon.index("check") + 1
+            variants["cordon (first run)"] = [*cordon[:at], "--no-cache", *cordon[at:], "--", *argv]
         if peer:
             variants["codex"] = [*peer, "--", *argv]
         out.append(
