@@ -1,4 +1,4 @@
-"""Parse Starlark source into a small tuple AST (Lark LALR + an Indenter post-lexer).
+"""Parse Starlark source into a small tuple AST (Lark LALR, its basic lexer + an Indenter post-lexer).
 
 Every node is a tuple ``(kind, pos, *fields)`` where ``pos`` is
 ``(line, column, end_line, end_column)``, 1-based, end exclusive. Syntax errors are raised as
@@ -106,8 +106,8 @@ class _Indent(Indenter):
     def process(self, stream):
         for tok in super().process(stream):
             if tok.type == "NAME" and tok.value in KEYWORDS:
-                # The contextual lexer only falls back to NAME where the keyword cannot stand;
-                # re-typed, the parser reports it with the right "expected ...".
+                # A keyword is never an identifier (as in starlark-rust's lexer); re-typed, the
+                # parser reports it with the right "expected ...".
                 tok.type = tok.value.upper()
             elif tok.type == "NAME" and tok.value in RESERVED:
                 raise StarlarkSyntaxError(
@@ -553,7 +553,7 @@ _TABLES_FORMAT = 1
 
 
 def _lark_options() -> dict:
-    return dict(parser="lalr", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst())
+    return dict(parser="lalr", lexer="basic", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst())
 
 
 def _tables_stamp(grammar: str) -> tuple:
