@@ -149,7 +149,7 @@ def load_cache(path: str) -> dict:
     try:
         with open(path, "rb") as f:
             st = os.fstat(f.fileno())
-            data = marshal.load(f)
+            data = marshal.loads(f.read())  # not load(f): it reads a file object in small pieces
     except (OSError, ValueError, EOFError, TypeError):
         return {}
     if not isinstance(data, dict):
