@@ -186,21 +186,37 @@ def probing(d: Denial) -> bool:
     return d.layer == "seccomp" and d.operation in ("socket", "socketpair")
 
 
-def summary(denials, limit: int = SUMMARY_MAX, failed: bool = True) -> list[str]:
+READS_UNWATCHED = (
+    "reads of files the sandbox hides are not watched by default; "
+    "--denials FILE (or CORDON_DENIALS=all) reports them too"
+)
+
+
+def summary(
+    denials, limit: int = SUMMARY_MAX, failed: bool = True, reads_watched: bool = True, person: bool = False
+) -> list[str]:
     """Lines for stderr after a run: one per distinct denial, capped, escaped.
 
     Not shown there (they are in the JSON Lines file and ``result.denials``): variables the
     environment policy withheld (not attempts by the command; listing them after every run
     would be noise), the limit that fired (the launcher prints its own line for it), and
     refused ``socket()`` calls when the command succeeded (``probing``: ``ls -l`` would
-    report nscd's socket every time)."""
+    report nscd's socket every time).
+
+    ``reads_watched`` False (the default observation level, see docs/denials.md): a summary
+    ends by saying how to see reads of hidden files; so does a failed command without one when
+    a ``person`` reads stderr (a terminal). For scripts and models a command's own failure
+    stays free of Cordon's messages."""
     shown = [d for d in denials if d.layer not in ("env", "limit") and (failed or not probing(d))]
     if not shown:
-        return []
+        hint = failed and person and not reads_watched
+        return [f"sandbox: the command failed; {READS_UNWATCHED}"] if hint else []
     lines = [f"sandbox: {len(shown)} operation(s) denied by the sandbox:"]
     lines += [f"sandbox:   {d.describe()}" for d in shown[:limit]]
     if len(shown) > limit:
         lines.append(f"sandbox:   ... and {len(shown) - limit} more (write them all with --denials FILE)")
+    if not reads_watched:
+        lines.append(f"sandbox:   ({READS_UNWATCHED})")
     return lines
 
 
@@ -228,6 +244,8 @@ class Walls:
             self.writable += ["/tmp", "/dev/shm"]
         deny = [os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)]
         self.masked = [os.fspath(p) for p in masked] if engine == "bwrap" else deny
+        self._mask_set: set[str] | None = None  # built at the first hidden() call
+        self._mask_tops: set[str] = set()  # their top-level folders ("/root", "/etc")
         self.protected = [os.fspath(p) for p in protected]
         self._home = home
         self._default_sources: dict[str, str] | None = None
@@ -244,12 +262,22 @@ class Walls:
         return "mount" if self.engine == "bwrap" else "landlock"
 
     def hidden(self, path: str) -> str | None:
-        """The deny-read entry hiding ``path`` (the path itself or one above it), or None."""
-        best = None
-        for m in self.masked:
-            if within(path, m) and (best is None or len(m) > len(best)):
-                best = m
-        return best
+        """The deny-read entry hiding ``path`` (the path itself or the nearest one above it),
+        or None. Walks up ``path`` against a set: the supervisor asks this for every observed
+        filesystem call, and a root launch has dozens of masks."""
+        masks = self._mask_set
+        if masks is None:
+            masks = self._mask_set = {m.rstrip("/") or "/" for m in self.masked}
+            self._mask_tops = {"/" + m.split("/")[1] for m in masks if m != "/"}
+        if "/" not in masks and path[: (path.find("/", 1) + 1 or len(path) + 1) - 1] not in self._mask_tops:
+            return None  # nothing is masked under this top-level folder (/usr, /proc...)
+        p = path
+        while True:
+            if p in masks:
+                return p
+            if p == "/" or not p:
+                return None
+            p = p[: p.rfind("/")] or "/"
 
     def private_tmp(self, path: str) -> bool:
         """Is ``path`` under the sandbox's private /tmp (where host files are not visible)?"""

@@ -171,7 +171,11 @@ def build_server(cfg: ServerConfig):
         from cordon.sandbox.errors import SandboxError
 
         try:
-            res = await arun(argv, policy=cfg.sandbox_policy(), cwd=str(work), timeout=limit, text=True)
+            # Every denial, reads of hidden files included: a model is the reader that most needs
+            # to tell the sandbox's refusal from the command's own failure (docs/denials.md).
+            res = await arun(
+                argv, policy=cfg.sandbox_policy(), cwd=str(work), timeout=limit, text=True, denials="all"
+            )
         except SandboxTimeout as e:
             out, _ = _cap(e.output)
             err, _ = _cap(e.stderr)

@@ -734,7 +734,11 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None, retry
     if not proc.setup_failed:
         from cordon.sandbox.denials import summary
 
-        for line in summary(proc.denials, failed=rc != 0):
+        sup = launch.supervisor
+        # No hint when nothing was watched, or a resource limit (named above) ended the command.
+        reads = sup is None or not sup.listening or sup.level == "all" or proc.limit_hit is not None
+        person = sys.stderr.isatty()
+        for line in summary(proc.denials, failed=rc != 0, reads_watched=reads, person=person):
             print(line, file=sys.stderr)
     if proc.setup_failed:
         gone = launch.vanished_sockets()

@@ -276,20 +276,54 @@ def run_bpf(program: bytes, nr: int, arch: int, ip: int, args, reads: list | Non
 
 
 # --- reading the caller ---------------------------------------------------------------------
-def _read_string(pid: int, addr: int, limit: int = 4096) -> bytes | None:
+class _Memory:
+    """``/proc/PID/mem`` descriptors kept per process: opening one costs more than reading a
+    path through it, and a build makes thousands of observed calls. A descriptor is bound to
+    the address space it was opened on: after an exec, or once the process is gone (its pid
+    maybe reused), reads through it return nothing or fail, and it is opened again; so it
+    never reads another program's memory."""
+
+    MAX = 64  # processes remembered; then all are closed (most are short-lived)
+
+    def __init__(self) -> None:
+        self.fds: dict[int, int] = {}
+
+    def pread(self, pid: int, n: int, offset: int) -> bytes | None:
+        for fresh in (False, True):
+            fd = self.fds.get(pid)
+            if fd is None or fresh:
+                if fd is not None:
+                    os.close(self.fds.pop(pid))
+                if len(self.fds) >= self.MAX:
+                    self.close()
+                try:
+                    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    return None
+                self.fds[pid] = fd
+            try:
+                data = os.pread(fd, n, offset)
+            except OSError:
+                data = b""
+            if data:
+                return data
+        return None
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
+def _read_string(pid: int, addr: int, limit: int = 4096, mem: _Memory | None = None) -> bytes | None:
     if not addr:
         return None
-    try:
-        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
+    own = mem is None
+    mem = _Memory() if mem is None else mem
     try:
         out = b""
         while len(out) < limit:
-            try:
-                chunk = os.pread(fd, 256 - (addr + len(out)) % 256, addr + len(out))
-            except OSError:
-                return None
+            chunk = mem.pread(pid, 256 - (addr + len(out)) % 256, addr + len(out))
             if not chunk:
                 return None
             nul = chunk.find(b"\0")
@@ -298,21 +332,19 @@ def _read_string(pid: int, addr: int, limit: int = 4096) -> bytes | None:
             out += chunk
         return None
     finally:
-        os.close(fd)
+        if own:
+            mem.close()
 
 
-def _read_u64(pid: int, addr: int) -> int | None:
+def _read_u64(pid: int, addr: int, mem: _Memory | None = None) -> int | None:
+    own = mem is None
+    mem = _Memory() if mem is None else mem
     try:
-        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        data = os.pread(fd, 8, addr)
-        return struct.unpack("=Q", data)[0] if len(data) == 8 else None
-    except OSError:
-        return None
+        data = mem.pread(pid, 8, addr)
+        return struct.unpack("=Q", data)[0] if data and len(data) == 8 else None
     finally:
-        os.close(fd)
+        if own:
+            mem.close()
 
 
 def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
@@ -436,6 +468,7 @@ class Supervisor:
         # not probes of a lookup that a later candidate satisfied (``_settle``).
         self._pending: dict[int, list] = {}
         self._inner: tuple | None = None  # (pid, comm) of the inner stage, from the handoff
+        self._mem = _Memory()
         self.sock, self.child = _socket.socketpair(
             _socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
         )
@@ -528,6 +561,7 @@ class Supervisor:
                 os.close(listener)  # pending and later notified calls now fail with ENOSYS
             for pid in list(self._pending):
                 self._flush(pid)  # the command ended: no later candidate can satisfy them
+            self._mem.close()
 
     def _one(self, listener: int) -> None:
         import fcntl
@@ -587,11 +621,15 @@ class Supervisor:
         role, dfd_i, path_i = FS_CALLS[name][0]
         path = None
         if role in ("open", "exec"):
-            raw = _read_string(pid, args[path_i])
+            raw = _read_string(pid, args[path_i], mem=self._mem)
             path = None if raw is None else _absolute(pid, raw, None if dfd_i is None else args[dfd_i])
         op = "exec" if role == "exec" else "read"
         if path is not None and role == "open":
-            flags = _read_u64(pid, args[2]) if name == "openat2" else args[OPEN_FLAGS_ARG[name]] & 0xFFFFFFFF
+            flags = (
+                _read_u64(pid, args[2], self._mem)
+                if name == "openat2"
+                else args[OPEN_FLAGS_ARG[name]] & 0xFFFFFFFF
+            )
             if flags is None or flags & (O_PATH | WRITE_FLAGS):
                 path = None
         if path is None:
@@ -689,7 +727,7 @@ class Supervisor:
         view = None
         try:
             for role, dfd_i, path_i in FS_CALLS[name]:
-                raw = _read_string(pid, args[path_i])
+                raw = _read_string(pid, args[path_i], mem=self._mem)
                 if raw is None:
                     continue
                 path = _absolute(pid, raw, None if dfd_i is None else args[dfd_i])
@@ -698,7 +736,7 @@ class Supervisor:
                 flags = 0
                 if role == "open":
                     if name == "openat2":
-                        flags = _read_u64(pid, args[2])
+                        flags = _read_u64(pid, args[2], self._mem)
                         if flags is None or flags & O_PATH:
                             continue
                     else:

@@ -122,6 +122,21 @@ def test_summary_is_capped_and_quiet_about_probes_and_env() -> None:
     assert len(summary([probe, env], failed=True)) == 2
 
 
+def test_summary_says_how_to_see_reads_when_they_were_not_watched() -> None:
+    """The default level does not watch reads (docs/denials.md: the measured cost): a summary
+    then ends by saying how to see them; a failed command with no summary says it only to a
+    person at a terminal (a script's or model's stderr keeps the command's own failure)."""
+    write = Denial("mount", "write", "/etc/x", "r", "--writable-root /etc")
+    lines = summary([write], failed=False, reads_watched=False)
+    assert len(lines) == 3 and "--denials FILE" in lines[-1] and "not watched" in lines[-1]
+    assert len(summary([write], failed=False, reads_watched=True)) == 2
+    assert summary([], failed=True, reads_watched=False) == []
+    (line,) = summary([], failed=True, reads_watched=False, person=True)
+    assert line.startswith("sandbox: the command failed;") and "--denials FILE" in line
+    assert summary([], failed=False, reads_watched=False, person=True) == []
+    assert summary([], failed=True, reads_watched=True, person=True) == []
+
+
 def test_unknown_layer_is_refused() -> None:
     with pytest.raises(ValueError):
         Denial("magic", "x", "y", "z", None)

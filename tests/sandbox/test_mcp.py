@@ -79,6 +79,14 @@ def test_tools_listed_and_shell_confined(identity, scratch):
     outside = scratch / "outside"
     outside.mkdir()
     os.chmod(outside, 0o777)  # DAC allows the test user: only the sandbox can stop the write
+    ssh = identity.home / ".ssh"
+    made_ssh = not ssh.exists()
+    ssh.mkdir(mode=0o700, exist_ok=True)
+    secret = ssh / f"id_cordon_mcp_{os.getpid()}"
+    secret.write_text("SECRET\n")
+    for p in (ssh, secret):
+        os.chown(p, identity.uid, identity.gid)
+    assert identity.run(["cat", str(secret)]).stdout == "SECRET\n"  # positive control: unconfined
 
     async def body(session):
         tools = {t.name: t for t in (await session.list_tools()).tools}
@@ -88,9 +96,21 @@ def test_tools_listed_and_shell_confined(identity, scratch):
         )
         argv = await session.call_tool("shell", {"command": ["sh", "-c", "exit 7"]})
         both = await session.call_tool("shell", {"command": ["true"], "script": "true"})
-        return tools, inside, attack, argv, both, server_process_state()
+        read = await session.call_tool("shell", {"command": ["cat", str(secret)]})
+        return tools, inside, attack, argv, both, read, server_process_state()
 
-    tools, inside, attack, argv, both, state = session_run(server_params(identity), body)
+    try:
+        tools, inside, attack, argv, both, read, state = session_run(server_params(identity), body)
+    finally:
+        secret.unlink()
+        if made_ssh:
+            ssh.rmdir()
+    # a read of a hidden secret is a denial the model sees too (the server watches reads)
+    r = structured(read)
+    assert r["exit_code"] != 0 and "SECRET" not in r["stdout"], r
+    assert [(d["operation"], d["target"], d["allow_with"]) for d in r["denials"]] == [
+        ("read", str(secret), "--no-default-deny-read")
+    ], r
     # the server hardened itself: no core dumps, not dumpable (its /proc files belong to root)
     assert state["core"] == ["0", "0"]
     assert state["environ_owner"] == 0

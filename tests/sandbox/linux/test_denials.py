@@ -405,3 +405,18 @@ def test_a_rules_network_rule_is_named_by_file_line_col(identity, http_server) -
     (logged,) = [e for e in _events(netlog) if e["host"] == "denied.test"]
     assert (logged["verdict"], logged["origin"]) == ("deny", where) and where in logged["rule"]
     assert f"network_rule denied.test at {where}" in r.stderr  # the stderr summary names it too
+
+
+def test_default_summary_says_how_to_see_reads_of_hidden_files(identity, place) -> None:
+    """Without --denials reads are not watched (the measured cost, docs/denials.md): the
+    summary names the write and says how to see the read; with --denials the read is there."""
+    script = f"echo x > {place}/out/f; cat {place}/.ssh/id_test; true"
+    env = identity.env(HOME=str(place))
+    r = sandbox_run(identity, cmd=["sh", "-c", script], env=env)
+    assert r.returncode == 0 and "SECRET-KEY" not in r.stdout, r.stderr
+    assert f"blocked write {place}/out/f" in r.stderr
+    assert f"blocked read {place}/.ssh/id_test" not in r.stderr
+    assert "reads of files the sandbox hides are not watched by default; --denials FILE" in r.stderr
+    jsonl = identity.workspace / "d.jsonl"
+    r = sandbox_run(identity, "--denials", str(jsonl), cmd=["sh", "-c", script], env=env)
+    assert f"blocked read {place}/.ssh/id_test" in r.stderr and "not watched" not in r.stderr
