@@ -273,7 +273,8 @@ def assemble(
         stage = _build_inner(
             inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits, watch
         )
-        plain = stage.spec.get("seccomp") if watch else None
+        unix_guard = getattr(stage, "guard", None)
+        plain = stage.spec.get("seccomp") if watch or unix_guard == "supervisor" else None
         if watch and not _supervisable(plain):
             watch = None  # cannot answer exactly as the filter would: no observation
             stage = _build_inner(
@@ -292,7 +293,7 @@ def assemble(
         record_launch(roots, (), launches=launches)  # no mounts: nothing inside a root is protected
         exe = _which(inner_argv[0], env.get("PATH", ""))
         launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock", limits=limits)
-        _observe(launch, denials, watch, plain, policy, "landlock", None, environ)
+        _observe(launch, denials, watch, plain, policy, "landlock", None, environ, unix_guard)
         return Assembly(
             mode="landlock",
             launch=launch,
@@ -355,7 +356,7 @@ def assemble(
     launch.lock_dir = lock_dir
     if policy.allow_git_write:
         launch.after_exit.append(git_audit(policy, guard))
-    _observe(launch, denials, watch, plain, policy, "bwrap", plan, environ)
+    _observe(launch, denials, watch, plain, policy, "bwrap", plan, environ, unix_guard)
     launch.masked_sockets = list(plan.sockets)
     return Assembly(
         mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes, limits=limits
@@ -394,27 +395,36 @@ def _supervisable(plain) -> bool:
     return True
 
 
-def _observe(launch: Launch, recorder, watch, plain, policy, engine: str, plan, environ) -> None:
+def _observe(
+    launch: Launch, recorder, watch, plain, policy, engine: str, plan, environ, unix_guard=None
+) -> None:
     """Attach the denial observers to ``launch``: the attribution context, the seccomp
-    supervisor (its socket goes in as NOTIFY_FD) and the variables the env policy withheld."""
-    if recorder is None:
-        return
-    from cordon.sandbox.denials import Walls
+    supervisor (its socket goes in as NOTIFY_FD) and the variables the env policy withheld.
+    ``unix_guard`` (sockets.late_socket_guard == "supervisor"): the supervisor answers every
+    connect() too (sandbox.linux.unixguard), with or without observation."""
+    walls = None
+    if recorder is not None:
+        from cordon.sandbox.denials import Walls
 
-    walls = Walls(
-        policy,
-        engine,
-        masked=plan.masked if plan is not None else (),
-        protected=plan.protected if plan is not None else (),
-    )
-    recorder.walls = walls
-    launch.recorder = recorder
-    for d in walls.env(environ, launch.env):
-        recorder.add(d)
-    if watch:
+        walls = Walls(
+            policy,
+            engine,
+            masked=plan.masked if plan is not None else (),
+            protected=plan.protected if plan is not None else (),
+        )
+        recorder.walls = walls
+        launch.recorder = recorder
+        for d in walls.env(environ, launch.env):
+            recorder.add(d)
+    if watch or unix_guard == "supervisor":
         from cordon.sandbox.linux.supervise import NOTIFY_FD, Supervisor
 
-        sup = Supervisor(plain, walls, recorder, level=watch)
+        unix = None
+        if unix_guard == "supervisor":
+            from cordon.sandbox.linux.unixguard import UnixGuard
+
+            unix = UnixGuard(recorder)
+        sup = Supervisor(plain, walls, recorder, level=watch or "syscalls", guard=unix)
         launch.supervisor = sup
         launch.fds[NOTIFY_FD] = ("fd", sup.child_fd())
 
@@ -516,11 +526,20 @@ def host_sockets_to_mask(policy) -> list[str]:
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     if net == "on":
         return []
-    from cordon.sandbox.linux import sockets
+    from cordon.sandbox.linux import landlock, sockets
 
+    # The late-socket guard refuses connect() to every host socket: a mask matters only where
+    # the command could replace the host's socket with its own (a writable root).
+    guarded = sockets.late_socket_guard(net, True, landlock.abi_version()) is not None
     return sockets.host_sockets(
         share_tmp=bool(policy.share_tmp),
         skip=[os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)],
+        roots=(
+            [os.fspath(r) for r in policy.writable_roots]
+            + (list(sockets.SHARED_TMP_DIRS) if policy.share_tmp else [])  # the host's, writable
+            if guarded
+            else None
+        ),
     )
 
 
@@ -745,6 +764,10 @@ def _build_inner(
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
     # The program differs with the network namespace (seccomp.socket_families): its own entry.
     network += "+ns" if under_bwrap else ""
+    from cordon.sandbox.linux import landlock, sockets
+
+    if sockets.late_socket_guard(network.split("+")[0], under_bwrap, landlock.abi_version()) == "supervisor":
+        network += "+guard"  # connect() notified, AF_UNIX datagrams refused
     cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
     bpf = bpfcache.load(cache, network, launches, roots)
     stage = inner_mod.build_inner(

@@ -13,7 +13,8 @@
  *   with pyseccomp), exec. Any failing step exits 125 and says which step; nothing is run.
  *
  * Plan format: "CORDONI1", then records: tag (1 byte), length (u32 little-endian), bytes.
- *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope)
+ *   P prelude argument (in order)       L Landlock flags (u32: 1 on, 2 required, 4 tcp, 8 scope,
+ *                                         16 resolve_unix: handled from ABI 9, granted nowhere)
  *   O Landlock off (reason)             r / w / d / l / x  read / write / device / list / deny path
  *   S seccomp program (struct sock_filter[])
  *   R resource limit: resource, soft, hard (3 x u64 little-endian), set right before seccomp
@@ -24,6 +25,8 @@
  *     string NUL-terminated, each list ended by an empty string) carrying stdin, stdout and
  *     stderr as SCM_RIGHTS; install them and exec. The CMD given on the command line is unused.
  *   W the watch variant of S             N the socket fd its listener is sent on (see below)
+ *   D "1": send a NETLINK_SOCK_DIAG socket (made before seccomp) with the listener: the
+ *     launcher's late-socket guard lists the sandbox's own unix sockets with it
  * Every record but L, S, R, T and W is text and must hold no NUL byte (exit 125 otherwise).
  *
  * Must not touch: mounts and namespaces (bubblewrap), policy decisions (the launcher).
@@ -69,7 +72,8 @@
 #define FS_TRUNCATE (1ULL << 14)
 #define FS_IOCTL_DEV (1ULL << 15)
 #define FS_ABI1 ((1ULL << 13) - 1)
-#define FS_ALL ((1ULL << 16) - 1)
+#define FS_ALL ((1ULL << 16) - 1) /* stops below FS_RESOLVE_UNIX: no rule grants it */
+#define FS_RESOLVE_UNIX (1ULL << 16) /* ABI 9 */
 #define FILE_RIGHTS (FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
 #define READ_RIGHTS (FS_EXECUTE | FS_READ_FILE | FS_READ_DIR)
 #define DEVICE_RIGHTS (FS_READ_FILE | FS_WRITE_FILE | FS_TRUNCATE | FS_IOCTL_DEV)
@@ -130,6 +134,7 @@ static struct {
     size_t bpf_len, watch_len;
     int handoff_fd; /* -1: the command comes from argv */
     int notify_fd;  /* -1: no denial observation */
+    int diag;       /* send a sock_diag socket with the listener */
 } plan = {.handoff_fd = -1, .notify_fd = -1};
 
 static unsigned char *read_all(int fd, size_t *len) {
@@ -210,6 +215,9 @@ static void parse_plan(unsigned char *buf, size_t len) {
             plan.notify_fd = (int)v;
             break;
         }
+        case 'D':
+            plan.diag = n == 1 && s[0] == '1';
+            break;
         default: fail("unknown spec record %#x at byte %zu", tag, i - 5);
         }
         i += n;
@@ -383,6 +391,8 @@ static char *apply_landlock(void) {
     int net = (plan.ll_flags & 4) && abi >= 4, scope = (plan.ll_flags & 8) && abi >= 6;
     if (net) attr.handled_net = NET_BIND | NET_CONNECT;
     if (scope) attr.scoped = 3; /* abstract unix sockets, signals */
+    int resolve_unix = (plan.ll_flags & 16) && abi >= 9;
+    if (resolve_unix) attr.handled_fs |= FS_RESOLVE_UNIX;
     handled_fs = attr.handled_fs;
     ruleset = (int)syscall(SYS_LL_CREATE, &attr, scope ? 24 : net ? 16 : 8, 0);
     if (ruleset < 0) fail("landlock_create_ruleset: %s", strerror(errno));
@@ -426,8 +436,9 @@ static char *apply_landlock(void) {
     if ((plan.ll_flags & 8) && abi < 6)
         snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%sabstract-unix-socket-+-signal-scoping",
                  *missing ? "," : "");
-    snprintf(summary, sizeof summary, "abi=%ld fs-rules=%d tcp=%s scope=%s%s%s", abi, fs_rules, net ? "denied" : "open",
-             scope ? "abstract_unix_socket,signal" : "none", *missing ? " missing=" : "", missing);
+    snprintf(summary, sizeof summary, "abi=%ld fs-rules=%d tcp=%s scope=%s%s%s%s", abi, fs_rules,
+             net ? "denied" : "open", scope ? "abstract_unix_socket,signal" : "none",
+             resolve_unix ? " unix=resolve_unix" : "", *missing ? " missing=" : "", missing);
     if (getenv("CORDON_INNER_DEBUG"))
         dprintf(2, "sandbox: inner: landlock %s (native; %zu deny paths left to bubblewrap)\n", summary,
                 plan.deny.n - nd);
@@ -629,31 +640,37 @@ static void set_rlimits(void) {
 static int load_watch(int sock) {
     if (plan.watch_len % 8 || plan.watch_len / 8 > 0xFFFF) fail("seccomp watch program is malformed");
     struct bpf_prog prog = {(unsigned short)(plan.watch_len / 8), plan.watch};
+    /* Before the filter, which refuses it: without one the supervisor refuses pathname connects. */
+    int fds[2] = {-1, plan.diag ? socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */) : -1};
+    int nfds = fds[1] >= 0 ? 2 : 1;
     int listener = (int)syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 8 /* FLAG_NEW_LISTENER */, &prog);
     if (listener < 0) {
+        if (fds[1] >= 0) close(fds[1]);
         close(sock);
         return 0;
     }
+    fds[0] = listener;
     char byte = 'L';
     struct iovec iov = {&byte, 1};
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(2 * sizeof(int))];
     } ctl;
     memset(&ctl, 0, sizeof ctl);
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &listener, sizeof(int));
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
     /* The filter is in place: without its listener every notified call would fail (ENOSYS). */
     if (sendmsg(sock, &msg, 0) != 1) fail("sending the seccomp listener to the launcher: %s", strerror(errno));
     close(listener);
+    if (fds[1] >= 0) close(fds[1]);
     close(sock);
     return 1;
 }
@@ -705,7 +722,9 @@ int main(int argc, char **argv) {
         step = "seccomp";
         if (plan.bpf_len % 8 || plan.bpf_len / 8 > 0xFFFF) fail("seccomp program is not a whole number of instructions");
         struct bpf_prog prog = {(unsigned short)(plan.bpf_len / 8), plan.bpf};
-        if (keep < 0 || !load_watch(keep)) {
+        /* No supervisor socket (the stage run alone): the plain filter; its notified calls
+         * (the late-socket guard's connect) then fail with ENOSYS, refused as without a listener. */
+        if (keep < 0 || fcntl(keep, F_GETFD) < 0 || !load_watch(keep)) {
             if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) != 0)
                 fail("seccomp filter not installed: %s", strerror(errno));
         }

@@ -72,6 +72,7 @@ class InnerStage:
         self.bwrap_args: list[str] = []  # seccomp is loaded by the inner program, see module doc
         self._spec, self._abi, self._network, self._isolated = spec, abi, network, isolated
         self.executor = "python"  # or "native" (cordon-inner)
+        self.guard: str | None = None  # sockets.late_socket_guard: "landlock", "supervisor" or None
 
     @property
     def spec(self) -> dict:
@@ -116,12 +117,19 @@ class InnerStage:
                 "network": self._network,
                 "instructions": len(bpf) // 8,
                 "default": "ALLOW",
-                "rules": seccomp.rules(self._network, self._isolated),
+                "rules": seccomp.rules(self._network, self._isolated, self.guard == "supervisor"),
                 "loaded_by": "the inner program, right before exec",
             }
             if bpf
             else {"enforced": False}
         )
+        out["late_host_sockets"] = {
+            "landlock": "Landlock resolve_unix: only sockets made inside the sandbox are reachable by path",
+            "supervisor": "every connect() is made by the launcher's supervisor, which reaches a pathname "
+            "socket only when it is bound in the sandbox's own network namespace; AF_UNIX datagram "
+            "sockets are refused",
+            None: "not applicable (host network, or no AF_UNIX sockets of the command's own)",
+        }[self.guard]
         return out
 
 
@@ -147,13 +155,16 @@ def build_inner(
     exec (sandbox.linux.limits chooses them).
     """
     from cordon.sandbox.errors import SandboxError
-    from cordon.sandbox.linux import landlock, seccomp
+    from cordon.sandbox.linux import landlock, seccomp, sockets
 
     if not argv:
         raise SandboxError("no command given")
     mode = str(getattr(policy.mode, "value", policy.mode))
     network = str(getattr(policy.network.mode, "value", policy.network.mode))
     abi = landlock.abi_version()  # the kernel, asked directly (the PyPI package costs ~10 ms of imports)
+    # Host sockets bound after the launch (sockets.py): Landlock where the kernel can, else the
+    # launcher's seccomp supervisor performs every connect().
+    guard = None if mode == "danger-full-access" else sockets.late_socket_guard(network, under_bwrap, abi)
     spec: dict = {"v": 1, "prelude": list(prelude) if prelude else None}
     if rlimits:
         spec["rlimits"] = [tuple(int(x) for x in r) for r in rlimits]
@@ -198,6 +209,7 @@ def build_inner(
                 # has nothing but Landlock and seccomp, so both deny.
                 "net": network == "off" and not under_bwrap,
                 "scope": True,
+                "resolve_unix": guard == "landlock",
                 "required": True,
             }
             if abi >= 1
@@ -207,17 +219,22 @@ def build_inner(
             spec["landlock_off"] = "kernel has no Landlock (bubblewrap is the only filesystem wall)"
         try:
             # ``seccomp_bpf``: the same program, from the launcher's verified cache (bpfcache)
-            spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(network, isolated=under_bwrap)
+            spec["seccomp"] = seccomp_bpf or seccomp.compile_bpf(
+                network, isolated=under_bwrap, guard=guard == "supervisor"
+            )
         except OSError as exc:
             raise SandboxError(f"cannot build the seccomp filter: {exc}") from exc
-        if watch:
-            # Denial observation (sandbox.linux.supervise): the same filter, notifying the
-            # launcher where it refuses, and on path-taking filesystem calls (watch: "all",
-            # "writes" or "syscalls").
+        if watch or guard == "supervisor":
+            # The listener goes to the launcher's supervisor (sandbox.linux.supervise). Denial
+            # observation: the same filter, notifying where it refuses and on path-taking
+            # filesystem calls (watch: "all", "writes" or "syscalls"). The late-socket guard:
+            # the filter notifies every connect() already, and the supervisor needs a
+            # sock_diag socket of the sandbox's network namespace (made before seccomp).
             from cordon.sandbox.linux.supervise import NOTIFY_FD, watch_program
 
-            spec["seccomp_watch"] = watch_program(spec["seccomp"], watch)
+            spec["seccomp_watch"] = watch_program(spec["seccomp"], watch) if watch else spec["seccomp"]
             spec["notify_fd"] = NOTIFY_FD
+            spec["diag"] = guard == "supervisor"
 
     helper = None if python else native_helper()
     if helper is not None:
@@ -229,6 +246,7 @@ def build_inner(
             [program, "--spec-fd", str(SPEC_FD), "--", *argv], fds, spec, abi, network, under_bwrap
         )
         stage.executor = "native"
+        stage.guard = guard
         return stage
 
     import marshal
@@ -238,7 +256,9 @@ def build_inner(
     # under /tmp or a masked folder would not be visible inside the sandbox.
     interpreter = python or os.path.realpath(sys.executable)
     inner = [interpreter, "-I", "-S", "-B", "-c", BOOTSTRAP, "--spec-fd", str(SPEC_FD), "--"]
-    return InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network, under_bwrap)
+    stage = InnerStage([*inner, *argv], {SPEC_FD: marshal.dumps(spec)}, spec, abi, network, under_bwrap)
+    stage.guard = guard
+    return stage
 
 
 # ---- the native executor ------------------------------------------------------------------
@@ -295,6 +315,7 @@ def encode_native(spec: dict) -> bytes:
     ll = spec.get("landlock")
     if ll is not None:
         flags = 1 | 2 * bool(ll.get("required")) | 4 * bool(ll.get("net")) | 8 * bool(ll.get("scope"))
+        flags |= 16 * bool(ll.get("resolve_unix"))
         rec(b"L", struct.pack("<I", flags))
         for key, tag in (("read", b"r"), ("write", b"w"), ("devices", b"d"), ("list", b"l"), ("deny", b"x")):
             for path in ll.get(key, ()):
@@ -310,6 +331,8 @@ def encode_native(spec: dict) -> bytes:
     if spec.get("seccomp_watch"):
         rec(b"W", bytes(spec["seccomp_watch"]))
         rec(b"N", str(int(spec["notify_fd"])).encode())
+        if spec.get("diag"):
+            rec(b"D", b"1")
     return b"".join(out)
 
 
@@ -590,6 +613,14 @@ def _set_rlimits(rlimits) -> None:
         resource.setrlimit(res, (min(soft, hard), hard))
 
 
+def _fd_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
 def _summary(report: dict) -> str:
     if not report.get("enforced"):
         return f"abi={report.get('abi', 0)} not-enforced"
@@ -599,6 +630,8 @@ def _summary(report: dict) -> str:
         f"tcp={'denied' if report['net'] else 'open'}",
     ]
     parts.append("scope=" + (",".join(report["scope"]) or "none"))
+    if report.get("resolve_unix"):
+        parts.append("unix=resolve_unix")
     if report.get("missing"):
         parts.append("missing=" + ",".join(m.split(" (")[0].replace(" ", "-") for m in report["missing"]))
     return " ".join(parts)
@@ -656,7 +689,13 @@ def main(args: list[str] | None = None, *, spec: dict | None = None) -> int:
             # With a watch program, the listener goes to the launcher's supervisor (it answers
             # exactly what the plain filter would); without a listener (EBUSY: one exists up the
             # process tree), the plain filter: the same walls, no observation.
-            if notify is None or not sc.load_watch(spec["seccomp_watch"], notify, ll.ffi()):
+            # No supervisor socket (the stage run alone): the plain filter; its notified calls
+            # (the late-socket guard's connect) then fail with ENOSYS, as without a listener.
+            if (
+                notify is None
+                or not _fd_open(notify)
+                or not sc.load_watch(spec["seccomp_watch"], notify, ll.ffi(), spec.get("diag"))
+            ):
                 sc.load_bpf(spec["seccomp"], ll.ffi())
     except Exception as exc:  # any failure before exec: refuse to run the command
         os.write(2, f"sandbox: inner stage failed at {step}: {exc}; the command was not run\n".encode())

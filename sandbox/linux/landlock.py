@@ -46,6 +46,10 @@ FS = {
     "refer": 1 << 13,  # ABI 2
     "truncate": 1 << 14,  # ABI 3
     "ioctl_dev": 1 << 15,  # ABI 5
+    # ABI 9 (Linux 7.1): connect()/sendmsg() to a pathname unix socket. Handled only with the
+    # spec key ``resolve_unix`` and granted by no rule (ALL_FS stops below it): only sockets
+    # created inside the sandbox's Landlock domain stay reachable (sockets.late_socket_guard).
+    "resolve_unix": 1 << 16,
 }
 NET = {"bind_tcp": 1 << 0, "connect_tcp": 1 << 1}  # ABI 4
 SCOPE = {"abstract_unix_socket": 1 << 0, "signal": 1 << 1}  # ABI 6
@@ -290,7 +294,8 @@ def apply(spec: dict) -> dict:
         return report
     handled_net = net_rights(abi) if spec.get("net") else 0
     scoped = scope_rights(abi) if spec.get("scope") else 0
-    rs = Ruleset(fs_rights(abi), handled_net, scoped)
+    handled_fs = fs_rights(abi) | (FS["resolve_unix"] if spec.get("resolve_unix") and abi >= 9 else 0)
+    rs = Ruleset(handled_fs, handled_net, scoped)
     try:
         rules, outer_only = plan_rules(spec)
         added = sum(rs.add_path(path, access) for path, access in rules)
@@ -302,6 +307,7 @@ def apply(spec: dict) -> dict:
         fs_rules=added,
         net=bool(handled_net),
         scope=names(scoped, SCOPE),
+        resolve_unix=bool(handled_fs & FS["resolve_unix"]),
         outer_only=outer_only,
         missing=_missing(abi, spec),
     )
@@ -315,6 +321,7 @@ def _missing(abi: int, spec: dict) -> list[str]:
         out.append("tcp bind/connect (ABI 4)")
     if spec.get("scope") and abi < 6:
         out.append("abstract unix socket + signal scoping (ABI 6)")
+    # resolve_unix below ABI 9 is not missing: the seccomp supervisor stands in for it.
     return out
 
 
@@ -334,6 +341,7 @@ def describe(spec: dict, abi: int) -> dict:
         ],
         "tcp": ({"bind": "denied", "connect": "denied"} if spec.get("net") and abi >= 4 else "not handled"),
         "scope": names(scope_rights(abi), SCOPE) if spec.get("scope") else [],
+        "resolve_unix": bool(spec.get("resolve_unix")) and abi >= 9,
         "required": bool(spec.get("required")),
         "not_enforceable_on_this_kernel": _missing(abi, spec),
     }

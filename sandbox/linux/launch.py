@@ -470,6 +470,9 @@ class SandboxProcess:
                 kept.append((root, p))
         _rmdirs(doomed)
         _drop_journal(self.launch, kept)
+        for p in self.launch.masked_sockets:
+            if free.get(_root_of(p, free), False):
+                _remove_mount_point_file(p)
         for fd in set(self.launch.locks.values()):
             os.close(fd)
         self.launch.locks = {}
@@ -544,6 +547,20 @@ def _lock_name(root: str) -> str:
     import zlib
 
     return f"root-{zlib.crc32(root.encode()) % LOCK_BUCKETS:02x}.lock"
+
+
+def _remove_mount_point_file(p: str) -> None:
+    """A masked host socket that vanished before bubblewrap's mounts, inside a writable root:
+    bubblewrap made an empty file there to mount onto. It goes when the sandbox ends (only an
+    empty regular file of ours: a socket, or a file with content, is someone's)."""
+    import stat as _stat
+
+    try:
+        st = os.lstat(p)
+        if _stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_uid == os.geteuid():
+            os.unlink(p)
+    except OSError:
+        pass
 
 
 def _root_of(p: str, roots) -> str:

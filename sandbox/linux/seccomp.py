@@ -40,6 +40,7 @@ AF = {
     "AF_VSOCK": 40,
 }
 AF_MAX = 46  # families >= this do not exist on 6.x; denied anyway
+SOCK_DGRAM = 2
 SOCK_RAW = 3
 SOCK_PACKET = 10
 NETLINK_ROUTE = 0
@@ -166,6 +167,11 @@ SETID_MODE_ARG = {
     "openat": 3,
     "creat": 1,
 }
+# open/openat read the mode only when creating (O_CREAT, or O_TMPFILE): a plain open leaves
+# whatever its caller had in that register there (libraries calling open(path, O_RDONLY) with
+# no mode), which must not be refused as a set-id creation.
+OPEN_FLAGS_ARG = {"open": 1, "openat": 2}
+O_CREAT, O_TMPFILE_BIT = 0o100, 0o20000000
 
 
 def socket_families(network: str, isolated: bool = False) -> dict[str, bool]:
@@ -203,8 +209,9 @@ def socket_families(network: str, isolated: bool = False) -> dict[str, bool]:
     }
 
 
-def rules(network: str = "off", isolated: bool = False) -> list[dict]:
-    """The filter as data: one entry per rule, for ``sandbox plan`` and the docs."""
+def rules(network: str = "off", isolated: bool = False, guard: bool = False) -> list[dict]:
+    """The filter as data: one entry per rule, for ``sandbox plan`` and the docs. ``guard``: see
+    ``compile_bpf``."""
     out: list[dict] = [
         {"syscall": "*", "when": "arch != native", "action": "KILL_PROCESS"},
         {"syscall": "*", "when": f"nr & {X32_SYSCALL_BIT:#x} (x32 ABI)", "action": "ERRNO(EPERM)"},
@@ -229,6 +236,26 @@ def rules(network: str = "off", isolated: bool = False) -> list[dict]:
         }
     )
     out.append({"syscall": "socketpair", "when": "domain != AF_UNIX", "action": "ERRNO(EPERM)"})
+    if guard:
+        out.append(
+            {
+                "syscall": "connect",
+                "when": "always",
+                "action": "USER_NOTIF",
+                "why": "the supervisor connects on the caller's behalf, refusing host unix sockets "
+                "(sandbox/linux/sockets.py, late sockets)",
+            }
+        )
+        for name in ("socket", "socketpair"):
+            out.append(
+                {
+                    "syscall": name,
+                    "when": "AF_UNIX with SOCK_DGRAM",
+                    "action": "ERRNO(EPERM)",
+                    "why": "an addressed datagram (sendto/sendmsg) reaches a host socket by path; "
+                    "only connect() can be supervised",
+                }
+            )
     for name in ("clone", "unshare"):
         out.append({"syscall": name, "when": "any CLONE_NEW* flag", "action": "ERRNO(EPERM)"})
     out.append({"syscall": "ioctl", "when": "request == TIOCSTI or TIOCLINUX", "action": "ERRNO(EPERM)"})
@@ -236,7 +263,8 @@ def rules(network: str = "off", isolated: bool = False) -> list[dict]:
         out.append(
             {
                 "syscall": name,
-                "when": f"arg{arg} (mode) has S_ISUID or S_ISGID",
+                "when": f"arg{arg} (mode) has S_ISUID or S_ISGID"
+                + (" and the flags hold O_CREAT or O_TMPFILE" if name in OPEN_FLAGS_ARG else ""),
                 "action": "ERRNO(EPERM)",
                 "why": "set-id files outlive the sandbox",
             }
@@ -251,21 +279,25 @@ def rules(network: str = "off", isolated: bool = False) -> list[dict]:
     return out
 
 
-_cache: dict[tuple[str, bool], bytes] = {}
+_cache: dict[tuple[str, bool, bool], bytes] = {}
 
 
-def compile_bpf(network: str = "off", isolated: bool = False) -> bytes:
+def compile_bpf(network: str = "off", isolated: bool = False, guard: bool = False) -> bytes:
     """The filter as a classic-BPF program (``struct sock_filter[]`` bytes), native arch.
 
     Built with libseccomp, then prefixed with the x32 / unknown-syscall guard. Cached per
-    (network mode, isolated) for library callers that launch many sandboxes. ``isolated``:
-    see ``socket_families``.
+    (network mode, isolated, guard) for library callers that launch many sandboxes.
+    ``isolated``: see ``socket_families``. ``guard``: the late-socket guard
+    (sockets.late_socket_guard == "supervisor"): every ``connect()`` goes to the launcher's
+    supervisor (USER_NOTIF; with no listener the kernel answers ENOSYS: still refused), and
+    AF_UNIX datagram sockets are refused (an addressed datagram reaches a socket by path
+    through sendto/sendmsg, whose address the filter cannot see).
     """
     if network not in ("off", "on", "proxy"):
         raise ValueError(f"unknown network mode {network!r}")
-    key = (network, bool(isolated))
+    key = (network, bool(isolated), bool(guard))
     if key not in _cache:
-        _cache[key] = prefix_program() + _libseccomp_program(network, bool(isolated))
+        _cache[key] = prefix_program() + _libseccomp_program(network, bool(isolated), bool(guard))
     return _cache[key]
 
 
@@ -319,7 +351,7 @@ def prefix_program() -> bytes:
     return b"".join(out)
 
 
-def _libseccomp_program(network: str, isolated: bool) -> bytes:
+def _libseccomp_program(network: str, isolated: bool, guard: bool = False) -> bytes:
     import tempfile
 
     import pyseccomp as sc
@@ -356,6 +388,10 @@ def _libseccomp_program(network: str, isolated: bool) -> bytes:
     for domain in range(AF_MAX):
         if domain != AF["AF_UNIX"]:
             f.add_rule(eperm, "socketpair", lo32(0, domain))
+    if guard:
+        f.add_rule(sc.NOTIFY, "connect")
+        for name in ("socket", "socketpair"):
+            f.add_rule(eperm, name, lo32(0, AF["AF_UNIX"]), sc.Arg(1, sc.MASKED_EQ, 0xF, SOCK_DGRAM))
 
     for flag in CLONE_NS_FLAGS.values():
         # clone's flags are arg 0 on x86_64 and aarch64 (the backwards-args variants differ).
@@ -366,6 +402,11 @@ def _libseccomp_program(network: str, isolated: bool) -> bytes:
     for name, arg in SETID_MODE_ARG.items():
         for bit in (S_ISUID, S_ISGID):
             try:
+                if name in OPEN_FLAGS_ARG:
+                    for creating in (O_CREAT, O_TMPFILE_BIT):
+                        flags = sc.Arg(OPEN_FLAGS_ARG[name], sc.MASKED_EQ, creating, creating)
+                        f.add_rule(eperm, name, flags, sc.Arg(arg, sc.MASKED_EQ, bit, bit))
+                    continue
                 f.add_rule(eperm, name, sc.Arg(arg, sc.MASKED_EQ, bit, bit))
             except (RuntimeError, ValueError, OSError):
                 if name in ("chmod", "mknod", "open", "creat"):
@@ -419,9 +460,15 @@ SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
 SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 
 
-def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None) -> bool:
+NETLINK_SOCK_DIAG = 4
+
+
+def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None, diag: bool = False) -> bool:
     """Install ``program`` with a user-notification listener and send the listener over the unix
     socket ``sock_fd`` (then close both here: the command must never hold the listener).
+    ``diag``: also send a NETLINK_SOCK_DIAG socket made here, before the filter refuses it, so
+    the supervisor can list the unix sockets of the sandbox's network namespace (the
+    late-socket guard); without one it refuses every pathname connect.
 
     Returns False, with nothing installed and ``sock_fd`` closed, when the kernel refuses a
     listener (EBUSY: a filter up the process tree has one); the caller then loads the plain
@@ -435,6 +482,15 @@ def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None) -> bool:
     syscall, _, c_long, _, buffer_address = ffi
     _buf, address = buffer_address(program)
     fprog = struct.pack("=HxxxxxxQ", len(program) // 8, address)
+    import _socket
+
+    fds = []
+    if diag:
+        try:
+            d = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+            fds.append(d.detach())
+        except OSError:
+            pass
     nr = SYS_SECCOMP.get(os.uname().machine)
     listener = (
         -1
@@ -445,15 +501,18 @@ def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None) -> bool:
     )
     if listener < 0:
         os.close(sock_fd)
+        for fd in fds:
+            os.close(fd)
         return False
-    import _socket  # this runs in the Python inner stage too, which imports only its own modules
-
+    fds.insert(0, listener)
     try:
         s = _socket.socket(fileno=sock_fd)
         try:
-            s.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("=i", listener))])
+            rights = struct.pack(f"={len(fds)}i", *fds)
+            s.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
         finally:
             s.close()
     finally:
-        os.close(listener)
+        for fd in fds:
+            os.close(fd)
     return True

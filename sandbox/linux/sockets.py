@@ -16,12 +16,24 @@ every host socket the sandbox could see is covered by an empty read-only file, o
 
 Only sockets this uid could connect to inside are kept (connect() needs write permission, and
 no process inside has a capability, uid 0 included). Abstract sockets need no mask: they
-belong to a network namespace (the sandbox has its own) and Landlock ABI 6 scopes them. A
-socket the host binds *after* the sandbox started is not covered (docs/sandbox.md, known
-limits). One removed between this scan and bubblewrap's mounts makes bubblewrap fail before
-the command runs; ``sandbox run`` and ``cordon.sandbox.run`` then plan again
-(``Launch.vanished_sockets``). ``--network on`` keeps the host's sockets except the named
-control sockets (``deny_sockets``).
+belong to a network namespace (the sandbox has its own) and Landlock ABI 6 scopes them. One
+removed between this scan and bubblewrap's mounts makes bubblewrap fail before the command
+runs; every launch path then plans again (``Launch.vanished_sockets``). ``--network on``
+keeps the host's sockets except the named control sockets (``deny_sockets``).
+
+With the guard in force (always, when the command has AF_UNIX sockets of its own) only the
+sockets inside writable roots are masked: elsewhere the command can neither connect (the
+guard) nor replace them (read-only), so no mask is needed, and no socket removed during the
+launch can make bubblewrap fail. In a writable root the mask keeps the command from
+unlinking the host's socket and binding its own in its place.
+
+The masks are a snapshot. A socket the host binds *after* the scan (in the workspace, a home
+folder, any folder the sandbox sees) is kept out by the late-socket guard
+(``late_socket_guard``): Landlock's ``LANDLOCK_ACCESS_FS_RESOLVE_UNIX`` where the kernel has it
+(ABI 9, Linux 7.1: handled and granted nowhere, so only sockets created inside the sandbox's
+Landlock domain can be reached by path), else a seccomp user-notification supervisor
+(sandbox/linux/supervise.py, ``UnixGuard``) that performs every ``connect()`` for the command
+and reaches a pathname socket only when it is bound in the sandbox's own network namespace.
 
 Owns finding the paths; bwrap.py decides which need a mask (visibility, other masks). Must
 not touch: mounts, seccomp. Standard library only (the ``sandbox run`` hot path imports it).
@@ -32,7 +44,20 @@ from __future__ import annotations
 import os
 import stat
 
-from cordon.paths import within_any
+from cordon.paths import within, within_any
+
+RESOLVE_UNIX_ABI = 9  # LANDLOCK_ACCESS_FS_RESOLVE_UNIX: pathname-socket connect by Landlock
+
+
+def late_socket_guard(network: str, isolated: bool, abi: int) -> str | None:
+    """What keeps host sockets bound after the launch out of reach: ``"landlock"`` (ABI >= 9),
+    ``"supervisor"`` (seccomp user notification on connect(), AF_UNIX datagrams refused), or
+    None where the command gets no AF_UNIX socket of its own to worry about (not isolated) or
+    has the host's sockets on purpose (``--network on``)."""
+    if not isolated or network not in ("off", "proxy"):
+        return None
+    return "landlock" if abi >= RESOLVE_UNIX_ABI else "supervisor"
+
 
 # Where services bind their sockets; walked (bounded) in addition to /proc/net/unix.
 SOCKET_DIRS = ("/run",)
@@ -40,16 +65,29 @@ SHARED_TMP_DIRS = ("/tmp", "/dev/shm")
 _WALK_MAX_ENTRIES = 20000  # a pathological /run must not stall every launch
 
 
-def host_sockets(*, share_tmp: bool = False, skip=()) -> list[str]:
+def host_sockets(*, share_tmp: bool = False, skip=(), roots=None) -> list[str]:
     """Absolute paths of the host's unix socket files the sandbox might see, sorted, unique.
 
     ``skip``: directories already hidden inside (deny-read masks): not walked.
+    ``roots``: only sockets inside these folders (the writable roots, when the late-socket
+    guard refuses connect() to every other host socket: there a mask still stops the command
+    from unlinking the host's socket and binding its own in its place); None: everywhere.
     """
     found: set[str] = set()
     for table in _unix_tables():
         found.update(_bound_paths(table))
     dirs = SOCKET_DIRS + (SHARED_TMP_DIRS if share_tmp else ())
     skip = tuple(os.fspath(s).rstrip("/") for s in skip)
+    if roots is not None:
+        roots = [os.fspath(r).rstrip("/") or "/" for r in roots]
+        # Walk only where a root and a socket folder overlap.
+        dirs = tuple(
+            dict.fromkeys(
+                [d for d in dirs if any(within(d, r) for r in roots)]
+                + [r for r in roots if any(within(r, d) for d in dirs)]
+            )
+        )
+        found = {p for p in found if any(within(p, r) for r in roots)}
     for d in dirs:
         _walk(d, skip, found)
     # One canonical name per socket (a path bound through /var/run is /run's): one mask each.

@@ -450,7 +450,7 @@ def _comm(pid: int) -> str | None:
 class Supervisor:
     """Receives the listener from the inner stage and answers every notification (a thread)."""
 
-    def __init__(self, plain: bytes, walls, recorder, level: str = "all"):
+    def __init__(self, plain: bytes, walls, recorder, level: str = "all", guard=None):
         from cordon.sandbox.fastpath import socket as _socket
         from cordon.sandbox.fastpath import thread as _thread
 
@@ -459,6 +459,7 @@ class Supervisor:
         self.walls = walls
         self.recorder = recorder
         self.level = level
+        self.guard = guard  # unixguard.UnixGuard: answers connect() (the filter's USER_NOTIF returns)
         self.machine = _machine()
         fs = level != "syscalls"
         self.fs_numbers = {nr: name for name, nr in FS_NUMBERS.get(self.machine, {}).items()} if fs else {}
@@ -503,6 +504,8 @@ class Supervisor:
                 s.close()
             except OSError:
                 pass
+        if self.guard is not None:
+            self.guard.close()
 
     # -- the loop -------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -529,6 +532,8 @@ class Supervisor:
                 if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                     fds = struct.unpack(f"={len(data) // 4}i", data[: len(data) - len(data) % 4])
                     listener, *extra = fds
+                    if self.guard is not None and extra:
+                        self.guard.diag = extra.pop(0)  # sock_diag of the sandbox's namespace
                     for fd in extra:
                         os.close(fd)
                 elif level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS and len(data) >= 4:
@@ -562,6 +567,8 @@ class Supervisor:
             for pid in list(self._pending):
                 self._flush(pid)  # the command ended: no later candidate can satisfy them
             self._mem.close()
+            if self.guard is not None:
+                self.guard.close()
 
     def _one(self, listener: int) -> None:
         import fcntl
@@ -577,6 +584,10 @@ class Supervisor:
         args = struct.unpack_from("=6Q", buf, 32)
         verdict = self._verdict(nr, arch, ip, args)
         action = verdict & SECCOMP_RET_ACTION_FULL
+        if action == SECCOMP_RET_USER_NOTIF and self.guard is not None:
+            if pid in self._pending:
+                self._flush(pid)
+            return self.guard.handle(listener, nid, pid, args)  # connect(), made for the caller
         denial = None
         if action == SECCOMP_RET_ALLOW:
             if nr in self.fs_numbers:
@@ -595,7 +606,7 @@ class Supervisor:
             err = verdict & SECCOMP_RET_DATA if action == SECCOMP_RET_ERRNO else _errno.EPERM
             if pid in self._pending:
                 self._flush(pid)
-            if err == _errno.EPERM:
+            if err == _errno.EPERM and self.walls is not None:
                 denial = self._syscall_denial(pid, nr, args)
             resp = struct.pack("=QqiI", nid, 0, -err, 0)
         try:

@@ -408,11 +408,18 @@ def test_seccomp_cache_gives_the_same_launch(scratch: Path, tmp_path: Path, monk
     pol = resolve(cwd=scratch)
     fresh = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), use_cache=False, warn=lambda m: None)
     first = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)  # fills the cache
-    entries = list((tmp_path / "cache" / "cordon").glob("seccomp-off+ns-*.bpf"))
+    # "+guard": the late-socket guard's program (sockets.late_socket_guard) has its own entry
+    entries = list((tmp_path / "cache" / "cordon").glob("seccomp-off+ns*-*.bpf"))
     assert len(entries) == 1 and not list((tmp_path / "cache" / "cordon").glob("inner-*"))
     cached = asm_mod.assemble(pol, ["echo", "a b"], dict(os.environ), warn=lambda m: None)
+    from cordon.sandbox.linux.supervise import NOTIFY_FD
+
+    def fds(a):  # the supervisor's socket (late-socket guard) is each launch's own
+        return {k: v for k, v in a.launch.fds.items() if k != NOTIFY_FD}
+
     for a in (first, cached):
-        assert a.launch.argv == fresh.launch.argv and a.launch.fds == fresh.launch.fds
+        assert a.launch.argv == fresh.launch.argv and fds(a) == fds(fresh)
+        assert (a.launch.supervisor is None) == (fresh.launch.supervisor is None)
     # a cache inside the writable root is neither read nor written
     monkeypatch.setenv("XDG_CACHE_HOME", str(scratch / "cache"))
     asm_mod.assemble(pol, ["echo"], dict(os.environ), warn=lambda m: None)

@@ -276,7 +276,11 @@ for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
     except OSError:
         pass
 assert paths, "no bridge socket visible"
-link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); link.connect(paths[0])
+link = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+try:
+    link.connect(paths[0])
+except PermissionError:
+    print("guard refused"); sys.exit(0)
 srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen()  # a TCP pair, as the forwarder hands over
 mine = socket.create_connection(srv.getsockname()); theirs, _ = srv.accept()
 link.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))])
@@ -290,18 +294,41 @@ print(mine.recv(200).split(b"\r\n")[0].decode())
 """
 
 
-def test_proxy_socket_reached_directly_still_filters(identity, http_server):
-    """AF_UNIX is allowed in proxy mode, so the command can reach the proxy's socket by path
-    (the door the forwarder uses). The proxy must still enforce its policy there: a host
-    loopback server is refused, and the reply proves the proxy was reached (control)."""
+@pytest.mark.parametrize("guarded", [True, False], ids=["guard", "no-guard"])
+def test_proxy_socket_reached_directly_still_filters(identity, http_server, guarded):
+    """AF_UNIX is allowed in proxy mode and the proxy's socket is visible (the door the
+    forwarder uses, outside the command's filter). The late-socket guard refuses the command's
+    own connect() to it (a host socket). Without the guard (the kernel's answer, simulated
+    here by the library call with the guard switched off), the proxy must still enforce its
+    policy there: a host loopback server is refused, and the reply proves the proxy was
+    reached (the control for the guard's refusal)."""
+    if not guarded:
+        if not identity.is_root:
+            pytest.skip("switching the guard off needs the launcher in this process (root only)")
+        from cordon.sandbox import SandboxPolicy, run
+        from cordon.sandbox.linux import sockets
+
+        real = sockets.late_socket_guard
+        sockets.late_socket_guard = lambda *a, **k: None
+        try:
+            from cordon.sandbox.model import NetworkPolicy
+
+            pol = SandboxPolicy(network=NetworkPolicy(mode="proxy", allow_domains=["allowed.test"]))
+            argv = [INSIDE_PYTHON, "-I", "-S", "-c", _PROXY_SOCKET_DIRECT, str(http_server.port)]
+            res = run(argv, policy=pol, cwd=identity.workspace, text=True)
+        finally:
+            sockets.late_socket_guard = real
+        assert res.returncode == 0, res.stderr
+        status = res.stdout.strip()
+        assert status.startswith("HTTP/1.") and " 403 " in status, status  # the proxy answered: refused
+        return
     r = sandbox_run(
         identity,
         *MODES["proxy"],
         cmd=[INSIDE_PYTHON, "-I", "-S", "-c", _PROXY_SOCKET_DIRECT, str(http_server.port)],
     )
     assert r.returncode == 0, r.stderr
-    status = r.stdout.strip()
-    assert status.startswith("HTTP/1.") and " 403 " in status, status  # the proxy answered: refused
+    assert r.stdout.strip() == "guard refused", (r.stdout, r.stderr)
 
 
 _LOCAL_SERVER_THEN_CURL = r"""
@@ -327,25 +354,16 @@ def test_proxy_mode_local_server_reached_by_name(identity):
     assert r.stdout.strip() == "200", (r.stdout, r.stderr)
 
 
-@pytest.mark.parametrize("entry", ["api", "cli"])
-def test_a_host_socket_vanishing_during_setup_is_retried(tmp_path, monkeypatch, entry):
-    """A host socket masked by the plan can be removed before bubblewrap mounts onto it (the
-    mount then fails and the command does not run). The launch is planned again: the command
-    runs once, and the plan that ran no longer masks the vanished path."""
+def _vanishing_socket(monkeypatch, path: Path):
+    """A host listener at ``path`` that goes away right after the first launch is planned
+    (before bubblewrap's mounts); returns the list the plans' masked sockets are added to."""
     from cordon.sandbox.linux import assemble as asm_mod
-    from cordon.sandbox.linux import sockets
 
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    # Outside every writable root (in one, bubblewrap would create the mount point itself).
-    home = Path.home() / f".cordon-vanish-{uuid.uuid4().hex[:8]}"
-    home.mkdir()
-    path = home / "transient.sock"
     s = socket.socket(socket.AF_UNIX)
     s.bind(str(path))
     s.listen(1)
-    real_assemble, real_find = asm_mod.assemble, sockets.host_sockets
-    plans = []
+    real_assemble = asm_mod.assemble
+    plans: list = []
 
     def assemble_then_remove(*a, **kw):
         got = real_assemble(*a, **kw)
@@ -356,25 +374,60 @@ def test_a_host_socket_vanishing_during_setup_is_retried(tmp_path, monkeypatch, 
         return got
 
     monkeypatch.setattr(asm_mod, "assemble", assemble_then_remove)
-    monkeypatch.setattr(
-        sockets,
-        "host_sockets",
-        lambda **kw: [p for p in real_find(**kw) if p != str(path)] + ([str(path)] if path.exists() else []),
-    )
-    marker = ws / "ran"
-    argv = ["sh", "-c", f"echo x >> {marker}"]
-    if entry == "api":
-        from cordon.sandbox import SandboxPolicy, run
+    return plans
 
+
+def _launch(entry: str, ws: Path, argv: list[str], monkeypatch) -> None:
+    from cordon.sandbox import SandboxPolicy, run, spawn
+
+    if entry == "api":
         r = run(argv, policy=SandboxPolicy(), cwd=ws)
         assert r.returncode == 0 and not r.setup_failed, r.stderr
+    elif entry == "spawn":
+        with spawn(argv, policy=SandboxPolicy(), cwd=ws) as p:
+            _out, err = p.communicate(timeout=60)
+        assert p.returncode == 0 and not p.setup_failed, err
     else:
         from cordon.sandbox.commands.run import main_run
 
         monkeypatch.chdir(ws)
         assert main_run(["--", *argv]) == 0
+
+
+@pytest.mark.parametrize("entry", ["api", "spawn", "cli"])
+def test_a_host_socket_vanishing_outside_writable_roots_cannot_fail_setup(tmp_path, monkeypatch, entry):
+    """Outside every writable root the command can neither connect to a host socket (the
+    late-socket guard) nor replace it (read-only): it is not masked, so one removed during the
+    launch cannot make bubblewrap fail, whichever entry point started it (spawn and warm
+    pools used to report such a launch as failed). It stays unreachable (test_late_sockets)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    home = Path.home() / f".cordon-vanish-{uuid.uuid4().hex[:8]}"
+    home.mkdir()
+    path = home / "transient.sock"
     try:
-        assert str(path) in plans[0] and len(plans) == 2 and str(path) not in plans[1]
+        plans = _vanishing_socket(monkeypatch, path)
+        marker = ws / "ran"
+        _launch(entry, ws, ["sh", "-c", f"echo x >> {marker}"], monkeypatch)
+        assert len(plans) == 1 and str(path) not in plans[0], plans
         assert marker.read_text() == "x\n"  # the command ran exactly once
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("entry", ["api", "spawn", "cli"])
+def test_a_masked_socket_vanishing_in_a_writable_root_leaves_nothing_behind(tmp_path, monkeypatch, entry):
+    """In a writable root the host's socket is masked (so the command cannot unlink it and bind
+    its own there); if it goes away before the mounts, bubblewrap creates an empty file to
+    mount onto. The launch still runs once, and that file is gone when the sandbox ends."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    path = ws / "transient.sock"
+    plans = _vanishing_socket(monkeypatch, path)
+    marker = ws / "ran"
+    _launch(
+        entry, ws, ["sh", "-c", f"echo x >> {marker}; test -e {path} && echo mask >> {marker}"], monkeypatch
+    )
+    assert len(plans) == 1 and str(path) in plans[0], plans
+    assert marker.read_text() == "x\nmask\n"  # ran once, with the mount point in place
+    assert not os.path.lexists(path)  # the empty mount-point file went with the sandbox

@@ -80,7 +80,25 @@ def run_bpf(prog: bytes, nr: int, args=(0,) * 6, arch: int = X86_64) -> int:
 def progs():
     progs = {m: seccomp.compile_bpf(m) for m in ("off", "on", "proxy")}
     progs.update({f"{m}+ns": seccomp.compile_bpf(m, isolated=True) for m in ("off", "on", "proxy")})
+    # The late-socket guard's variant (sockets.late_socket_guard == "supervisor").
+    progs.update({f"{m}+ns+guard": seccomp.compile_bpf(m, True, guard=True) for m in ("off", "proxy")})
     return progs
+
+
+def test_guard_notifies_connect_and_refuses_unix_datagrams(progs):
+    """connect() goes to the supervisor (USER_NOTIF), never straight through; AF_UNIX datagram
+    sockets (socket and socketpair, whatever the flags) are refused; stream and seqpacket stay."""
+    notif = 0x7FC00000
+    for m in ("off", "proxy"):
+        g, plain = progs[f"{m}+ns+guard"], progs[f"{m}+ns"]
+        assert run_bpf(g, 42, (3, 0, 16)) == notif and run_bpf(plain, 42, (3, 0, 16)) == RET_ALLOW
+        for nr in (41, 53):  # socket, socketpair
+            for kind in (2, 2 | 0x80000, 2 | 0x800, 0xFFFF_FFFF_0000_0002):
+                assert run_bpf(g, nr, (1, kind, 0)) == eperm(), (nr, hex(kind))
+                assert run_bpf(plain, nr, (1, kind, 0)) == RET_ALLOW
+            for kind in (1, 5, 1 | 0x80000):
+                assert run_bpf(g, nr, (1, kind, 0)) == RET_ALLOW, (nr, kind)
+        assert run_bpf(g, 41, (2, 2, 0)) == RET_ALLOW  # UDP on the sandbox's own loopback
 
 
 def test_foreign_arch_is_killed(progs):
@@ -163,6 +181,15 @@ def test_set_id_modes_are_refused(progs, name, nr, arg):
         for mode in (0o4755, 0o2755, 0o6777, 0o104755, 0xFFFF_0000_0000_0800):
             args = [0] * 6
             args[arg] = mode
+            flags = seccomp.OPEN_FLAGS_ARG.get(name)
+            if flags is not None:
+                # A plain open ignores its mode register (whatever its caller left there):
+                # allowed; creating (O_CREAT, or O_TMPFILE) is refused.
+                assert run_bpf(prog, nr, args) == RET_ALLOW, (name, oct(mode))
+                for creating in (seccomp.O_CREAT, seccomp.O_TMPFILE_BIT | 2):
+                    args[flags] = creating
+                    assert run_bpf(prog, nr, args) == eperm(), (name, oct(mode), oct(creating))
+                continue
             assert run_bpf(prog, nr, args) == eperm(), (name, oct(mode))
         for mode in (0o755, 0o1777, 0o100644, 0o777):  # sticky and plain modes pass
             args = [0] * 6
