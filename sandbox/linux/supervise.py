@@ -24,8 +24,8 @@ How it works, and why it never weakens a wall:
     dynamic loader and interpreters try a name in one folder after another, and a candidate
     in a hidden folder fails like a missing one. If the same process then reaches an object
     of that name in another folder that exists, it was a probe of a lookup that succeeded:
-    not a denial. Anything else the process does, its end, or the end of the command
-    records it.
+    not a denial. Its end, the end of the command, or ``SETTLE_CALLS`` other observed calls
+    of that process record it (a lookup does a few other things between two candidates).
   * If the supervisor dies, the kernel answers pending and later notified calls with ENOSYS:
     still refused. If a listener cannot be created (another one exists up the process tree:
     EBUSY), the inner stage installs the plain filter: confinement as before, no observation.
@@ -46,6 +46,7 @@ import struct
 from cordon.errors import CordonError
 from cordon.paths import within
 
+SETTLE_CALLS = 32  # other observed calls of a process before what it held back is recorded
 PENDING_POLL_MS = 50  # how often to look whether a process holding back a probe has ended
 NOTIFY_FD = 204  # the inner stage's end of the socket the listener travels on (202: warm, 203: limits)
 SECCOMP_RET_ALLOW = 0x7FFF0000
@@ -468,6 +469,7 @@ class Supervisor:
         # pid -> reads and execs of a hidden object, held back until it is clear that they were
         # not probes of a lookup that a later candidate satisfied (``_settle``).
         self._pending: dict[int, list] = {}
+        self._waited: dict[int, int] = {}  # pid -> its calls since it held something back
         self._inner: tuple | None = None  # (pid, comm) of the inner stage, from the handoff
         self._mem = _Memory()
         self.sock, self.child = _socket.socketpair(
@@ -586,7 +588,7 @@ class Supervisor:
         action = verdict & SECCOMP_RET_ACTION_FULL
         if action == SECCOMP_RET_USER_NOTIF and self.guard is not None:
             if pid in self._pending:
-                self._flush(pid)
+                self._later(pid)
             return self.guard.handle(listener, nid, pid, args)  # connect(), made for the caller
         denial = None
         if action == SECCOMP_RET_ALLOW:
@@ -600,12 +602,12 @@ class Supervisor:
                 if denial is not None and not self._valid(listener, nid):
                     denial = None  # the pid may have been reused while we looked
             elif pid in self._pending:
-                self._flush(pid)
+                self._later(pid)
             resp = struct.pack("=QqiI", nid, 0, 0, USER_NOTIF_FLAG_CONTINUE)
         else:
             err = verdict & SECCOMP_RET_DATA if action == SECCOMP_RET_ERRNO else _errno.EPERM
             if pid in self._pending:
-                self._flush(pid)
+                self._later(pid)
             if err == _errno.EPERM and self.walls is not None:
                 denial = self._syscall_denial(pid, nr, args)
             resp = struct.pack("=QqiI", nid, 0, -err, 0)
@@ -643,22 +645,31 @@ class Supervisor:
             )
             if flags is None or flags & (O_PATH | WRITE_FLAGS):
                 path = None
-        if path is None:
-            self._flush(pid)
-            return
-        base = os.path.basename(path)
+        base = os.path.basename(path) if path is not None else None
         held = self._pending[pid]
         same = [
             d for d in held if d.operation == op and os.path.basename(d.target) == base and d.target != path
         ]
         if not same:
-            self._flush(pid)
-            return
-        if self._found(pid, op, path):
-            rest = [d for d in held if d not in same]
-            self._pending[pid] = rest
-            self._flush(pid)
+            self._later(pid)
+        elif self._found(pid, op, path):
+            rest = [d for d in held if d not in same]  # the probes are dropped
+            if rest:
+                self._pending[pid] = rest
+            else:
+                del self._pending[pid]
+                self._waited.pop(pid, None)
         # else: not here either; the lookup goes on (this candidate may be held back too)
+
+    def _later(self, pid: int) -> None:
+        """The process did something else: a lookup does a few other things between two
+        candidates (the loader opens its cache), so only after ``SETTLE_CALLS`` of them is what
+        it held back recorded."""
+        n = self._waited.get(pid, 0) + 1
+        if n > SETTLE_CALLS:
+            self._flush(pid)
+        else:
+            self._waited[pid] = n
 
     def _found(self, pid: int, op: str, path: str) -> bool:
         """Does ``path`` exist in the caller's view, outside every wall, as what ``op`` needs?"""
@@ -677,6 +688,7 @@ class Supervisor:
         return not (op == "exec" and not (st_.S_ISREG(mode) and mode & 0o111))
 
     def _flush(self, pid: int) -> None:
+        self._waited.pop(pid, None)
         for d in self._pending.pop(pid, ()):
             self.recorder.add(d)
 

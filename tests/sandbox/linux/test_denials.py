@@ -316,6 +316,18 @@ def test_path_lookup_probes_into_hidden_folders_are_not_denials(
         env=env,
     )
     assert "lookups-ok" in r.stdout, r.stderr
+    # the dynamic loader's search: a libc copy in a hidden folder first on LD_LIBRARY_PATH
+    import glob
+
+    libc = sorted(glob.glob("/lib/*/libc.so.6") + glob.glob("/usr/lib/*/libc.so.6"))[0]
+    lib = tmp_bin.parent / "lib"
+    lib.mkdir()
+    shutil.copy(libc, lib / "libc.so.6")
+    # (a copy of true, visible in this run: it needs only libc, so the loader opens its cache
+    # between the hidden candidate and the real one)
+    cmd = ["env", f"LD_LIBRARY_PATH={lib}", f"{masked_bin}/ls"]
+    r = sandbox_run(identity, "--denials", str(jsonl), cmd=cmd, env=env)
+    assert r.returncode == 0, r.stderr
     assert [e for e in _events(jsonl) if e["layer"] != "seccomp"] == []
     assert "denied by the sandbox" not in r.stderr
 
