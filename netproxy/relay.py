@@ -153,20 +153,42 @@ class Relay:
         a.setblocking(False)
         b.setblocking(False)
         with self._lock:
-            self._queue.append(t)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="np-relay")
-                self._thread.start()
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"x")
+            if self._stopping:  # the proxy is closing: this tunnel ends before it starts
+                stopped = True
+            else:
+                stopped = False
+                self._queue.append(t)
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, daemon=True, name="np-relay")
+                    self._thread.start()
+                # Under the lock: the wake pipe is closed under it too, never written after.
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"x")
+        if stopped:
+            self._close(t)
 
     def __len__(self) -> int:
         return len(self._tunnels)
 
     def stop(self) -> None:
-        self._stopping = True
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"x")
+        """End every tunnel and release the loop's own descriptors (the thread's, once it exits)."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            running = self._thread is not None
+            if running:
+                with contextlib.suppress(OSError):
+                    os.write(self._wake_w, b"x")
+            else:
+                self._release()
+
+    def _release(self) -> None:
+        """Close the selector and the wake pipe (called with ``_lock`` held, once)."""
+        self._sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- the loop ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -186,8 +208,12 @@ class Relay:
                     self._step(t, key.fileobj, events)
                 except OSError:
                     self._close(t)
-        for t in list(self._tunnels):
+        with self._lock:
+            queued, self._queue = self._queue, []
+        for t in [*self._tunnels, *queued]:
             self._close(t)
+        with self._lock:
+            self._release()
 
     def _take_new(self) -> None:
         with self._lock:

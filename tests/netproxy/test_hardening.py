@@ -577,3 +577,29 @@ def test_accept_does_not_spin_when_descriptors_run_out():
         proc.wait()
     assert logged == "True"
     assert float(cpu) < 0.5, f"the accept loop used {cpu} s of CPU in 1 s (a spin uses ~1 s)"
+
+
+def test_a_stopped_proxy_gives_back_its_descriptors(naive):
+    """A library user starting and stopping proxies keeps no descriptor of theirs (the relay's
+    selector and wake pipe included), and a tunnel the relay ran is closed with the proxy."""
+    from cordon import netproxy
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def cycle() -> None:
+        with netproxy.start([f"127.0.0.1:{naive.port}"]) as p:
+            s, head = tunnel(p, f"127.0.0.1:{naive.port}")
+            with s:
+                assert b" 200 " in head
+                s.sendall(b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert read_responses(s, 1)[0].endswith(b"saw /t")
+
+    cycle()  # first use: imports, lazily created module state
+    before = open_fds()
+    for _ in range(10):
+        cycle()
+    deadline = time.monotonic() + 5
+    while open_fds() > before and time.monotonic() < deadline:
+        time.sleep(0.05)  # the relay thread closes its tunnels and its own descriptors as it ends
+    assert open_fds() <= before
