@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
@@ -311,48 +310,30 @@ def spawn(
     policy = policy if policy is not None else SandboxPolicy()
     resolved = policy.resolve(cwd=cwd)
     environ = dict(os.environ if env is None else env)
-    if sys.platform.startswith("linux"):
+    from cordon.sandbox import _platform
+
+    backend = _platform.backend()
+    recorder = None
+    if denials:
         from cordon.sandbox.denials import Recorder
-        from cordon.sandbox.linux.assemble import assemble
 
-        recorder = Recorder(on_denial=on_denial) if denials else None
-        asm = assemble(
-            resolved,
-            argv,
-            environ,
-            warn=lambda m: log.warning("%s", m),
-            denials=recorder,
-            watch="all" if denials == "all" else "writes",
-        )
-        engine = asm.mode
-    else:
-        from cordon.sandbox.backend import spawn_other
-
-        return spawn_other(resolved, argv, environ, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
+        recorder = Recorder(on_denial=on_denial)
     owned: list[int] = []
     parents: list = []
     fds = [stdio_fd(s, m, owned, parents) for s, m in ((stdin, "r"), (stdout, "w"), (stderr, "w"))]
     try:
-        if engine == "none":
-            proc = subprocess.Popen(
-                asm.launch.argv,
-                executable=asm.launch.path,
-                env=asm.launch.env,
-                cwd=resolved.cwd,
-                stdin=fds[0],
-                stdout=fds[1],
-                stderr=fds[2],
-                start_new_session=True,
-            )
-        else:
-            from cordon.sandbox.linux.launch import SandboxProcess
-
-            proc = SandboxProcess(asm.launch, *fds)
+        proc, engine = backend.spawn(
+            resolved,
+            argv,
+            environ,
+            fds,
+            denials=recorder,
+            watch="all" if denials == "all" else "writes",
+            warn=lambda m: log.warning("%s", m),
+        )
     except BaseException:
         for fd in [*owned, *(p for p in parents if p is not None)]:
             os.close(fd)
-        if asm.launch.bridge is not None:
-            asm.launch.bridge.close()
         raise
     finally:
         for fd in owned:

@@ -19,8 +19,8 @@ Import-safe on every platform: OS calls happen only inside the functions.
 from __future__ import annotations
 
 import os
-import sys
 
+from cordon.sandbox import _platform
 from cordon.sandbox.errors import SandboxError
 
 TYPE_CHECKING = False  # not typing's: importing typing/collections.abc costs ~3 ms per launch
@@ -119,9 +119,9 @@ def harden_process(*, scrub_environ: bool = True, keep_env: Iterable[str] = ()) 
     equivalent knobs here; only the umask and environment steps apply there.
     """
     _no_core_dumps()
-    if sys.platform.startswith("linux"):
+    if _platform.NAME == "linux":
         _set_not_dumpable(_libc())
-    elif sys.platform == "darwin":
+    elif _platform.NAME == "macos":
         _deny_attach(_libc())
     old = os.umask(UMASK_FLOOR)
     os.umask(old | UMASK_FLOOR)
@@ -155,7 +155,7 @@ class _LinuxLibc:
 
 
 def _libc():
-    if sys.platform.startswith("linux"):
+    if _platform.NAME == "linux":
         return _LinuxLibc()
     import ctypes
 
@@ -181,6 +181,6 @@ def _deny_attach(libc) -> None:
 
 def is_dumpable() -> bool | None:
     """This process's dumpable flag on Linux (None elsewhere); for diagnostics."""
-    if not sys.platform.startswith("linux"):
+    if _platform.NAME != "linux":
         return None
     return bool(_libc().prctl(PR_GET_DUMPABLE, 0, 0, 0, 0))

@@ -171,3 +171,14 @@ class ResolvedPolicy(BaseModel):
     allow_agents: list[str] = Field(default_factory=list)
     default_deny_read: bool = True
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
+
+
+def as_model(policy) -> ResolvedPolicy:
+    """The pydantic ResolvedPolicy for the macOS and Windows backends (the CLI has a plain one)."""
+    if isinstance(policy, ResolvedPolicy):
+        return policy
+    data = dict(vars(policy))
+    data["network"] = NetworkPolicy(**{k: v for k, v in vars(policy.network).items() if v is not None})
+    data["env"] = EnvironmentPolicy(**vars(policy.env))
+    data["limits"] = ResourceLimits(**vars(policy.limits))
+    return ResolvedPolicy(**data)

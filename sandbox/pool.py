@@ -18,11 +18,11 @@ environment (``env=``, default ``os.environ``) goes through the same environment
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
+from cordon.sandbox import _platform
 from cordon.sandbox.api import (
     DEVNULL,
     PIPE,
@@ -57,7 +57,7 @@ class Pool:
         self._closed = False
         self._error: BaseException | None = None
         self.stats = {"warm": 0, "cold": 0, "started": 0}
-        self._warm_ok = sys.platform.startswith("linux") and size > 0
+        self._warm_ok = _platform.NAME == "linux" and size > 0
         self._thread = None
         if self._warm_ok:
             # The sandboxes are started by this one long-lived thread: bubblewrap's

@@ -57,14 +57,14 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
     import os
     import sys
 
-    from cordon.sandbox.backend import current
+    from cordon.sandbox._platform import current
 
     out: dict = {"platform": current(), "uid": os.geteuid() if hasattr(os, "geteuid") else None}
     cwd = os.path.realpath(cwd or os.getcwd())
     files, policy, config_error = _run_config(cwd, list(configs))
     out["config_files"] = files
     out["config_error"] = str(config_error) if config_error else None
-    if not sys.platform.startswith("linux"):
+    if out["platform"] != "linux":
         out["run_engine"] = "error" if config_error else out["platform"]
         return out
     from cordon.sandbox.linux import diagnose as _diagnose

@@ -236,7 +236,9 @@ def main_learn(args: list[str], output: str, check: bool) -> int:
             file=sys.stderr,
         )
         return 2
-    if not sys.platform.startswith("linux"):
+    from cordon.sandbox import _platform
+
+    if _platform.NAME != "linux":
         print("sandbox learn: needs Linux (the denial observer is a seccomp supervisor)", file=sys.stderr)
         return 2
     try:

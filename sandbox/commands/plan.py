@@ -36,14 +36,15 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     import os
     import sys
 
-    from cordon.sandbox import backend
-    from cordon.sandbox.commands.run import USAGE
-    from cordon.sandbox.config import load_layers, merge, to_policy
+    from cordon.sandbox import _platform
+    from cordon.sandbox.commands.run import USAGE, _observation, _recorder, resolve_for_cli
     from cordon.sandbox.errors import SandboxError
     from cordon.sandbox.fastpath import UsageError, parse_run_args
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)
+        # What `sandbox run` would observe changes the seccomp program: plan with the same level.
+        recorder = _recorder(flags.pop("denials", None))
     except UsageError as e:
         print(f"sandbox plan: {str(e).replace('sandbox run --help', 'sandbox plan --help')}", file=sys.stderr)
         return 2
@@ -57,11 +58,12 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
         )
         return 2
     try:
-        platform = platform or backend.current()
-        cwd = os.getcwd()
-        opts = merge([load_layers(cwd, configs), flags])
-        policy = to_policy(opts).resolve(cwd=cwd)
-        plan = backend.build_plan(platform, policy, cmd, dict(os.environ), preview=True)
+        backend = _platform.backend(platform)
+        _, policy = resolve_for_cli(flags, configs)
+        level = _observation(recorder)
+        plan = backend.build_plan(
+            policy, cmd, dict(os.environ), preview=True, watch=None if level == "off" else level
+        )
     except SandboxError as e:
         from cordon.sandbox.commands.run import next_step
 
@@ -70,7 +72,7 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
         if hint:
             print(f"sandbox: hint: {hint}", file=sys.stderr)
         return e.exit_code
-    data = plan.model_dump(mode="json")
+    data = plan.as_data()
     if as_json:
         print(json.dumps(data, indent=2))
     else:

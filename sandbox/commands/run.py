@@ -104,38 +104,19 @@ def main_run(args: list[str]) -> int:
         return EXIT_USAGE
     try:
         opts, policy = resolve_for_cli(flags, configs)
-        if not sys.platform.startswith("linux"):
-            from cordon.sandbox.backend import run_cli_other
-
-            return run_cli_other(policy, cmd, opts)
-        from cordon.sandbox.linux.assemble import assemble, explain
-        from cordon.sandbox.linux.launch import RETRY, run_foreground
-        from cordon.sandbox.status import status
+        from cordon.sandbox import _platform
 
         level = _observation(recorder)
-        if level == "off":
-            recorder = None
-        for attempt in range(3):  # again only when a masked host socket vanished meanwhile
-            # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
-            with status(_setup_message(policy)):
-                asm = assemble(
-                    policy,
-                    cmd,
-                    warn=None if attempt == 0 else (lambda _m: None),
-                    denials=recorder,
-                    watch=level,
-                )
-            if opts.get("explain") and attempt == 0:
-                print(explain(policy, asm), file=sys.stderr)
-            if asm.mode == "none":
-                os.execve(asm.launch.path, asm.launch.argv, asm.launch.env)
-            # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
-            rc = run_foreground(
-                asm.launch, explain_failure=_why_setup_failed, after_start=_harden, retry=attempt < 2
-            )
-            if rc != RETRY:
-                return rc
-        return 125  # pragma: no cover - the last attempt never answers RETRY
+        # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
+        return _platform.backend().run_cli(
+            policy,
+            cmd,
+            opts,
+            recorder=None if level == "off" else recorder,
+            watch=level,
+            explain_failure=_why_setup_failed,
+            after_start=_harden,
+        )
     except SandboxError as e:
         print(f"sandbox: {e}", file=sys.stderr)
         hint = next_step(e)
@@ -176,16 +157,6 @@ def _recorder(path: str | None):
         return Recorder(jsonl=path)
     except OSError as e:
         raise UsageError(f"--denials: cannot write {path}: {e.strerror}") from None
-
-
-def _setup_message(policy) -> str:
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
-    what = (
-        "starting the network proxy and setting up the sandbox"
-        if net == "proxy"
-        else "setting up the sandbox"
-    )
-    return f"{what} (the first run probes this host for bubblewrap, user namespaces, Landlock)"
 
 
 def next_step(e: Exception) -> str | None:

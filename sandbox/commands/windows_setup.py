@@ -28,7 +28,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Provision (or remove) the Windows sandbox accounts and firewall rules (elevated, once)."""
         import subprocess
-        import sys
 
         from cordon.sandbox.windows.setup import elevated_argv, provision_script, uninstall_script
 
@@ -36,9 +35,11 @@ def register(app: typer.Typer) -> None:
         if print_only:
             typer.echo(script, nl=False)
             return
-        if not sys.platform.startswith("win"):
+        from cordon.sandbox import _platform
+
+        if _platform.NAME != "windows":
             typer.echo(
-                f"sandbox windows-setup: runs on Windows only (this is {sys.platform}); "
+                f"sandbox windows-setup: runs on Windows only (this is {_platform.NAME or 'another system'}); "
                 "use --print to see the script",
                 err=True,
             )

@@ -26,6 +26,10 @@ from cordon.sandbox.resolve import Record, apply_env
 
 from cordon.paths import within, within_any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from cordon.sandbox.linux.plan import LinuxPlan
+
 
 class Assembly(Record):
     """mode, launch (Launch), bwrap (BwrapPlan|None), bwrap_info, inner (InnerStage|None), notes."""
@@ -172,33 +176,40 @@ def private_tool_caches(env: dict[str, str], roots: list[str]) -> None:
             env[var] = private
 
 
-def assemble(
+def build_plan(
     policy,
     argv: list[str],
     environ=None,
     *,
-    start_bridge: bool = True,
     use_cache: bool = True,
-    warn=None,
-    denials=None,
-    watch: str = "writes",
-) -> Assembly:
-    """Decide the engine and build the launch. ``warn(msg)`` receives stderr notices.
+    watch: str | None = None,
+    hold: bool = False,
+) -> LinuxPlan:
+    """The launch of ``argv`` under ``policy`` (a ResolvedPolicy) as data: which engine, the
+    bubblewrap argv, the inner stage, the environment, the limits. Reads the host (probes,
+    caches it may trust, the filesystem, the host's git); runs nothing and changes nothing
+    of the user's: the cache and journal writes a launch makes are in ``plan.deferred`` for
+    ``start``. The exception is Cordon's own cache layout (its empty folders), made here
+    because what the plan mounts depends on it. Raises ``SandboxError`` (exit 125) where
+    ``start`` would have to refuse.
 
-    ``denials`` (a ``sandbox.denials.Recorder``) turns on denial observation for this launch:
-    seccomp refusals always; filesystem calls that write (``watch="writes"``), all of them
-    (``"all"``: also reads of hidden secrets, at a cost on read-heavy work) or none
-    (``"syscalls"``); see sandbox.linux.supervise.
+    ``watch``: denial observation ("all", "writes", "syscalls"; None: none), which changes
+    the seccomp program the inner stage loads. ``hold``: take the writable roots' locks
+    before the filesystem is read (for a plan about to be started: a finishing sandbox
+    cannot then remove a placeholder this one treats as an existing directory).
     """
+    from cordon.sandbox.linux.plan import PROXY_BIND_TOKEN, PROXY_FORWARDER_TOKEN, LinuxPlan
+
     if not argv:
         raise SandboxError("no command given")
-    warn = warn or (lambda msg: print(f"sandbox: {msg}", file=sys.stderr))
     environ = os.environ if environ is None else environ
+    command = tuple(argv)
     mode = str(getattr(policy.mode, "value", policy.mode))
     notes: list[str] = []
+    warnings: list[str] = []
 
     if mode == "danger-full-access":
-        warn(
+        warnings.append(
             "WARNING: --mode danger-full-access: the command runs UNCONFINED "
             "(no filesystem, network or process isolation)"
         )
@@ -212,14 +223,16 @@ def assemble(
         env = apply_env(policy.env, environ)
         env["CORDON_SANDBOX"] = "none"
         exe = _which(argv[0], env.get("PATH", ""))
-        launch = Launch(exe, list(argv), env, status=False, mode="none")
-        return Assembly(mode="none", launch=launch, bwrap=None, bwrap_info=None, inner=None, notes=notes)
+        return LinuxPlan(
+            policy=policy, engine="none", command=command, program=exe, argv=command, env=env,
+            source_env=dict(environ), fds={},
+            warnings=tuple(warnings),
+        )  # fmt: skip
 
     net = str(getattr(policy.network.mode, "value", policy.network.mode))
     from cordon.sandbox.hints import hints
 
-    for hint in hints(policy, argv):
-        warn(f"note: {hint}")
+    warnings.extend(f"note: {hint}" for hint in hints(policy, argv))
     bwrap_path, why_not = locate_bwrap(policy, environ)
     engine = "bwrap"
     if bwrap_path is not None and policy.fallback == "landlock":
@@ -232,7 +245,7 @@ def assemble(
         if policy.fallback != "landlock":
             raise SandboxError(f"cannot sandbox: {why_not}. Refusing to run unconfined; {fallback_offer()}")
         engine = "landlock"
-        warn(
+        warnings.append(
             f"FALLBACK: {why_not}; running with Landlock + seccomp only (--fallback=landlock), "
             "without namespaces. NOT in force: " + "; ".join(FALLBACK_CANNOT_ENFORCE)
         )
@@ -241,7 +254,8 @@ def assemble(
 
     launches = recent_launches()  # what earlier launches left writable (state-trust rule 2)
     roots = [os.fspath(r) for r in policy.writable_roots]
-    check_carve_outs(policy, roots)
+    deferred: list = []
+    check_carve_outs(policy, roots, deferred)
     info = (
         probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots)
         if engine == "bwrap"
@@ -250,70 +264,46 @@ def assemble(
     limits = limit_plan(policy, engine, info, net == "proxy")
     from cordon.sandbox.linux import inner as inner_mod
 
-    bridge = None
-    prelude = None
-    extra_env: dict[str, str] = {}
-    bridge_args: list[str] = []
-    if net == "proxy":
-        if engine != "bwrap":
-            raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
-        if start_bridge:
-            from cordon.sandbox.linux import proxy_bridge
-
-            # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
-            runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
-            from pathlib import Path
-
-            bridge = proxy_bridge.prepare(
-                policy.network, runtime_dir=Path(runtime), explicit_env=dict(policy.env.set or {})
-            )
-            prelude, extra_env, bridge_args = list(bridge.prelude), dict(bridge.env), list(bridge.bwrap_args)
-    watch = None if denials is None else watch
-    try:
+    if net == "proxy" and engine != "bwrap":
+        raise SandboxError("proxy network mode needs bubblewrap (a private network namespace)")
+    # The forwarder's argv names the bridge's per-launch socket: start fills it in.
+    prelude = [PROXY_FORWARDER_TOKEN] if net == "proxy" else None
+    under_bwrap = engine == "bwrap"
+    stage = _build_inner(
+        inner_mod, policy, list(argv), prelude, under_bwrap, use_cache, launches, limits, watch, deferred
+    )
+    plain = stage.spec.get("seccomp") if watch else None
+    if watch and not _supervisable(plain):
+        watch = None  # cannot answer exactly as the filter would: no observation
         stage = _build_inner(
-            inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits, watch
+            inner_mod, policy, list(argv), prelude, under_bwrap, use_cache, launches, limits, None, deferred
         )
-        unix_guard = getattr(stage, "guard", None)
-        plain = stage.spec.get("seccomp") if watch or unix_guard == "supervisor" else None
-        if watch and not _supervisable(plain):
-            watch = None  # cannot answer exactly as the filter would: no observation
-            stage = _build_inner(
-                inner_mod, policy, list(argv), prelude, engine == "bwrap", use_cache, launches, limits
-            )
-    except Exception:
-        if bridge is not None:
-            bridge.close()
-        raise
     inner_argv, inner_fds, inner_bwrap = list(stage.argv), dict(stage.fds), list(stage.bwrap_args)
+    # sockets.late_socket_guard: "supervisor" means the launcher answers every connect()
+    unix_guard = stage.guard
 
     env = sandbox_env(policy, environ, engine)
-    env.update(extra_env)
 
     if engine == "landlock":
-        record_launch(roots, (), launches=launches)  # no mounts: nothing inside a root is protected
+        deferred.append((record_launch, (roots, ()), {"launches": launches}))  # no mounts: nothing protected
         exe = _which(inner_argv[0], env.get("PATH", ""))
-        launch = Launch(exe, inner_argv, env, fds=inner_fds, status=False, mode="landlock", limits=limits)
-        _observe(launch, denials, watch, plain, policy, "landlock", None, environ, unix_guard)
-        return Assembly(
-            mode="landlock",
-            launch=launch,
-            bwrap=None,
-            bwrap_info=None,
-            inner=stage,
-            notes=notes,
-            limits=limits,
-        )
+        return LinuxPlan(
+            policy=policy, engine="landlock", command=command, program=exe, argv=tuple(inner_argv),
+            env=env, source_env=dict(environ), fds=inner_fds, inner=stage, limits=limits, watch=watch,
+            unix_guard=unix_guard, notes=tuple(notes),
+            warnings=tuple(warnings), launches=launches, deferred=tuple(deferred),
+        )  # fmt: skip
 
-    # Taken before the filesystem is inspected, so a finishing sandbox cannot remove a
-    # placeholder this one is about to treat as an existing directory.
     lock_dir = os.path.join(probe.cache_dir(), "locks")
-    sweep_orphaned_placeholders(lock_dir)  # left by a launcher killed with SIGKILL
-    locks = root_locks([os.fspath(r) for r in policy.writable_roots], lock_dir)
+    locks: dict = {}
+    if hold:
+        sweep_orphaned_placeholders(lock_dir)  # left by a launcher killed with SIGKILL
+        locks = root_locks(roots, lock_dir)
     empty_fd = 3
     while empty_fd in inner_fds:
         empty_fd += 1
     try:
-        guard = git_guard(policy, environ)
+        guard = git_guard(policy, environ, deferred)
         plan = _bwrap.build_bwrap_args(
             policy,
             empty_fd=empty_fd,
@@ -327,40 +317,138 @@ def assemble(
             tmp_size=limits.tmp_size,
             host_sockets=host_sockets_to_mask(policy),
         )
+        notes.extend(plan.notes)
+        # Only Cordon's own state is judged by the journal: its folders and project files.
+        deferred.append((record_launch, (roots, kept), {"launches": launches}))
+        fds = dict(inner_fds)
+        fds[empty_fd] = b""
+        bridge = [PROXY_BIND_TOKEN] if net == "proxy" else []
+        full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge, *inner_bwrap]
+        from cordon.sandbox.hardening import is_dynamic_loader_variable
+
+        for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
+            # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
+            full += ["--setenv", name, env.pop(name)]
+        if not info.has("--json-status-fd"):
+            raise SandboxError(
+                f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)"
+            )
+        full += ["--json-status-fd", STATUS_FD_TOKEN, "--", *inner_argv]
+    except BaseException:
+        for fd in locks.values():
+            os.close(fd)
+        raise
+    out = LinuxPlan(
+        policy=policy, engine="bwrap", command=command, program=bwrap_path, argv=tuple(full), env=env,
+        source_env=dict(environ), fds=fds, placeholders=tuple(plan.placeholders), bwrap=plan, bwrap_info=info, inner=stage,
+        limits=limits, watch=watch, unix_guard=unix_guard, notes=tuple(notes), warnings=tuple(warnings), kept=tuple(kept),
+        guard=guard, launches=launches, deferred=tuple(deferred), lock_dir=lock_dir,
+    )  # fmt: skip
+    object.__setattr__(out, "_held", locks)
+    return out
+
+
+def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assembly:
+    """Carry out ``plan`` (from ``build_plan``) up to a ``Launch`` ready to run: print its
+    warnings, do the writes it deferred, start the proxy bridge (proxy mode), attach the
+    denial observers (``denials``: a ``sandbox.denials.Recorder``; its level is the plan's)."""
+    warn = warn or (lambda msg: print(f"sandbox: {msg}", file=sys.stderr))
+    for w in plan.warnings:
+        warn(w)
+    policy, environ_env = plan.policy, dict(plan.env)
+    if plan.engine == "none":
+        launch = Launch(plan.program, list(plan.argv), environ_env, status=False, mode="none")
+        return Assembly(
+            mode="none", launch=launch, bwrap=None, bwrap_info=None, inner=None, notes=[], plan=plan
+        )
+    locks = plan._held or {}
+    bridge = None
+    try:
+        for fn, args, kw in plan.deferred:
+            fn(*args, **kw)
+        argv, stage, fds = list(plan.argv), plan.inner, dict(plan.fds)
+        if plan.network == "proxy":
+            from cordon.sandbox.linux.inner import SPEC_FD
+            from cordon.sandbox.linux.plan import PROXY_BIND_TOKEN
+
+            bind: list[str] = []
+            if start_bridge:
+                from cordon.sandbox.linux import proxy_bridge
+
+                # Not $XDG_RUNTIME_DIR: /run/user is masked inside (host control sockets live there).
+                runtime = _short_runtime_dir(os.path.join(probe.cache_dir(), "run"))
+                from pathlib import Path
+
+                bridge = proxy_bridge.prepare(
+                    policy.network, runtime_dir=Path(runtime), explicit_env=dict(policy.env.set or {})
+                )
+                bind = list(bridge.bwrap_args)
+                environ_env.update(bridge.env)
+            stage = stage.with_prelude(list(bridge.prelude) if bridge is not None else None)
+            fds[SPEC_FD] = stage.fds[SPEC_FD]
+            if PROXY_BIND_TOKEN in argv:
+                i = argv.index(PROXY_BIND_TOKEN)
+                argv[i : i + 1] = bind
+        plain = stage.spec.get("seccomp") if plan.watch or plan.unix_guard == "supervisor" else None
+        if plan.watch and denials is None:  # the inner stage will wait on the supervisor: give it one
+            from cordon.sandbox.denials import Recorder
+
+            denials = Recorder()
+        watch = plan.watch
+        if plan.engine == "landlock":
+            launch = Launch(
+                plan.program, argv, environ_env, fds=fds, status=False, mode="landlock", limits=plan.limits
+            )
+            _observe(launch, denials, watch, plain, policy, "landlock", None, plan.source_env, plan.unix_guard)
+            return Assembly(
+                mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage,
+                notes=list(plan.notes), limits=plan.limits, plan=plan,
+            )  # fmt: skip
+        launch = Launch(
+            plan.program, argv, environ_env, fds=fds, placeholders=list(plan.placeholders), bridge=bridge,
+            limits=plan.limits,
+        )  # fmt: skip
+        launch.locks = locks
+        launch.lock_dir = plan.lock_dir
+        if policy.allow_git_write:
+            launch.after_exit.append(git_audit(policy, plan.guard))
+        _observe(launch, denials, watch, plain, policy, "bwrap", plan.bwrap, plan.source_env, plan.unix_guard)
+        launch.masked_sockets = list(plan.bwrap.sockets)
     except BaseException:
         for fd in locks.values():
             os.close(fd)
         if bridge is not None:
             bridge.close()
         raise
-    notes.extend(plan.notes)
-    # Only Cordon's own state is judged by the journal: its folders and project files.
-    record_launch(roots, kept, launches=launches)
-    fds = dict(inner_fds)
-    fds[empty_fd] = b""
-    full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge_args, *inner_bwrap]
-    from cordon.sandbox.hardening import is_dynamic_loader_variable
-
-    for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
-        # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
-        full += ["--setenv", name, env.pop(name)]
-    if info.has("--json-status-fd"):
-        full += ["--json-status-fd", STATUS_FD_TOKEN]
-    else:
-        raise SandboxError(f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)")
-    full += ["--", *inner_argv]
-    launch = Launch(
-        bwrap_path, full, env, fds=fds, placeholders=plan.placeholders, bridge=bridge, limits=limits
-    )
-    launch.locks = locks
-    launch.lock_dir = lock_dir
-    if policy.allow_git_write:
-        launch.after_exit.append(git_audit(policy, guard))
-    _observe(launch, denials, watch, plain, policy, "bwrap", plan, environ, unix_guard)
-    launch.masked_sockets = list(plan.sockets)
     return Assembly(
-        mode="bwrap", launch=launch, bwrap=plan, bwrap_info=info, inner=stage, notes=notes, limits=limits
+        mode="bwrap", launch=launch, bwrap=plan.bwrap, bwrap_info=plan.bwrap_info, inner=stage,
+        notes=list(plan.notes), limits=plan.limits, plan=plan,
+    )  # fmt: skip
+
+
+def assemble(
+    policy,
+    argv: list[str],
+    environ=None,
+    *,
+    start_bridge: bool = True,
+    use_cache: bool = True,
+    warn=None,
+    denials=None,
+    watch: str = "writes",
+) -> Assembly:
+    """``start(build_plan(...))``: decide the engine and build the launch. ``warn(msg)``
+    receives stderr notices.
+
+    ``denials`` (a ``sandbox.denials.Recorder``) turns on denial observation for this launch:
+    seccomp refusals always; filesystem calls that write (``watch="writes"``), all of them
+    (``"all"``: also reads of hidden secrets, at a cost on read-heavy work) or none
+    (``"syscalls"``); see sandbox.linux.supervise.
+    """
+    plan = build_plan(
+        policy, argv, environ, use_cache=use_cache, watch=None if denials is None else watch, hold=True
     )
+    return start(plan, start_bridge=start_bridge, warn=warn, denials=denials)
 
 
 def limit_plan(policy, engine: str, info, proxied: bool):
@@ -475,7 +563,16 @@ def _visible_tools(policy, inner_argv: list[str], argv: list[str]) -> list[str]:
     return [x for t in out for x in ("--ro-bind", t, t)]
 
 
-def git_guard(policy, environ):
+def _later(deferred, fn, *args, **kw) -> None:
+    """A write ``build_plan`` leaves to ``start`` (``deferred`` is the plan's list); done now
+    when there is no plan (``deferred`` None)."""
+    if deferred is None:
+        fn(*args, **kw)
+    else:
+        deferred.append((fn, args, kw))
+
+
+def git_guard(policy, environ, deferred=None):
     """The paths the host's git would run or read configuration from, inside writable roots
     (sandbox.gitguard), found with the host's git: the first on PATH outside every writable root."""
     from cordon.sandbox import gitguard
@@ -493,7 +590,7 @@ def git_guard(policy, environ):
         roots, git=git, home=hs[0], homes=hs[1:], allow_git_write=policy.allow_git_write, cache=cache
     )
     if cache != before:
-        gitguard.save_cache(cache_file, cache)
+        _later(deferred, gitguard.save_cache, cache_file, cache)
     if git is None:
         guard.notes.append(
             "git was not found on PATH outside the writable roots: the real git directory and submodule "
@@ -604,7 +701,7 @@ def _configured_carve_outs(policy, roots: list[str]):
     return out
 
 
-def check_carve_outs(policy, roots: list[str]) -> None:
+def check_carve_outs(policy, roots: list[str], deferred=None) -> None:
     """Refuse (125) when a configured --read-only/--deny-read path inside a writable root has
     vanished since a launch saw it: a sandboxed command may have moved it (the content now
     elsewhere, readable or changed) and running again would enforce nothing there.
@@ -625,15 +722,7 @@ def check_carve_outs(policy, roots: list[str]) -> None:
         marker = os.path.join(folder, sha256_of(b).decode()[:40])
         if os.path.lexists(p):
             if not os.path.exists(marker):
-                try:
-                    os.makedirs(folder, mode=0o700, exist_ok=True)
-                    fd = os.open(
-                        marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-                    )
-                    os.write(fd, b)
-                    os.close(fd)
-                except OSError:
-                    pass
+                _later(deferred, _mark_seen, folder, marker, b)
             continue
         if os.path.exists(marker) and file_problem(marker) is None:
             try:
@@ -649,6 +738,17 @@ def check_carve_outs(policy, roots: list[str]) -> None:
                     f"or changed elsewhere. Refusing to run with the protection silently gone. Restore it, or "
                     f"if you removed it yourself, delete {marker} (or drop it from the configuration)"
                 )
+
+
+def _mark_seen(folder: str, marker: str, path: bytes) -> None:
+    """Record that a launch saw the carve-out ``path`` (check_carve_outs)."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        os.write(fd, path)
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def hidden_state() -> list[str]:
@@ -742,6 +842,7 @@ def _build_inner(
     launches=None,
     limits=None,
     watch=None,
+    deferred=None,
 ):
     """``build_inner`` with its one expensive input, the compiled seccomp program, from the
     on-disk cache when an entry there can be believed (sandbox/linux/bpfcache.py). Everything
@@ -775,7 +876,7 @@ def _build_inner(
     )
     fresh = stage.spec.get("seccomp")
     if bpf is None and fresh:
-        bpfcache.store(cache, network, bytes(fresh), launches, roots)
+        _later(deferred, bpfcache.store, cache, network, bytes(fresh), launches, roots)
     return stage
 
 

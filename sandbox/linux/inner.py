@@ -79,6 +79,24 @@ class InnerStage:
         """The plan as data (whatever the executor's encoding on the spec fd)."""
         return self._spec
 
+    def with_prelude(self, prelude: list[str] | None) -> InnerStage:
+        """The same stage with another prelude (the proxy forwarder, known once the bridge runs):
+        the spec is encoded again; the Landlock plan and the seccomp program are unchanged."""
+        spec = dict(self._spec)
+        spec["prelude"] = list(prelude) if prelude else None
+        fds = dict(self.fds)
+        if self.executor == "native":
+            fds[SPEC_FD] = encode_native(spec)
+        else:
+            import marshal
+
+            fds[SPEC_FD] = marshal.dumps(spec)
+        stage = InnerStage(list(self.argv), fds, spec, self._abi, self._network, self._isolated)
+        stage.executor = self.executor
+        stage.bwrap_args = list(self.bwrap_args)
+        stage.guard = self.guard
+        return stage
+
     def describe(self) -> dict:
         """Landlock and seccomp rules as data, for ``sandbox plan``."""
         from cordon.sandbox.linux import landlock, seccomp

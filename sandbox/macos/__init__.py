@@ -6,9 +6,19 @@ Owns: turning a ``ResolvedPolicy`` into an SBPL profile (``base.sbpl`` + generat
 Must not touch: the policy model (``sandbox.model``) or other backends.
 """
 
-from cordon.sandbox.macos.plan import MacosPlan, build_plan
+from cordon.sandbox.macos.plan import MacosPlan
+from cordon.sandbox.macos.plan import build_plan as _build_plan
 
-__all__ = ["MacosPlan", "build_plan", "run"]
+
+def build_plan(policy, argv, env, *, watch=None, **kw) -> MacosPlan:
+    """The plan for ``argv`` under ``policy`` (a resolved policy); ``watch`` (denial observation)
+    is Linux's only. See ``sandbox.macos.plan.build_plan`` for the other keywords."""
+    from cordon.sandbox.model import as_model
+
+    return _build_plan(as_model(policy), list(argv), dict(env), **kw)
+
+
+__all__ = ["MacosPlan", "build_plan", "run", "run_cli", "spawn", "start"]
 
 
 def run(policy, argv, env, *, proxy_port=None) -> int:
@@ -16,3 +26,36 @@ def run(policy, argv, env, *, proxy_port=None) -> int:
     from cordon.sandbox.macos.execute import main
 
     return main(policy, argv, env, proxy_port=proxy_port)
+
+
+def start(plan, *, platform=None) -> int:
+    """Run a ``MacosPlan`` built with its real private folder and proxy port (``run`` makes
+    both); the exit status."""
+    from cordon.sandbox.macos.execute import run as run_plan
+
+    return run_plan(plan, platform=platform)
+
+
+def run_cli(policy, argv, opts, **_linux_only) -> int:
+    """``sandbox run`` on this platform: the backend's own launcher, in the foreground."""
+    import os
+    import sys
+
+    from cordon.sandbox.model import as_model
+
+    full = as_model(policy)
+    if opts.get("explain"):
+        print(
+            f"sandbox: engine macos; writable: {', '.join(map(str, full.writable_roots)) or 'nothing'}",
+            file=sys.stderr,
+        )
+    return run(full, list(argv), dict(os.environ))
+
+
+def spawn(policy, argv, environ, fds, **_):
+    from cordon.sandbox.errors import SandboxError
+
+    raise SandboxError(
+        "sandbox.spawn is implemented for Linux only; on macos use the CLI (sandbox run) or "
+        "cordon.sandbox.macos.run"
+    )

@@ -16,10 +16,13 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
+from cordon.sandbox import _platform
 from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan, limit_reached, resource_limits
 from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 
+# This host, spelled as Python names it ("darwin" on macOS); tests pass another.
+_HOST = "darwin" if _platform.NAME == "macos" else str(_platform.NAME or "another system")
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -69,7 +72,7 @@ def run(plan: MacosPlan, *, platform: str | None = None) -> int:
     The plan's private temp folder is removed afterwards, also when the launch fails.
     """
     try:
-        return _run(plan, platform or sys.platform)
+        return _run(plan, platform or _HOST)
     finally:
         if plan.tmpdir and "XXXXXXXX" not in plan.tmpdir:
             shutil.rmtree(plan.tmpdir, ignore_errors=True)
@@ -178,10 +181,8 @@ def main(
             raise refusal("on macOS", lost_why)
         proxy_url = None
         if policy.network.mode == NetworkMode.PROXY and proxy_port is None:
-            if (platform or sys.platform) != "darwin":
-                raise SandboxError(
-                    f"the macOS backend runs only on macOS (this is {platform or sys.platform})"
-                )
+            if (platform or _HOST) != "darwin":
+                raise SandboxError(f"the macOS backend runs only on macOS (this is {platform or _HOST})")
             proxy = start_proxy(policy)
             proxy_port, proxy_url = proxy.address[1], proxy.url
         plan = prepare(policy, argv, env, proxy_port=proxy_port, proxy_url=proxy_url)

@@ -52,6 +52,10 @@ class MacosPlan(BaseModel):
     resource_limits: list[dict] = []
     unenforced: list[str] = []
 
+    def as_data(self) -> dict:
+        """The plan as JSON-ready data (``sandbox plan --json``)."""
+        return self.model_dump(mode="json")
+
 
 # Resource limit -> (rlimit or None, how it is enforced) or (None, why it cannot be).
 MACOS_LIMITS = {

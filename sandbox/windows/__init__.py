@@ -7,9 +7,19 @@ OS), and the runner started as the sandbox account (``inner.py``). Must not touc
 the policy model (``sandbox.model``) or other backends.
 """
 
-from cordon.sandbox.windows.plan import WindowsPlan, build_plan
+from cordon.sandbox.windows.plan import WindowsPlan
+from cordon.sandbox.windows.plan import build_plan as _build_plan
 
-__all__ = ["WindowsPlan", "build_plan", "run"]
+
+def build_plan(policy, argv, env, *, watch=None, preview=False, **kw) -> WindowsPlan:
+    """The plan for ``argv`` under ``policy`` (a resolved policy); ``watch`` (denial observation)
+    is Linux's only. See ``sandbox.windows.plan.build_plan`` for the other keywords."""
+    from cordon.sandbox.model import as_model
+
+    return _build_plan(as_model(policy), list(argv), dict(env), **kw)
+
+
+__all__ = ["WindowsPlan", "build_plan", "run", "run_cli", "spawn", "start"]
 
 
 def run(policy, argv, env, *, api=None, warn=None) -> int:
@@ -93,3 +103,36 @@ def _start_proxy(policy, port: int):
         )
     except (ValueError, OSError) as e:
         raise SandboxError(f"could not start the network proxy on 127.0.0.1:{port}: {e}") from e
+
+
+def start(plan, *, api=None, warn=None) -> int:
+    """Launch a ``WindowsPlan`` whose method and proxy are settled (``run`` settles both); the
+    exit code."""
+    from cordon.sandbox.windows.win32 import launch, load_api
+
+    return launch(plan, api if api is not None else load_api(), warn=warn)
+
+
+def run_cli(policy, argv, opts, **_linux_only) -> int:
+    """``sandbox run`` on this platform: the backend's own launcher, in the foreground."""
+    import os
+    import sys
+
+    from cordon.sandbox.model import as_model
+
+    full = as_model(policy)
+    if opts.get("explain"):
+        print(
+            f"sandbox: engine windows; writable: {', '.join(map(str, full.writable_roots)) or 'nothing'}",
+            file=sys.stderr,
+        )
+    return run(full, list(argv), dict(os.environ))
+
+
+def spawn(policy, argv, environ, fds, **_):
+    from cordon.sandbox.errors import SandboxError
+
+    raise SandboxError(
+        "sandbox.spawn is implemented for Linux only; on windows use the CLI (sandbox run) or "
+        "cordon.sandbox.windows.run"
+    )

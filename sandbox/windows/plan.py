@@ -308,6 +308,10 @@ class WindowsPlan(BaseModel):
     not_enforced: list[str]
     resource_limits: list[LimitEntry] = Field(default_factory=list)
 
+    def as_data(self) -> dict:
+        """The plan as JSON-ready data (``sandbox plan --json``)."""
+        return self.model_dump(mode="json")
+
 
 # Resource limit -> (job object limit flag or None, how it is enforced, or why it cannot be).
 WINDOWS_LIMITS = {

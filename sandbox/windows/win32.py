@@ -292,7 +292,11 @@ def load_api() -> SimpleNamespace:
     """The real function table from ``ctypes.windll`` (Windows only)."""
     windll = getattr(ctypes, "windll", None)
     if windll is None:
-        raise SandboxError(f"the Windows backend runs only on Windows (this is {sys.platform})")
+        from cordon.sandbox import _platform
+
+        raise SandboxError(
+            f"the Windows backend runs only on Windows (this is {_platform.NAME or 'another system'})"
+        )
     funcs = {}
     for name, (dll, restype, argtypes) in SIGNATURES.items():
         fn = getattr(getattr(windll, dll), name)

@@ -248,7 +248,7 @@ class FakeLibc:
 
 def test_macos_path_denies_attach(monkeypatch):
     fake = FakeLibc()
-    monkeypatch.setattr(hardening.sys, "platform", "darwin")
+    monkeypatch.setattr(hardening._platform, "NAME", "macos")
     monkeypatch.setattr(hardening, "_libc", lambda: fake)
     monkeypatch.setattr(hardening, "_no_core_dumps", lambda: fake.calls.append(("setrlimit-core",)))
     monkeypatch.setattr(hardening.os, "umask", lambda m: 0o022)
@@ -260,8 +260,8 @@ def test_failures_raise_instead_of_running_unhardened(monkeypatch):
     monkeypatch.setattr(hardening.os, "umask", lambda m: 0o022)
     monkeypatch.setattr(hardening, "_libc", lambda: FakeLibc(rc=-1))
     monkeypatch.setattr(hardening, "_no_core_dumps", lambda: None)
-    for platform in ("linux", "darwin"):
-        monkeypatch.setattr(hardening.sys, "platform", platform)
+    for platform in ("linux", "macos"):
+        monkeypatch.setattr(hardening._platform, "NAME", platform)
         with pytest.raises(hardening.HardeningError) as e:
             harden_process(scrub_environ=False)
         assert e.value.exit_code == 125

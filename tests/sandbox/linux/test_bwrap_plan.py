@@ -252,7 +252,7 @@ def test_plan_cli_json(scratch: Path) -> None:
     assert p.returncode == 0, p.stderr
     data = json.loads(p.stdout)
     assert data["engine"] == "bwrap" and data["command"] == ["echo", "hi"]
-    argv = data["bwrap"]["argv"]
+    argv = data["argv"]
     assert argv[0] == "bwrap" and argv[-2:] == ["echo", "hi"]
     assert "/etc/hostname" in data["bwrap"]["masked"]
     assert data["env"]["CORDON_SANDBOX"] == "bwrap"

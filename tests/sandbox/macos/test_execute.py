@@ -82,7 +82,7 @@ def test_refuses_on_a_non_darwin_platform_and_removes_its_temp_folder(tmp_path):
 
 
 def test_missing_sandbox_exec_refuses_with_125(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(execute, "_HOST", "darwin")
     monkeypatch.setattr(execute, "SANDBOX_EXEC", "/nonexistent/sandbox-exec")
     monkeypatch.setattr(plan_mod, "SANDBOX_EXEC", "/nonexistent/sandbox-exec")
     marker = tmp_path / "ran"

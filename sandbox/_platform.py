@@ -1,0 +1,52 @@
+"""The platform, chosen once (psutil's ``_psplatform`` pattern): which backend confines here.
+
+``NAME`` is this host's backend ("linux", "macos", "windows", or None where Cordon has none),
+decided from ``sys.platform`` at import and nowhere else (tests/sandbox/test_platform_seam.py
+forbids ``sys.platform`` in every other module of the sandbox). ``backend(name)`` returns the
+backend package; each exposes the same functions over the same inputs:
+
+* ``build_plan(policy, argv, environ, ...)``: the launch as data (a ``ResolvedPolicy`` in);
+* ``start(plan, ...)``: carry out a plan;
+* ``run_cli(policy, argv, environ, opts)``: ``sandbox run`` in the foreground (exit status);
+* ``spawn(policy, argv, environ, fds, ...)``: the library's ``spawn`` (Linux only today).
+
+Standard library only, nothing else imported: ``sandbox run`` goes through here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+PLATFORMS = ("linux", "macos", "windows")
+
+if sys.platform.startswith("linux"):
+    NAME: str | None = "linux"
+elif sys.platform == "darwin":
+    NAME = "macos"
+elif sys.platform.startswith("win"):
+    NAME = "windows"
+else:
+    NAME = None
+
+
+def current() -> str:
+    """This host's backend name; SandboxError where Cordon has none."""
+    if NAME is None:
+        from cordon.sandbox.errors import SandboxError
+
+        raise SandboxError(f"no sandbox backend for platform {sys.platform!r}")
+    return NAME
+
+
+def backend(name: str | None = None):
+    """The backend package for ``name`` (default: this host's); ConfigError for an unknown name."""
+    name = name or current()
+    if name not in PLATFORMS:
+        from cordon.sandbox.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown platform {name!r} (expected one of {', '.join(PLATFORMS)})", field="platform"
+        )
+    import importlib
+
+    return importlib.import_module(f"cordon.sandbox.{name}")
