@@ -399,7 +399,9 @@ def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assemb
             launch = Launch(
                 plan.program, argv, environ_env, fds=fds, status=False, mode="landlock", limits=plan.limits
             )
-            _observe(launch, denials, watch, plain, policy, "landlock", None, plan.source_env, plan.unix_guard)
+            _observe(
+                launch, denials, watch, plain, policy, "landlock", None, plan.source_env, plan.unix_guard
+            )
             return Assembly(
                 mode="landlock", launch=launch, bwrap=None, bwrap_info=None, inner=stage,
                 notes=list(plan.notes), limits=plan.limits, plan=plan,

@@ -362,18 +362,18 @@ def _vanishing_socket(monkeypatch, path: Path):
     s = socket.socket(socket.AF_UNIX)
     s.bind(str(path))
     s.listen(1)
-    real_assemble = asm_mod.assemble
+    real_start = asm_mod.start
     plans: list = []
 
-    def assemble_then_remove(*a, **kw):
-        got = real_assemble(*a, **kw)
+    def start_then_remove(*a, **kw):
+        got = real_start(*a, **kw)
         plans.append(list(got.launch.masked_sockets))
         if len(plans) == 1:
             s.close()
             path.unlink()  # gone after the plan, before bubblewrap's mounts
         return got
 
-    monkeypatch.setattr(asm_mod, "assemble", assemble_then_remove)
+    monkeypatch.setattr(asm_mod, "start", start_then_remove)
     return plans
 
 
