@@ -109,6 +109,12 @@ def test_plan_is_what_run_starts(case, scratch, monkeypatch, capsys):
     monkeypatch.setenv("SECRET_TOKEN", "x")
     flags = [a.format(extra=scratch / "extra", denials=scratch / "denials.jsonl") for a in CASES[case]]
     argv = [*flags, "--", "sh", "-c", "echo hi"]
+    # The host's unix sockets are read at every plan; other tests' servers come and go between
+    # the two plans here, so both see the first plan's list (the plan is what is compared).
+    from cordon.sandbox.linux import sockets
+
+    real, seen = sockets.host_sockets, {}
+    monkeypatch.setattr(sockets, "host_sockets", lambda **kw: seen.setdefault(repr(kw), real(**kw)))
     printed = _printed_plan(capsys, argv)
     started = _run_plan(monkeypatch, argv)
     assert json.loads(json.dumps(started.as_data())) == printed
