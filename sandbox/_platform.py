@@ -50,3 +50,30 @@ def backend(name: str | None = None):
     import importlib
 
     return importlib.import_module(f"cordon.sandbox.{name}")
+
+
+# ---- shared by the backends whose only launcher runs in the foreground (macOS, Windows) ----
+
+
+def run_own_launcher(name: str, run, policy, argv, opts) -> int:
+    """``run_cli`` of such a backend: ``--explain``'s one line, then ``run(policy, argv, env)``."""
+    import os
+
+    if opts.get("explain"):
+        print(
+            f"sandbox: engine {name}; writable: {', '.join(policy.writable_roots) or 'nothing'}",
+            file=sys.stderr,
+        )
+    from cordon.sandbox.model import as_model
+
+    return run(as_model(policy), list(argv), dict(os.environ))
+
+
+def no_spawn(name: str):
+    """``spawn`` of such a backend: not offered (SandboxError)."""
+    from cordon.sandbox.errors import SandboxError
+
+    raise SandboxError(
+        f"sandbox.spawn is implemented for Linux only; on {name} use the CLI (sandbox run) or "
+        f"cordon.sandbox.{name}.run"
+    )

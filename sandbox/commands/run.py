@@ -98,7 +98,7 @@ def main_run(args: list[str]) -> int:
         )
         return EXIT_USAGE
     try:
-        recorder = _recorder(flags.pop("denials", None))
+        recorder = denials_recorder(flags.pop("denials", None))
     except UsageError as e:
         print(f"sandbox run: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -106,7 +106,7 @@ def main_run(args: list[str]) -> int:
         opts, policy = resolve_for_cli(flags, configs)
         from cordon.sandbox import _platform
 
-        level = _observation(recorder)
+        level = observation_level(recorder)
         # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
         return _platform.backend().run_cli(
             policy,
@@ -138,7 +138,7 @@ def main_run(args: list[str]) -> int:
 _DOCTOR = "`sandbox doctor` shows what this host supports"
 
 
-def _observation(recorder) -> str:
+def observation_level(recorder) -> str:
     """How much to observe: with ``--denials FILE`` everything ("all": reads of hidden secrets
     too, which costs on read-heavy work), else writes and refused calls ("writes"; cheap).
     CORDON_DENIALS=all|writes|syscalls|off overrides (off only without --denials)."""
@@ -148,7 +148,7 @@ def _observation(recorder) -> str:
     return level
 
 
-def _recorder(path: str | None):
+def denials_recorder(path: str | None):
     """Where this run's denials go (sandbox.denials); a JSON Lines file that cannot be opened is
     a usage error, found before anything runs."""
     from cordon.sandbox.denials import Recorder

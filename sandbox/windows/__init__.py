@@ -114,25 +114,13 @@ def start(plan, *, api=None, warn=None) -> int:
 
 
 def run_cli(policy, argv, opts, **_linux_only) -> int:
-    """``sandbox run`` on this platform: the backend's own launcher, in the foreground."""
-    import os
-    import sys
+    """``sandbox run`` on this platform: the backend's own launcher (``run``), in the foreground."""
+    from cordon.sandbox import _platform
 
-    from cordon.sandbox.model import as_model
-
-    full = as_model(policy)
-    if opts.get("explain"):
-        print(
-            f"sandbox: engine windows; writable: {', '.join(map(str, full.writable_roots)) or 'nothing'}",
-            file=sys.stderr,
-        )
-    return run(full, list(argv), dict(os.environ))
+    return _platform.run_own_launcher("windows", run, policy, argv, opts)
 
 
 def spawn(policy, argv, environ, fds, **_):
-    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox import _platform
 
-    raise SandboxError(
-        "sandbox.spawn is implemented for Linux only; on windows use the CLI (sandbox run) or "
-        "cordon.sandbox.windows.run"
-    )
+    _platform.no_spawn("windows")
