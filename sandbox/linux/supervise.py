@@ -348,7 +348,7 @@ def _read_u64(pid: int, addr: int, mem: _Memory | None = None) -> int | None:
             mem.close()
 
 
-def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
+def openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
     from cordon.sandbox.linux.landlock import sys_call
 
     how = struct.pack("=QQQ", flags | os.O_CLOEXEC, 0, resolve)
@@ -386,7 +386,7 @@ class _View:
         try:
             if self.root is None:
                 self.root = os.open(f"/proc/{self.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            return _openat2(
+            return openat2(
                 self.root, path.lstrip("/") or ".", flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
             )
         except OSError:
@@ -439,7 +439,7 @@ def _state(pid: int) -> str | None:
         return None
 
 
-def _comm(pid: int) -> str | None:
+def comm_of(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/comm", "rb") as f:
             return f.read().strip().decode("utf-8", "replace")
@@ -540,7 +540,7 @@ class Supervisor:
                         os.close(fd)
                 elif level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS and len(data) >= 4:
                     pid = struct.unpack_from("=i", data)[0]
-                    self._inner = (pid, _comm(pid)) if pid > 0 else None
+                    self._inner = (pid, comm_of(pid)) if pid > 0 else None
             if listener is None:
                 return  # the inner stage could not create one (or the sandbox failed to start)
             self.listening = True
@@ -743,7 +743,7 @@ class Supervisor:
         return self._names[nr]
 
     def _syscall_denial(self, pid: int, nr: int, args):
-        return self.walls.syscall(self._name(nr), args, pid=pid, process=_comm(pid))
+        return self.walls.syscall(self._name(nr), args, pid=pid, process=comm_of(pid))
 
     # -- filesystem -----------------------------------------------------------------------------
     def _observe(self, pid: int, name: str, nr: int, args):
@@ -768,7 +768,7 @@ class Supervisor:
                     view = _View(pid)
                 d = self._confirm(view, pid, name, role, flags, path)
                 if d is not None:
-                    d.process = _comm(pid)
+                    d.process = comm_of(pid)
                     if role == "exec" and self._inner == (pid, d.process):
                         # The inner stage starting the command (execvp along PATH): that exec
                         # is the command's, so it is named after what it was starting.

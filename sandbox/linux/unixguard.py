@@ -174,7 +174,7 @@ class UnixGuard:
 
     def _resolve(self, listener: int, nid: int, pid: int, path: bytes):
         """An O_PATH fd on ``path`` as the caller's connect() would find it, or (None, errno)."""
-        from cordon.sandbox.linux.supervise import _openat2
+        from cordon.sandbox.linux.supervise import openat2
 
         rel = path
         if not path.startswith(b"/"):
@@ -194,7 +194,7 @@ class UnixGuard:
                 return None, _errno.ECONNREFUSED  # root and cwd may be another process's
             try:
                 return (
-                    _openat2(
+                    openat2(
                         root,
                         os.fsdecode(rel.lstrip(b"/") or b"."),
                         os.O_PATH,
@@ -269,7 +269,7 @@ class UnixGuard:
         if self.recorder is None:
             return
         from cordon.sandbox.denials import Denial
-        from cordon.sandbox.linux.supervise import _comm
+        from cordon.sandbox.linux.supervise import comm_of
 
         self.recorder.add(
             Denial(
@@ -281,7 +281,7 @@ class UnixGuard:
                 "--network on",
                 errno="EACCES",
                 pid=pid,
-                process=_comm(pid),
+                process=comm_of(pid),
             )
         )
 
