@@ -556,7 +556,8 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str], dict[st
 
 def to_inputs(opts: dict) -> dict:
     """Merged options -> keyword arguments of ``sandbox.resolve.resolve`` (plain values)."""
-    from cordon.sandbox.resolve import DEFAULT_DENY_READ, Record
+    from cordon.sandbox.frozen import Record
+    from cordon.sandbox.resolve import DEFAULT_DENY_READ
 
     allow = list(opts.get("allow_domains", []))
     deny = list(opts.get("deny_domains", []))

@@ -1,4 +1,5 @@
-"""``Frozen``: the immutable, annotated record the sandbox's data types are made of.
+"""``Frozen``: the immutable, annotated record the sandbox's data types are made of; and
+``Record``, the plain attribute bag for the launcher's intermediate values.
 
 Why not ``dataclasses``: ``sandbox run`` imports these types at every launch, and
 ``dataclasses`` imports ``re`` and ``inspect`` (~10 ms; tests/sandbox/test_startup_imports.py
@@ -81,3 +82,16 @@ def _hashable(v):
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
     return v
+
+
+class Record:
+    """A tiny attribute bag (no dataclasses: importing them costs ~8 ms)."""
+
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.__dict__ == self.__dict__

@@ -176,7 +176,7 @@ def default_tmp_size() -> int:
 def resolve(limits):
     """A policy's limits (a dict of key -> value, or ``ResourceLimits``) -> the ``Record`` backends
     use: one attribute per key (``file_size`` for file-size), a number or None."""
-    from cordon.sandbox.resolve import Record
+    from cordon.sandbox.frozen import Record
 
     if limits is not None and not isinstance(limits, dict):
         limits = {k: v for k, v in vars(limits).items() if not k.startswith("_")}

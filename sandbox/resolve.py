@@ -14,6 +14,7 @@ import os
 # "~" means the invoking user's home (and, when launched as root, also /root); entries that
 # do not exist are still masked where the backend can.
 from cordon.sandbox.denylist import DEFAULT_DENY_READ
+from cordon.sandbox.frozen import Record
 
 from cordon.vocabulary import PROTECTED_NAMES
 
@@ -28,19 +29,6 @@ DEFAULT_DENY_SOCKETS = (
     "/run/systemd/private",
     "/run/user",
 )
-
-
-class Record:
-    """A tiny attribute bag (no dataclasses: importing them costs ~8 ms)."""
-
-    def __init__(self, **kw) -> None:
-        self.__dict__.update(kw)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
-
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and other.__dict__ == self.__dict__
 
 
 class Resolved(Record):

@@ -141,8 +141,8 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
 
 def limit_mechanisms(info, engine: str) -> dict:
     """For each resource limit, what would enforce it for this user on this host."""
+    from cordon.sandbox.frozen import Record
     from cordon.sandbox.linux import limits
-    from cordon.sandbox.resolve import Record
 
     sample = Record(memory=1 << 30, pids=100, cpu=60.0, wall=60.0, file_size=1 << 30, tmp=None)
     lp = limits.plan(

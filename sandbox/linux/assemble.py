@@ -19,10 +19,11 @@ import stat
 import sys
 
 from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.frozen import Record
 from cordon.sandbox.linux import bwrap as _bwrap
 from cordon.sandbox.linux import probe
 from cordon.sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
-from cordon.sandbox.resolve import Record, apply_env
+from cordon.sandbox.resolve import apply_env
 
 from cordon.paths import within, within_any
 

@@ -303,9 +303,19 @@ def native_status() -> tuple[str | None, str]:
     return _native[0]
 
 
-def _find_native() -> tuple[str | None, str]:
-    from cordon.sandbox.linux.launch import untrusted  # launcher side only
+def untrusted(st) -> str | None:
+    """Why a file with stat ``st`` must not run inside a sandbox before the walls, or None:
+    it must be a regular file only its owner (this user or root) can change."""
+    import stat
 
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file"
+    if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
+        return f"is writable by others or owned by uid {st.st_uid}"
+    return None
+
+
+def _find_native() -> tuple[str | None, str]:
     path = os.path.join(_HERE, NATIVE_NAME)
     try:
         st = os.stat(path)

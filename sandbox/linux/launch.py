@@ -42,18 +42,6 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
-def untrusted(st) -> str | None:
-    """Why a file with stat ``st`` must not run inside a sandbox before the walls, or None:
-    it must be a regular file only its owner (this user or root) can change."""
-    import stat
-
-    if not stat.S_ISREG(st.st_mode):
-        return "is not a regular file"
-    if st.st_mode & 0o022 or st.st_uid not in (0, os.geteuid()):
-        return f"is writable by others or owned by uid {st.st_uid}"
-    return None
-
-
 def fd_source(data) -> int:
     """An fd (close-on-exec) for one entry of ``Launch.fds``: ``bytes`` become a memfd holding
     them; ``("file", path)`` is ``path`` opened read-only on the host (the native inner
@@ -63,6 +51,8 @@ def fd_source(data) -> int:
         return fcntl.fcntl(data[1], fcntl.F_DUPFD_CLOEXEC, 3)
     if isinstance(data, tuple) and data[:1] == ("file",):
         fd = os.open(data[1], os.O_RDONLY | os.O_CLOEXEC)
+        from cordon.sandbox.linux.inner import untrusted
+
         why = untrusted(os.fstat(fd))  # checked on the descriptor that will run
         if why:
             os.close(fd)

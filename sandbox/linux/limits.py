@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 
 from cordon.sandbox.errors import SandboxError
-from cordon.sandbox.resolve import Record
+from cordon.sandbox.frozen import Record
 
 RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_NPROC, RLIMIT_AS = 0, 1, 6, 9
 # Processes Cordon itself keeps in the sandbox besides the command's tree: bubblewrap's PID 1

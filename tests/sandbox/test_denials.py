@@ -6,7 +6,8 @@ import json
 
 import pytest
 from cordon.sandbox.denials import Denial, Recorder, Walls, escape, summary
-from cordon.sandbox.resolve import Record, resolve
+from cordon.sandbox.frozen import Record
+from cordon.sandbox.resolve import resolve
 
 
 def _walls(tmp_path, **kw) -> Walls:

@@ -15,8 +15,8 @@ from cordon.sandbox import SandboxPolicy
 from cordon.sandbox import limits as L
 from cordon.sandbox.config import load_layers, to_policy
 from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.frozen import Record
 from cordon.sandbox.linux import limits as LL
-from cordon.sandbox.resolve import Record
 
 from tests.support.cli import cli_env
 

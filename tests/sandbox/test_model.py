@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from cordon.policy.envpolicy import EnvironmentPolicy, apply_env_policy
+from cordon.sandbox.frozen import Record
 from cordon.sandbox.model import DEFAULT_DENY_READ, ResolvedPolicy, SandboxMode, SandboxPolicy
-from cordon.sandbox.resolve import Record, apply_env, resolve
+from cordon.sandbox.resolve import apply_env, resolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -235,8 +235,8 @@ def test_landlock_fallback_reports_landlock_denials_and_no_missing_file(identity
     if not identity.is_root:
         pytest.skip("the library runs in this test process (root); the fallback is forced in-process")
     from cordon.sandbox import SandboxPolicy, run
+    from cordon.sandbox.frozen import Record
     from cordon.sandbox.linux import probe
-    from cordon.sandbox.resolve import Record
 
     monkeypatch.setattr(probe, "userns_status", lambda: Record(available=False, reason="forced by the test"))
     monkeypatch.setenv("HOME", str(place))  # the default ~/.ssh entry resolves here (in this process)
