@@ -754,7 +754,8 @@ def tmp_was_full(sock) -> bool:
     fds: list[int] = []
     try:
         sock.setblocking(False)
-        _, anc, _, _ = sock.recvmsg(8, _socket.CMSG_LEN(64))
+        # CLOEXEC as they arrive: a launch in another thread must not inherit them.
+        _, anc, _, _ = sock.recvmsg(8, _socket.CMSG_LEN(64), _socket.MSG_CMSG_CLOEXEC)
         for level, kind, data in anc:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
                 fds += [
