@@ -631,6 +631,7 @@ class Watcher:
         self.peak: dict[str, float] = {}  # the largest usage the monitor saw, per key
         self.pidfd = os.pidfd_open(proc.pid)
         self._running = None
+        self._parent = None  # the sandbox's PID 1 (host pid), once the command is found
 
     def start(self) -> None:
         from cordon.sandbox.fastpath import thread as _thread
@@ -668,6 +669,16 @@ class Watcher:
             near = near or used >= NEAR_FRACTION * limit
         return max(SAMPLE_NEAR if near else SAMPLE_EVERY, SAMPLE_COST_FACTOR * u.cost)
 
+    def _orphans_at_exit(self) -> None:
+        """The command's first process has exited: its orphans, reparented to the sandbox's
+        PID 1, plus itself, held at least this many tasks a moment ago."""
+        if self.monitor.get("pids", (None, None))[1] != "name" or self._parent is None:
+            return
+        left = len((_read(f"/proc/{self._parent}/task/{self._parent}/children") or "").split())
+        left -= self.overhead - PIDS_OVERHEAD_TREE  # the proxy forwarder, when there is one
+        if left + 1 >= self.monitor["pids"][0]:
+            self.at_limit.add("pids")
+
     def _command_pidfd(self) -> int | None:
         """A pidfd of the command's first process (bwrap -> its PID 1 -> the command)."""
         pid = self.proc.pid
@@ -675,7 +686,7 @@ class Watcher:
             kids = (_read(f"/proc/{pid}/task/{pid}/children") or "").split()
             if not kids:
                 return None
-            pid = int(kids[0])
+            self._parent, pid = pid, int(kids[0])
         try:
             return os.pidfd_open(pid)
         except OSError:
@@ -716,7 +727,9 @@ class Watcher:
                 ready = select.select(fds, [], [], left)[0]
                 if command_fd in ready:
                     # The command ended: what it left (e.g. children at the pids limit) is
-                    # still there until its PID 1 goes. One last look, then only bwrap.
+                    # still there until its PID 1 goes, which is a moment. First the one read
+                    # that counts the orphans (now PID 1's children), then a full look.
+                    self._orphans_at_exit()
                     if self._check(command_exited=True) is None:
                         return
                     os.close(command_fd)
