@@ -472,6 +472,8 @@ class Supervisor:
         self._waited: dict[int, int] = {}  # pid -> its calls since it held something back
         self._inner: tuple | None = None  # (pid, comm) of the inner stage, from the handoff
         self._mem = _Memory()
+        if guard is not None:
+            guard.mem = self._mem  # read from this thread only, as ours
         self.sock, self.child = _socket.socketpair(
             _socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC
         )

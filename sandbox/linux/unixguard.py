@@ -61,6 +61,7 @@ class UnixGuard:
         self.refused: list[str] = []  # pathname targets refused, as the caller named them
         self._seq = 0
         self._nr = SYS_CONNECT.get(os.uname().machine)
+        self.mem = None  # supervise._Memory: /proc/PID/mem kept open per process (the supervisor's)
         self._idle: list = []  # [lock, job] of workers waiting for a blocking connect
         self._closed = False
 
@@ -165,11 +166,11 @@ class UnixGuard:
             os.close(pidfd)
         raw = b""
         if alen:
-            try:
-                with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
-                    raw = os.pread(mem.fileno(), alen, addr)
-            except OSError:
-                raw = b""
+            if self.mem is None:
+                from cordon.sandbox.linux.supervise import _Memory
+
+                self.mem = _Memory()
+            raw = self.mem.pread(pid, alen, addr) or b""
             if len(raw) != alen:
                 return sock, b"", _errno.EFAULT
         return sock, raw, None
