@@ -631,7 +631,7 @@ def host_sockets_to_mask(policy) -> list[str]:
     # The late-socket guard refuses connect() to every host socket: a mask matters only where
     # the command could replace the host's socket with its own (a writable root).
     guarded = sockets.late_socket_guard(net, True, landlock.abi_version()) is not None
-    return sockets.host_sockets(
+    found = sockets.host_sockets(
         share_tmp=bool(policy.share_tmp),
         skip=[os.fspath(p) for p in (*policy.deny_read, *policy.deny_sockets)],
         roots=(
@@ -641,6 +641,14 @@ def host_sockets_to_mask(policy) -> list[str]:
             else None
         ),
     )
+    if not guarded:
+        return found
+    # A read-only carve-out keeps the command from replacing a socket there too; a mask would
+    # only add a mount point that bubblewrap cannot create if the socket goes away meanwhile.
+    from cordon.paths import within
+
+    carved = [os.fspath(p) for p in policy.read_only_paths]
+    return [p for p in found if not any(within(p, c) for c in carved)]
 
 
 def state_dirs(environ=None) -> list[str]:

@@ -377,21 +377,22 @@ def _vanishing_socket(monkeypatch, path: Path):
     return plans
 
 
-def _launch(entry: str, ws: Path, argv: list[str], monkeypatch) -> None:
+def _launch(entry: str, ws: Path, argv: list[str], monkeypatch, read_only=()) -> None:
     from cordon.sandbox import SandboxPolicy, run, spawn
 
+    policy = SandboxPolicy(read_only_paths=[str(p) for p in read_only])
     if entry == "api":
-        r = run(argv, policy=SandboxPolicy(), cwd=ws)
+        r = run(argv, policy=policy, cwd=ws)
         assert r.returncode == 0 and not r.setup_failed, r.stderr
     elif entry == "spawn":
-        with spawn(argv, policy=SandboxPolicy(), cwd=ws) as p:
+        with spawn(argv, policy=policy, cwd=ws) as p:
             _out, err = p.communicate(timeout=60)
         assert p.returncode == 0 and not p.setup_failed, err
     else:
         from cordon.sandbox.commands.run import main_run
 
         monkeypatch.chdir(ws)
-        assert main_run(["--", *argv]) == 0
+        assert main_run([*(f"--read-only={p}" for p in read_only), "--", *argv]) == 0
 
 
 @pytest.mark.parametrize("entry", ["api", "spawn", "cli"])
@@ -431,3 +432,18 @@ def test_a_masked_socket_vanishing_in_a_writable_root_leaves_nothing_behind(tmp_
     assert len(plans) == 1 and str(path) in plans[0], plans
     assert marker.read_text() == "x\nmask\n"  # ran once, with the mount point in place
     assert not os.path.lexists(path)  # the empty mount-point file went with the sandbox
+
+
+@pytest.mark.parametrize("entry", ["api", "spawn", "cli"])
+def test_a_host_socket_vanishing_in_a_read_only_carve_out_cannot_fail_setup(tmp_path, monkeypatch, entry):
+    """Inside a writable root but in a read-only carve-out the command cannot replace the host's
+    socket either: no mask, so its going away during the launch cannot fail bubblewrap's
+    mounts (it could not create the mount point on a read-only bind)."""
+    ws = tmp_path / "ws"
+    (ws / "ro").mkdir(parents=True)
+    path = ws / "ro" / "transient.sock"
+    plans = _vanishing_socket(monkeypatch, path)
+    marker = ws / "ran"
+    _launch(entry, ws, ["sh", "-c", f"echo x >> {marker}"], monkeypatch, read_only=[ws / "ro"])
+    assert len(plans) == 1 and str(path) not in plans[0], plans
+    assert marker.read_text() == "x\n"
