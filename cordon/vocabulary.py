@@ -23,14 +23,23 @@ if TYPE_CHECKING:  # the static view of the aliases __getattr__ builds from the 
 
     DecisionKind = Literal["allow", "prompt", "forbidden"]
     PatchDecisionKind = Literal["auto-approve", "ask", "reject"]
+    ConfinementMode = Literal["read-only", "workspace-write", "danger-full-access"]
+    NetworkMode = Literal["off", "on", "proxy"]
 
-_KIND_ALIASES = {"DecisionKind": DECISIONS, "PatchDecisionKind": PATCH_DECISIONS}
+
+def _kind_aliases() -> dict:
+    return {
+        "DecisionKind": DECISIONS,
+        "PatchDecisionKind": PATCH_DECISIONS,
+        "ConfinementMode": CONFINEMENT_MODES,
+        "NetworkMode": NETWORK_MODES,
+    }
 
 
 def __getattr__(name: str):
-    """``DecisionKind`` / ``PatchDecisionKind``: ``Literal`` types of the tuples above, built on
+    """``DecisionKind`` / ``PatchDecisionKind`` / ``ConfinementMode`` / ``NetworkMode``: ``Literal`` types of the tuples above, built on
     first use (for pydantic models and annotations) so that importing this module stays free."""
-    words = _KIND_ALIASES.get(name)
+    words = _kind_aliases().get(name)
     if words is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from typing import Literal
@@ -48,6 +57,11 @@ def strictest(decisions) -> str:
 # Codex's sandbox modes. "external" means: another sandbox (not Codex's) confines the command.
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access", "external")
 _SANDBOX_ALIASES = {"external-sandbox": "external"}
+# The modes Cordon's own sandbox runs a command in (Codex's, less "external").
+CONFINEMENT_MODES = SANDBOX_MODES[:3]
+# What a sandboxed command may reach: nothing but its own loopback, the host's network, or
+# only what the domain-filtering proxy allows.
+NETWORK_MODES = ("off", "on", "proxy")
 
 
 def parse_sandbox_mode(text: str) -> str:

@@ -134,7 +134,7 @@ class CordonSandboxSession(UnixLocalSandboxSession):
             text,
             cwd=resolved.workspace or root,
             writable_roots=[os.fspath(r) for r in resolved.writable_roots],
-            sandbox=resolved.mode.value,
+            sandbox=resolved.mode,
             approval="never",
             verify=False,
         )
@@ -284,7 +284,7 @@ class CordonApplyPatchTool(SandboxApplyPatchTool):
                 text,
                 cwd=cwd,
                 writable_roots=roots,
-                sandbox=resolved.mode.value,
+                sandbox=resolved.mode,
                 approval=self.approval,
                 session_cwd=os.fspath(resolved.workspace or root),
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 _LAZY = {
     "SandboxPolicy": "cordon.sandbox.model",
-    "ResolvedPolicy": "cordon.sandbox.model",
+    "ResolvedPolicy": "cordon.sandbox.resolve",
     "SandboxMode": "cordon.sandbox.model",
     "NetworkMode": "cordon.sandbox.model",
     "NetworkPolicy": "cordon.sandbox.model",

@@ -64,9 +64,7 @@ def run_own_launcher(name: str, run, policy, argv, opts) -> int:
             f"sandbox: engine {name}; writable: {', '.join(policy.writable_roots) or 'nothing'}",
             file=sys.stderr,
         )
-    from cordon.sandbox.model import as_model
-
-    return run(as_model(policy), list(argv), dict(os.environ))
+    return run(policy, list(argv), dict(os.environ))
 
 
 def no_spawn(name: str):

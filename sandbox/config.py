@@ -541,10 +541,8 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str], dict[st
     origins: dict[str, str] = {}
     ports = {"https": ":443", "http": ":80"}  # socks5 rules name no port: any
     for r in getattr(pol, "network_rules", []):
-        decision = str(getattr(r.decision, "value", r.decision))
-        protocol = str(getattr(r.protocol, "value", r.protocol))
-        if decision == "allow":
-            pattern = r.host + ports.get(protocol, "")
+        if r.decision == "allow":
+            pattern = r.host + ports.get(r.protocol, "")
             allow.append(pattern)
         else:  # forbidden, and prompt (a sandboxed command cannot be asked): denied
             pattern = r.host
@@ -556,7 +554,6 @@ def _network_from_rules(names: list[str]) -> tuple[list[str], list[str], dict[st
 
 def to_inputs(opts: dict) -> dict:
     """Merged options -> keyword arguments of ``sandbox.resolve.resolve`` (plain values)."""
-    from cordon.sandbox.frozen import Record
     from cordon.sandbox.resolve import DEFAULT_DENY_READ
 
     allow = list(opts.get("allow_domains", []))
@@ -593,7 +590,7 @@ def to_inputs(opts: dict) -> dict:
         allow_agents=list(opts.get("allow_agents", [])),
         default_deny_read=opts.get("default_deny_read", True),
         limits=dict(opts.get("limits") or {}),
-        network=Record(
+        network=dict(
             mode=net,
             allow_domains=allow,
             deny_domains=deny,
@@ -601,13 +598,12 @@ def to_inputs(opts: dict) -> dict:
             net_log=opts.get("net_log"),
             origins=origins,
         ),
-        env=Record(
+        env=dict(
             inherit=opts.get("env.inherit", "all"),
             ignore_default_excludes=opts.get("env.ignore_default_excludes", False),
             exclude=list(opts.get("env.exclude", [])),
             set=env_set,
             include_only=list(opts.get("env.include_only", [])),
-            filters={},
         ),
     )
 
@@ -655,8 +651,6 @@ def to_policy(opts: dict):
     from pydantic import ValidationError
 
     kw = to_inputs(opts)
-    kw["network"] = vars(kw["network"])
-    kw["env"] = vars(kw["env"])
     kw = {k: v for k, v in kw.items() if v is not None}
     try:
         return SandboxPolicy(**kw)

@@ -237,8 +237,8 @@ class Walls:
     def __init__(self, policy, engine: str = "bwrap", masked=(), protected=(), home: str | None = None):
         self.policy = policy
         self.engine = engine
-        self.mode = str(getattr(policy.mode, "value", policy.mode))
-        self.network = str(getattr(policy.network.mode, "value", policy.network.mode))
+        self.mode = policy.mode
+        self.network = policy.network.mode
         self.writable = [os.fspath(r) for r in policy.writable_roots]
         if (engine == "bwrap" and not policy.share_tmp) or self.mode == "workspace-write":
             self.writable += ["/tmp", "/dev/shm"]
@@ -462,7 +462,7 @@ class Walls:
                 continue
             from cordon.sandbox.hardening import is_dynamic_loader_variable
 
-            inherit = str(getattr(pol.inherit, "value", pol.inherit))
+            inherit = pol.inherit
             if is_dynamic_loader_variable(name):
                 rule = "dynamic-loader variable (it would run code before the walls exist)"
             elif inherit != "all":

@@ -77,7 +77,7 @@ class Frozen:
 
 
 def _hashable(v):
-    if isinstance(v, dict):
+    if isinstance(v, dict) and not isinstance(v, FrozenDict):
         return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
     if isinstance(v, list):
         return tuple(_hashable(x) for x in v)
@@ -95,3 +95,24 @@ class Record:
 
     def __eq__(self, other) -> bool:
         return type(other) is type(self) and other.__dict__ == self.__dict__
+
+
+class FrozenDict(dict):
+    """A read-only dict (a ``dict`` still, so JSON and ``dict(x)`` work); hashable by its items."""
+
+    __slots__ = ()
+
+    def _refuse(self, *a, **kw):
+        raise TypeError("this mapping is read-only (part of an immutable policy)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.items())))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+    def __reduce__(self):
+        return (FrozenDict, (dict(self),))

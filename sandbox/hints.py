@@ -122,8 +122,8 @@ def hints(policy, argv: list[str]) -> list[str]:
     """The notes for ``argv`` under ``policy`` (a resolved policy), in the order they matter."""
     out: list[str] = []
     tool, rest = _words(argv)
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
-    mode = str(getattr(policy.mode, "value", policy.mode))
+    net = policy.network.mode
+    mode = policy.mode
     if mode == "danger-full-access":
         return out
     sub = _subcommand(rest)
@@ -136,7 +136,7 @@ def hints(policy, argv: list[str]) -> list[str]:
                 "retry for a while before it fails. Allow what it needs: --rules registries "
                 "(package registries, through the filtering proxy), --allow-domain HOST, or --network on"
             )
-    ws = os.fspath(policy.workspace) if getattr(policy, "workspace", None) else None
+    ws = policy.workspace
     git_absent = ws is not None and not os.path.lexists(os.path.join(ws, ".git"))
     if git_absent and (policy.allow_git_write or (tool == "git" and sub == "init")):
         out.append(

@@ -3,7 +3,7 @@
 ``--limit KEY=VALUE`` (CLI), the ``[limits]`` config table, ``SandboxPolicy.limits`` and the
 MCP server's options all go through ``parse``: one place says what a valid value is, and a
 bad one is a ``ConfigError`` naming the key (exit 2). Backends receive plain numbers (bytes,
-counts, seconds) in a ``Record`` with one attribute per key (``file_size`` for file-size).
+counts, seconds) in a ``Limits`` with one field per key (``file_size`` for file-size).
 
 Owns: the keys, parsing, formatting, the default size of the private /tmp. Must not touch:
 how a backend enforces a limit (sandbox.linux.limits, the macOS and Windows plans).
@@ -15,6 +15,19 @@ from __future__ import annotations
 import os
 
 from cordon.sandbox.errors import ConfigError
+from cordon.sandbox.frozen import Frozen
+
+
+class Limits(Frozen):
+    """Resource limits as numbers (bytes, counts, seconds), None for no limit (a ResolvedPolicy's)."""
+
+    memory: int | None = None
+    pids: int | None = None
+    cpu: float | None = None
+    wall: float | None = None
+    file_size: int | None = None
+    tmp: int | None = None
+
 
 # key -> (attribute, kind, what it limits). Kinds: size (bytes), count, seconds.
 KEYS: dict[str, tuple[str, str, str]] = {
@@ -174,16 +187,14 @@ def default_tmp_size() -> int:
 
 
 def resolve(limits):
-    """A policy's limits (a dict of key -> value, or ``ResourceLimits``) -> the ``Record`` backends
-    use: one attribute per key (``file_size`` for file-size), a number or None."""
-    from cordon.sandbox.frozen import Record
-
-    if limits is not None and not isinstance(limits, dict):
-        limits = {k: v for k, v in vars(limits).items() if not k.startswith("_")}
+    """A policy's limits (a mapping of key -> value as ``parse`` reads it, or ``Limits``) -> the
+    ``Limits`` backends use: one field per key (``file_size`` for file-size), a number or None."""
+    if isinstance(limits, Limits):
+        return limits
     given = {}
     for k, v in dict(limits or {}).items():
         if v is None:
             continue
         key = key_of(str(k))
         given[KEYS[key][0]] = parse(key, v)
-    return Record(**{attr: given.get(attr) for attr, _, _ in KEYS.values()})
+    return Limits(**{attr: given.get(attr) for attr, _, _ in KEYS.values()})

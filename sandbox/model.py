@@ -1,9 +1,9 @@
-"""The one platform-independent description of a confinement: ``SandboxPolicy``.
+"""The public input model of a confinement: ``SandboxPolicy`` (pydantic: validation, JSON schema).
 
-Every backend (linux/, macos/, windows/) consumes the *resolved* form, which has
-absolute, canonical paths and no defaults left to interpret. This module owns the
-model and its resolution; it must not import any backend or touch the OS beyond
-reading paths.
+Every backend (linux/, macos/, windows/) takes the *resolved* form instead, the stdlib
+``ResolvedPolicy`` of ``sandbox.resolve`` (absolute, canonical paths, no defaults left to
+interpret), which ``SandboxPolicy.resolve`` makes. This module must not import any backend or
+touch the OS beyond reading paths.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ from typing import Literal
 from cordon.policy.envpolicy import EnvironmentPolicy
 
 # The defaults live in sandbox.resolve (no pydantic there: the `sandbox run` hot path).
-from cordon.sandbox.resolve import DEFAULT_DENY_READ, DEFAULT_DENY_SOCKETS, PROTECTED_NAMES
+from cordon.sandbox.resolve import (
+    DEFAULT_DENY_READ,
+    DEFAULT_DENY_SOCKETS,
+    PROTECTED_NAMES,
+    ResolvedPolicy,
+)
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -121,10 +126,12 @@ class SandboxPolicy(BaseModel):
     limits: ResourceLimits = Field(default_factory=ResourceLimits)
 
     def resolve(self, cwd: str | os.PathLike[str] | None = None, home: str | None = None) -> ResolvedPolicy:
-        """Absolute, canonical paths; the form every backend consumes."""
+        """The ``ResolvedPolicy`` every backend takes: absolute, canonical paths, defaults
+        applied. The pydantic edge: this model's fields go to ``sandbox.resolve.resolve`` (the one
+        function that makes a ResolvedPolicy, also behind the CLI) as plain values."""
         from cordon.sandbox.resolve import resolve
 
-        r = resolve(
+        return resolve(
             mode=self.mode.value,
             workspace=self.workspace,
             writable_roots=self.writable_roots,
@@ -134,51 +141,13 @@ class SandboxPolicy(BaseModel):
             protected_names=self.protected_names,
             allow_git_write=self.allow_git_write,
             share_tmp=self.share_tmp,
-            network=self.network,
-            env=self.env,
+            network=self.network.model_dump(mode="json"),
+            env=self.env.model_dump(mode="json"),
             fallback=self.fallback,
             allow_unenforced=self.allow_unenforced,
             allow_agents=self.allow_agents,
             default_deny_read=self.default_deny_read,
-            limits=self.limits,
+            limits=self.limits.model_dump(),
             cwd=cwd,
             home=home,
         )
-        data = vars(r)
-        data["limits"] = ResourceLimits(**vars(r.limits))
-        return ResolvedPolicy(**data)
-
-
-class ResolvedPolicy(BaseModel):
-    """A ``SandboxPolicy`` with every path absolute and canonical."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mode: SandboxMode
-    cwd: Path
-    workspace: Path | None
-    writable_roots: list[Path]
-    read_only_paths: list[Path]
-    deny_read: list[Path]
-    deny_sockets: list[Path]
-    protected_names: list[str]
-    allow_git_write: bool
-    share_tmp: bool
-    network: NetworkPolicy
-    env: EnvironmentPolicy
-    fallback: Literal["none", "landlock"]
-    allow_unenforced: list[str] = Field(default_factory=list)
-    allow_agents: list[str] = Field(default_factory=list)
-    default_deny_read: bool = True
-    limits: ResourceLimits = Field(default_factory=ResourceLimits)
-
-
-def as_model(policy) -> ResolvedPolicy:
-    """The pydantic ResolvedPolicy for the macOS and Windows backends (the CLI has a plain one)."""
-    if isinstance(policy, ResolvedPolicy):
-        return policy
-    data = dict(vars(policy))
-    data["network"] = NetworkPolicy(**{k: v for k, v in vars(policy.network).items() if v is not None})
-    data["env"] = EnvironmentPolicy(**vars(policy.env))
-    data["limits"] = ResourceLimits(**vars(policy.limits))
-    return ResolvedPolicy(**data)

@@ -1,9 +1,13 @@
-"""Policy resolution without pydantic: the one implementation behind ``SandboxPolicy.resolve``.
+"""``ResolvedPolicy``: the one form of a sandbox policy every backend takes, and ``resolve``,
+the one function that makes it.
 
-``sandbox run`` must start in a few milliseconds, and pydantic alone costs ~50 ms to
-import, so the hot path resolves plain values here into a ``Resolved`` object that has
-exactly the attributes of ``sandbox.model.ResolvedPolicy``; ``SandboxPolicy.resolve``
-calls the same code and wraps the result in the pydantic model. Standard library only.
+A ``ResolvedPolicy`` is immutable, annotated and standard-library only (``sandbox run`` builds
+one at every launch, and pydantic alone costs ~50 ms to import): paths absolute and canonical
+(``str``), sequences as tuples, mappings read-only, the words (sandbox and network modes,
+env inheritance) from ``cordon.vocabulary``. Every entry point reaches it through ``resolve``:
+the CLI and ``sandbox plan`` from the merged flags and config files (``config.to_inputs``), the
+library, the Pool and the MCP server from a pydantic ``SandboxPolicy`` (``SandboxPolicy.resolve``,
+which hands ``resolve`` its fields as plain values). pydantic stays at those edges.
 """
 
 from __future__ import annotations
@@ -14,9 +18,17 @@ import os
 # "~" means the invoking user's home (and, when launched as root, also /root); entries that
 # do not exist are still masked where the backend can.
 from cordon.sandbox.denylist import DEFAULT_DENY_READ
-from cordon.sandbox.frozen import Record
+from cordon.sandbox.frozen import Frozen, FrozenDict
+from cordon.sandbox.limits import Limits
 
-from cordon.vocabulary import PROTECTED_NAMES
+from cordon.vocabulary import CONFINEMENT_MODES, NETWORK_MODES, PROTECTED_NAMES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: typing is not imported on the hot path
+    from collections.abc import Mapping
+    from typing import Literal
+
+    from cordon.vocabulary import ConfinementMode, NetworkMode
 
 # Host control sockets: reaching one is reaching the host.
 DEFAULT_DENY_SOCKETS = (
@@ -29,10 +41,52 @@ DEFAULT_DENY_SOCKETS = (
     "/run/systemd/private",
     "/run/user",
 )
+ENV_INHERIT = ("all", "core", "none")
+FALLBACKS = ("none", "landlock")
 
 
-class Resolved(Record):
-    """Same attributes as ResolvedPolicy; paths are ``str``."""
+class NetworkRules(Frozen):
+    """What the sandboxed command may reach. ``proxy``: only what the domain-filtering proxy allows."""
+
+    mode: NetworkMode = "off"
+    allow_domains: tuple[str, ...] = ()
+    deny_domains: tuple[str, ...] = ()
+    resolve: Mapping[str, str] = FrozenDict()  # HOST -> ADDR pins, like curl --resolve
+    net_log: str | None = None
+    origins: Mapping[str, str] = FrozenDict()  # pattern -> FILE:LINE:COL of its .rules network_rule
+
+
+class EnvRules(Frozen):
+    """Which parent variables reach the command: Codex's shell_environment_policy steps
+    (cordon.policy.envfilter), with its ``filters`` table already folded into the two lists."""
+
+    inherit: Literal["all", "core", "none"] = "all"
+    ignore_default_excludes: bool = False
+    exclude: tuple[str, ...] = ()
+    set: Mapping[str, str] = FrozenDict()
+    include_only: tuple[str, ...] = ()
+
+
+class ResolvedPolicy(Frozen):
+    """A sandbox policy with every default applied and every path absolute and canonical."""
+
+    mode: ConfinementMode
+    cwd: str
+    workspace: str | None
+    writable_roots: tuple[str, ...]
+    read_only_paths: tuple[str, ...]
+    deny_read: tuple[str, ...]
+    deny_sockets: tuple[str, ...]
+    protected_names: tuple[str, ...] = PROTECTED_NAMES
+    allow_git_write: bool = False
+    share_tmp: bool = False
+    network: NetworkRules = NetworkRules()
+    env: EnvRules = EnvRules()
+    fallback: Literal["none", "landlock"] = "none"
+    allow_unenforced: tuple[str, ...] = ()
+    allow_agents: tuple[str, ...] = ()
+    default_deny_read: bool = True
+    limits: Limits = Limits()
 
 
 def homes(home: str | None = None) -> list[str]:
@@ -79,8 +133,53 @@ def realpath_all(paths) -> list[str]:
     return out
 
 
-def _dedup(items) -> list:
-    return list(dict.fromkeys(items))
+def _dedup(items) -> tuple:
+    return tuple(dict.fromkeys(items))
+
+
+def _choice(value, allowed: tuple[str, ...], field: str) -> str:
+    # ``str()``: an edge may hand a StrEnum member (pydantic's SandboxMode): its value.
+    text = str(value)
+    if text not in allowed:
+        from cordon.sandbox.errors import ConfigError
+
+        raise ConfigError(f"expected one of {', '.join(allowed)}, got {text!r}", field=field)
+    return text
+
+
+def network_rules(network: Mapping | NetworkRules | None) -> NetworkRules:
+    """The network part from plain values (a mapping of NetworkRules' fields; None: off)."""
+    if isinstance(network, NetworkRules):
+        return network
+    n = dict(network or {})
+    net_log = n.get("net_log")
+    return NetworkRules(
+        mode=_choice(n.get("mode") or "off", NETWORK_MODES, "network.mode"),
+        allow_domains=tuple(n.get("allow_domains") or ()),
+        deny_domains=tuple(n.get("deny_domains") or ()),
+        resolve=FrozenDict(n.get("resolve") or {}),
+        net_log=None if net_log is None else os.fspath(net_log),
+        origins=FrozenDict(n.get("origins") or {}),
+    )
+
+
+def env_rules(env: Mapping | EnvRules | None) -> EnvRules:
+    """The environment part from plain values (EnvRules' fields, plus Codex's ``filters`` table
+    ``{PATTERN: "include" | "exclude"}``, folded into include_only / exclude; None: inherit all)."""
+    if isinstance(env, EnvRules):
+        return env
+    e = dict(env or {})
+    filters = dict(e.get("filters") or {})
+    return EnvRules(
+        inherit=_choice(e.get("inherit") or "all", ENV_INHERIT, "env.inherit"),
+        ignore_default_excludes=bool(e.get("ignore_default_excludes", False)),
+        exclude=(*(e.get("exclude") or ()), *(p for p, a in filters.items() if str(a) == "exclude")),
+        set=FrozenDict(e.get("set") or {}),
+        include_only=(
+            *(e.get("include_only") or ()),
+            *(p for p, a in filters.items() if str(a) == "include"),
+        ),
+    )
 
 
 def resolve(
@@ -103,8 +202,11 @@ def resolve(
     limits=None,
     cwd=None,
     home: str | None = None,
-) -> Resolved:
-    """Absolute canonical paths, defaults applied. ``network``/``env`` are passed through."""
+) -> ResolvedPolicy:
+    """The ``ResolvedPolicy`` for these plain values: absolute canonical paths, "~" expanded (to
+    every home, see ``homes``), defaults applied. ``network`` / ``env``: mappings of the fields
+    of ``NetworkRules`` / ``EnvRules`` (or those types); ``limits``: key -> value as
+    ``sandbox.limits.parse`` reads it. The one way to a ResolvedPolicy."""
     base = canonical(os.fspath(cwd) if cwd is not None else os.getcwd())
     hs = homes(home)
 
@@ -121,12 +223,14 @@ def resolve(
             return [os.path.normpath(os.path.join(h, s[2:]) if len(s) > 1 else h) for h in hs]
         return [os.path.normpath(os.path.join(base, s))]
 
-    mode = str(getattr(mode, "value", mode))
+    mode = _choice(mode, CONFINEMENT_MODES, "mode")
     writable: list[str] = []
     if mode == "workspace-write":
         writable.append(absolute(workspace) if workspace else base)
         writable.extend(absolute(p) for p in writable_roots)
-    return Resolved(
+    from cordon.sandbox.limits import resolve as resolve_limits
+
+    return ResolvedPolicy(
         mode=mode,
         cwd=base,
         workspace=writable[0] if writable else None,
@@ -134,49 +238,31 @@ def resolve(
         read_only_paths=_dedup(absolute(p) for p in read_only_paths),
         deny_read=_dedup(realpath_all([q for p in deny_read for q in expand_all(p)])),
         deny_sockets=_dedup(os.path.normpath(os.fspath(p)) for p in deny_sockets),
-        protected_names=list(protected_names),
+        protected_names=tuple(protected_names),
         allow_git_write=bool(allow_git_write),
         share_tmp=bool(share_tmp),
-        network=network
-        if network is not None
-        else Record(mode="off", allow_domains=[], deny_domains=[], resolve={}, net_log=None, origins={}),
-        env=env
-        if env is not None
-        else Record(
-            inherit="all", ignore_default_excludes=False, exclude=[], set={}, include_only=[], filters={}
-        ),
-        fallback=fallback,
-        allow_unenforced=list(allow_unenforced),
+        network=network_rules(network),
+        env=env_rules(env),
+        fallback=_choice(fallback, FALLBACKS, "fallback"),
+        allow_unenforced=tuple(allow_unenforced),
         allow_agents=_dedup(allow_agents),
         default_deny_read=bool(default_deny_read),
-        limits=_limits(limits),
+        limits=resolve_limits(limits),
     )
 
 
-def _limits(limits):
-    from cordon.sandbox.limits import resolve as resolve_limits
-
-    return resolve_limits(limits)
-
-
-def apply_env(env_policy, environ) -> dict[str, str]:
-    """Codex's shell_environment_policy steps, same as policy.envpolicy.apply_env_policy.
-
-    A pydantic ``EnvironmentPolicy`` goes to that function; a plain ``Record`` (the hot
-    path) is handled here with the same steps (a test checks both agree).
-    """
-    if hasattr(env_policy, "model_dump"):
-        from cordon.policy.envpolicy import apply_env_policy
-
-        return apply_env_policy(env_policy, environ)
+def apply_env(env: EnvRules, environ, *, platform: str | None = None) -> dict[str, str]:
+    """The environment a command gets under ``env`` from ``environ``: Codex's
+    shell_environment_policy steps (cordon.policy.envfilter, the same function behind
+    ``policy.envpolicy.apply_env_policy``). ``platform``: as ``filter_environ`` takes it."""
     from cordon.policy.envfilter import filter_environ
 
-    filters = getattr(env_policy, "filters", None) or {}
     return filter_environ(
         environ,
-        inherit=str(getattr(env_policy.inherit, "value", env_policy.inherit)),
-        ignore_default_excludes=env_policy.ignore_default_excludes,
-        exclude=[*env_policy.exclude, *(p for p, a in filters.items() if a == "exclude")],
-        set=env_policy.set,
-        include_only=[*env_policy.include_only, *(p for p, a in filters.items() if a == "include")],
+        inherit=env.inherit,
+        ignore_default_excludes=env.ignore_default_excludes,
+        exclude=list(env.exclude),
+        set=dict(env.set),
+        include_only=list(env.include_only),
+        platform=platform,
     )

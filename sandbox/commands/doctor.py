@@ -104,9 +104,9 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
         if native
         else {"kind": "python", "path": os.path.realpath(sys.executable), "why": why_python}
     )
-    mode = str(getattr(policy.mode, "value", policy.mode)) if policy else None
-    fallback = getattr(policy, "fallback", "none") if policy else "none"
-    proxy = policy is not None and str(getattr(policy.network.mode, "value", policy.network.mode)) == "proxy"
+    mode = policy.mode if policy else None
+    fallback = policy.fallback if policy else "none"
+    proxy = policy is not None and policy.network.mode == "proxy"
     if config_error:
         engine = "error"
         why = f"the configuration is invalid, `sandbox run` exits 2: {config_error}"
@@ -141,10 +141,10 @@ def diagnose(cwd: str | None = None, configs: list[str] = ()) -> dict:
 
 def limit_mechanisms(info, engine: str) -> dict:
     """For each resource limit, what would enforce it for this user on this host."""
-    from cordon.sandbox.frozen import Record
+    from cordon.sandbox.limits import Limits
     from cordon.sandbox.linux import limits
 
-    sample = Record(memory=1 << 30, pids=100, cpu=60.0, wall=60.0, file_size=1 << 30, tmp=None)
+    sample = Limits(memory=1 << 30, pids=100, cpu=60.0, wall=60.0, file_size=1 << 30, tmp=None)
     lp = limits.plan(
         sample,
         bwrap_size=info is not None and info.has("--size"),

@@ -205,7 +205,7 @@ def _run_once(opts: dict, cmd: list[str]):
     from cordon.sandbox.resolve import resolve
 
     policy = resolve(**to_inputs(opts), cwd=os.getcwd())
-    if str(getattr(policy.mode, "value", policy.mode)) == "danger-full-access":
+    if policy.mode == "danger-full-access":
         from cordon.sandbox.errors import SandboxError
 
         raise SandboxError("learn runs the command confined; --mode danger-full-access has nothing to learn")

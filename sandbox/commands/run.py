@@ -65,7 +65,7 @@ EXAMPLES = USAGE[USAGE.index("Examples:") :]
 
 
 def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
-    """Flags + config files -> (merged options, resolved lean policy)."""
+    """Flags + config files -> (merged options, the ResolvedPolicy: sandbox.resolve.resolve)."""
     from cordon.sandbox.config import load_layers, merge, to_inputs
     from cordon.sandbox.resolve import resolve
 

@@ -14,7 +14,6 @@ import typer
 MODELS: dict[str, str] = {
     "SandboxPolicy": "cordon.sandbox.model:SandboxPolicy",
     "NetworkPolicy": "cordon.sandbox.model:NetworkPolicy",
-    "ResolvedPolicy": "cordon.sandbox.model:ResolvedPolicy",
     "EnvironmentPolicy": "cordon.policy.envpolicy:EnvironmentPolicy",
     "Evaluation": "cordon.policy.models:EvaluationModel",
     "RuleMatch": "cordon.policy.models:RuleMatch",

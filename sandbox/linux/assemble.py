@@ -85,7 +85,7 @@ def sandbox_env(policy, environ, engine: str) -> dict[str, str]:
         if k in explicit or not is_dynamic_loader_variable(k)
     }
     _agent_variables(policy, environ, env)
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    net = policy.network.mode
     env["CORDON_SANDBOX"] = engine
     env["CORDON_SANDBOX_NETWORK"] = net
     if net == "off":
@@ -112,9 +112,9 @@ def _agent_variables(policy, environ, env: dict) -> None:
     from cordon.policy.envfilter import matches
     from cordon.sandbox.denylist import AGENT_VARIABLES
 
-    allowed = set(getattr(policy, "allow_agents", None) or ())
+    allowed = set(policy.allow_agents)
     e = policy.env
-    inherit = str(getattr(e.inherit, "value", e.inherit))
+    inherit = e.inherit
     for agent, names in AGENT_VARIABLES.items():
         for var in names:
             if agent not in allowed:
@@ -137,10 +137,10 @@ def named_secrets(policy, environ) -> list[str]:
     from cordon.sandbox import denylist
     from cordon.sandbox.resolve import homes
 
-    default = bool(getattr(policy, "default_deny_read", True))
+    default = policy.default_deny_read
     paths, _ = denylist.env_named(
         environ,
-        allow_agents=getattr(policy, "allow_agents", None) or (),
+        allow_agents=policy.allow_agents,
         homes=homes(environ.get("HOME")),
         default_deny=default,
         cwd=os.fspath(policy.cwd),
@@ -205,7 +205,7 @@ def build_plan(
         raise SandboxError("no command given")
     environ = os.environ if environ is None else environ
     command = tuple(argv)
-    mode = str(getattr(policy.mode, "value", policy.mode))
+    mode = policy.mode
     notes: list[str] = []
     warnings: list[str] = []
 
@@ -214,7 +214,7 @@ def build_plan(
             "WARNING: --mode danger-full-access: the command runs UNCONFINED "
             "(no filesystem, network or process isolation)"
         )
-        given = [k for k, v in vars(getattr(policy, "limits", None) or Record()).items() if v is not None]
+        given = [k for k, v in policy.limits.as_dict().items() if v is not None]
         if given and "limits" not in policy.allow_unenforced:
             raise SandboxError(
                 f"--mode danger-full-access runs the command unconfined, so its resource limits "
@@ -230,7 +230,7 @@ def build_plan(
             warnings=tuple(warnings),
         )  # fmt: skip
 
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    net = policy.network.mode
     from cordon.sandbox.hints import hints
 
     warnings.extend(f"note: {hint}" for hint in hints(policy, argv))
@@ -461,7 +461,7 @@ def limit_plan(policy, engine: str, info, proxied: bool):
     from cordon.sandbox.linux import limits as _limits
 
     lp = _limits.plan(
-        getattr(policy, "limits", None),
+        policy.limits,
         bwrap_size=info is not None and info.has("--size"),
         under_bwrap=engine == "bwrap",
         private_tmp=engine == "bwrap" and not policy.share_tmp,
@@ -623,7 +623,7 @@ def host_sockets_to_mask(policy) -> list[str]:
     """The host's unix sockets to mask when the command may open AF_UNIX sockets of its own
     (network off or proxied, under bubblewrap: seccomp.socket_families); none with the host
     network, which keeps the host's sockets apart from the named control sockets."""
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    net = policy.network.mode
     if net == "on":
         return []
     from cordon.sandbox.linux import landlock, sockets
@@ -864,7 +864,7 @@ def _build_inner(
     extra = {}
     if limits is not None:
         extra = {"rlimits": list(limits.rlimits), "report_tmp": bool(limits.report_tmp)}
-    mode = str(getattr(policy.mode, "value", policy.mode))
+    mode = policy.mode
     if not use_cache or mode == "danger-full-access":
         return inner_mod.build_inner(
             policy, argv, prelude=prelude, under_bwrap=under_bwrap, watch=watch, **extra
@@ -873,7 +873,7 @@ def _build_inner(
     from cordon.sandbox.linux import bpfcache
 
     launches = recent_launches() if launches is None else launches
-    network = str(getattr(policy.network.mode, "value", policy.network.mode))
+    network = policy.network.mode
     # The program differs with the network namespace (seccomp.socket_families): its own entry.
     network += "+ns" if under_bwrap else ""
     from cordon.sandbox.linux import landlock, sockets
@@ -907,7 +907,7 @@ def explain(policy, asm: Assembly) -> str:
         f"sandbox: engine {asm.mode}"
         + (f" (bwrap {asm.bwrap_info.version} at {asm.launch.path})" if asm.bwrap_info else "")
     ]
-    mode = str(getattr(policy.mode, "value", policy.mode))
+    mode = policy.mode
     if asm.mode == "none":
         lines.append("  EVERYTHING is readable, writable and reachable (danger-full-access)")
         return "\n".join(lines)
@@ -925,7 +925,7 @@ def explain(policy, asm: Assembly) -> str:
         lines.append(f"  hidden (unreadable): {', '.join(plan.masked) or 'none present'}")
         if plan.sockets:
             lines.append(f"  host unix sockets masked (unreachable): {', '.join(plan.sockets)}")
-    net = str(getattr(policy.network.mode, "value", policy.network.mode))
+    net = policy.network.mode
     reach = {
         "off": "no network: only the sandbox's own loopback (local servers work; the host's is not reachable)",
         "on": "the host's network",

@@ -178,7 +178,7 @@ def build_bwrap_args(
     share_tmp = bool(policy.share_tmp)
     if share_tmp:
         # Shared means the host's own /tmp; writable only when the mode writes at all.
-        bind = "--ro-bind" if str(getattr(policy.mode, "value", policy.mode)) == "read-only" else "--bind"
+        bind = "--ro-bind" if policy.mode == "read-only" else "--bind"
         a += [bind, "/tmp", "/tmp"]
         if os.path.isdir("/dev/shm"):
             a += [bind, "/dev/shm", "/dev/shm"]

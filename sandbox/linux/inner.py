@@ -177,8 +177,8 @@ def build_inner(
 
     if not argv:
         raise SandboxError("no command given")
-    mode = str(getattr(policy.mode, "value", policy.mode))
-    network = str(getattr(policy.network.mode, "value", policy.network.mode))
+    mode = policy.mode
+    network = policy.network.mode
     abi = landlock.abi_version()  # the kernel, asked directly (the PyPI package costs ~10 ms of imports)
     # Host sockets bound after the launch (sockets.py): Landlock where the kernel can, else the
     # launcher's seccomp supervisor performs every connect().

@@ -13,9 +13,7 @@ from cordon.sandbox.macos.plan import build_plan as _build_plan
 def build_plan(policy, argv, env, *, watch=None, **kw) -> MacosPlan:
     """The plan for ``argv`` under ``policy`` (a resolved policy); ``watch`` (denial observation)
     is Linux's only. See ``sandbox.macos.plan.build_plan`` for the other keywords."""
-    from cordon.sandbox.model import as_model
-
-    return _build_plan(as_model(policy), list(argv), dict(env), **kw)
+    return _build_plan(policy, list(argv), dict(env), **kw)
 
 
 __all__ = ["MacosPlan", "build_plan", "run", "run_cli", "spawn", "start"]

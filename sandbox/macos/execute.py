@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from cordon.sandbox import _platform
 from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.macos.plan import SANDBOX_EXEC, MacosPlan, build_plan, limit_reached, resource_limits
-from cordon.sandbox.model import NetworkMode, ResolvedPolicy
+from cordon.sandbox.resolve import ResolvedPolicy
 
 # This host, spelled as Python names it ("darwin" on macOS); tests pass another.
 _HOST = "darwin" if _platform.NAME == "macos" else str(_platform.NAME or "another system")
@@ -180,7 +180,7 @@ def main(
             ]
             raise refusal("on macOS", lost_why)
         proxy_url = None
-        if policy.network.mode == NetworkMode.PROXY and proxy_port is None:
+        if policy.network.mode == "proxy" and proxy_port is None:
             if (platform or _HOST) != "darwin":
                 raise SandboxError(f"the macOS backend runs only on macOS (this is {platform or _HOST})")
             proxy = start_proxy(policy)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from cordon.policy.envpolicy import apply_env_policy
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.macos.profile import darwin_path, render
-from cordon.sandbox.model import NetworkMode, ResolvedPolicy
 from cordon.sandbox.noproxy import no_proxy_for_domains
+from cordon.sandbox.resolve import ResolvedPolicy, apply_env
 from pydantic import BaseModel, ConfigDict
 
 # Hard-coded, never looked up on PATH: a PATH entry the command controls must not
@@ -167,7 +166,7 @@ def build_plan(
 ) -> MacosPlan:
     """Plan ``argv`` under ``policy`` on macOS.
 
-    ``env`` is the parent environment; the command gets ``apply_env_policy(policy.env, env)``
+    ``env`` is the parent environment; the command gets ``apply_env(policy.env, env)``
     plus the sandbox markers. ``proxy_port``: the local proxy's loopback port in PROXY mode
     (else the loopback ports in the *_PROXY variables are used; none means no network);
     ``proxy_url``: what *_PROXY should say (e.g. with the proxy's credential).
@@ -178,13 +177,13 @@ def build_plan(
     if not argv:
         raise ConfigError("no command given", field="argv")
     notes: list[str] = []
-    child_env = apply_env_policy(policy.env, env)
+    child_env = apply_env(policy.env, env)
     # The loader must not be steerable from outside the sandbox (DYLD_INSERT_LIBRARIES...).
     for k in [k for k in child_env if k.startswith("DYLD_")]:
         del child_env[k]
 
     ports: list[int] = []
-    if policy.network.mode == NetworkMode.PROXY:
+    if policy.network.mode == "proxy":
         if proxy_port is None and preview:
             proxy_port = PROXY_PORT_PLACEHOLDER
             notes.append(
@@ -221,15 +220,15 @@ def build_plan(
 
     # The same markers as on Linux (sandbox.linux.assemble.sandbox_env).
     child_env["CORDON_SANDBOX"] = "seatbelt"
-    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode.value
-    if policy.network.mode == NetworkMode.OFF:
+    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode
+    if policy.network.mode == "off":
         child_env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"  # what tools written for Codex look for
 
     out = [SANDBOX_EXEC, "-p", profile.text]
     for key, value in profile.params.items():
         out += ["-D", f"{key}={value}"]
     out += ["--", *argv]
-    if policy.mode.value == "danger-full-access":
+    if policy.mode == "danger-full-access":
         notes.append("danger-full-access: every path is writable; reads still exclude the deny-read list")
     rlimits, wall, entries, unenforced = resource_limits(policy)
     return MacosPlan(

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import PurePosixPath
 
 from cordon.sandbox.errors import ConfigError
-from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
+from cordon.sandbox.resolve import ResolvedPolicy
 
 from cordon.paths import within
 
@@ -184,14 +184,10 @@ def render(
 
     # Writes.
     b.emit("; Writes: only under the writable roots, protected names carved out.")
-    if policy.mode == SandboxMode.DANGER_FULL_ACCESS:
+    if policy.mode == "danger-full-access":
         b.emit('(allow file-write* (subpath "/"))')
     else:
-        roots = (
-            [darwin_path(p) for p in policy.writable_roots]
-            if policy.mode == SandboxMode.WORKSPACE_WRITE
-            else []
-        )
+        roots = [darwin_path(p) for p in policy.writable_roots] if policy.mode == "workspace-write" else []
         for i, root in enumerate(roots):
             ref = b.param(f"WRITABLE_ROOT_{i}", root)
             exclusions: list[tuple[str, str]] = _protected_entries(
@@ -226,7 +222,7 @@ def render(
     b.emit("")
 
     # Explicit denies last: they override any allow above.
-    if policy.mode != SandboxMode.DANGER_FULL_ACCESS:
+    if policy.mode != "danger-full-access":
         b.emit("; Denies (later rules win in Seatbelt).")
         for i, p in enumerate(read_only):
             b.emit(f"(deny file-write* (subpath {b.param(f'READ_ONLY_{i}', p)}))")
@@ -242,9 +238,9 @@ def render(
 
 def _network(policy: ResolvedPolicy, proxy_ports: list[int], socket_refs: list[str]) -> list[str]:
     mode = policy.network.mode
-    if mode == NetworkMode.OFF:
+    if mode == "off":
         return ["; Network: none (the default deny applies)."]
-    if mode == NetworkMode.PROXY:
+    if mode == "proxy":
         if not proxy_ports:
             # Fail closed: no proxy to talk to means no network at all.
             return ["; Network: proxy mode without a proxy port: none (fail closed)."]

@@ -14,9 +14,7 @@ from cordon.sandbox.windows.plan import build_plan as _build_plan
 def build_plan(policy, argv, env, *, watch=None, preview=False, **kw) -> WindowsPlan:
     """The plan for ``argv`` under ``policy`` (a resolved policy); ``watch`` (denial observation)
     is Linux's only. See ``sandbox.windows.plan.build_plan`` for the other keywords."""
-    from cordon.sandbox.model import as_model
-
-    return _build_plan(as_model(policy), list(argv), dict(env), **kw)
+    return _build_plan(policy, list(argv), dict(env), **kw)
 
 
 __all__ = ["WindowsPlan", "build_plan", "run", "run_cli", "spawn", "start"]
@@ -34,7 +32,6 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
     import sys
 
     from cordon.sandbox.errors import ConfigError, SandboxError
-    from cordon.sandbox.model import NetworkMode
     from cordon.sandbox.windows.plan import GUARANTEES, METHOD_TOKEN, METHOD_USER, refusal
     from cordon.sandbox.windows.win32 import launch, load_api, probe
 
@@ -45,7 +42,7 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
 
     proxy = None
     try:
-        allowed = list(getattr(policy, "allow_unenforced", None) or [])
+        allowed = list(policy.allow_unenforced)
         unknown = [g for g in allowed if g not in GUARANTEES]
         if unknown:
             raise ConfigError(
@@ -75,7 +72,7 @@ def run(policy, argv, env, *, api=None, warn=None) -> int:
         lost = [g for g in plan.unenforced if g not in allowed]
         if lost:
             raise SandboxError(refusal(lost, ["method restricted-token"], plan.identity.account))
-        if policy.network.mode == NetworkMode.PROXY:
+        if policy.network.mode == "proxy":
             proxy = _start_proxy(policy, plan.network.proxy_port if plan.method == METHOD_USER else 0)
             plan = build_plan(policy, argv, env, proxy_url=proxy.url, method=plan.method)
         return launch(plan, api, warn=warn)

@@ -29,11 +29,10 @@ import os
 import subprocess
 from collections.abc import Mapping
 
-from cordon.policy.envpolicy import apply_env_policy
 from cordon.sandbox.config import UNENFORCEABLE
 from cordon.sandbox.errors import ConfigError
-from cordon.sandbox.model import NetworkMode, ResolvedPolicy, SandboxMode
 from cordon.sandbox.noproxy import no_proxy_for_domains
+from cordon.sandbox.resolve import ResolvedPolicy, apply_env
 from pydantic import BaseModel, ConfigDict, Field
 
 EVERYONE_SID = "S-1-1-0"
@@ -420,7 +419,7 @@ def capability_name(policy: ResolvedPolicy) -> str:
     piling up one orphan SID per run in every folder's DACL.
     """
     roots = sorted(_win(p).lower() for p in policy.writable_roots)
-    digest = hashlib.sha256("\0".join(["cordon-sandbox-v1", policy.mode.value, *roots]).encode()).hexdigest()
+    digest = hashlib.sha256("\0".join(["cordon-sandbox-v1", policy.mode, *roots]).encode()).hexdigest()
     return f"cordon.sandbox.{digest[:32]}"
 
 
@@ -451,10 +450,10 @@ def environment_block(env: Mapping[str, str]) -> str:
 
 def needed_guarantees(policy: ResolvedPolicy) -> list[str]:
     """The guarantees of ``GUARANTEES`` this policy asks for (danger-full-access asks for none)."""
-    if policy.mode == SandboxMode.DANGER_FULL_ACCESS:
+    if policy.mode == "danger-full-access":
         return []
     needed = []
-    if policy.network.mode != NetworkMode.ON:
+    if policy.network.mode != "on":
         needed.append("network")
     if policy.deny_read:
         needed.append("deny-read")
@@ -462,7 +461,7 @@ def needed_guarantees(policy: ResolvedPolicy) -> list[str]:
 
 
 def sandbox_account(policy: ResolvedPolicy) -> str:
-    return USER_ONLINE if policy.network.mode == NetworkMode.ON else USER_OFFLINE
+    return USER_ONLINE if policy.network.mode == "on" else USER_OFFLINE
 
 
 def firewall_rules(account: str, sid: str, port: int | None = None) -> list[FirewallRule]:
@@ -546,13 +545,13 @@ def build_plan(
 
     acl: list[AceEntry] = []
     not_enforced = list(NOT_ENFORCED_USER if as_user else NOT_ENFORCED_TOKEN)
-    if policy.mode == SandboxMode.DANGER_FULL_ACCESS:
+    if policy.mode == "danger-full-access":
         # Writes are gated by restricting SIDs; only Everyone-granted paths are left. To
         # honour "full access" the token is not write-restricted at all.
         token.flags = ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN"]
         token.restricting_sids = []
         token.default_dacl = []
-    roots = [_win(p) for p in policy.writable_roots] if policy.mode == SandboxMode.WORKSPACE_WRITE else []
+    roots = [_win(p) for p in policy.writable_roots] if policy.mode == "workspace-write" else []
     # Under sandbox-user a write needs two grants: the normal check sees the account's SID,
     # the restricted check (write-restricted token) sees the capability SID.
     grantees = [cap, account_sid] if account_sid else [cap]
@@ -569,7 +568,7 @@ def build_plan(
                     when_absent="refuse",
                 )
             )
-    if account_sid and not roots and policy.mode != SandboxMode.DANGER_FULL_ACCESS:
+    if account_sid and not roots and policy.mode != "danger-full-access":
         acl.append(
             AceEntry(
                 path=_win(policy.cwd),
@@ -658,10 +657,10 @@ def build_plan(
             else "private temp: not provided; %TEMP% is the sandbox account's own"
         )
 
-    child_env = apply_env_policy(policy.env, env)
+    child_env = apply_env(policy.env, env)
     # The same markers as on Linux (sandbox.linux.assemble.sandbox_env).
     child_env["CORDON_SANDBOX"] = "windows"
-    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode.value
+    child_env["CORDON_SANDBOX_NETWORK"] = policy.network.mode
     if account:
         _account_profile_env(child_env, account)
     network = _network(policy, child_env, proxy_url, account, account_sid)
@@ -740,7 +739,7 @@ def _network(
         "the system DNS client (Dnscache) resolves names on the command's behalf, so lookups "
         "(and data hidden in names) still leave the machine",
     ]
-    if mode == NetworkMode.ON:
+    if mode == "on":
         return NetworkPlan(mode="on", method="none", enforced=True, env={}, limits=[])
     # Proxy mode: the same NO_PROXY as on Linux (the user's entries, then loopback unless a
     # loopback destination is allowed; the firewall passes no loopback port but the proxy's).
@@ -753,7 +752,7 @@ def _network(
             "a firewall turned off, or overridden by group policy, disables the rules; the launcher "
             "checks the local profile settings only",
         ]
-        if mode == NetworkMode.OFF:
+        if mode == "off":
             env = {v: DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": "localhost,127.0.0.1,::1"} | OFFLINE_ENV
             env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
             child_env.update(env)
@@ -785,7 +784,7 @@ def _network(
         "Firewall and WFP match the token's user/group SIDs, not restricting SIDs, so a restricted "
         "token of the invoking user cannot be singled out",
     )
-    if mode == NetworkMode.OFF:
+    if mode == "off":
         env = {v: DEAD_PROXY for v in PROXY_VARS} | {"NO_PROXY": "localhost,127.0.0.1,::1"} | OFFLINE_ENV
         env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
         child_env.update(env)

@@ -167,8 +167,8 @@ def test_to_inputs_and_policy() -> None:
         "resolve": ["h:1.2.3.4"],
     }
     kw = to_inputs(opts)
-    assert kw["network"].mode == "proxy" and kw["network"].resolve == {"h": "1.2.3.4"}
-    assert kw["env"].set == {"A": "1=2"} and kw["deny_read"] == ["/s"]
+    assert kw["network"]["mode"] == "proxy" and kw["network"]["resolve"] == {"h": "1.2.3.4"}
+    assert kw["env"]["set"] == {"A": "1=2"} and kw["deny_read"] == ["/s"]
     pol = to_policy(opts)
     assert pol.network.mode == "proxy" and pol.deny_read == ["/s"]
     with pytest.raises(ConfigError, match="proxy"):
@@ -239,10 +239,10 @@ def test_rules_network_entries_become_proxy_lists(tmp_path: Path) -> None:
         'network_rule(host = "evil.example", protocol = "http", decision = "forbidden")\n',
     )
     net = to_inputs({"rules": [str(f)]})["network"]
-    assert net.mode == "proxy"
-    assert net.allow_domains == ["pypi.org:443"] and net.deny_domains == ["evil.example"]
+    assert net["mode"] == "proxy"
+    assert net["allow_domains"] == ["pypi.org:443"] and net["deny_domains"] == ["evil.example"]
     net = to_inputs({"rules": ["net-pypi"]})["network"]  # a shipped rule set by name
-    assert "files.pythonhosted.org:443" in net.allow_domains
+    assert "files.pythonhosted.org:443" in net["allow_domains"]
     with pytest.raises(ConfigError) as e:
         to_inputs({"rules": [str(write(tmp_path / "bad.rules", "network_rule(host = 1)\n"))]})
     assert e.value.field == "rules"
@@ -279,7 +279,7 @@ def test_resolve_pins_take_host_equals_addr_and_host_colon_addr(item, expected) 
     from cordon.sandbox.config import split_pin
 
     assert dict([split_pin(item)]) == expected
-    assert to_inputs({"allow_domains": ["api.test"], "resolve": [item]})["network"].resolve == expected
+    assert to_inputs({"allow_domains": ["api.test"], "resolve": [item]})["network"]["resolve"] == expected
 
 
 def test_resolve_pin_without_an_address_names_the_field(tmp_path) -> None:

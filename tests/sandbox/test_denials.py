@@ -6,7 +6,6 @@ import json
 
 import pytest
 from cordon.sandbox.denials import Denial, Recorder, Walls, escape, summary
-from cordon.sandbox.frozen import Record
 from cordon.sandbox.resolve import resolve
 
 
@@ -51,7 +50,7 @@ def test_hidden_secret_names_the_default_entry(tmp_path) -> None:
 
 
 def test_proxy_reasons(tmp_path) -> None:
-    net = Record(mode="proxy", allow_domains=["ok.test"], deny_domains=["bad.test"], resolve={}, net_log=None)
+    net = {"mode": "proxy", "allow_domains": ["ok.test"], "deny_domains": ["bad.test"]}
     w = _walls(tmp_path, network=net)
     d = w.proxy(
         {"verdict": "deny", "proto": "connect", "host": "x.test", "port": 443, "reason": "not-allowed"}

@@ -1,4 +1,4 @@
-"""SandboxPolicy resolution and the lean (pydantic-free) resolution behind it."""
+"""SandboxPolicy (the pydantic edge) and ResolvedPolicy (the one form every backend takes)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 from cordon.policy.envpolicy import EnvironmentPolicy, apply_env_policy
-from cordon.sandbox.frozen import Record
-from cordon.sandbox.model import DEFAULT_DENY_READ, ResolvedPolicy, SandboxMode, SandboxPolicy
-from cordon.sandbox.resolve import apply_env, resolve
+from cordon.sandbox.config import merge, to_inputs
+from cordon.sandbox.model import DEFAULT_DENY_READ, SandboxMode, SandboxPolicy
+from cordon.sandbox.resolve import (
+    EnvRules,
+    Limits,
+    ResolvedPolicy,
+    apply_env,
+    env_rules,
+    resolve,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,27 +35,90 @@ def test_resolve_makes_paths_absolute_and_canonical(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(real)
     r = SandboxPolicy(writable_roots=["link"], read_only_paths=["real/vendor"]).resolve(cwd=tmp_path)
     assert isinstance(r, ResolvedPolicy)
-    assert r.workspace == tmp_path.resolve()
-    assert r.writable_roots == [tmp_path.resolve(), real.resolve()]
-    assert r.read_only_paths == [real.resolve() / "vendor"]  # missing tail kept literally
+    top = str(tmp_path.resolve())
+    assert r.workspace == top
+    assert r.writable_roots == (top, str(real.resolve()))
+    assert r.read_only_paths == (str(real.resolve() / "vendor"),)  # missing tail kept literally
 
 
 def test_home_expansion_covers_root_home_when_root(tmp_path: Path) -> None:
     r = SandboxPolicy(deny_read=["~/.ssh"]).resolve(cwd=tmp_path, home=str(tmp_path / "h"))
-    assert Path(tmp_path / "h" / ".ssh").resolve() in r.deny_read
+    assert str(Path(tmp_path / "h" / ".ssh").resolve()) in r.deny_read
     if os.geteuid() == 0:
-        assert Path("/root/.ssh") in r.deny_read
+        assert "/root/.ssh" in r.deny_read
 
 
 def test_read_only_mode_has_no_writable_root(tmp_path: Path) -> None:
     r = SandboxPolicy(mode="read-only", writable_roots=[str(tmp_path)]).resolve(cwd=tmp_path)
-    assert r.writable_roots == [] and r.workspace is None
+    assert r.writable_roots == () and r.workspace is None
 
 
 def test_explicit_workspace(tmp_path: Path) -> None:
     (tmp_path / "ws").mkdir()
     r = SandboxPolicy(workspace="ws").resolve(cwd=tmp_path)
-    assert r.workspace == (tmp_path / "ws").resolve() and r.cwd == tmp_path.resolve()
+    assert r.workspace == str((tmp_path / "ws").resolve()) and r.cwd == str(tmp_path.resolve())
+
+
+def test_resolved_policy_is_immutable_and_plain(tmp_path: Path) -> None:
+    """Frozen all the way down: no assignment, tuples for sequences, read-only mappings; equal
+    and hashable by value; no pydantic object anywhere inside."""
+    r = SandboxPolicy(
+        network={"mode": "proxy", "allow_domains": ["pypi.org"], "resolve": {"a.test": "127.0.0.1"}},
+        env={"set": {"A": "1"}, "filters": {"X_*": "exclude"}},
+        limits={"memory": "1G"},
+    ).resolve(cwd=tmp_path)
+    with pytest.raises(AttributeError):
+        r.mode = "danger-full-access"
+    with pytest.raises(AttributeError):
+        r.network.mode = "on"
+    with pytest.raises(TypeError):
+        r.env.set["B"] = "2"
+    with pytest.raises(TypeError):
+        r.network.resolve["evil.test"] = "1.2.3.4"
+    assert isinstance(r.writable_roots, tuple) and isinstance(r.network.allow_domains, tuple)
+    assert r.env.exclude == ("X_*",)  # Codex's filters table, folded in
+    assert r.limits == Limits(memory=1 << 30)
+    assert r == r.replace() and hash(r) == hash(r.replace()) and r != r.replace(share_tmp=True)
+    assert {type(v).__module__.split(".")[0] for v in vars(r).values()} <= {"builtins", "cordon"}
+    assert type(r.mode) is str and type(r.network.mode) is str  # the vocabulary's words, not enums
+
+
+def test_the_cli_and_the_library_reach_the_same_policy(tmp_path: Path) -> None:
+    """One route: flags (sandbox run, sandbox plan) and the pydantic model (library, Pool, MCP
+    server) both end in ``resolve``; the same request gives the same ResolvedPolicy."""
+    flags = {
+        "mode": "workspace-write",
+        "writable_roots": [str(tmp_path / "extra")],
+        "read_only": ["vendor"],
+        "deny_read": ["secret.txt"],
+        "allow_git_write": True,
+        "network": "proxy",
+        "allow_domains": ["pypi.org"],
+        "deny_domains": ["evil.test"],
+        "resolve": ["api.test=127.0.0.1"],
+        "env.inherit": "core",
+        "env.set": ["A=1"],
+        "env.exclude": ["X_*"],
+        "limits": {"memory": 1 << 28, "wall": 30.0},
+        "allow_agents": ["ssh"],
+    }
+    cli = resolve(**to_inputs(merge([flags])), cwd=tmp_path)
+    lib = SandboxPolicy(
+        writable_roots=[str(tmp_path / "extra")],
+        read_only_paths=["vendor"],
+        deny_read=[*DEFAULT_DENY_READ, "secret.txt"],
+        allow_git_write=True,
+        network={
+            "mode": "proxy",
+            "allow_domains": ["pypi.org"],
+            "deny_domains": ["evil.test"],
+            "resolve": {"api.test": "127.0.0.1"},
+        },
+        env=EnvironmentPolicy(inherit="core", set={"A": "1"}, exclude=["X_*"]),
+        limits={"memory": "256M", "wall": "30s"},
+        allow_agents=["ssh"],
+    ).resolve(cwd=tmp_path)
+    assert cli == lib
 
 
 def test_unknown_fields_and_bad_values_rejected() -> None:
@@ -56,33 +126,6 @@ def test_unknown_fields_and_bad_values_rejected() -> None:
         SandboxPolicy(mode="sideways")
     with pytest.raises(ValueError):
         SandboxPolicy(writeable_roots=["/x"])  # typo: extra="forbid"
-
-
-def test_lean_resolution_matches_the_model(tmp_path: Path) -> None:
-    kw = dict(
-        writable_roots=[str(tmp_path)],
-        read_only_paths=["a/b"],
-        deny_read=["~/.x", "/etc/shadow"],
-        allow_git_write=True,
-        share_tmp=True,
-        limits={"memory": "512M", "file-size": 1024, "wall": "2m"},
-    )
-    full = SandboxPolicy(**kw).resolve(cwd=tmp_path, home="/home/nobody")
-    lean = resolve(**kw, cwd=tmp_path, home="/home/nobody")
-    for field in ResolvedPolicy.model_fields:
-        if field in ("network", "env", "mode") or not hasattr(lean, field):
-            continue  # backend-specific extras (e.g. Windows' allow_unenforced) live on the model only
-        value = getattr(full, field)
-        if field == "limits":  # a record of numbers on the hot path, the pydantic model here
-            assert vars(getattr(lean, field)) == value.model_dump(), field
-            continue
-        expected = (
-            [str(v) for v in value]
-            if isinstance(value, list)
-            else (str(value) if isinstance(value, Path) else value)
-        )
-        assert getattr(lean, field) == expected, field
-    assert lean.mode == full.mode.value
 
 
 def test_default_deny_list_is_exported() -> None:
@@ -114,15 +157,26 @@ def test_lean_env_policy_equals_policy_envpolicy(
         include_only=include_only,
         set=setvars,
     )
-    lean = Record(
-        inherit=inherit,
-        ignore_default_excludes=ignore,
-        exclude=exclude,
-        include_only=include_only,
-        set=setvars,
-        filters={},
-    )
+    lean = env_rules(full.model_dump(mode="json"))
+    assert isinstance(lean, EnvRules)
     assert apply_env(lean, environ) == apply_env_policy(full, environ)
+
+
+def test_one_policy_form_no_duck_typing() -> None:
+    """The backends take one ResolvedPolicy: nothing tells a pydantic twin from a plain one by its
+    attributes any more (``getattr(x, "value", x)``, ``hasattr(x, "model_dump")``)."""
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"""getattr\([^()]*,\s*["']value["']|hasattr\([^()]*,\s*["']model_dump["']""")
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for package in ("sandbox", "policy", "netproxy", "integrations", "cordon")
+        for path in sorted((root / package).rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
 
 
 def test_realpath_all_answers_what_realpath_does_path_by_path(tmp_path):

@@ -497,8 +497,7 @@ def test_policy_flags_take_effect(identity) -> None:
 def test_inner_stage_files_under_private_tmp_stay_visible(scratch: Path) -> None:
     from cordon.sandbox.linux.assemble import _visible_tools
 
-    pol = resolve(cwd="/")  # read-only-ish: no writable root under /tmp
-    pol.writable_roots = []
+    pol = resolve(cwd="/").replace(writable_roots=())  # no writable root under /tmp
     inner = ["/tmp/ci-venv/bin/python", "-I", "/tmp/pkg/sandbox/linux/inner.py", "--", "ls"]
     assert _visible_tools(pol, inner, ["ls"]) == [
         "--ro-bind",
@@ -508,7 +507,7 @@ def test_inner_stage_files_under_private_tmp_stay_visible(scratch: Path) -> None
         "/tmp/pkg",
         "/tmp/pkg",
     ]
-    pol.writable_roots = ["/tmp/pkg"]
+    pol = pol.replace(writable_roots=("/tmp/pkg",))
     assert _visible_tools(pol, inner, ["ls"]) == ["--ro-bind", "/tmp/ci-venv", "/tmp/ci-venv"]
     assert _visible_tools(resolve(cwd=scratch, share_tmp=True), inner, ["ls"]) == []
 

@@ -2,45 +2,46 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from cordon.policy.envpolicy import EnvironmentPolicy
 from cordon.sandbox.model import (
     DEFAULT_DENY_READ,
     DEFAULT_DENY_SOCKETS,
     PROTECTED_NAMES,
     NetworkMode,
     NetworkPolicy,
-    ResolvedPolicy,
     SandboxMode,
 )
+from cordon.sandbox.resolve import ResolvedPolicy, env_rules, network_rules
 
 HOME = "/Users/dev"
 WORKSPACE = "/Users/dev/proj"
 TRICKY = '/Users/dev/we"ird\\dir (1)/ünï.c+d[x]'
 
 
+def _plain(model):
+    """A pydantic NetworkPolicy / EnvironmentPolicy as the plain fields resolve takes."""
+    return None if model is None else model.model_dump(mode="json")
+
+
 def resolved(**kw) -> ResolvedPolicy:
+    """A ResolvedPolicy with these fixed (macOS or Windows) paths, not resolved on this host."""
     home = kw.pop("home", HOME)
-    ws = Path(kw.pop("workspace", WORKSPACE))
-    mode = kw.pop("mode", SandboxMode.WORKSPACE_WRITE)
-    extra = [Path(p) for p in kw.pop("extra_roots", [])]
-    deny = [
-        Path(home + p[1:]) if p.startswith("~") else Path(p) for p in kw.pop("deny_read", DEFAULT_DENY_READ)
-    ]
+    ws = str(kw.pop("workspace", WORKSPACE))
+    mode = str(kw.pop("mode", SandboxMode.WORKSPACE_WRITE))
+    extra = [str(p) for p in kw.pop("extra_roots", [])]
+    deny = [home + p[1:] if p.startswith("~") else str(p) for p in kw.pop("deny_read", DEFAULT_DENY_READ)]
     fields = dict(
         mode=mode,
         cwd=ws,
-        workspace=ws if mode == SandboxMode.WORKSPACE_WRITE else None,
-        writable_roots=[ws, *extra] if mode == SandboxMode.WORKSPACE_WRITE else [],
-        read_only_paths=[Path(p) for p in kw.pop("read_only_paths", [])],
-        deny_read=deny,
-        deny_sockets=[Path(p) for p in kw.pop("deny_sockets", DEFAULT_DENY_SOCKETS)],
-        protected_names=list(kw.pop("protected_names", PROTECTED_NAMES)),
+        workspace=ws if mode == "workspace-write" else None,
+        writable_roots=(ws, *extra) if mode == "workspace-write" else (),
+        read_only_paths=tuple(str(p) for p in kw.pop("read_only_paths", [])),
+        deny_read=tuple(deny),
+        deny_sockets=tuple(str(p) for p in kw.pop("deny_sockets", DEFAULT_DENY_SOCKETS)),
+        protected_names=tuple(kw.pop("protected_names", PROTECTED_NAMES)),
         allow_git_write=kw.pop("allow_git_write", False),
         share_tmp=kw.pop("share_tmp", False),
-        network=kw.pop("network", NetworkPolicy()),
-        env=kw.pop("env", EnvironmentPolicy()),
+        network=network_rules(_plain(kw.pop("network", None))),
+        env=env_rules(_plain(kw.pop("env", None))),
         fallback="none",
     )
     assert not kw, kw

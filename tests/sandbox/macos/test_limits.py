@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import os
 
+from cordon.sandbox.limits import resolve as resolve_limits
 from cordon.sandbox.macos import execute
 from cordon.sandbox.macos.plan import build_plan
-from cordon.sandbox.model import ResourceLimits
 
 from tests.sandbox.macos.policies import resolved
 from tests.sandbox.macos.test_execute import stand_in, tmp_path  # noqa: F401 (fixtures)
@@ -16,9 +16,7 @@ from tests.sandbox.macos.test_execute import stand_in, tmp_path  # noqa: F401 (f
 
 def limited(workspace=None, allow=(), **limits):
     kw = {"workspace": str(workspace)} if workspace else {}
-    return resolved(**kw).model_copy(
-        update={"limits": ResourceLimits(**limits), "allow_unenforced": list(allow)}
-    )
+    return resolved(**kw).replace(limits=resolve_limits(limits), allow_unenforced=tuple(allow))
 
 
 def test_plan_carries_rlimits_wall_and_what_is_not_enforced():

@@ -4,7 +4,7 @@ and tmp have no Windows mechanism and are refused unless the loss is accepted.""
 
 from __future__ import annotations
 
-from cordon.sandbox.model import ResourceLimits
+from cordon.sandbox.limits import resolve as resolve_limits
 from cordon.sandbox.windows import build_plan, win32
 from cordon.sandbox.windows.plan import ACTIVE_PROCESS_LIMIT, METHOD_TOKEN
 
@@ -15,7 +15,7 @@ ENV = {"PATH": r"C:\Windows", "USERPROFILE": r"C:\Users\dev"}
 
 
 def limited(allow=(), **limits):
-    return policy(allow).model_copy(update={"limits": ResourceLimits(**limits)})
+    return policy(allow).replace(limits=resolve_limits(limits))
 
 
 def plan_for(pol):

@@ -35,7 +35,7 @@ def policy(allow=(), **kw):
     kw.setdefault("deny_read", [r"C:\Users\dev\.ssh"])
     kw.setdefault("deny_sockets", [])
     kw.setdefault("protected_names", [".git"])
-    return resolved(**kw).model_copy(update={"allow_unenforced": list(allow)})
+    return resolved(**kw).replace(allow_unenforced=tuple(allow))
 
 
 def launch(fake, plan=None):
