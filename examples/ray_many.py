@@ -17,7 +17,8 @@ from cordon.sandbox import SandboxPolicy
 
 
 def main() -> None:
-    ray.init(address=sys.argv[1] if len(sys.argv) > 1 else None, num_cpus=None if len(sys.argv) > 1 else 2)
+    # "local": always a new local instance, never a cluster some other program left running here.
+    ray.init(address=sys.argv[1] if len(sys.argv) > 1 else "local", num_cpus=None if len(sys.argv) > 1 else 2)
     commands = [
         ["sh", "-c", f"wc -w < words.txt > count.txt; echo task {i}: $(cat count.txt) words"]
         for i in range(4)

@@ -23,7 +23,7 @@ from cordon.integrations.ray import arun_many, run_many
 from cordon.sandbox import SandboxError, SandboxPolicy, SandboxTimeout, run
 
 ws, *targets = sys.argv[1:]
-ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
 writes = " ".join(f"echo pwned > {t}; echo target=$?;" for t in targets)
 commands = [["sh", "-c", f"echo {i} > {ws}/out-{i}; echo {i}; {writes}"] for i in range(12)]
 results = list(run_many(commands, policy=SandboxPolicy(workspace=ws), cwd=ws, text=True, num_cpus=1))
