@@ -384,10 +384,10 @@ def run(
         )
         with proc:
             out, err = proc.communicate(feed, timeout=timeout)
-        # The command did not run: a host socket masked by the plan went away before bubblewrap
+        # The command did not run: a host path the plan masked (a socket, a hidden secret) went away before bubblewrap
         # mounted onto it (sandbox/linux/sockets.py). Plan again.
         launch = getattr(proc._proc, "launch", None)
-        if not (proc.setup_failed and attempt < 2 and launch is not None and launch.vanished_sockets()):
+        if not (proc.setup_failed and attempt < 2 and launch is not None and launch.vanished_masks()):
             break
     result = result_of(proc, out, err)
     if check:

@@ -553,7 +553,9 @@ _TABLES_FORMAT = 1
 
 
 def _lark_options() -> dict:
-    return dict(parser="lalr", lexer="basic", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst())
+    return dict(
+        parser="lalr", lexer="basic", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst()
+    )
 
 
 def _tables_stamp(grammar: str) -> tuple:

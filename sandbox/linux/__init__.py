@@ -52,7 +52,7 @@ def setup_message(policy) -> str:
 
 def run_cli(policy, argv, opts, *, recorder=None, watch=None, explain_failure=None, after_start=None) -> int:
     """``sandbox run`` in the foreground: plan, start, wait; the exit status. A plan is made
-    again (at most twice) only when a host socket it masked vanished before bubblewrap ran."""
+    again (at most twice) only when a host path it masked (a socket, a hidden secret) vanished before bubblewrap ran."""
     import os
     import sys
 

@@ -417,6 +417,7 @@ def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assemb
             launch.after_exit.append(git_audit(policy, plan.guard))
         _observe(launch, denials, watch, plain, policy, "bwrap", plan.bwrap, plan.source_env, plan.unix_guard)
         launch.masked_sockets = list(plan.bwrap.sockets)
+        launch.masked_paths = list(plan.bwrap.masked)
     except BaseException:
         for fd in locks.values():
             os.close(fd)

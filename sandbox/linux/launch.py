@@ -24,7 +24,7 @@ import os
 import sys
 
 from cordon.sandbox.errors import EXIT_SETUP_FAILED, SandboxError
-from cordon.sandbox.fastpath import signal
+from cordon.sandbox.fastpath import signal, thread
 
 from cordon.paths import within
 
@@ -98,6 +98,7 @@ class Launch:
         "limits",
         "lock_dir",
         "locks",
+        "masked_paths",
         "masked_sockets",
         "mode",
         "path",
@@ -135,11 +136,14 @@ class Launch:
         self.recorder = None  # sandbox.denials.Recorder: this launch's denials
         self.supervisor = None  # sandbox.linux.supervise.Supervisor (seccomp notifications)
         self.masked_sockets: list[str] = []  # host sockets bwrap covers (sandbox/linux/sockets.py)
+        self.masked_paths: list[str] = []  # hidden files and folders (deny-read, secrets, root-only)
 
-    def vanished_sockets(self) -> list[str]:
-        """Masked host sockets gone since the plan was made: bubblewrap cannot mount onto a
-        path that no longer exists, so a setup failure with one of these is worth a retry."""
-        return [p for p in self.masked_sockets if not os.path.lexists(p)]
+    def vanished_masks(self) -> list[str]:
+        """Masked host paths (sockets, hidden secrets) gone since the plan was made: bubblewrap
+        cannot mount onto a path that no longer exists under a read-only folder (a secret file
+        removed from ~ by its owner meanwhile), so a setup failure with one of these is worth
+        planning again; the new plan no longer needs to hide what is gone."""
+        return [p for p in (*self.masked_sockets, *self.masked_paths) if not os.path.lexists(p)]
 
 
 STATUS_FD_TOKEN = "{STATUS_FD}"
@@ -155,6 +159,11 @@ class SandboxProcess:
         self._status_buf = b""
         self._child_pid: int | None = None
         self._status_r: int | None = None
+        # One reader of the status pipe at a time: the watcher thread (wall -> send_signal ->
+        # command_pids) and the waiting thread (_finish) both read it, and whichever meets EOF
+        # closes it; unserialised, both could close it, and the second close would hit
+        # whatever descriptor the process had opened under that number meanwhile.
+        self._status_lock = thread.allocate_lock()
         self._cleaned = False
         self.limit_hit = None  # which resource limit ended or stopped the command (sandbox.linux.limits)
         self._cgroup = None
@@ -294,21 +303,23 @@ class SandboxProcess:
 
     # -- inspect -----------------------------------------------------------------------
     def _read_status(self, block: bool) -> None:
-        r = self._status_r
-        if r is None:
-            return
-        os.set_blocking(r, block)
-        while True:
-            try:
-                chunk = os.read(r, 4096)
-            except BlockingIOError:
+        # Blocking reads happen only once bwrap has exited (_finish): EOF is then immediate.
+        with self._status_lock:
+            r = self._status_r
+            if r is None:
                 return
-            if not chunk:
-                os.close(r)
-                self._status_r = None
-                return
-            self._status_buf += chunk
-            self._child_pid = _parse_status(self._status_buf)[0]
+            os.set_blocking(r, block)
+            while True:
+                try:
+                    chunk = os.read(r, 4096)
+                except BlockingIOError:
+                    return
+                if not chunk:
+                    os.close(r)
+                    self._status_r = None
+                    return
+                self._status_buf += chunk
+                self._child_pid = _parse_status(self._status_buf)[0]
 
     def command_pids(self) -> list[int]:
         """Host pids of the processes bwrap's PID 1 started (normally: the command)."""
@@ -705,7 +716,7 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None, retry
     ``explain_failure()`` is called when the sandbox could not be set up, and returns a
     reason to print (e.g. from probe.userns_status()). ``after_start()`` runs once the
     sandbox is starting (work that can overlap with it, e.g. hardening this process).
-    ``retry``: return ``RETRY`` instead of 125 when setup failed on a vanished host socket.
+    ``retry``: return ``RETRY`` instead of 125 when setup failed on a vanished masked path.
     """
     proc_box: list[SandboxProcess] = []
 
@@ -748,10 +759,11 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None, retry
         for line in summary(proc.denials, failed=rc != 0, reads_watched=reads, person=person):
             print(line, file=sys.stderr)
     if proc.setup_failed:
-        gone = launch.vanished_sockets()
+        gone = launch.vanished_masks()
         if gone and retry:
             print(
-                f"sandbox: host socket {gone[0]} went away during the set-up; starting again", file=sys.stderr
+                f"sandbox: {gone[0]} (hidden or masked) went away during the set-up; starting again",
+                file=sys.stderr,
             )
             return RETRY
         reason = explain_failure() if explain_failure else None

@@ -18,7 +18,7 @@ Only sockets this uid could connect to inside are kept (connect() needs write pe
 no process inside has a capability, uid 0 included). Abstract sockets need no mask: they
 belong to a network namespace (the sandbox has its own) and Landlock ABI 6 scopes them. One
 removed between this scan and bubblewrap's mounts makes bubblewrap fail before the command
-runs; every launch path then plans again (``Launch.vanished_sockets``). ``--network on``
+runs; every launch path then plans again (``Launch.vanished_masks``). ``--network on``
 keeps the host's sockets except the named control sockets (``deny_sockets``).
 
 With the guard in force (always, when the command has AF_UNIX sockets of its own) only the

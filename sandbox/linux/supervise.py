@@ -386,9 +386,7 @@ class _View:
         try:
             if self.root is None:
                 self.root = os.open(f"/proc/{self.pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-            return openat2(
-                self.root, path.lstrip("/") or ".", flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS
-            )
+            return openat2(self.root, path.lstrip("/") or ".", flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
         except OSError:
             return None
 

@@ -102,7 +102,12 @@ def test_files_merge_in_order_and_text_last(tmp_path):
         ("if True:\n\tpass", "Parse error: tabs are not allowed", 1, 9),
         # one token, where Codex (starlark-rust) has one too: Starlark has no power operator
         ("x = 2 ** 3", "Parse error: unexpected symbol '**', expected new line", 1, 7),
-        ("x = 1 - - 2\nprefix_rule(pattern=[1 -])", "Parse error: unexpected symbol ']', expected expression", 2, 25),
+        (
+            "x = 1 - - 2\nprefix_rule(pattern=[1 -])",
+            "Parse error: unexpected symbol ']', expected expression",
+            2,
+            25,
+        ),
     ],
 )
 def test_errors_carry_location(text, message, line, column):

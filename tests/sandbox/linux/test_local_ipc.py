@@ -447,3 +447,46 @@ def test_a_host_socket_vanishing_in_a_read_only_carve_out_cannot_fail_setup(tmp_
     _launch(entry, ws, ["sh", "-c", f"echo x >> {marker}"], monkeypatch, read_only=[ws / "ro"])
     assert len(plans) == 1 and str(path) not in plans[0], plans
     assert marker.read_text() == "x\n"
+
+
+@pytest.mark.parametrize("entry", ["api", "cli"])
+def test_a_hidden_secret_vanishing_during_setup_plans_again(tmp_path, monkeypatch, entry):
+    """A secret the plan hides under a read-only folder (a file its owner deletes from ~ while
+    the sandbox starts) makes bubblewrap fail: it cannot create the mount point there. The
+    launch is planned again, without the mask that is no longer needed, and runs once."""
+    from cordon.sandbox import SandboxPolicy, run
+    from cordon.sandbox.linux import assemble as asm_mod
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    home = Path.home() / f".cordon-vanish-{uuid.uuid4().hex[:8]}"
+    home.mkdir()
+    secret = home / "token"
+    secret.write_text("s3cret\n")
+    real_start = asm_mod.start
+    plans: list = []
+
+    def start_then_remove(*a, **kw):
+        got = real_start(*a, **kw)
+        plans.append(list(got.launch.masked_paths))
+        if len(plans) == 1:
+            secret.unlink()  # gone after the plan, before bubblewrap's mounts
+        return got
+
+    monkeypatch.setattr(asm_mod, "start", start_then_remove)
+    marker = ws / "ran"
+    argv = ["sh", "-c", f"echo x >> {marker}"]
+    try:
+        if entry == "api":
+            r = run(argv, policy=SandboxPolicy(deny_read=[str(secret)]), cwd=ws)
+            assert r.returncode == 0 and not r.setup_failed, r.stderr
+        else:
+            from cordon.sandbox.commands.run import main_run
+
+            monkeypatch.chdir(ws)
+            assert main_run([f"--deny-read={secret}", "--", *argv]) == 0
+        assert len(plans) == 2, plans
+        assert str(secret) in plans[0] and str(secret) not in plans[1], plans
+        assert marker.read_text() == "x\n"  # the command ran exactly once
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

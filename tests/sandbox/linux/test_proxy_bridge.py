@@ -116,9 +116,7 @@ def test_user_net_log_summary_counts_only_this_run(tmp_path):
     log.write_text(
         json.dumps({"verdict": "deny", "host": "old.test", "port": 1, "reason": "not-allowed"}) + "\n"
     )
-    bridge = proxy_bridge.prepare(
-        network(allow_domains=["a.test"], net_log=log), runtime_dir=tmp_path / "r"
-    )
+    bridge = proxy_bridge.prepare(network(allow_domains=["a.test"], net_log=log), runtime_dir=tmp_path / "r")
     bridge.close()
     assert bridge.summary() is None
     assert log.read_text().count("\n") == 1
@@ -199,9 +197,7 @@ def test_summary_escapes_control_characters_and_says_how_to_allow(tmp_path):
          "target_unknown": "closed before its request was read"},
     ]  # fmt: skip
     log.write_text("".join(json.dumps(e) + "\n" for e in events))
-    bridge = proxy_bridge.Bridge(
-        bwrap_args=[], prelude=[], env={}, socket_path=tmp_path / "s", log_path=log
-    )
+    bridge = proxy_bridge.Bridge(bwrap_args=[], prelude=[], env={}, socket_path=tmp_path / "s", log_path=log)
     line = bridge.summary()
     assert not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in line), line
     assert "evil\\x1b]0;pwned\\x07\\x0d.test:80" in line
