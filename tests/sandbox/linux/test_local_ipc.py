@@ -354,27 +354,37 @@ def test_proxy_mode_local_server_reached_by_name(identity):
     assert r.stdout.strip() == "200", (r.stdout, r.stderr)
 
 
-def _vanishing_socket(monkeypatch, path: Path):
-    """A host listener at ``path`` that goes away right after the first launch is planned
-    (before bubblewrap's mounts); returns the list the plans' masked sockets are added to."""
+def _after_first_start(monkeypatch, masked: str, remove) -> list:
+    """Call ``remove()`` right after the first launch is started from its plan (before
+    bubblewrap's mounts); returns the list each launch's ``masked`` paths are added to."""
     from cordon.sandbox.linux import assemble as asm_mod
 
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(str(path))
-    s.listen(1)
     real_start = asm_mod.start
     plans: list = []
 
     def start_then_remove(*a, **kw):
         got = real_start(*a, **kw)
-        plans.append(list(got.launch.masked_sockets))
+        plans.append(list(getattr(got.launch, masked)))
         if len(plans) == 1:
-            s.close()
-            path.unlink()  # gone after the plan, before bubblewrap's mounts
+            remove()  # gone after the plan, before bubblewrap's mounts
         return got
 
     monkeypatch.setattr(asm_mod, "start", start_then_remove)
     return plans
+
+
+def _vanishing_socket(monkeypatch, path: Path):
+    """A host listener at ``path`` that goes away right after the first launch is planned
+    (before bubblewrap's mounts); returns the list the plans' masked sockets are added to."""
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.listen(1)
+
+    def remove():
+        s.close()
+        path.unlink()
+
+    return _after_first_start(monkeypatch, "masked_sockets", remove)
 
 
 def _launch(entry: str, ws: Path, argv: list[str], monkeypatch, read_only=()) -> None:
@@ -455,7 +465,6 @@ def test_a_hidden_secret_vanishing_during_setup_plans_again(tmp_path, monkeypatc
     the sandbox starts) makes bubblewrap fail: it cannot create the mount point there. The
     launch is planned again, without the mask that is no longer needed, and runs once."""
     from cordon.sandbox import SandboxPolicy, run
-    from cordon.sandbox.linux import assemble as asm_mod
 
     ws = tmp_path / "ws"
     ws.mkdir()
@@ -463,17 +472,7 @@ def test_a_hidden_secret_vanishing_during_setup_plans_again(tmp_path, monkeypatc
     home.mkdir()
     secret = home / "token"
     secret.write_text("s3cret\n")
-    real_start = asm_mod.start
-    plans: list = []
-
-    def start_then_remove(*a, **kw):
-        got = real_start(*a, **kw)
-        plans.append(list(got.launch.masked_paths))
-        if len(plans) == 1:
-            secret.unlink()  # gone after the plan, before bubblewrap's mounts
-        return got
-
-    monkeypatch.setattr(asm_mod, "start", start_then_remove)
+    plans = _after_first_start(monkeypatch, "masked_paths", secret.unlink)
     marker = ws / "ran"
     argv = ["sh", "-c", f"echo x >> {marker}"]
     try:
