@@ -40,7 +40,7 @@ from cordon.netproxy.policy import (
     UNSUPPORTED,
     UPSTREAM_FAILED,
 )
-from cordon.netproxy.server import MAX_HEAD, Client, ProxyServer, Session, peer_ip
+from cordon.netproxy.session import MAX_HEAD, Client, Handlers, Session, allow_with, peer_ip
 
 # Hop-by-hop: meaningful for one connection only, never forwarded (RFC 9110 7.6.1).
 _HOP_BY_HOP = frozenset(
@@ -71,7 +71,7 @@ class _Close(Exception):
     """End this client connection (the response, if any, has been sent)."""
 
 
-def serve_http(server: ProxyServer, client: Client) -> None:
+def serve_http(server: Handlers, client: Client) -> None:
     """Serve requests on ``client`` until it closes, times out, is refused or becomes a tunnel."""
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
     # Kernel-bounded blocking I/O instead of Python socket timeouts (which poll before every
@@ -99,7 +99,7 @@ def serve_http(server: ProxyServer, client: Client) -> None:
 
 
 class _Exchange:
-    def __init__(self, server: ProxyServer, client: Client, conn: h11.Connection):
+    def __init__(self, server: Handlers, client: Client, conn: h11.Connection):
         self.server, self.client, self.conn = server, client, conn
         self.sock = client.sock
         self.up: _Upstream | None = None
@@ -255,7 +255,7 @@ class _Exchange:
         d, gen = server.decide("connect", host, port, user=user)
         if not d.allowed:
             server.refuse_http(sock, "connect", host, port, d.reason, d.detail, logged=True,
-                               allow_with=_allow_with(d))  # fmt: skip
+                               allow_with=allow_with(d))  # fmt: skip
             return
         pending = self.conn.trailing_data[0]  # what the client sent after the CONNECT head
 
@@ -299,7 +299,7 @@ class _Exchange:
             up = None
         if not d.allowed:
             server.refuse_http(
-                sock, "http", host, port, d.reason, d.detail, logged=True, allow_with=_allow_with(d)
+                sock, "http", host, port, d.reason, d.detail, logged=True, allow_with=allow_with(d)
             )
             return False
         if up is None:
@@ -527,12 +527,6 @@ def _target_of(raw: bytes) -> tuple[str, int]:
     except HostError:
         return target[:100], 0
     return "", 0
-
-
-def _allow_with(d) -> str | None:
-    from cordon.netproxy.server import allow_with
-
-    return allow_with(d)
 
 
 def _with_address(d, address):

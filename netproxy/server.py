@@ -62,8 +62,8 @@ from cordon.netproxy.policy import (
     Verdict,
 )
 from cordon.netproxy.relay import Relay
+from cordon.netproxy.session import Client, Session, allow_with, peer_ip, status_for
 
-MAX_HEAD = 64 * 1024
 _TLS_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"
 _SHED_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 # Why a capacity line names no host: the proxy shed the connection without reading it (reading
@@ -97,47 +97,6 @@ _RULES = {
 }
 # SOCKS5 reply codes for a failed dial (RFC 1928 6).
 _SOCKS_FOR_ERRNO = {errno.ECONNREFUSED: 5, errno.ENETUNREACH: 3, errno.EHOSTUNREACH: 4, errno.ETIMEDOUT: 4}
-
-
-def status_for(reason: str) -> int:
-    if reason in (BAD_REQUEST, HOST_MISMATCH, UNSUPPORTED):
-        return 400
-    if reason == AUTH_REQUIRED:
-        return 407
-    if reason in (UPSTREAM_FAILED, RESOLVE_FAILED):
-        return 502
-    if reason == CAPACITY:
-        return 503
-    if reason == TIMEOUT:
-        return 408
-    return 403
-
-
-class Client:
-    """One accepted client connection and what the proxy knows about it."""
-
-    __slots__ = ("handed_off", "key", "refusal", "sock")
-
-    def __init__(self, sock: socket.socket, key: object, refusal: str | None):
-        self.sock, self.key, self.refusal = sock, key, refusal
-        self.handed_off = False  # the relay owns the sockets (and the admission slot) now
-
-
-class Session:
-    """One connection the proxy may have to cut when the policy changes."""
-
-    __slots__ = ("address", "host", "port", "proto", "sni", "sockets")
-
-    def __init__(self, proto: str, host: str, port: int):
-        self.proto, self.host, self.port = proto, host, port
-        self.address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
-        self.sni: str | None = None
-        self.sockets: list[socket.socket] = []
-
-    def cut(self) -> None:
-        for s in self.sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
 
 
 class ProxyServer:
@@ -761,15 +720,6 @@ class ProxyServer:
         self.event("proxy", "", 0, False, reason, detail, **extra)
 
 
-def allow_with(d: Verdict) -> str | None:
-    """The smallest ``--allow-domain`` that would have allowed ``d`` (None if none would)."""
-    if d.reason == NOT_ALLOWED:
-        return f"--allow-domain {format_authority(d.host, d.port)}"
-    if d.reason == PRIVATE_ADDRESS and d.refused_address is not None:
-        return f"--allow-domain {format_authority(str(d.refused_address), d.port)}"
-    return None
-
-
 # -- small socket helpers ----------------------------------------------------------------------------
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = b""
@@ -799,13 +749,6 @@ def _port(sock: socket.socket) -> int:
 def _socks_reply(sock: socket.socket, code: int) -> None:
     with contextlib.suppress(OSError):
         sock.sendall(bytes([5, code, 0, 1, 0, 0, 0, 0, 0, 0]))
-
-
-def peer_ip(s: socket.socket):
-    try:
-        return ipaddress.ip_address(s.getpeername()[0].split("%")[0])
-    except (OSError, ValueError):
-        return None
 
 
 def _same_user(conn: socket.socket) -> bool:
