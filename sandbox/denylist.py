@@ -295,5 +295,7 @@ def _transient(name: str) -> bool:
     the time bubblewrap mounts it would fail the launch. None of them holds a secret for long."""
     _base, dot, ext = name.rpartition(".")
     return (
-        name.endswith(("+", "~", ".lock", ".tmp")) or name.startswith(".#") or (bool(dot) and ext.isdigit())
-    )
+        name.endswith(("+", "~", ".lock", ".tmp"))
+        or name.startswith(".#")
+        or (bool(dot) and ext.isascii() and ext.isdigit())
+    )  # the native scan (sandbox/linux/cordon_inner.c, transient()) applies the same rules

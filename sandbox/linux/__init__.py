@@ -60,6 +60,10 @@ def run_cli(policy, argv, opts, *, recorder=None, watch=None, explain_failure=No
     from cordon.sandbox.linux.launch import RETRY, run_foreground
     from cordon.sandbox.status import status
 
+    if policy.default_deny_read and policy.mode != "danger-full-access" and os.geteuid() == 0:
+        from cordon.sandbox.linux import fswatch
+
+        fswatch.start_root_only_scan()  # natively, while this process plans (named_secrets)
     for attempt in range(3):
         # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
         with status(setup_message(policy)):

@@ -7,6 +7,7 @@ missed when the check that catches it is taken away, so these tests can fail.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from cordon.sandbox import denylist
-from cordon.sandbox.linux import fswatch
+from cordon.sandbox.linux import fswatch, inner
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -196,3 +197,78 @@ def test_a_mount_over_a_scanned_directory_is_seen(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True"
+
+
+# --- the native scan (cordon-inner --root-only): the same answer as denylist.root_only_files -------
+NATIVE_VS_PYTHON = """
+import json, sys
+from pathlib import Path
+from cordon.sandbox import denylist
+from cordon.sandbox.linux import fswatch
+from tests.sandbox.linux.test_fswatch import awkward_tree
+top = Path(sys.argv[1])
+awkward_tree(top)
+native = fswatch.NativeScan(str(top)).result()
+print(json.dumps([None if native is None else list(native), denylist.root_only_files(str(top))]))
+"""
+NO_NATIVE = "cordon-inner was not built (no C compiler at install)"
+
+
+def awkward_tree(top: Path) -> None:
+    """Every rule of the walk: modes, symlinks, transient names, names that are not UTF-8."""
+    (top / "open" / "deeper").mkdir(parents=True)
+    for rel, mode in [
+        ("open/public.conf", 0o644),
+        ("open/key.pem", 0o600),
+        ("open/group-only", 0o640),
+        ("open/deeper/token", 0o400),
+        ("open/exec-only", 0o711),
+        ("shadow+", 0o600),  # transient: skipped by both
+        ("shadow.lock", 0o600),
+        ("shadow.1234", 0o600),
+        ("x.tmp", 0o600),
+        (".#edit", 0o600),
+        ("name.", 0o600),  # an empty extension is not a number: hidden
+        ("name.12a", 0o600),
+        ("name.\u00b2", 0o600),  # a superscript two is no ASCII digit: hidden
+    ]:
+        p = top / rel
+        p.write_text("x")
+        p.chmod(mode)
+    os.mkfifo(top / "open" / "fifo", 0o600)
+    (top / "closed").mkdir()
+    (top / "closed" / "inside").write_text("x")
+    (top / "closed").chmod(0o750)  # others cannot list it: hidden whole, not entered
+    (top / "listable-only").mkdir()
+    (top / "listable-only").chmod(0o754)  # others can read but not enter it: hidden whole
+    os.symlink(top / "closed", top / "link-to-closed")  # symlinks: judged where they point
+    os.symlink("/etc/shadow", top / "link-to-shadow")
+    raw = os.fsencode(str(top)) + b"/not-utf8-\xff"
+    with open(raw, "wb"):
+        pass
+    os.chmod(raw, 0o600)
+
+
+@pytest.mark.skipif(inner.native_helper() is None, reason=NO_NATIVE)
+def test_the_native_scan_finds_what_the_python_scan_finds(identity):
+    top = identity.workspace / f"etc-{os.getpid()}"
+    r = identity.run([sys.executable, "-c", NATIVE_VS_PYTHON, str(top)])
+    assert r.returncode == 0, r.stderr
+    native, python = json.loads(r.stdout)
+    assert native == python, (native, python)
+    # A real answer: the rules above were all exercised.
+    assert {f"{top}/open/key.pem", f"{top}/closed", f"{top}/listable-only", f"{top}/name.\u00b2"} <= set(
+        python
+    )
+    assert not any(p.endswith(("inside", "+", ".lock", ".1234", ".tmp", "link-to-closed")) for p in python)
+
+
+def test_the_native_scan_answers_nothing_rather_than_part(tmp_path):
+    """A helper that fails, or writes anything but whole records, gives no answer (the launcher
+    then scans in Python), never a partial or garbled list."""
+    assert fswatch.NativeScan(str(tmp_path), helper="/bin/false").result() is None
+    assert fswatch.NativeScan(str(tmp_path), helper="/bin/echo").result() is None  # no NUL records
+    (tmp_path / "k").write_text("x")
+    (tmp_path / "k").chmod(0o600)
+    if inner.native_helper() is not None:  # the control: the real helper answers
+        assert fswatch.NativeScan(str(tmp_path)).result() == (str(tmp_path / "k"),)
