@@ -25,8 +25,10 @@ nothing is stored on disk. A sandboxed command that could change the scanned fil
 (``/etc`` is read-only inside) would cause an event. A change that lands between the check
 and bubblewrap's mounts has the same race as a fresh scan.
 
-The first scan in a process is a plain one. A process that launches once (``sandbox run``)
-pays neither for ``ctypes`` nor for the watches. The second scan in a process sets up the
+The first scan in a process is a plain one, done natively when the helper is installed
+(``NativeScan``: ``cordon-inner --root-only``; ``sandbox run`` starts it before it plans, so
+the walk overlaps the planning). A process that launches once pays neither for ``ctypes`` nor
+for the watches. The second scan in a process sets up the
 watches, and the ones after it are checked with a single ``poll``.
 
 Owns: the inotify instance and the cached results. Must not touch: what a scan means (that is
