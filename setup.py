@@ -108,12 +108,15 @@ setup(
     package_dir=PACKAGE_DIR,
     package_data={"": DATA, "cordon.policy.shipped_rules": ["*.rules", "README.md"]},
     include_package_data=True,
-    # `sandbox run` is the hot path. pip's generated console-script wrapper imports `re` (~10 ms,
-    # with enum) on every start, so on POSIX `sandbox` is the plain script bin/sandbox; Windows
-    # keeps the entry point for its .exe launcher.
-    scripts=[] if WINDOWS else ["bin/sandbox"],
+    # `sandbox run` and `execpolicy check` are hot paths. pip's generated console-script wrapper
+    # imports `re` (~10 ms, with enum) on every start, so on POSIX both are plain scripts
+    # (bin/sandbox, bin/execpolicy); Windows keeps the entry points for their .exe launchers.
+    scripts=[] if WINDOWS else ["bin/sandbox", "bin/execpolicy"],
     entry_points={
-        "console_scripts": ["execpolicy = cordon.policy.__main__:main"]
-        + (["sandbox = cordon.sandbox.__main__:main"] if WINDOWS else [])
+        "console_scripts": (
+            ["execpolicy = cordon.policy.__main__:main", "sandbox = cordon.sandbox.__main__:main"]
+            if WINDOWS
+            else []
+        )
     },
 )

@@ -419,6 +419,43 @@ def test_check_hot_path_avoids_heavy_imports(tmp_path):
     assert "lark" not in p.stderr and "pydantic" not in p.stderr and "typer" not in p.stderr
 
 
+# The installed `execpolicy` program is bin/execpolicy: run under -S (site imports nothing of its
+# own), everything new in sys.modules came from the script and the check it runs.
+_SCRIPT_PROBE = """
+import sys
+before = set(sys.modules)
+sys.path += {site!r}
+scope = {{"__name__": "probe"}}
+with open({script!r}) as f:
+    exec(compile(f.read(), {script!r}, "exec"), scope)
+try:
+    scope["main"](["check", "-r", {rules!r}, "git", "status"])
+except SystemExit as e:
+    print("RESULT", e.code, *sorted(set(sys.modules) - before), file=sys.stderr)
+"""
+
+
+def test_the_execpolicy_script_imports_no_re_on_a_warm_check(tmp_path):
+    """pip's console-script wrapper imports ``re`` (with ``enum``: 7-10 ms of a ~20 ms check), so
+    `execpolicy` is the plain script bin/execpolicy, as `sandbox` is bin/sandbox."""
+    import site
+
+    script = REPO / "bin" / "execpolicy"
+    assert script.read_text().startswith("#!python\n")
+    f = tmp_path / "h.rules"
+    f.write_text(RULES)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    code = _SCRIPT_PROBE.format(site=site.getsitepackages(), script=str(script), rules=str(f))
+    run = [sys.executable, "-S", "-c", code]
+    subprocess.run(run, cwd=REPO, env=env, check=True, capture_output=True)  # fills the cache
+    p = subprocess.run(run, cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    assert p.stdout.startswith('{"matchedRules":[{"prefixRuleMatch"'), p.stdout
+    result = [x for x in p.stderr.splitlines() if x.startswith("RESULT ")][-1].split()
+    assert result[1] == "0"
+    heavy = sorted(m for m in result[2:] if m.split(".")[0] in ("re", "enum", "lark", "typer", "pydantic"))
+    assert heavy == [], f"a warm `execpolicy check` imported {heavy}"
+
+
 def test_typer_command_behaves_like_fast_path(tmp_path, monkeypatch, capsys):
     from cordon.policy.cli import app
     from cordon.policy.commands.check import run
