@@ -37,14 +37,15 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     import sys
 
     from cordon.sandbox import _platform
-    from cordon.sandbox.commands.run import USAGE, denials_recorder, observation_level, resolve_for_cli
+    from cordon.sandbox.commands.run import USAGE, observation_level, resolve_for_cli
     from cordon.sandbox.errors import SandboxError
     from cordon.sandbox.fastpath import UsageError, parse_run_args
 
     try:
         flags, configs, cmd, want_help = parse_run_args(args)
-        # What `sandbox run` would observe changes the seccomp program: plan with the same level.
-        recorder = denials_recorder(flags.pop("denials", None))
+        # What `sandbox run` would observe changes the seccomp program: plan with the same level
+        # (the --denials file itself is neither opened nor made: a plan writes nothing).
+        denials_path = flags.pop("denials", None)
     except UsageError as e:
         print(f"sandbox plan: {str(e).replace('sandbox run --help', 'sandbox plan --help')}", file=sys.stderr)
         return 2
@@ -60,7 +61,7 @@ def main_plan(args: list[str], platform: str | None, as_json: bool) -> int:
     try:
         backend = _platform.backend(platform)
         _, policy = resolve_for_cli(flags, configs)
-        level = observation_level(recorder)
+        level = observation_level(denials_path)
         plan = backend.build_plan(
             policy, cmd, dict(os.environ), preview=True, watch=None if level == "off" else level
         )

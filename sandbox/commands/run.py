@@ -106,7 +106,7 @@ def main_run(args: list[str]) -> int:
         opts, policy = resolve_for_cli(flags, configs)
         from cordon.sandbox import _platform
 
-        level = observation_level(recorder)
+        level = observation_level(recorder.path)
         # Hardening this process (no core dumps, not ptrace-able) overlaps with the sandbox start.
         return _platform.backend().run_cli(
             policy,
@@ -138,13 +138,13 @@ def main_run(args: list[str]) -> int:
 _DOCTOR = "`sandbox doctor` shows what this host supports"
 
 
-def observation_level(recorder) -> str:
+def observation_level(denials_path: str | None) -> str:
     """How much to observe: with ``--denials FILE`` everything ("all": reads of hidden secrets
     too, which costs on read-heavy work), else writes and refused calls ("writes"; cheap).
     CORDON_DENIALS=all|writes|syscalls|off overrides (off only without --denials)."""
-    level = os.environ.get("CORDON_DENIALS") or ("all" if recorder.path else "writes")
-    if level not in ("all", "writes", "syscalls", "off") or (level == "off" and recorder.path):
-        level = "all" if recorder.path else "writes"
+    level = os.environ.get("CORDON_DENIALS") or ("all" if denials_path else "writes")
+    if level not in ("all", "writes", "syscalls", "off") or (level == "off" and denials_path):
+        level = "all" if denials_path else "writes"
     return level
 
 

@@ -67,7 +67,7 @@ def run_cli(policy, argv, opts, *, recorder=None, watch=None, explain_failure=No
     for attempt in range(3):
         # Silent unless slow: the first run probes the host, proxy mode starts the proxy.
         with status(setup_message(policy)):
-            plan = build_plan(policy, argv, watch=watch if recorder is not None else None, hold=True)
+            plan = build_plan(policy, argv, watch=watch if recorder is not None else None)
             asm = start(plan, warn=None if attempt == 0 else (lambda _m: None), denials=recorder)
         if opts.get("explain") and attempt == 0:
             print(explain(policy, asm), file=sys.stderr)
@@ -86,7 +86,7 @@ def spawn(policy, argv, environ, fds, *, denials=None, watch="writes", warn=None
     (process handle, engine)."""
     import subprocess
 
-    plan = build_plan(policy, argv, environ, watch=watch if denials is not None else None, hold=True)
+    plan = build_plan(policy, argv, environ, watch=watch if denials is not None else None)
     asm = start(plan, warn=warn, denials=denials)
     try:
         if asm.mode == "none":

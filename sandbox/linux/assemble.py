@@ -184,20 +184,17 @@ def build_plan(
     *,
     use_cache: bool = True,
     watch: str | None = None,
-    hold: bool = False,
 ) -> LinuxPlan:
     """The launch of ``argv`` under ``policy`` (a ResolvedPolicy) as data: which engine, the
     bubblewrap argv, the inner stage, the environment, the limits. Reads the host (probes,
-    caches it may trust, the filesystem, the host's git); runs nothing and changes nothing
-    of the user's: the cache and journal writes a launch makes are in ``plan.deferred`` for
-    ``start``. The exception is Cordon's own cache layout (its empty folders), made here
-    because what the plan mounts depends on it. Raises ``SandboxError`` (exit 125) where
-    ``start`` would have to refuse.
+    caches it may trust, the filesystem, the host's git) and writes nothing, takes no lock:
+    the cache and journal writes a launch makes are in ``plan.deferred``, Cordon's own
+    folders it needs are in ``plan.folders`` (planned as the empty folders they will be) and
+    the writable roots' locks are taken by ``start``. Raises ``SandboxError`` (exit 125)
+    where ``start`` would have to refuse.
 
     ``watch``: denial observation ("all", "writes", "syscalls"; None: none), which changes
-    the seccomp program the inner stage loads. ``hold``: take the writable roots' locks
-    before the filesystem is read (for a plan about to be started: a finishing sandbox
-    cannot then remove a placeholder this one treats as an existing directory).
+    the seccomp program the inner stage loads.
     """
     from cordon.sandbox.linux.plan import PROXY_BIND_TOKEN, PROXY_FORWARDER_TOKEN, LinuxPlan
 
@@ -258,7 +255,7 @@ def build_plan(
     deferred: list = []
     check_carve_outs(policy, roots, deferred)
     info = (
-        probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots)
+        probe.bwrap_info(bwrap_path, use_cache=use_cache, launches=launches, roots=roots, deferred=deferred)
         if engine == "bwrap"
         else None
     )
@@ -292,67 +289,58 @@ def build_plan(
             policy=policy, engine="landlock", command=command, program=exe, argv=tuple(inner_argv),
             env=env, source_env=dict(environ), fds=inner_fds, inner=stage, limits=limits, watch=watch,
             unix_guard=unix_guard, notes=tuple(notes),
-            warnings=tuple(warnings), launches=launches, deferred=tuple(deferred),
+            warnings=tuple(warnings), launches=launches, deferred=tuple(deferred), use_cache=use_cache,
         )  # fmt: skip
 
-    lock_dir = os.path.join(probe.cache_dir(), "locks")
-    locks: dict = {}
-    if hold:
-        sweep_orphaned_placeholders(lock_dir)  # left by a launcher killed with SIGKILL
-        locks = root_locks(roots, lock_dir)
     empty_fd = 3
     while empty_fd in inner_fds:
         empty_fd += 1
-    try:
-        guard = git_guard(policy, environ, deferred)
-        plan = _bwrap.build_bwrap_args(
-            policy,
-            empty_fd=empty_fd,
-            options=info.options,
-            net_isolated=(net != "on"),
-            keep_read_only=(kept := launcher_state(policy.cwd, policy.writable_roots))
-            + own_install(policy.writable_roots, notes),
-            empty_dirs=empty_dirs(),
-            hide=hidden_state() + named_secrets(policy, environ),
-            git_guard=guard,
-            tmp_size=limits.tmp_size,
-            host_sockets=host_sockets_to_mask(policy),
-        )
-        notes.extend(plan.notes)
-        # Only Cordon's own state is judged by the journal: its folders and project files.
-        deferred.append((record_launch, (roots, kept), {"launches": launches}))
-        fds = dict(inner_fds)
-        fds[empty_fd] = b""
-        bridge = [PROXY_BIND_TOKEN] if net == "proxy" else []
-        full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge, *inner_bwrap]
-        from cordon.sandbox.hardening import is_dynamic_loader_variable
+    guard = git_guard(policy, environ, deferred)
+    folders = own_folders(policy)
+    empties = empty_dirs()
+    plan = _bwrap.build_bwrap_args(
+        policy,
+        empty_fd=empty_fd,
+        options=info.options,
+        net_isolated=(net != "on"),
+        keep_read_only=(kept := launcher_state(policy.cwd, policy.writable_roots))
+        + own_install(policy.writable_roots, notes),
+        empty_dirs=empties,
+        hide=hidden_state() + named_secrets(policy, environ),
+        git_guard=guard,
+        tmp_size=limits.tmp_size,
+        host_sockets=host_sockets_to_mask(policy),
+        made=frozenset(folders),
+    )
+    notes.extend(plan.notes)
+    # Only Cordon's own state is judged by the journal: its folders and project files.
+    deferred.append((record_launch, (roots, kept), {"launches": launches}))
+    fds = dict(inner_fds)
+    fds[empty_fd] = b""
+    bridge = [PROXY_BIND_TOKEN] if net == "proxy" else []
+    full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge, *inner_bwrap]
+    from cordon.sandbox.hardening import is_dynamic_loader_variable
 
-        for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
-            # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
-            full += ["--setenv", name, env.pop(name)]
-        if not info.has("--json-status-fd"):
-            raise SandboxError(
-                f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)"
-            )
-        full += ["--json-status-fd", STATUS_FD_TOKEN, "--", *inner_argv]
-    except BaseException:
-        for fd in locks.values():
-            os.close(fd)
-        raise
-    out = LinuxPlan(
+    for name in [k for k in env if is_dynamic_loader_variable(k)]:  # only explicit ones are left
+        # Set inside, by bwrap, after it has started: bwrap itself runs on the host.
+        full += ["--setenv", name, env.pop(name)]
+    if not info.has("--json-status-fd"):
+        raise SandboxError(f"bubblewrap {info.version} at {bwrap_path} lacks --json-status-fd (needs >= 0.4)")
+    full += ["--json-status-fd", STATUS_FD_TOKEN, "--", *inner_argv]
+    return LinuxPlan(
         policy=policy, engine="bwrap", command=command, program=bwrap_path, argv=tuple(full), env=env,
         source_env=dict(environ), fds=fds, placeholders=tuple(plan.placeholders), bwrap=plan, bwrap_info=info, inner=stage,
         limits=limits, watch=watch, unix_guard=unix_guard, notes=tuple(notes), warnings=tuple(warnings), kept=tuple(kept),
-        guard=guard, launches=launches, deferred=tuple(deferred), lock_dir=lock_dir,
+        guard=guard, launches=launches, deferred=tuple(deferred), folders=folders, empty_dirs=empties,
+        lock_dir=os.path.join(probe.cache_dir(), "locks"), use_cache=use_cache,
     )  # fmt: skip
-    object.__setattr__(out, "_held", locks)
-    return out
 
 
 def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assembly:
     """Carry out ``plan`` (from ``build_plan``) up to a ``Launch`` ready to run: print its
-    warnings, do the writes it deferred, start the proxy bridge (proxy mode), attach the
-    denial observers (``denials``: a ``sandbox.denials.Recorder``; its level is the plan's)."""
+    warnings, make Cordon's folders it needs and take the writable roots' locks (``prepare``),
+    do the writes it deferred, start the proxy bridge (proxy mode), attach the denial
+    observers (``denials``: a ``sandbox.denials.Recorder``; its level is the plan's)."""
     warn = warn or (lambda msg: print(f"sandbox: {msg}", file=sys.stderr))
     for w in plan.warnings:
         warn(w)
@@ -362,9 +350,12 @@ def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assemb
         return Assembly(
             mode="none", launch=launch, bwrap=None, bwrap_info=None, inner=None, notes=[], plan=plan
         )
-    locks = plan._held or {}
+    locks: dict = {}
     bridge = None
     try:
+        if plan.engine == "bwrap":
+            plan, locks = prepare(plan)
+            environ_env = dict(plan.env)  # the same unless the plan was made again
         for fn, args, kw in plan.deferred:
             fn(*args, **kw)
         argv, stage, fds = list(plan.argv), plan.inner, dict(plan.fds)
@@ -419,7 +410,7 @@ def start(plan, *, start_bridge: bool = True, warn=None, denials=None) -> Assemb
         launch.masked_sockets = list(plan.bwrap.sockets)
         launch.masked_paths = list(plan.bwrap.masked)
     except BaseException:
-        for fd in locks.values():
+        for fd in set(locks.values()):  # one fd per lock bucket, shared by its roots
             os.close(fd)
         if bridge is not None:
             bridge.close()
@@ -449,10 +440,64 @@ def assemble(
     (``"all"``: also reads of hidden secrets, at a cost on read-heavy work) or none
     (``"syscalls"``); see sandbox.linux.supervise.
     """
-    plan = build_plan(
-        policy, argv, environ, use_cache=use_cache, watch=None if denials is None else watch, hold=True
-    )
+    plan = build_plan(policy, argv, environ, use_cache=use_cache, watch=None if denials is None else watch)
     return start(plan, start_bridge=start_bridge, warn=warn, denials=denials)
+
+
+def prepare(plan, locks: dict | None = None):
+    """What a bubblewrap plan needs on the host before bubblewrap runs, done by ``start``:
+    Cordon's own folders (``plan.folders``, mode 0700) and its two empty folders, the
+    placeholders of launchers killed by SIGKILL swept, the writable roots' shared locks taken
+    (a finishing sandbox cannot then remove a placeholder this one binds as an existing
+    folder). Returns (the plan to start, the locks: root -> fd).
+
+    The plan was read before the locks were taken: if a placeholder it binds as an existing
+    folder went away in between (a sandbox of the same root ended, or the sweep removed it),
+    the plan is made again, now under the locks.
+    """
+    for d in plan.folders:  # shallow first
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise SandboxError(
+                f"cannot make Cordon's folder {d} that this launch needs: {e.strerror}"
+            ) from None
+    if plan.empty_dirs:
+        make_empty_dirs(plan.empty_dirs)
+    _drop_legacy_entries(probe.cache_dir())
+    if locks is None:
+        sweep_orphaned_placeholders(plan.lock_dir)  # left by a launcher killed with SIGKILL
+        locks = root_locks([os.fspath(r) for r in plan.policy.writable_roots], plan.lock_dir)
+        try:
+            gone = _vanished(plan)
+            if gone:
+                again = build_plan(
+                    plan.policy,
+                    list(plan.command),
+                    plan.source_env,
+                    use_cache=plan.use_cache,
+                    watch=plan.watch,
+                )
+                return prepare(again, locks) if again.engine == "bwrap" else (again, locks)
+        except BaseException:
+            for fd in set(locks.values()):
+                os.close(fd)
+            raise
+    return plan, locks
+
+
+def _vanished(plan) -> list[str]:
+    """Folders and files inside a writable root that ``plan`` binds as existing and that are
+    gone now (placeholders others removed between the plan and the locks)."""
+    b = plan.bwrap
+    made = set(plan.placeholders) | set(plan.folders)
+    return [
+        p
+        for p in (*b.pinned, *b.protected)
+        if p not in made and within_any(p, set(b.writable)) and not os.path.lexists(p)
+    ]
 
 
 def limit_plan(policy, engine: str, info, proxied: bool):
@@ -671,18 +716,13 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
     """Cordon's own state a sandbox must never write, for ``keep_read_only``: its cache (the
     probe and seccomp caches), the user config (trusted_projects, mode) and the project
     files. Bound read-only with their ancestors pinned (bwrap.immovable_ancestors) when
-    inside a writable root. A state folder absent there is created first (mode 0700), or the
-    command could create it and plant a config.toml for the next launch."""
+    inside a writable root. A state folder absent there is made by ``start`` first (mode
+    0700, ``own_folders``), or the command could create it and plant a config.toml for the
+    next launch."""
     from cordon.sandbox.config import find_project_configs, trusted_project_dirs
 
     roots = [os.fspath(r) for r in writable_roots]
     out = state_dirs()
-    for i, d in enumerate(out):
-        if i == 0 or any(within(d, r) for r in roots):
-            try:
-                os.makedirs(d, mode=0o700, exist_ok=True)  # an absent one gets a placeholder
-            except OSError:
-                pass
     out += find_project_configs(os.fspath(cwd))  # every one counts (config.load_layers)
     # A trusted project's file may widen the sandbox: where absent, it must not be creatable.
     for d in trusted_project_dirs():
@@ -690,6 +730,36 @@ def launcher_state(cwd, writable_roots=()) -> list[str]:
         if p not in out and any(within(p, r) for r in roots):
             out.append(p)
     return out
+
+
+def own_folders(policy) -> tuple[str, ...]:
+    """Cordon's own folders a bubblewrap launch needs that are absent, which ``start`` makes
+    (mode 0700) before bubblewrap runs: the per-launch state folders (``hidden_state``: a mask
+    needs something to cover), the cache, and every state folder inside a writable root
+    (``launcher_state``). Each with its absent parents, shallow first, and only where this
+    user can make it; the plan treats them as the empty folders they will be."""
+    roots = [os.fspath(r) for r in policy.writable_roots]
+    state = state_dirs()
+    wanted = [*hidden_state(), *(d for i, d in enumerate(state) if i == 0 or within_any(d, roots))]
+    out: list[str] = []
+    for d in wanted:
+        out += _absent_chain(d)
+    return tuple(dict.fromkeys(out))
+
+
+def _absent_chain(d: str) -> list[str]:
+    """``d`` and its absent parents, shallow first, when ``d`` is absent and this user may
+    make it in its nearest existing parent; else nothing."""
+    chain = []
+    while not os.path.lexists(d):
+        chain.append(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return []
+        d = parent
+    if chain and os.path.isdir(d) and os.access(d, os.W_OK | os.X_OK):
+        return chain[::-1]
+    return []
 
 
 def _configured_carve_outs(policy, roots: list[str]):
@@ -765,23 +835,22 @@ def _mark_seen(folder: str, marker: str, path: bytes) -> None:
 
 def hidden_state() -> list[str]:
     """Per-launch state in the cache (the launch journal, carve-out records, placeholder
-    journals): other launches' workspaces and deny lists. Hidden inside every sandbox."""
+    journals): other launches' workspaces and deny lists. Hidden inside every sandbox
+    (``start`` makes the folders when absent: ``own_folders``)."""
     from cordon.policy.statetrust import state_dir
 
-    cache = probe.cache_dir()
-    out = [state_dir(), os.path.join(cache, "journals")]
-    for d in out:
-        try:
-            os.makedirs(d, mode=0o700, exist_ok=True)  # a mask needs something to cover
-        except OSError:
-            pass
-    try:  # whole-stage entries of earlier versions held other launches' policies: never read, removed
+    return [state_dir(), os.path.join(probe.cache_dir(), "journals")]
+
+
+def _drop_legacy_entries(cache: str) -> None:
+    """Whole-stage entries of earlier versions (``inner-*.bin``) held other launches'
+    policies: never read, removed."""
+    try:
         for name in os.listdir(cache):
             if name.startswith("inner-") and name.endswith(".bin"):
                 os.unlink(os.path.join(cache, name))
     except OSError:
         pass
-    return out
 
 
 def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
@@ -810,38 +879,56 @@ def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
     return out
 
 
-def empty_dirs() -> tuple[str, str] | None:
-    """Two empty directories in Cordon's cache (modes 0555 and 0000), checked at every launch.
+EMPTY_DIRS = (("empty-ro", 0o555), ("empty-000", 0o000))
 
-    Bound read-only as placeholders / directory masks. Checked because a bind source that
-    someone filled or swapped for a symlink would show through every placeholder.
-    """
+
+def empty_dirs() -> tuple[str, str] | None:
+    """Two empty directories in Cordon's cache (modes 0555 and 0000), bound read-only as
+    placeholders / directory masks; None when this user could not make them (tmpfs
+    placeholders instead). ``start`` checks them and makes them when absent or unsound
+    (``make_empty_dirs``)."""
     base = probe.cache_dir()
-    out = []
-    for name, mode in (("empty-ro", 0o555), ("empty-000", 0o000)):
-        p = os.path.join(base, name)
-        try:
-            st = os.lstat(p)
-            ok = (
-                stat.S_ISDIR(st.st_mode)
-                and st.st_uid == os.geteuid()
-                and stat.S_IMODE(st.st_mode) == mode
-                and st.st_nlink == 2  # no subdirectories
-                and (mode == 0 or not os.listdir(p))
-            )
-        except OSError:
-            st, ok = None, False
-        if not ok:
-            try:
-                if st is not None:
-                    os.rename(p, f"{p}.bad.{os.getpid()}")  # keep it for inspection, use a fresh one
-                os.makedirs(base, exist_ok=True)
-                os.mkdir(p, 0o700)
-                os.chmod(p, mode)
-            except OSError:
-                return None  # fall back to tmpfs placeholders
-        out.append(p)
+    out = [os.path.join(base, name) for name, _ in EMPTY_DIRS]
+    for p, (_, mode) in zip(out, EMPTY_DIRS, strict=True):
+        if _empty_dir_problem(p, mode) is None:
+            continue
+        parent_ok = os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK)
+        if not (parent_ok if os.path.lexists(p) else parent_ok or _absent_chain(base)):
+            return None
     return out[0], out[1]
+
+
+def _empty_dir_problem(p: str, mode: int) -> str | None:
+    try:
+        st = os.lstat(p)
+        ok = (
+            stat.S_ISDIR(st.st_mode)
+            and st.st_uid == os.geteuid()
+            and stat.S_IMODE(st.st_mode) == mode
+            and st.st_nlink == 2  # no subdirectories
+            and (mode == 0 or not os.listdir(p))
+        )
+    except OSError:
+        return "absent"
+    return None if ok else "unsound"
+
+
+def make_empty_dirs(paths: tuple[str, str]) -> None:
+    """Check the empty folders at every launch and make them where absent; one someone filled
+    or swapped for a symlink (it would show through every placeholder) is moved aside and
+    made afresh."""
+    for p, (_, mode) in zip(paths, EMPTY_DIRS, strict=True):
+        problem = _empty_dir_problem(p, mode)
+        if problem is None:
+            continue
+        try:
+            if problem == "unsound":
+                os.rename(p, f"{p}.bad.{os.getpid()}")  # keep it for inspection, use a fresh one
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            os.mkdir(p, 0o700)
+            os.chmod(p, mode)
+        except OSError as e:
+            raise SandboxError(f"cannot make Cordon's empty folder {p}: {e.strerror}") from None
 
 
 def _build_inner(

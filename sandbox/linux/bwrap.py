@@ -83,14 +83,20 @@ class BwrapPlan:
         self.sockets: list[str] = []  # host unix sockets masked (beyond deny_sockets)
 
 
-def _lstat(p: str):
+# What a folder ``start`` makes before bubblewrap runs looks like to the plan (``made``).
+_MADE_DIR = os.stat_result((stat.S_IFDIR | 0o700, 0, 0, 2, 0, 0, 0, 0, 0, 0))
+
+
+def _lstat(p: str, made=()):
+    if p in made:
+        return _MADE_DIR
     try:
         return os.lstat(p)
     except OSError:
         return None
 
 
-def immovable_ancestors(paths, roots) -> list[str]:
+def immovable_ancestors(paths, roots, made=()) -> list[str]:
     """The directories to bind onto themselves (``--bind D D``, in the returned order, before
     any carve-out) so that no path in ``paths`` can be moved for the sandbox's lifetime.
 
@@ -102,7 +108,8 @@ def immovable_ancestors(paths, roots) -> list[str]:
     root closes that. Writable roots nested inside another root are pinned too: a pin of
     their parent (a recursive bind from the host tree) would otherwise hide their own bind.
     Shallow first, so a deeper pin is never hidden by a shallower one. Stays writable: a
-    pin changes what can be moved, never what can be written.
+    pin changes what can be moved, never what can be written. ``made``: folders that do not
+    exist yet but will before bubblewrap runs (``build_bwrap_args``).
     """
     roots = [r.rstrip("/") or "/" for r in (os.fspath(x) for x in roots)]
     out: set[str] = {r for r in roots if any(r != o and within(r, o) for o in roots)}
@@ -115,7 +122,7 @@ def immovable_ancestors(paths, roots) -> list[str]:
             d = os.path.dirname(d)
     pins = []
     for d in sorted(out, key=lambda x: (x.count("/"), x)):
-        st = _lstat(d)
+        st = _lstat(d, made)
         if st is not None and stat.S_ISDIR(st.st_mode):  # canonical paths: a real directory
             pins.append(d)
     return pins
@@ -143,6 +150,7 @@ def build_bwrap_args(
     git_guard=None,
     tmp_size: int | None = None,
     host_sockets=(),
+    made=(),
 ) -> BwrapPlan:
     """bwrap options (everything before ``--``) for ``policy``.
 
@@ -166,6 +174,9 @@ def build_bwrap_args(
     ``host_sockets``: host unix socket files (sockets.host_sockets) to cover with an empty
     file, so the command's AF_UNIX sockets reach only its own; those the sandbox cannot see
     anyway (private /tmp, fresh /dev, under another mask) are left out.
+    ``made``: Cordon's own folders that do not exist yet and that ``start`` makes before
+    bubblewrap runs (assemble.own_folders): planned as the empty folders they will be, so the
+    plan is the same before and after the first launch made them.
     """
     opts = set(options)
     plan = BwrapPlan()
@@ -285,10 +296,10 @@ def build_bwrap_args(
         p = os.fspath(p)
         if not any(within(p, r) for r in roots):
             continue
-        st = _lstat(p)
+        st = _lstat(p, made)
         if st is None:
             parent = os.path.dirname(p)
-            if _lstat(parent) is not None and _creatable_in(parent) and p not in plan.placeholders:
+            if _lstat(parent, made) is not None and _creatable_in(parent) and p not in plan.placeholders:
                 placeholder(p)  # absent: it must not be creatable either
         elif stat.S_ISLNK(st.st_mode):
             raise SandboxError(
@@ -301,7 +312,7 @@ def build_bwrap_args(
     for p in (os.fspath(x) for x in (*policy.deny_read, *policy.deny_sockets, *hide)):
         if not share_tmp and within(p, "/tmp") and not any(within(p, r) for r in roots):
             continue  # hidden by the private /tmp already (only bound roots show through)
-        st = _lstat(p)
+        st = _lstat(p, made)
         if st is None:
             continue
         if stat.S_ISLNK(st.st_mode):
@@ -338,7 +349,7 @@ def build_bwrap_args(
         plan.sockets.append(p)
         targets.append(p)
 
-    pins = immovable_ancestors(targets, roots)
+    pins = immovable_ancestors(targets, roots, made)
     a[carve_start:carve_start] = [x for d in pins for x in ("--bind", d, d)]
     plan.pinned = pins
 

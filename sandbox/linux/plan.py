@@ -1,8 +1,8 @@
 """``LinuxPlan``: one Linux launch as data, the object ``sandbox plan`` prints and ``start`` runs.
 
 ``assemble.build_plan(policy, argv, environ)`` makes it (reads the host, runs nothing);
-``assemble.start(plan)`` carries it out (the proxy, locks, journals, the supervisor, the
-``Launch``). What only exists once started is a token in the plan: ``{STATUS_FD}`` (the fd
+``assemble.start(plan)`` carries it out (Cordon's folders, the locks, the cache and journal
+writes, the proxy, the supervisor, the ``Launch``). What only exists once started is a token in the plan: ``{STATUS_FD}`` (the fd
 bubblewrap reports on), ``{PROXY_BIND}`` (the bind of the proxy bridge's folder) and the
 inner stage's prelude ``{PROXY_FORWARDER}`` (the forwarder, with the per-launch socket and
 credential); ``start`` fills them in. Standard library only (the ``sandbox run`` hot path).
@@ -40,8 +40,10 @@ class LinuxPlan(Frozen):
     guard: object = None  # sandbox.gitguard: what git state is protected (the audit uses it)
     launches: object = None  # policy.statetrust.recent_launches() the plan was judged against
     deferred: tuple = ()  # (function, args): cache and record writes start performs
-    lock_dir: str | None = None
-    _held: dict | None = None  # not a field: root locks taken before the filesystem was read
+    folders: tuple = ()  # Cordon's own folders start makes (absent when planned; assemble.own_folders)
+    empty_dirs: tuple | None = None  # the empty folders bound as placeholders (start checks them)
+    lock_dir: str | None = None  # where start takes the writable roots' locks
+    use_cache: bool = True  # whether it may use Cordon's caches (start plans again with the same)
 
     @property
     def network(self) -> str:

@@ -102,13 +102,15 @@ def _identity(path: str) -> list:
     return [path, st.st_ino, st.st_size, st.st_mtime_ns]
 
 
-def bwrap_info(path: str, *, use_cache: bool = True, launches=None, roots=()) -> BwrapInfo:
+def bwrap_info(path: str, *, use_cache: bool = True, launches=None, roots=(), deferred=None) -> BwrapInfo:
     """Version and options of ``path``; cached on disk per binary identity.
 
     The cache is one line of tab-separated fields (no json: this runs on every launch). It
     shapes the sandbox (a missing ``--disable-userns`` leaves nested user namespaces open), so
     an entry is read only under the state-trust rules (cordon.policy.statetrust; ``launches``
     and the current writable ``roots``), and only options Cordon asks about are believed.
+    ``deferred``: a plan's list of writes (``(function, args, kwargs)``) to leave the cache
+    write in, for ``start``; None writes it now.
     """
     ident = "\t".join(str(x) for x in _identity(path))
     cache = _cache_file()
@@ -139,15 +141,22 @@ def bwrap_info(path: str, *, use_cache: bool = True, launches=None, roots=()) ->
     words = set((helptext.stdout + helptext.stderr).split())
     info = BwrapInfo(path=path, version=version, options=[o for o in WANTED_OPTIONS if o in words])
     if use_cache:
-        try:
-            os.makedirs(os.path.dirname(cache), exist_ok=True)
-            tmp = f"{cache}.{os.getpid()}.tmp"
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as f:
-                f.write(f"v{_CACHE_VERSION}\n{ident}\t{info.version}\t{','.join(info.options)}\n")
-            os.replace(tmp, cache)  # atomic: concurrent launches never see half a file
-        except OSError:
-            pass  # an unwritable cache only costs a re-probe
+        if deferred is None:
+            _store(cache, ident, info)
+        else:
+            deferred.append((_store, (cache, ident, info), {}))
     return info
+
+
+def _store(cache: str, ident: str, info: BwrapInfo) -> None:
+    try:
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w") as f:
+            f.write(f"v{_CACHE_VERSION}\n{ident}\t{info.version}\t{','.join(info.options)}\n")
+        os.replace(tmp, cache)  # atomic: concurrent launches never see half a file
+    except OSError:
+        pass  # an unwritable cache only costs a re-probe
 
 
 def _read_int(path: str) -> int | None:
