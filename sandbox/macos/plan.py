@@ -6,14 +6,15 @@ macos`` works from any host and shows byte for byte what ``execute.run`` would l
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.macos.profile import darwin_path, render
 from cordon.sandbox.noproxy import no_proxy_for_domains
 from cordon.sandbox.resolve import ResolvedPolicy, apply_env
-from pydantic import BaseModel, ConfigDict
 
 # Hard-coded, never looked up on PATH: a PATH entry the command controls must not
 # be able to stand in for the sandbox itself.
@@ -30,10 +31,9 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_pro
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
-class MacosPlan(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MacosPlan:
     """What runs on macOS: ``argv`` is exactly what is exec'd, ``env`` its environment."""
-
-    model_config = ConfigDict(extra="forbid")
 
     platform: str = "macos"
     argv: list[str]
@@ -46,14 +46,14 @@ class MacosPlan(BaseModel):
     notes: list[str]
     # Resource limits: rlimits the launcher sets in the child before exec (name -> [soft, hard]),
     # the wall-clock limit its timer enforces, and how each limit asked for is (not) enforced.
-    rlimits: dict[str, list[int]] = {}
+    rlimits: dict[str, list[int]] = field(default_factory=dict)
     wall: float | None = None
-    resource_limits: list[dict] = []
-    unenforced: list[str] = []
+    resource_limits: list[dict] = field(default_factory=list)
+    unenforced: list[str] = field(default_factory=list)
 
     def as_data(self) -> dict:
         """The plan as JSON-ready data (``sandbox plan --json``)."""
-        return self.model_dump(mode="json")
+        return dataclasses.asdict(self)
 
 
 # Resource limit -> (rlimit or None, how it is enforced) or (None, why it cannot be).

@@ -10,6 +10,7 @@ Exit 125 if anything fails before the command runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -23,10 +24,10 @@ def main(args: list[str], api=None) -> int:
         print("usage: python -m sandbox.windows.inner SPEC", file=sys.stderr)
         return EXIT_SETUP_FAILED
     try:
-        plan = WindowsPlan.model_validate_json(args[0])
+        plan = WindowsPlan.from_json(args[0])
         if plan.method != METHOD_TOKEN or plan.acl:
             raise SandboxError("runner spec must be a restricted-token plan without ACL changes")
-        plan = plan.model_copy(update={"env": dict(os.environ)})
+        plan = dataclasses.replace(plan, env=dict(os.environ))
         return launch(plan, api)
     except (SandboxError, ValueError) as e:
         print(f"sandbox: windows runner: {e}", file=sys.stderr)

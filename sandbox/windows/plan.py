@@ -23,17 +23,19 @@ refuses such a plan unless each one is listed in the policy's ``allow_unenforced
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import ntpath
 import os
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cordon.sandbox.config import UNENFORCEABLE
 from cordon.sandbox.errors import ConfigError
 from cordon.sandbox.noproxy import no_proxy_for_domains
 from cordon.sandbox.resolve import ResolvedPolicy, apply_env
-from pydantic import BaseModel, ConfigDict, Field
 
 EVERYONE_SID = "S-1-1-0"
 SYSTEM_SID = "S-1-5-18"
@@ -162,41 +164,34 @@ NOT_ENFORCED_USER = (
 )
 
 
-class TokenPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenPlan:
     base: str = "current process token"
     api: str = "CreateRestrictedToken"
-    flags: list[str] = Field(default_factory=lambda: list(TOKEN_FLAGS))
+    flags: list[str] = field(default_factory=lambda: list(TOKEN_FLAGS))
     restricting_sids: list[str]
     capability_sid: str
     capability_name: str
-    privileges_kept: list[str] = Field(default_factory=lambda: ["SeChangeNotifyPrivilege"])
+    privileges_kept: list[str] = field(default_factory=lambda: ["SeChangeNotifyPrivilege"])
     # GENERIC_ALL in the token's default DACL (objects the command creates); see win32.default_dacl
-    default_dacl: list[str] = Field(default_factory=list)
+    default_dacl: list[str] = field(default_factory=list)
     integrity_level: str = "unchanged (medium)"
 
 
-class JobPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limits: list[str] = Field(default_factory=lambda: list(JOB_LIMITS))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobPlan:
+    limits: list[str] = field(default_factory=lambda: list(JOB_LIMITS))
     active_process_limit: int = ACTIVE_PROCESS_LIMIT
-    ui_restrictions: list[str] = Field(default_factory=lambda: list(UI_RESTRICTIONS))
+    ui_restrictions: list[str] = field(default_factory=lambda: list(UI_RESTRICTIONS))
     # Resource limits (SandboxPolicy.limits); None: not asked for.
-    job_memory_limit: int | None = Field(default=None, description="bytes committed by the whole job")
-    job_time_limit: int | None = Field(
-        default=None, description="user-mode CPU time of the whole job, in 100 ns units"
-    )
-    wall_seconds: float | None = Field(
-        default=None, description="the launcher ends the job (TerminateJobObject) after this long"
-    )
+    job_memory_limit: int | None = None  # bytes committed by the whole job
+    job_time_limit: int | None = None  # user-mode CPU time of the whole job, in 100 ns units
+    wall_seconds: float | None = None  # the launcher ends the job (TerminateJobObject) after this long
 
 
-class LimitEntry(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitEntry:
     """How one resource limit is enforced on Windows (or why it cannot be)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     key: str
     value: int | float
@@ -214,7 +209,8 @@ class LimitEntry(BaseModel):
     detail: str | None = None
 
 
-class AceEntry(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AceEntry:
     """One ACE added with SetEntriesInAclW + SetNamedSecurityInfoW.
 
     ``sid`` is a SID string, or ``account:NAME`` (the sandbox account's SID, looked up at
@@ -222,8 +218,6 @@ class AceEntry(BaseModel):
     (canonical order), so they are evaluated first. ACEs stay after the run (see
     docs/platforms.md: removing them would race with a concurrent run of the same sandbox).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str
     access: str  # "grant" | "deny"
@@ -237,10 +231,9 @@ class AceEntry(BaseModel):
     when_absent: str = "skip"
 
 
-class FirewallRule(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirewallRule:
     """One Windows Firewall rule that must exist (created at provisioning, probed at launch)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str
     direction: str = "Outbound"
@@ -251,19 +244,17 @@ class FirewallRule(BaseModel):
     local_user: str  # SDDL: only processes of this account match the rule
 
 
-class Requirement(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requirement:
     """Something provisioned once (elevated) that the launcher probes before it runs anything."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: str  # "account" | "credential" | "firewall-rule" | "firewall-enabled"
     name: str
 
 
-class IdentityPlan(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityPlan:
     """Who the command runs as."""
-
-    model_config = ConfigDict(extra="forbid")
 
     method: str
     account: str | None = None  # the sandbox account (method sandbox-user)
@@ -271,25 +262,23 @@ class IdentityPlan(BaseModel):
     credential: str | None = None  # Credential Manager target holding its password
     # sandbox-user: CreateProcessWithLogonW starts this runner as the account (suspended, put
     # in the job); it derives the restricted token from its own token and starts the command.
-    runner: list[str] = Field(default_factory=list)
+    runner: list[str] = field(default_factory=list)
 
 
-class NetworkPlan(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkPlan:
     mode: str
     method: str
     enforced: bool
     env: dict[str, str]
     limits: list[str]
-    firewall_rules: list[FirewallRule] = Field(default_factory=list)
+    firewall_rules: list[FirewallRule] = field(default_factory=list)
     proxy_port: int | None = None
 
 
-class WindowsPlan(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowsPlan:
     """What runs on Windows, by part: ``identity``, ``token``, ``job``, ``acl``, ``network``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     platform: str = "windows"
     method: str
@@ -305,11 +294,34 @@ class WindowsPlan(BaseModel):
     requires: list[Requirement]
     unenforced: list[str]
     not_enforced: list[str]
-    resource_limits: list[LimitEntry] = Field(default_factory=list)
+    resource_limits: list[LimitEntry] = field(default_factory=list)
 
     def as_data(self) -> dict:
-        """The plan as JSON-ready data (``sandbox plan --json``)."""
-        return self.model_dump(mode="json")
+        """The plan as JSON-ready data (``sandbox plan --json``; the runner's spec)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> WindowsPlan:
+        """The plan ``as_data`` wrote as JSON (the runner's spec); ValueError if it is not one."""
+        try:
+            d = json.loads(text)
+            net = d["network"]
+            return cls(
+                **{
+                    **d,
+                    "identity": IdentityPlan(**d["identity"]),
+                    "token": TokenPlan(**d["token"]),
+                    "job": JobPlan(**d["job"]),
+                    "acl": [AceEntry(**a) for a in d["acl"]],
+                    "network": NetworkPlan(
+                        **{**net, "firewall_rules": [FirewallRule(**r) for r in net["firewall_rules"]]}
+                    ),
+                    "requires": [Requirement(**r) for r in d["requires"]],
+                    "resource_limits": [LimitEntry(**e) for e in d["resource_limits"]],
+                }
+            )
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"not a Windows plan: {e}") from None
 
 
 # Resource limit -> (job object limit flag or None, how it is enforced, or why it cannot be).
@@ -346,11 +358,12 @@ WINDOWS_LIMITS_MISSING = {
 }
 
 
-def _resource_limits(policy: ResolvedPolicy, job: JobPlan) -> list[LimitEntry]:
-    """Fill ``job`` with the policy's resource limits; one entry per limit asked for."""
+def _resource_limits(policy: ResolvedPolicy) -> tuple[JobPlan, list[LimitEntry]]:
+    """The job object with the policy's resource limits, and one entry per limit asked for."""
     from cordon.sandbox.limits import KEYS
 
     out = []
+    job: dict = {"limits": list(JOB_LIMITS)}
     for key, (attr, _, _) in KEYS.items():
         value = getattr(policy.limits, attr, None)
         if value is None:
@@ -359,16 +372,16 @@ def _resource_limits(policy: ResolvedPolicy, job: JobPlan) -> list[LimitEntry]:
         if how is None:
             out.append(LimitEntry(key=key, value=value, enforced=False, why=WINDOWS_LIMITS_MISSING[key]))
             continue
-        if flag and flag not in job.limits:
-            job.limits.append(flag)
+        if flag and flag not in job["limits"]:
+            job["limits"].append(flag)
         if key == "memory":
-            job.job_memory_limit = int(value)
+            job["job_memory_limit"] = int(value)
         elif key == "pids":
-            job.active_process_limit = int(value)
+            job["active_process_limit"] = int(value)
         elif key == "cpu":
-            job.job_time_limit = int(value * 10_000_000)
+            job["job_time_limit"] = int(value * 10_000_000)
         else:
-            job.wall_seconds = float(value)
+            job["wall_seconds"] = float(value)
         message, code, detail = WINDOWS_REACHED[key]
         if message is not None:
             by = f"{message[0]} on the job's I/O completion port"
@@ -389,7 +402,7 @@ def _resource_limits(policy: ResolvedPolicy, job: JobPlan) -> list[LimitEntry]:
                 detail=detail,
             )
         )
-    return out
+    return JobPlan(**job), out
 
 
 def limit_reached(
@@ -522,13 +535,19 @@ def build_plan(
     as_user = method == METHOD_USER
     name = capability_name(policy)
     cap = derive_capability_sid(name)
-    token = TokenPlan(
-        base="the sandbox account's token (in the runner)" if as_user else "current process token",
-        restricting_sids=[cap, LOGON_SID, EVERYONE_SID],
-        capability_sid=cap,
-        capability_name=name,
-        default_dacl=[LOGON_SID, cap, SYSTEM_SID],
-    )
+    base = "the sandbox account's token (in the runner)" if as_user else "current process token"
+    if policy.mode == "danger-full-access":
+        # Writes are gated by restricting SIDs; only Everyone-granted paths are left. To
+        # honour "full access" the token is not write-restricted at all.
+        token = TokenPlan(
+            base=base, flags=["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN"], restricting_sids=[],
+            capability_sid=cap, capability_name=name, default_dacl=[],
+        )  # fmt: skip
+    else:
+        token = TokenPlan(
+            base=base, restricting_sids=[cap, LOGON_SID, EVERYONE_SID], capability_sid=cap,
+            capability_name=name, default_dacl=[LOGON_SID, cap, SYSTEM_SID],
+        )  # fmt: skip
     account = sandbox_account(policy) if as_user else None
     account_sid = ACCOUNT_PREFIX + account if account else None
     identity = (
@@ -545,12 +564,6 @@ def build_plan(
 
     acl: list[AceEntry] = []
     not_enforced = list(NOT_ENFORCED_USER if as_user else NOT_ENFORCED_TOKEN)
-    if policy.mode == "danger-full-access":
-        # Writes are gated by restricting SIDs; only Everyone-granted paths are left. To
-        # honour "full access" the token is not write-restricted at all.
-        token.flags = ["DISABLE_MAX_PRIVILEGE", "LUA_TOKEN"]
-        token.restricting_sids = []
-        token.default_dacl = []
     roots = [_win(p) for p in policy.writable_roots] if policy.mode == "workspace-write" else []
     # Under sandbox-user a write needs two grants: the normal check sees the account's SID,
     # the restricted check (write-restricted token) sees the capability SID.
@@ -679,8 +692,7 @@ def build_plan(
         if network.firewall_rules:
             requires += [Requirement(kind="firewall-enabled", name=prof) for prof in FIREWALL_PROFILES]
     unenforced = [] if as_user else needed
-    job = JobPlan()
-    resource_limits = _resource_limits(policy, job)
+    job, resource_limits = _resource_limits(policy)
     if any(not e.enforced for e in resource_limits):
         unenforced.append("limits")
     return WindowsPlan(

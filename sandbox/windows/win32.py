@@ -666,13 +666,13 @@ class _Launch:
 
 def runner_command_line(plan: WindowsPlan) -> str:
     """``python -m sandbox.windows.inner SPEC``: SPEC is the plan minus env and ACL (JSON)."""
+    import dataclasses
+    import json
     import subprocess
 
-    spec = plan.model_copy(
-        update={"method": METHOD_TOKEN, "env": {}, "acl": [], "requires": [], "not_enforced": []}
-    )
+    spec = dataclasses.replace(plan, method=METHOD_TOKEN, env={}, acl=[], requires=[], not_enforced=[])
     argv = [sys.executable if a == RUNNER_PYTHON else a for a in plan.identity.runner]
-    return subprocess.list2cmdline([*argv, spec.model_dump_json()])
+    return subprocess.list2cmdline([*argv, json.dumps(spec.as_data(), separators=(",", ":"))])
 
 
 def _rule_problem(text: str | None, sid: str | None, rule) -> str | None:

@@ -97,6 +97,17 @@ CASES = {
 }
 
 
+def _one_host_snapshot(monkeypatch) -> None:
+    """The host's unix sockets and its root-only files under /etc are read at every plan; other
+    tests' servers and files (other suites run at once on this host) come and go between the
+    plans compared here, so every plan sees the first plan's lists (the plan is what is compared)."""
+    from cordon.sandbox.linux import fswatch, sockets
+
+    real_sockets, real_etc, seen = sockets.host_sockets, fswatch.root_only_files, {}
+    monkeypatch.setattr(sockets, "host_sockets", lambda **kw: seen.setdefault(repr(kw), real_sockets(**kw)))
+    monkeypatch.setattr(fswatch, "root_only_files", lambda: list(seen.setdefault("etc", real_etc())))
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_plan_is_what_run_starts(case, scratch, monkeypatch, capsys):
     ws = scratch / "ws"
@@ -109,12 +120,7 @@ def test_plan_is_what_run_starts(case, scratch, monkeypatch, capsys):
     monkeypatch.setenv("SECRET_TOKEN", "x")
     flags = [a.format(extra=scratch / "extra", denials=scratch / "denials.jsonl") for a in CASES[case]]
     argv = [*flags, "--", "sh", "-c", "echo hi"]
-    # The host's unix sockets are read at every plan; other tests' servers come and go between
-    # the two plans here, so both see the first plan's list (the plan is what is compared).
-    from cordon.sandbox.linux import sockets
-
-    real, seen = sockets.host_sockets, {}
-    monkeypatch.setattr(sockets, "host_sockets", lambda **kw: seen.setdefault(repr(kw), real(**kw)))
+    _one_host_snapshot(monkeypatch)
     printed = _printed_plan(capsys, argv)
     started = _run_plan(monkeypatch, argv)
     assert json.loads(json.dumps(started.as_data())) == printed
@@ -200,10 +206,7 @@ def test_planning_writes_nothing_and_takes_no_lock(case, scratch, monkeypatch, c
         a.format(extra=scratch / "extra", denials=scratch / "denials.jsonl") for a in CASES.get(case, [])
     ]
     argv = [*flags, "--", "sh", "-c", "echo hi"]
-    from cordon.sandbox.linux import sockets
-
-    real_sockets, seen = sockets.host_sockets, {}
-    monkeypatch.setattr(sockets, "host_sockets", lambda **kw: seen.setdefault(repr(kw), real_sockets(**kw)))
+    _one_host_snapshot(monkeypatch)
     locked = []
     real_flock, real_lockf = fcntl.flock, fcntl.lockf
     monkeypatch.setattr(fcntl, "flock", lambda fd, op: (locked.append(fd), real_flock(fd, op))[1])

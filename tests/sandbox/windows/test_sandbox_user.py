@@ -7,6 +7,7 @@ which guarantee it gives up (``allow_unenforced``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import subprocess
@@ -436,7 +437,7 @@ def test_runner_refuses_a_spec_that_would_change_acls_or_recurse(mutate, capsys)
 
 
 def _deny():
-    return user_plan().acl[-1].model_dump()
+    return dataclasses.asdict(user_plan().acl[-1])
 
 
 def test_runner_rejects_garbage(capsys):
