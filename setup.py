@@ -47,7 +47,7 @@ def build_parser_tables(out_dir: Path) -> None:
     spec = importlib.util.spec_from_file_location("_cordon_build_syntax", STARLARK_SYNTAX)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.write_tables(out_dir / module.TABLES_PATH.name)
+    module.write_tables(out_dir / Path(module.TABLES_PATH).name)
 
 
 def build_shipped_store(build_lib: Path) -> None:

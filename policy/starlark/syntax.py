@@ -1,5 +1,9 @@
 """Parse Starlark source into a small tuple AST (Lark LALR, its basic lexer + an Indenter post-lexer).
 
+Speed: a call whose arguments are all string literals or lists of them (most of a .rules file)
+is one token (starlark.lark, LIT_CALL), decoded here into the nodes the ordinary tokens would
+give; a file with a syntax error is parsed again without that shortcut, so errors never change.
+
 Every node is a tuple ``(kind, pos, *fields)`` where ``pos`` is
 ``(line, column, end_line, end_column)``, 1-based, end exclusive. Syntax errors are raised as
 :class:`StarlarkSyntaxError` with the message text Codex (starlark-rust) uses where we know it.
@@ -9,13 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from bisect import bisect_right
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import DedentError, Indenter
 
-GRAMMAR_PATH = Path(__file__).with_name("starlark.lark")
+# os.path, not pathlib: pathlib imports urllib.parse and ipaddress (~5 ms of a cold check).
+GRAMMAR_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "starlark.lark")
 
 # Python keywords Starlark reserves but does not implement: using one is a parse error.
 # Starlark keywords: NAME tokens with these values are re-typed as the keyword (see _Indent).
@@ -87,6 +92,11 @@ class StarlarkSyntaxError(Exception):
 
 
 class _Indent(Indenter):
+    """Indentation, keywords, and the literal-call shortcut's context (see starlark.lark).
+
+    ``plain``: every LIT_CALL / LIT_LIST token is split back into ordinary tokens, so the parse
+    is exactly the grammar without the shortcut (the parser that reports syntax errors)."""
+
     NL_type = "_NEWLINE"
     OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
     CLOSE_PAREN_types = ["RPAR", "RSQB", "RBRACE"]
@@ -103,21 +113,103 @@ class _Indent(Indenter):
                 "Parse error: incorrect indentation", token.end_line - 1, 0, token.end_line, token.end_column
             ) from None
 
+    def __init__(self, plain: bool = False):
+        super().__init__()
+        self.plain = plain
+
     def process(self, stream):
+        prev = None
+        plain = self.plain
+        held = None  # a LIT_CALL at the start of a statement, until the next token says if it ends it
         for tok in super().process(stream):
-            if tok.type == "NAME" and tok.value in KEYWORDS:
-                # A keyword is never an identifier (as in starlark-rust's lexer); re-typed, the
-                # parser reports it with the right "expected ...".
-                tok.type = tok.value.upper()
-            elif tok.type == "NAME" and tok.value in RESERVED:
-                raise StarlarkSyntaxError(
-                    f"Parse error: cannot use reserved keyword `{tok.value}`",
-                    tok.line,
-                    tok.column,
-                    tok.end_line,
-                    tok.end_column,
-                )
+            t = tok.type
+            if held is not None:
+                if t in _STMT_END:
+                    held.type = "LIT_STMT"
+                yield held
+                held = None
+            if t == "NAME":
+                _retype(tok)
+            elif t == "LIT_CALL":
+                # Not a call in these places: `def f(...)`, `x.f(...)`, `load(...)`, `if(...)`.
+                if plain or prev in ("DEF", "DOT") or _CALLEE_RE.match(tok.value).group() in _NOT_CALLEE:
+                    yield from _split(tok)
+                    prev = "RPAR"
+                    continue
+                if prev in _STMT_START:
+                    held = tok
+                    prev = t
+                    continue
+            elif t == "LIT_LIST" and (plain or prev in _PRIMARY_END):
+                yield from _split(tok)  # `x["a"]` is a subscript, not a list
+                prev = "RSQB"
+                continue
+            prev = t
             yield tok
+        if held is not None:
+            yield held
+
+
+def _retype(tok: Token) -> None:
+    if tok.value in KEYWORDS:
+        # A keyword is never an identifier (as in starlark-rust's lexer); re-typed, the parser
+        # reports it with the right "expected ...".
+        tok.type = tok.value.upper()
+    elif tok.value in RESERVED:
+        raise StarlarkSyntaxError(
+            f"Parse error: cannot use reserved keyword `{tok.value}`",
+            tok.line,
+            tok.column,
+            tok.end_line,
+            tok.end_column,
+        )
+
+
+# The literal-call shortcut (starlark.lark, LIT_CALL / LIT_LIST): one token for a call whose
+# arguments are all string literals or lists of them. Its parts, as the ordinary lexer reads them:
+_LIT_STR = r"""(?:[rR][bBfF]?|[bBfF][rR]?)?(?:"(?:[^"\\\n]|\\[^\n])*"|'(?:[^'\\\n]|\\[^\n])*')"""
+_LIT_PARTS_RE = re.compile(
+    rf"(?P<STRING>{_LIT_STR})|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)|#[^\n]*"
+    r"|(?P<LSQB>\[)|(?P<RSQB>\])|(?P<LPAR>\()|(?P<RPAR>\))|(?P<COMMA>,)|(?P<EQUAL>=)"
+)
+_CALLEE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NOT_CALLEE = KEYWORDS | RESERVED
+_STMT_START = frozenset([None, "_NEWLINE", "_INDENT", "_DEDENT", "SEMICOLON"])
+_STMT_END = frozenset(["_NEWLINE", "SEMICOLON"])
+# Token types after which ``[`` opens a subscript, not a list.
+_PRIMARY_END = frozenset(
+    ["NAME", "STRING", "INT", "FLOAT", "RPAR", "RSQB", "RBRACE", "NONE", "TRUE", "FALSE", "LIT_CALL", "LIT_LIST"]
+)
+
+
+def _locator(tok: Token):
+    """offset in ``tok``'s text -> (line, column) in the file."""
+    line0, col0, text = tok.line, tok.column, tok.value
+    if "\n" not in text:
+        return lambda off: (line0, col0 + off)
+    breaks = [i for i, c in enumerate(text) if c == "\n"]
+
+    def at(off: int) -> tuple[int, int]:
+        k = bisect_right(breaks, off - 1)  # line breaks before ``off``
+        return (line0, col0 + off) if k == 0 else (line0 + k, off - breaks[k - 1])
+
+    return at
+
+
+def _split(tok: Token):
+    """The ordinary tokens of a LIT_CALL / LIT_LIST token (keywords re-typed, as process does)."""
+    at = _locator(tok)
+    base = tok.start_pos
+    for m in _LIT_PARTS_RE.finditer(tok.value):
+        kind = m.lastgroup
+        if kind is None:
+            continue  # a comment
+        a, b = m.span()
+        line, col = at(a)
+        part = Token(kind, m.group(), base + a, line, col, line, col + (b - a), base + b)
+        if kind == "NAME":
+            _retype(part)
+        yield part
 
 
 def _pos(meta) -> tuple[int, int, int, int]:
@@ -150,7 +242,11 @@ def decode_string(tok: Token) -> tuple[str | bytes, bool]:
     ``b"..."`` is a bytes value, as in starlark-rust: Codex's builtins then reject it where they
     want a string (``pattern element must be a string or list of strings (got bytes)``).
     """
-    text = tok.value
+    return _decode_text(tok.value, tok)
+
+
+def _decode_text(text: str, where) -> tuple[str | bytes, bool]:
+    """decode_string for a literal's text; ``where`` (a Token or a span) locates errors."""
     i = 0
     prefix = ""
     while text[i] not in "'\"":
@@ -178,7 +274,8 @@ def decode_string(tok: Token) -> tuple[str | bytes, bool]:
             if c in "xuU" and len(s) > 1:
                 cp = int(s[1:], 16)
                 if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
-                    raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{s}`", *_tpos(tok))
+                    span = _tpos(where) if isinstance(where, Token) else where
+                    raise StarlarkSyntaxError(f"Parse error: invalid escape sequence `\\{s}`", *span)
                 return chr(cp)
             return "\\" + c  # an unknown escape keeps its backslash, as starlark-rust does
 
@@ -433,14 +530,16 @@ class _ToAst(Transformer):
         return ("slicespec", lo, hi, step)
 
     def call(self, fn, args, rpar):
-        args = args or []
-        seen = set()
-        for a in args:
-            if a[0] == "kw":
-                if a[1] in seen:
-                    raise StarlarkSyntaxError("repeated named argument", *a[3])
-                seen.add(a[1])
-        return ("call", _sp(fn, rpar), fn, [a[:3] for a in args])
+        return _call_node(fn, args or [], _tpos(rpar))
+
+    def lit_call(self, tok):
+        return _literal_nodes(tok)
+
+    lit_list = lit_call
+
+    def lit_stmt(self, tok):
+        node = _literal_nodes(tok)
+        return ("expr", node[1], node)
 
     def arguments(self, *args):
         return list(args)
@@ -517,6 +616,67 @@ class _ToAst(Transformer):
         return ("if", cond)
 
 
+def _call_node(fn, args: list, rpar: tuple) -> tuple:
+    seen = set()
+    for a in args:
+        if a[0] == "kw":
+            if a[1] in seen:
+                raise StarlarkSyntaxError("repeated named argument", *a[3])
+            seen.add(a[1])
+    return ("call", (*fn[1][:2], *rpar[2:]), fn, [a[:3] for a in args])
+
+
+def _literal_nodes(tok: Token) -> tuple:
+    """The node of a LIT_CALL / LIT_LIST token: what the ordinary tokens' callbacks would build."""
+    at = _locator(tok)
+    fn = None if tok.type == "LIT_LIST" else ()  # LIT_CALL and LIT_STMT start with the callee
+    lists: list = []  # the lists still open: (start, items)
+    args: list = []
+    kw = None
+    for m in _LIT_PARTS_RE.finditer(tok.value):
+        kind = m.lastgroup
+        if kind == "STRING":
+            text = m.group()
+            line, col = at(m.start())
+            pos = (line, col, line, col + len(text))
+            if text[0] in "'\"" and "\\" not in text:  # no prefix, no escape (no triple quotes here)
+                node = ("const", pos, text[1:-1])
+            else:
+                value, is_f = _decode_text(text, pos)
+                node = parse_fstring(value, pos) if is_f else ("const", pos, value)
+        elif kind == "LSQB":
+            lists.append((at(m.start()), []))
+            continue
+        elif kind == "RSQB":
+            start, items = lists.pop()
+            end = at(m.start())
+            node = ("list", (*start, end[0], end[1] + 1), items)
+        elif kind == "NAME":
+            text = m.group()
+            line, col = at(m.start())
+            pos = (line, col, line, col + len(text))
+            if fn == ():
+                fn = ("name", pos, text)
+            elif text in _NOT_CALLEE:  # `f(if = "x")`: the ordinary parse reports it
+                raise StarlarkSyntaxError(f"Parse error: keyword `{text}`", *pos)
+            else:
+                kw = (text, pos)
+            continue
+        else:  # ( ) , = and comments
+            continue
+        if lists:
+            lists[-1][1].append(node)
+        elif fn is None:
+            return node  # LIT_LIST: its one list
+        elif kw is not None:
+            args.append(("kw", kw[0], node, kw[1]))
+            kw = None
+        else:
+            args.append(("pos", None, node))
+    end = at(len(tok.value) - 1)
+    return _call_node(fn, args, (*end, end[0], end[1] + 1))
+
+
 def _bad_target(t):
     raise StarlarkSyntaxError("left-hand-side of assignment must take the form `a`, `a.b` or `a[b]`", *t[1])
 
@@ -548,13 +708,22 @@ _parsers: dict[str, Lark] = {}
 # every first `execpolicy check` would pay. They live in the install (as trusted as the code),
 # never in a user cache a sandboxed command could write, and they are marshal data (no pickle,
 # nothing that runs when loaded). A file built from another grammar or Lark is ignored.
-TABLES_PATH = GRAMMAR_PATH.with_name("starlark.tables")
+TABLES_PATH = os.path.join(os.path.dirname(GRAMMAR_PATH), "starlark.tables")
 _TABLES_FORMAT = 1
 
 
-def _lark_options() -> dict:
+def _read_grammar() -> str:
+    with open(GRAMMAR_PATH, encoding="utf-8") as f:
+        return f.read()
+
+
+def _lark_options(plain: bool = False) -> dict:
     return dict(
-        parser="lalr", lexer="basic", postlex=_Indent(), maybe_placeholders=True, transformer=_ToAst()
+        parser="lalr",
+        lexer="basic",
+        postlex=_Indent(plain),
+        maybe_placeholders=True,
+        transformer=_ToAst(),
     )
 
 
@@ -571,7 +740,7 @@ def write_tables(path: str | os.PathLike = TABLES_PATH) -> None:
     from lark.grammar import Rule
     from lark.lexer import TerminalDef
 
-    grammar = GRAMMAR_PATH.read_text()
+    grammar = _read_grammar()
     data, memo = Lark(grammar, **_lark_options()).memo_serialize([TerminalDef, Rule])
     # Instances, not data: _load_tables passes fresh ones.
     data["options"] = {k: v for k, v in data["options"].items() if k not in ("postlex", "transformer")}
@@ -581,7 +750,7 @@ def write_tables(path: str | os.PathLike = TABLES_PATH) -> None:
     os.replace(tmp, path)
 
 
-def _load_tables(grammar: str) -> Lark | None:
+def _load_tables(grammar: str, plain: bool = False) -> Lark | None:
     import marshal
 
     try:
@@ -591,21 +760,24 @@ def _load_tables(grammar: str) -> Lark | None:
             stamp, data, memo = marshal.loads(f.read())
         if stamp != _tables_stamp(grammar):
             return None
-        opts = _lark_options()
+        opts = _lark_options(plain)
         return Lark._load_from_dict(data, memo, postlex=opts["postlex"], transformer=opts["transformer"])
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None
 
 
 def parser() -> Lark:
+    """The parser with the literal-call shortcut (starlark.lark); see parse()."""
     return _parser_for("main")
 
 
 def _parser_for(role: str) -> Lark:
+    """``main``; ``plain``: the grammar without the shortcut, for errors; ``fragment``: f-strings."""
     p = _parsers.get(role)
     if p is None:
-        grammar = GRAMMAR_PATH.read_text()
-        p = _load_tables(grammar) or Lark(grammar, **_lark_options())
+        grammar = _read_grammar()
+        plain = role != "main"
+        p = _load_tables(grammar, plain) or Lark(grammar, **_lark_options(plain))
         _parsers[role] = p
     return p
 
@@ -663,7 +835,7 @@ def _open_bracket(text: str, pos: int) -> str | None:
     """The closer of the innermost bracket still open before offset ``pos`` (None at depth 0)."""
     stack: list[str] = []
     try:
-        for tok in parser().lex(text[:pos], dont_ignore=False):
+        for tok in _parser_for("plain").lex(text[:pos], dont_ignore=False):
             if tok.type in _OPENERS:
                 stack.append(_OPENERS[tok.type])
             elif tok.type in _CLOSERS and stack:
@@ -695,8 +867,13 @@ def _line_col(text: str, pos: int) -> tuple[int, int]:
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
-def parse(source: str) -> list:
-    """Source text -> list of statement nodes; raises StarlarkSyntaxError."""
+def parse(source: str, *, shortcut: bool = True) -> list:
+    """Source text -> list of statement nodes; raises StarlarkSyntaxError.
+
+    The literal-call shortcut (starlark.lark, LIT_CALL) only changes the speed: the result is
+    the same node for node, and a file with a syntax error is parsed again without it, so that
+    the error and its location are the ordinary grammar's. ``shortcut=False`` parses without it
+    (the reference the shortcut is tested against)."""
     if source.startswith("\ufeff"):
         raise StarlarkSyntaxError("Parse error: invalid input `\ufeff`", 1, 1, 1, 1)
     body = source.replace("\r\n", "\n")
@@ -712,8 +889,13 @@ def parse(source: str) -> list:
             raise StarlarkSyntaxError(
                 "Parse error: unexpected new indentation block, expected expression", 1, 1, 1, n + 1
             )
+    if shortcut:
+        try:
+            return parser().parse(text)
+        except Exception:  # noqa: S110 - the ordinary parse below decides what is wrong, and where
+            pass
     try:
-        return parser().parse(text)
+        return _parser_for("plain").parse(text)
     except StarlarkSyntaxError as e:
         if e.column == 0:
             e.column = len(text.split("\n")[e.line - 1]) + 1

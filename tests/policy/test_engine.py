@@ -518,7 +518,7 @@ def test_parser_tables_are_built_from_the_grammar_and_a_stale_file_is_ignored(tm
     tables = tmp_path / "starlark.tables"
     monkeypatch.setattr(syntax, "TABLES_PATH", tables)
     syntax.write_tables(tables)
-    grammar = syntax.GRAMMAR_PATH.read_text()
+    grammar = Path(syntax.GRAMMAR_PATH).read_text()
     loaded = syntax._load_tables(grammar)
     assert loaded is not None
     fresh = Lark(grammar, **syntax._lark_options())

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.policy.conformance.cases import CASES
+from tests.policy.starlark.test_literal_calls import assert_same_as_plain
 
 TOKENS = [
     "prefix_rule",
@@ -113,6 +114,8 @@ TOKENS = [
     "**kw",
 ]
 
+# Literal calls and lists (the parser's shortcut, starlark.lark LIT_CALL) and their near misses.
+TOKENS += ['f("a")', 'f("a", b = ["c", ["d"]],)', '["a", "b"]', '[["a"], "b",]', '= ["x"]', "x[", '"a",', "[]"]
 TOKENS += ['f"{x + 1}"', 'f"{"', 'f"{{}}"', 'f"{f"{x}"}"', 'b"x"', '"\\d"', "range(10**6)", "* 1000000"]
 
 SEEDS = [c["files"][k] for c in CASES for k in c["files"] if isinstance(c["files"][k], str)]
@@ -151,6 +154,7 @@ argvs = st.lists(
 @FUZZ
 @given(st.lists(st.sampled_from(TOKENS), max_size=40), argvs)
 def test_token_soup(tokens, argv):
+    assert_same_as_plain("".join(tokens))
     p = _load("".join(tokens))
     if p is not None:
         _check_any(p, argv)
@@ -159,6 +163,7 @@ def test_token_soup(tokens, argv):
 @FUZZ
 @given(st.text(max_size=200), argvs)
 def test_arbitrary_text(text, argv):
+    assert_same_as_plain(text)
     p = _load(text)
     if p is not None:
         _check_any(p, argv)
@@ -188,6 +193,7 @@ def mutated(draw):
 @FUZZ
 @given(mutated(), argvs)
 def test_mutated_real_files(text, argv):
+    assert_same_as_plain(text)
     p = _load(text)
     if p is not None:
         _check_any(p, argv)
