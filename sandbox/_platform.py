@@ -5,8 +5,9 @@ decided from ``sys.platform`` at import and nowhere else (tests/sandbox/test_pla
 forbids ``sys.platform`` in every other module of the sandbox). ``backend(name)`` returns the
 backend package; each exposes the same functions over the same inputs:
 
-* ``build_plan(policy, argv, environ, ...)``: the launch as data (a ``ResolvedPolicy`` in);
-* ``start(plan, ...)``: carry out a plan;
+* ``build_plan(policy, argv, environ, ...)``: the launch as data (a ``ResolvedPolicy`` in;
+  reads the host, writes nothing, takes no lock);
+* ``start(plan, ...)``: carry out a plan (every write and lock a launch needs is here);
 * ``run_cli(policy, argv, environ, opts)``: ``sandbox run`` in the foreground (exit status);
 * ``spawn(policy, argv, environ, fds, ...)``: the library's ``spawn`` (Linux only today).
 

@@ -1,7 +1,8 @@
 """Linux backend: bubblewrap outside, Landlock + seccomp inside.
 
 The backend interface (sandbox/_platform.py): ``build_plan`` (a ``LinuxPlan``: the launch as
-data, nothing run), ``start`` (carry a plan out up to a ready ``Launch``), ``run_cli``
+data; nothing run, written or locked), ``start`` (carry a plan out up to a ready ``Launch``:
+Cordon's folders, the writable roots' locks, the cache writes, the proxy), ``run_cli``
 (``sandbox run`` in the foreground) and ``spawn`` (the library's). Modules: ``probe`` (what
 the host supports, found by probing), ``bwrap`` (the bubblewrap argv), ``assemble``
 (``build_plan``/``start``: picks bwrap / landlock fallback / danger), ``plan`` (``LinuxPlan``),

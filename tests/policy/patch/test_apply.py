@@ -216,8 +216,8 @@ def test_confined_commit_catches_a_symlink_swapped_in_after_staging(tmp_path):
     assert (outside / "f").read_text() == "old\n"  # never written through the swapped-in link
 
 
-def test_contract_exports():
-    """Contract C: ``policy`` lazily exports the patch API."""
+def test_policy_exports_the_patch_api():
+    """``cordon.policy`` exports the patch API, loaded on first use."""
     import cordon.policy.patch
 
     from cordon import policy

@@ -366,7 +366,7 @@ def test_proc_sys_and_hostname_not_writable(identity) -> None:
 
 @pytest.mark.sandbox
 def test_private_tmp_and_outside_writes(identity, scratch: Path) -> None:
-    marker = Path("/tmp") / f"cordon-h4-{os.getpid()}-{identity.name}"
+    marker = Path("/tmp") / f"cordon-private-tmp-{os.getpid()}-{identity.name}"
     r = sbx(
         identity,
         f"echo x > {marker} && echo TMPWRITE; echo y > /etc/cordon-x 2>/dev/null && echo ETC; "
