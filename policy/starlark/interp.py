@@ -365,7 +365,8 @@ class _Resolver:
             return
         if k in ("list", "tuple"):
             for x in e[2]:
-                self.expr(x, scopes)
+                if x[0] != "const":
+                    self.expr(x, scopes)
         elif k == "dict":
             for a, b in e[2]:
                 self.expr(a, scopes)
@@ -638,8 +639,8 @@ class Interpreter:
             self.fail(f"Variable `{n}` not found", e[1])
         if k == "call":
             return self.call_expr(e, local)
-        if k == "list":
-            return [self.eval(x, local) for x in e[2]]
+        if k == "list":  # constants inline: most lists in a rules file are literal
+            return [x[2] if x[0] == "const" else self.eval(x, local) for x in e[2]]
         if k == "tuple":
             return tuple(self.eval(x, local) for x in e[2])
         if k == "dict":

@@ -172,6 +172,9 @@ _LIT_PARTS_RE = re.compile(
     rf"(?P<STRING>{_LIT_STR})|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)|#[^\n]*"
     r"|(?P<LSQB>\[)|(?P<RSQB>\])|(?P<LPAR>\()|(?P<RPAR>\))|(?P<COMMA>,)|(?P<EQUAL>=)"
 )
+# What _literal_nodes reads: 1 a string, 2 a name, 3 [, 4 ], or a comment (skipped whole, so that
+# nothing in it is read); the commas, parentheses and = in between are implied by the order.
+_LIT_DECODE_RE = re.compile(rf"({_LIT_STR})|([A-Za-z_][A-Za-z0-9_]*)|(\[)|(\])|#[^\n]*")
 _CALLEE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_CALLEE = KEYWORDS | RESERVED
 _STMT_START = frozenset([None, "_NEWLINE", "_INDENT", "_DEDENT", "SEMICOLON"])
@@ -627,33 +630,44 @@ def _call_node(fn, args: list, rpar: tuple) -> tuple:
 
 
 def _literal_nodes(tok: Token) -> tuple:
-    """The node of a LIT_CALL / LIT_LIST token: what the ordinary tokens' callbacks would build."""
-    at = _locator(tok)
+    """The node of a LIT_CALL / LIT_LIST / LIT_STMT token: what the ordinary tokens' callbacks
+    would build from its parts (the hot loop of a cold parse: kept flat)."""
+    src = tok.value
+    line, line_start = tok.line, 1 - tok.column  # line_start: offset of the line's column 1
+    multi_line = "\n" in src
+    seen = 0  # offsets before this are counted into line / line_start
     fn = None if tok.type == "LIT_LIST" else ()  # LIT_CALL and LIT_STMT start with the callee
-    lists: list = []  # the lists still open: (start, items)
+    lists: list = []  # the lists still open: (line, column, items)
     args: list = []
     kw = None
-    for m in _LIT_PARTS_RE.finditer(tok.value):
-        kind = m.lastgroup
-        if kind == "STRING":
-            text = m.group()
-            line, col = at(m.start())
+    for m in _LIT_DECODE_RE.finditer(src):
+        kind = m.lastindex
+        if kind is None:
+            continue  # a comment
+        a = m.start()
+        if multi_line:
+            n = src.count("\n", seen, a)
+            if n:
+                line += n
+                line_start = src.rfind("\n", seen, a) + 1
+            seen = a
+        col = a - line_start + 1
+        if kind == 1:  # a string
+            text = m.group(1)
             pos = (line, col, line, col + len(text))
             if text[0] in "'\"" and "\\" not in text:  # no prefix, no escape (no triple quotes here)
                 node = ("const", pos, text[1:-1])
             else:
                 value, is_f = _decode_text(text, pos)
                 node = parse_fstring(value, pos) if is_f else ("const", pos, value)
-        elif kind == "LSQB":
-            lists.append((at(m.start()), []))
+        elif kind == 3:  # [
+            lists.append((line, col, []))
             continue
-        elif kind == "RSQB":
-            start, items = lists.pop()
-            end = at(m.start())
-            node = ("list", (*start, end[0], end[1] + 1), items)
-        elif kind == "NAME":
-            text = m.group()
-            line, col = at(m.start())
+        elif kind == 4:  # ]
+            l0, c0, items = lists.pop()
+            node = ("list", (l0, c0, line, col + 1), items)
+        else:  # a name: the callee, or an argument's keyword
+            text = m.group(2)
             pos = (line, col, line, col + len(text))
             if fn == ():
                 fn = ("name", pos, text)
@@ -662,10 +676,8 @@ def _literal_nodes(tok: Token) -> tuple:
             else:
                 kw = (text, pos)
             continue
-        else:  # ( ) , = and comments
-            continue
         if lists:
-            lists[-1][1].append(node)
+            lists[-1][2].append(node)
         elif fn is None:
             return node  # LIT_LIST: its one list
         elif kw is not None:
@@ -673,8 +685,7 @@ def _literal_nodes(tok: Token) -> tuple:
             kw = None
         else:
             args.append(("pos", None, node))
-    end = at(len(tok.value) - 1)
-    return _call_node(fn, args, (*end, end[0], end[1] + 1))
+    return _call_node(fn, args, (tok.end_line, tok.end_column - 1, tok.end_line, tok.end_column))
 
 
 def _bad_target(t):
