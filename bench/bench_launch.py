@@ -6,8 +6,11 @@
   milliseconds; bare ``bwrap --unshare-all true`` started by subprocess is the floor for a
   namespace sandbox. Drivers alternate, batch after batch.
 * parallel: launches per second with 8 threads launching at once, Cordon vs bare bwrap.
+* parallel also runs bubblewrap alone with the argv Cordon's plan gives it (its mounts,
+  masks and placeholders, ``true`` instead of the inner stage): the ceiling for Cordon's row.
 * CLI: ``sandbox run -- true`` (installed) vs ``codex sandbox``, ``firejail --noprofile``
-  and bare bwrap, a fresh process per round.
+  and bare bwrap, a fresh process per round; a bare interpreter start (``python -I -S``) for
+  scale; ``CORDON_BENCH_BASELINE=/path/to/other/bin/sandbox`` adds another build side by side.
 """
 
 from __future__ import annotations
@@ -90,7 +93,11 @@ def in_process_rows(ctx, ws: str, batches: int = 5, per_batch: int = 20) -> list
 
 def parallel_rows(ctx, ws: str, batches: int = 3, launches: int = 160, threads: int = 8) -> list[dict]:
     cordon_py = str(Path(ctx["cordon_bin"]) / "python") if ctx.get("cordon_bin") else sys.executable
-    variants = {"cordon sandbox.run()": (cordon_py, "cordon"), "bare bwrap": (cordon_py, "bwrap")}
+    variants = {
+        "cordon sandbox.run()": (cordon_py, "cordon"),
+        "bare bwrap": (cordon_py, "bwrap"),
+        "bwrap, Cordon's mounts only": (cordon_py, "cordon-mounts"),
+    }
     if ctx.get("sandlock_python"):
         variants["sandlock"] = (str(ctx["sandlock_python"]), "sandlock")
     got = _batches(variants, lambda: ("parallel", str(launches), ws, str(threads)), batches)
@@ -112,6 +119,11 @@ def parallel_rows(ctx, ws: str, batches: int = 3, launches: int = 160, threads: 
                 "peak_rss_mb": rss[name],
             }
         )
+    mounts = rate["bwrap, Cordon's mounts only"] / rate["bare bwrap"]
+    print(
+        f"bubblewrap with Cordon's argv alone (no launcher, no inner stage) reaches {mounts:.2f}x bare bwrap: "
+        "the ceiling the mounts set for the cordon row"
+    )
     return rows
 
 
@@ -136,6 +148,10 @@ def cases(ctx) -> list[Case]:
         ]
     if ctx.get("firejail"):
         cli["firejail --noprofile"] = [ctx["firejail"], "--quiet", "--noprofile", "--net=none", "true"]
+    baseline = os.environ.get("CORDON_BENCH_BASELINE")  # another build's `sandbox`, for before/after
+    if baseline:
+        cli["cordon (baseline build)"] = [baseline, "run", "--", "true"]
+    cli["python -I -S -c pass"] = [sys.executable, "-I", "-S", "-c", "pass"]  # the interpreter alone
     cli["bare bwrap"] = [
         "bwrap",
         "--unshare-all",

@@ -8,7 +8,10 @@ uses it:
     python launch_driver.py TOOL parallel N WORKSPACE K    -> {"per_s": launches/s with K threads}
 
 TOOL: cordon (``cordon.sandbox.run``), cordon-pool (``cordon.sandbox.Pool.run``, warm), sandlock (``sandlock.Sandbox.run``) or bwrap (bare
-``bwrap --unshare-all``, started with subprocess: the floor for a namespace sandbox).
+``bwrap --unshare-all``, started with subprocess: the floor for a namespace sandbox), or
+cordon-mounts: bubblewrap alone with the very argv Cordon's plan gives it for this workspace
+(its namespaces, tmpfs, masks and placeholders), running ``true`` instead of the inner stage:
+no launcher, no Landlock, no seccomp. What the mounts alone cost, the ceiling for ``cordon``.
 """
 
 from __future__ import annotations
@@ -57,9 +60,35 @@ def launcher(tool: str, ws: str):
         def go() -> None:
             subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
+    elif tool == "cordon-mounts":
+        argv, empty_fd = cordon_bwrap_argv(ws)
+
+        def go() -> None:
+            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, pass_fds=(empty_fd,), cwd=ws)
+
     else:
         raise SystemExit(f"unknown tool {tool}")
     return go
+
+
+def cordon_bwrap_argv(ws: str) -> tuple[list[str], int]:
+    """bubblewrap's argv from Cordon's plan for ``true`` in ``ws`` (default policy), up to the
+    inner stage, with ``true`` in its place; and the descriptor its masks read (held open
+    here on /dev/null: the empty content the launcher hands over)."""
+    import os
+
+    from cordon.sandbox import SandboxPolicy
+    from cordon.sandbox.linux import assemble
+
+    plan = assemble.build_plan(SandboxPolicy().resolve(cwd=ws), ["true"])
+    argv = list(plan.argv)
+    argv = [plan.program, *argv[1 : argv.index("--json-status-fd")], "true"]
+    empty_fd = next(fd for fd, data in plan.fds.items() if data == b"")
+    null = os.open(os.devnull, os.O_RDONLY)
+    if null != empty_fd:
+        os.dup2(null, empty_fd, inheritable=False)
+        os.close(null)
+    return argv, empty_fd
 
 
 def _pool_rss_kb(pool) -> int:
