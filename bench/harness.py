@@ -3,8 +3,11 @@
 A benchmark module (``bench/bench_*.py``) defines ``cases(ctx) -> list[Case]``. Each
 ``Case`` has named variants (``cordon`` first, then peers); the harness runs the
 variants in turn, round after round, so drift in machine load hits all alike. Wall
-time comes from ``perf_counter``; peak memory from ``wait4``'s ``ru_maxrss`` (largest
-resident set of the child and its waited-for descendants).
+time comes from ``perf_counter``. Peak memory comes from a few extra, untimed runs under
+``/usr/bin/time -f %M`` (the largest resident set of the command and its waited-for
+descendants): ``wait4``'s ``ru_maxrss`` on a child of this process cannot go below this
+process's own resident set (a child started by fork or vfork carries it until exec), so
+every small command read ~15 MB. Without ``/usr/bin/time`` the ``wait4`` figure is kept.
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ def _run_process(
     return wall, usage.ru_maxrss
 
 
+TIME = "/usr/bin/time"  # GNU time: -f %M prints the peak RSS (KB) of what it ran
+RSS_ROUNDS = 3
+
+
 def measure(case: Case, warmup: int = 2) -> list[Result]:
     results = {name: Result(case.name, name, [], []) for name in case.variants}
     for _ in range(warmup):
@@ -79,7 +86,34 @@ def measure(case: Case, warmup: int = 2) -> list[Result]:
             results[name].wall_ms.append(wall)
             if rss:
                 results[name].maxrss_kb.append(rss)
+    if os.access(TIME, os.X_OK):
+        for name, runner in case.variants.items():
+            if callable(runner):
+                continue
+            rss = [_peak_rss_kb(case, runner) for _ in range(RSS_ROUNDS)]
+            if all(rss):
+                results[name].maxrss_kb = rss
     return list(results.values())
+
+
+def _peak_rss_kb(case: Case, argv: list[str]) -> int:
+    """The command's own peak resident set, measured by GNU time (a small process that forks
+    the command itself); 0 if it could not be read."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
+        proc = subprocess.run(
+            [TIME, "-f", "%M", "-o", out.name, *argv],
+            cwd=case.cwd,
+            env=case.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        text = out.read().strip().splitlines()
+    if proc.returncode not in case.ok_codes or not text or not text[-1].isdigit():
+        return 0
+    return int(text[-1])
 
 
 def _once(case: Case, runner: Runner) -> tuple[float, int]:
