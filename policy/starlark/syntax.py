@@ -92,10 +92,7 @@ class StarlarkSyntaxError(Exception):
 
 
 class _Indent(Indenter):
-    """Indentation, keywords, and the literal-call shortcut's context (see starlark.lark).
-
-    ``plain``: every LIT_CALL / LIT_LIST token is split back into ordinary tokens, so the parse
-    is exactly the grammar without the shortcut (the parser that reports syntax errors)."""
+    """Indentation, keywords, and the literal-call shortcut's context (see starlark.lark)."""
 
     NL_type = "_NEWLINE"
     OPEN_PAREN_types = ["LPAR", "LSQB", "LBRACE"]
@@ -113,13 +110,8 @@ class _Indent(Indenter):
                 "Parse error: incorrect indentation", token.end_line - 1, 0, token.end_line, token.end_column
             ) from None
 
-    def __init__(self, plain: bool = False):
-        super().__init__()
-        self.plain = plain
-
     def process(self, stream):
         prev = None
-        plain = self.plain
         held = None  # a LIT_CALL at the start of a statement, until the next token says if it ends it
         for tok in super().process(stream):
             t = tok.type
@@ -132,7 +124,7 @@ class _Indent(Indenter):
                 _retype(tok)
             elif t == "LIT_CALL":
                 # Not a call in these places: `def f(...)`, `x.f(...)`, `load(...)`, `if(...)`.
-                if plain or prev in ("DEF", "DOT") or _CALLEE_RE.match(tok.value).group() in _NOT_CALLEE:
+                if prev in ("DEF", "DOT") or _CALLEE_RE.match(tok.value).group() in _NOT_CALLEE:
                     yield from _split(tok)
                     prev = "RPAR"
                     continue
@@ -140,7 +132,7 @@ class _Indent(Indenter):
                     held = tok
                     prev = t
                     continue
-            elif t == "LIT_LIST" and (plain or prev in _PRIMARY_END):
+            elif t == "LIT_LIST" and prev in _PRIMARY_END:
                 yield from _split(tok)  # `x["a"]` is a subscript, not a list
                 prev = "RSQB"
                 continue
@@ -172,9 +164,9 @@ _LIT_PARTS_RE = re.compile(
     rf"(?P<STRING>{_LIT_STR})|(?P<NAME>[A-Za-z_][A-Za-z0-9_]*)|#[^\n]*"
     r"|(?P<LSQB>\[)|(?P<RSQB>\])|(?P<LPAR>\()|(?P<RPAR>\))|(?P<COMMA>,)|(?P<EQUAL>=)"
 )
-# What _literal_nodes reads: 1 a string, 2 a name, 3 [, 4 ], or a comment (skipped whole, so that
-# nothing in it is read); the commas, parentheses and = in between are implied by the order.
-_LIT_DECODE_RE = re.compile(rf"({_LIT_STR})|([A-Za-z_][A-Za-z0-9_]*)|(\[)|(\])|#[^\n]*")
+# What _literal_nodes reads: 1 a string, 2 a name, 3 [, 4 ], 5 ), or a comment (skipped whole, so
+# that nothing in it is read); the commas, ( and = in between are implied by the order.
+_LIT_DECODE_RE = re.compile(rf"({_LIT_STR})|([A-Za-z_][A-Za-z0-9_]*)|(\[)|(\])|(\))|#[^\n]*")
 _CALLEE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOT_CALLEE = KEYWORDS | RESERVED
 _STMT_START = frozenset([None, "_NEWLINE", "_INDENT", "_DEDENT", "SEMICOLON"])
@@ -544,6 +536,9 @@ class _ToAst(Transformer):
         node = _literal_nodes(tok)
         return ("expr", node[1], node)
 
+    def lit_run(self, tok):
+        return _literal_nodes(tok)
+
     def arguments(self, *args):
         return list(args)
 
@@ -629,14 +624,16 @@ def _call_node(fn, args: list, rpar: tuple) -> tuple:
     return ("call", (*fn[1][:2], *rpar[2:]), fn, [a[:3] for a in args])
 
 
-def _literal_nodes(tok: Token) -> tuple:
-    """The node of a LIT_CALL / LIT_LIST / LIT_STMT token: what the ordinary tokens' callbacks
-    would build from its parts (the hot loop of a cold parse: kept flat)."""
+def _literal_nodes(tok: Token):
+    """What the ordinary tokens' callbacks would build from a LIT_* token's parts: the list of a
+    LIT_LIST, the call of a LIT_CALL / LIT_STMT, the statements of a LIT_RUN (the hot loop of a
+    cold parse: kept flat)."""
     src = tok.value
     line, line_start = tok.line, 1 - tok.column  # line_start: offset of the line's column 1
     multi_line = "\n" in src
     seen = 0  # offsets before this are counted into line / line_start
-    fn = None if tok.type == "LIT_LIST" else ()  # LIT_CALL and LIT_STMT start with the callee
+    fn = None if tok.type == "LIT_LIST" else ()  # () until a call's callee is read
+    run: list | None = [] if tok.type == "LIT_RUN" else None
     lists: list = []  # the lists still open: (line, column, items)
     args: list = []
     kw = None
@@ -666,13 +663,20 @@ def _literal_nodes(tok: Token) -> tuple:
         elif kind == 4:  # ]
             l0, c0, items = lists.pop()
             node = ("list", (l0, c0, line, col + 1), items)
+        elif kind == 5:  # ): the call is complete
+            call = _call_node(fn, args, (line, col, line, col + 1))
+            if run is None:
+                return call
+            run.append(("expr", call[1], call))
+            fn, args = (), []
+            continue
         else:  # a name: the callee, or an argument's keyword
             text = m.group(2)
             pos = (line, col, line, col + len(text))
+            if text in _NOT_CALLEE:  # `f(if = "x")`, `load(...)`: the ordinary parse reads them
+                raise StarlarkSyntaxError(f"Parse error: keyword `{text}`", *pos)
             if fn == ():
                 fn = ("name", pos, text)
-            elif text in _NOT_CALLEE:  # `f(if = "x")`: the ordinary parse reports it
-                raise StarlarkSyntaxError(f"Parse error: keyword `{text}`", *pos)
             else:
                 kw = (text, pos)
             continue
@@ -685,7 +689,7 @@ def _literal_nodes(tok: Token) -> tuple:
             kw = None
         else:
             args.append(("pos", None, node))
-    return _call_node(fn, args, (tok.end_line, tok.end_column - 1, tok.end_line, tok.end_column))
+    return run
 
 
 def _bad_target(t):
@@ -728,11 +732,11 @@ def _read_grammar() -> str:
         return f.read()
 
 
-def _lark_options(plain: bool = False) -> dict:
+def _lark_options() -> dict:
     return dict(
         parser="lalr",
         lexer="basic",
-        postlex=_Indent(plain),
+        postlex=_Indent(),
         maybe_placeholders=True,
         transformer=_ToAst(),
     )
@@ -748,17 +752,32 @@ def write_tables(path: str | os.PathLike = TABLES_PATH) -> None:
     """Build the parser from the grammar and store its tables (atomically) at ``path``."""
     import marshal
 
-    from lark.grammar import Rule
-    from lark.lexer import TerminalDef
-
     grammar = _read_grammar()
-    data, memo = Lark(grammar, **_lark_options()).memo_serialize([TerminalDef, Rule])
-    # Instances, not data: _load_tables passes fresh ones.
-    data["options"] = {k: v for k, v in data["options"].items() if k not in ("postlex", "transformer")}
+    data, memo = _tables_data(grammar)
     tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
         marshal.dump((_tables_stamp(grammar), data, memo), f)
     os.replace(tmp, path)
+
+
+def _tables_data(grammar: str) -> tuple[dict, dict]:
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    data, memo = Lark(grammar, **_lark_options()).memo_serialize([TerminalDef, Rule])
+    # Instances, not data: _from_data passes fresh ones.
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("postlex", "transformer")}
+    return data, memo
+
+
+def _from_data(data: dict, memo: dict, plain: bool) -> Lark:
+    """A parser from the tables; ``plain``: its lexer without the shortcut's terminals (LIT_*),
+    i.e. exactly the grammar's ordinary tokens (the parse table is the same)."""
+    if plain:
+        conf = data["parser"]["lexer_conf"]
+        conf["terminals"] = [t for t in conf["terminals"] if not memo[t["@"]]["name"].startswith("LIT_")]
+    opts = _lark_options()
+    return Lark._load_from_dict(data, memo, postlex=opts["postlex"], transformer=opts["transformer"])
 
 
 def _load_tables(grammar: str, plain: bool = False) -> Lark | None:
@@ -771,8 +790,7 @@ def _load_tables(grammar: str, plain: bool = False) -> Lark | None:
             stamp, data, memo = marshal.loads(f.read())
         if stamp != _tables_stamp(grammar):
             return None
-        opts = _lark_options(plain)
-        return Lark._load_from_dict(data, memo, postlex=opts["postlex"], transformer=opts["transformer"])
+        return _from_data(data, memo, plain)
     except (OSError, EOFError, ValueError, TypeError, KeyError):
         return None
 
@@ -788,7 +806,7 @@ def _parser_for(role: str) -> Lark:
     if p is None:
         grammar = _read_grammar()
         plain = role != "main"
-        p = _load_tables(grammar, plain) or Lark(grammar, **_lark_options(plain))
+        p = _load_tables(grammar, plain) or _from_data(*_tables_data(grammar), plain)
         _parsers[role] = p
     return p
 

@@ -42,6 +42,24 @@ TRICKY = [
     'x = [["a"], "b"]\nx = [[["a"]]]\n',
     'x = lambda: f("a")\n',
     "f('a', \"b\", [\"c\", 'd'])\n",
+    # runs of whole-statement calls in column 1 (LIT_RUN), and what ends or breaks one
+    'f("a")\ng("b")\n\n# c\n  # indented comment\n   \nh("c")  # trailing\ni("d")\n',
+    'def f():\n    g("x")\nh("y")\ni("z")\n',
+    'if True:\n    pass\nf("a")\ng("b")\n',
+    'f("a")\ng("b"); x = 1\nh("c")\n',
+    'f("a")\ng("b").upper()\nh("c")\n',
+    'f("a")\nload("x.star", "y")\n',
+    'x = 1 + \\\nlen("a")\nlen("b")\n',
+]
+
+# Only the ordinary grammar's error may come out of these.
+BROKEN = [
+    'f("a")\ng("b")\n    h("c")\n',
+    'x = [\nf("a")\ng("b")]\n',
+    'f("a")\ng("b") h("c")\n',
+    'f("a")\n\tg("b")\n',
+    'f("a")\ng("b"\n',
+    'if True:\n    f("a")\n  g("b")\n',
 ]
 
 # Malformed literal lists and calls: message and line:col as `codex execpolicy check` 0.171.0
@@ -54,6 +72,7 @@ MALFORMED = [
     ('prefix_rule(pattern = ["git"], if = "allow")\n', "unexpected keyword 'if'", 1, 32),
     ('prefix_rule(pattern = ["git"]], decision = "allow")\n', "unexpected symbol ']'", 1, 30),
     ('prefix_rule(pattern = ["git"], pattern = ["x"])\n', "repeated named argument", 1, 32),
+    ('f("a")\ng("b",, "c")\nh("d")\n', "unexpected symbol ','", 2, 7),
     ('x = 1\n\nprefix_rule(\n    pattern = ["a",\n               "b",]\n    decision = "allow")\n', "unexpected identifier 'decision'", 6, 5),
 ]
 
@@ -77,7 +96,13 @@ def test_the_shortcut_gives_the_ordinary_nodes(text):
     assert_same_as_plain(text)
 
 
-@pytest.mark.parametrize("text", TRICKY)
+@pytest.mark.parametrize("text", BROKEN)
+def test_a_broken_file_gets_the_ordinary_error(text):
+    assert _outcome(text, True)[0] == "error"
+    assert_same_as_plain(text)
+
+
+@pytest.mark.parametrize("text", TRICKY + BROKEN)
 def test_the_same_text_without_a_final_newline_or_with_crlf(text):
     assert_same_as_plain(text.rstrip("\n"))
     assert_same_as_plain(text.replace("\n", "\r\n"))
@@ -95,6 +120,8 @@ def test_a_typical_rule_is_two_tokens():
     """The shortcut is in use (else the tests above compare the ordinary grammar with itself)."""
     text = 'prefix_rule(\n    pattern = ["git", ["push", "fetch"]],\n    decision = "prompt",\n)\n'
     assert [t.type for t in syntax.parser().lex(text)] == ["LIT_STMT", "_NEWLINE"]
+    text = 'f("a")\n\n# c\ng("b", c = ["d"])  # e\nh()\n'
+    assert [t.type for t in syntax.parser().lex(text)] == ["LIT_RUN", "_NEWLINE"]
     text = 'x = f("a")\ny = ["a", ["b"]]\n'
     types = [t.type for t in syntax.parser().lex(text)]
     assert types.count("LIT_CALL") == 1 and types.count("LIT_LIST") == 1
