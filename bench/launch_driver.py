@@ -17,6 +17,7 @@ no launcher, no Landlock, no seccomp. What the mounts alone cost, the ceiling fo
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -61,22 +62,32 @@ def launcher(tool: str, ws: str):
             subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
     elif tool == "cordon-mounts":
-        argv, empty_fd = cordon_bwrap_argv(ws)
+        argv, empty_fd, placeholders = cordon_bwrap_argv(ws)
 
         def go() -> None:
             subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, pass_fds=(empty_fd,), cwd=ws)
+
+        def cleanup() -> None:
+            # The mount points bubblewrap made in the workspace (the launcher removes its own; here
+            # at the end, as other threads' sandboxes may still use them). Left behind, they would
+            # change the plan of every later launch in this workspace.
+            for p in placeholders:
+                try:
+                    os.rmdir(p)
+                except OSError:
+                    pass
+
+        go.cleanup = cleanup
 
     else:
         raise SystemExit(f"unknown tool {tool}")
     return go
 
 
-def cordon_bwrap_argv(ws: str) -> tuple[list[str], int]:
+def cordon_bwrap_argv(ws: str) -> tuple[list[str], int, list[str]]:
     """bubblewrap's argv from Cordon's plan for ``true`` in ``ws`` (default policy), up to the
-    inner stage, with ``true`` in its place; and the descriptor its masks read (held open
-    here on /dev/null: the empty content the launcher hands over)."""
-    import os
-
+    inner stage, with ``true`` in its place; the descriptor its masks read (held open here on
+    /dev/null: the empty content the launcher hands over); the placeholders it makes."""
     from cordon.sandbox import SandboxPolicy
     from cordon.sandbox.linux import assemble
 
@@ -88,7 +99,7 @@ def cordon_bwrap_argv(ws: str) -> tuple[list[str], int]:
     if null != empty_fd:
         os.dup2(null, empty_fd, inheritable=False)
         os.close(null)
-    return argv, empty_fd
+    return argv, empty_fd, list(plan.placeholders)
 
 
 def _pool_rss_kb(pool) -> int:
@@ -118,6 +129,13 @@ def _peak_rss_kb() -> int:
 def main() -> int:
     tool, mode, n, ws = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     go = launcher(tool, ws)
+    try:
+        return measure(go, mode, n)
+    finally:
+        getattr(go, "cleanup", lambda: None)()
+
+
+def measure(go, mode: str, n: int) -> int:
     pool = getattr(go, "pool", None)
     if pool is not None:
         t0 = time.perf_counter()
