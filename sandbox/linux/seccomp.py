@@ -352,8 +352,6 @@ def prefix_program() -> bytes:
 
 
 def _libseccomp_program(network: str, isolated: bool, guard: bool = False) -> bytes:
-    import tempfile
-
     import pyseccomp as sc
 
     eperm = sc.ERRNO(errno.EPERM)
@@ -415,7 +413,8 @@ def _libseccomp_program(network: str, isolated: bool, guard: bool = False) -> by
 
     # personality() is checked in prefix_program(): "not in a set" needs one BPF test per value.
 
-    with tempfile.TemporaryFile() as tf:
+    # An anonymous memory file: planning writes nothing, not even a temporary file in /tmp.
+    with open(os.memfd_create("cordon-seccomp", os.MFD_CLOEXEC), "w+b") as tf:
         f.export_bpf(tf)
         tf.seek(0)
         return tf.read()
