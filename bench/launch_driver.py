@@ -92,6 +92,7 @@ def cordon_bwrap_argv(ws: str) -> tuple[list[str], int, list[str]]:
     from cordon.sandbox.linux import assemble
 
     plan = assemble.build_plan(SandboxPolicy().resolve(cwd=ws), ["true"])
+    assemble.make_own_folders(plan)  # what start makes first: the folders the plan's binds name
     argv = list(plan.argv)
     argv = [plan.program, *argv[1 : argv.index("--json-status-fd")], "true"]
     empty_fd = next(fd for fd, data in plan.fds.items() if data == b"")

@@ -455,18 +455,7 @@ def prepare(plan, locks: dict | None = None):
     folder went away in between (a sandbox of the same root ended, or the sweep removed it),
     the plan is made again, now under the locks.
     """
-    for d in plan.folders:  # shallow first
-        try:
-            os.mkdir(d, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as e:
-            raise SandboxError(
-                f"cannot make Cordon's folder {d} that this launch needs: {e.strerror}"
-            ) from None
-    if plan.empty_dirs:
-        make_empty_dirs(plan.empty_dirs)
-    _drop_legacy_entries(probe.cache_dir())
+    make_own_folders(plan)
     if locks is None:
         sweep_orphaned_placeholders(plan.lock_dir)  # left by a launcher killed with SIGKILL
         locks = root_locks([os.fspath(r) for r in plan.policy.writable_roots], plan.lock_dir)
@@ -486,6 +475,23 @@ def prepare(plan, locks: dict | None = None):
                 os.close(fd)
             raise
     return plan, locks
+
+
+def make_own_folders(plan) -> None:
+    """Cordon's folders a bubblewrap plan binds (``plan.folders``, mode 0700, and the two empty
+    ones): made where absent, the empty ones checked. The first step of ``prepare``."""
+    for d in plan.folders:  # shallow first
+        try:
+            os.mkdir(d, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise SandboxError(
+                f"cannot make Cordon's folder {d} that this launch needs: {e.strerror}"
+            ) from None
+    if plan.empty_dirs:
+        make_empty_dirs(plan.empty_dirs)
+    _drop_legacy_entries(probe.cache_dir())
 
 
 def _vanished(plan) -> list[str]:
