@@ -12,6 +12,10 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] == "run":
+        if argv is None:  # the `sandbox` program itself: a start-up shortcut (sandbox/fastpath.py)
+            from cordon.sandbox.fastpath import collector_off
+
+            collector_off()
         from cordon.sandbox.commands.run import main_run
 
         code = main_run(args[1:])

@@ -14,6 +14,11 @@ that no other module reaches for a private CPython module):
   both accept exactly the same flags).
 * the program leaves without the interpreter's finalization (policy/fastpath.py,
   ``exit_now``, shared with ``execpolicy``).
+* no cyclic garbage collection while the program starts (:func:`collector_off`, from
+  sandbox/__main__.py): the imports and the plan make tens of thousands of objects and no
+  garbage worth a pass; the ~15 passes cost 2-3 ms. It is back on, with everything made so
+  far frozen out of its passes (:func:`collector_on`), once bubblewrap is running: the
+  launcher may then wait for hours while its supervisor answers the command's calls.
 * the bare C modules instead of their Python wrappers, each imported on first use:
   :data:`thread` (``_thread``: ``threading`` imports ``collections``, ~3 ms), :data:`socket`
   (``_socket``: ``socket`` builds enums, ~30 ms), :data:`signal` (``_signal``: ``signal``
@@ -50,6 +55,30 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'cordon.sandbox.fastpath' has no attribute {name!r}")
     value = globals()[name] = __import__(module)
     return value
+
+
+_collector_paused: list[bool] = []
+
+
+def collector_off() -> None:
+    """Pause the cyclic garbage collector (the ``sandbox`` program only, never an embedding
+    process: see the module docstring)."""
+    import gc
+
+    if gc.isenabled():
+        gc.disable()
+        _collector_paused.append(True)
+
+
+def collector_on() -> None:
+    """Undo :func:`collector_off` (nothing if it did nothing): what was made during start-up is
+    frozen (never scanned again), later objects are collected as usual."""
+    if _collector_paused:
+        import gc
+
+        _collector_paused.clear()
+        gc.freeze()
+        gc.enable()
 
 
 # --------------------------------------------------------------------------- `sandbox run` argv

@@ -75,9 +75,11 @@ def resolve_for_cli(flags: dict, configs: list[str], cwd: str | None = None):
 
 
 def _harden() -> None:
+    from cordon.sandbox.fastpath import collector_on
     from cordon.sandbox.hardening import harden_process
 
     harden_process()
+    collector_on()  # the sandbox is starting: the launcher may now wait for hours
 
 
 def main_run(args: list[str]) -> int:

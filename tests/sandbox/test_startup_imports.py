@@ -7,6 +7,7 @@ console-script wrapper imports ``re``, which is why ``sandbox`` is the plain scr
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -130,3 +131,49 @@ def test_the_homes_name_every_c_module_they_stand_for():
         assert getattr(fastpath, name) is __import__(module)
     with pytest.raises(AttributeError):
         fastpath.no_such_shortcut  # noqa: B018
+
+
+# `sandbox run` pauses the cyclic collector while it starts (sandbox/fastpath.py) and turns it back
+# on once bubblewrap runs: the launcher may then wait for hours while its supervisor works.
+COLLECTOR = """
+import gc, sys
+sys.argv = ["sandbox", "run", "--", "true"]
+import cordon.sandbox.commands.run as run_cmd
+seen = {}
+harden = run_cmd._harden
+def spy():
+    seen["starting"] = gc.isenabled()
+    harden()
+    seen["running"] = gc.isenabled()
+    seen["frozen"] = gc.get_freeze_count()
+    if "embedded" in seen:  # the program itself ends with os._exit: report from here
+        print(seen, flush=True)
+run_cmd._harden = spy
+from cordon.sandbox.__main__ import main
+try:
+    main(["run", "--", "true"])  # an embedding caller: the collector is not touched
+except SystemExit:
+    pass
+seen["embedded"] = (seen.pop("starting"), gc.get_freeze_count())
+main()  # the program itself
+"""
+
+
+@pytest.mark.sandbox
+def test_the_collector_is_paused_only_while_the_program_starts(scratch):
+    from cordon.sandbox import fastpath
+
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(Path.home())}
+    env.update({var: os.environ[var] for var in XDG_DIRS})
+    out = subprocess.run(
+        [sys.executable, "-c", COLLECTOR], capture_output=True, text=True, cwd=scratch, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    seen = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert seen["embedded"] == (True, 0), seen  # a caller's process: left alone, nothing frozen
+    assert seen["starting"] is False and seen["running"] is True and seen["frozen"] > 0, seen
+    # In this process: a resume without a pause does nothing.
+    import gc
+
+    fastpath.collector_on()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
