@@ -112,11 +112,14 @@ class _Indent(Indenter):
 
     def process(self, stream):
         prev = None
-        held = None  # a LIT_CALL at the start of a statement, until the next token says if it ends it
+        held = None  # a LIT_CALL or LIT_RUN, until the next token says if it ends a statement
+        held_at_start = False
         for tok in super().process(stream):
             t = tok.type
             if held is not None:
-                if t in _STMT_END:
+                if held.type == "LIT_RUN" and t != "_NEWLINE":
+                    held.type = "LIT_CALL"  # one call (else the decoder refuses it), not a statement
+                if held.type == "LIT_CALL" and held_at_start and t in _STMT_END:
                     held.type = "LIT_STMT"
                 yield held
                 held = None
@@ -128,10 +131,13 @@ class _Indent(Indenter):
                     yield from _split(tok)
                     prev = "RPAR"
                     continue
-                if prev in _STMT_START:
-                    held = tok
-                    prev = t
-                    continue
+                held, held_at_start = tok, prev in _STMT_START
+                prev = t
+                continue
+            elif t == "LIT_RUN":
+                held, held_at_start = tok, prev in _STMT_START
+                prev = "LIT_CALL"
+                continue
             elif t == "LIT_LIST" and prev in _PRIMARY_END:
                 yield from _split(tok)  # `x["a"]` is a subscript, not a list
                 prev = "RSQB"
@@ -666,6 +672,8 @@ def _literal_nodes(tok: Token):
         elif kind == 5:  # ): the call is complete
             call = _call_node(fn, args, (line, col, line, col + 1))
             if run is None:
+                if m.end() != len(src):  # a LIT_RUN of several calls re-typed as one
+                    raise StarlarkSyntaxError("Parse error: more than one call", line, col)
                 return call
             run.append(("expr", call[1], call))
             fn, args = (), []

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from cordon.policy import PolicyError, load_policy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from cordon.policy.starlark import syntax
 from cordon.policy.starlark.syntax import StarlarkSyntaxError, parse
 
@@ -49,6 +51,8 @@ TRICKY = [
     'f("a")\ng("b"); x = 1\nh("c")\n',
     'f("a")\ng("b").upper()\nh("c")\n',
     'f("a")\nload("x.star", "y")\n',
+    'f("a").x\nf("a")[0]\nf("a") + f("b")\nf("a")\n',
+    'x = [\nf("a"),\n]\n',
     'x = 1 + \\\nlen("a")\nlen("b")\n',
 ]
 
@@ -60,6 +64,8 @@ BROKEN = [
     'f("a")\n\tg("b")\n',
     'f("a")\ng("b"\n',
     'if True:\n    f("a")\n  g("b")\n',
+    'f("a")f("a")\n',
+    'f("a")\ng("b")f("a")\n',
 ]
 
 # Malformed literal lists and calls: message and line:col as `codex execpolicy check` 0.171.0
@@ -119,7 +125,9 @@ def test_every_conformance_file_and_shipped_set_parses_as_without_the_shortcut()
 def test_a_typical_rule_is_two_tokens():
     """The shortcut is in use (else the tests above compare the ordinary grammar with itself)."""
     text = 'prefix_rule(\n    pattern = ["git", ["push", "fetch"]],\n    decision = "prompt",\n)\n'
-    assert [t.type for t in syntax.parser().lex(text)] == ["LIT_STMT", "_NEWLINE"]
+    assert [t.type for t in syntax.parser().lex(text)] == ["LIT_RUN", "_NEWLINE"]
+    assert [t.type for t in syntax.parser().lex("x = 1\n" + text)][-2:] == ["LIT_RUN", "_NEWLINE"]
+    assert [t.type for t in syntax.parser().lex("if x:\n    " + text)][-3:] == ["LIT_STMT", "_NEWLINE", "_DEDENT"]
     text = 'f("a")\n\n# c\ng("b", c = ["d"])  # e\nh()\n'
     assert [t.type for t in syntax.parser().lex(text)] == ["LIT_RUN", "_NEWLINE"]
     text = 'x = f("a")\ny = ["a", ["b"]]\n'
@@ -151,3 +159,50 @@ def test_positions_inside_a_multi_line_call():
     assert pattern[2][1] == ("list", (4, 9, 4, 20), [("const", (4, 10, 4, 13), "a"), ("const", (4, 15, 4, 19), "bc")])
     assert decision == ("const", (5, 16, 5, 23), "allow")
     assert_same_as_plain(text)
+
+
+# Files made of whole lines, the shape the shortcut cares about: calls in and out of blocks,
+# blank and comment lines, and lines that break a run or a call.
+LINES = [
+    'prefix_rule(pattern = ["git", ["a", "b"]], decision = "allow")',
+    'f("a")',
+    'f("a", b = ["c"])  # note',
+    "f(",
+    '    "a",',
+    ")",
+    'g(["a"], [["b"]],)',
+    "",
+    "# comment",
+    "    # indented comment",
+    "   ",
+    "\t",
+    "if True:",
+    "def h():",
+    "    pass",
+    '    f("a")',
+    '  f("a")',
+    "x = 1",
+    'x = f("a")',
+    'f("a").x',
+    'f("a"); f("b")',
+    'load("a", "b")',
+    "x = [",
+    "]",
+    "f(if = 'a')",
+    'f("a"',
+    "\\",
+]
+
+
+BLOCK = ["if True:", "def h():", "for x in []:"]
+CALLS = ['f("a")', '    f("a")', 'g(["a"], b = "c")']
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(st.sampled_from(LINES), st.sampled_from(BLOCK), st.sampled_from(CALLS)), max_size=12),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+)
+def test_line_soup_parses_as_without_the_shortcut(lines, eol, final_eol):
+    assert_same_as_plain(eol.join(lines) + (eol if final_eol else ""))
