@@ -4,6 +4,11 @@
   own listeners; the default policy (every connect() made by the launcher's supervisor)
   against ``--network on`` (the same sandbox without the guard: connect() runs in the kernel
   directly). Rounds alternate; medians of microseconds per connect, and their ratio.
+* per datagram: one process sends N unix datagrams and reads each back, three ways: ``sendto``
+  with a pathname address (each one made by the supervisor), ``send`` on a connected socket
+  (never notified) and ``sendmsg`` on a datagram socketpair (notified: the filter cannot see
+  its address); unconfined, under the default policy and under ``--network on``. Medians of
+  microseconds per datagram, and the ratios.
 * per launch: in-process ``cordon.sandbox.run(["true"], denials=False)`` with the guard
   (its supervisor thread, the listener hand-over, the sock_diag socket) against the same
   launch with ``sockets.late_socket_guard`` switched off in this process (bench only).
@@ -38,6 +43,37 @@ def run(make, addr):
     return (time.perf_counter() - t0) / n * 1e6
 print(run(lambda: socket.socket(socket.AF_UNIX), p), run(socket.socket, ("127.0.0.1", port)))
 """
+
+
+DGRAM = r"""
+import os, socket, sys, tempfile, time
+n = int(sys.argv[1])
+d = tempfile.mkdtemp(); a, b = os.path.join(d, "a"), os.path.join(d, "b")
+rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); rx.bind(a)
+tx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); tx.bind(b)
+def timed(send, recv):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        send(b"x" * 64); recv(64)
+    return (time.perf_counter() - t0) / n * 1e6
+addressed = timed(lambda m: tx.sendto(m, a), rx.recv)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.connect(a)
+connected = timed(c.send, rx.recv)
+p, q = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+pair = timed(lambda m: p.sendmsg([m]), q.recv)
+print(addressed, connected, pair)
+"""
+
+
+def _dgram_round(flags: list[str] | None, n: int) -> tuple[float, ...]:
+    """µs per datagram (addressed sendto, connected send, socketpair sendmsg); ``flags`` None:
+    unconfined."""
+    inside = [sys.executable, "-I", "-S", "-c", DGRAM, str(n)]
+    argv = inside if flags is None else [sys.executable, "-m", "cordon.sandbox", "run", *flags, "--", *inside]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr[-500:])
+    return tuple(float(x) for x in r.stdout.split())
 
 
 def _connect_round(flags: list[str], n: int) -> tuple[float, float]:
@@ -103,6 +139,23 @@ def main(rounds: int = 5) -> int:
         print(f"  {k:26s} unix {un:8.1f}   tcp loopback {tcp:8.1f}")
     g, o = med["guard"], med["no guard (--network on)"]
     print(f"  ratio guard / none:        unix {g[0] / o[0]:6.2f}x  tcp {g[1] / o[1]:6.2f}x")
+    dg: dict[str, list] = {"unconfined": [], "guard (default)": [], "--network on": []}
+    for _ in range(rounds):
+        dg["unconfined"].append(_dgram_round(None, 5000))
+        dg["guard (default)"].append(_dgram_round([], 5000))
+        dg["--network on"].append(_dgram_round(["--network", "on"], 5000))
+    print("per unix datagram, sent and read back (median of rounds, microseconds):")
+    dmed = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in dg.items()}
+    for k, (addr, conn, pair) in dmed.items():
+        print(
+            f"  {k:26s} sendto(path) {addr:7.1f}   connected send {conn:7.1f}   socketpair sendmsg {pair:7.1f}"
+        )
+    g, u, o = dmed["guard (default)"], dmed["unconfined"], dmed["--network on"]
+    for label, ref in (("unconfined", u), ("--network on", o)):
+        print(
+            f"  ratio guard / {label:13s} sendto(path) {g[0] / ref[0]:5.2f}x   connected send "
+            f"{g[1] / ref[1]:5.2f}x   socketpair sendmsg {g[2] / ref[2]:5.2f}x"
+        )
     launches: dict[bool, list] = {True: [], False: []}
     _launch_round(3, True)  # warm the caches
     for _ in range(rounds):

@@ -365,17 +365,7 @@ class Walls:
                 args[0] & 0xFFFFFFFF, f"family {args[0] & 0xFFFFFFFF}"
             )
             target = f"{name}({fam})"
-            dgram = len(args) > 1 and args[1] & 0xF == seccomp.SOCK_DGRAM
-            if fam == "AF_UNIX" and dgram and self.engine == "bwrap":
-                # sandbox/linux/unixguard.py: only connect() can be supervised.
-                target = f"{name}(AF_UNIX, SOCK_DGRAM)"
-                why = (
-                    "unix datagram sockets are refused with the network off or proxied: an "
-                    "addressed datagram reaches a host socket by path, which seccomp cannot see "
-                    "(stream and seqpacket sockets work)"
-                )
-                allow = "--network on"
-            elif name == "socket" and fam == "AF_UNIX":
+            if name == "socket" and fam == "AF_UNIX":
                 # Under bubblewrap they are allowed (host sockets masked); refused only without it.
                 why = f"unix sockets are refused in network mode {self.network} without bubblewrap (nothing hides the host's)"
                 allow = "--network on" if self.network != "on" else None

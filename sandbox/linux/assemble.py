@@ -973,7 +973,7 @@ def _build_inner(
     from cordon.sandbox.linux import landlock, sockets
 
     if sockets.late_socket_guard(network.split("+")[0], under_bwrap, landlock.abi_version()) == "supervisor":
-        network += "+guard"  # connect() notified, AF_UNIX datagrams refused
+        network += "+guard"  # connect() and addressed sends made by the supervisor
     cache, roots = probe.cache_dir(), [os.fspath(r) for r in policy.writable_roots]
     bpf = bpfcache.load(cache, network, launches, roots)
     stage = inner_mod.build_inner(

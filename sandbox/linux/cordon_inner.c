@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -636,20 +637,20 @@ static void set_rlimits(void) {
  * sent to a user-notification listener; the launcher's supervisor answers each exactly as the
  * plain program would (sandbox/linux/supervise.py). The listener goes to the launcher over
  * `sock` and is closed here: the command must never hold it. Returns 0, with nothing
- * installed, when the kernel refuses a listener (EBUSY: one exists up the process tree). */
-static int load_watch(int sock) {
-    if (plan.watch_len % 8 || plan.watch_len / 8 > 0xFFFF) fail("seccomp watch program is malformed");
-    struct bpf_prog prog = {(unsigned short)(plan.watch_len / 8), plan.watch};
-    /* Before the filter, which refuses it: without one the supervisor refuses pathname connects. */
-    int fds[2] = {-1, plan.diag ? socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */) : -1};
-    int nfds = fds[1] >= 0 ? 2 : 1;
-    int listener = (int)syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 8 /* FLAG_NEW_LISTENER */, &prog);
-    if (listener < 0) {
-        if (fds[1] >= 0) close(fds[1]);
-        close(sock);
-        return 0;
-    }
-    fds[0] = listener;
+ * installed, when the kernel refuses a listener (EBUSY: one exists up the process tree).
+ *
+ * The late-socket guard's program notifies sendmsg() too, and nobody could answer the one that
+ * carries the listener itself: a thread started before the filter (so outside it: a filter
+ * binds the thread that installs it and those it starts later) sends it, and has ended before
+ * anything else runs. */
+struct listener_send {
+    int sock, nfds, fds[2], go[2], sent, err;
+};
+
+static void *send_listener(void *arg) {
+    struct listener_send *s = arg;
+    char go = 0;
+    if (read(s->go[0], &go, 1) != 1 || go != 'L') return NULL; /* no listener: nothing to send */
     char byte = 'L';
     struct iovec iov = {&byte, 1};
     union {
@@ -661,17 +662,43 @@ static int load_watch(int sock) {
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = ctl.buf;
-    msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    msg.msg_controllen = CMSG_SPACE(s->nfds * sizeof(int));
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-    /* The filter is in place: without its listener every notified call would fail (ENOSYS). */
-    if (sendmsg(sock, &msg, 0) != 1) fail("sending the seccomp listener to the launcher: %s", strerror(errno));
-    close(listener);
-    if (fds[1] >= 0) close(fds[1]);
+    c->cmsg_len = CMSG_LEN(s->nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), s->fds, s->nfds * sizeof(int));
+    s->sent = sendmsg(s->sock, &msg, 0) == 1;
+    s->err = errno;
+    return NULL;
+}
+
+static int load_watch(int sock) {
+    if (plan.watch_len % 8 || plan.watch_len / 8 > 0xFFFF) fail("seccomp watch program is malformed");
+    struct bpf_prog prog = {(unsigned short)(plan.watch_len / 8), plan.watch};
+    /* Before the filter, which refuses it: without one the supervisor refuses pathname connects. */
+    int diag = plan.diag ? socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 4 /* NETLINK_SOCK_DIAG */) : -1;
+    struct listener_send s = {sock, diag >= 0 ? 2 : 1, {-1, diag}, {-1, -1}, 0, 0};
+    pthread_t sender;
+    if (pipe2(s.go, O_CLOEXEC) < 0) fail("pipe: %s", strerror(errno));
+    if ((errno = pthread_create(&sender, NULL, send_listener, &s)) != 0) fail("thread: %s", strerror(errno));
+    /* WAIT_KILLABLE_RECV (5.19): once the supervisor holds a call, only a fatal signal interrupts
+     * the caller, so a restarted call cannot repeat a send the supervisor already made. */
+    int listener = (int)syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 8 | 32 /* NEW_LISTENER | WAIT_KILLABLE_RECV */, &prog);
+    if (listener < 0 && errno == EINVAL)
+        listener = (int)syscall(SYS_seccomp, 1 /* SET_MODE_FILTER */, 8 /* FLAG_NEW_LISTENER */, &prog);
+    s.fds[0] = listener;
+    /* write() and the join (futex) are never notified. */
+    if (write(s.go[1], listener < 0 ? "X" : "L", 1) != 1) fail("pipe: %s", strerror(errno));
+    pthread_join(sender, NULL);
+    close(s.go[0]);
+    close(s.go[1]);
+    if (diag >= 0) close(diag);
     close(sock);
+    if (listener < 0) return 0;
+    /* The filter is in place: without its listener every notified call would fail (ENOSYS). */
+    if (!s.sent) fail("sending the seccomp listener to the launcher: %s", strerror(s.err));
+    close(listener);
     return 1;
 }
 

@@ -143,9 +143,9 @@ class InnerStage:
         )
         out["late_host_sockets"] = {
             "landlock": "Landlock resolve_unix: only sockets made inside the sandbox are reachable by path",
-            "supervisor": "every connect() is made by the launcher's supervisor, which reaches a pathname "
-            "socket only when it is bound in the sandbox's own network namespace; AF_UNIX datagram "
-            "sockets are refused",
+            "supervisor": "every connect() and addressed send (sendto with an address, sendmsg, sendmmsg) "
+            "is made by the launcher's supervisor, which reaches a pathname socket only when it is "
+            "bound in the sandbox's own network namespace",
             None: "not applicable (host network, or no AF_UNIX sockets of the command's own)",
         }[self.guard]
         return out

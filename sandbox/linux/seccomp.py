@@ -40,7 +40,6 @@ AF = {
     "AF_VSOCK": 40,
 }
 AF_MAX = 46  # families >= this do not exist on 6.x; denied anyway
-SOCK_DGRAM = 2
 SOCK_RAW = 3
 SOCK_PACKET = 10
 NETLINK_ROUTE = 0
@@ -237,23 +236,19 @@ def rules(network: str = "off", isolated: bool = False, guard: bool = False) -> 
     )
     out.append({"syscall": "socketpair", "when": "domain != AF_UNIX", "action": "ERRNO(EPERM)"})
     if guard:
-        out.append(
-            {
-                "syscall": "connect",
-                "when": "always",
-                "action": "USER_NOTIF",
-                "why": "the supervisor connects on the caller's behalf, refusing host unix sockets "
-                "(sandbox/linux/sockets.py, late sockets)",
-            }
+        why = (
+            "the supervisor makes the call on the caller's behalf, refusing host unix sockets "
+            "(sandbox/linux/unixguard.py, late sockets)"
         )
-        for name in ("socket", "socketpair"):
+        out.append({"syscall": "connect", "when": "always", "action": "USER_NOTIF", "why": why})
+        out.append({"syscall": "sendto", "when": "dest_addr != NULL", "action": "USER_NOTIF", "why": why})
+        for name in ("sendmsg", "sendmmsg"):
             out.append(
                 {
                     "syscall": name,
-                    "when": "AF_UNIX with SOCK_DGRAM",
-                    "action": "ERRNO(EPERM)",
-                    "why": "an addressed datagram (sendto/sendmsg) reaches a host socket by path; "
-                    "only connect() can be supervised",
+                    "when": "always",
+                    "action": "USER_NOTIF",
+                    "why": why + "; the address lies in memory the filter cannot read",
                 }
             )
     for name in ("clone", "unshare"):
@@ -288,10 +283,10 @@ def compile_bpf(network: str = "off", isolated: bool = False, guard: bool = Fals
     Built with libseccomp, then prefixed with the x32 / unknown-syscall guard. Cached per
     (network mode, isolated, guard) for library callers that launch many sandboxes.
     ``isolated``: see ``socket_families``. ``guard``: the late-socket guard
-    (sockets.late_socket_guard == "supervisor"): every ``connect()`` goes to the launcher's
-    supervisor (USER_NOTIF; with no listener the kernel answers ENOSYS: still refused), and
-    AF_UNIX datagram sockets are refused (an addressed datagram reaches a socket by path
-    through sendto/sendmsg, whose address the filter cannot see).
+    (sockets.late_socket_guard == "supervisor"): every ``connect()``, ``sendto()`` with an
+    address, ``sendmsg()`` and ``sendmmsg()`` goes to the launcher's supervisor, which makes it
+    for the caller (USER_NOTIF; with no listener the kernel answers ENOSYS: still refused). An
+    addressed datagram reaches a unix socket by path, and only the supervisor can see where.
     """
     if network not in ("off", "on", "proxy"):
         raise ValueError(f"unknown network mode {network!r}")
@@ -387,9 +382,12 @@ def _libseccomp_program(network: str, isolated: bool, guard: bool = False) -> by
         if domain != AF["AF_UNIX"]:
             f.add_rule(eperm, "socketpair", lo32(0, domain))
     if guard:
+        # sandbox/linux/unixguard.py makes these calls for the command. A NULL dest_addr (a
+        # register) sends where connect(), also made there, pointed the socket.
         f.add_rule(sc.NOTIFY, "connect")
-        for name in ("socket", "socketpair"):
-            f.add_rule(eperm, name, lo32(0, AF["AF_UNIX"]), sc.Arg(1, sc.MASKED_EQ, 0xF, SOCK_DGRAM))
+        f.add_rule(sc.NOTIFY, "sendto", sc.Arg(4, sc.NE, 0))
+        f.add_rule(sc.NOTIFY, "sendmsg")
+        f.add_rule(sc.NOTIFY, "sendmmsg")
 
     for flag in CLONE_NS_FLAGS.values():
         # clone's flags are arg 0 on x86_64 and aarch64 (the backwards-args variants differ).
@@ -456,6 +454,7 @@ def load_bpf(program: bytes, ffi: tuple | None = None) -> None:
 
 SECCOMP_SET_MODE_FILTER = 1
 SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 1 << 5
 SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 
 
@@ -478,7 +477,7 @@ def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None, diag: boo
         from cordon.sandbox.linux.landlock import ffi as make_ffi
 
         ffi = make_ffi()
-    syscall, _, c_long, _, buffer_address = ffi
+    syscall, _, c_long, get_errno, buffer_address = ffi
     _buf, address = buffer_address(program)
     fprog = struct.pack("=HxxxxxxQ", len(program) // 8, address)
     import _socket
@@ -490,28 +489,56 @@ def load_watch(program: bytes, sock_fd: int, ffi: tuple | None = None, diag: boo
             fds.append(d.detach())
         except OSError:
             pass
-    nr = SYS_SECCOMP.get(os.uname().machine)
-    listener = (
-        -1
-        if nr is None
-        else syscall(
-            c_long(nr), c_long(SECCOMP_SET_MODE_FILTER), c_long(SECCOMP_FILTER_FLAG_NEW_LISTENER), fprog
-        )
-    )
-    if listener < 0:
-        os.close(sock_fd)
-        for fd in fds:
-            os.close(fd)
-        return False
-    fds.insert(0, listener)
-    try:
-        s = _socket.socket(fileno=sock_fd)
+    # The late-socket guard's program notifies sendmsg() too, and nobody could answer the one
+    # carrying the listener itself: a thread started before the filter (outside it: a filter
+    # binds the thread that installs it and those it starts later) sends it, and has ended
+    # before anything else runs. Its lock waits are futexes, never notified.
+    import _thread
+
+    go, done, box = _thread.allocate_lock(), _thread.allocate_lock(), {}
+    go.acquire()
+    done.acquire()
+
+    def send() -> None:
         try:
-            rights = struct.pack(f"={len(fds)}i", *fds)
-            s.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+            go.acquire()
+            if box.get("fds"):
+                s = _socket.socket(fileno=sock_fd)
+                try:
+                    rights = struct.pack(f"={len(box['fds'])}i", *box["fds"])
+                    s.sendmsg([b"L"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+                finally:
+                    s.detach()
+                box["sent"] = True
+        except OSError as exc:
+            box["error"] = exc
         finally:
-            s.close()
-    finally:
-        for fd in fds:
-            os.close(fd)
+            done.release()
+
+    _thread.start_new_thread(send, ())
+    nr = SYS_SECCOMP.get(os.uname().machine)
+    listener = -1
+    # WAIT_KILLABLE_RECV first (5.19): once the supervisor holds a call, only a fatal signal
+    # interrupts the caller, so a restarted call cannot repeat a send the supervisor made.
+    for flags in (
+        SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+        SECCOMP_FILTER_FLAG_NEW_LISTENER,
+    ):
+        if nr is None:
+            break
+        listener = syscall(c_long(nr), c_long(SECCOMP_SET_MODE_FILTER), c_long(flags), fprog)
+        if listener >= 0 or get_errno() != errno.EINVAL:
+            break
+    if listener >= 0:
+        fds.insert(0, listener)
+        box["fds"] = fds
+    go.release()
+    done.acquire()
+    os.close(sock_fd)
+    for fd in fds:
+        os.close(fd)
+    if listener < 0:
+        return False
+    if not box.get("sent"):
+        raise OSError(f"sending the seccomp listener to the launcher: {box.get('error')}")
     return True

@@ -51,7 +51,8 @@ RESOLVE_UNIX_ABI = 9  # LANDLOCK_ACCESS_FS_RESOLVE_UNIX: pathname-socket connect
 
 def late_socket_guard(network: str, isolated: bool, abi: int) -> str | None:
     """What keeps host sockets bound after the launch out of reach: ``"landlock"`` (ABI >= 9),
-    ``"supervisor"`` (seccomp user notification on connect(), AF_UNIX datagrams refused), or
+    ``"supervisor"`` (seccomp user notification: connect() and addressed sends made by the
+    launcher, sandbox/linux/unixguard.py), or
     None where the command gets no AF_UNIX socket of its own to worry about (not isolated) or
     has the host's sockets on purpose (``--network on``)."""
     if not isolated or network not in ("off", "proxy"):

@@ -458,7 +458,7 @@ class Supervisor:
         self.walls = walls
         self.recorder = recorder
         self.level = level
-        self.guard = guard  # unixguard.UnixGuard: answers connect() (the filter's USER_NOTIF returns)
+        self.guard = guard  # unixguard.UnixGuard: answers connect() and sends (the filter's USER_NOTIF)
         self.machine = _machine()
         fs = level != "syscalls"
         self.fs_numbers = {nr: name for name, nr in FS_NUMBERS.get(self.machine, {}).items()} if fs else {}
@@ -589,7 +589,7 @@ class Supervisor:
         if action == SECCOMP_RET_USER_NOTIF and self.guard is not None:
             if pid in self._pending:
                 self._later(pid)
-            return self.guard.handle(listener, nid, pid, args)  # connect(), made for the caller
+            return self.guard.handle(listener, nid, pid, args, nr)  # connect() or a send, made for it
         denial = None
         if action == SECCOMP_RET_ALLOW:
             if nr in self.fs_numbers:
