@@ -22,7 +22,13 @@ from cordon.sandbox.errors import SandboxError
 from cordon.sandbox.frozen import Record
 from cordon.sandbox.linux import bwrap as _bwrap
 from cordon.sandbox.linux import probe
-from cordon.sandbox.linux.launch import STATUS_FD_TOKEN, Launch, root_locks, sweep_orphaned_placeholders
+from cordon.sandbox.linux.launch import (
+    STATUS_FD_TOKEN,
+    Launch,
+    empty_problem,
+    root_locks,
+    sweep_orphaned_placeholders,
+)
 from cordon.sandbox.resolve import apply_env
 
 from cordon.paths import within, within_any
@@ -48,7 +54,6 @@ def _short_runtime_dir(preferred: str) -> str:
     """
     if len(os.fsencode(preferred)) <= _SOCKET_DIR_MAX:
         return preferred
-    import stat
 
     uid = os.geteuid()
     short = f"/tmp/cordon-{uid}"
@@ -316,7 +321,10 @@ def build_plan(
     # Only Cordon's own state is judged by the journal: its folders and project files.
     deferred.append((record_launch, (roots, kept), {"launches": launches}))
     fds = dict(inner_fds)
-    fds[empty_fd] = b""
+    if "--ro-bind-data" in plan.args:  # masks beyond the descriptor ones (or no empty file)
+        fds[empty_fd] = b""
+    for fd in plan.mask_fds:  # each --ro-bind-fd mask: the empty file, checked on its descriptor
+        fds[fd] = ("empty-file", empties[2])
     bridge = [PROXY_BIND_TOKEN] if net == "proxy" else []
     full = ["bwrap", *plan.args, *_visible_tools(policy, inner_argv, argv), *bridge, *inner_bwrap]
     from cordon.sandbox.hardening import is_dynamic_loader_variable
@@ -885,56 +893,51 @@ def own_install(writable_roots, notes: list[str] | None = None) -> list[str]:
     return out
 
 
-EMPTY_DIRS = (("empty-ro", 0o555), ("empty-000", 0o000))
+# (name, mode, is a folder). The empty file masks files (bwrap.MASK_FD_BASE): a read-only bind
+# of it costs bubblewrap less than ``--ro-bind-data`` (which first writes a file of its own for
+# each mask), and a root launch masks a dozen or more files under /etc.
+EMPTY_DIRS = (("empty-ro", 0o555, True), ("empty-000", 0o000, True), ("empty-file-000", 0o000, False))
 
 
-def empty_dirs() -> tuple[str, str] | None:
-    """Two empty directories in Cordon's cache (modes 0555 and 0000), bound read-only as
-    placeholders / directory masks; None when this user could not make them (tmpfs
-    placeholders instead). ``start`` checks them and makes them when absent or unsound
-    (``make_empty_dirs``)."""
+def empty_dirs() -> tuple[str, ...] | None:
+    """Two empty directories in Cordon's cache (modes 0555 and 0000) and one empty file (mode
+    0000), bound read-only as placeholders, folder masks and file masks; None when this user
+    could not make them (tmpfs placeholders and ``--ro-bind-data`` masks instead). ``start``
+    checks them and makes them when absent or unsound (``make_empty_dirs``); the file is
+    checked again on the descriptor bubblewrap binds (launch.fd_source)."""
     base = probe.cache_dir()
-    out = [os.path.join(base, name) for name, _ in EMPTY_DIRS]
-    for p, (_, mode) in zip(out, EMPTY_DIRS, strict=True):
-        if _empty_dir_problem(p, mode) is None:
+    out = [os.path.join(base, name) for name, _, _ in EMPTY_DIRS]
+    for p, (_, mode, folder) in zip(out, EMPTY_DIRS, strict=True):
+        if empty_problem(p, mode, folder) is None:
             continue
         parent_ok = os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK)
         if not (parent_ok if os.path.lexists(p) else parent_ok or _absent_chain(base)):
             return None
-    return out[0], out[1]
+    return tuple(out)
 
 
-def _empty_dir_problem(p: str, mode: int) -> str | None:
-    try:
-        st = os.lstat(p)
-        ok = (
-            stat.S_ISDIR(st.st_mode)
-            and st.st_uid == os.geteuid()
-            and stat.S_IMODE(st.st_mode) == mode
-            and st.st_nlink == 2  # no subdirectories
-            and (mode == 0 or not os.listdir(p))
-        )
-    except OSError:
-        return "absent"
-    return None if ok else "unsound"
-
-
-def make_empty_dirs(paths: tuple[str, str]) -> None:
-    """Check the empty folders at every launch and make them where absent; one someone filled
-    or swapped for a symlink (it would show through every placeholder) is moved aside and
-    made afresh."""
-    for p, (_, mode) in zip(paths, EMPTY_DIRS, strict=True):
-        problem = _empty_dir_problem(p, mode)
+def make_empty_dirs(paths: tuple[str, ...]) -> None:
+    """Check the empty folders and the empty file at every launch and make them where absent;
+    one someone filled or swapped for a symlink (it would show through every placeholder or
+    mask) is moved aside and made afresh."""
+    for p, (_, mode, folder) in zip(paths, EMPTY_DIRS, strict=True):
+        problem = empty_problem(p, mode, folder)
         if problem is None:
             continue
         try:
             if problem == "unsound":
                 os.rename(p, f"{p}.bad.{os.getpid()}")  # keep it for inspection, use a fresh one
             os.makedirs(os.path.dirname(p), exist_ok=True)
-            os.mkdir(p, 0o700)
-            os.chmod(p, mode)
+            if folder:
+                os.mkdir(p, 0o700)
+                os.chmod(p, mode)
+            else:
+                os.close(
+                    os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+                )
         except OSError as e:
-            raise SandboxError(f"cannot make Cordon's empty folder {p}: {e.strerror}") from None
+            what = "folder" if folder else "file"
+            raise SandboxError(f"cannot make Cordon's empty {what} {p}: {e.strerror}") from None
 
 
 def _build_inner(

@@ -61,6 +61,11 @@ GIT_READ_ONLY = (
 PROJECT_CONFIG = ".cordon.toml"  # sandbox.config reads it; kept here to stay import-light
 # bubblewrap refuses more arguments than this (MAX_ARGS in bubblewrap.c), --args included.
 MAX_BWRAP_ARGS = 9000
+# File masks bound from a descriptor of Cordon's empty file (one descriptor each: bubblewrap
+# closes it once bound); numbered above the inner stage's (200-204) and well under the usual
+# 1,024-descriptor limit. Masks beyond these use --ro-bind-data.
+MASK_FD_BASE = 300
+MASK_FDS = 128
 # Placeholders are created for these when absent, so they cannot be created inside.
 # (rebase-merge/, rebase-apply/ and sequencer/ hold the "exec" lines and the todo list that
 # `git rebase --continue` / `git cherry-pick --continue` on the host would carry out.)
@@ -70,7 +75,17 @@ GIT_PLACEHOLDER_DIRS = ("hooks", "info", "modules", "worktrees", "rebase-merge",
 class BwrapPlan:
     """The argv fragment plus what the launcher must know (placeholders it may clean up)."""
 
-    __slots__ = ("args", "masked", "notes", "pinned", "placeholders", "protected", "sockets", "writable")
+    __slots__ = (
+        "args",
+        "mask_fds",
+        "masked",
+        "notes",
+        "pinned",
+        "placeholders",
+        "protected",
+        "sockets",
+        "writable",
+    )
 
     def __init__(self) -> None:
         self.args: list[str] = []
@@ -81,6 +96,7 @@ class BwrapPlan:
         self.writable: list[str] = []
         self.notes: list[str] = []
         self.sockets: list[str] = []  # host unix sockets masked (beyond deny_sockets)
+        self.mask_fds: list[int] = []  # descriptors bwrap binds the empty file from (--ro-bind-fd)
 
 
 # What a folder ``start`` makes before bubblewrap runs looks like to the plan (``made``).
@@ -145,7 +161,7 @@ def build_bwrap_args(
     options: frozenset[str] | set[str] | list[str] = (),
     net_isolated: bool = True,
     keep_read_only=(),
-    empty_dirs: tuple[str, str] | None = None,
+    empty_dirs: tuple[str, ...] | None = None,
     hide=(),
     git_guard=None,
     tmp_size: int | None = None,
@@ -162,7 +178,11 @@ def build_bwrap_args(
     lie inside a writable root, so a sandbox cannot steer later launches.
     ``empty_dirs``: (mode 0555, mode 0000) empty host directories bound read-only as
     placeholders and directory masks: 3 arguments and one bind each instead of a tmpfs
-    plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS).
+    plus a remount (bwrap accepts at most 9000 arguments; see MAX_BWRAP_ARGS); a third
+    entry, an empty mode-0000 file, masks the first MASK_FDS files through descriptors
+    (``--ro-bind-fd``, numbers in ``plan.mask_fds``: the launcher opens the file and checks it
+    on the descriptor, so no path is looked up between the check and the bind) instead of
+    ``--ro-bind-data``, which makes bubblewrap write a file of its own for each mask.
     ``hide``: host paths masked like deny-read paths in every sandbox (Cordon's per-launch
     state: other launches' workspaces and deny lists; what the environment names and root-only
     files under /etc, see assemble.named_secrets).
@@ -251,6 +271,16 @@ def build_bwrap_args(
         plan.protected.append(p)
         targets.append(p)
 
+    def mask_file(p: str) -> None:  # an empty, mode-0000 file over p
+        if empty_dirs and len(empty_dirs) > 2 and "--ro-bind-fd" in opts and len(plan.mask_fds) < MASK_FDS:
+            fd = MASK_FD_BASE + len(plan.mask_fds)
+            plan.mask_fds.append(fd)
+            a.extend(("--ro-bind-fd", str(fd), p))
+            return
+        if perms:
+            a.extend(("--perms", "0000"))
+        a.extend(("--ro-bind-data", str(empty_fd), p))
+
     for p in (os.fspath(x) for x in policy.read_only_paths):
         if _lstat(p) is not None and any(within(p, r) for r in roots):
             ro_bind(p)
@@ -326,9 +356,7 @@ def build_bwrap_args(
                     a.extend(("--perms", "0000"))
                 a.extend(("--tmpfs", p, "--remount-ro", p))
         else:
-            if perms:
-                a.extend(("--perms", "0000"))
-            a.extend(("--ro-bind-data", str(empty_fd), p))
+            mask_file(p)
         plan.masked.append(p)
         targets.append(p)
 
@@ -343,9 +371,7 @@ def build_bwrap_args(
         st = _lstat(p)
         if st is None or not stat.S_ISSOCK(st.st_mode):
             continue
-        if perms:
-            a.extend(("--perms", "0000"))
-        a.extend(("--ro-bind-data", str(empty_fd), p))
+        mask_file(p)
         plan.sockets.append(p)
         targets.append(p)
 

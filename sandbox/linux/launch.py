@@ -42,13 +42,48 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
+def empty_problem(p: str, mode: int, folder: bool = True, st=None) -> str | None:
+    """Why ``p`` (or its stat ``st``) is not Cordon's empty folder or file of ``mode``
+    (assemble.EMPTY_DIRS), or None."""
+    import stat as _stat
+
+    try:
+        st = os.lstat(p) if st is None else st
+        ok = (
+            st.st_uid == os.geteuid()
+            and _stat.S_IMODE(st.st_mode) == mode
+            and (
+                _stat.S_ISDIR(st.st_mode)
+                and st.st_nlink == 2  # no subdirectories
+                and (mode == 0 or not os.listdir(p))
+                if folder
+                else _stat.S_ISREG(st.st_mode) and st.st_size == 0 and st.st_nlink == 1
+            )
+        )
+    except OSError:
+        return "absent"
+    return None if ok else "unsound"
+
+
 def fd_source(data) -> int:
     """An fd (close-on-exec) for one entry of ``Launch.fds``: ``bytes`` become a memfd holding
     them; ``("file", path)`` is ``path`` opened read-only on the host (the native inner
     stage, executed inside as /proc/self/fd/N, so masks and the private /tmp never hide it);
-    ``("fd", n)`` is a copy of the launcher's own descriptor ``n`` (a warm sandbox's socket)."""
+    ``("fd", n)`` is a copy of the launcher's own descriptor ``n`` (a warm sandbox's socket);
+    ``("empty-file", path)`` is an O_PATH descriptor of Cordon's empty mask file, checked."""
     if isinstance(data, tuple) and data[:1] == ("fd",):
         return fcntl.fcntl(data[1], fcntl.F_DUPFD_CLOEXEC, 3)
+    if isinstance(data, tuple) and data[:1] == ("empty-file",):
+        # Cordon's empty mask file (assemble.EMPTY_DIRS), bound by bubblewrap from this very
+        # descriptor: checked here, on the descriptor, so nothing swapped in later can show.
+        fd = os.open(data[1], os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if empty_problem(data[1], 0, folder=False, st=os.fstat(fd)) is not None:
+            os.close(fd)
+            raise SandboxError(
+                f"{data[1]} is no longer an empty mode-0000 file of uid {os.geteuid()} (changed during the "
+                "launch); the next launch makes it afresh"
+            )
+        return fd
     if isinstance(data, tuple) and data[:1] == ("file",):
         fd = os.open(data[1], os.O_RDONLY | os.O_CLOEXEC)
         from cordon.sandbox.linux.inner import untrusted

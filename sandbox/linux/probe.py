@@ -29,8 +29,9 @@ WANTED_OPTIONS = (
     "--argv0",
     "--size",
     "--chmod",
+    "--ro-bind-fd",
 )
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 
 
 class BwrapInfo:

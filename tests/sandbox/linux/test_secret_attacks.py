@@ -291,3 +291,61 @@ def test_a_kept_etc_scan_never_weakens_the_next_launch(identity, etc_secret, etc
     else:
         assert all(v != "ok" for v in free.values()), free  # DAC keeps them from the user anyway
         assert got["scans"] == 0, got  # the user's launches do not hide root-only files
+
+
+# --- the empty file every file mask binds (assemble.EMPTY_DIRS) ------------------------------------
+def test_a_swapped_mask_file_never_shows_through(identity, stores):
+    """Every hidden file is covered by one empty mode-0000 file in Cordon's cache, which bwrap
+    binds from a descriptor the launcher checked. Swapped for a symlink to readable content, or
+    filled and opened up, it would show that content wherever a secret is hidden: the launch
+    moves it aside and makes a fresh one."""
+    cache = identity.xdg / "cache" / "cordon"
+    secret = stores[0]
+    ops(identity, f"read:{secret}")  # a first launch makes the mask file
+    mask = cache / "empty-file-000"
+    assert mask.is_file() and mask.stat().st_size == 0 and mask.stat().st_mode & 0o777 == 0
+    leak = owned(identity, identity.home / "leak.txt", "LEAKED-THROUGH-THE-MASK\n", 0o644)
+    for swap in ("symlink", "filled"):
+        mask.unlink()
+        if swap == "symlink":
+            mask.symlink_to(leak)
+        else:
+            mask.write_text("LEAKED-THROUGH-THE-MASK\n")
+            mask.chmod(0o644)
+        os.lchown(mask, identity.uid, identity.gid)
+        r = sandbox_run(identity, cmd=["cat", str(secret)])
+        assert "LEAKED" not in r.stdout, (swap, r.stdout)
+        assert mask.is_file() and not mask.is_symlink() and mask.stat().st_size == 0, swap
+        assert any(p.name.startswith("empty-file-000.bad.") for p in cache.iterdir()), swap
+        for bad in cache.glob("empty-file-000.bad.*"):
+            bad.unlink()
+    # The control: the planted content is readable where it was put.
+    assert unconfined(identity, f"read:{leak}")[f"read:{leak}"] == "ok"
+
+
+def test_a_mask_file_changed_after_the_check_is_refused(identity, stores, monkeypatch):
+    """Between start's check and bubblewrap's bind, the mask file is checked once more on the
+    descriptor bwrap binds: a file filled in that window makes the launch fail (SandboxError,
+    exit 125 from the CLI), never show through."""
+    if not identity.is_root:
+        pytest.skip("the launch runs in this test's process (root); the user's launches are above")
+    from cordon.sandbox import SandboxPolicy, run
+    from cordon.sandbox.errors import SandboxError
+    from cordon.sandbox.linux import assemble
+
+    cache = identity.xdg / "cache" / "cordon"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(identity.xdg / "cache"))
+    real = assemble.make_empty_dirs
+
+    def then_filled(paths):
+        real(paths)
+        with open(paths[2], "w") as f:  # the window between start's check and the spawn
+            f.write("LEAKED-THROUGH-THE-MASK\n")
+
+    monkeypatch.setattr(assemble, "make_empty_dirs", then_filled)
+    with pytest.raises(SandboxError, match="empty-file-000 is no longer an empty mode-0000 file"):
+        run(["cat", str(stores[0])], policy=SandboxPolicy(), cwd=str(identity.workspace), text=True)
+    (cache / "empty-file-000").unlink()
+    monkeypatch.setattr(assemble, "make_empty_dirs", real)  # the control: made afresh, it works again
+    r = run(["cat", str(stores[0])], policy=SandboxPolicy(), cwd=str(identity.workspace), text=True)
+    assert r.returncode != 125 and "LEAKED" not in r.stdout, (r.returncode, r.stderr)
