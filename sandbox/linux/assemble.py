@@ -1029,6 +1029,17 @@ def explain(policy, asm: Assembly) -> str:
         "proxy": "only domains the proxy allows: " + ", ".join(policy.network.allow_domains or ["none"]),
     }
     lines.append(f"  network: {reach.get(net, net)}")
+    guard = getattr(getattr(asm, "plan", None), "unix_guard", None)
+    if guard is not None:  # sockets.late_socket_guard
+        how = {
+            "landlock": "Landlock resolve_unix",
+            "supervisor": "the launcher makes each connect() and addressed send (sendto, sendmsg, "
+            "sendmmsg) after checking where it goes",
+        }[guard]
+        lines.append(
+            "  unix sockets: the sandbox's own work (stream, seqpacket, datagram); host sockets, "
+            f"bound before or after the launch, are unreachable ({how})"
+        )
     lp = getattr(asm, "limits", None)
     for e in lp.entries if lp is not None else ():
         state = "" if e.enforced else f"NOT ENFORCED ({e.why}) "

@@ -292,3 +292,29 @@ signal.setitimer(signal.ITIMER_REAL, 0)
 assert got == list(range(len(got))), got[:50]
 print(2000, len(got), count[0])
 """
+
+
+def test_explain_says_how_unix_sockets_are_kept_apart(tmp_path):
+    """--explain names the guard's mechanism where it is in force, and says nothing of it with
+    the host's network (no guard there)."""
+    import sys
+
+    from tests.support.identities import REPO, make_xdg, xdg_env
+
+    env = {**os.environ, **xdg_env(make_xdg(tmp_path / "xdg")), "PYTHONPATH": str(REPO)}
+
+    def explain(*flags):
+        r = subprocess.run(
+            [sys.executable, "-m", "cordon.sandbox", "run", *flags, "--explain", "--", "true"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stderr
+        return [line.strip() for line in r.stderr.splitlines() if line.strip().startswith("unix sockets:")]
+
+    (line,) = explain()
+    assert "datagram" in line and "sendmsg" in line and "unreachable" in line, line
+    assert explain("--network", "on") == []
