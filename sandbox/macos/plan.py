@@ -1,7 +1,7 @@
 """The macOS plan: the exact ``sandbox-exec`` argv, the profile and the environment, as data.
 
-``build_plan`` is pure (no OS calls beyond nothing at all), so ``sandbox plan --platform
-macos`` works from any host and shows byte for byte what ``execute.run`` would launch.
+``build_plan`` is pure (no OS call at all), so ``sandbox plan --platform macos`` works
+from any host and shows byte for byte what ``execute.run`` would launch.
 """
 
 from __future__ import annotations
