@@ -39,22 +39,23 @@ def _bind(interp, name: str, params: list[tuple[str, str, object]], args: list, 
     values: dict = {}
     for (pname, _t, _d), v in zip(params, args, strict=False):
         values[pname] = v
-    names = [p[0] for p in params]
-    extra = [k for k in kwargs if k not in names]
-    if extra:
-        interp.fail(f"Found `{'` `'.join(extra)}` extra named parameter(s) for call to {name}")
-    for k, v in kwargs.items():
-        if k in values:
-            interp.fail(f"Argument `{k}` occurs more than once")
-        values[k] = v
-    provided = set(values)
+    if kwargs:
+        names = [p[0] for p in params]
+        extra = [k for k in kwargs if k not in names]
+        if extra:
+            interp.fail(f"Found `{'` `'.join(extra)}` extra named parameter(s) for call to {name}")
+        for k, v in kwargs.items():
+            if k in values:
+                interp.fail(f"Argument `{k}` occurs more than once")
+            values[k] = v
+    missing = []  # defaulted after the type checks, which only look at what was provided
     for pname, _t, default in params:
         if pname not in values:
             if default is _MISSING:
                 interp.fail(f"Missing parameter `{pname}` for call to `{name}`")
-            values[pname] = default
+            missing.append((pname, default))
     for pname, t, _default in params:
-        if pname not in provided:
+        if pname not in values:
             continue
         v = values[pname]
         ok = isinstance(v, bool) if t == "bool" else (isinstance(v, _EXPECT[t]) and not isinstance(v, bool))
@@ -63,6 +64,8 @@ def _bind(interp, name: str, params: list[tuple[str, str, object]], args: list, 
                 f"Type of parameter `{pname}` doesn't match, expected `{t}`, "
                 f"actual `{type_name(v)} (repr: {srepr(v)})`"
             )
+    for pname, default in missing:
+        values[pname] = default
     return values
 
 
@@ -90,6 +93,8 @@ def _validate_pattern(interp, pattern: list) -> tuple:
 
 
 def _validate_examples(interp, examples: list) -> list:
+    if not examples:
+        return []
     from cordon.policy import shellwords
 
     out = []
