@@ -35,6 +35,11 @@ How (sockets.late_socket_guard == "supervisor"):
     (5.19): once the supervisor holds a call, only a fatal signal interrupts the caller, so a
     signal cannot make it repeat a send the supervisor already made.
 
+The launcher's privileges are never lent: the kernel checks a send's credentials and
+capabilities against the sender, here the launcher, so SCM_CREDENTIALS must carry the caller's
+own ids (mapped from its user namespace) and only control messages that need no capability
+pass (SO_MARK, IP options, IPv6 extension headers: EPERM, as the command would get).
+
 What the command sees differently: a unix stream peer's SO_PEERCRED, and the SCM_CREDENTIALS of
 a supervised send, name the launcher's process (pid 0 inside, the same uid); a send through
 the guard never raises SIGPIPE in the launcher (MSG_NOSIGNAL), the caller gets it as the
@@ -65,6 +70,9 @@ KNOWN_MAX = 64  # checked socket inodes kept pinned (then all are let go, and ch
 UIO_MAXIOV = 1024  # iovecs per message, messages per sendmmsg (the kernel's limits)
 MMSGHDR_SIZE, CMSG_HDR = 64, 16  # struct mmsghdr (msghdr + msg_len), struct cmsghdr (64-bit)
 SOL_SOCKET, SCM_RIGHTS, SCM_CREDENTIALS = 1, 1, 2
+# Control messages of a send that need no privilege, passed on as they are: IP_TOS, IP_TTL,
+# IP_PKTINFO; IPV6_PKTINFO, IPV6_HOPLIMIT, IPV6_DONTFRAG, IPV6_TCLASS; UDP_SEGMENT (GSO).
+SAFE_CONTROL = {(0, 1), (0, 2), (0, 8), (41, 50), (41, 52), (41, 62), (41, 67), (17, 103)}
 MSG_DONTWAIT, MSG_NOSIGNAL = 0x40, 0x4000
 SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, NLM_F_DUMP, NLMSG_ERROR, NLMSG_DONE = 20, 1, 0x300, 2, 3
 UDIAG_SHOW_VFS, UNIX_DIAG_VFS, TCP_LISTEN = 2, 1, 10
@@ -301,7 +309,7 @@ class UnixGuard:
         ready = []
         for addr, data, control in msgs:
             try:
-                control = self._rights(pidfd, control, held)
+                control = self._rights(pid, pidfd, control, held)
                 addr = self._destination(listener, nid, pid, family, addr, held, name, kind)
             except _Refused:
                 if not ready:
@@ -367,26 +375,34 @@ class UnixGuard:
         control = self._read(pid, ctllen, ctl_p) if ctl_p and ctllen else b""
         return name, b"".join(chunks), control
 
-    def _rights(self, pidfd: int, control: bytes, held: list) -> bytes:
-        """``control`` with the caller's descriptors (SCM_RIGHTS) replaced by ours and
-        SCM_CREDENTIALS naming the sender that actually sends (this process: the kernel checks
-        it); other control messages as they are."""
+    def _rights(self, pid: int, pidfd: int, control: bytes, held: list) -> bytes:
+        """``control`` as this process sends it for the caller: the caller's descriptors
+        (SCM_RIGHTS) replaced by ours, SCM_CREDENTIALS naming this process (the kernel checks
+        the pid against the sender) once its ids are found to be the caller's own, and only
+        control messages that need no privilege (``SAFE_CONTROL``): the kernel checks a
+        privileged one (SO_MARK, IP options, IPv6 extension headers) against the sender, which
+        here is the launcher, so passing it on would lend the launcher's capabilities. Others:
+        EPERM, as the caller's own send without the capability would get."""
         out, at = [], 0
         while at + CMSG_HDR <= len(control):
             clen, level, kind = struct.unpack_from("=Qii", control, at)
             if clen < CMSG_HDR or at + clen > len(control):
                 raise _Refused(_errno.EINVAL)
             data = control[at + CMSG_HDR : at + clen]
-            if level == SOL_SOCKET and kind == SCM_RIGHTS:
+            if (level, kind) == (SOL_SOCKET, SCM_RIGHTS):
                 fds = []
                 for (fd,) in struct.iter_unpack("=i", data[: len(data) - len(data) % 4]):
                     mine = self._getfd(pidfd, fd)
                     held.append(mine)
                     fds.append(mine)
                 data = struct.pack(f"={len(fds)}i", *fds)
-            elif level == SOL_SOCKET and kind == SCM_CREDENTIALS and len(data) >= 12:
+            elif (level, kind) == (SOL_SOCKET, SCM_CREDENTIALS):
+                if len(data) < 12:
+                    raise _Refused(_errno.EINVAL)
                 _pid, uid, gid = struct.unpack_from("=iII", data)
-                data = struct.pack("=iII", os.getpid(), uid, gid)
+                data = struct.pack("=iII", os.getpid(), *_own_ids(pid, uid, gid))
+            elif (level, kind) not in SAFE_CONTROL:
+                raise _Refused(_errno.EPERM)
             msg = struct.pack("=Qii", CMSG_HDR + len(data), level, kind) + data
             out.append(msg + b"\0" * (-len(msg) % 8))
             at += (clen + 7) & ~7
@@ -613,6 +629,35 @@ def _socket_kind(fd: int) -> tuple[int, int]:
         return s.family, s.type & 0xF
     finally:
         s.detach()
+
+
+def _own_ids(pid: int, uid: int, gid: int) -> tuple[int, int]:
+    """``uid`` and ``gid`` as the caller named them (in its user namespace) made ours (the
+    kernel reads them in the sender's), when they are among the caller's real, effective and
+    saved ids: what the kernel accepts in SCM_CREDENTIALS from a sender without CAP_SETUID or
+    CAP_SETGID. Unmapped: EINVAL; another's: EPERM (as the kernel answers the caller)."""
+    out, ids = [], {}
+    try:
+        for value, kind in ((uid, "uid"), (gid, "gid")):
+            with open(f"/proc/{pid}/{kind}_map", "rb") as f:
+                mapped = None
+                for line in f:
+                    inside, outside, count = (int(x) for x in line.split())
+                    if inside <= value < inside + count:
+                        mapped = outside + value - inside
+                        break
+            if mapped is None:
+                raise _Refused(_errno.EINVAL)
+            out.append(mapped)
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith((b"Uid:", b"Gid:")):
+                    ids[line[:3]] = [int(x) for x in line.split()[1:4]]
+    except (OSError, ValueError):
+        raise _Refused(_errno.EPERM) from None
+    if out[0] not in ids.get(b"Uid", ()) or out[1] not in ids.get(b"Gid", ()):
+        raise _Refused(_errno.EPERM)
+    return out[0], out[1]
 
 
 def _host_abstract(name: bytes) -> bool:

@@ -318,3 +318,50 @@ def test_explain_says_how_unix_sockets_are_kept_apart(tmp_path):
     (line,) = explain()
     assert "datagram" in line and "sendmsg" in line and "unreachable" in line, line
     assert explain("--network", "on") == []
+
+
+_CONTROL_MESSAGES = r"""
+import os, socket, struct
+def res(fn):
+    try:
+        fn(); return "ok"
+    except OSError as e:
+        return str(e.errno)
+p, q = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+q.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+own = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())
+other = struct.pack("iII", os.getpid(), os.getuid() + 1, os.getgid())
+print("creds_own", res(lambda: p.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, own)])))
+_, anc, _, _ = q.recvmsg(4, socket.CMSG_SPACE(12))
+print("creds_uid", struct.unpack("iII", anc[0][2])[1] == os.getuid())
+print("creds_forged", res(lambda: p.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, other)])))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+tos = [(socket.IPPROTO_IP, socket.IP_TOS, struct.pack("i", 0x10))]
+print("tos", res(lambda: u.sendmsg([b"x"], tos, 0, u.getsockname())))
+mark = [(socket.SOL_SOCKET, 36, struct.pack("I", 7))]  # SO_MARK: CAP_NET_ADMIN
+print("mark", res(lambda: u.sendmsg([b"x"], mark, 0, u.getsockname())))
+"""
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_a_supervised_send_lends_no_privilege(identity, mode):
+    """The launcher makes the send, so the kernel checks the launcher's credentials: the guard
+    must refuse what the command could not do itself. SCM_CREDENTIALS with ids other than the
+    caller's own, and a control message that needs a capability (SO_MARK), are refused exactly
+    as the kernel refuses them without the guard (``--network on``: the command's own send,
+    the control); the caller's own credentials and an unprivileged IP_TOS pass in both."""
+    from tests.sandbox.linux.confine_support import sandbox_run
+
+    argv = [INSIDE_PYTHON, "-I", "-S", "-c", _CONTROL_MESSAGES]
+    runs = {}
+    for label, flags in (("guard", MODES[mode]), ("kernel", ("--network", "on"))):
+        r = sandbox_run(identity, *flags, cmd=argv)
+        assert r.returncode == 0, r.stderr
+        runs[label] = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+    # Another uid: EPERM where it is mapped (root without a user namespace), else EINVAL.
+    forged = {str(errno.EPERM), str(errno.EINVAL)}
+    assert runs["kernel"]["creds_forged"] in forged, runs
+    expected = {"creds_own": "ok", "creds_uid": "True", "creds_forged": runs["kernel"]["creds_forged"]}
+    expected.update(tos="ok", mark=str(errno.EPERM))
+    assert runs["kernel"] == expected, runs  # the control: what the kernel says to the command
+    assert runs["guard"] == expected, runs
