@@ -107,10 +107,14 @@ class UnixGuard:
         self._idle: list = []  # [lock, job] of workers waiting for a call that may block
         self._closed = False
         self._known: dict[tuple[int, int], int] = {}  # (st_dev, st_ino) checked -> its pinned fd
+        self._root: int | None = None  # the sandbox's root directory (O_PATH), see _resolve
 
     def close(self) -> None:
         self._closed = True
         self._forget()
+        if self._root is not None:
+            os.close(self._root)
+            self._root = None
         while self._idle:
             worker = self._idle.pop()
             worker[1] = None
@@ -411,6 +415,14 @@ class UnixGuard:
     def _sendmsg(self, sock: int, addr: bytes, data: bytes, control: bytes, flags: int) -> int:
         from cordon.sandbox.linux.landlock import ffi, sys_call
 
+        if not control:  # the same send without a msghdr to build (sendto gathers nothing)
+            nr = self._numbers.get("sendto")
+            if nr is None:
+                return -_errno.ENOSYS
+            try:
+                return sys_call(nr, sock, data, len(data), flags, addr or None, len(addr))
+            except OSError as e:
+                return -e.errno
         nr = self._numbers.get("sendmsg")
         if nr is None:
             return -_errno.ENOSYS
@@ -477,7 +489,11 @@ class UnixGuard:
         return struct.pack("=H", AF_UNIX) + f"/proc/self/fd/{target}".encode() + b"\0"
 
     def _resolve(self, listener: int, nid: int, pid: int, path: bytes):
-        """An O_PATH fd on ``path`` as the caller's connect() would find it, or (None, errno)."""
+        """An O_PATH fd on ``path`` as the caller's connect() would find it, or (None, errno).
+
+        The root is the sandbox's, opened once: every process the filter binds has it (none
+        can chroot or change its mount namespace: no capability, namespaces refused), and
+        were one to differ, the call still reaches only the inode checked here."""
         from cordon.sandbox.linux.supervise import openat2
 
         rel = path
@@ -486,30 +502,32 @@ class UnixGuard:
                 base = os.readlink(f"/proc/{pid}/cwd")
             except OSError:
                 return None, _errno.ENOENT
+            if not _valid(listener, nid):
+                return None, _errno.ECONNREFUSED  # the cwd may be another process's
             if not base.startswith("/") or base.endswith(" (deleted)"):
                 return None, _errno.ENOENT
             rel = os.fsencode(base) + b"/" + path
-        try:
-            root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            return None, _errno.ENOENT
-        try:
-            if not _valid(listener, nid):
-                return None, _errno.ECONNREFUSED  # root and cwd may be another process's
+        if self._root is None:
             try:
-                return (
-                    openat2(
-                        root,
-                        os.fsdecode(rel.lstrip(b"/") or b"."),
-                        os.O_PATH,
-                        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-                    ),
-                    None,
-                )
-            except OSError as e:
-                return None, e.errno
-        finally:
-            os.close(root)
+                root = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            except OSError:
+                return None, _errno.ENOENT
+            if not _valid(listener, nid):
+                os.close(root)
+                return None, _errno.ECONNREFUSED  # another process's root
+            self._root = root
+        try:
+            return (
+                openat2(
+                    self._root,
+                    os.fsdecode(rel.lstrip(b"/") or b"."),
+                    os.O_PATH,
+                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                ),
+                None,
+            )
+        except OSError as e:
+            return None, e.errno
 
     def _remember(self, st, target: int) -> None:
         """Keep a checked inode, pinned: while we hold it open, no other file can get its
