@@ -66,6 +66,19 @@ MAX_BWRAP_ARGS = 9000
 # 1,024-descriptor limit. Masks beyond these use --ro-bind-data.
 MASK_FD_BASE = 300
 MASK_FDS = 128
+
+
+def _mask_fd_end() -> int:
+    """One past the last mask descriptor this process may hand over: the launcher also keeps a
+    copy of each above every target (launch._spawn), so the masks stay under half the
+    descriptor limit (a low ``ulimit -n`` gets fewer or none)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    end = MASK_FD_BASE + MASK_FDS
+    return end if soft == resource.RLIM_INFINITY else min(end, soft // 2)
+
+
 # Placeholders are created for these when absent, so they cannot be created inside.
 # (rebase-merge/, rebase-apply/ and sequencer/ hold the "exec" lines and the todo list that
 # `git rebase --continue` / `git cherry-pick --continue` on the host would carry out.)
@@ -202,6 +215,7 @@ def build_bwrap_args(
     plan = BwrapPlan()
     a = plan.args
     perms = "--perms" in opts
+    mask_fd_end = _mask_fd_end() if "--ro-bind-fd" in opts and empty_dirs and len(empty_dirs) > 2 else 0
     a += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     a += ["--ro-bind", "/proc/sys", "/proc/sys"]
     if os.path.exists("/proc/sysrq-trigger"):
@@ -272,8 +286,8 @@ def build_bwrap_args(
         targets.append(p)
 
     def mask_file(p: str) -> None:  # an empty, mode-0000 file over p
-        if empty_dirs and len(empty_dirs) > 2 and "--ro-bind-fd" in opts and len(plan.mask_fds) < MASK_FDS:
-            fd = MASK_FD_BASE + len(plan.mask_fds)
+        fd = MASK_FD_BASE + len(plan.mask_fds)
+        if fd < mask_fd_end:
             plan.mask_fds.append(fd)
             a.extend(("--ro-bind-fd", str(fd), p))
             return
