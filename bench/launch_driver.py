@@ -62,10 +62,10 @@ def launcher(tool: str, ws: str):
             subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
 
     elif tool == "cordon-mounts":
-        argv, empty_fd, placeholders = cordon_bwrap_argv(ws)
+        argv, bwrap_fds, placeholders = cordon_bwrap_argv(ws)
 
         def go() -> None:
-            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, pass_fds=(empty_fd,), cwd=ws)
+            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, pass_fds=bwrap_fds, cwd=ws)
 
         def cleanup() -> None:
             # The mount points bubblewrap made in the workspace (the launcher removes its own; here
@@ -84,23 +84,30 @@ def launcher(tool: str, ws: str):
     return go
 
 
-def cordon_bwrap_argv(ws: str) -> tuple[list[str], int, list[str]]:
+def cordon_bwrap_argv(ws: str) -> tuple[list[str], tuple[int, ...], list[str]]:
     """bubblewrap's argv from Cordon's plan for ``true`` in ``ws`` (default policy), up to the
-    inner stage, with ``true`` in its place; the descriptor its masks read (held open here on
-    /dev/null: the empty content the launcher hands over); the placeholders it makes."""
+    inner stage, with ``true`` in its place; the descriptors bubblewrap itself reads (the masks':
+    held open here as the launcher hands them over); the placeholders it makes."""
     from cordon.sandbox import SandboxPolicy
-    from cordon.sandbox.linux import assemble
+    from cordon.sandbox.linux import assemble, inner
+    from cordon.sandbox.linux.launch import fd_source
 
     plan = assemble.build_plan(SandboxPolicy().resolve(cwd=ws), ["true"])
     assemble.make_own_folders(plan)  # what start makes first: the folders the plan's binds name
+    if plan.empty_dirs:
+        assemble.make_empty_dirs(plan.empty_dirs)  # start's too: the mask file the plan binds
     argv = list(plan.argv)
     argv = [plan.program, *argv[1 : argv.index("--json-status-fd")], "true"]
-    empty_fd = next(fd for fd, data in plan.fds.items() if data == b"")
-    null = os.open(os.devnull, os.O_RDONLY)
-    if null != empty_fd:
-        os.dup2(null, empty_fd, inheritable=False)
-        os.close(null)
-    return argv, empty_fd, list(plan.placeholders)
+    ours = []
+    for target, data in plan.fds.items():
+        if inner.SPEC_FD <= target < inner.SPEC_FD + 100:
+            continue  # the inner stage's, not run here
+        src = fd_source(data)
+        if src != target:
+            os.dup2(src, target, inheritable=False)
+            os.close(src)
+        ours.append(target)
+    return argv, tuple(ours), list(plan.placeholders)
 
 
 def _pool_rss_kb(pool) -> int:
