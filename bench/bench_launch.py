@@ -29,9 +29,23 @@ HERE = Path(__file__).resolve().parent
 DRIVER = str(HERE / "launch_driver.py")
 
 
-def _driver(py: str, tool: str, *args: str) -> dict:
+_CACHE: list[str] = []
+
+
+def _env() -> dict[str, str]:
+    """The environment every Cordon run here gets: its own cache folder for this bench run.
+    Cordon's compiled seccomp program is cached per install; another install using the same
+    cache meanwhile (a helper's checkout, another build) would make each compile it afresh."""
+    if not _CACHE:
+        _CACHE.append(tempfile.mkdtemp(prefix="cordon-bench-cache-"))
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
+    env["XDG_CACHE_HOME"] = _CACHE[0]
+    return env
+
+
+def _driver(py: str, tool: str, *args: str) -> dict:
+    env = _env()
     out = subprocess.run([py, DRIVER, tool, *args], capture_output=True, text=True, env=env, timeout=600)
     if out.returncode != 0:
         raise RuntimeError(f"{tool} driver failed: {out.stderr[-600:]}")
@@ -134,8 +148,7 @@ def cases(ctx) -> list[Case]:
     sandbox_cli = (
         str(Path(installed) / "sandbox") if installed else str(Path(ctx["python"]).parent / "sandbox")
     )
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    env = _env()
     cli = {"cordon sandbox run": [sandbox_cli, "run", "--", "true"]}
     if ctx.get("codex"):
         cli["codex sandbox (ws-write)"] = [
@@ -150,7 +163,10 @@ def cases(ctx) -> list[Case]:
         cli["firejail --noprofile"] = [ctx["firejail"], "--quiet", "--noprofile", "--net=none", "true"]
     baseline = os.environ.get("CORDON_BENCH_BASELINE")  # another build's `sandbox`, for before/after
     if baseline:
-        cli["cordon (baseline build)"] = [baseline, "run", "--", "true"]
+        # Its own cache folder: two builds sharing one would each find the other's compiled
+        # seccomp program keyed to the other install, compile afresh (~30-50 ms) and replace it.
+        cache = tempfile.mkdtemp(prefix="cordon-bench-baseline-cache-")
+        cli["cordon (baseline build)"] = ["env", f"XDG_CACHE_HOME={cache}", baseline, "run", "--", "true"]
     cli["python -I -S -c pass"] = [sys.executable, "-I", "-S", "-c", "pass"]  # the interpreter alone
     cli["bare bwrap"] = [
         "bwrap",
