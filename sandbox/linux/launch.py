@@ -380,7 +380,7 @@ class SandboxProcess:
         if not pids:
             if self.launch.status:
                 # Not started yet (or already gone): stopping bwrap stops the whole sandbox.
-                self._kill_bwrap(signal.SIGKILL)
+                self.kill()
             else:
                 self._kill_bwrap(sig)
             return
@@ -407,14 +407,20 @@ class SandboxProcess:
             pass
 
     def kill(self) -> None:
-        """Kill the whole sandbox: bwrap dies, ``--die-with-parent`` takes everything in it."""
+        """Kill the whole sandbox: bwrap and its process group, then ``--die-with-parent``
+        takes everything in it.
+
+        The group matters: bubblewrap's first child (the sandbox's PID 1 to be) waits for its
+        parent to write the id maps before it arms its parent-death signal; bwrap killed in
+        that window left it waiting forever, holding the namespaces (seen under load). Until
+        it calls setsid() it is in bwrap's group (bwrap was spawned as a group leader), so
+        killing the group reaches it; bwrap is not reaped yet, so the group id is still ours."""
         if self.returncode is None:
             self._kill_bwrap(signal.SIGKILL)
-            if not self.launch.status:
-                try:
-                    os.killpg(self.pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
             if self._cgroup is not None:
                 self._cgroup.kill()
 

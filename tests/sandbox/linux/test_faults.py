@@ -532,3 +532,32 @@ def test_parallel_launches_in_one_workspace_leave_no_placeholders(scratch):
         codes = list(ex.map(go, range(24)))
     assert codes == [0] * 24
     assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def test_kill_reaches_what_bwrap_started_before_it_armed_die_with_parent(tmp_path) -> None:
+    """bubblewrap's first child waits for the id maps before it arms its parent-death signal;
+    a kill in that window must not leave it behind. A stand-in for bwrap reports a child that
+    never arms anything (as bwrap's status pipe would), then the sandbox is killed: the child
+    is gone too (it closes the status pipe, so that without the fix this fails instead of
+    waiting for it: a real one keeps the pipe, and the launcher's wait() hung with it).
+    Positive control: the child was alive just before the kill."""
+    from cordon.sandbox.linux.launch import STATUS_FD_TOKEN, Launch, SandboxProcess
+
+    pidfile = tmp_path / "child"
+    # $1 is the status pipe's descriptor (the launcher substitutes it for the token).
+    script = (
+        '(eval "exec sleep 300 $1>&-") & echo $! > ' + str(pidfile) + "; "
+        "printf '{\"child-pid\": %d}\\n' $! >&$1; wait"
+    )
+    proc = SandboxProcess(Launch("/bin/sh", ["sh", "-c", script, "sh", STATUS_FD_TOKEN], dict(os.environ)))
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    child = int(pidfile.read_text())
+    assert _alive([child]) == [child]  # positive control
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while _alive([child]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _alive([child]) == [], "the sandbox's first child outlived the kill"
