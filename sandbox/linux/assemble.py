@@ -19,6 +19,7 @@ import stat
 import sys
 
 from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.fastpath import thread
 from cordon.sandbox.frozen import Record
 from cordon.sandbox.linux import bwrap as _bwrap
 from cordon.sandbox.linux import probe
@@ -919,25 +920,69 @@ def empty_dirs() -> tuple[str, ...] | None:
 def make_empty_dirs(paths: tuple[str, ...]) -> None:
     """Check the empty folders and the empty file at every launch and make them where absent;
     one someone filled or swapped for a symlink (it would show through every placeholder or
-    mask) is moved aside and made afresh."""
+    mask) is moved aside and made afresh.
+
+    Launches race here (parallel workers sharing one cache): each is made whole under a
+    private name and renamed into place, so no launch ever sees one half made (a 0700 folder
+    not yet chmodded would look unsound to it), and a launch that loses the race uses the
+    winner's once it checks sound."""
     for p, (_, mode, folder) in zip(paths, EMPTY_DIRS, strict=True):
         problem = empty_problem(p, mode, folder)
         if problem is None:
             continue
+        what = "folder" if folder else "file"
         try:
             if problem == "unsound":
-                os.rename(p, f"{p}.bad.{os.getpid()}")  # keep it for inspection, use a fresh one
+                try:  # keep it for inspection, use a fresh one
+                    os.rename(p, f"{p}.bad.{os.getpid()}.{thread.get_ident()}")
+                except FileNotFoundError:
+                    pass  # another launch moved it aside first
             os.makedirs(os.path.dirname(p), exist_ok=True)
-            if folder:
-                os.mkdir(p, 0o700)
-                os.chmod(p, mode)
-            else:
-                os.close(
-                    os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-                )
+            _make_empty(p, mode, folder)
         except OSError as e:
-            what = "folder" if folder else "file"
+            if empty_problem(p, mode, folder) is None:
+                continue  # another launch made it meanwhile
             raise SandboxError(f"cannot make Cordon's empty {what} {p}: {e.strerror}") from None
+        if empty_problem(p, mode, folder) is not None:
+            raise SandboxError(f"cannot make Cordon's empty {what} {p}: it changed as it was made")
+
+
+def _make_empty(p: str, mode: int, folder: bool) -> None:
+    """Make ``p`` (an empty folder or file of ``mode``) whole in one step, never replacing
+    what is there (EEXIST: the caller checks what another launch made). Replacing would not
+    do: a launch checking the one replaced can read it mid-unlink (link count 0) as unsound.
+    The file: O_EXCL with mode 0 (no umask bit can matter). A folder: made under a private
+    name, chmodded (the umask may have taken bits), then renamed into place without replacing."""
+    if not folder:
+        os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode))
+        return
+    tmp = f"{os.path.dirname(p)}/.{os.path.basename(p)}.new.{os.getpid()}.{thread.get_ident()}"
+    os.mkdir(tmp, 0o700)
+    try:
+        os.chmod(tmp, mode)
+        _rename_noreplace(tmp, p)
+    except OSError:
+        os.rmdir(tmp)
+        raise
+
+
+def _rename_noreplace(src: str, dst: str) -> None:
+    """renameat2(RENAME_NOREPLACE): EEXIST when ``dst`` exists (os.rename would replace an
+    empty folder)."""
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, rename_noreplace = -100, 1
+    if libc.renameat2(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), rename_noreplace) == 0:
+        return
+    err = ctypes.get_errno()
+    if err not in (errno.EINVAL, errno.ENOSYS):
+        raise OSError(err, os.strerror(err), dst)
+    # A filesystem without the flag: the narrower check-then-rename.
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
+    os.rename(src, dst)
 
 
 def _build_inner(

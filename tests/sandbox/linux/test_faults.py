@@ -561,3 +561,41 @@ def test_kill_reaches_what_bwrap_started_before_it_armed_die_with_parent(tmp_pat
     while _alive([child]) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert _alive([child]) == [], "the sandbox's first child outlived the kill"
+
+
+RACE_EMPTY_FOLDERS = r"""
+import os, shutil, sys, threading
+from cordon.sandbox.errors import SandboxError
+from cordon.sandbox.linux import assemble
+base = sys.argv[1]
+paths = tuple(os.path.join(base, name) for name, _, _ in assemble.EMPTY_DIRS)
+failures = []
+for _ in range(40):
+    shutil.rmtree(base, ignore_errors=True)
+    gate = threading.Barrier(6)
+    def one():
+        gate.wait()
+        try:
+            assemble.make_empty_dirs(paths)
+        except SandboxError as e:
+            failures.append(str(e))
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    bad = [p for p, (_, mode, folder) in zip(paths, assemble.EMPTY_DIRS) if assemble.empty_problem(p, mode, folder)]
+    if bad: failures.append(f"left unsound: {bad}")
+print(len(failures), failures[:3])
+"""
+
+
+def test_launches_racing_to_make_the_empty_folders_all_start(identity) -> None:
+    """Parallel launches sharing a fresh cache (Ray's workers, a thread pool) all make Cordon's
+    empty folders and file at once: every one succeeds and what is left is sound (one lost
+    the race with "File exists" before; a half-made 0700 folder, or one replaced under a check
+    (read mid-unlink, link count 0), looked unsound to the others)."""
+    base = identity.workspace / "race"
+    base.mkdir()
+    os.chown(base, identity.uid, identity.gid)
+    r = identity.run([sys.executable, "-c", RACE_EMPTY_FOLDERS, str(base / "cordon")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0] == "0", r.stdout
