@@ -433,7 +433,12 @@ class SandboxProcess:
                 self._finish(st)
         return self.returncode
 
-    def wait(self) -> int:
+    def wait(self, wake_fd: int | None = None) -> int:
+        """Wait for the sandbox to end; its exit status. ``wake_fd``: the read end of the
+        signal wakeup pipe (``signal.set_wakeup_fd``) of a caller whose signal handlers must
+        run while it waits (see ``_wait_waking``)."""
+        if wake_fd is not None and self.returncode is None:
+            self._wait_waking(wake_fd)
         while self.returncode is None:
             try:
                 _, st, self._rusage = os.wait4(self.pid, 0)
@@ -441,6 +446,32 @@ class SandboxProcess:
                 st = 0
             self._finish(st)
         return self.returncode
+
+    def _wait_waking(self, wake_fd: int) -> None:
+        """Block until bwrap ends, returning to Python whenever a signal arrived.
+
+        A blocking wait4 in the main thread is interrupted only by a signal the kernel gives
+        to the main thread; one given to another of the launcher's threads (the supervisor,
+        the watcher) runs its C-level handler there, and the Python handler waits for the
+        main thread to come back to Python, which wait4 never does. Ctrl-Z or `fg` lost that
+        way left the command stopped for good (a vfork child stopped, its shell in vfork wait).
+        The wakeup byte the C handler writes, whichever thread it runs in, wakes this poll."""
+        import select
+
+        pidfd = os.pidfd_open(self.pid)
+        try:
+            waiter = select.poll()
+            waiter.register(pidfd, select.POLLIN)
+            waiter.register(wake_fd, select.POLLIN)
+            while True:
+                if any(fd == pidfd for fd, _ in waiter.poll()):
+                    return
+                try:
+                    os.read(wake_fd, 512)  # the handlers run as this returns to Python
+                except BlockingIOError:
+                    pass
+        finally:
+            os.close(pidfd)
 
     def _finish(self, st: int) -> None:
         self._read_status(True)
@@ -779,13 +810,18 @@ def run_foreground(launch: Launch, explain_failure=None, after_start=None, retry
     old = {s: signal.signal(s, forward) for s in FORWARDED}
     old[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     old[signal.SIGCONT] = signal.signal(signal.SIGCONT, resume)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    old_wake = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     try:
         proc = SandboxProcess(launch)
         proc_box.append(proc)
         if after_start is not None:
             after_start()
-        rc = proc.wait()
+        rc = proc.wait(wake_fd=wake_r)
     finally:
+        signal.set_wakeup_fd(old_wake)
+        os.close(wake_r)
+        os.close(wake_w)
         for s, h in old.items():
             signal.signal(s, h)
     if proc.limit_hit is not None:

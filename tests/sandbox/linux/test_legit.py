@@ -12,6 +12,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -252,14 +253,34 @@ def test_doctor_reports_this_host(identity) -> None:
 
 
 def test_ctrl_z_and_fg_pause_and_resume_the_command(identity) -> None:
+    _pause_and_resume(identity, identity.sandbox_argv("run", "--", *TICKER))
+
+
+# The launcher as `sandbox run`, except that its main thread blocks the job-control signals
+# after starting a thread that does not: the kernel then gives them to that thread, as it may
+# to any of the launcher's threads (supervisor, watcher) under load.
+SIGNALS_TO_ANOTHER_THREAD = """
+import signal, sys, threading
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTSTP, signal.SIGCONT})
+from cordon.sandbox.commands.run import main_run
+sys.exit(main_run(sys.argv[1:]))
+"""
+
+
+def test_ctrl_z_and_fg_work_when_another_thread_takes_the_signal(identity) -> None:
+    """A signal the kernel gives to another of the launcher's threads still runs the launcher's
+    handler: before, the main thread sat in wait4 and never ran it, so the command stayed
+    stopped for good (found hung under load: a vfork child stopped, its shell waiting)."""
+    _pause_and_resume(identity, [sys.executable, "-c", SIGNALS_TO_ANOTHER_THREAD, "--", *TICKER])
+
+
+TICKER = ("sh", "-c", "while :; do echo tick; sleep 0.05; done")
+
+
+def _pause_and_resume(identity, argv: list[str]) -> None:
     ws = identity.workspace
-    p = subprocess.Popen(
-        identity.sandbox_argv("run", "--", "sh", "-c", "while :; do echo tick; sleep 0.05; done"),
-        cwd=ws,
-        env=identity.env(),
-        stdout=subprocess.PIPE,
-        **identity.popen_kwargs(),
-    )
+    p = subprocess.Popen(argv, cwd=ws, env=identity.env(), stdout=subprocess.PIPE, **identity.popen_kwargs())
     fd = p.stdout.fileno()
 
     def drain() -> bytes:
@@ -286,8 +307,12 @@ def test_ctrl_z_and_fg_pause_and_resume_the_command(identity) -> None:
         time.sleep(0.5)
         assert drain() == b"", "the command kept running while suspended"
         p.send_signal(signal.SIGCONT)
-        os.set_blocking(fd, True)
-        assert os.read(fd, 5) == b"tick\n", "the command did not resume"
+        deadline = time.monotonic() + 10
+        out = b""
+        while b"tick" not in out and time.monotonic() < deadline:  # never a read that can hang
+            time.sleep(0.05)
+            out += drain()
+        assert b"tick" in out, "the command did not resume"
     finally:
         p.kill()
         p.wait(timeout=10)
