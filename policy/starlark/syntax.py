@@ -179,7 +179,20 @@ _STMT_START = frozenset([None, "_NEWLINE", "_INDENT", "_DEDENT", "SEMICOLON"])
 _STMT_END = frozenset(["_NEWLINE", "SEMICOLON"])
 # Token types after which ``[`` opens a subscript, not a list.
 _PRIMARY_END = frozenset(
-    ["NAME", "STRING", "INT", "FLOAT", "RPAR", "RSQB", "RBRACE", "NONE", "TRUE", "FALSE", "LIT_CALL", "LIT_LIST"]
+    [
+        "NAME",
+        "STRING",
+        "INT",
+        "FLOAT",
+        "RPAR",
+        "RSQB",
+        "RBRACE",
+        "NONE",
+        "TRUE",
+        "FALSE",
+        "LIT_CALL",
+        "LIT_LIST",
+    ]
 )
 
 
@@ -929,7 +942,7 @@ def parse(source: str, *, shortcut: bool = True) -> list:
     if shortcut:
         try:
             return parser().parse(text)
-        except Exception:  # noqa: S110 - the ordinary parse below decides what is wrong, and where
+        except Exception:  # the ordinary parse below decides what is wrong, and where
             pass
     try:
         return _parser_for("plain").parse(text)

@@ -115,7 +115,16 @@ TOKENS = [
 ]
 
 # Literal calls and lists (the parser's shortcut, starlark.lark LIT_CALL) and their near misses.
-TOKENS += ['f("a")', 'f("a", b = ["c", ["d"]],)', '["a", "b"]', '[["a"], "b",]', '= ["x"]', "x[", '"a",', "[]"]
+TOKENS += [
+    'f("a")',
+    'f("a", b = ["c", ["d"]],)',
+    '["a", "b"]',
+    '[["a"], "b",]',
+    '= ["x"]',
+    "x[",
+    '"a",',
+    "[]",
+]
 TOKENS += ['f"{x + 1}"', 'f"{"', 'f"{{}}"', 'f"{f"{x}"}"', 'b"x"', '"\\d"', "range(10**6)", "* 1000000"]
 
 SEEDS = [c["files"][k] for c in CASES for k in c["files"] if isinstance(c["files"][k], str)]

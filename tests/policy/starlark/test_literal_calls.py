@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from cordon.policy import PolicyError, load_policy
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from cordon.policy.starlark import syntax
 from cordon.policy.starlark.syntax import StarlarkSyntaxError, parse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.policy.conformance.cases import CASES
 
@@ -71,15 +71,35 @@ BROKEN = [
 # Malformed literal lists and calls: message and line:col as `codex execpolicy check` 0.171.0
 # reports them (checked by hand against it).
 MALFORMED = [
-    ('prefix_rule(\n    pattern = ["git", "push",, "x"],\n    decision = "allow",\n)\n', "unexpected symbol ','", 2, 30),
-    ('prefix_rule(\n    pattern = ["git", "push",\n    decision = "allow",\n)\n', "unexpected symbol '='", 3, 14),
-    ('prefix_rule(pattern = ["git" "push"], decision = "allow")\n', 'unexpected string literal "push"', 1, 30),
+    (
+        'prefix_rule(\n    pattern = ["git", "push",, "x"],\n    decision = "allow",\n)\n',
+        "unexpected symbol ','",
+        2,
+        30,
+    ),
+    (
+        'prefix_rule(\n    pattern = ["git", "push",\n    decision = "allow",\n)\n',
+        "unexpected symbol '='",
+        3,
+        14,
+    ),
+    (
+        'prefix_rule(pattern = ["git" "push"], decision = "allow")\n',
+        'unexpected string literal "push"',
+        1,
+        30,
+    ),
     ('prefix_rule(pattern = ["git", "push], decision = "allow")\n', "unexpected identifier 'allow'", 1, 51),
     ('prefix_rule(pattern = ["git"], if = "allow")\n', "unexpected keyword 'if'", 1, 32),
     ('prefix_rule(pattern = ["git"]], decision = "allow")\n', "unexpected symbol ']'", 1, 30),
     ('prefix_rule(pattern = ["git"], pattern = ["x"])\n', "repeated named argument", 1, 32),
     ('f("a")\ng("b",, "c")\nh("d")\n', "unexpected symbol ','", 2, 7),
-    ('x = 1\n\nprefix_rule(\n    pattern = ["a",\n               "b",]\n    decision = "allow")\n', "unexpected identifier 'decision'", 6, 5),
+    (
+        'x = 1\n\nprefix_rule(\n    pattern = ["a",\n               "b",]\n    decision = "allow")\n',
+        "unexpected identifier 'decision'",
+        6,
+        5,
+    ),
 ]
 
 
@@ -127,7 +147,11 @@ def test_a_typical_rule_is_two_tokens():
     text = 'prefix_rule(\n    pattern = ["git", ["push", "fetch"]],\n    decision = "prompt",\n)\n'
     assert [t.type for t in syntax.parser().lex(text)] == ["LIT_RUN", "_NEWLINE"]
     assert [t.type for t in syntax.parser().lex("x = 1\n" + text)][-2:] == ["LIT_RUN", "_NEWLINE"]
-    assert [t.type for t in syntax.parser().lex("if x:\n    " + text)][-3:] == ["LIT_STMT", "_NEWLINE", "_DEDENT"]
+    assert [t.type for t in syntax.parser().lex("if x:\n    " + text)][-3:] == [
+        "LIT_STMT",
+        "_NEWLINE",
+        "_DEDENT",
+    ]
     text = 'f("a")\n\n# c\ng("b", c = ["d"])  # e\nh()\n'
     assert [t.type for t in syntax.parser().lex(text)] == ["LIT_RUN", "_NEWLINE"]
     text = 'x = f("a")\ny = ["a", ["b"]]\n'
@@ -150,13 +174,19 @@ def test_a_malformed_literal_reports_the_ordinary_error_and_location(text, messa
 
 
 def test_positions_inside_a_multi_line_call():
-    text = 'x = 1\nprefix_rule(\n    pattern = ["git",\n        ["a", "bc"]],  # c\n    decision = "allow",\n)\n'
+    text = (
+        'x = 1\nprefix_rule(\n    pattern = ["git",\n        ["a", "bc"]],  # c\n    decision = "allow",\n)\n'
+    )
     (call,) = [s[2] for s in parse(text) if s[0] == "expr"]
     assert call[1] == (2, 1, 6, 2)
     (pattern, decision) = [a[2] for a in call[3]]
     assert pattern[1] == (3, 15, 4, 21)
     assert pattern[2][0] == ("const", (3, 16, 3, 21), "git")
-    assert pattern[2][1] == ("list", (4, 9, 4, 20), [("const", (4, 10, 4, 13), "a"), ("const", (4, 15, 4, 19), "bc")])
+    assert pattern[2][1] == (
+        "list",
+        (4, 9, 4, 20),
+        [("const", (4, 10, 4, 13), "a"), ("const", (4, 15, 4, 19), "bc")],
+    )
     assert decision == ("const", (5, 16, 5, 23), "allow")
     assert_same_as_plain(text)
 
